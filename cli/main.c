@@ -1,0 +1,62 @@
+/*
+ * main.c — `mrcnn <subcommand> [options]`: finds the subcommand in the table
+ * (cli.h's MR_COMMANDS) and runs it. Also the shared helpers that turn
+ * library errors into messages and exit codes.
+ */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int cli_exit_code(int code)
+{
+    if (code == MR_OK) return MR_EXIT_OK;
+    if (code == MR_EUSAGE) return MR_EXIT_USAGE;
+    return MR_EXIT_USER;
+}
+
+int cli_fail(const char *cmd, const mr_err *e)
+{
+    fprintf(stderr, "mrcnn %s: %s\n", cmd, e && e->msg[0] ? e->msg : "failed");
+    return cli_exit_code(e ? e->code : MR_EUSER);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "mrcnn %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\ntry 'mrcnn %s --help'\n", cmd);
+    return MR_EXIT_USAGE;
+}
+
+typedef struct { const char *name; mr_cmd_fn *fn; const char *help; } cmd_entry;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mrcnn <subcommand> [options]\n\n"
+               "Mask R-CNN research benchmark and ablation harness.\n\nsubcommands:\n");
+#define X(name, help) if (cmd_##name) fprintf(f, "  %-9s %s\n", #name, help);
+    MR_COMMANDS(X)
+#undef X
+    fprintf(f, "\n'mrcnn <subcommand> --help' describes each one.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return MR_EXIT_USAGE; }
+    const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+        usage(stdout);
+        return MR_EXIT_OK;
+    }
+    if (!strcmp(sub, "--version")) sub = "version";
+#define X(name, help) if (!strcmp(sub, #name) && cmd_##name) return cmd_##name(argc - 1, argv + 1);
+    MR_COMMANDS(X)
+#undef X
+    fprintf(stderr, "mrcnn: unknown subcommand '%s'\ntry 'mrcnn --help'\n", sub);
+    return MR_EXIT_USAGE;
+}

@@ -1,0 +1,32 @@
+/*
+ * pcg32.h — the PCG-XSH-RR 64/32 random number generator (O'Neill, 2014),
+ * our own implementation, with stream selection; every random choice in
+ * mrcnn draws from a seeded mr_pcg32, so runs are reproducible.
+ *
+ * defines: mr_pcg32, mr_pcg32_seed, mr_pcg32_next, mr_pcg32_bounded,
+ *          mr_pcg32_uniform, mr_pcg32_normal
+ */
+#ifndef MR_PCG32_H
+#define MR_PCG32_H
+
+#include <stdint.h>
+
+typedef struct mr_pcg32 {
+    uint64_t state;
+    uint64_t inc;  /* always odd: (seq << 1) | 1 */
+} mr_pcg32;
+
+/* pcg32_srandom_r(rng, initstate, initseq) of the reference implementation */
+void mr_pcg32_seed(mr_pcg32 *r, uint64_t initstate, uint64_t initseq);
+uint32_t mr_pcg32_next(mr_pcg32 *r);
+/* uniform in [0, bound), unbiased (rejection as in the reference) */
+uint32_t mr_pcg32_bounded(mr_pcg32 *r, uint32_t bound);
+/* uniform float in [0, 1) with 24 random bits */
+float mr_pcg32_uniform(mr_pcg32 *r);
+/* uniform double in [0, 1) with 53 random bits (two draws) */
+double mr_pcg32_uniform_double(mr_pcg32 *r);
+/* standard normal (Box-Muller on two uniform doubles; no cached spare, so
+ * the stream position is a pure function of the number of calls) */
+double mr_pcg32_normal(mr_pcg32 *r);
+
+#endif

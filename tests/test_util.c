@@ -1,0 +1,75 @@
+/*
+ * test_util.c — see test_util.h.
+ */
+#include "tests/test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+const char *tu_shared_path(char *buf, size_t n, const char *rel)
+{
+    const char *root = getenv("MRCNN_SHARED");
+    snprintf(buf, n, "%s/%s", root && *root ? root : "../shared", rel);
+    return buf;
+}
+
+const char *tu_bin(void)
+{
+    const char *b = getenv("MRCNN_BIN");
+    return b && *b ? b : "./mrcnn";
+}
+
+char *tu_tmpdir(const char *tag)
+{
+    char tmpl[256];
+    snprintf(tmpl, sizeof tmpl, "/tmp/mrcnn-test-%s-XXXXXX", tag);
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+int tu_run(const char *cmd, char *out, size_t outn)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t used = 0;
+    char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, p)) > 0) {
+        if (out && used + 1 < outn) {
+            size_t c = k < outn - 1 - used ? k : outn - 1 - used;
+            memcpy(out + used, chunk, c);
+            used += c;
+        }
+    }
+    if (out && outn) out[used] = 0;
+    int st = pclose(p);
+    if (st == -1 || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+int tu_file_contains(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (!b) { fclose(f); return 0; }
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = 0;
+    fclose(f);
+    int r = strstr(b, text) != NULL;
+    free(b);
+    return r;
+}
+
+int tu_asan(void)
+{
+    const char *a = getenv("MRCNN_ASAN");
+    return a && *a == '1';
+}

@@ -1,0 +1,28 @@
+/*
+ * test_util.h — helpers shared by the tests: where the shared fixtures and
+ * the built binary are, temporary directories, and running `mrcnn` as a
+ * subprocess to check its exit code and messages.
+ *
+ * defines: tu_shared_path, tu_bin, tu_tmpdir, tu_run, tu_file_contains
+ */
+#ifndef MR_TEST_UTIL_H
+#define MR_TEST_UTIL_H
+
+#include <stddef.h>
+
+/* "../shared/<rel>" (or $MRCNN_SHARED/<rel>) into buf; returns buf */
+const char *tu_shared_path(char *buf, size_t n, const char *rel);
+/* the mrcnn binary under test ($MRCNN_BIN, else ./mrcnn) */
+const char *tu_bin(void);
+/* a fresh empty directory under /tmp; returns a static-lifetime string the
+ * caller frees */
+char *tu_tmpdir(const char *tag);
+/* run `sh -c cmd`, capture stdout+stderr (truncated to outn) into out
+ * (may be NULL); returns the exit status (or -1) */
+int tu_run(const char *cmd, char *out, size_t outn);
+/* 1 if file contains the text */
+int tu_file_contains(const char *path, const char *text);
+/* 1 under AddressSanitizer builds (make asan): long tests may shrink */
+int tu_asan(void);
+
+#endif
