@@ -56,8 +56,13 @@ $(BUILD)/libmrcnn.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-mrcnn: $(CLI_OBJ) $(BUILD)/libmrcnn.a
+# The binary is built per build directory (helpers and sanitizer builds use
+# their own BUILD=...); ./mrcnn is the default build's copy.
+$(BUILD)/mrcnn: $(CLI_OBJ) $(BUILD)/libmrcnn.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmrcnn.a $(LDLIBS)
+
+mrcnn: $(BUILD)/mrcnn
+	cp $(BUILD)/mrcnn $@
 
 $(BUILD)/mrcnn_tests: $(TEST_OBJ) $(BUILD)/libmrcnn.a
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libmrcnn.a $(LDLIBS) $(TEST_LDLIBS)
@@ -65,24 +70,21 @@ $(BUILD)/mrcnn_tests: $(TEST_OBJ) $(BUILD)/libmrcnn.a
 # The tests run from the repository root and find ../shared relative to it
 # (MRCNN_SHARED overrides). The runner's last line is cmocka's summary.
 test: deps
-	@$(MAKE) --no-print-directory mrcnn $(BUILD)/mrcnn_tests
-	MRCNN_BIN=$(CURDIR)/mrcnn ./$(BUILD)/mrcnn_tests $(GROUP)
+	@$(MAKE) --no-print-directory $(BUILD)/mrcnn $(BUILD)/mrcnn_tests
+	MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests $(GROUP)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  LDLIBS="$(LDLIBS) -fsanitize=address,undefined" mrcnn-asan build-asan/mrcnn_tests
-	ASAN_OPTIONS=detect_leaks=1 MRCNN_ASAN=1 MRCNN_BIN=$(CURDIR)/mrcnn-asan ./build-asan/mrcnn_tests $(GROUP)
-
-mrcnn-asan: $(CLI_OBJ) $(BUILD)/libmrcnn.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmrcnn.a $(LDLIBS)
+	  LDLIBS="$(LDLIBS) -fsanitize=address,undefined" build-asan/mrcnn build-asan/mrcnn_tests
+	ASAN_OPTIONS=detect_leaks=1 MRCNN_ASAN=1 MRCNN_BIN=$(CURDIR)/build-asan/mrcnn ./build-asan/mrcnn_tests $(GROUP)
 
 bench: deps mrcnn
-	./mrcnn bench --all --out results/bench
+	./scripts/bench.sh
 
 demo: deps mrcnn
 	./scripts/demo.sh
 
 clean:
-	rm -rf build build-asan mrcnn mrcnn-asan
+	rm -rf build build-* mrcnn
 
 -include $(DEPS)

@@ -1,0 +1,113 @@
+/*
+ * fileio.c — whole-file reads, atomic writes, mkdir -p (see fileio.h).
+ */
+#include "core/fileio.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e)
+{
+    *buf = NULL;
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return mr_errf(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return mr_errf(e, MR_EIO, "%s: not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    char *b = malloc(n + 1);
+    if (!b) { fclose(f); return mr_errf(e, MR_ENOMEM, "%s: out of memory reading %zu bytes", path, n); }
+    size_t got = fread(b, 1, n, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || got != n) {
+        free(b);
+        return mr_errf(e, MR_EIO, "%s: read failed (%zu of %zu bytes)", path, got, n);
+    }
+    b[n] = 0;
+    *buf = b;
+    if (len) *len = n;
+    return MR_OK;
+}
+
+int mr_atomic_open(mr_atomic_file *af, const char *path, mr_err *e)
+{
+    memset(af, 0, sizeof *af);
+    if (strlen(path) >= sizeof af->path) return mr_errf(e, MR_EUSER, "%s: path too long", path);
+    snprintf(af->path, sizeof af->path, "%s", path);
+    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    af->f = fopen(af->tmp, "wb");
+    if (!af->f) return mr_errf(e, MR_EIO, "%s: cannot create: %s", af->tmp, strerror(errno));
+    return MR_OK;
+}
+
+int mr_atomic_commit(mr_atomic_file *af, mr_err *e)
+{
+    if (!af->f) return mr_errf(e, MR_EINTERNAL, "%s: not open", af->path);
+    int bad = ferror(af->f) || fflush(af->f) != 0 || fsync(fileno(af->f)) != 0;
+    int saved = errno;
+    if (fclose(af->f) != 0) bad = 1;
+    af->f = NULL;
+    if (bad) {
+        unlink(af->tmp);
+        return mr_errf(e, MR_EIO, "%s: write failed: %s", af->path, strerror(saved));
+    }
+    if (rename(af->tmp, af->path) != 0) {
+        saved = errno;
+        unlink(af->tmp);
+        return mr_errf(e, MR_EIO, "%s: cannot rename into place: %s", af->path, strerror(saved));
+    }
+    return MR_OK;
+}
+
+void mr_atomic_abort(mr_atomic_file *af)
+{
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    if (af->tmp[0]) unlink(af->tmp);
+}
+
+int mr_write_file_atomic(const char *path, const void *data, size_t len, mr_err *e)
+{
+    mr_atomic_file af;
+    int rc = mr_atomic_open(&af, path, e);
+    if (rc) return rc;
+    if (len && fwrite(data, 1, len, af.f) != len) {
+        mr_atomic_abort(&af);
+        return mr_errf(e, MR_EIO, "%s: write failed", path);
+    }
+    return mr_atomic_commit(&af, e);
+}
+
+int mr_mkdir_p(const char *dir, mr_err *e)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return mr_errf(e, MR_EUSER, "%s: path too long", dir);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return mr_errf(e, MR_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+            struct stat st;
+            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+                return mr_errf(e, MR_EIO, "%s: exists and is not a directory", buf);
+            *p = c;
+            if (!c) break;
+        }
+    }
+    return MR_OK;
+}
+
+int mr_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}

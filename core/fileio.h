@@ -1,0 +1,40 @@
+/*
+ * fileio.h — whole-file reads and atomic writes. Every output file in mrcnn
+ * is written through mr_atomic_open/commit: to "PATH.tmp.<pid>" then renamed
+ * over PATH, so an interrupted run never leaves a half-written file.
+ *
+ * defines: mr_read_file, mr_write_file_atomic, mr_atomic_file,
+ *          mr_atomic_open, mr_atomic_commit, mr_atomic_abort, mr_mkdir_p,
+ *          mr_file_exists
+ */
+#ifndef MR_FILEIO_H
+#define MR_FILEIO_H
+
+#include <stdio.h>
+#include <stddef.h>
+#include "core/err.h"
+
+/* Read all of path into a malloc'd buffer (NUL-terminated; *len excludes the
+ * NUL). Errors name the path and the reason. */
+int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e);
+int mr_write_file_atomic(const char *path, const void *data, size_t len, mr_err *e);
+
+typedef struct mr_atomic_file {
+    FILE *f;
+    char path[4096];
+    char tmp[4200];
+} mr_atomic_file;
+
+/* Open a temporary next to path for writing ("wb"). */
+int mr_atomic_open(mr_atomic_file *af, const char *path, mr_err *e);
+/* Flush, fsync, close and rename over path; on any failure the temporary is
+ * removed and an error naming path is returned. */
+int mr_atomic_commit(mr_atomic_file *af, mr_err *e);
+/* Close and remove the temporary (after an error). */
+void mr_atomic_abort(mr_atomic_file *af);
+
+/* mkdir -p; an existing directory is fine */
+int mr_mkdir_p(const char *dir, mr_err *e);
+int mr_file_exists(const char *path);
+
+#endif
