@@ -1,0 +1,93 @@
+/*
+ * roi_extractor.h — THE interface for RoI feature extractors (RoIPool,
+ * RoIWarp, RoIAlign). The detector (core/) calls only this header; the
+ * implementations live one per file in variants/roi_*.c and are found by name
+ * through variants/registry.h (the detector is handed a
+ * `const mr_roi_extractor *` and never includes variants/).
+ *
+ * Conventions (torchvision's ops.roi_align / ops.roi_pool):
+ *   feat   (N, C, H, W) contiguous float, one feature map for a batch
+ *   rois   (R, 5) float: batch_idx, x1, y1, x2, y2 in IMAGE coordinates;
+ *          spatial_scale (e.g. 1/16) maps them onto the feature grid
+ *   out    (R, C, pooled_h, pooled_w) contiguous, overwritten by forward
+ *   aux    int32 scratch of aux_size(p, R, C) elements, written by forward
+ *          and read by backward (argmax for the max aggregations; the
+ *          average ones need none, aux_size 0 and aux may be NULL)
+ *   dfeat  (N, C, H, W): backward ADDS into it (+=), as every layer in
+ *          core/layers.h; the caller zeroes it once per step.
+ * For FPN the caller runs one call per level with that level's RoIs
+ * gathered into a contiguous (R_l, 5) array (core/boxes.h: mr_fpn_levels).
+ *
+ * Parameters (mr_roi_params):
+ *   pooled_h, pooled_w  output size per RoI (7x7 box head, 14x14 mask head)
+ *   spatial_scale       feature stride reciprocal
+ *   sampling_ratio      bilinear samples per bin per axis; <= 0 means
+ *                       adaptive, ceil(roi_size / pooled) per RoI, as
+ *                       torchvision. Ignored by RoIPool.
+ *   aligned             RoIAlign only: subtract 0.5 from the scaled
+ *                       coordinates (torchvision aligned=True, the half-pixel
+ *                       correction). Ignored by RoIPool and RoIWarp.
+ *   agg                 MR_ROI_MAX or MR_ROI_AVG over the samples of a bin.
+ *                       RoIPool supports only MAX; RoIWarp and RoIAlign both
+ *                       (table 2c's "max" and "ave" rows). Check with
+ *                       mr_roi_check before the first forward.
+ *
+ * Determinism: forward computes each output element independently; backward
+ * partitions work by channel and, within a channel, walks RoIs, bins and
+ * samples in a fixed order, so dfeat is bitwise identical for any thread
+ * count (OpenMP, static schedule, no atomics).
+ *
+ * defines: mr_roi_agg, MR_ROI_MAX, MR_ROI_AVG, mr_roi_params, mr_roi_extractor,
+ *          mr_roi_agg_name, mr_roi_agg_parse, mr_roi_check, mr_roi_params_default
+ */
+#ifndef MR_ROI_EXTRACTOR_H
+#define MR_ROI_EXTRACTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+
+typedef enum mr_roi_agg { MR_ROI_MAX = 0, MR_ROI_AVG = 1 } mr_roi_agg;
+
+typedef struct mr_roi_params {
+    int pooled_h, pooled_w;
+    float spatial_scale;
+    int sampling_ratio;   /* <= 0: adaptive */
+    int aligned;          /* 0 or 1 (RoIAlign only) */
+    mr_roi_agg agg;
+} mr_roi_params;
+
+/* One RoI feature extractor: a constant descriptor defined in its variants/
+ * file and registered by name. */
+typedef struct mr_roi_extractor {
+    const char *name;        /* registry name: "roipool", "roiwarp", "roialign" */
+    const char *summary;     /* one line, for --help and docs */
+    unsigned aggs;           /* bit (1u << agg) set for each supported aggregation */
+    mr_roi_agg default_agg;  /* what a config gets when it names no aggregation */
+    /* int32 elements of aux scratch that forward and backward need for R RoIs
+     * of C channels (0 when none) */
+    size_t (*aux_size)(const mr_roi_params *p, int R, int C);
+    /* out = extract(feat, rois). Fails (MR_EUSER) on a batch index outside
+     * [0, N) or a non-finite coordinate, naming the RoI; p must have passed
+     * mr_roi_check. */
+    int (*forward)(const mr_roi_params *p, int N, int C, int H, int W, const float *feat,
+                   int R, const float *rois, float *out, int32_t *aux, mr_err *e);
+    /* dfeat += d(out)/d(feat)^T dout, given the same p, rois and the aux the
+     * forward wrote. The gradient with respect to the RoI coordinates is not
+     * computed (the detector does not back-propagate into proposals). */
+    void (*backward)(const mr_roi_params *p, int N, int C, int H, int W, int R,
+                     const float *rois, const float *dout, const int32_t *aux, float *dfeat);
+} mr_roi_extractor;
+
+/* "max" / "avg" */
+const char *mr_roi_agg_name(mr_roi_agg a);
+/* Accepts "max", "avg" (and "ave", the paper's spelling); otherwise MR_EUSER
+ * with a message naming the value and the valid ones. */
+int mr_roi_agg_parse(const char *s, mr_roi_agg *out, mr_err *e);
+/* The defaults: 7x7, scale 1/16, sampling_ratio 2, aligned 0, x's default agg. */
+mr_roi_params mr_roi_params_default(const mr_roi_extractor *x);
+/* Validate p for extractor x: positive pooled size and scale, a supported
+ * aggregation. MR_EUSER naming the field otherwise. */
+int mr_roi_check(const mr_roi_extractor *x, const mr_roi_params *p, mr_err *e);
+
+#endif
