@@ -4,7 +4,7 @@
  * mrcnn draws from a seeded mr_pcg32, so runs are reproducible.
  *
  * defines: mr_pcg32, mr_pcg32_seed, mr_pcg32_next, mr_pcg32_bounded,
- *          mr_pcg32_uniform, mr_pcg32_normal
+ *          mr_pcg32_uniform, mr_pcg32_uniform_double, mr_pcg32_normal
  */
 #ifndef MR_PCG32_H
 #define MR_PCG32_H
@@ -19,7 +19,8 @@ typedef struct mr_pcg32 {
 /* pcg32_srandom_r(rng, initstate, initseq) of the reference implementation */
 void mr_pcg32_seed(mr_pcg32 *r, uint64_t initstate, uint64_t initseq);
 uint32_t mr_pcg32_next(mr_pcg32 *r);
-/* uniform in [0, bound), unbiased (rejection as in the reference) */
+/* uniform in [0, bound), unbiased (rejection as in the reference); 0 when
+ * bound is 0 */
 uint32_t mr_pcg32_bounded(mr_pcg32 *r, uint32_t bound);
 /* uniform float in [0, 1) with 24 random bits */
 float mr_pcg32_uniform(mr_pcg32 *r);
