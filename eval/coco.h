@@ -1,0 +1,169 @@
+/*
+ * coco.h — a COCO-format file in memory: images, categories, annotations
+ * (ground truth) or detections (a results file prepared against a ground
+ * truth as pycocotools' COCO.loadRes does). This is the one place in mrcnn
+ * that parses COCO JSON; the dataset loader, the synthetic generator, `infer`
+ * and the evaluator all use it.
+ *
+ * Files are read with a dedicated streaming JSON reader (eval/json_fast.c;
+ * see docs/eval.md for why not cJSON): numbers are converted exactly as
+ * Python's json does (correctly rounded doubles), unknown keys are skipped,
+ * and every error names the file, the record (e.g. "annotations[12]") and the
+ * field, and what was expected.
+ *
+ * What is checked on load (MR_EUSER otherwise): the top level is an object
+ * (GT) or an array (results); ids are integers; image ids, category ids and
+ * annotation ids are unique; every annotation's image_id and category_id
+ * exist; widths and heights are positive; bbox is 4 finite numbers with
+ * non-negative width and height; area is finite and non-negative; keypoints
+ * are a multiple of 3 long (results: exactly 3 x the category's keypoint
+ * count when the category names its keypoints); an RLE's counts sum to h*w;
+ * polygons have an even number of coordinates. Numbers that are NaN/Inf
+ * cannot occur in JSON text; "NaN"/"Infinity" literals are rejected.
+ *
+ * Storage: all strings, arrays and polygons live in one arena owned by the
+ * mr_coco (mr_coco_free releases everything). Annotations keep file order;
+ * per-image and per-category index lists (in file order) are built on load.
+ *
+ * defines: mr_coco, mr_coco_image, mr_coco_cat, mr_coco_ann, mr_coco_seg,
+ *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_init, mr_coco_free,
+ *          mr_coco_load, mr_coco_parse, mr_coco_load_results,
+ *          mr_coco_parse_results, mr_coco_image_index, mr_coco_cat_index,
+ *          mr_coco_ann_rle, mr_coco_add_image, mr_coco_add_category,
+ *          mr_coco_add_ann, mr_coco_finish, mr_coco_save,
+ *          mr_coco_save_results, MR_COCO_KPT_SIGMAS
+ */
+#ifndef MR_COCO_H
+#define MR_COCO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+#include "eval/mask.h"
+
+/* COCO's 17 person keypoint OKS sigmas (the values pycocotools divides by
+ * 10: .26, .25, ...; stored here as .26/10.0 etc. exactly as it computes). */
+extern const double MR_COCO_KPT_SIGMAS[17];
+
+typedef struct mr_coco_image {
+    int64_t id;
+    int32_t width, height;
+    const char *file_name;   /* "" when absent */
+} mr_coco_image;
+
+typedef struct mr_coco_cat {
+    int64_t id;
+    const char *name;            /* "" when absent */
+    const char *supercategory;   /* "" when absent */
+    int32_t num_keypoints;       /* length of `keypoints` (names); 0 if none */
+    const char *const *keypoint_names;
+    int32_t num_skeleton;        /* pairs of 1-based keypoint indices */
+    const int32_t *skeleton;     /* 2 * num_skeleton */
+    int32_t num_sigmas;          /* our extension `keypoint_sigmas`; 0 if absent */
+    const double *keypoint_sigmas; /* OKS sigmas as used (e.g. 0.026, not .26) */
+} mr_coco_cat;
+
+enum { MR_SEG_NONE = 0, MR_SEG_POLY = 1, MR_SEG_RLE = 2 };
+
+/* A segmentation as written in the file. Polygons: npoly parts, part i has
+ * poly_len[i] coordinates (x,y pairs) at poly[i]. RLE: counts already
+ * decoded (from an uncompressed list or a compressed string; rle_compressed
+ * says which) with the size given in the RLE itself. */
+typedef struct mr_coco_seg {
+    int kind;                    /* MR_SEG_* */
+    int32_t npoly;
+    const int32_t *poly_len;
+    const double *const *poly;
+    mr_rle rle;                  /* counts point into the arena: never free */
+    int rle_compressed;
+} mr_coco_seg;
+
+typedef struct mr_coco_ann {
+    int64_t id;                  /* results: index + 1, as loadRes */
+    int64_t image_id, category_id;
+    int32_t image_index, category_index;  /* into mr_coco.images / cats */
+    double bbox[4];              /* x, y, w, h */
+    double area;
+    double score;                /* results only */
+    int32_t iscrowd;             /* 0 when the key is absent */
+    int32_t ignore;              /* the `ignore` key; 0 when absent */
+    int32_t num_keypoints;       /* GT: the field, or the count of v > 0 when absent */
+    int32_t num_kpt;             /* keypoint triplets in `keypoints` (0 if none) */
+    const double *keypoints;     /* 3 * num_kpt: x, y, v */
+    mr_coco_seg seg;
+    /* which keys the record had (has_* flags) */
+    uint8_t has_bbox, has_area, has_iscrowd, has_ignore, has_num_keypoints, has_score;
+    /* results: area and bbox as loadRes set them (see mr_coco_load_results);
+     * segm_area is the mask area whenever a segmentation is present (the
+     * corrected area `--strict` uses), else area. */
+    double segm_area;
+} mr_coco_ann;
+
+typedef struct mr_coco {
+    char *path;                  /* the file read (for messages); "" for built */
+    int is_results;
+    mr_coco_image *images; size_t num_images;
+    mr_coco_cat *cats;     size_t num_cats;
+    mr_coco_ann *anns;     size_t num_anns;
+    /* anns of image i: img_anns[img_off[i] .. img_off[i+1]) (indices into
+     * anns, file order); likewise per category. */
+    size_t *img_off, *img_anns;
+    size_t *cat_off, *cat_anns;
+    /* results only: which loadRes branch the first record chose: "bbox",
+     * "segmentation" or "keypoints" ("" for an empty results file) */
+    const char *res_kind;
+    void *impl;                  /* arena, id lookup tables (private) */
+} mr_coco;
+
+/* A zeroed, empty dataset (also what mr_coco_free leaves behind). */
+void mr_coco_init(mr_coco *c);
+void mr_coco_free(mr_coco *c);
+
+/* Load a ground-truth file (instances_*.json or person_keypoints_*.json).
+ * `name` in mr_coco_parse is the file name used in messages. */
+int mr_coco_load(mr_coco *c, const char *path, mr_err *e);
+int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr_err *e);
+
+/* Load a results file (a JSON array of detections with image_id,
+ * category_id, score and bbox / segmentation / keypoints) against gt, as
+ * COCO.loadRes: images and categories are gt's; ids are 1..n; the branch is
+ * chosen by the first record (bbox present and non-empty -> area = w*h,
+ * iscrowd 0; else segmentation -> area = mask area, bbox = mask box when
+ * absent; else keypoints -> bbox = the keypoints' min/max box, area its
+ * w*h). Unlike pycocotools: an empty array is a valid empty result; every
+ * record must carry the chosen branch's field; image and category ids must
+ * exist in gt; polygons and uncompressed RLE are accepted as segmentation. */
+int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e);
+int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
+                          const char *name, mr_err *e);
+
+/* Index of the image / category with this id, or -1. O(1) average. */
+long mr_coco_image_index(const mr_coco *c, int64_t id);
+long mr_coco_cat_index(const mr_coco *c, int64_t id);
+
+/* The annotation's mask as pycocotools' annToRLE: polygons rasterised at the
+ * image's size and merged, RLE copied; a segmentation-less annotation gives
+ * its box as a polygon (loadRes's default for box results). img is the image
+ * record the annotation belongs to (from gt for results). The caller frees. */
+int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out, mr_err *e);
+
+/* Building a dataset or results in memory (generator, inference): add
+ * records, then mr_coco_finish to build the indexes and check ids. Strings
+ * and arrays are copied into the arena. For add_ann, pass a filled
+ * mr_coco_ann whose pointers may point at caller memory (they are copied);
+ * image_index/category_index are filled by finish. */
+int mr_coco_add_image(mr_coco *c, int64_t id, int32_t width, int32_t height,
+                      const char *file_name, mr_err *e);
+int mr_coco_add_category(mr_coco *c, const mr_coco_cat *cat, mr_err *e);
+int mr_coco_add_ann(mr_coco *c, const mr_coco_ann *a, mr_err *e);
+int mr_coco_finish(mr_coco *c, mr_err *e);
+
+/* Write as a COCO ground-truth file (object with images, annotations,
+ * categories) or a results file (array; each record has image_id,
+ * category_id, score and whichever of bbox / segmentation (RLE written
+ * compressed) / keypoints it has). Atomic (core/fileio.h). Numbers are
+ * written with %.17g so they read back identical. */
+int mr_coco_save(const mr_coco *c, const char *path, mr_err *e);
+int mr_coco_save_results(const mr_coco *c, const char *path, mr_err *e);
+
+#endif
