@@ -48,3 +48,18 @@ int mr_roi_check(const mr_roi_extractor *x, const mr_roi_params *p, mr_err *e)
     }
     return MR_OK;
 }
+
+int mr_roi_check_rois(const char *name, int N, int R, const float *rois, mr_err *e)
+{
+    for (int r = 0; r < R; r++) {
+        const float *q = rois + 5 * (size_t)r;
+        if (!(q[0] >= 0.0f && q[0] < (float)N && q[0] == floorf(q[0])))
+            return mr_errf(e, MR_EUSER, "%s: RoI %d: batch index %g: expected an integer in [0, %d)",
+                           name, r, (double)q[0], N);
+        for (int k = 1; k < 5; k++)
+            if (!isfinite(q[k]))
+                return mr_errf(e, MR_EUSER, "%s: RoI %d: coordinate %d (%s) is not finite", name, r,
+                               k - 1, k == 1 ? "x1" : k == 2 ? "y1" : k == 3 ? "x2" : "y2");
+    }
+    return MR_OK;
+}

@@ -38,7 +38,8 @@
  * count (OpenMP, static schedule, no atomics).
  *
  * defines: mr_roi_agg, MR_ROI_MAX, MR_ROI_AVG, mr_roi_params, mr_roi_extractor,
- *          mr_roi_agg_name, mr_roi_agg_parse, mr_roi_check, mr_roi_params_default
+ *          mr_roi_agg_name, mr_roi_agg_parse, mr_roi_check, mr_roi_params_default,
+ *          mr_roi_check_rois, mr_roi_channel_range
  */
 #ifndef MR_ROI_EXTRACTOR_H
 #define MR_ROI_EXTRACTOR_H
@@ -46,6 +47,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 typedef enum mr_roi_agg { MR_ROI_MAX = 0, MR_ROI_AVG = 1 } mr_roi_agg;
 
@@ -89,5 +93,26 @@ mr_roi_params mr_roi_params_default(const mr_roi_extractor *x);
 /* Validate p for extractor x: positive pooled size and scale, a supported
  * aggregation. MR_EUSER naming the field otherwise. */
 int mr_roi_check(const mr_roi_extractor *x, const mr_roi_params *p, mr_err *e);
+
+
+/* For implementations. Every RoI has an integer batch index in [0, N) and
+ * finite coordinates; MR_EUSER "<name>: RoI r: ..." otherwise. */
+int mr_roi_check_rois(const char *name, int N, int R, const float *rois, mr_err *e);
+
+/* For implementations: the calling OpenMP thread's static share [*c0, *c1)
+ * of C channels (all of them outside a parallel region). Backward passes
+ * split channels this way, so each dfeat element is summed by one thread in
+ * a fixed order. */
+static inline void mr_roi_channel_range(int C, int *c0, int *c1)
+{
+    int t = 0, nt = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    int q = C / nt, rem = C % nt;
+    *c0 = t * q + (t < rem ? t : rem);
+    *c1 = *c0 + q + (t < rem ? 1 : 0);
+}
 
 #endif
