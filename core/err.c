@@ -28,6 +28,7 @@ int mr_err_prefix(mr_err *e, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+    /* the prefix keeps at most half the message, the old text the rest */
+    snprintf(e->msg, sizeof e->msg, "%.511s: %.509s", prefix, old);
     return e->code;
 }
