@@ -153,7 +153,9 @@ def boxes_reference(path):
     # LevelMapper: random sizes plus sizes on the level boundaries
     side = torch.cat([torch.rand(200, generator=g) * 900 + 1,
                       torch.tensor([56.0, 112.0, 224.0, 448.0, 896.0, 111.99, 224.01, 1.0, 2000.0])])
-    lb = torch.stack([torch.zeros_like(side), torch.zeros_like(side), side, side * (0.5 + torch.rand(side.shape[0], generator=g))], 1)
+    aspect = 0.5 + torch.rand(side.shape[0], generator=g)
+    aspect[200:] = 1.0  # squares exactly on (and next to) the level boundaries
+    lb = torch.stack([torch.zeros_like(side), torch.zeros_like(side), side, side * aspect], 1)
     lm = LevelMapper(2, 5, canonical_scale=224, canonical_level=4, eps=1e-6)
     t["levels.boxes"] = lb
     t["levels.k"] = (lm([lb]) + 2).float()
