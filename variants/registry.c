@@ -15,7 +15,11 @@ static_assert(MR_VK_COUNT == 5, "update MR_VARIANT_KINDS users when adding a kin
 #define MR_VARIANTS(X)                                                \
     X(ROI_EXTRACTOR, "roipool", mr_roi_extractor, mr_roi_extractor_roipool)   \
     X(ROI_EXTRACTOR, "roiwarp", mr_roi_extractor, mr_roi_extractor_roiwarp)   \
-    X(ROI_EXTRACTOR, "roialign", mr_roi_extractor, mr_roi_extractor_roialign)
+    X(ROI_EXTRACTOR, "roialign", mr_roi_extractor, mr_roi_extractor_roialign) \
+    X(MASK_LOSS, "sigmoid", mr_mask_loss, mr_mask_loss_sigmoid)              \
+    X(MASK_LOSS, "softmax", mr_mask_loss, mr_mask_loss_softmax)              \
+    X(MASK_HEAD, "fcn", mr_mask_head, mr_mask_head_fcn)                      \
+    X(MASK_HEAD, "mlp", mr_mask_head, mr_mask_head_mlp)
 
 /* the descriptors, declared with their (possibly incomplete) struct types */
 #define MR_DECL(K, name, tag, sym) extern const struct tag sym;
