@@ -88,6 +88,7 @@ int mr_write_file_atomic(const char *path, const void *data, size_t len, mr_err 
 int mr_mkdir_p(const char *dir, mr_err *e)
 {
     char buf[4096];
+    if (!dir[0]) return mr_errf(e, MR_EUSER, "empty directory name");
     if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
         return mr_errf(e, MR_EUSER, "%s: path too long", dir);
     for (char *p = buf + 1; ; p++) {

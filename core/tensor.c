@@ -3,6 +3,7 @@
  */
 #include "core/tensor.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@ mr_tensor mr_tensor_make(float *data, int ndim, const int *shape)
     for (int i = ndim - 1; i >= 0; i--) {
         t.shape[i] = shape[i];
         t.stride[i] = s;
-        s *= shape[i];
+        if (i > 0) s *= shape[i];  /* the outermost size is not needed for strides */
     }
     return t;
 }
@@ -71,6 +72,7 @@ void mr_arena_init(mr_arena *a, size_t block_size)
 
 void *mr_arena_alloc(mr_arena *a, size_t bytes)
 {
+    if (bytes > SIZE_MAX / 2) return NULL;  /* absurd (or a negative size cast): refuse, do not wrap */
     size_t need = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     if (need == 0) need = ARENA_ALIGN;
     mr_arena_block *b = a->head;
@@ -88,7 +90,11 @@ void *mr_arena_alloc(mr_arena *a, size_t bytes)
     return p;
 }
 
-float *mr_arena_floats(mr_arena *a, size_t n) { return mr_arena_alloc(a, n * sizeof(float)); }
+float *mr_arena_floats(mr_arena *a, size_t n)
+{
+    if (n > SIZE_MAX / sizeof(float)) return NULL;
+    return mr_arena_alloc(a, n * sizeof(float));
+}
 
 float *mr_arena_zeros(mr_arena *a, size_t n)
 {
@@ -99,7 +105,12 @@ float *mr_arena_zeros(mr_arena *a, size_t n)
 
 mr_tensor mr_arena_tensor4(mr_arena *a, int n, int c, int h, int w)
 {
-    return mr_tensor_4d(mr_arena_floats(a, (size_t)n * c * h * w), n, c, h, w);
+    size_t numel = 0;
+    int bad = n < 0 || c < 0 || h < 0 || w < 0 ||
+              __builtin_mul_overflow((size_t)n, (size_t)c, &numel) ||
+              __builtin_mul_overflow(numel, (size_t)h, &numel) ||
+              __builtin_mul_overflow(numel, (size_t)w, &numel);
+    return mr_tensor_4d(bad ? NULL : mr_arena_floats(a, numel), n, c, h, w);
 }
 
 mr_arena_mark mr_arena_get_mark(const mr_arena *a)

@@ -49,11 +49,13 @@ typedef struct mr_arena {
 typedef struct mr_arena_mark { mr_arena_block *block; size_t used, total; } mr_arena_mark;
 
 void mr_arena_init(mr_arena *a, size_t block_size);
-/* 64-byte aligned, uninitialised; NULL only when malloc fails. */
+/* 64-byte aligned, uninitialised; NULL when malloc fails or bytes is absurd
+ * (over SIZE_MAX / 2, e.g. a negative size cast to size_t). */
 void *mr_arena_alloc(mr_arena *a, size_t bytes);
 float *mr_arena_floats(mr_arena *a, size_t n);          /* uninitialised */
 float *mr_arena_zeros(mr_arena *a, size_t n);           /* zero-filled */
-mr_tensor mr_arena_tensor4(mr_arena *a, int n, int c, int h, int w); /* data NULL on OOM */
+/* data NULL when malloc fails or the shape is negative or overflows */
+mr_tensor mr_arena_tensor4(mr_arena *a, int n, int c, int h, int w);
 mr_arena_mark mr_arena_get_mark(const mr_arena *a);
 void mr_arena_release(mr_arena *a, mr_arena_mark m);    /* free everything after the mark */
 /* Forget all allocations; when the arena spans several blocks it is
