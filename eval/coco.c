@@ -1,0 +1,1107 @@
+/*
+ * coco.c — COCO files in memory (see coco.h): the streaming reader for
+ * ground-truth and results files, loadRes preparation, id lookups, the
+ * builder API and the writers.
+ */
+#include "eval/coco.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileio.h"
+#include "eval/json_fast.h"
+
+const double MR_COCO_KPT_SIGMAS[17] = {
+    .26 / 10.0, .25 / 10.0, .25 / 10.0, .35 / 10.0, .35 / 10.0, .79 / 10.0, .79 / 10.0,
+    .72 / 10.0, .72 / 10.0, .62 / 10.0, .62 / 10.0, 1.07 / 10.0, 1.07 / 10.0, .87 / 10.0,
+    .87 / 10.0, .89 / 10.0, .89 / 10.0};
+
+/* ---- arena and id maps (private state behind mr_coco.impl) ---- */
+
+typedef struct arena_blk { struct arena_blk *next; size_t used, cap; char data[]; } arena_blk;
+
+typedef struct idmap { int64_t *keys; int32_t *vals; size_t cap; } idmap;
+
+typedef struct coco_impl {
+    arena_blk *blk;
+    idmap imgs, cats;
+    size_t cap_images, cap_cats, cap_anns;
+    int borrowed;   /* results: images/cats arrays borrowed from gt */
+} coco_impl;
+
+static void *arena_alloc(coco_impl *im, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (!im->blk || im->blk->used + n > im->blk->cap) {
+        size_t cap = n > (1u << 20) ? n : (1u << 20);
+        arena_blk *b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->next = im->blk; b->used = 0; b->cap = cap;
+        im->blk = b;
+    }
+    void *p = im->blk->data + im->blk->used;
+    im->blk->used += n;
+    return p;
+}
+
+static char *arena_strdup(coco_impl *im, const char *s, size_t n)
+{
+    char *d = arena_alloc(im, n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+static uint64_t hash64(int64_t k)
+{
+    uint64_t x = (uint64_t)k;
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull; x ^= x >> 33;
+    return x;
+}
+
+/* build a map of n keys; returns the index of a duplicate key, -1 if none,
+ * -2 when out of memory */
+static long idmap_build(idmap *m, const int64_t *keys, size_t stride, size_t n)
+{
+    free(m->keys); free(m->vals);
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    m->keys = malloc(cap * sizeof *m->keys);
+    m->vals = malloc(cap * sizeof *m->vals);
+    m->cap = cap;
+    if (!m->keys || !m->vals) return -2;
+    for (size_t i = 0; i < cap; i++) m->vals[i] = -1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t k = *(const int64_t *)((const char *)keys + i * stride);
+        size_t h = hash64(k) & (cap - 1);
+        while (m->vals[h] >= 0) {
+            if (m->keys[h] == k) return (long)i;
+            h = (h + 1) & (cap - 1);
+        }
+        m->keys[h] = k; m->vals[h] = (int32_t)i;
+    }
+    return -1;
+}
+
+static long idmap_get(const idmap *m, int64_t k)
+{
+    if (!m->cap) return -1;
+    size_t h = hash64(k) & (m->cap - 1);
+    while (m->vals[h] >= 0) {
+        if (m->keys[h] == k) return m->vals[h];
+        h = (h + 1) & (m->cap - 1);
+    }
+    return -1;
+}
+
+void mr_coco_init(mr_coco *c)
+{
+    memset(c, 0, sizeof *c);
+    c->res_kind = "";
+}
+
+static coco_impl *impl_of(mr_coco *c)
+{
+    if (!c->impl) c->impl = calloc(1, sizeof(coco_impl));
+    return c->impl;
+}
+
+void mr_coco_free(mr_coco *c)
+{
+    if (!c) return;
+    coco_impl *im = c->impl;
+    if (im) {
+        for (arena_blk *b = im->blk, *n; b; b = n) { n = b->next; free(b); }
+        free(im->imgs.keys); free(im->imgs.vals);
+        free(im->cats.keys); free(im->cats.vals);
+        if (!im->borrowed) { free(c->images); free(c->cats); }
+        free(im);
+    }
+    free(c->anns);
+    free(c->img_off); free(c->img_anns); free(c->cat_off); free(c->cat_anns);
+    free(c->path);
+    mr_coco_init(c);
+}
+
+long mr_coco_image_index(const mr_coco *c, int64_t id)
+{
+    return c->impl ? idmap_get(&((coco_impl *)c->impl)->imgs, id) : -1;
+}
+
+long mr_coco_cat_index(const mr_coco *c, int64_t id)
+{
+    return c->impl ? idmap_get(&((coco_impl *)c->impl)->cats, id) : -1;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need) nc *= 2;
+    void *p = realloc(*arr, nc * elem);
+    if (!p) return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+/* ---- the reader ---- */
+
+typedef struct reader {
+    mr_jr j;
+    mr_coco *c;
+    coco_impl *im;
+    char where[160];
+    double *nums; size_t nnums, cap_nums;   /* scratch for number arrays */
+} reader;
+
+static int key_is(const char *k, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    return n == l && !memcmp(k, lit, l);
+}
+
+#define FAIL(R, ...) mr_jr_fail(&(R)->j, (R)->where, __VA_ARGS__)
+
+/* a number field; fails naming the field */
+static int read_num(reader *r, const char *field, double *d)
+{
+    int64_t i; int ii;
+    int t = mr_jr_peek(&r->j);
+    if (t != MR_JT_NUM) {
+        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
+        return FAIL(r, "field '%s': expected a number", field);
+    }
+    if (mr_jr_number(&r->j, d, &i, &ii)) return FAIL(r, "%s", "");
+    return 0;
+}
+
+/* an integer field (an integral number; true/false count as 1/0 where
+ * allow_bool) */
+static int read_int(reader *r, const char *field, int64_t *v, int allow_bool)
+{
+    int t = mr_jr_peek(&r->j);
+    if (allow_bool && (t == MR_JT_TRUE || t == MR_JT_FALSE)) {
+        int b;
+        if (mr_jr_lit(&r->j, &b)) return FAIL(r, "%s", "");
+        *v = b;
+        return 0;
+    }
+    if (t != MR_JT_NUM) {
+        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
+        return FAIL(r, "field '%s': expected an integer", field);
+    }
+    double d; int64_t i; int ii;
+    if (mr_jr_number(&r->j, &d, &i, &ii)) return FAIL(r, "%s", "");
+    if (ii) { *v = i; return 0; }
+    if (d == floor(d) && fabs(d) < 9e15) { *v = (int64_t)d; return 0; }
+    return FAIL(r, "field '%s': expected an integer, got %.17g", field, d);
+}
+
+static int read_str(reader *r, const char *field, const char **out)
+{
+    if (mr_jr_peek(&r->j) != MR_JT_STR) return FAIL(r, "field '%s': expected a string", field);
+    const char *s; size_t n; int esc;
+    if (mr_jr_string(&r->j, &s, &n, &esc)) return FAIL(r, "%s", "");
+    *out = arena_strdup(r->im, s, n);
+    if (esc) free((void *)s);
+    if (!*out) return FAIL(r, "out of memory");
+    return 0;
+}
+
+/* an array of numbers into r->nums (r->nnums of them) */
+static int read_num_array(reader *r, const char *field)
+{
+    r->nnums = 0;
+    if (!mr_jr_eat(&r->j, '[')) return FAIL(r, "field '%s': expected an array of numbers", field);
+    int first = 1, k;
+    while ((k = mr_jr_next_item(&r->j, first)) == 1) {
+        first = 0;
+        if (grow((void **)&r->nums, &r->cap_nums, r->nnums + 1, sizeof(double))) return FAIL(r, "out of memory");
+        int64_t i; int ii;
+        int t = mr_jr_peek(&r->j);
+        if (t != MR_JT_NUM) {
+            if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
+            return FAIL(r, "field '%s'[%zu]: expected a number", field, r->nnums);
+        }
+        if (mr_jr_number(&r->j, &r->nums[r->nnums], &i, &ii)) return FAIL(r, "%s", "");
+        r->nnums++;
+    }
+    if (k < 0) return FAIL(r, "%s", "");
+    return 0;
+}
+
+static double *arena_nums(reader *r)
+{
+    double *d = arena_alloc(r->im, r->nnums * sizeof(double) + 8);
+    if (d && r->nnums) memcpy(d, r->nums, r->nnums * sizeof(double));
+    return d;
+}
+
+static int read_segmentation(reader *r, mr_coco_seg *seg)
+{
+    int t = mr_jr_peek(&r->j);
+    if (t == MR_JT_ARR) {
+        /* polygons: a list of lists of numbers */
+        r->j.p++;
+        int first = 1, k;
+        const double *polys[4096];
+        int32_t lens[4096];
+        int32_t np = 0;
+        while ((k = mr_jr_next_item(&r->j, first)) == 1) {
+            first = 0;
+            if (np >= 4096) return FAIL(r, "field 'segmentation': more than 4096 polygons");
+            if (mr_jr_peek(&r->j) != MR_JT_ARR)
+                return FAIL(r, "field 'segmentation'[%d]: expected a polygon (array of numbers)", np);
+            if (read_num_array(r, "segmentation")) return -1;
+            if (r->nnums % 2)
+                return FAIL(r, "field 'segmentation'[%d]: a polygon needs an even number of coordinates, got %zu",
+                            np, r->nnums);
+            polys[np] = arena_nums(r);
+            lens[np] = (int32_t)r->nnums;
+            if (!polys[np]) return FAIL(r, "out of memory");
+            np++;
+        }
+        if (k < 0) return FAIL(r, "%s", "");
+        seg->kind = MR_SEG_POLY;
+        seg->npoly = np;
+        double **pp = arena_alloc(r->im, sizeof(double *) * (size_t)(np + 1));
+        int32_t *pl = arena_alloc(r->im, sizeof(int32_t) * (size_t)(np + 1));
+        if (!pp || !pl) return FAIL(r, "out of memory");
+        for (int32_t i = 0; i < np; i++) { pp[i] = (double *)polys[i]; pl[i] = lens[i]; }
+        seg->poly = (const double *const *)pp;
+        seg->poly_len = pl;
+        return 0;
+    }
+    if (t != MR_JT_OBJ) return FAIL(r, "field 'segmentation': expected polygons (array) or an RLE (object)");
+    r->j.p++;
+    const char *key; size_t kl;
+    int first = 1, k, have_size = 0, have_counts = 0;
+    int64_t hw[2] = {0, 0};
+    const char *str = NULL; size_t slen = 0; int sesc = 0;
+    uint32_t *cnts = NULL; size_t ncnt = 0;
+    while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
+        first = 0;
+        if (key_is(key, kl, "size")) {
+            if (read_num_array(r, "segmentation.size")) goto fail;
+            if (r->nnums != 2 || r->nums[0] != floor(r->nums[0]) || r->nums[1] != floor(r->nums[1]) ||
+                r->nums[0] < 0 || r->nums[1] < 0 || r->nums[0] > 1e9 || r->nums[1] > 1e9) {
+                FAIL(r, "field 'segmentation.size': expected [height, width], two non-negative integers");
+                goto fail;
+            }
+            hw[0] = (int64_t)r->nums[0]; hw[1] = (int64_t)r->nums[1];
+            have_size = 1;
+        } else if (key_is(key, kl, "counts")) {
+            int tt = mr_jr_peek(&r->j);
+            if (tt == MR_JT_STR) {
+                if (str && sesc) free((void *)str);
+                if (mr_jr_string(&r->j, &str, &slen, &sesc)) { FAIL(r, "%s", ""); goto fail; }
+            } else if (tt == MR_JT_ARR) {
+                if (read_num_array(r, "segmentation.counts")) goto fail;
+                cnts = arena_alloc(r->im, r->nnums * sizeof(uint32_t) + 4);
+                if (!cnts) { FAIL(r, "out of memory"); goto fail; }
+                for (size_t i = 0; i < r->nnums; i++) {
+                    double v = r->nums[i];
+                    if (v < 0 || v != floor(v) || v > 4294967295.0) {
+                        FAIL(r, "field 'segmentation.counts'[%zu]: expected a non-negative integer", i);
+                        goto fail;
+                    }
+                    cnts[i] = (uint32_t)v;
+                }
+                ncnt = r->nnums;
+            } else {
+                FAIL(r, "field 'segmentation.counts': expected a string or an array of integers");
+                goto fail;
+            }
+            have_counts = 1;
+        } else if (mr_jr_skip(&r->j)) { FAIL(r, "%s", ""); goto fail; }
+    }
+    if (k < 0) { FAIL(r, "%s", ""); goto fail; }
+    if (!have_size) { FAIL(r, "field 'segmentation.size': missing"); goto fail; }
+    if (!have_counts) { FAIL(r, "field 'segmentation.counts': missing"); goto fail; }
+    seg->kind = MR_SEG_RLE;
+    seg->rle.h = (uint32_t)hw[0];
+    seg->rle.w = (uint32_t)hw[1];
+    if (str) {
+        mr_rle tmp = MR_RLE_INIT;
+        mr_err e2;
+        if (mr_rle_from_string(&tmp, str, slen, seg->rle.h, seg->rle.w, &e2)) {
+            FAIL(r, "field 'segmentation.counts': %s", e2.msg);
+            goto fail;
+        }
+        cnts = arena_alloc(r->im, tmp.m * sizeof(uint32_t) + 4);
+        if (!cnts) { mr_rle_free(&tmp); FAIL(r, "out of memory"); goto fail; }
+        if (tmp.m) memcpy(cnts, tmp.cnts, tmp.m * sizeof(uint32_t));
+        ncnt = tmp.m;
+        mr_rle_free(&tmp);
+        seg->rle_compressed = 1;
+        if (sesc) free((void *)str);
+        str = NULL;
+    }
+    seg->rle.cnts = cnts;
+    seg->rle.m = ncnt;
+    {
+        mr_err e2;
+        if (mr_rle_check(&seg->rle, &e2)) return FAIL(r, "field 'segmentation.counts': %s", e2.msg);
+    }
+    return 0;
+fail:
+    if (str && sesc) free((void *)str);
+    return -1;
+}
+
+/* one annotation / detection object */
+static int read_ann(reader *r, mr_coco_ann *a, int results)
+{
+    memset(a, 0, sizeof *a);
+    a->image_index = a->category_index = -1;
+    a->segm_area = -1;
+    if (!mr_jr_eat(&r->j, '{')) {
+        if (mr_jr_peek(&r->j) == MR_JT_BAD) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
+        return FAIL(r, "expected an object");
+    }
+    const char *key; size_t kl;
+    int first = 1, k, have_id = 0, have_img = 0, have_cat = 0;
+    while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
+        first = 0;
+        int64_t v;
+        if (key_is(key, kl, "id")) {
+            if (read_int(r, "id", &a->id, 0)) return -1;
+            have_id = 1;
+        } else if (key_is(key, kl, "image_id")) {
+            if (read_int(r, "image_id", &a->image_id, 0)) return -1;
+            have_img = 1;
+        } else if (key_is(key, kl, "category_id")) {
+            if (read_int(r, "category_id", &a->category_id, 0)) return -1;
+            have_cat = 1;
+        } else if (key_is(key, kl, "bbox")) {
+            if (read_num_array(r, "bbox")) return -1;
+            if (r->nnums == 0) continue;   /* [] counts as absent (loadRes) */
+            if (r->nnums != 4) return FAIL(r, "field 'bbox': expected 4 numbers [x, y, w, h], got %zu", r->nnums);
+            if (r->nums[2] < 0 || r->nums[3] < 0)
+                return FAIL(r, "field 'bbox': negative width or height (%g, %g)", r->nums[2], r->nums[3]);
+            memcpy(a->bbox, r->nums, sizeof a->bbox);
+            a->has_bbox = 1;
+        } else if (key_is(key, kl, "area")) {
+            if (read_num(r, "area", &a->area)) return -1;
+            if (!(a->area >= 0)) return FAIL(r, "field 'area': expected a non-negative number, got %g", a->area);
+            a->has_area = 1;
+        } else if (key_is(key, kl, "score")) {
+            if (read_num(r, "score", &a->score)) return -1;
+            a->has_score = 1;
+        } else if (key_is(key, kl, "iscrowd")) {
+            if (read_int(r, "iscrowd", &v, 1)) return -1;
+            a->iscrowd = (int32_t)v; a->has_iscrowd = 1;
+        } else if (key_is(key, kl, "ignore")) {
+            if (read_int(r, "ignore", &v, 1)) return -1;
+            a->ignore = (int32_t)v; a->has_ignore = 1;
+        } else if (key_is(key, kl, "num_keypoints")) {
+            if (read_int(r, "num_keypoints", &v, 0)) return -1;
+            if (v < 0) return FAIL(r, "field 'num_keypoints': expected a non-negative integer");
+            a->num_keypoints = (int32_t)v; a->has_num_keypoints = 1;
+        } else if (key_is(key, kl, "keypoints")) {
+            if (read_num_array(r, "keypoints")) return -1;
+            if (r->nnums % 3)
+                return FAIL(r, "field 'keypoints': expected x,y,v triplets, got %zu numbers", r->nnums);
+            a->keypoints = arena_nums(r);
+            if (!a->keypoints) return FAIL(r, "out of memory");
+            a->num_kpt = (int32_t)(r->nnums / 3);
+        } else if (key_is(key, kl, "segmentation")) {
+            if (read_segmentation(r, &a->seg)) return -1;
+        } else if (mr_jr_skip(&r->j)) return FAIL(r, "%s", "");
+    }
+    if (k < 0) return FAIL(r, "%s", "");
+    if (!have_img) return FAIL(r, "field 'image_id': missing");
+    if (!have_cat) return FAIL(r, "field 'category_id': missing");
+    if (!results && !have_id) return FAIL(r, "field 'id': missing");
+    if (results && !a->has_score) return FAIL(r, "field 'score': missing");
+    return 0;
+}
+
+static int read_image(reader *r, mr_coco_image *img)
+{
+    memset(img, 0, sizeof *img);
+    img->file_name = "";
+    if (!mr_jr_eat(&r->j, '{')) return FAIL(r, "expected an object");
+    const char *key; size_t kl;
+    int first = 1, k, have_id = 0, have_w = 0, have_h = 0;
+    while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
+        first = 0;
+        int64_t v;
+        if (key_is(key, kl, "id")) {
+            if (read_int(r, "id", &img->id, 0)) return -1;
+            have_id = 1;
+        } else if (key_is(key, kl, "width") || key_is(key, kl, "height")) {
+            int isw = key[0] == 'w';
+            if (read_int(r, isw ? "width" : "height", &v, 0)) return -1;
+            if (v <= 0 || v > 1000000)
+                return FAIL(r, "field '%s': expected a positive integer, got %lld", isw ? "width" : "height", (long long)v);
+            if (isw) { img->width = (int32_t)v; have_w = 1; } else { img->height = (int32_t)v; have_h = 1; }
+        } else if (key_is(key, kl, "file_name")) {
+            if (read_str(r, "file_name", &img->file_name)) return -1;
+        } else if (mr_jr_skip(&r->j)) return FAIL(r, "%s", "");
+    }
+    if (k < 0) return FAIL(r, "%s", "");
+    if (!have_id) return FAIL(r, "field 'id': missing");
+    if (!have_w) return FAIL(r, "field 'width': missing");
+    if (!have_h) return FAIL(r, "field 'height': missing");
+    return 0;
+}
+
+static int read_cat(reader *r, mr_coco_cat *cat)
+{
+    memset(cat, 0, sizeof *cat);
+    cat->name = cat->supercategory = "";
+    if (!mr_jr_eat(&r->j, '{')) return FAIL(r, "expected an object");
+    const char *key; size_t kl;
+    int first = 1, k, have_id = 0;
+    while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
+        first = 0;
+        if (key_is(key, kl, "id")) {
+            if (read_int(r, "id", &cat->id, 0)) return -1;
+            have_id = 1;
+        } else if (key_is(key, kl, "name")) {
+            if (read_str(r, "name", &cat->name)) return -1;
+        } else if (key_is(key, kl, "supercategory")) {
+            if (read_str(r, "supercategory", &cat->supercategory)) return -1;
+        } else if (key_is(key, kl, "keypoints")) {
+            if (!mr_jr_eat(&r->j, '[')) return FAIL(r, "field 'keypoints': expected an array of names");
+            const char *names[1024];
+            int n = 0, f2 = 1, kk;
+            while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
+                f2 = 0;
+                if (n >= 1024) return FAIL(r, "field 'keypoints': more than 1024 names");
+                if (read_str(r, "keypoints", &names[n])) return -1;
+                n++;
+            }
+            if (kk < 0) return FAIL(r, "%s", "");
+            const char **nm = arena_alloc(r->im, sizeof(char *) * (size_t)(n + 1));
+            if (!nm) return FAIL(r, "out of memory");
+            memcpy(nm, names, sizeof(char *) * (size_t)n);
+            cat->keypoint_names = (const char *const *)nm;
+            cat->num_keypoints = n;
+        } else if (key_is(key, kl, "skeleton")) {
+            if (!mr_jr_eat(&r->j, '[')) return FAIL(r, "field 'skeleton': expected an array of pairs");
+            int32_t pairs[2 * 1024];
+            int n = 0, f2 = 1, kk;
+            while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
+                f2 = 0;
+                if (read_num_array(r, "skeleton")) return -1;
+                if (r->nnums != 2 || n >= 1024) return FAIL(r, "field 'skeleton'[%d]: expected a pair of keypoint indices", n);
+                pairs[2 * n] = (int32_t)r->nums[0];
+                pairs[2 * n + 1] = (int32_t)r->nums[1];
+                n++;
+            }
+            if (kk < 0) return FAIL(r, "%s", "");
+            int32_t *sk = arena_alloc(r->im, sizeof(int32_t) * (size_t)(2 * n + 2));
+            if (!sk) return FAIL(r, "out of memory");
+            memcpy(sk, pairs, sizeof(int32_t) * (size_t)(2 * n));
+            cat->skeleton = sk;
+            cat->num_skeleton = n;
+        } else if (key_is(key, kl, "keypoint_sigmas")) {
+            if (read_num_array(r, "keypoint_sigmas")) return -1;
+            for (size_t i = 0; i < r->nnums; i++)
+                if (!(r->nums[i] > 0)) return FAIL(r, "field 'keypoint_sigmas'[%zu]: expected a positive number", i);
+            cat->keypoint_sigmas = arena_nums(r);
+            cat->num_sigmas = (int32_t)r->nnums;
+        } else if (mr_jr_skip(&r->j)) return FAIL(r, "%s", "");
+    }
+    if (k < 0) return FAIL(r, "%s", "");
+    if (!have_id) return FAIL(r, "field 'id': missing");
+    if (cat->num_sigmas && cat->num_keypoints && cat->num_sigmas != cat->num_keypoints)
+        return FAIL(r, "field 'keypoint_sigmas': %d sigmas for %d keypoints", cat->num_sigmas, cat->num_keypoints);
+    return 0;
+}
+
+static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const char *name, mr_err *e)
+{
+    memset(r, 0, sizeof *r);
+    mr_jr_init(&r->j, buf, len, name, e);
+    r->c = c;
+    r->im = impl_of(c);
+    if (!r->im) return mr_errf(e, MR_ENOMEM, "%s: out of memory", name);
+    free(c->path);
+    c->path = strdup(name);
+    return 0;
+}
+
+/* count v > 0 */
+static int32_t visible(const mr_coco_ann *a)
+{
+    int32_t n = 0;
+    for (int32_t i = 0; i < a->num_kpt; i++) n += a->keypoints[3 * i + 2] > 0;
+    return n;
+}
+
+/* build the per-image and per-category index lists (counting sort keeps
+ * file order) */
+static int build_lists(mr_coco *c, mr_err *e)
+{
+    free(c->img_off); free(c->img_anns); free(c->cat_off); free(c->cat_anns);
+    c->img_off = calloc(c->num_images + 1, sizeof(size_t));
+    c->cat_off = calloc(c->num_cats + 1, sizeof(size_t));
+    c->img_anns = malloc((c->num_anns + 1) * sizeof(size_t));
+    c->cat_anns = malloc((c->num_anns + 1) * sizeof(size_t));
+    if (!c->img_off || !c->cat_off || !c->img_anns || !c->cat_anns)
+        return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path);
+    for (size_t i = 0; i < c->num_anns; i++) {
+        c->img_off[c->anns[i].image_index + 1]++;
+        c->cat_off[c->anns[i].category_index + 1]++;
+    }
+    for (size_t i = 0; i < c->num_images; i++) c->img_off[i + 1] += c->img_off[i];
+    for (size_t i = 0; i < c->num_cats; i++) c->cat_off[i + 1] += c->cat_off[i];
+    size_t *fi = malloc((c->num_images + 1) * sizeof(size_t)), *fc = malloc((c->num_cats + 1) * sizeof(size_t));
+    if (!fi || !fc) { free(fi); free(fc); return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path); }
+    memcpy(fi, c->img_off, (c->num_images + 1) * sizeof(size_t));
+    memcpy(fc, c->cat_off, (c->num_cats + 1) * sizeof(size_t));
+    for (size_t i = 0; i < c->num_anns; i++) {
+        c->img_anns[fi[c->anns[i].image_index]++] = i;
+        c->cat_anns[fc[c->anns[i].category_index]++] = i;
+    }
+    free(fi); free(fc);
+    return MR_OK;
+}
+
+/* mask area and box of a segmentation (for missing GT fields and results) */
+static int seg_area_box(const mr_coco_ann *a, const mr_coco_image *img, double *area, double bb[4], mr_err *e)
+{
+    mr_rle r = MR_RLE_INIT;
+    int rc = mr_coco_ann_rle(a, img, &r, e);
+    if (rc) return rc;
+    if (area) *area = (double)mr_rle_area(&r);
+    if (bb) mr_rle_bbox(&r, bb);
+    mr_rle_free(&r);
+    return MR_OK;
+}
+
+int mr_coco_finish(mr_coco *c, mr_err *e)
+{
+    coco_impl *im = impl_of(c);
+    const char *f = c->path ? c->path : "";
+    if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
+    long d = idmap_build(&im->imgs, c->num_images ? &c->images[0].id : NULL, sizeof(mr_coco_image), c->num_images);
+    if (d == -2) return mr_errf(e, MR_ENOMEM, "%s: out of memory", f);
+    if (d >= 0) return mr_errf(e, MR_EUSER, "%s: images[%ld]: field 'id': duplicate image id %lld", f, d,
+                               (long long)c->images[d].id);
+    d = idmap_build(&im->cats, c->num_cats ? &c->cats[0].id : NULL, sizeof(mr_coco_cat), c->num_cats);
+    if (d == -2) return mr_errf(e, MR_ENOMEM, "%s: out of memory", f);
+    if (d >= 0) return mr_errf(e, MR_EUSER, "%s: categories[%ld]: field 'id': duplicate category id %lld", f, d,
+                               (long long)c->cats[d].id);
+    idmap ann_ids = {0};
+    d = idmap_build(&ann_ids, c->num_anns ? &c->anns[0].id : NULL, sizeof(mr_coco_ann), c->num_anns);
+    free(ann_ids.keys); free(ann_ids.vals);
+    if (d == -2) return mr_errf(e, MR_ENOMEM, "%s: out of memory", f);
+    if (d >= 0) return mr_errf(e, MR_EUSER, "%s: annotations[%ld]: field 'id': duplicate annotation id %lld", f, d,
+                               (long long)c->anns[d].id);
+    for (size_t i = 0; i < c->num_anns; i++) {
+        mr_coco_ann *a = &c->anns[i];
+        long ii = mr_coco_image_index(c, a->image_id);
+        if (ii < 0) return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'image_id': image %lld is not in images",
+                                   f, i, (long long)a->image_id);
+        long ci = mr_coco_cat_index(c, a->category_id);
+        if (ci < 0) return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'category_id': category %lld is not in categories",
+                                   f, i, (long long)a->category_id);
+        a->image_index = (int32_t)ii;
+        a->category_index = (int32_t)ci;
+        const mr_coco_cat *cat = &c->cats[ci];
+        int32_t want = cat->num_keypoints ? cat->num_keypoints : cat->num_sigmas;
+        if (a->keypoints && want && a->num_kpt != want)
+            return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'keypoints': expected %d values (%d keypoints of category %lld), got %d",
+                           f, i, 3 * want, want, (long long)a->category_id, 3 * a->num_kpt);
+        if (!a->has_num_keypoints) a->num_keypoints = visible(a);
+        if (!a->has_bbox || !a->has_area) {
+            double area = 0, bb[4] = {0, 0, 0, 0};
+            if (a->seg.kind != MR_SEG_NONE) {
+                int rc = seg_area_box(a, &c->images[ii], &area, bb, e);
+                if (rc) return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", f, i);
+            } else if (a->has_bbox) {
+                area = a->bbox[2] * a->bbox[3];
+            } else if (a->num_kpt) {
+                double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+                for (int32_t k = 0; k < a->num_kpt; k++) {
+                    if (!(a->keypoints[3 * k + 2] > 0)) continue;
+                    double x = a->keypoints[3 * k], y = a->keypoints[3 * k + 1];
+                    x0 = fmin(x0, x); x1 = fmax(x1, x); y0 = fmin(y0, y); y1 = fmax(y1, y);
+                }
+                if (x0 <= x1) { bb[0] = x0; bb[1] = y0; bb[2] = x1 - x0; bb[3] = y1 - y0; }
+                area = bb[2] * bb[3];
+            } else {
+                return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'bbox': missing (and no segmentation or keypoints to derive it from)", f, i);
+            }
+            if (!a->has_bbox) { memcpy(a->bbox, bb, sizeof bb); a->has_bbox = 1; }
+            if (!a->has_area) { a->area = area; a->has_area = 1; }
+        }
+        if (a->seg.kind == MR_SEG_RLE) a->segm_area = (double)mr_rle_area(&a->seg.rle);
+    }
+    return build_lists(c, e);
+}
+
+int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr_err *e)
+{
+    mr_coco_free(c);
+    reader R, *r = &R;
+    if (reader_open(r, c, json, len, name, e)) return MR_ENOMEM;
+    coco_impl *im = r->im;
+    int rc = MR_EUSER;
+    if (!mr_jr_eat(&r->j, '{')) {
+        if (mr_jr_peek(&r->j) == MR_JT_ARR)
+            mr_jr_fail(&r->j, "", "expected a ground-truth object {images, annotations, categories}, found an array (a results file?)");
+        else { mr_jr_skip(&r->j); mr_jr_fail(&r->j, "", "expected a JSON object"); }
+        goto out;
+    }
+    const char *key; size_t kl;
+    int first = 1, k, seen_images = 0, seen_cats = 0;
+    while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
+        first = 0;
+        int which = key_is(key, kl, "images") ? 1 : key_is(key, kl, "annotations") ? 2
+                  : key_is(key, kl, "categories") ? 3 : 0;
+        if (!which) {
+            if (mr_jr_skip(&r->j)) { mr_jr_fail(&r->j, "", "%s", ""); goto out; }
+            continue;
+        }
+        const char *sect = which == 1 ? "images" : which == 2 ? "annotations" : "categories";
+        if (!mr_jr_eat(&r->j, '[')) {
+            snprintf(r->where, sizeof r->where, "%s", sect);
+            FAIL(r, "expected an array");
+            goto out;
+        }
+        int f2 = 1, kk;
+        size_t idx = 0;
+        while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
+            f2 = 0;
+            snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx);
+            if (which == 1) {
+                if (grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image))) { FAIL(r, "out of memory"); goto out; }
+                if (read_image(r, &c->images[c->num_images])) goto out;
+                c->num_images++;
+            } else if (which == 2) {
+                if (grow((void **)&c->anns, &im->cap_anns, c->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
+                if (read_ann(r, &c->anns[c->num_anns], 0)) goto out;
+                c->num_anns++;
+            } else {
+                if (grow((void **)&c->cats, &im->cap_cats, c->num_cats + 1, sizeof(mr_coco_cat))) { FAIL(r, "out of memory"); goto out; }
+                if (read_cat(r, &c->cats[c->num_cats])) goto out;
+                c->num_cats++;
+            }
+            idx++;
+        }
+        if (kk < 0) { snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx); FAIL(r, "%s", ""); goto out; }
+        seen_images |= which == 1;
+        seen_cats |= which == 3;
+    }
+    r->where[0] = 0;
+    if (k < 0) { FAIL(r, "%s", ""); goto out; }
+    if (mr_jr_peek(&r->j) != MR_JT_END) { mr_jr_fail(&r->j, "", "unexpected text after the top-level object"); goto out; }
+    if (!seen_images) { mr_jr_fail(&r->j, "", "field 'images': missing"); goto out; }
+    if (!seen_cats) { mr_jr_fail(&r->j, "", "field 'categories': missing"); goto out; }
+    rc = mr_coco_finish(c, e);
+out:
+    free(r->nums);
+    if (rc) {
+        char keep[sizeof e->msg];
+        int code = e ? e->code : rc;
+        if (e) memcpy(keep, e->msg, sizeof keep);
+        mr_coco_free(c);
+        if (e) { memcpy(e->msg, keep, sizeof keep); e->code = code; }
+        return code ? code : MR_EUSER;
+    }
+    return MR_OK;
+}
+
+int mr_coco_load(mr_coco *c, const char *path, mr_err *e)
+{
+    char *buf; size_t len;
+    mr_coco_init(c);
+    int rc = mr_read_file(path, &buf, &len, e);
+    if (rc) return rc;
+    rc = mr_coco_parse(c, buf, len, path, e);
+    free(buf);
+    return rc;
+}
+
+int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
+                          const char *name, mr_err *e)
+{
+    mr_coco_free(res);
+    reader R, *r = &R;
+    if (reader_open(r, res, json, len, name, e)) return MR_ENOMEM;
+    coco_impl *im = r->im;
+    int rc = MR_EUSER;
+    res->is_results = 1;
+    if (!mr_jr_eat(&r->j, '[')) {
+        if (mr_jr_peek(&r->j) == MR_JT_OBJ)
+            mr_jr_fail(&r->j, "", "expected a results array of detections, found an object (a ground-truth file?)");
+        else { mr_jr_skip(&r->j); mr_jr_fail(&r->j, "", "expected a JSON array of detections"); }
+        goto out;
+    }
+    int f2 = 1, kk;
+    size_t idx = 0;
+    while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
+        f2 = 0;
+        snprintf(r->where, sizeof r->where, "[%zu]", idx);
+        if (grow((void **)&res->anns, &im->cap_anns, res->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
+        if (read_ann(r, &res->anns[res->num_anns], 1)) goto out;
+        res->num_anns++;
+        idx++;
+    }
+    if (kk < 0) { snprintf(r->where, sizeof r->where, "[%zu]", idx); FAIL(r, "%s", ""); goto out; }
+    r->where[0] = 0;
+    if (mr_jr_peek(&r->j) != MR_JT_END) { mr_jr_fail(&r->j, "", "unexpected text after the top-level array"); goto out; }
+
+    /* loadRes: images and categories are gt's (borrowed) */
+    im->borrowed = 1;
+    res->images = gt->images; res->num_images = gt->num_images;
+    res->cats = gt->cats; res->num_cats = gt->num_cats;
+    im->imgs = (idmap){0};
+    im->cats = (idmap){0};
+    {
+        coco_impl *gi = gt->impl;
+        if (!gi) { mr_errf(e, MR_EUSER, "%s: the ground truth is empty", name); goto out; }
+        /* copy the maps so lookups on res work */
+        size_t cap = gi->imgs.cap;
+        im->imgs.cap = cap;
+        im->imgs.keys = malloc(cap * sizeof(int64_t)); im->imgs.vals = malloc(cap * sizeof(int32_t));
+        cap = gi->cats.cap;
+        im->cats.cap = cap;
+        im->cats.keys = malloc(cap * sizeof(int64_t)); im->cats.vals = malloc(cap * sizeof(int32_t));
+        if (!im->imgs.keys || !im->imgs.vals || !im->cats.keys || !im->cats.vals) { mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+        memcpy(im->imgs.keys, gi->imgs.keys, gi->imgs.cap * sizeof(int64_t));
+        memcpy(im->imgs.vals, gi->imgs.vals, gi->imgs.cap * sizeof(int32_t));
+        memcpy(im->cats.keys, gi->cats.keys, gi->cats.cap * sizeof(int64_t));
+        memcpy(im->cats.vals, gi->cats.vals, gi->cats.cap * sizeof(int32_t));
+    }
+    int kind = 0;   /* 1 bbox, 2 segmentation, 3 keypoints */
+    if (res->num_anns) {
+        const mr_coco_ann *a0 = &res->anns[0];
+        kind = a0->has_bbox ? 1 : a0->seg.kind != MR_SEG_NONE ? 2 : a0->keypoints ? 3 : 0;
+        if (!kind) { mr_errf(e, MR_EUSER, "%s: [0]: no 'bbox', 'segmentation' or 'keypoints' field", name); goto out; }
+    }
+    res->res_kind = kind == 1 ? "bbox" : kind == 2 ? "segmentation" : kind == 3 ? "keypoints" : "";
+    for (size_t i = 0; i < res->num_anns; i++) {
+        mr_coco_ann *a = &res->anns[i];
+        long ii = mr_coco_image_index(gt, a->image_id);
+        if (ii < 0) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'image_id': image %lld is not in the ground truth %s",
+                              name, i, (long long)a->image_id, gt->path ? gt->path : ""); goto out; }
+        long ci = mr_coco_cat_index(gt, a->category_id);
+        if (ci < 0) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'category_id': category %lld is not in the categories of %s",
+                              name, i, (long long)a->category_id, gt->path ? gt->path : ""); goto out; }
+        if (!(a->score == a->score)) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'score': not a number", name, i); goto out; }
+        a->image_index = (int32_t)ii;
+        a->category_index = (int32_t)ci;
+        a->id = (int64_t)i + 1;
+        const mr_coco_cat *cat = &gt->cats[ci];
+        int32_t want = cat->num_keypoints ? cat->num_keypoints : cat->num_sigmas;
+        if (a->keypoints && want && a->num_kpt != want) {
+            mr_errf(e, MR_EUSER, "%s: [%zu]: field 'keypoints': expected %d values (%d keypoints of category %lld), got %d",
+                    name, i, 3 * want, want, (long long)a->category_id, 3 * a->num_kpt);
+            goto out;
+        }
+        const mr_coco_image *img = &gt->images[ii];
+        if (a->seg.kind == MR_SEG_RLE) a->segm_area = (double)mr_rle_area(&a->seg.rle);
+        if (kind == 1) {
+            if (!a->has_bbox) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'bbox': missing (the first record has one)", name, i); goto out; }
+            a->area = a->bbox[2] * a->bbox[3];
+            a->iscrowd = 0;
+        } else if (kind == 2) {
+            if (a->seg.kind == MR_SEG_NONE) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'segmentation': missing (the first record has one)", name, i); goto out; }
+            double bb[4];
+            if (seg_area_box(a, img, &a->area, bb, e)) { mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", name, i); goto out; }
+            if (!a->has_bbox) memcpy(a->bbox, bb, sizeof bb);
+            a->segm_area = a->area;
+            a->iscrowd = 0;
+        } else {
+            if (!a->keypoints || a->num_kpt == 0) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'keypoints': missing or empty (the first record has keypoints)", name, i); goto out; }
+            double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+            for (int32_t k = 0; k < a->num_kpt; k++) {
+                double x = a->keypoints[3 * k], y = a->keypoints[3 * k + 1];
+                x0 = fmin(x0, x); x1 = fmax(x1, x); y0 = fmin(y0, y); y1 = fmax(y1, y);
+            }
+            a->area = (x1 - x0) * (y1 - y0);
+            a->bbox[0] = x0; a->bbox[1] = y0; a->bbox[2] = x1 - x0; a->bbox[3] = y1 - y0;
+        }
+        a->has_area = a->has_bbox = 1;
+    }
+    rc = build_lists(res, e);
+out:
+    free(r->nums);
+    if (rc) {
+        char keep[sizeof e->msg];
+        int code = e ? e->code : rc;
+        if (e) memcpy(keep, e->msg, sizeof keep);
+        mr_coco_free(res);
+        if (e) { memcpy(e->msg, keep, sizeof keep); e->code = code; }
+        return code ? code : MR_EUSER;
+    }
+    return MR_OK;
+}
+
+int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e)
+{
+    char *buf; size_t len;
+    mr_coco_init(res);
+    int rc = mr_read_file(path, &buf, &len, e);
+    if (rc) return rc;
+    rc = mr_coco_parse_results(res, gt, buf, len, path, e);
+    free(buf);
+    return rc;
+}
+
+int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out, mr_err *e)
+{
+    uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
+    if (a->seg.kind == MR_SEG_RLE) return mr_rle_copy(out, &a->seg.rle, e);
+    if (a->seg.kind == MR_SEG_POLY) {
+        int32_t n = a->seg.npoly;
+        /* pycocotools frPyObjects: when the first part has exactly 4 numbers
+         * every part is taken as a box [x, y, w, h] */
+        if (n > 0 && a->seg.poly_len[0] == 4) {
+            int all4 = 1;
+            for (int32_t i = 0; i < n; i++) all4 &= a->seg.poly_len[i] == 4;
+            if (all4) {
+                mr_rle parts[64], *pp = n <= 64 ? parts : calloc((size_t)n, sizeof *pp);
+                if (!pp) return mr_errf(e, MR_ENOMEM, "out of memory");
+                memset(pp, 0, sizeof(mr_rle) * (size_t)(n <= 64 ? 64 : n));
+                int rc = MR_OK;
+                for (int32_t i = 0; i < n && !rc; i++) rc = mr_rle_from_bbox(&pp[i], a->seg.poly[i], h, w, e);
+                if (!rc) rc = mr_rle_merge(out, pp, (size_t)n, 0, e);
+                for (int32_t i = 0; i < n; i++) mr_rle_free(&pp[i]);
+                if (pp != parts) free(pp);
+                return rc;
+            }
+        }
+        size_t *kp = malloc(sizeof(size_t) * (size_t)(n + 1));
+        if (!kp) return mr_errf(e, MR_ENOMEM, "out of memory");
+        for (int32_t i = 0; i < n; i++) kp[i] = (size_t)a->seg.poly_len[i] / 2;
+        int rc = mr_rle_from_polys(out, a->seg.poly, kp, (size_t)n, h, w, e);
+        free(kp);
+        return rc;
+    }
+    /* no segmentation: the box as a polygon (loadRes for box results) */
+    double x1 = a->bbox[0], x2 = a->bbox[0] + a->bbox[2], y1 = a->bbox[1], y2 = a->bbox[1] + a->bbox[3];
+    double xy[8] = {x1, y1, x1, y2, x2, y2, x2, y1};
+    return mr_rle_from_poly(out, xy, 4, h, w, e);
+}
+
+/* ---- builder ---- */
+
+int mr_coco_add_image(mr_coco *c, int64_t id, int32_t width, int32_t height,
+                      const char *file_name, mr_err *e)
+{
+    coco_impl *im = impl_of(c);
+    if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
+    if (!c->path) c->path = strdup("");
+    if (width <= 0 || height <= 0) return mr_errf(e, MR_EUSER, "image %lld: width and height must be positive", (long long)id);
+    if (grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    mr_coco_image *img = &c->images[c->num_images];
+    img->id = id; img->width = width; img->height = height;
+    img->file_name = arena_strdup(im, file_name ? file_name : "", file_name ? strlen(file_name) : 0);
+    if (!img->file_name) return mr_errf(e, MR_ENOMEM, "out of memory");
+    c->num_images++;
+    return MR_OK;
+}
+
+static void *arena_copy(coco_impl *im, const void *src, size_t n)
+{
+    void *d = arena_alloc(im, n ? n : 1);
+    if (d && n) memcpy(d, src, n);
+    return d;
+}
+
+int mr_coco_add_category(mr_coco *c, const mr_coco_cat *cat, mr_err *e)
+{
+    coco_impl *im = impl_of(c);
+    if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
+    if (!c->path) c->path = strdup("");
+    if (grow((void **)&c->cats, &im->cap_cats, c->num_cats + 1, sizeof(mr_coco_cat)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    mr_coco_cat *d = &c->cats[c->num_cats];
+    *d = *cat;
+    d->name = arena_strdup(im, cat->name ? cat->name : "", cat->name ? strlen(cat->name) : 0);
+    d->supercategory = arena_strdup(im, cat->supercategory ? cat->supercategory : "",
+                                    cat->supercategory ? strlen(cat->supercategory) : 0);
+    if (cat->num_keypoints) {
+        const char **nm = arena_alloc(im, sizeof(char *) * (size_t)cat->num_keypoints);
+        if (!nm) return mr_errf(e, MR_ENOMEM, "out of memory");
+        for (int32_t i = 0; i < cat->num_keypoints; i++) {
+            const char *s = cat->keypoint_names ? cat->keypoint_names[i] : "";
+            nm[i] = arena_strdup(im, s, strlen(s));
+        }
+        d->keypoint_names = (const char *const *)nm;
+    }
+    d->skeleton = arena_copy(im, cat->skeleton, sizeof(int32_t) * 2 * (size_t)cat->num_skeleton);
+    d->keypoint_sigmas = arena_copy(im, cat->keypoint_sigmas, sizeof(double) * (size_t)cat->num_sigmas);
+    if (!d->name || !d->supercategory || !d->skeleton || !d->keypoint_sigmas) return mr_errf(e, MR_ENOMEM, "out of memory");
+    c->num_cats++;
+    return MR_OK;
+}
+
+int mr_coco_add_ann(mr_coco *c, const mr_coco_ann *a, mr_err *e)
+{
+    coco_impl *im = impl_of(c);
+    if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
+    if (grow((void **)&c->anns, &im->cap_anns, c->num_anns + 1, sizeof(mr_coco_ann)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    mr_coco_ann *d = &c->anns[c->num_anns];
+    *d = *a;
+    if (a->keypoints) {
+        d->keypoints = arena_copy(im, a->keypoints, sizeof(double) * 3 * (size_t)a->num_kpt);
+        if (!d->keypoints) return mr_errf(e, MR_ENOMEM, "out of memory");
+    }
+    if (a->seg.kind == MR_SEG_POLY) {
+        double **pp = arena_alloc(im, sizeof(double *) * (size_t)(a->seg.npoly + 1));
+        int32_t *pl = arena_copy(im, a->seg.poly_len, sizeof(int32_t) * (size_t)a->seg.npoly);
+        if (!pp || !pl) return mr_errf(e, MR_ENOMEM, "out of memory");
+        for (int32_t i = 0; i < a->seg.npoly; i++) {
+            pp[i] = arena_copy(im, a->seg.poly[i], sizeof(double) * (size_t)a->seg.poly_len[i]);
+            if (!pp[i]) return mr_errf(e, MR_ENOMEM, "out of memory");
+        }
+        d->seg.poly = (const double *const *)pp;
+        d->seg.poly_len = pl;
+    } else if (a->seg.kind == MR_SEG_RLE) {
+        d->seg.rle.cnts = arena_copy(im, a->seg.rle.cnts, sizeof(uint32_t) * a->seg.rle.m);
+        if (!d->seg.rle.cnts) return mr_errf(e, MR_ENOMEM, "out of memory");
+    }
+    c->num_anns++;
+    return MR_OK;
+}
+
+/* ---- writers ---- */
+
+static void put_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 32) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static void put_num(FILE *f, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e15) fprintf(f, "%.1f", v);
+    else fprintf(f, "%.17g", v);
+}
+
+static int put_seg(FILE *f, const mr_coco_seg *s, mr_err *e)
+{
+    if (s->kind == MR_SEG_POLY) {
+        fputc('[', f);
+        for (int32_t i = 0; i < s->npoly; i++) {
+            fputs(i ? ", [" : "[", f);
+            for (int32_t k = 0; k < s->poly_len[i]; k++) {
+                if (k) fputs(", ", f);
+                put_num(f, s->poly[i][k]);
+            }
+            fputc(']', f);
+        }
+        fputc(']', f);
+        return MR_OK;
+    }
+    char *str;
+    int rc = mr_rle_to_string(&s->rle, &str, e);
+    if (rc) return rc;
+    fprintf(f, "{\"size\": [%u, %u], \"counts\": ", s->rle.h, s->rle.w);
+    put_str(f, str);
+    fputc('}', f);
+    free(str);
+    return MR_OK;
+}
+
+static int put_ann(FILE *f, const mr_coco_ann *a, int results, mr_err *e)
+{
+    fprintf(f, "{");
+    if (!results) fprintf(f, "\"id\": %lld, ", (long long)a->id);
+    fprintf(f, "\"image_id\": %lld, \"category_id\": %lld", (long long)a->image_id, (long long)a->category_id);
+    if (a->has_bbox || !results) {
+        fputs(", \"bbox\": [", f);
+        for (int i = 0; i < 4; i++) { if (i) fputs(", ", f); put_num(f, a->bbox[i]); }
+        fputc(']', f);
+    }
+    if (results) { fputs(", \"score\": ", f); put_num(f, a->score); }
+    else {
+        fputs(", \"area\": ", f); put_num(f, a->area);
+        fprintf(f, ", \"iscrowd\": %d", a->iscrowd);
+        if (a->has_ignore) fprintf(f, ", \"ignore\": %d", a->ignore);
+    }
+    if (a->seg.kind != MR_SEG_NONE) {
+        fputs(", \"segmentation\": ", f);
+        int rc = put_seg(f, &a->seg, e);
+        if (rc) return rc;
+    }
+    if (a->keypoints) {
+        fputs(", \"keypoints\": [", f);
+        for (int32_t i = 0; i < 3 * a->num_kpt; i++) { if (i) fputs(", ", f); put_num(f, a->keypoints[i]); }
+        fputc(']', f);
+        if (!results) fprintf(f, ", \"num_keypoints\": %d", a->num_keypoints);
+    }
+    fputc('}', f);
+    return MR_OK;
+}
+
+int mr_coco_save(const mr_coco *c, const char *path, mr_err *e)
+{
+    mr_atomic_file af;
+    int rc = mr_atomic_open(&af, path, e);
+    if (rc) return rc;
+    FILE *f = af.f;
+    fputs("{\"images\": [", f);
+    for (size_t i = 0; i < c->num_images; i++) {
+        const mr_coco_image *im = &c->images[i];
+        fprintf(f, "%s\n{\"id\": %lld, \"width\": %d, \"height\": %d, \"file_name\": ", i ? "," : "",
+                (long long)im->id, im->width, im->height);
+        put_str(f, im->file_name ? im->file_name : "");
+        fputc('}', f);
+    }
+    fputs("],\n\"categories\": [", f);
+    for (size_t i = 0; i < c->num_cats; i++) {
+        const mr_coco_cat *k = &c->cats[i];
+        fprintf(f, "%s\n{\"id\": %lld, \"name\": ", i ? "," : "", (long long)k->id);
+        put_str(f, k->name ? k->name : "");
+        fputs(", \"supercategory\": ", f);
+        put_str(f, k->supercategory ? k->supercategory : "");
+        if (k->num_keypoints) {
+            fputs(", \"keypoints\": [", f);
+            for (int32_t j = 0; j < k->num_keypoints; j++) { if (j) fputs(", ", f); put_str(f, k->keypoint_names[j]); }
+            fputs("], \"skeleton\": [", f);
+            for (int32_t j = 0; j < k->num_skeleton; j++)
+                fprintf(f, "%s[%d, %d]", j ? ", " : "", k->skeleton[2 * j], k->skeleton[2 * j + 1]);
+            fputc(']', f);
+        }
+        if (k->num_sigmas) {
+            fputs(", \"keypoint_sigmas\": [", f);
+            for (int32_t j = 0; j < k->num_sigmas; j++) { if (j) fputs(", ", f); fprintf(f, "%.17g", k->keypoint_sigmas[j]); }
+            fputc(']', f);
+        }
+        fputc('}', f);
+    }
+    fputs("],\n\"annotations\": [", f);
+    for (size_t i = 0; i < c->num_anns; i++) {
+        fputs(i ? ",\n" : "\n", f);
+        if ((rc = put_ann(f, &c->anns[i], 0, e))) { mr_atomic_abort(&af); return rc; }
+    }
+    fputs("]}\n", f);
+    return mr_atomic_commit(&af, e);
+}
+
+int mr_coco_save_results(const mr_coco *c, const char *path, mr_err *e)
+{
+    mr_atomic_file af;
+    int rc = mr_atomic_open(&af, path, e);
+    if (rc) return rc;
+    FILE *f = af.f;
+    fputc('[', f);
+    for (size_t i = 0; i < c->num_anns; i++) {
+        fputs(i ? ",\n" : "\n", f);
+        if ((rc = put_ann(f, &c->anns[i], 1, e))) { mr_atomic_abort(&af); return rc; }
+    }
+    fputs("]\n", f);
+    return mr_atomic_commit(&af, e);
+}

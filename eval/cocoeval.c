@@ -1,0 +1,947 @@
+/*
+ * cocoeval.c — COCOeval (see cocoeval.h). The unit of work is a "cell": one
+ * image and one category (or one image and all categories when use_cats is
+ * 0), holding the ground truths in pycocotools' order and the detections
+ * sorted by score (stable) and cut at the largest maxDets. Evaluating a cell
+ * computes its IoU/OKS matrix once and, for every area range and IoU
+ * threshold, the greedy matching of evaluateImg; its outputs (one flag per
+ * detection: true positive, false positive or ignored, and the count of
+ * non-ignored ground truths) go to fixed places, so threads only split the
+ * cells. Accumulation then follows COCOeval.accumulate exactly, and the means
+ * of the summary use numpy's pairwise summation so that the numbers are the
+ * same to the last bit or nearly so.
+ */
+#include "eval/cocoeval.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fileio.h"
+
+enum { FL_FP = 0, FL_TP = 1, FL_IG = 2 };
+
+static const char *const DET_NAMES[12] = {"AP", "AP50", "AP75", "APs", "APm", "APl",
+                                          "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
+static const char *const KP_NAMES[10] = {"AP", "AP50", "AP75", "APm", "APl",
+                                         "AR", "AR50", "AR75", "ARm", "ARl"};
+
+/* numpy's linspace(start, stop, num) */
+static void linspace(double *y, double start, double stop, int num)
+{
+    double step = (stop - start) / (num - 1);
+    for (int i = 0; i < num; i++) y[i] = (double)i * step + start;
+    y[num - 1] = stop;
+}
+
+void mr_eval_params_default(mr_eval_params *p, int iou_type)
+{
+    memset(p, 0, sizeof *p);
+    p->iou_type = iou_type;
+    p->T = 10;
+    linspace(p->iou_thrs, .5, 0.95, 10);
+    p->R = 101;
+    linspace(p->rec_thrs, 0.0, 1.00, 101);
+    p->use_cats = 1;
+    p->threads = 1;
+    if (iou_type == MR_IOU_KEYPOINTS) {
+        p->M = 1; p->max_dets[0] = 20;
+        p->A = 3;
+        double r[3][2] = {{0, 1e10}, {1024, 9216}, {9216, 1e10}};
+        const char *l[3] = {"all", "medium", "large"};
+        for (int i = 0; i < 3; i++) { p->area_rng[i][0] = r[i][0]; p->area_rng[i][1] = r[i][1]; strcpy(p->area_lbl[i], l[i]); }
+    } else {
+        p->M = 3; p->max_dets[0] = 1; p->max_dets[1] = 10; p->max_dets[2] = 100;
+        p->A = 4;
+        double r[4][2] = {{0, 1e10}, {0, 1024}, {1024, 9216}, {9216, 1e10}};
+        const char *l[4] = {"all", "small", "medium", "large"};
+        for (int i = 0; i < 4; i++) { p->area_rng[i][0] = r[i][0]; p->area_rng[i][1] = r[i][1]; strcpy(p->area_lbl[i], l[i]); }
+    }
+}
+
+int mr_eval_iou_type(const char *name)
+{
+    if (!strcmp(name, "bbox")) return MR_IOU_BBOX;
+    if (!strcmp(name, "segm")) return MR_IOU_SEGM;
+    if (!strcmp(name, "keypoints")) return MR_IOU_KEYPOINTS;
+    return -1;
+}
+
+/* numpy's pairwise summation (pairwise_sum for float64, block 128) */
+static double pairwise_sum(const double *a, size_t n)
+{
+    if (n < 8) {
+        double res = 0.;
+        for (size_t i = 0; i < n; i++) res += a[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        size_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+/* ---- the evaluation context ---- */
+
+typedef struct cell {
+    int32_t img, k;      /* image position, category position */
+    int32_t ng, nd;      /* ground truths; detections after the maxDets cut */
+    int32_t nd_all;      /* detections before the cut */
+    size_t g0, d0;       /* offsets into ctx.gidx / ctx.didx */
+    int32_t npig[MR_EVAL_MAX_A];
+} cell;
+
+typedef struct ctx {
+    const mr_coco *gt, *dt;
+    const mr_eval_params *p;
+    int A, T, maxdet;
+    int32_t *kpos;       /* gt category index -> category position or -1 */
+    const double **sig;  /* per gt category index: OKS sigmas */
+    int32_t *nsig;
+    cell *cells; size_t ncells;
+    size_t *gidx, *didx;
+    uint8_t *flags;      /* per cell: d0*A*T + (a*T + t)*nd + d */
+    double *dscore;      /* didx order */
+    /* threads */
+    size_t next;
+    pthread_mutex_t mu;
+    int err_code; size_t err_cell; mr_err err;
+} ctx;
+
+typedef struct scratch {
+    double *iou; size_t cap_iou;
+    double *buf; size_t cap_buf;
+    mr_rle *rles; size_t cap_rles;
+    uint8_t *crowd, *ig, *gtig, *gtm, *dout; int32_t *gorder; size_t cap_g;
+    size_t cap_d;
+    double *garea, *darea;
+} scratch;
+
+static int ensure(void **p, size_t *cap, size_t n, size_t elem)
+{
+    if (n <= *cap) return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < n) c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q) return -1;
+    *p = q; *cap = c;
+    return 0;
+}
+
+static void scratch_free(scratch *s)
+{
+    free(s->iou); free(s->buf); free(s->rles); free(s->crowd); free(s->ig); free(s->gtig);
+    free(s->gtm); free(s->dout); free(s->gorder); free(s->garea); free(s->darea);
+}
+
+static int scratch_g(scratch *s, size_t ng, size_t nd)
+{
+    size_t cg = s->cap_g, cd = s->cap_d;
+    if (ng > cg) {
+        size_t c = cg;
+        if (ensure((void **)&s->crowd, &c, ng, 1)) return -1;
+        c = cg; if (ensure((void **)&s->ig, &c, ng, 1)) return -1;
+        c = cg; if (ensure((void **)&s->gtig, &c, ng, 1)) return -1;
+        c = cg; if (ensure((void **)&s->gtm, &c, ng, 1)) return -1;
+        c = cg; if (ensure((void **)&s->gorder, &c, ng, sizeof(int32_t))) return -1;
+        c = cg; if (ensure((void **)&s->garea, &c, ng, sizeof(double))) return -1;
+        s->cap_g = c;
+    }
+    if (nd > cd) {
+        size_t c = cd;
+        if (ensure((void **)&s->dout, &c, nd, 1)) return -1;
+        c = cd; if (ensure((void **)&s->darea, &c, nd, sizeof(double))) return -1;
+        s->cap_d = c;
+    }
+    return 0;
+}
+
+/* OKS of detections dts (nd) against ground truths gts (ng), computeOks */
+static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
+                        const mr_coco_ann *const *dts, int nd, double *o, double *ebuf)
+{
+    const double eps = 2.220446049250313e-16;   /* np.spacing(1) */
+    for (int j = 0; j < ng; j++) {
+        const mr_coco_ann *g = gts[j];
+        int ci = g->category_index;
+        const double *sig = c->sig[ci];
+        int k = c->nsig[ci];
+        int k1 = 0;
+        for (int i = 0; i < k; i++) k1 += g->keypoints && g->keypoints[3 * i + 2] > 0;
+        const double *bb = g->bbox;
+        double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
+        double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
+        for (int i = 0; i < nd; i++) {
+            const double *d = dts[i]->keypoints;
+            int n = 0;
+            for (int q = 0; q < k; q++) {
+                double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
+                if (k1 > 0) {
+                    if (!(g->keypoints[3 * q + 2] > 0)) continue;
+                    dx = xd - g->keypoints[3 * q];
+                    dy = yd - g->keypoints[3 * q + 1];
+                } else {
+                    dx = fmax(0, x0 - xd) + fmax(0, xd - x1);
+                    dy = fmax(0, y0 - yd) + fmax(0, yd - y1);
+                }
+                double var = (sig[q] * 2) * (sig[q] * 2);
+                double e = (dx * dx + dy * dy) / var / (g->area + eps) / 2;
+                ebuf[n++] = exp(-e);
+            }
+            o[(size_t)i * ng + j] = n ? pairwise_sum(ebuf, (size_t)n) / n : 0;
+        }
+    }
+}
+
+/* evaluate one cell: IoU matrix, then matching for every area and threshold */
+static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
+{
+    cell *cl = &c->cells[ci];
+    const mr_eval_params *p = c->p;
+    int ng = cl->ng, nd = cl->nd, T = c->T, A = c->A;
+    const mr_coco *gt = c->gt, *dt = c->dt;
+    const mr_coco_ann *gts[ng ? ng : 1];
+    const mr_coco_ann *dts[nd ? nd : 1];
+    for (int i = 0; i < ng; i++) gts[i] = &gt->anns[c->gidx[cl->g0 + (size_t)i]];
+    for (int i = 0; i < nd; i++) dts[i] = &dt->anns[c->didx[cl->d0 + (size_t)i]];
+    if (scratch_g(s, (size_t)ng, (size_t)nd)) return mr_errf(e, MR_ENOMEM, "out of memory");
+    size_t nio = (size_t)ng * (size_t)nd;
+    if (ensure((void **)&s->iou, &s->cap_iou, nio ? nio : 1, sizeof(double))) return mr_errf(e, MR_ENOMEM, "out of memory");
+    double *iou = s->iou;
+    int have_iou = ng > 0 && nd > 0;
+    for (int i = 0; i < ng; i++) {
+        s->crowd[i] = gts[i]->iscrowd != 0;
+        s->garea[i] = gts[i]->area;
+        int ig = gts[i]->iscrowd != 0;
+        if (p->strict) ig = ig || gts[i]->ignore != 0;
+        if (p->iou_type == MR_IOU_KEYPOINTS) ig = gts[i]->num_keypoints == 0 || ig;
+        s->ig[i] = (uint8_t)ig;
+    }
+    for (int i = 0; i < nd; i++) s->darea[i] = dts[i]->area;
+    if (p->iou_type == MR_IOU_BBOX) {
+        if (have_iou) {
+            if (ensure((void **)&s->buf, &s->cap_buf, 4 * (size_t)(ng + nd), sizeof(double))) return mr_errf(e, MR_ENOMEM, "out of memory");
+            double *gb = s->buf, *db = s->buf + 4 * ng;
+            for (int i = 0; i < ng; i++) memcpy(gb + 4 * i, gts[i]->bbox, 4 * sizeof(double));
+            for (int i = 0; i < nd; i++) memcpy(db + 4 * i, dts[i]->bbox, 4 * sizeof(double));
+            mr_bbox_iou(db, (size_t)nd, gb, (size_t)ng, s->crowd, iou);
+        }
+    } else if (p->iou_type == MR_IOU_SEGM) {
+        /* strict needs the detections' mask areas even without ground truth */
+        int need = have_iou || (p->strict && nd > 0);
+        if (need) {
+            if (ensure((void **)&s->rles, &s->cap_rles, (size_t)(ng + nd), sizeof(mr_rle))) return mr_errf(e, MR_ENOMEM, "out of memory");
+            mr_rle *R = s->rles;
+            memset(R, 0, sizeof(mr_rle) * (size_t)(ng + nd));
+            int rc = MR_OK;
+            int cnt = have_iou ? ng + nd : nd;
+            mr_rle *rd = have_iou ? R + ng : R;
+            for (int i = 0; i < ng && have_iou && !rc; i++) {
+                rc = mr_coco_ann_rle(gts[i], &gt->images[gts[i]->image_index], &R[i], e);
+                if (rc) mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path,
+                                      c->gidx[cl->g0 + (size_t)i]);
+            }
+            for (int i = 0; i < nd && !rc; i++) {
+                rc = mr_coco_ann_rle(dts[i], &gt->images[dts[i]->image_index], &rd[i], e);
+                if (rc) mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)i]);
+                else if (p->strict) s->darea[i] = (double)mr_rle_area(&rd[i]);
+            }
+            if (!rc && have_iou) mr_rle_iou(rd, (size_t)nd, R, (size_t)ng, s->crowd, iou);
+            for (int i = 0; i < cnt; i++) mr_rle_free(&R[i]);
+            if (rc) return rc;
+        }
+    } else {
+        /* pycocotools computeOks looks up (image, -1) when use_cats is 0 and
+         * finds nothing: no detection ever matches (strict: all pairs) */
+        if (!p->use_cats && !p->strict) have_iou = 0;
+        if (have_iou) {
+            int maxk = 1;
+            for (int i = 0; i < ng; i++) if (c->nsig[gts[i]->category_index] > maxk) maxk = c->nsig[gts[i]->category_index];
+            if (ensure((void **)&s->buf, &s->cap_buf, (size_t)maxk, sizeof(double))) return mr_errf(e, MR_ENOMEM, "out of memory");
+            compute_oks(c, gts, ng, dts, nd, iou, s->buf);
+        }
+    }
+    uint8_t *fl = c->flags + cl->d0 * (size_t)A * (size_t)T;
+    for (int a = 0; a < A; a++) {
+        double lo = p->area_rng[a][0], hi = p->area_rng[a][1];
+        /* ground truths: not ignored first (stable) */
+        int n0 = 0, npig = 0;
+        for (int g = 0; g < ng; g++) {
+            s->gtig[g] = s->ig[g] || s->garea[g] < lo || s->garea[g] > hi;
+            if (!s->gtig[g]) { s->gorder[n0++] = g; npig++; }
+        }
+        for (int g = 0; g < ng; g++) if (s->gtig[g]) s->gorder[n0++] = g;
+        cl->npig[a] = npig;
+        for (int d = 0; d < nd; d++) s->dout[d] = s->darea[d] < lo || s->darea[d] > hi;
+        for (int t = 0; t < T; t++) {
+            uint8_t *ft = fl + ((size_t)a * T + t) * nd;
+            memset(s->gtm, 0, (size_t)ng);
+            for (int d = 0; d < nd; d++) {
+                int m = -1;
+                if (have_iou) {
+                    double best = fmin(p->iou_thrs[t], 1 - 1e-10);
+                    const double *row = iou + (size_t)d * ng;
+                    for (int gi = 0; gi < ng; gi++) {
+                        int g = s->gorder[gi];
+                        if (s->gtm[g] && !s->crowd[g]) continue;
+                        if (m > -1 && !s->gtig[m] && s->gtig[g]) break;
+                        if (row[g] < best) continue;
+                        best = row[g];
+                        m = g;
+                    }
+                }
+                int matched = m >= 0, dig = 0;
+                if (matched) {
+                    dig = s->gtig[m];
+                    s->gtm[m] = 1;
+                    /* a match to ground-truth id 0 reads as "unmatched" in
+                     * pycocotools (dtMatches holds the id) */
+                    if (!p->strict && gts[m]->id == 0) matched = 0;
+                }
+                if (!matched && s->dout[d]) dig = 1;
+                ft[d] = dig ? FL_IG : matched ? FL_TP : FL_FP;
+            }
+        }
+    }
+    return MR_OK;
+}
+
+static void *worker(void *arg)
+{
+    ctx *c = arg;
+    scratch s;
+    memset(&s, 0, sizeof s);
+    mr_err e;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        size_t i = c->next++;
+        int stop = c->err_code && c->err_cell < i;
+        pthread_mutex_unlock(&c->mu);
+        if (i >= c->ncells || stop) break;
+        mr_err_clear(&e);
+        int rc = eval_cell(c, i, &s, &e);
+        if (rc) {
+            pthread_mutex_lock(&c->mu);
+            if (!c->err_code || i < c->err_cell) { c->err_code = rc; c->err_cell = i; c->err = e; }
+            pthread_mutex_unlock(&c->mu);
+        }
+    }
+    scratch_free(&s);
+    return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t sort_unique(int64_t *v, size_t n)
+{
+    if (!n) return 0;
+    qsort(v, n, sizeof *v, cmp_i64);
+    size_t m = 1;
+    for (size_t i = 1; i < n; i++) if (v[i] != v[m - 1]) v[m++] = v[i];
+    return m;
+}
+
+/* sort keys for a stable descending sort by score */
+typedef struct skey { double s; size_t pos; } skey;
+static int cmp_skey(const void *a, const void *b)
+{
+    const skey *x = a, *y = b;
+    if (x->s > y->s) return -1;
+    if (x->s < y->s) return 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+typedef struct kv { int32_t k; size_t pos; size_t ann; } kv;
+static int cmp_kv(const void *a, const void *b)
+{
+    const kv *x = a, *y = b;
+    if (x->k != y->k) return x->k < y->k ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* resolve the sigmas of every category and check the keypoint arrays */
+static int setup_sigmas(ctx *c, mr_err *e)
+{
+    const mr_coco *gt = c->gt, *dt = c->dt;
+    const mr_eval_params *p = c->p;
+    for (size_t k = 0; k < gt->num_cats; k++) {
+        const mr_coco_cat *cat = &gt->cats[k];
+        if (p->kpt_sigmas) { c->sig[k] = p->kpt_sigmas; c->nsig[k] = p->num_kpt_sigmas; }
+        else if (cat->num_sigmas) { c->sig[k] = cat->keypoint_sigmas; c->nsig[k] = cat->num_sigmas; }
+        else { c->sig[k] = MR_COCO_KPT_SIGMAS; c->nsig[k] = 17; }
+    }
+    for (size_t i = 0; i < gt->num_anns; i++) {
+        const mr_coco_ann *a = &gt->anns[i];
+        if (c->kpos[a->category_index] < 0) continue;
+        int want = c->nsig[a->category_index];
+        if (a->keypoints && a->num_kpt != want)
+            return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'keypoints': %d keypoints, but category %lld has %d OKS sigmas%s",
+                           gt->path, i, a->num_kpt, (long long)a->category_id, want,
+                           p->kpt_sigmas ? " (--kpt-sigmas)" : gt->cats[a->category_index].num_sigmas ? " (keypoint_sigmas)" : " (COCO's 17; give keypoint_sigmas or --kpt-sigmas)");
+    }
+    for (size_t i = 0; i < dt->num_anns; i++) {
+        const mr_coco_ann *a = &dt->anns[i];
+        if (c->kpos[a->category_index] < 0) continue;
+        int want = c->nsig[a->category_index];
+        if (!a->keypoints)
+            return mr_errf(e, MR_EUSER, "%s: [%zu]: field 'keypoints': missing (keypoint evaluation)", dt->path, i);
+        if (a->num_kpt != want)
+            return mr_errf(e, MR_EUSER, "%s: [%zu]: field 'keypoints': %d keypoints, but category %lld has %d OKS sigmas",
+                           dt->path, i, a->num_kpt, (long long)a->category_id, want);
+    }
+    return MR_OK;
+}
+
+/* build the cells: per evaluated image, its ground truths and detections by
+ * category (pycocotools' order), detections sorted by score and cut */
+static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
+{
+    const mr_coco *gt = c->gt, *dt = c->dt;
+    const mr_eval_params *p = c->p;
+    size_t cap = 0;
+    c->gidx = malloc((gt->num_anns + 1) * sizeof(size_t));
+    c->didx = malloc((dt->num_anns + 1) * sizeof(size_t));
+    kv *gk = malloc((gt->num_anns + 1) * sizeof(kv)), *dk = malloc((dt->num_anns + 1) * sizeof(kv));
+    skey *sk = malloc((dt->num_anns + 1) * sizeof(skey));
+    if (!c->gidx || !c->didx || !gk || !dk || !sk) { free(gk); free(dk); free(sk); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    size_t gused = 0, dused = 0;
+    int rc = MR_OK;
+    for (size_t ip = 0; ip < ev->I; ip++) {
+        long gi = mr_coco_image_index(gt, ev->img_ids[ip]);
+        if (gi < 0) continue;
+        size_t ng = 0, nd = 0;
+        for (size_t q = gt->img_off[gi]; q < gt->img_off[gi + 1]; q++) {
+            size_t a = gt->img_anns[q];
+            int32_t k = c->kpos[gt->anns[a].category_index];
+            if (k >= 0) { gk[ng].k = p->use_cats ? k : 0; gk[ng].pos = q; gk[ng].ann = a; ng++; if (!p->use_cats) gk[ng - 1].k = k; }
+        }
+        if (dt->img_off)
+            for (size_t q = dt->img_off[gi]; q < dt->img_off[gi + 1]; q++) {
+                size_t a = dt->img_anns[q];
+                int32_t k = c->kpos[dt->anns[a].category_index];
+                if (k >= 0) { dk[nd].k = k; dk[nd].pos = q; dk[nd].ann = a; nd++; }
+            }
+        if (!ng && !nd) continue;
+        qsort(gk, ng, sizeof *gk, cmp_kv);
+        qsort(dk, nd, sizeof *dk, cmp_kv);
+        size_t ga = 0, da = 0;
+        while (ga < ng || da < nd) {
+            int32_t k;
+            size_t gb = ga, db = da;
+            if (p->use_cats) {
+                k = ga < ng && (da >= nd || gk[ga].k <= dk[da].k) ? gk[ga].k : dk[da].k;
+                while (gb < ng && gk[gb].k == k) gb++;
+                while (db < nd && dk[db].k == k) db++;
+            } else {
+                k = 0; gb = ng; db = nd;
+            }
+            if (ensure((void **)&c->cells, &cap, c->ncells + 1, sizeof(cell))) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+            cell *cl = &c->cells[c->ncells++];
+            memset(cl, 0, sizeof *cl);
+            cl->img = (int32_t)ip; cl->k = k;
+            cl->g0 = gused; cl->ng = (int32_t)(gb - ga);
+            for (size_t q = ga; q < gb; q++) c->gidx[gused++] = gk[q].ann;
+            size_t n = db - da;
+            for (size_t q = 0; q < n; q++) { sk[q].s = dt->anns[dk[da + q].ann].score; sk[q].pos = q; }
+            qsort(sk, n, sizeof *sk, cmp_skey);
+            size_t keep = n < (size_t)c->maxdet ? n : (size_t)c->maxdet;
+            cl->d0 = dused; cl->nd = (int32_t)keep; cl->nd_all = (int32_t)n;
+            for (size_t q = 0; q < keep; q++) c->didx[dused++] = dk[da + sk[q].pos].ann;
+            ga = gb; da = db;
+        }
+    }
+out:
+    free(gk); free(dk); free(sk);
+    return rc;
+}
+
+static double mean_sel(const double *v, size_t n, double *tmp)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) if (v[i] > -1) tmp[m++] = v[i];
+    if (!m) return -1;
+    return pairwise_sum(tmp, m) / (double)m;
+}
+
+/* pycocotools _summarize: ap (1) or ar (0); iou < 0 = all thresholds */
+static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, char *line, size_t ln)
+{
+    const mr_eval_params *p = &ev->p;
+    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    int tsel[MR_EVAL_MAX_T], nt = 0, asel[MR_EVAL_MAX_A], na = 0, msel[MR_EVAL_MAX_M], nm = 0;
+    for (int t = 0; t < T; t++) if (iou < 0 || p->iou_thrs[t] == iou) tsel[nt++] = t;
+    for (int a = 0; a < A; a++) if (!strcmp(p->area_lbl[a], area)) asel[na++] = a;
+    for (int m = 0; m < M; m++) if (p->max_dets[m] == maxdet) msel[nm++] = m;
+    size_t cnt = (size_t)nt * (size_t)(ap ? R : 1) * (size_t)K * (size_t)na * (size_t)nm;
+    double *vals = malloc((cnt ? cnt : 1) * sizeof(double) * 2);
+    double res = -1;
+    if (vals) {
+        size_t n = 0;
+        for (int ti = 0; ti < nt; ti++)
+            for (int r = 0; r < (ap ? R : 1); r++)
+                for (int k = 0; k < K; k++)
+                    for (int ai = 0; ai < na; ai++)
+                        for (int mi = 0; mi < nm; mi++) {
+                            int t = tsel[ti], a = asel[ai], m = msel[mi];
+                            vals[n++] = ap ? ev->precision[((((size_t)t * R + r) * K + k) * A + a) * M + m]
+                                           : ev->recall[(((size_t)t * K + k) * A + a) * M + m];
+                        }
+        res = mean_sel(vals, n, vals + cnt);
+        free(vals);
+    }
+    char iouStr[32];
+    if (iou < 0) snprintf(iouStr, sizeof iouStr, "%0.2f:%0.2f", p->iou_thrs[0], p->iou_thrs[T - 1]);
+    else snprintf(iouStr, sizeof iouStr, "%0.2f", iou);
+    snprintf(line, ln, " %-18s %s @[ IoU=%-9s | area=%6s | maxDets=%3d ] = %0.3f\n",
+             ap ? "Average Precision" : "Average Recall", ap ? "(AP)" : "(AR)", iouStr, area, maxdet, res);
+    return res;
+}
+
+/* the stats and their lines; lines may be NULL */
+static void summarize(const mr_eval *ev, double *stats, char *lines, size_t ln)
+{
+    const mr_eval_params *p = &ev->p;
+    char line[256];
+    size_t used = 0;
+    if (lines && ln) lines[0] = 0;
+#define S(i, ...) do { stats[i] = summarize1(ev, __VA_ARGS__, line, sizeof line); \
+        if (lines && used + strlen(line) < ln) { memcpy(lines + used, line, strlen(line) + 1); used += strlen(line); } } while (0)
+    if (p->iou_type == MR_IOU_KEYPOINTS) {
+        S(0, 1, -1, "all", 20); S(1, 1, .5, "all", 20); S(2, 1, .75, "all", 20);
+        S(3, 1, -1, "medium", 20); S(4, 1, -1, "large", 20);
+        S(5, 0, -1, "all", 20); S(6, 0, .5, "all", 20); S(7, 0, .75, "all", 20);
+        S(8, 0, -1, "medium", 20); S(9, 0, -1, "large", 20);
+    } else {
+        int M = p->M;
+        int m0 = p->max_dets[0], m1 = p->max_dets[M > 1 ? 1 : M - 1], m2 = p->max_dets[M > 2 ? 2 : M - 1];
+        S(0, 1, -1, "all", 100); S(1, 1, .5, "all", m2); S(2, 1, .75, "all", m2);
+        S(3, 1, -1, "small", m2); S(4, 1, -1, "medium", m2); S(5, 1, -1, "large", m2);
+        S(6, 0, -1, "all", m0); S(7, 0, -1, "all", m1); S(8, 0, -1, "all", m2);
+        S(9, 0, -1, "small", m2); S(10, 0, -1, "medium", m2); S(11, 0, -1, "large", m2);
+    }
+#undef S
+}
+
+char *mr_eval_summary(const mr_eval *ev)
+{
+    size_t n = 4096;
+    char *s = malloc(n);
+    if (!s) return NULL;
+    double st[12];
+    summarize(ev, st, s, n - 200);
+    if (ev->p.strict)
+        strcat(s, "strict: pycocotools' bug-compatible quirks corrected (see docs/eval_quirks.md); numbers may differ from pycocotools\n");
+    return s;
+}
+
+/* accumulate: precision, recall, scores; per-category F1 */
+static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
+{
+    const mr_eval_params *p = c->p;
+    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    size_t np = (size_t)T * R * K * A * M, nr = (size_t)T * K * A * M;
+    ev->precision = malloc(np * sizeof(double));
+    ev->scores = malloc(np * sizeof(double));
+    ev->recall = malloc(nr * sizeof(double));
+    if (!ev->precision || !ev->scores || !ev->recall) return mr_errf(e, MR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < np; i++) ev->precision[i] = ev->scores[i] = -1;
+    for (size_t i = 0; i < nr; i++) ev->recall[i] = -1;
+    /* cells by category, in image order (cells are built in image order) */
+    size_t *koff = calloc((size_t)K + 1, sizeof(size_t)), *kcells = malloc((c->ncells + 1) * sizeof(size_t));
+    size_t maxn = 0;
+    if (!koff || !kcells) { free(koff); free(kcells); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    for (size_t i = 0; i < c->ncells; i++) koff[c->cells[i].k + 1]++;
+    for (int k = 0; k < K; k++) koff[k + 1] += koff[k];
+    {
+        size_t *fill = malloc(((size_t)K + 1) * sizeof(size_t));
+        if (!fill) { free(koff); free(kcells); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+        memcpy(fill, koff, ((size_t)K + 1) * sizeof(size_t));
+        for (size_t i = 0; i < c->ncells; i++) kcells[fill[c->cells[i].k]++] = i;
+        free(fill);
+    }
+    for (int k = 0; k < K; k++) {
+        size_t n = 0;
+        for (size_t q = koff[k]; q < koff[k + 1]; q++) n += (size_t)c->cells[kcells[q]].nd;
+        if (n > maxn) maxn = n;
+    }
+    /* entries: (score, cell, rank) sorted by score desc, then concat order */
+    typedef struct ent { double s; size_t cell; int32_t rank; size_t pos; } ent;
+    ent *en = malloc((maxn + 1) * sizeof(ent));
+    skey *sk = malloc((maxn + 1) * sizeof(skey));
+    ent *srt = malloc((maxn + 1) * sizeof(ent));
+    double *tp = malloc((maxn + 1) * sizeof(double)), *fp = malloc((maxn + 1) * sizeof(double));
+    double *rc = malloc((maxn + 1) * sizeof(double)), *pr = malloc((maxn + 1) * sizeof(double));
+    double *ss = malloc((maxn + 1) * sizeof(double));
+    uint8_t *fl = malloc(maxn + 1);
+    int rcode = MR_OK;
+    if (!en || !sk || !srt || !tp || !fp || !rc || !pr || !ss || !fl) { rcode = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+    int t50 = 0;
+    for (int t = 0; t < T; t++) if (p->iou_thrs[t] == .5) { t50 = t; break; }
+    for (int k = 0; k < K; k++) {
+        size_t n = 0, pos = 0;
+        for (size_t q = koff[k]; q < koff[k + 1]; q++) {
+            const cell *cl = &c->cells[kcells[q]];
+            for (int d = 0; d < cl->nd; d++) {
+                en[n].s = c->dscore[cl->d0 + (size_t)d];
+                en[n].cell = kcells[q]; en[n].rank = d; en[n].pos = pos++;
+                sk[n].s = en[n].s; sk[n].pos = n;
+                n++;
+            }
+        }
+        qsort(sk, n, sizeof *sk, cmp_skey);
+        for (size_t i = 0; i < n; i++) srt[i] = en[sk[i].pos];
+        int has_cells = koff[k + 1] > koff[k];
+        for (int a = 0; a < A; a++) {
+            if (!has_cells) continue;
+            long npig = 0;
+            for (size_t q = koff[k]; q < koff[k + 1]; q++) npig += c->cells[kcells[q]].npig[a];
+            if (npig == 0) continue;
+            for (int m = 0; m < M; m++) {
+                int maxdet = p->max_dets[m];
+                for (int t = 0; t < T; t++) {
+                    size_t nd = 0;
+                    double ctp = 0, cfp = 0;
+                    for (size_t i = 0; i < n; i++) {
+                        if (srt[i].rank >= maxdet) continue;
+                        const cell *cl = &c->cells[srt[i].cell];
+                        uint8_t f = c->flags[cl->d0 * (size_t)A * T + ((size_t)a * T + t) * (size_t)cl->nd + (size_t)srt[i].rank];
+                        if (f == FL_TP) ctp += 1;
+                        else if (f == FL_FP) cfp += 1;
+                        tp[nd] = ctp; fp[nd] = cfp; ss[nd] = srt[i].s; fl[nd] = f;
+                        nd++;
+                    }
+                    const double eps = 2.220446049250313e-16;
+                    for (size_t i = 0; i < nd; i++) {
+                        rc[i] = tp[i] / (double)npig;
+                        pr[i] = tp[i] / (fp[i] + tp[i] + eps);
+                    }
+                    ev->recall[(((size_t)t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0;
+                    /* F1-optimal threshold at IoU .5, area index 0, last maxDets */
+                    if (t == t50 && a == 0 && m == M - 1 && p->use_cats) {
+                        double best = 0, bscore = -1;
+                        for (size_t i = 0; i < nd; i++) {
+                            if (i + 1 < nd && ss[i + 1] == ss[i]) continue;
+                            double P = tp[i] + fp[i] > 0 ? tp[i] / (tp[i] + fp[i]) : 0, Rr = tp[i] / (double)npig;
+                            double f1 = P + Rr > 0 ? 2 * P * Rr / (P + Rr) : 0;
+                            if (f1 > best) { best = f1; bscore = ss[i]; }
+                        }
+                        ev->cats[k].f1_best = best;
+                        ev->cats[k].f1_best_score = bscore;
+                    }
+                    for (size_t i = nd; i-- > 1;)
+                        if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+                    size_t pi = 0;
+                    for (int r = 0; r < R; r++) {
+                        while (pi < nd && rc[pi] < p->rec_thrs[r]) pi++;
+                        size_t o = ((((size_t)t * R + r) * K + k) * A + a) * M + m;
+                        if (pi < nd) { ev->precision[o] = pr[pi]; ev->scores[o] = ss[pi]; }
+                        else { ev->precision[o] = 0; ev->scores[o] = 0; }
+                    }
+                }
+            }
+        }
+    }
+out:
+    free(koff); free(kcells); free(en); free(sk); free(srt); free(tp); free(fp); free(rc); free(pr); free(ss); free(fl);
+    return rcode;
+}
+
+/* per-category AP/AP50/AP75/AR over area index 0 at maxDets 100 (else the
+ * last), as expected.json's per_category_ap */
+static void per_category(mr_eval *ev)
+{
+    const mr_eval_params *p = &ev->p;
+    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    int m = M - 1;
+    for (int i = 0; i < M; i++) if (p->max_dets[i] == 100) m = i;
+    double *tmp = malloc(sizeof(double) * 2 * (size_t)T * R + 2);
+    if (!tmp) return;
+    double *buf = tmp + (size_t)T * R;
+    for (size_t k = 0; k < ev->ncats; k++) {
+        mr_cat_result *cr = &ev->cats[k];
+        double thr[3] = {-1, .5, .75}, *dst[3] = {&cr->ap, &cr->ap50, &cr->ap75};
+        for (int w = 0; w < 3; w++) {
+            size_t n = 0;
+            for (int t = 0; t < T; t++) {
+                if (thr[w] >= 0 && p->iou_thrs[t] != thr[w]) continue;
+                for (int r = 0; r < R; r++) tmp[n++] = ev->precision[((((size_t)t * R + r) * K + (int)k) * A + 0) * M + m];
+            }
+            *dst[w] = mean_sel(tmp, n, buf);
+        }
+        size_t n = 0;
+        for (int t = 0; t < T; t++) tmp[n++] = ev->recall[(((size_t)t * K + (int)k) * A + 0) * M + m];
+        cr->ar = mean_sel(tmp, n, buf);
+        if (cr->ap < 0) { cr->f1_best = -1; cr->f1_best_score = -1; }
+    }
+    free(tmp);
+}
+
+int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval_params *pin, mr_err *e)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->p = *pin;
+    mr_eval_params *p = &ev->p;
+    if (p->T < 1 || p->R < 1 || p->M < 1 || p->A < 1)
+        return mr_errf(e, MR_EUSAGE, "evaluation needs at least one IoU threshold, recall threshold, maxDets and area range");
+    /* maxDets sorted (evaluate() sorts them) */
+    for (int i = 1; i < p->M; i++)
+        for (int j = i; j > 0 && p->max_dets[j] < p->max_dets[j - 1]; j--) {
+            int t = p->max_dets[j]; p->max_dets[j] = p->max_dets[j - 1]; p->max_dets[j - 1] = t;
+        }
+    /* images: given or all, sorted unique */
+    size_t ni = pin->img_ids ? pin->num_img_ids : gt->num_images;
+    ev->img_ids = malloc((ni + 1) * sizeof(int64_t));
+    size_t nk = pin->cat_ids ? pin->num_cat_ids : gt->num_cats;
+    ev->cat_ids = malloc((nk + 1) * sizeof(int64_t));
+    if (!ev->img_ids || !ev->cat_ids) { mr_eval_free(ev); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    for (size_t i = 0; i < ni; i++) ev->img_ids[i] = pin->img_ids ? pin->img_ids[i] : gt->images[i].id;
+    for (size_t i = 0; i < nk; i++) ev->cat_ids[i] = pin->cat_ids ? pin->cat_ids[i] : gt->cats[i].id;
+    ev->I = sort_unique(ev->img_ids, ni);
+    ev->K0 = sort_unique(ev->cat_ids, nk);
+    p->img_ids = ev->img_ids; p->num_img_ids = ev->I;
+    p->cat_ids = ev->cat_ids; p->num_cat_ids = ev->K0;
+    ev->K = p->use_cats ? (int)ev->K0 : 1;
+    ev->nstats = p->iou_type == MR_IOU_KEYPOINTS ? 10 : 12;
+    ev->stats_names = p->iou_type == MR_IOU_KEYPOINTS ? KP_NAMES : DET_NAMES;
+    if (p->use_cats) {
+        ev->ncats = ev->K0;
+        ev->cats = calloc(ev->K0 + 1, sizeof(mr_cat_result));
+        if (!ev->cats) { mr_eval_free(ev); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+        for (size_t k = 0; k < ev->K0; k++) {
+            long ci = mr_coco_cat_index(gt, ev->cat_ids[k]);
+            ev->cats[k].id = ev->cat_ids[k];
+            ev->cats[k].name = ci >= 0 ? gt->cats[ci].name : "";
+            ev->cats[k].f1_best = 0; ev->cats[k].f1_best_score = -1;
+        }
+    }
+    ctx C, *c = &C;
+    memset(c, 0, sizeof *c);
+    c->gt = gt; c->dt = dt; c->p = p;
+    c->A = p->A; c->T = p->T; c->maxdet = p->max_dets[p->M - 1];
+    c->kpos = malloc((gt->num_cats + 1) * sizeof(int32_t));
+    c->sig = malloc((gt->num_cats + 1) * sizeof(double *));
+    c->nsig = malloc((gt->num_cats + 1) * sizeof(int32_t));
+    int rc = MR_OK;
+    if (!c->kpos || !c->sig || !c->nsig) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+    for (size_t i = 0; i < gt->num_cats; i++) {
+        int64_t id = gt->cats[i].id;
+        int32_t kp = -1;
+        size_t lo = 0, hi = ev->K0;
+        while (lo < hi) { size_t mid = (lo + hi) / 2; if (ev->cat_ids[mid] < id) lo = mid + 1; else hi = mid; }
+        if (lo < ev->K0 && ev->cat_ids[lo] == id) kp = (int32_t)lo;
+        c->kpos[i] = kp;
+    }
+    if (p->iou_type == MR_IOU_KEYPOINTS && (rc = setup_sigmas(c, e))) goto out;
+    if ((rc = build_cells(c, ev, e))) goto out;
+    {
+        size_t nd = 0;
+        for (size_t i = 0; i < c->ncells; i++) nd += (size_t)c->cells[i].nd;
+        c->flags = malloc(nd * (size_t)p->A * (size_t)p->T + 1);
+        c->dscore = malloc((nd + 1) * sizeof(double));
+        if (!c->flags || !c->dscore) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+        for (size_t i = 0; i < nd; i++) c->dscore[i] = dt->anns[c->didx[i]].score;
+    }
+    /* evaluate the cells */
+    pthread_mutex_init(&c->mu, NULL);
+    int nth = p->threads > 1 ? p->threads : 1;
+    if (nth > 64) nth = 64;
+    if ((size_t)nth > c->ncells) nth = c->ncells ? (int)c->ncells : 1;
+    if (nth == 1) worker(c);
+    else {
+        pthread_t th[64];
+        int started = 0;
+        for (int i = 0; i < nth; i++) if (pthread_create(&th[i], NULL, worker, c) == 0) started++; else break;
+        if (!started) worker(c);
+        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    }
+    pthread_mutex_destroy(&c->mu);
+    if (c->err_code) { rc = c->err_code; if (e) *e = c->err; goto out; }
+    if ((rc = accumulate(c, ev, e))) goto out;
+    summarize(ev, ev->stats, NULL, 0);
+    per_category(ev);
+out:
+    free(c->kpos); free(c->sig); free(c->nsig); free(c->cells); free(c->gidx); free(c->didx);
+    free(c->flags); free(c->dscore);
+    if (rc) mr_eval_free(ev);
+    return rc;
+}
+
+void mr_eval_free(mr_eval *ev)
+{
+    if (!ev) return;
+    free(ev->precision); free(ev->recall); free(ev->scores);
+    free(ev->cat_ids); free(ev->img_ids); free(ev->cats);
+    memset(ev, 0, sizeof *ev);
+}
+
+/* ---- outputs ---- */
+
+static void jnum(FILE *f, double v)
+{
+    if (v == -1) fputs("-1", f);
+    else fprintf(f, "%.17g", v);
+}
+
+static void jstr(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 32) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static const char *iou_name(int t) { return t == MR_IOU_BBOX ? "bbox" : t == MR_IOU_SEGM ? "segm" : "keypoints"; }
+
+int mr_eval_write_json(const mr_eval *ev, const char *path, mr_err *e)
+{
+    const mr_eval_params *p = &ev->p;
+    mr_atomic_file af;
+    int rc = mr_atomic_open(&af, path, e);
+    if (rc) return rc;
+    FILE *f = af.f;
+    fprintf(f, "{\"iouType\": \"%s\", \"strict\": %s,\n \"params\": {\"iouThrs\": [", iou_name(p->iou_type), p->strict ? "true" : "false");
+    for (int t = 0; t < p->T; t++) { if (t) fputs(", ", f); jnum(f, p->iou_thrs[t]); }
+    fputs("], \"maxDets\": [", f);
+    for (int m = 0; m < p->M; m++) fprintf(f, "%s%d", m ? ", " : "", p->max_dets[m]);
+    fputs("], \"areaRng\": [", f);
+    for (int a = 0; a < p->A; a++) { fputs(a ? ", [" : "[", f); jnum(f, p->area_rng[a][0]); fputs(", ", f); jnum(f, p->area_rng[a][1]); fputc(']', f); }
+    fputs("], \"areaRngLbl\": [", f);
+    for (int a = 0; a < p->A; a++) { if (a) fputs(", ", f); jstr(f, p->area_lbl[a]); }
+    fprintf(f, "], \"useCats\": %d, \"catIds\": [", p->use_cats ? 1 : 0);
+    for (size_t k = 0; k < ev->K0; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)ev->cat_ids[k]);
+    fprintf(f, "], \"imgIds\": %zu},\n \"stats\": [", ev->I);
+    for (int i = 0; i < ev->nstats; i++) { if (i) fputs(", ", f); jnum(f, ev->stats[i]); }
+    fputs("], \"stats_names\": [", f);
+    for (int i = 0; i < ev->nstats; i++) { if (i) fputs(", ", f); jstr(f, ev->stats_names[i]); }
+    fputs("],\n \"metrics\": {", f);
+    for (int i = 0; i < ev->nstats; i++) { fprintf(f, "%s\"%s\": ", i ? ", " : "", ev->stats_names[i]); jnum(f, ev->stats[i]); }
+    fputs("},\n \"ap_per_iou\": [", f);
+    {
+        int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+        double *tmp = malloc(sizeof(double) * 2 * (size_t)R * K + 2);
+        for (int t = 0; t < T && tmp; t++) {
+            size_t n = 0;
+            for (int r = 0; r < R; r++)
+                for (int k = 0; k < K; k++) tmp[n++] = ev->precision[((((size_t)t * R + r) * K + k) * A + 0) * M + (M - 1)];
+            fprintf(f, "%s{\"iou\": ", t ? ", " : "");
+            jnum(f, p->iou_thrs[t]);
+            fputs(", \"AP\": ", f);
+            jnum(f, mean_sel(tmp, n, tmp + (size_t)R * K));
+            fputc('}', f);
+        }
+        free(tmp);
+    }
+    fputs("],\n \"per_category\": [", f);
+    for (size_t k = 0; k < ev->ncats; k++) {
+        const mr_cat_result *cr = &ev->cats[k];
+        fprintf(f, "%s\n  {\"id\": %lld, \"name\": ", k ? "," : "", (long long)cr->id);
+        jstr(f, cr->name);
+        fputs(", \"AP\": ", f); jnum(f, cr->ap);
+        fputs(", \"AP50\": ", f); jnum(f, cr->ap50);
+        fputs(", \"AP75\": ", f); jnum(f, cr->ap75);
+        fputs(", \"AR100\": ", f); jnum(f, cr->ar);
+        fputs(", \"f1_best\": ", f); jnum(f, cr->f1_best);
+        fputs(", \"f1_best_score\": ", f); jnum(f, cr->f1_best_score);
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+    return mr_atomic_commit(&af, e);
+}
+
+static void fmt_v(char *b, size_t n, double v)
+{
+    if (v == -1) snprintf(b, n, "-1");
+    else snprintf(b, n, "%.6f", v);
+}
+
+int mr_eval_write_csv(const mr_eval *ev, const char *path, mr_err *e)
+{
+    mr_atomic_file af;
+    int rc = mr_atomic_open(&af, path, e);
+    if (rc) return rc;
+    FILE *f = af.f;
+    fprintf(f, "id,name,AP,AP50,AP75,AR%d,f1_best,f1_best_score\n", ev->p.max_dets[ev->p.M - 1]);
+    for (size_t k = 0; k < ev->ncats; k++) {
+        const mr_cat_result *cr = &ev->cats[k];
+        char v[6][32];
+        fmt_v(v[0], 32, cr->ap); fmt_v(v[1], 32, cr->ap50); fmt_v(v[2], 32, cr->ap75);
+        fmt_v(v[3], 32, cr->ar); fmt_v(v[4], 32, cr->f1_best); fmt_v(v[5], 32, cr->f1_best_score);
+        fprintf(f, "%lld,", (long long)cr->id);
+        int q = strpbrk(cr->name, ",\"\n") != NULL;
+        if (q) {
+            fputc('"', f);
+            for (const char *s = cr->name; *s; s++) { if (*s == '"') fputc('"', f); fputc(*s, f); }
+            fputc('"', f);
+        } else fputs(cr->name, f);
+        fprintf(f, ",%s,%s,%s,%s,%s,%s\n", v[0], v[1], v[2], v[3], v[4], v[5]);
+    }
+    return mr_atomic_commit(&af, e);
+}
+
+int mr_eval_write_markdown(const mr_eval *ev, const char *path, mr_err *e)
+{
+    mr_atomic_file af;
+    int rc = mr_atomic_open(&af, path, e);
+    if (rc) return rc;
+    FILE *f = af.f;
+    int md = ev->p.max_dets[ev->p.M - 1];
+    fprintf(f, "| id | category | AP | AP50 | AP75 | AR%d | F1 best | at score |\n", md);
+    fputs("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n", f);
+    for (size_t k = 0; k < ev->ncats; k++) {
+        const mr_cat_result *cr = &ev->cats[k];
+        double v[6] = {cr->ap, cr->ap50, cr->ap75, cr->ar, cr->f1_best, cr->f1_best_score};
+        fprintf(f, "| %lld | ", (long long)cr->id);
+        for (const char *s = cr->name; *s; s++) { if (*s == '|') fputc('\\', f); fputc(*s, f); }
+        fputs(" |", f);
+        for (int i = 0; i < 6; i++) {
+            if (v[i] == -1) fputs(" – |", f);
+            else if (i < 5) fprintf(f, " %.1f |", 100 * v[i]);
+            else fprintf(f, " %.3f |", v[i]);
+        }
+        fputc('\n', f);
+    }
+    return mr_atomic_commit(&af, e);
+}
+
+int mr_eval_write_pr(const mr_eval *ev, const char *path, mr_err *e)
+{
+    const mr_eval_params *p = &ev->p;
+    mr_atomic_file af;
+    int rc = mr_atomic_open(&af, path, e);
+    if (rc) return rc;
+    FILE *f = af.f;
+    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    fprintf(f, "# mrcnn eval PR curves: %s, area %s, maxDets %d\n# one gnuplot index per (category, IoU); columns: recall precision score\n",
+            iou_name(p->iou_type), p->area_lbl[0], p->max_dets[M - 1]);
+    int idx = 0;
+    for (int k = 0; k < K; k++)
+        for (int t = 0; t < T; t++) {
+            fprintf(f, "%s# index %d: category %lld \"%s\" iou %.2f\n", idx ? "\n\n" : "", idx,
+                    p->use_cats ? (long long)ev->cat_ids[k] : -1LL, p->use_cats ? ev->cats[k].name : "all", p->iou_thrs[t]);
+            for (int r = 0; r < R; r++) {
+                size_t o = ((((size_t)t * R + r) * K + k) * A + 0) * M + (M - 1);
+                fprintf(f, "%.2f %.6f %.6f\n", p->rec_thrs[r], ev->precision[o], ev->scores[o]);
+            }
+            idx++;
+        }
+    return mr_atomic_commit(&af, e);
+}

@@ -1,0 +1,327 @@
+/*
+ * json_fast.c — the pull-style JSON reader of json_fast.h. Syntax errors
+ * leave j->failed = 1 with "malformed JSON at line L, column C: ..." in the
+ * error; the caller then adds file, record and field (mr_jr_fail with
+ * where != NULL wraps an existing syntax message).
+ */
+#include "eval/json_fast.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mr_jr_init(mr_jr *j, const char *buf, size_t len, const char *file, mr_err *e)
+{
+    j->buf = j->p = buf;
+    j->end = buf + len;
+    j->file = file;
+    j->e = e;
+    j->failed = 0;
+}
+
+static void pos_of(const mr_jr *j, int *line, int *col)
+{
+    int l = 1, c = 1;
+    for (const char *q = j->buf; q < j->p && q < j->end; q++) {
+        if (*q == '\n') { l++; c = 1; } else c++;
+    }
+    *line = l; *col = c;
+}
+
+/* a syntax error at the current position */
+static int syntax(mr_jr *j, const char *what)
+{
+    if (j->failed) return -1;
+    int l, c;
+    pos_of(j, &l, &c);
+    char got[16];
+    if (j->p >= j->end) snprintf(got, sizeof got, "end of file");
+    else if ((unsigned char)*j->p >= 32 && (unsigned char)*j->p < 127) snprintf(got, sizeof got, "'%c'", *j->p);
+    else snprintf(got, sizeof got, "byte 0x%02x", (unsigned char)*j->p);
+    mr_errf(j->e, MR_EUSER, "malformed JSON at line %d, column %d: expected %s, found %s", l, c, what, got);
+    j->failed = 1;
+    return -1;
+}
+
+int mr_jr_fail(mr_jr *j, const char *where, const char *fmt, ...)
+{
+    if (j->failed == 2) return MR_EUSER;
+    char what[1024];
+    if (j->failed == 1 && j->e) {
+        snprintf(what, sizeof what, "%s", j->e->msg);
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+    }
+    if (where && *where) mr_errf(j->e, MR_EUSER, "%s: %s: %s", j->file, where, what);
+    else mr_errf(j->e, MR_EUSER, "%s: %s", j->file, what);
+    j->failed = 2;
+    return MR_EUSER;
+}
+
+static inline void ws(mr_jr *j)
+{
+    const char *p = j->p, *end = j->end;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    j->p = p;
+}
+
+int mr_jr_peek(mr_jr *j)
+{
+    ws(j);
+    if (j->p >= j->end) return MR_JT_END;
+    switch (*j->p) {
+    case '{': return MR_JT_OBJ;
+    case '[': return MR_JT_ARR;
+    case '"': return MR_JT_STR;
+    case 't': return MR_JT_TRUE;
+    case 'f': return MR_JT_FALSE;
+    case 'n': return MR_JT_NULL;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': return MR_JT_NUM;
+    default: return MR_JT_BAD;
+    }
+}
+
+int mr_jr_eat(mr_jr *j, char c)
+{
+    ws(j);
+    if (j->p < j->end && *j->p == c) { j->p++; return 1; }
+    return 0;
+}
+
+int mr_jr_expect(mr_jr *j, char c)
+{
+    if (mr_jr_eat(j, c)) return 0;
+    char what[8];
+    snprintf(what, sizeof what, "'%c'", c);
+    return syntax(j, what);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xc0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3f)); return 2; }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f)); return 3;
+    }
+    o[0] = (char)(0xf0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+int mr_jr_string(mr_jr *j, const char **s, size_t *n, int *esc)
+{
+    ws(j);
+    if (j->p >= j->end || *j->p != '"') return syntax(j, "a string");
+    const char *q = ++j->p, *end = j->end;
+    int has_esc = 0;
+    while (q < end && *q != '"') {
+        if (*q == '\\') { has_esc = 1; q++; }
+        else if ((unsigned char)*q < 32) { j->p = q; return syntax(j, "a closing '\"'"); }
+        q++;
+    }
+    if (q >= end) { j->p = end; return syntax(j, "a closing '\"'"); }
+    if (!has_esc) {
+        *s = j->p; *n = (size_t)(q - j->p); *esc = 0;
+        j->p = q + 1;
+        return 0;
+    }
+    char *o = malloc((size_t)(q - j->p) + 1);
+    if (!o) { mr_errf(j->e, MR_ENOMEM, "%s: out of memory", j->file); j->failed = 2; return -1; }
+    size_t k = 0;
+    const char *r = j->p;
+    while (r < q) {
+        if (*r != '\\') { o[k++] = *r++; continue; }
+        r++;
+        char c = *r++;
+        switch (c) {
+        case '"': o[k++] = '"'; break;
+        case '\\': o[k++] = '\\'; break;
+        case '/': o[k++] = '/'; break;
+        case 'b': o[k++] = '\b'; break;
+        case 'f': o[k++] = '\f'; break;
+        case 'n': o[k++] = '\n'; break;
+        case 'r': o[k++] = '\r'; break;
+        case 't': o[k++] = '\t'; break;
+        case 'u': {
+            unsigned cp = 0;
+            for (int i = 0; i < 4; i++) {
+                int h = r < q ? hexval(*r) : -1;
+                if (h < 0) { free(o); j->p = r; return syntax(j, "4 hex digits after \\u"); }
+                cp = cp * 16 + (unsigned)h; r++;
+            }
+            if (cp >= 0xd800 && cp < 0xdc00 && r + 6 <= q && r[0] == '\\' && r[1] == 'u') {
+                unsigned lo = 0; int ok = 1;
+                for (int i = 0; i < 4; i++) { int h = hexval(r[2 + i]); if (h < 0) ok = 0; else lo = lo * 16 + (unsigned)h; }
+                if (ok && lo >= 0xdc00 && lo < 0xe000) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); r += 6; }
+            }
+            k += (size_t)put_utf8(o + k, cp);   /* \uXXXX is 6 chars, UTF-8 at most 4 */
+            break;
+        }
+        default: free(o); j->p = r - 1; return syntax(j, "a valid escape");
+        }
+    }
+    o[k] = 0;
+    *s = o; *n = k; *esc = 1;
+    j->p = q + 1;
+    return 0;
+}
+
+static const double pow10_exact[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+int mr_jr_number(mr_jr *j, double *d, int64_t *iv, int *is_int)
+{
+    ws(j);
+    const char *p = j->p, *end = j->end, *start = p;
+    int neg = 0;
+    if (p < end && *p == '-') { neg = 1; p++; }
+    if (p >= end || *p < '0' || *p > '9') return syntax(j, "a number");
+    uint64_t m = 0;
+    int digits = 0, exp10 = 0, frac = 0, ex = 0;
+    if (*p == '0') { p++; }
+    else {
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (digits < 19) { m = m * 10 + (uint64_t)(*p - '0'); digits += m != 0; }
+            else exp10++;
+            p++;
+        }
+    }
+    if (p < end && *p == '.') {
+        frac = 1; p++;
+        if (p >= end || *p < '0' || *p > '9') { j->p = p; return syntax(j, "a digit after '.'"); }
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (digits < 19) { m = m * 10 + (uint64_t)(*p - '0'); digits += m != 0; exp10--; }
+            p++;
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        ex = 1; p++;
+        int eneg = 0, ev = 0;
+        if (p < end && (*p == '+' || *p == '-')) { eneg = *p == '-'; p++; }
+        if (p >= end || *p < '0' || *p > '9') { j->p = p; return syntax(j, "a digit in the exponent"); }
+        while (p < end && *p >= '0' && *p <= '9') { if (ev < 100000) ev = ev * 10 + (*p - '0'); p++; }
+        exp10 += eneg ? -ev : ev;
+    }
+    j->p = p;
+    *is_int = 0;
+    if (!frac && !ex && digits < 19) {
+        *is_int = 1;
+        *iv = neg ? -(int64_t)m : (int64_t)m;
+    }
+    if (digits <= 15 && m < (1ull << 53) && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)m;
+        v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+        *d = neg ? -v : v;
+        return 0;
+    }
+    char tmp[128];
+    size_t len = (size_t)(p - start);
+    if (len < sizeof tmp) {
+        memcpy(tmp, start, len);
+        tmp[len] = 0;
+        *d = strtod(tmp, NULL);
+    } else {
+        char *t = malloc(len + 1);
+        if (!t) { mr_errf(j->e, MR_ENOMEM, "%s: out of memory", j->file); j->failed = 2; return -1; }
+        memcpy(t, start, len);
+        t[len] = 0;
+        *d = strtod(t, NULL);
+        free(t);
+    }
+    return 0;
+}
+
+int mr_jr_lit(mr_jr *j, int *v)
+{
+    ws(j);
+    size_t left = (size_t)(j->end - j->p);
+    if (left >= 4 && !memcmp(j->p, "true", 4)) { j->p += 4; *v = 1; return 0; }
+    if (left >= 5 && !memcmp(j->p, "false", 5)) { j->p += 5; *v = 0; return 0; }
+    if (left >= 4 && !memcmp(j->p, "null", 4)) { j->p += 4; *v = -1; return 0; }
+    return syntax(j, "a value");
+}
+
+int mr_jr_next_item(mr_jr *j, int first)
+{
+    ws(j);
+    if (j->p < j->end && *j->p == ']') { j->p++; return 0; }
+    if (!first) {
+        if (j->p < j->end && *j->p == ',') { j->p++; return 1; }
+        return syntax(j, "',' or ']'");
+    }
+    return 1;
+}
+
+int mr_jr_next_key(mr_jr *j, int first, const char **key, size_t *klen)
+{
+    ws(j);
+    if (j->p < j->end && *j->p == '}') { j->p++; return 0; }
+    if (!first) {
+        if (j->p < j->end && *j->p == ',') j->p++;
+        else return syntax(j, "',' or '}'");
+    }
+    ws(j);
+    if (j->p >= j->end || *j->p != '"') return syntax(j, "a key string");
+    const char *q = ++j->p;
+    while (q < j->end && *q != '"') { if (*q == '\\') q++; q++; }
+    if (q >= j->end) { j->p = j->end; return syntax(j, "a closing '\"'"); }
+    *key = j->p; *klen = (size_t)(q - j->p);
+    j->p = q + 1;
+    if (mr_jr_expect(j, ':')) return -1;
+    return 1;
+}
+
+/* skip one value; depth-limited to keep the stack bounded */
+static int skip_depth(mr_jr *j, int depth)
+{
+    if (depth > 512) return syntax(j, "less deeply nested JSON");
+    int t = mr_jr_peek(j);
+    switch (t) {
+    case MR_JT_OBJ: {
+        j->p++;
+        const char *k; size_t kl;
+        int r, first = 1;
+        while ((r = mr_jr_next_key(j, first, &k, &kl)) == 1) {
+            first = 0;
+            if (skip_depth(j, depth + 1)) return -1;
+        }
+        return r;
+    }
+    case MR_JT_ARR: {
+        j->p++;
+        int r, first = 1;
+        while ((r = mr_jr_next_item(j, first)) == 1) {
+            first = 0;
+            if (skip_depth(j, depth + 1)) return -1;
+        }
+        return r;
+    }
+    case MR_JT_STR: {
+        const char *s; size_t n; int esc;
+        if (mr_jr_string(j, &s, &n, &esc)) return -1;
+        if (esc) free((void *)s);
+        return 0;
+    }
+    case MR_JT_NUM: { double d; int64_t i; int ii; return mr_jr_number(j, &d, &i, &ii); }
+    case MR_JT_TRUE: case MR_JT_FALSE: case MR_JT_NULL: { int v; return mr_jr_lit(j, &v); }
+    case MR_JT_END: return syntax(j, "a value");
+    default: return syntax(j, "a value");
+    }
+}
+
+int mr_jr_skip(mr_jr *j) { return skip_depth(j, 0); }

@@ -1,0 +1,62 @@
+/*
+ * json_fast.h — a small pull-style JSON reader over an in-memory buffer, for
+ * the large COCO files (tens of MB) where building a cJSON tree costs more
+ * than the whole evaluation (see docs/eval.md). It never allocates except
+ * for unescaping strings into a caller buffer; numbers are converted to the
+ * correctly rounded double (Clinger's exact fast path for up to 15 digits
+ * and |exponent| <= 22, strtod otherwise), so values equal Python's json.
+ *
+ * Errors: the reader remembers the first error (position as line:column and
+ * what was expected); callers add the record and field (mr_jr_fail).
+ *
+ * defines: mr_jr, mr_jr_init, mr_jr_ws, mr_jr_peek, mr_jr_eat, mr_jr_expect,
+ *          mr_jr_string, mr_jr_number, mr_jr_skip, mr_jr_next_item,
+ *          mr_jr_next_key, mr_jr_fail, mr_jr_lit, MR_JT_*
+ */
+#ifndef MR_JSON_FAST_H
+#define MR_JSON_FAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+
+typedef struct mr_jr {
+    const char *buf, *p, *end;
+    const char *file;   /* for messages */
+    mr_err *e;
+    int failed;
+} mr_jr;
+
+/* value kinds by first char */
+enum { MR_JT_END = 0, MR_JT_OBJ, MR_JT_ARR, MR_JT_STR, MR_JT_NUM, MR_JT_TRUE, MR_JT_FALSE,
+       MR_JT_NULL, MR_JT_BAD };
+
+void mr_jr_init(mr_jr *j, const char *buf, size_t len, const char *file, mr_err *e);
+/* skip whitespace; the kind of the next value */
+int mr_jr_peek(mr_jr *j);
+/* consume char c after whitespace if present: 1 if consumed */
+int mr_jr_eat(mr_jr *j, char c);
+/* consume c or fail ("expected 'c'") */
+int mr_jr_expect(mr_jr *j, char c);
+/* a string: *s and *n point into the buffer when it has no escapes (*esc = 0);
+ * otherwise the unescaped text is written to a malloc'd *s (*esc = 1, the
+ * caller frees). */
+int mr_jr_string(mr_jr *j, const char **s, size_t *n, int *esc);
+/* a number: *d its value; *is_int set when it is written without '.', 'e'
+ * and fits int64 (*i then holds it) */
+int mr_jr_number(mr_jr *j, double *d, int64_t *i, int *is_int);
+/* true/false/null literal -> 1/0/-1; anything else fails */
+int mr_jr_lit(mr_jr *j, int *v);
+/* skip any value */
+int mr_jr_skip(mr_jr *j);
+/* iterate an array: call after '[' was consumed with first = 1, then 0;
+ * returns 1 while there is another item, 0 at ']' (consumed), -1 on error */
+int mr_jr_next_item(mr_jr *j, int first);
+/* iterate an object: after '{' with first = 1; returns 1 with the key (a
+ * pointer into the buffer, keys with escapes are compared unescaped only in
+ * their raw form), 0 at '}', -1 on error; the ':' is consumed */
+int mr_jr_next_key(mr_jr *j, int first, const char **key, size_t *klen);
+/* fail with "FILE: WHERE: WHAT" (first failure wins); returns MR_EUSER */
+int mr_jr_fail(mr_jr *j, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * mask.c — RLE masks, see mask.h. Each function reproduces the arithmetic
+ * of pycocotools' common/maskApi.c (same integer casts, same rounding, same
+ * order of floating-point operations) so that areas, boxes and IoUs are
+ * identical to its numbers; the code is our own.
+ */
+#include "eval/mask.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t umin32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t umax32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+
+void mr_rle_free(mr_rle *r)
+{
+    if (!r) return;
+    free(r->cnts);
+    r->cnts = NULL;
+    r->m = 0;
+}
+
+/* take ownership of cnts (malloc'd) */
+static void rle_adopt(mr_rle *r, uint32_t h, uint32_t w, uint32_t *cnts, size_t m)
+{
+    free(r->cnts);
+    r->h = h; r->w = w; r->m = m; r->cnts = cnts;
+}
+
+static uint32_t *alloc_cnts(size_t m)
+{
+    return malloc(sizeof(uint32_t) * (m ? m : 1));
+}
+
+int mr_rle_set(mr_rle *r, uint32_t h, uint32_t w, const uint32_t *cnts, size_t m, mr_err *e)
+{
+    uint32_t *c = alloc_cnts(m);
+    if (!c) return mr_errf(e, MR_ENOMEM, "rle: out of memory (%zu counts)", m);
+    if (m) memcpy(c, cnts, m * sizeof *c);
+    rle_adopt(r, h, w, c, m);
+    return MR_OK;
+}
+
+int mr_rle_copy(mr_rle *dst, const mr_rle *src, mr_err *e)
+{
+    if (dst == src) return MR_OK;
+    return mr_rle_set(dst, src->h, src->w, src->cnts, src->m, e);
+}
+
+/* shared encoder: pixel j of the column-major order is at mask[idx(j)] */
+static int encode(mr_rle *r, const uint8_t *mask, uint32_t h, uint32_t w, int rowmajor, mr_err *e)
+{
+    size_t a = (size_t)h * w;
+    uint32_t *c = alloc_cnts(a + 1);
+    if (!c) return mr_errf(e, MR_ENOMEM, "rle encode: out of memory (%ux%u)", h, w);
+    size_t k = 0;
+    uint8_t p = 0;
+    uint32_t run = 0;
+    for (size_t x = 0; x < w; x++)
+        for (size_t y = 0; y < h; y++) {
+            uint8_t v = (rowmajor ? mask[y * w + x] : mask[x * h + y]) != 0;
+            if (v != p) { c[k++] = run; run = 0; p = v; }
+            run++;
+        }
+    c[k++] = run;
+    uint32_t *s = realloc(c, k * sizeof *c);
+    rle_adopt(r, h, w, s ? s : c, k);
+    return MR_OK;
+}
+
+int mr_rle_encode(mr_rle *r, const uint8_t *mask, uint32_t h, uint32_t w, mr_err *e)
+{
+    return encode(r, mask, h, w, 0, e);
+}
+
+int mr_rle_encode_rowmajor(mr_rle *r, const uint8_t *mask, uint32_t h, uint32_t w, mr_err *e)
+{
+    return encode(r, mask, h, w, 1, e);
+}
+
+void mr_rle_decode(const mr_rle *r, uint8_t *mask)
+{
+    uint8_t v = 0;
+    for (size_t j = 0; j < r->m; j++) {
+        memset(mask, v, r->cnts[j]);
+        mask += r->cnts[j];
+        v = !v;
+    }
+}
+
+void mr_rle_decode_rowmajor(const mr_rle *r, uint8_t *mask)
+{
+    uint8_t v = 0;
+    size_t pos = 0, h = r->h, w = r->w;
+    for (size_t j = 0; j < r->m; j++) {
+        for (uint32_t k = 0; k < r->cnts[j]; k++, pos++) {
+            size_t x = pos / h, y = pos % h;
+            mask[y * w + x] = v;
+        }
+        v = !v;
+    }
+}
+
+int mr_rle_to_string(const mr_rle *r, char **out, mr_err *e)
+{
+    char *s = malloc(r->m * 7 + 1);
+    if (!s) return mr_errf(e, MR_ENOMEM, "rle: out of memory");
+    size_t p = 0;
+    for (size_t i = 0; i < r->m; i++) {
+        long x = (long)r->cnts[i];
+        if (i > 2) x -= (long)r->cnts[i - 2];
+        int more = 1;
+        while (more) {
+            char c = (char)(x & 0x1f);
+            x >>= 5;
+            more = (c & 0x10) ? x != -1 : x != 0;
+            if (more) c |= 0x20;
+            s[p++] = (char)(c + 48);
+        }
+    }
+    s[p] = 0;
+    *out = s;
+    return MR_OK;
+}
+
+int mr_rle_from_string(mr_rle *r, const char *s, size_t len, uint32_t h, uint32_t w, mr_err *e)
+{
+    uint32_t *c = alloc_cnts(len);
+    if (!c) return mr_errf(e, MR_ENOMEM, "rle: out of memory");
+    size_t m = 0, p = 0;
+    while (p < len) {
+        int64_t x = 0;
+        int k = 0, more = 1;
+        while (more) {
+            if (p >= len) {
+                free(c);
+                return mr_errf(e, MR_EUSER, "compressed RLE string ends inside a count (char %zu)", p);
+            }
+            int ch = (unsigned char)s[p] - 48;
+            if (ch < 0 || ch > 63 || k > 12) {
+                free(c);
+                return mr_errf(e, MR_EUSER, "compressed RLE string has an invalid char at %zu", p);
+            }
+            x |= (int64_t)(ch & 0x1f) << (5 * k);
+            more = ch & 0x20;
+            p++; k++;
+            if (!more && (ch & 0x10)) x |= (int64_t)(-1) * ((int64_t)1 << (5 * k));
+        }
+        if (m > 2) x += (int64_t)c[m - 2];
+        c[m++] = (uint32_t)x;
+    }
+    rle_adopt(r, h, w, c, m);
+    return MR_OK;
+}
+
+int mr_rle_check(const mr_rle *r, mr_err *e)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < r->m; i++) sum += r->cnts[i];
+    if (sum != (uint64_t)r->h * r->w)
+        return mr_errf(e, MR_EUSER, "RLE counts sum to %llu, expected h*w = %u*%u = %llu",
+                       (unsigned long long)sum, r->h, r->w, (unsigned long long)r->h * r->w);
+    return MR_OK;
+}
+
+uint64_t mr_rle_area(const mr_rle *r)
+{
+    uint64_t a = 0;
+    for (size_t j = 1; j < r->m; j += 2) a += r->cnts[j];
+    return a;
+}
+
+void mr_rle_bbox(const mr_rle *r, double bb[4])
+{
+    uint32_t h = r->h, w = r->w;
+    size_t m = (r->m / 2) * 2;
+    uint32_t xs = w, ys = h, xe = 0, ye = 0, cc = 0, xp = 0;
+    if (m == 0 || h == 0) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
+    for (size_t j = 0; j < m; j++) {
+        cc += r->cnts[j];
+        uint32_t t = cc - (uint32_t)(j % 2);
+        uint32_t y = t % h, x = (t - y) / h;
+        if (j % 2 == 0) xp = x;
+        else if (xp < x) { ys = 0; ye = h - 1; }
+        xs = umin32(xs, x); xe = umax32(xe, x);
+        ys = umin32(ys, y); ye = umax32(ye, y);
+    }
+    bb[0] = xs; bb[2] = (double)(xe - xs + 1);
+    bb[1] = ys; bb[3] = (double)(ye - ys + 1);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t c = *(const uint32_t *)a, d = *(const uint32_t *)b;
+    return c > d ? 1 : c < d ? -1 : 0;
+}
+
+int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w, mr_err *e)
+{
+    if (k == 0) {
+        uint32_t a = h * w;
+        return mr_rle_set(r, h, w, &a, 1, e);
+    }
+    const double scale = 5;
+    int *x = malloc(sizeof(int) * (k + 1)), *y = malloc(sizeof(int) * (k + 1));
+    int *u = NULL, *v = NULL;
+    uint32_t *a = NULL, *b = NULL;
+    if (!x || !y) goto oom;
+    for (size_t j = 0; j < k; j++) x[j] = (int)(scale * xy[j * 2 + 0] + .5);
+    x[k] = x[0];
+    for (size_t j = 0; j < k; j++) y[j] = (int)(scale * xy[j * 2 + 1] + .5);
+    y[k] = y[0];
+    size_t m = 0;
+    for (size_t j = 0; j < k; j++)
+        m += umax32((uint32_t)abs(x[j] - x[j + 1]), (uint32_t)abs(y[j] - y[j + 1])) + 1;
+    u = malloc(sizeof(int) * (m ? m : 1));
+    v = malloc(sizeof(int) * (m ? m : 1));
+    if (!u || !v) goto oom;
+    m = 0;
+    for (size_t j = 0; j < k; j++) {
+        int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1], t;
+        int dx = abs(xe - xs), dy = abs(ys - ye);
+        int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+        if (flip) { t = xs; xs = xe; xe = t; t = ys; ys = ye; ye = t; }
+        double s = dx >= dy ? (double)(ye - ys) / dx : (double)(xe - xs) / dy;
+        if (dx >= dy)
+            for (int d = 0; d <= dx; d++) {
+                t = flip ? dx - d : d;
+                u[m] = t + xs; v[m] = (int)(ys + s * t + .5); m++;
+            }
+        else
+            for (int d = 0; d <= dy; d++) {
+                t = flip ? dy - d : d;
+                v[m] = t + ys; u[m] = (int)(xs + s * t + .5); m++;
+            }
+    }
+    /* points along the y-boundary, downsampled */
+    free(x); free(y);
+    k = m; m = 0;
+    x = malloc(sizeof(int) * (k ? k : 1));
+    y = malloc(sizeof(int) * (k ? k : 1));
+    if (!x || !y) goto oom;
+    const double wm1 = (double)((size_t)w - 1), hd = (double)h;
+    for (size_t j = 1; j < k; j++)
+        if (u[j] != u[j - 1]) {
+            double xd = (double)(u[j] < u[j - 1] ? u[j] : u[j] - 1);
+            xd = (xd + .5) / scale - .5;
+            if (floor(xd) != xd || xd < 0 || xd > wm1) continue;
+            double yd = (double)(v[j] < v[j - 1] ? v[j] : v[j - 1]);
+            yd = (yd + .5) / scale - .5;
+            if (yd < 0) yd = 0; else if (yd > hd) yd = hd;
+            yd = ceil(yd);
+            x[m] = (int)xd; y[m] = (int)yd; m++;
+        }
+    /* the RLE from the boundary points */
+    k = m;
+    a = malloc(sizeof(uint32_t) * (k + 1));
+    if (!a) goto oom;
+    for (size_t j = 0; j < k; j++) a[j] = (uint32_t)(x[j] * (int)h + y[j]);
+    a[k++] = (uint32_t)((size_t)h * w);
+    free(u); free(v); free(x); free(y);
+    u = v = x = y = NULL;
+    qsort(a, k, sizeof(uint32_t), cmp_u32);
+    uint32_t p = 0;
+    for (size_t j = 0; j < k; j++) { uint32_t t = a[j]; a[j] -= p; p = t; }
+    b = malloc(sizeof(uint32_t) * k);
+    if (!b) goto oom;
+    size_t j = 0;
+    m = 0;
+    b[m++] = a[j++];
+    while (j < k) {
+        if (a[j] > 0) b[m++] = a[j++];
+        else { j++; if (j < k) b[m - 1] += a[j++]; }
+    }
+    free(a);
+    rle_adopt(r, h, w, b, m);
+    return MR_OK;
+oom:
+    free(x); free(y); free(u); free(v); free(a); free(b);
+    return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory");
+}
+
+int mr_rle_from_bbox(mr_rle *r, const double bb[4], uint32_t h, uint32_t w, mr_err *e)
+{
+    double xs = bb[0], xe = xs + bb[2], ys = bb[1], ye = ys + bb[3];
+    double xy[8] = {xs, ys, xs, ye, xe, ye, xe, ys};
+    return mr_rle_from_poly(r, xy, 4, h, w, e);
+}
+
+/* merge two RLEs of one size (the inner step of rleMerge) into out counts */
+static size_t merge2(const uint32_t *ac, size_t am, const uint32_t *bc, size_t bm,
+                     int intersect, uint32_t *cnts)
+{
+    uint32_t ca = am ? ac[0] : 0, cb = bm ? bc[0] : 0, cc = 0, ct = 1, c;
+    int v = 0, va = 0, vb = 0, vp;
+    size_t a = 1, b = 1, m = 0;
+    while (ct > 0) {
+        c = umin32(ca, cb); cc += c; ct = 0;
+        ca -= c; if (!ca && a < am) { ca = ac[a++]; va = !va; } ct += ca;
+        cb -= c; if (!cb && b < bm) { cb = bc[b++]; vb = !vb; } ct += cb;
+        vp = v;
+        if (intersect) v = va && vb; else v = va || vb;
+        if (v != vp || ct == 0) { cnts[m++] = cc; cc = 0; }
+    }
+    return m;
+}
+
+int mr_rle_merge(mr_rle *out, const mr_rle *rs, size_t n, int intersect, mr_err *e)
+{
+    if (n == 0) { rle_adopt(out, 0, 0, NULL, 0); return MR_OK; }
+    if (n == 1) return mr_rle_copy(out, &rs[0], e);
+    uint32_t h = rs[0].h, w = rs[0].w;
+    for (size_t i = 1; i < n; i++)
+        if (rs[i].h != h || rs[i].w != w)
+            return mr_errf(e, MR_EUSER, "RLE merge: mask %zu is %ux%u, mask 0 is %ux%u",
+                           i, rs[i].h, rs[i].w, h, w);
+    /* a merged RLE has at most sum of the counts + 1 runs */
+    size_t cap = 1;
+    for (size_t i = 0; i < n; i++) cap += rs[i].m;
+    uint32_t *A = alloc_cnts(cap), *B = alloc_cnts(cap);
+    if (!A || !B) { free(A); free(B); return mr_errf(e, MR_ENOMEM, "RLE merge: out of memory"); }
+    memcpy(A, rs[0].cnts, rs[0].m * sizeof *A);
+    size_t m = rs[0].m;
+    for (size_t i = 1; i < n; i++) {
+        m = merge2(A, m, rs[i].cnts, rs[i].m, intersect, B);
+        uint32_t *t = A; A = B; B = t;
+    }
+    free(B);
+    rle_adopt(out, h, w, A, m);
+    return MR_OK;
+}
+
+void mr_bbox_iou(const double *dt, size_t m, const double *gt, size_t n,
+                 const uint8_t *iscrowd, double *o)
+{
+    for (size_t g = 0; g < n; g++) {
+        const double *G = gt + g * 4;
+        double ga = G[2] * G[3];
+        int crowd = iscrowd != NULL && iscrowd[g];
+        for (size_t d = 0; d < m; d++) {
+            const double *D = dt + d * 4;
+            double da = D[2] * D[3];
+            o[d * n + g] = 0;
+            double w = fmin(D[2] + D[0], G[2] + G[0]) - fmax(D[0], G[0]);
+            if (w <= 0) continue;
+            double h = fmin(D[3] + D[1], G[3] + G[1]) - fmax(D[1], G[1]);
+            if (h <= 0) continue;
+            double i = w * h, u = crowd ? da : da + ga - i;
+            o[d * n + g] = i / u;
+        }
+    }
+}
+
+/* intersection and union pixel counts of two same-size RLEs */
+static void rle_inter_union(const mr_rle *A, const mr_rle *B, uint32_t *pi, uint32_t *pu)
+{
+    uint32_t ca = A->m ? A->cnts[0] : 0, cb = B->m ? B->cnts[0] : 0;
+    size_t ka = A->m, kb = B->m, a = 1, b = 1;
+    uint32_t i = 0, u = 0, ct = 1, c;
+    int va = 0, vb = 0;
+    while (ct > 0) {
+        c = umin32(ca, cb);
+        if (va || vb) { u += c; if (va && vb) i += c; }
+        ct = 0;
+        ca -= c; if (!ca && a < ka) { ca = A->cnts[a++]; va = !va; } ct += ca;
+        cb -= c; if (!cb && b < kb) { cb = B->cnts[b++]; vb = !vb; } ct += cb;
+    }
+    *pi = i; *pu = u;
+}
+
+void mr_rle_iou(const mr_rle *dt, size_t m, const mr_rle *gt, size_t n,
+                const uint8_t *iscrowd, double *o)
+{
+    double dbs[4 * 64], gbs[4 * 64];
+    double *db = m <= 64 ? dbs : malloc(sizeof(double) * 4 * m);
+    double *gb = n <= 64 ? gbs : malloc(sizeof(double) * 4 * n);
+    if (!db || !gb) {   /* cannot prefilter: compute every pair exactly */
+        for (size_t k = 0; k < m * n; k++) o[k] = 1;
+    } else {
+        for (size_t d = 0; d < m; d++) mr_rle_bbox(&dt[d], db + 4 * d);
+        for (size_t g = 0; g < n; g++) mr_rle_bbox(&gt[g], gb + 4 * g);
+        mr_bbox_iou(db, m, gb, n, iscrowd, o);
+    }
+    if (db != dbs) free(db);
+    if (gb != gbs) free(gb);
+    for (size_t g = 0; g < n; g++)
+        for (size_t d = 0; d < m; d++) {
+            double *od = &o[d * n + g];
+            if (!(*od > 0)) continue;
+            int crowd = iscrowd != NULL && iscrowd[g];
+            if (dt[d].h != gt[g].h || dt[d].w != gt[g].w) { *od = -1; continue; }
+            uint32_t i, u;
+            rle_inter_union(&dt[d], &gt[g], &i, &u);
+            if (i == 0) u = 1;
+            else if (crowd) u = (uint32_t)mr_rle_area(&dt[d]);
+            *od = (double)i / (double)u;
+        }
+}
+
+int mr_rle_from_polys(mr_rle *r, const double *const *xy, const size_t *k, size_t n,
+                      uint32_t h, uint32_t w, mr_err *e)
+{
+    if (n == 0) return mr_rle_from_poly(r, NULL, 0, h, w, e);
+    if (n == 1) return mr_rle_from_poly(r, xy[0], k[0], h, w, e);
+    mr_rle stack[8] = {0}, *parts = n <= 8 ? stack : calloc(n, sizeof *parts);
+    if (!parts) return mr_errf(e, MR_ENOMEM, "polygons to RLE: out of memory");
+    int rc = MR_OK;
+    for (size_t i = 0; i < n && rc == MR_OK; i++) rc = mr_rle_from_poly(&parts[i], xy[i], k[i], h, w, e);
+    if (rc == MR_OK) rc = mr_rle_merge(r, parts, n, 0, e);
+    for (size_t i = 0; i < n; i++) mr_rle_free(&parts[i]);
+    if (parts != stack) free(parts);
+    return rc;
+}
