@@ -57,9 +57,10 @@ int mr_roi_check_rois(const char *name, int N, int R, const float *rois, mr_err 
             return mr_errf(e, MR_EUSER, "%s: RoI %d: batch index %g: expected an integer in [0, %d)",
                            name, r, (double)q[0], N);
         for (int k = 1; k < 5; k++)
-            if (!isfinite(q[k]))
-                return mr_errf(e, MR_EUSER, "%s: RoI %d: coordinate %d (%s) is not finite", name, r,
-                               k - 1, k == 1 ? "x1" : k == 2 ? "y1" : k == 3 ? "x2" : "y2");
+            if (!(fabsf(q[k]) <= 1e6f))  /* also catches NaN and inf */
+                return mr_errf(e, MR_EUSER, "%s: RoI %d: %s = %g: expected a finite coordinate "
+                               "within +-1e6", name, r,
+                               k == 1 ? "x1" : k == 2 ? "y1" : k == 3 ? "x2" : "y2", (double)q[k]);
     }
     return MR_OK;
 }

@@ -72,7 +72,8 @@ typedef struct mr_roi_extractor {
      * of C channels (0 when none) */
     size_t (*aux_size)(const mr_roi_params *p, int R, int C);
     /* out = extract(feat, rois). Fails (MR_EUSER) on a batch index outside
-     * [0, N) or a non-finite coordinate, naming the RoI; p must have passed
+     * [0, N) or a coordinate that is not finite or beyond +-1e6, naming the
+     * RoI; p must have passed
      * mr_roi_check. */
     int (*forward)(const mr_roi_params *p, int N, int C, int H, int W, const float *feat,
                    int R, const float *rois, float *out, int32_t *aux, mr_err *e);
@@ -96,7 +97,8 @@ int mr_roi_check(const mr_roi_extractor *x, const mr_roi_params *p, mr_err *e);
 
 
 /* For implementations. Every RoI has an integer batch index in [0, N) and
- * finite coordinates; MR_EUSER "<name>: RoI r: ..." otherwise. */
+ * finite coordinates within +-1e6 (so integer conversions cannot
+ * overflow); MR_EUSER "<name>: RoI r: ..." otherwise. */
 int mr_roi_check_rois(const char *name, int N, int R, const float *rois, mr_err *e);
 
 /* For implementations: the calling OpenMP thread's static share [*c0, *c1)

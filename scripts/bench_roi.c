@@ -5,6 +5,7 @@
  * of FPN where every RoI lands on P2. Built and run by scripts/bench_roi.sh;
  * prints one JSON object per line: extractor, agg, threads, forward_ms,
  * backward_ms (median of the timed repetitions after one warm-up).
+ * Usage: bench_roi [threads [reps [H W]]].
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +39,11 @@ int main(int argc, char **argv)
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
-    enum { C = 256, H = 200, W = 272, R = 512 };
-    const float scale = 0.25f;
+    enum { C = 256, R = 512 };
+    /* optional 3rd/4th arguments: another map size (for experiments) */
+    int H = argc > 4 ? atoi(argv[3]) : 200, W = argc > 4 ? atoi(argv[4]) : 272;
+    if (H < 8 || W < 8) return 2;
+    const float scale = 0.25f * (float)H / 200.0f;
     size_t nf = (size_t)C * H * W, no = (size_t)R * C * 49;
     float *feat = malloc(nf * 4), *dfeat = malloc(nf * 4), *out = malloc(no * 4), *dout = malloc(no * 4);
     float *rois = malloc(R * 5 * sizeof *rois);

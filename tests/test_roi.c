@@ -337,6 +337,9 @@ static void test_bad_input(void **s)
         rois[8] = NAN;
         assert_int_equal(x->forward(&p, 1, 2, 4, 4, feat, 2, rois, out, aux, &e), MR_EUSER);
         assert_non_null(strstr(e.msg, "x2"));
+        rois[8] = 3e7f;
+        assert_int_equal(x->forward(&p, 1, 2, 4, 4, feat, 2, rois, out, aux, &e), MR_EUSER);
+        assert_non_null(strstr(e.msg, "RoI 1: x2 = 3e+07"));
         rois[8] = 2.0f;
         rois[0] = 0.5f;
         assert_int_equal(x->forward(&p, 1, 2, 4, 4, feat, 2, rois, out, aux, &e), MR_EUSER);

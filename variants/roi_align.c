@@ -86,13 +86,15 @@ static void samples_init(samples_s *s, const mr_roi_params *p, const float *roi,
     for (long i = 0; i < ny; i++) s->ys[i] = axis_at(s->g.y0, s->g.bin_h, s->g.grid_h, (int)i, H);
     for (long i = 0; i < nx; i++) s->xs[i] = axis_at(s->g.x0, s->g.bin_w, s->g.grid_w, (int)i, W);
 }
-static inline axis_s sample_y(const samples_s *s, int i)
+/* sample i of the y (x) axis; `cached` is a compile-time constant at every
+ * call site below, so the specialised loops carry no branch for it */
+static inline __attribute__((always_inline)) axis_s sample_y(const samples_s *s, int cached, int i)
 {
-    return s->cached ? s->ys[i] : axis_at(s->g.y0, s->g.bin_h, s->g.grid_h, i, s->H);
+    return cached ? s->ys[i] : axis_at(s->g.y0, s->g.bin_h, s->g.grid_h, i, s->H);
 }
-static inline axis_s sample_x(const samples_s *s, int i)
+static inline __attribute__((always_inline)) axis_s sample_x(const samples_s *s, int cached, int i)
 {
-    return s->cached ? s->xs[i] : axis_at(s->g.x0, s->g.bin_w, s->g.grid_w, i, s->W);
+    return cached ? s->xs[i] : axis_at(s->g.x0, s->g.bin_w, s->g.grid_w, i, s->W);
 }
 
 static inline float bilinear(const float *plane, int W, axis_s y, axis_s x)
@@ -109,6 +111,64 @@ static inline void bilinear_add(float *plane, int W, axis_s y, axis_s x, float g
     plane[y.hi * W + x.hi] += g * (y.whi * x.whi);
 }
 
+/* One channel plane of one RoI: o (PH x PW) and, for max, am. Samples are
+ * visited row by row (iy, then ix) within each bin. */
+static inline __attribute__((always_inline)) void forward_plane(
+    const samples_s *s, const int cached, const int maxagg, const float *plane, float *o,
+    int32_t *am)
+{
+    const int PH = s->ph, PW = s->pw, W = s->W, gh = s->g.grid_h, gw = s->g.grid_w;
+    const float count = (float)(gh * gw > 0 ? gh * gw : 1);
+    for (int ph = 0; ph < PH; ph++)
+        for (int pw = 0; pw < PW; pw++) {
+            float acc = 0.0f, best = -FLT_MAX;
+            int32_t arg = -1;
+            for (int iy = 0; iy < gh; iy++) {
+                axis_s ya = sample_y(s, cached, ph * gh + iy);
+                for (int ix = 0; ix < gw; ix++) {
+                    float v = bilinear(plane, W, ya, sample_x(s, cached, pw * gw + ix));
+                    if (maxagg) {
+                        if (v > best) { best = v; arg = iy * gw + ix; }
+                    } else {
+                        acc += v;
+                    }
+                }
+            }
+            if (maxagg) {
+                o[ph * PW + pw] = arg < 0 ? 0.0f : best;
+                am[ph * PW + pw] = arg;
+            } else {
+                o[ph * PW + pw] = acc / count;
+            }
+        }
+}
+
+/* plane += the gradient of one channel of one RoI, bins and samples in order */
+static inline __attribute__((always_inline)) void backward_plane(
+    const samples_s *s, const int cached, const int maxagg, const float *d, const int32_t *am,
+    float *plane)
+{
+    const int PH = s->ph, PW = s->pw, W = s->W, gh = s->g.grid_h, gw = s->g.grid_w;
+    const float count = (float)(gh * gw > 0 ? gh * gw : 1);
+    for (int ph = 0; ph < PH; ph++)
+        for (int pw = 0; pw < PW; pw++) {
+            float g = d[ph * PW + pw];
+            if (maxagg) {
+                int32_t a = am[ph * PW + pw];
+                if (a >= 0)
+                    bilinear_add(plane, W, sample_y(s, cached, ph * gh + a / gw),
+                                 sample_x(s, cached, pw * gw + a % gw), g);
+                continue;
+            }
+            g /= count;
+            for (int iy = 0; iy < gh; iy++) {
+                axis_s ya = sample_y(s, cached, ph * gh + iy);
+                for (int ix = 0; ix < gw; ix++)
+                    bilinear_add(plane, W, ya, sample_x(s, cached, pw * gw + ix), g);
+            }
+        }
+}
+
 static size_t align_aux_size(const mr_roi_params *p, int R, int C)
 {
     return p->agg == MR_ROI_MAX ? (size_t)R * C * p->pooled_h * p->pooled_w : 0;
@@ -119,42 +179,21 @@ static int align_forward(const mr_roi_params *p, int N, int C, int H, int W, con
 {
     int rc = mr_roi_check_rois("roialign", N, R, rois, e);
     if (rc) return rc;
-    const int PH = p->pooled_h, PW = p->pooled_w, maxagg = p->agg == MR_ROI_MAX;
-    const size_t HW = (size_t)H * W, bins = (size_t)PH * PW;
+    const int maxagg = p->agg == MR_ROI_MAX;
+    const size_t HW = (size_t)H * W, bins = (size_t)p->pooled_h * p->pooled_w;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < R; r++) {
         samples_s s;
         const float *q = rois + 5 * (size_t)r;
         samples_init(&s, p, q, H, W);
-        const int gh = s.g.grid_h, gw = s.g.grid_w;
-        const int count = gh * gw > 0 ? gh * gw : 1;
         const float *img = feat + (size_t)q[0] * C * HW;
         for (int c = 0; c < C; c++) {
             const float *plane = img + c * HW;
             float *o = out + ((size_t)r * C + c) * bins;
             int32_t *am = maxagg ? aux + ((size_t)r * C + c) * bins : NULL;
-            for (int ph = 0; ph < PH; ph++)
-                for (int pw = 0; pw < PW; pw++) {
-                    float acc = 0.0f, best = -FLT_MAX;
-                    int32_t arg = -1;
-                    for (int iy = 0; iy < gh; iy++) {
-                        axis_s ya = sample_y(&s, ph * gh + iy);
-                        for (int ix = 0; ix < gw; ix++) {
-                            float v = bilinear(plane, W, ya, sample_x(&s, pw * gw + ix));
-                            if (maxagg) {
-                                if (v > best) { best = v; arg = iy * gw + ix; }
-                            } else {
-                                acc += v;
-                            }
-                        }
-                    }
-                    if (maxagg) {
-                        o[ph * PW + pw] = arg < 0 ? 0.0f : best;
-                        am[ph * PW + pw] = arg;
-                    } else {
-                        o[ph * PW + pw] = acc / (float)count;
-                    }
-                }
+            if (s.cached && maxagg) forward_plane(&s, 1, 1, plane, o, am);
+            else if (s.cached) forward_plane(&s, 1, 0, plane, o, am);
+            else forward_plane(&s, 0, maxagg, plane, o, am);
         }
     }
     return MR_OK;
@@ -168,8 +207,8 @@ static void align_backward(const mr_roi_params *p, int N, int C, int H, int W, i
                            float *dfeat)
 {
     (void)N;
-    const int PH = p->pooled_h, PW = p->pooled_w, maxagg = p->agg == MR_ROI_MAX;
-    const size_t HW = (size_t)H * W, bins = (size_t)PH * PW;
+    const int maxagg = p->agg == MR_ROI_MAX;
+    const size_t HW = (size_t)H * W, bins = (size_t)p->pooled_h * p->pooled_w;
 #pragma omp parallel
     {
         samples_s s;
@@ -178,29 +217,13 @@ static void align_backward(const mr_roi_params *p, int N, int C, int H, int W, i
         for (int r = 0; r < R && c0 < c1; r++) {
             const float *q = rois + 5 * (size_t)r;
             samples_init(&s, p, q, H, W);
-            const int gh = s.g.grid_h, gw = s.g.grid_w;
-            const int count = gh * gw > 0 ? gh * gw : 1;
             for (int c = c0; c < c1; c++) {
                 float *plane = dfeat + ((size_t)q[0] * C + c) * HW;
                 const float *d = dout + ((size_t)r * C + c) * bins;
                 const int32_t *am = maxagg ? aux + ((size_t)r * C + c) * bins : NULL;
-                for (int ph = 0; ph < PH; ph++)
-                    for (int pw = 0; pw < PW; pw++) {
-                        float g = d[ph * PW + pw];
-                        if (maxagg) {
-                            int32_t a = am[ph * PW + pw];
-                            if (a < 0) continue;
-                            bilinear_add(plane, W, sample_y(&s, ph * gh + a / gw),
-                                         sample_x(&s, pw * gw + a % gw), g);
-                            continue;
-                        }
-                        g /= (float)count;
-                        for (int iy = 0; iy < gh; iy++) {
-                            axis_s ya = sample_y(&s, ph * gh + iy);
-                            for (int ix = 0; ix < gw; ix++)
-                                bilinear_add(plane, W, ya, sample_x(&s, pw * gw + ix), g);
-                        }
-                    }
+                if (s.cached && maxagg) backward_plane(&s, 1, 1, d, am, plane);
+                else if (s.cached) backward_plane(&s, 1, 0, d, am, plane);
+                else backward_plane(&s, 0, maxagg, d, am, plane);
             }
         }
     }
