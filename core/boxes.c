@@ -130,34 +130,71 @@ void mr_argsort_desc(int n, const float *scores, int *order, int *tmp)
 size_t mr_nms_workspace(int n)
 {
     size_t m = n > 0 ? (size_t)n : 0;
-    return m * (2 * sizeof(int) + sizeof(float) + 1) + 64;
+    return m * (3 * sizeof(int) + sizeof(float) + 1) + sizeof(int) + 64;
 }
 
-/* greedy NMS over boxes; classes == NULL means one class */
+/* Greedy NMS. Boxes are ranked by mr_argsort_desc; with classes, the ranks
+ * are grouped by class (a counting sort keeps score order inside a class)
+ * and each class runs on its own, so boxes of different classes are never
+ * compared; kept boxes are then listed in rank order. Class labels spread
+ * over more than n values fall back to one pass that skips other classes. */
 static int nms_impl(int n, const float *boxes, const float *scores, const int *classes,
                     float thr, int max_keep, int *keep, void *ws)
 {
     if (n <= 0) return 0;
-    int *order = ws, *tmp = order + n;
-    float *area = (float *)(tmp + n);
-    unsigned char *dead = (unsigned char *)(area + n);
-    mr_argsort_desc(n, scores, order, tmp);
+    int *order = ws, *grp = order + n, *cnt = grp + n;   /* cnt: n + 1 ints */
+    float *area = (float *)(cnt + n + 1);
+    unsigned char *state = (unsigned char *)(area + n);  /* 0 open, 1 suppressed, 2 kept */
+    mr_argsort_desc(n, scores, order, grp);
     for (int i = 0; i < n; i++) {
         area[i] = mr_box_area(boxes + 4 * (size_t)order[i]);
-        dead[i] = 0;
+        state[i] = 0;
     }
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-        if (dead[i]) continue;
-        int bi = order[i];
-        keep[k++] = bi;
-        if (max_keep > 0 && k >= max_keep) break;
-        const float *b = boxes + 4 * (size_t)bi;
-        for (int j = i + 1; j < n; j++) {
-            if (dead[j] || (classes && classes[order[j]] != classes[bi])) continue;
-            if (iou_pair(b, area[i], boxes + 4 * (size_t)order[j], area[j]) > thr) dead[j] = 1;
+    int lo = 0, hi = 0;
+    if (classes) {
+        lo = hi = classes[0];
+        for (int i = 1; i < n; i++) {
+            if (classes[i] < lo) lo = classes[i];
+            if (classes[i] > hi) hi = classes[i];
         }
     }
+    if (!classes || (long)hi - lo < n) {
+        /* grp = ranks grouped by class, cnt = class segment starts */
+        int nc = classes ? hi - lo + 1 : 1;
+        memset(cnt, 0, (size_t)(nc + 1) * sizeof *cnt);
+        for (int i = 0; i < n; i++) cnt[(classes ? classes[order[i]] - lo : 0) + 1]++;
+        for (int c = 0; c < nc; c++) cnt[c + 1] += cnt[c];
+        for (int i = 0; i < n; i++) grp[cnt[classes ? classes[order[i]] - lo : 0]++] = i;
+        int kept = 0;
+        for (int a = 0; a < n; a++) {
+            int i = grp[a];
+            int end = cnt[classes ? classes[order[i]] - lo : 0];  /* now its segment's end */
+            if (state[i]) continue;
+            state[i] = 2;
+            /* one class: ranks are visited in order, so max_keep can stop early */
+            if (nc == 1 && max_keep > 0 && ++kept >= max_keep) break;
+            const float *b = boxes + 4 * (size_t)order[i];
+            for (int bpos = a + 1; bpos < end; bpos++) {
+                int j = grp[bpos];
+                if (!state[j] && iou_pair(b, area[i], boxes + 4 * (size_t)order[j], area[j]) > thr)
+                    state[j] = 1;
+            }
+        }
+    } else {
+        for (int i = 0; i < n; i++) {
+            if (state[i]) continue;
+            state[i] = 2;
+            int bi = order[i];
+            const float *b = boxes + 4 * (size_t)bi;
+            for (int j = i + 1; j < n; j++) {
+                if (state[j] || classes[order[j]] != classes[bi]) continue;
+                if (iou_pair(b, area[i], boxes + 4 * (size_t)order[j], area[j]) > thr) state[j] = 1;
+            }
+        }
+    }
+    int k = 0;
+    for (int i = 0; i < n && (max_keep <= 0 || k < max_keep); i++)
+        if (state[i] == 2) keep[k++] = order[i];
     return k;
 }
 

@@ -188,6 +188,15 @@ static void test_nms_brute_force(void **s)
         kw = brute_nms(n, boxes, scores, cls, thr, want);
         assert_int_equal(k, kw);
         assert_memory_equal(keep, want, (size_t)k * sizeof *keep);
+        /* sparse and negative labels take the other code path, same result */
+        int sparse[NMAX];
+        for (int i = 0; i < n; i++) sparse[i] = cls[i] * 100000 - 7;
+        assert_int_equal(mr_batched_nms(n, boxes, scores, sparse, thr, 0, keep, ws), kw);
+        assert_memory_equal(keep, want, (size_t)kw * sizeof *keep);
+        if (kw > 1) {
+            assert_int_equal(mr_batched_nms(n, boxes, scores, cls, thr, kw - 1, keep, ws), kw - 1);
+            assert_memory_equal(keep, want, (size_t)(kw - 1) * sizeof *keep);
+        }
     }
     free(ws);
 }
