@@ -124,24 +124,18 @@ int mr_rle_to_string(const mr_rle *r, char **out, mr_err *e)
     return MR_OK;
 }
 
-int mr_rle_from_string(mr_rle *r, const char *s, size_t len, uint32_t h, uint32_t w, mr_err *e)
+int mr_rle_counts_from_string(const char *s, size_t len, uint32_t *c, size_t *pm, mr_err *e)
 {
-    uint32_t *c = alloc_cnts(len);
-    if (!c) return mr_errf(e, MR_ENOMEM, "rle: out of memory");
     size_t m = 0, p = 0;
     while (p < len) {
         int64_t x = 0;
         int k = 0, more = 1;
         while (more) {
-            if (p >= len) {
-                free(c);
+            if (p >= len)
                 return mr_errf(e, MR_EUSER, "compressed RLE string ends inside a count (char %zu)", p);
-            }
             int ch = (unsigned char)s[p] - 48;
-            if (ch < 0 || ch > 63 || k > 12) {
-                free(c);
+            if (ch < 0 || ch > 63 || k > 12)
                 return mr_errf(e, MR_EUSER, "compressed RLE string has an invalid char at %zu", p);
-            }
             x |= (int64_t)(ch & 0x1f) << (5 * k);
             more = ch & 0x20;
             p++; k++;
@@ -150,6 +144,17 @@ int mr_rle_from_string(mr_rle *r, const char *s, size_t len, uint32_t h, uint32_
         if (m > 2) x += (int64_t)c[m - 2];
         c[m++] = (uint32_t)x;
     }
+    *pm = m;
+    return MR_OK;
+}
+
+int mr_rle_from_string(mr_rle *r, const char *s, size_t len, uint32_t h, uint32_t w, mr_err *e)
+{
+    uint32_t *c = alloc_cnts(len);
+    if (!c) return mr_errf(e, MR_ENOMEM, "rle: out of memory");
+    size_t m;
+    int rc = mr_rle_counts_from_string(s, len, c, &m, e);
+    if (rc) { free(c); return rc; }
     rle_adopt(r, h, w, c, m);
     return MR_OK;
 }
@@ -177,10 +182,15 @@ void mr_rle_bbox(const mr_rle *r, double bb[4])
     size_t m = (r->m / 2) * 2;
     uint32_t xs = w, ys = h, xe = 0, ye = 0, cc = 0, xp = 0;
     if (m == 0 || h == 0) { bb[0] = bb[1] = bb[2] = bb[3] = 0; return; }
+    const double inv = 1.0 / h;
     for (size_t j = 0; j < m; j++) {
         cc += r->cnts[j];
         uint32_t t = cc - (uint32_t)(j % 2);
-        uint32_t y = t % h, x = (t - y) / h;
+        /* x = t / h, y = t % h without a division per count */
+        uint32_t x = (uint32_t)((double)t * inv);
+        if ((uint64_t)x * h > t) x--;
+        else if ((uint64_t)(x + 1) * h <= t) x++;
+        uint32_t y = t - x * h;
         if (j % 2 == 0) xp = x;
         else if (xp < x) { ys = 0; ye = h - 1; }
         xs = umin32(xs, x); xe = umax32(xe, x);
@@ -190,10 +200,34 @@ void mr_rle_bbox(const mr_rle *r, double bb[4])
     bb[1] = ys; bb[3] = (double)(ye - ys + 1);
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* sort ascending: insertion sort for short arrays, else an LSD radix sort
+ * on 8-bit digits up to the highest set bit (boundary lists of polygons) */
+static int sort_u32(uint32_t *a, size_t n)
 {
-    uint32_t c = *(const uint32_t *)a, d = *(const uint32_t *)b;
-    return c > d ? 1 : c < d ? -1 : 0;
+    if (n <= 32) {
+        for (size_t i = 1; i < n; i++) {
+            uint32_t v = a[i];
+            size_t j = i;
+            while (j > 0 && a[j - 1] > v) { a[j] = a[j - 1]; j--; }
+            a[j] = v;
+        }
+        return 0;
+    }
+    uint32_t *tmp = malloc(n * sizeof *tmp), mx = 0;
+    if (!tmp) return -1;
+    for (size_t i = 0; i < n; i++) mx |= a[i];
+    uint32_t *src = a, *dst = tmp;
+    for (int sh = 0; sh < 32 && (mx >> sh); sh += 8) {
+        size_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++) cnt[(src[i] >> sh) & 0xff]++;
+        size_t s = 0;
+        for (int d = 0; d < 256; d++) { size_t c = cnt[d]; cnt[d] = s; s += c; }
+        for (size_t i = 0; i < n; i++) dst[cnt[(src[i] >> sh) & 0xff]++] = src[i];
+        uint32_t *t = src; src = dst; dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);
+    free(tmp);
+    return 0;
 }
 
 int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w, mr_err *e)
@@ -261,7 +295,7 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
     a[k++] = (uint32_t)((size_t)h * w);
     free(u); free(v); free(x); free(y);
     u = v = x = y = NULL;
-    qsort(a, k, sizeof(uint32_t), cmp_u32);
+    if (sort_u32(a, k)) { free(a); a = NULL; goto oom; }
     uint32_t p = 0;
     for (size_t j = 0; j < k; j++) { uint32_t t = a[j]; a[j] -= p; p = t; }
     b = malloc(sizeof(uint32_t) * k);

@@ -21,6 +21,7 @@
  * defines: mr_rle, MR_RLE_INIT, mr_rle_free, mr_rle_set, mr_rle_copy,
  *          mr_rle_encode, mr_rle_encode_rowmajor, mr_rle_decode,
  *          mr_rle_decode_rowmajor, mr_rle_to_string, mr_rle_from_string,
+ *          mr_rle_counts_from_string,
  *          mr_rle_check, mr_rle_from_poly, mr_rle_from_polys,
  *          mr_rle_from_bbox, mr_rle_area, mr_rle_bbox, mr_rle_merge,
  *          mr_rle_iou, mr_bbox_iou
@@ -61,6 +62,8 @@ void mr_rle_decode_rowmajor(const mr_rle *r, uint8_t *mask);
  * MR_EUSER (message says which char). */
 int mr_rle_to_string(const mr_rle *r, char **out, mr_err *e);
 int mr_rle_from_string(mr_rle *r, const char *s, size_t len, uint32_t h, uint32_t w, mr_err *e);
+/* The same into caller memory: cnts must hold len entries; *m = count. */
+int mr_rle_counts_from_string(const char *s, size_t len, uint32_t *cnts, size_t *m, mr_err *e);
 /* MR_OK iff the counts sum to exactly h*w; else MR_EUSER with the sum. */
 int mr_rle_check(const mr_rle *r, mr_err *e);
 
