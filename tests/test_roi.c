@@ -427,6 +427,13 @@ static void test_registry_sweep(void **s)
     assert_null(mr_registry_roi_extractor("roialgn", &e));
     assert_int_equal(e.code, MR_EUSER);
     assert_string_equal(e.msg, "unknown roi_extractor 'roialgn' (known: roipool, roiwarp, roialign)");
+    /* the duplicate check itself can fail */
+    const mr_variant dup[3] = {v[0], {MR_VK_ROI_EXTRACTOR, "other", v[0].impl}, v[0]};
+    assert_int_equal(mr_registry_check_table(dup, 3, &e), MR_EINTERNAL);
+    assert_non_null(strstr(e.msg, "duplicate"));
+    assert_int_equal(mr_registry_check_table(dup, 2, &e), MR_OK);
+    const mr_variant noimpl[1] = {{MR_VK_TAP, "c4", NULL}};
+    assert_int_equal(mr_registry_check_table(noimpl, 1, &e), MR_EINTERNAL);
     assert_null(mr_registry_find((mr_variant_kind)99, "x", &e));
     assert_int_equal(e.code, MR_EINTERNAL);
 }

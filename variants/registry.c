@@ -77,11 +77,10 @@ const mr_variant *mr_registry_find(mr_variant_kind k, const char *name, mr_err *
     return NULL;
 }
 
-int mr_registry_check(mr_err *e)
+int mr_registry_check_table(const mr_variant *t, size_t n, mr_err *e)
 {
-    size_t n = sizeof table / sizeof table[0];
     for (size_t i = 0; i < n; i++) {
-        const mr_variant *v = &table[i];
+        const mr_variant *v = &t[i];
         if ((unsigned)v->kind >= MR_VK_COUNT)
             return mr_errf(e, MR_EINTERNAL, "registry entry %zu: kind %d out of range", i, (int)v->kind);
         if (!v->name || !v->name[0])
@@ -91,11 +90,16 @@ int mr_registry_check(mr_err *e)
             return mr_errf(e, MR_EINTERNAL, "registry entry %zu (%s '%s'): no descriptor", i,
                            kind_names[v->kind], v->name);
         for (size_t j = 0; j < i; j++)
-            if (table[j].kind == v->kind && !strcmp(table[j].name, v->name))
+            if (t[j].kind == v->kind && !strcmp(t[j].name, v->name))
                 return mr_errf(e, MR_EINTERNAL, "registry: duplicate %s '%s' (entries %zu and %zu)",
                                kind_names[v->kind], v->name, j, i);
     }
     return MR_OK;
+}
+
+int mr_registry_check(mr_err *e)
+{
+    return mr_registry_check_table(table, sizeof table / sizeof table[0], e);
 }
 
 #define MR_X(E, n, t)                                                    \

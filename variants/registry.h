@@ -33,7 +33,8 @@
  *
  * defines: MR_VARIANT_KINDS, mr_variant_kind, MR_VK_*, MR_VK_COUNT, mr_variant,
  *   mr_variant_kind_name, mr_registry_entries, mr_registry_find,
- *   mr_registry_names, mr_registry_check, mr_registry_roi_extractor,
+ *   mr_registry_names, mr_registry_check, mr_registry_check_table,
+ *   mr_registry_roi_extractor,
  *   mr_registry_tap, mr_registry_mask_loss, mr_registry_mask_head, mr_registry_norm
  */
 #ifndef MR_REGISTRY_H
@@ -76,6 +77,8 @@ const char *mr_registry_names(mr_variant_kind k, char *buf, size_t n);
 /* table sanity: kinds in range, names non-empty and unique within a kind,
  * impl non-NULL; MR_EINTERNAL naming the offending entry otherwise */
 int mr_registry_check(mr_err *e);
+/* the same checks on any table (the tests feed it a table with a duplicate) */
+int mr_registry_check_table(const mr_variant *t, size_t n, mr_err *e);
 
 /* typed lookups: const struct mr_<kind> *mr_registry_<kind>(name, e) */
 #define MR_X(E, n, t) const struct t *mr_registry_##n(const char *name, mr_err *e);
