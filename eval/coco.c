@@ -379,7 +379,8 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
     a->image_index = a->category_index = -1;
     a->segm_area = -1;
     if (!mr_jr_eat(&r->j, '{')) {
-        if (mr_jr_peek(&r->j) == MR_JT_BAD) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
+        int t = mr_jr_peek(&r->j);
+        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_expect(&r->j, '{'); return FAIL(r, "%s", ""); }
         return FAIL(r, "expected an object");
     }
     const char *key; size_t kl;

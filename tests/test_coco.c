@@ -1,0 +1,278 @@
+/*
+ * test_coco.c — group `coco`: the COCO reader (every segmentation form,
+ * keypoints, our keypoint_sigmas, string escapes, missing optional fields),
+ * loadRes preparation of results (the three branches), id lookups, the
+ * builder and writers (save and reload), and a bad-input test for each
+ * error the reader promises, checking the message names file, record and
+ * field.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "eval/coco.h"
+#include "tests/test_util.h"
+
+static const char *GT =
+    "{\"info\": {\"x\": [1, {\"y\": null}]}, \"images\": ["
+    "{\"id\": 1, \"width\": 40, \"height\": 30, \"file_name\": \"a\\\"b\\u00e9.jpg\"},"
+    "{\"id\": 7, \"width\": 20, \"height\": 10}],"
+    "\"annotations\": ["
+    "{\"id\": 10, \"image_id\": 1, \"category_id\": 3, \"bbox\": [1, 2, 10, 5], \"area\": 50.5, \"iscrowd\": 0,"
+    " \"segmentation\": [[1, 2, 11, 2, 11, 7, 1, 7], [20, 20, 25, 20, 25, 25]]},"
+    "{\"id\": 11, \"image_id\": 7, \"category_id\": 3, \"iscrowd\": 1,"
+    " \"segmentation\": {\"size\": [10, 20], \"counts\": [5, 10, 185]}},"
+    "{\"id\": 12, \"image_id\": 1, \"category_id\": 5, \"bbox\": [0, 0, 4, 4], \"area\": 16, \"ignore\": 1,"
+    " \"keypoints\": [1, 1, 2, 3, 3, 0], \"segmentation\": {\"counts\": \"`U1\", \"size\": [30, 40]}}],"
+    "\"categories\": [{\"id\": 3, \"name\": \"box\", \"supercategory\": \"thing\"},"
+    "{\"id\": 5, \"name\": \"fig\", \"keypoints\": [\"a\", \"b\"], \"skeleton\": [[1, 2]], \"keypoint_sigmas\": [0.05, 0.1]}]}";
+
+static void load_gt(mr_coco *c, const char *json)
+{
+    mr_err e;
+    mr_coco_init(c);
+    if (mr_coco_parse(c, json, strlen(json), "gt.json", &e)) fail_msg("%s", e.msg);
+}
+
+static void test_parse_gt(void **s)
+{
+    (void)s;
+    mr_coco c;
+    load_gt(&c, GT);
+    assert_int_equal(c.num_images, 2);
+    assert_int_equal(c.num_anns, 3);
+    assert_int_equal(c.num_cats, 2);
+    assert_string_equal(c.images[0].file_name, "a\"b\xc3\xa9.jpg");
+    assert_int_equal(mr_coco_image_index(&c, 7), 1);
+    assert_int_equal(mr_coco_image_index(&c, 8), -1);
+    assert_int_equal(mr_coco_cat_index(&c, 5), 1);
+    const mr_coco_ann *a = &c.anns[0];
+    assert_int_equal(a->seg.kind, MR_SEG_POLY);
+    assert_int_equal(a->seg.npoly, 2);
+    assert_int_equal(a->seg.poly_len[1], 6);
+    assert_true(a->area == 50.5);
+    /* missing bbox/area derived from the RLE; iscrowd kept */
+    const mr_coco_ann *b = &c.anns[1];
+    assert_int_equal(b->seg.kind, MR_SEG_RLE);
+    assert_int_equal(b->seg.rle_compressed, 0);
+    assert_true(b->area == 10);
+    assert_true(b->bbox[0] == 0 && b->bbox[1] == 0 && b->bbox[2] == 2 && b->bbox[3] == 10);   /* wraps columns */
+    assert_int_equal(b->iscrowd, 1);
+    const mr_coco_ann *k = &c.anns[2];
+    assert_int_equal(k->num_kpt, 2);
+    assert_int_equal(k->num_keypoints, 1);      /* counted from v > 0 */
+    assert_int_equal(k->ignore, 1);
+    assert_int_equal(k->seg.rle_compressed, 1);
+    assert_int_equal(c.cats[1].num_sigmas, 2);
+    assert_true(c.cats[1].keypoint_sigmas[1] == 0.1);
+    assert_int_equal(c.cats[1].num_skeleton, 1);
+    /* per-image lists in file order */
+    assert_int_equal(c.img_off[1] - c.img_off[0], 2);
+    assert_int_equal(c.img_anns[c.img_off[0]], 0);
+    assert_int_equal(c.img_anns[c.img_off[0] + 1], 2);
+    /* the polygon mask (two parts merged) */
+    mr_rle r = MR_RLE_INIT;
+    assert_int_equal(mr_coco_ann_rle(a, &c.images[0], &r, NULL), MR_OK);
+    assert_int_equal(r.h, 30);
+    assert_true(mr_rle_area(&r) > 50);
+    mr_rle_free(&r);
+    mr_coco_free(&c);
+}
+
+static void test_results_branches(void **s)
+{
+    (void)s;
+    mr_coco gt, dt;
+    mr_err e;
+    load_gt(&gt, GT);
+    mr_coco_init(&dt);
+    const char *rb = "[{\"image_id\": 1, \"category_id\": 3, \"bbox\": [1, 1, 4, 2.5], \"score\": 0.5},"
+                     " {\"image_id\": 7, \"category_id\": 3, \"bbox\": [0, 0, 2, 2], \"score\": 1}]";
+    if (mr_coco_parse_results(&dt, &gt, rb, strlen(rb), "dt.json", &e)) fail_msg("%s", e.msg);
+    assert_string_equal(dt.res_kind, "bbox");
+    assert_int_equal(dt.anns[1].id, 2);
+    assert_true(dt.anns[0].area == 10);
+    assert_int_equal(dt.anns[0].image_index, 0);
+    const char *rs = "[{\"image_id\": 7, \"category_id\": 3, \"segmentation\": {\"size\": [10, 20], \"counts\": [5, 10, 185]}, \"score\": 0.5}]";
+    if (mr_coco_parse_results(&dt, &gt, rs, strlen(rs), "dt.json", &e)) fail_msg("%s", e.msg);
+    assert_string_equal(dt.res_kind, "segmentation");
+    assert_true(dt.anns[0].area == 10);
+    assert_true(dt.anns[0].bbox[1] == 0 && dt.anns[0].bbox[2] == 2 && dt.anns[0].bbox[3] == 10);
+    const char *rk = "[{\"image_id\": 1, \"category_id\": 5, \"keypoints\": [1, 2, 1, 5, 10, 0], \"score\": 0.5}]";
+    if (mr_coco_parse_results(&dt, &gt, rk, strlen(rk), "dt.json", &e)) fail_msg("%s", e.msg);
+    assert_string_equal(dt.res_kind, "keypoints");
+    assert_true(dt.anns[0].area == 32);
+    assert_true(dt.anns[0].bbox[0] == 1 && dt.anns[0].bbox[2] == 4 && dt.anns[0].bbox[3] == 8);
+    /* an empty results file is valid */
+    if (mr_coco_parse_results(&dt, &gt, " [ ] ", 5, "dt.json", &e)) fail_msg("%s", e.msg);
+    assert_int_equal(dt.num_anns, 0);
+    mr_coco_free(&dt);
+    mr_coco_free(&gt);
+}
+
+static void test_save_reload(void **s)
+{
+    (void)s;
+    mr_coco c, d;
+    mr_err e;
+    load_gt(&c, GT);
+    char *dir = tu_tmpdir("coco");
+    char p[512];
+    snprintf(p, sizeof p, "%s/gt.json", dir);
+    if (mr_coco_save(&c, p, &e)) fail_msg("%s", e.msg);
+    mr_coco_init(&d);
+    if (mr_coco_load(&d, p, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(d.num_anns, 3);
+    assert_int_equal(d.num_cats, 2);
+    assert_string_equal(d.images[0].file_name, c.images[0].file_name);
+    assert_int_equal(d.anns[2].seg.rle.m, c.anns[2].seg.rle.m);
+    assert_true(d.anns[0].area == c.anns[0].area);
+    assert_true(d.cats[1].keypoint_sigmas[0] == 0.05);
+    mr_coco_free(&d);
+    /* builder + results writer */
+    mr_coco b;
+    mr_coco_init(&b);
+    assert_int_equal(mr_coco_add_image(&b, 3, 10, 10, "x.png", &e), MR_OK);
+    mr_coco_cat cat = {.id = 1, .name = "sq"};
+    assert_int_equal(mr_coco_add_category(&b, &cat, &e), MR_OK);
+    mr_coco_ann a = {.id = 1, .image_id = 3, .category_id = 1, .bbox = {1, 1, 2, 2}, .area = 4, .score = 0.25, .has_bbox = 1};
+    assert_int_equal(mr_coco_add_ann(&b, &a, &e), MR_OK);
+    if (mr_coco_finish(&b, &e)) fail_msg("%s", e.msg);
+    snprintf(p, sizeof p, "%s/dt.json", dir);
+    if (mr_coco_save_results(&b, p, &e)) fail_msg("%s", e.msg);
+    mr_coco r;
+    mr_coco_init(&r);
+    snprintf(p, sizeof p, "%s/gt2.json", dir);
+    if (mr_coco_save(&b, p, &e)) fail_msg("%s", e.msg);
+    mr_coco g2;
+    mr_coco_init(&g2);
+    if (mr_coco_load(&g2, p, &e)) fail_msg("%s", e.msg);
+    snprintf(p, sizeof p, "%s/dt.json", dir);
+    if (mr_coco_load_results(&r, &g2, p, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(r.num_anns, 1);
+    assert_true(r.anns[0].score == 0.25 && r.anns[0].bbox[2] == 2);
+    mr_coco_free(&r);
+    mr_coco_free(&g2);
+    mr_coco_free(&b);
+    mr_coco_free(&c);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    tu_run(cmd, NULL, 0);
+    free(dir);
+}
+
+/* a GT text with one substitution must fail naming the pieces */
+static void bad_gt(const char *json, const char *w1, const char *w2)
+{
+    mr_coco c;
+    mr_err e;
+    mr_coco_init(&c);
+    int rc = mr_coco_parse(&c, json, strlen(json), "bad.json", &e);
+    if (rc != MR_EUSER || !strstr(e.msg, "bad.json") || !strstr(e.msg, w1) || (w2 && !strstr(e.msg, w2)))
+        fail_msg("rc %d, message '%s', wanted '%s' and '%s'", rc, e.msg, w1, w2 ? w2 : "");
+    mr_coco_free(&c);
+}
+
+#define IMG "\"images\": [{\"id\": 1, \"width\": 10, \"height\": 10}]"
+#define CAT "\"categories\": [{\"id\": 1, \"name\": \"a\"}]"
+
+static void test_bad_gt(void **s)
+{
+    (void)s;
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [", "malformed JSON", "annotations[0]");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1],}]}",
+           "malformed JSON", "annotations[0]");
+    bad_gt("[1, 2]", "found an array", NULL);
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1]}]}",
+           "annotations[0]", "image_id");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": \"x\"}]}",
+           "annotations[0]", "field 'bbox'");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": \"1\", \"category_id\": 1}]}",
+           "annotations[0]", "field 'image_id'");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 2, \"category_id\": 1, \"bbox\": [0,0,1,1]}]}",
+           "annotations[0]", "image 2 is not in images");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 9, \"bbox\": [0,0,1,1]}]}",
+           "annotations[0]", "category 9 is not in categories");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1],"
+           " \"segmentation\": {\"size\": [10, 10], \"counts\": [5, 10]}}]}",
+           "annotations[0]", "sum to 15");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,NaN]}]}",
+           "annotations[0]", "malformed JSON");
+    bad_gt("{\"images\": [{\"id\": 1, \"width\": -10, \"height\": 10}], " CAT ", \"annotations\": []}",
+           "images[0]", "field 'width'");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,-1,1]}]}",
+           "annotations[0]", "negative width");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1], \"area\": -3}]}",
+           "annotations[0]", "field 'area'");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1], \"keypoints\": [1, 2]}]}",
+           "annotations[0]", "field 'keypoints'");
+    bad_gt("{" IMG ", \"categories\": [{\"id\": 1, \"keypoints\": [\"a\"]}], \"annotations\": [{\"id\": 1, \"image_id\": 1,"
+           " \"category_id\": 1, \"bbox\": [0,0,1,1], \"keypoints\": [1, 2, 2, 3, 3, 2]}]}",
+           "annotations[0]", "expected 3 values");
+    bad_gt("{\"images\": [{\"id\": 1, \"width\": 10, \"height\": 10}, {\"id\": 1, \"width\": 10, \"height\": 10}], " CAT ", \"annotations\": []}",
+           "images[1]", "duplicate image id");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1],"
+           " \"segmentation\": [[1, 2, 3]]}]}", "annotations[0]", "even number");
+    bad_gt("{" IMG ", \"annotations\": []}", "categories", "missing");
+}
+
+static void bad_res(const char *json, const char *w1, const char *w2)
+{
+    mr_coco gt, dt;
+    mr_err e;
+    load_gt(&gt, GT);
+    mr_coco_init(&dt);
+    int rc = mr_coco_parse_results(&dt, &gt, json, strlen(json), "res.json", &e);
+    if (rc != MR_EUSER || !strstr(e.msg, "res.json") || !strstr(e.msg, w1) || (w2 && !strstr(e.msg, w2)))
+        fail_msg("rc %d, message '%s', wanted '%s' and '%s'", rc, e.msg, w1, w2 ? w2 : "");
+    mr_coco_free(&dt);
+    mr_coco_free(&gt);
+}
+
+static void test_bad_results(void **s)
+{
+    (void)s;
+    bad_res("[{\"image_id\": 1, \"category_id\": 3, \"bbox\": [0, 0, 1, 1], \"score\": 0.5}, {\"image_id\": 99, "
+            "\"category_id\": 3, \"bbox\": [0, 0, 1, 1], \"score\": 0.5}]", "[1]", "image 99 is not in the ground truth");
+    bad_res("[{\"image_id\": 1, \"category_id\": 4, \"bbox\": [0, 0, 1, 1], \"score\": 0.5}]", "[0]", "category 4");
+    bad_res("[{\"image_id\": 1, \"category_id\": 3, \"bbox\": [0, 0, 1, 1]}]", "[0]", "field 'score'");
+    bad_res("[{\"image_id\": 1, \"category_id\": 3, \"bbox\": [0, 0, 1, 1], \"score\": \"high\"}]", "[0]", "field 'score'");
+    bad_res("[{\"image_id\": 1, \"category_id\": 5, \"keypoints\": [1, 2, 1, 5, 10, 0, 1, 1, 1], \"score\": 0.5}]",
+            "[0]", "field 'keypoints'");
+    bad_res("[{\"image_id\": 1, \"category_id\": 5, \"keypoints\": [1, 2, 1, 5], \"score\": 0.5}]", "[0]", "field 'keypoints'");
+    bad_res("[{\"image_id\": 1, \"category_id\": 3, \"bbox\": [0, 0, 1, 1], \"score\": 0.5}, {\"image_id\": 1, "
+            "\"category_id\": 3, \"score\": 0.5, \"keypoints\": [1,1,1,2,2,2]}]", "[1]", "field 'bbox'");
+    bad_res("[{\"image_id\": 7, \"category_id\": 3, \"segmentation\": {\"size\": [10, 20], \"counts\": \"ab\"}, \"score\": 0.5}]",
+            "[0]", "segmentation.counts");
+    bad_res("[{\"image_id\": 1, \"category_id\": 3, \"bbox\": [0, 0, 1, 1], \"score\": 0.5}", "[1]", "malformed JSON");
+    bad_res("{\"annotations\": []}", "found an object", NULL);
+}
+
+static void test_missing_file(void **s)
+{
+    (void)s;
+    mr_coco c;
+    mr_err e;
+    mr_coco_init(&c);
+    assert_int_equal(mr_coco_load(&c, "/nonexistent/x.json", &e), MR_EIO);
+    assert_non_null(strstr(e.msg, "/nonexistent/x.json"));
+}
+
+size_t tests_coco(const struct CMUnitTest **out)
+{
+    static const struct CMUnitTest t[] = {
+        cmocka_unit_test(test_parse_gt),
+        cmocka_unit_test(test_results_branches),
+        cmocka_unit_test(test_save_reload),
+        cmocka_unit_test(test_bad_gt),
+        cmocka_unit_test(test_bad_results),
+        cmocka_unit_test(test_missing_file),
+    };
+    *out = t;
+    return sizeof t / sizeof t[0];
+}
