@@ -1,0 +1,142 @@
+/*
+ * conv2d.c — 2-d convolution (groups = 1), forward and backward.
+ *
+ * Shapes (PyTorch's): inp (N, cin, H, W), w (cout, cin, kh, kw), b (cout),
+ * out (N, cout, OH, OW). Per image, with K = cin*kh*kw and P = OH*OW:
+ *   forward   out (cout x P)  = w (cout x K) . col (K x P)        [+ b]
+ *   backward  dw  (cout x K) += dout (cout x P) . col^T
+ *             dcol (K x P)    = w^T . dout,  dinp += col2im(dcol)
+ *             db  (cout)     += row sums of dout
+ * where col = im2col(inp). The column matrix is built for a band of output
+ * rows at a time (see chunk_rows) so that it stays in cache next to the
+ * matrix product instead of streaming K*P floats through memory. A 1x1
+ * stride-1 unpadded conv needs no columns: the image itself is the (cin x P)
+ * matrix, and it uses no workspace.
+ * Promises: no allocation; backward ADDS into dinp/dw/db (any may be NULL);
+ * bitwise reproducible for a given OpenBLAS thread count.
+ */
+#include "core/layers.h"
+#include "core/im2col.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* Column-buffer budget per band, in floats. A band holds whole output rows,
+ * at least MIN_COLS columns when the image has that many (so the matrix
+ * product stays wide enough to run at full speed). */
+#define CHUNK_FLOATS (1L << 19)
+#define MIN_COLS 512
+
+static int is_pointwise(const mr_conv2d *c)
+{
+    return c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0;
+}
+
+static mr_cgeom geom_of(const mr_conv2d *c, int H, int W)
+{
+    mr_cgeom g = {c->cin, H, W, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw,
+                  mr_conv_out_size(H, c->kh, c->sh, c->ph, c->dh),
+                  mr_conv_out_size(W, c->kw, c->sw, c->pw, c->dw)};
+    return g;
+}
+
+/* output rows per column band */
+static int chunk_rows(const mr_cgeom *g)
+{
+    const long K = (long)g->C * g->kh * g->kw;
+    long rows = CHUNK_FLOATS / (K * g->OW);
+    long min_rows = (MIN_COLS + g->OW - 1) / g->OW;
+    if (rows < min_rows) rows = min_rows;
+    if (rows < 1) rows = 1;
+    if (rows > g->OH) rows = g->OH;
+    return (int)rows;
+}
+
+size_t mr_conv2d_workspace(const mr_conv2d *c, int H, int W)
+{
+    if (is_pointwise(c)) return 0;
+    mr_cgeom g = geom_of(c, H, W);
+    if (g.OH <= 0 || g.OW <= 0) return 0;
+    return (size_t)g.C * g.kh * g.kw * (size_t)chunk_rows(&g) * g.OW;
+}
+
+void mr_conv2d_forward(const mr_conv2d *c, int N, int H, int W, const float *inp,
+                       const float *w, const float *b, float *out, float *ws)
+{
+    const mr_cgeom g = geom_of(c, H, W);
+    const int K = c->cin * c->kh * c->kw, P = g.OH * g.OW;
+    if (g.OH <= 0 || g.OW <= 0) return;
+    const int band = chunk_rows(&g);
+    for (int n = 0; n < N; n++) {
+        const float *img = inp + (long)n * c->cin * H * W;
+        float *o = out + (long)n * c->cout * P;
+        if (is_pointwise(c)) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, P, c->cin,
+                        1.0f, w, c->cin, img, P, 0.0f, o, P);
+        } else {
+            for (int oh0 = 0; oh0 < g.OH; oh0 += band) {
+                const int oh1 = oh0 + band < g.OH ? oh0 + band : g.OH;
+                const int ncol = (oh1 - oh0) * g.OW;
+                mr_im2col_rows(&g, img, oh0, oh1, ws);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, ncol, K,
+                            1.0f, w, K, ws, ncol, 0.0f, o + (long)oh0 * g.OW, P);
+            }
+        }
+        if (b) {
+#pragma omp parallel for schedule(static)
+            for (int co = 0; co < c->cout; co++) {
+                float *oc = o + (long)co * P;
+                const float bv = b[co];
+                for (int p = 0; p < P; p++) oc[p] += bv;
+            }
+        }
+    }
+}
+
+void mr_conv2d_backward(const mr_conv2d *c, int N, int H, int W, const float *inp,
+                        const float *w, const float *dout, float *dinp, float *dw,
+                        float *db, float *ws)
+{
+    const mr_cgeom g = geom_of(c, H, W);
+    const int K = c->cin * c->kh * c->kw, P = g.OH * g.OW;
+    if (g.OH <= 0 || g.OW <= 0) return;
+    const int band = chunk_rows(&g);
+    for (int n = 0; n < N; n++) {
+        const float *img = inp + (long)n * c->cin * H * W;
+        const float *d = dout + (long)n * c->cout * P;
+        float *di = dinp ? dinp + (long)n * c->cin * H * W : NULL;
+        if (db) {
+#pragma omp parallel for schedule(static)
+            for (int co = 0; co < c->cout; co++) {
+                const float *dc = d + (long)co * P;
+                double s = 0.0;
+                for (int p = 0; p < P; p++) s += dc[p];
+                db[co] += (float)s;
+            }
+        }
+        if (is_pointwise(c)) {
+            if (dw)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, c->cin, P,
+                            1.0f, d, P, img, P, 1.0f, dw, c->cin);
+            if (di)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c->cin, P, c->cout,
+                            1.0f, w, c->cin, d, P, 1.0f, di, P);
+            continue;
+        }
+        for (int oh0 = 0; oh0 < g.OH; oh0 += band) {
+            const int oh1 = oh0 + band < g.OH ? oh0 + band : g.OH;
+            const int ncol = (oh1 - oh0) * g.OW;
+            const float *dband = d + (long)oh0 * g.OW;
+            if (dw) {
+                mr_im2col_rows(&g, img, oh0, oh1, ws);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, K, ncol,
+                            1.0f, dband, P, ws, ncol, 1.0f, dw, K);
+            }
+            if (di) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, ncol, c->cout,
+                            1.0f, w, K, dband, P, 0.0f, ws, ncol);
+                mr_col2im_rows(&g, ws, oh0, oh1, di);
+            }
+        }
+    }
+}

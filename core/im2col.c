@@ -1,0 +1,77 @@
+/*
+ * im2col.c — image <-> column transforms for a band of output rows (see
+ * im2col.h). For each kernel tap (i, j) the valid output columns form one
+ * contiguous range [lo, hi], computed once per column-matrix row, so the inner
+ * loops have no bounds tests; with stride 1 the copy is a memcpy.
+ */
+#include "core/im2col.h"
+
+#include <string.h>
+
+/* The output columns ow whose input column ow*sw + off lies in [0, W):
+ * [*lo, *hi] (empty when *lo > *hi). */
+static void valid_range(int OW, int W, int sw, int off, int *lo, int *hi)
+{
+    int l = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    int h = (W - 1 - off) < 0 ? -1 : (W - 1 - off) / sw;
+    if (h > OW - 1) h = OW - 1;
+    *lo = l;
+    *hi = h;
+}
+
+void mr_im2col_rows(const mr_cgeom *g, const float *img, int oh0, int oh1, float *col)
+{
+    const int kk = g->kh * g->kw, K = g->C * kk, OW = g->OW;
+    const long ncol = (long)(oh1 - oh0) * OW;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < K; r++) {
+        const int c = r / kk, i = (r / g->kw) % g->kh, j = r % g->kw;
+        const int off = j * g->dw - g->pw;
+        int lo, hi;
+        valid_range(OW, g->W, g->sw, off, &lo, &hi);
+        const float *plane = img + (long)c * g->H * g->W;
+        float *dst = col + (long)r * ncol;
+        for (int oh = oh0; oh < oh1; oh++, dst += OW) {
+            const int ih = oh * g->sh - g->ph + i * g->dh;
+            if (ih < 0 || ih >= g->H || lo > hi) {
+                memset(dst, 0, sizeof(float) * OW);
+                continue;
+            }
+            const float *row = plane + (long)ih * g->W;
+            for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+            if (g->sw == 1) {
+                memcpy(dst + lo, row + lo + off, sizeof(float) * (hi - lo + 1));
+            } else {
+                const int sw = g->sw;
+                for (int ow = lo; ow <= hi; ow++) dst[ow] = row[(long)ow * sw + off];
+            }
+            for (int ow = hi + 1; ow < OW; ow++) dst[ow] = 0.0f;
+        }
+    }
+}
+
+void mr_col2im_rows(const mr_cgeom *g, const float *col, int oh0, int oh1, float *img)
+{
+    const int kk = g->kh * g->kw, OW = g->OW;
+    const long ncol = (long)(oh1 - oh0) * OW;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < g->C; c++) {
+        float *plane = img + (long)c * g->H * g->W;
+        for (int i = 0; i < g->kh; i++) {
+            for (int j = 0; j < g->kw; j++) {
+                const int off = j * g->dw - g->pw;
+                int lo, hi;
+                valid_range(OW, g->W, g->sw, off, &lo, &hi);
+                if (lo > hi) continue;
+                const float *src = col + ((long)c * kk + i * g->kw + j) * ncol;
+                for (int oh = oh0; oh < oh1; oh++, src += OW) {
+                    const int ih = oh * g->sh - g->ph + i * g->dh;
+                    if (ih < 0 || ih >= g->H) continue;
+                    float *row = plane + (long)ih * g->W;
+                    const int sw = g->sw;
+                    for (int ow = lo; ow <= hi; ow++) row[(long)ow * sw + off] += src[ow];
+                }
+            }
+        }
+    }
+}
