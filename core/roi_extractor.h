@@ -15,8 +15,10 @@
  *          average ones need none, aux_size 0 and aux may be NULL)
  *   dfeat  (N, C, H, W): backward ADDS into it (+=), as every layer in
  *          core/layers.h; the caller zeroes it once per step.
- * For FPN the caller runs one call per level with that level's RoIs
- * gathered into a contiguous (R_l, 5) array (core/boxes.h: mr_fpn_levels).
+ * For FPN, mr_roi_multilevel_forward/backward (below) do torchvision's
+ * MultiScaleRoIAlign with any extractor: map each RoI to a level
+ * (core/boxes.h mr_fpn_levels), run the extractor once per level on that
+ * level's RoIs and put the rows back in RoI order.
  *
  * Parameters (mr_roi_params):
  *   pooled_h, pooled_w  output size per RoI (7x7 box head, 14x14 mask head)
@@ -39,7 +41,9 @@
  *
  * defines: mr_roi_agg, MR_ROI_MAX, MR_ROI_AVG, mr_roi_params, mr_roi_extractor,
  *          mr_roi_agg_name, mr_roi_agg_parse, mr_roi_check, mr_roi_params_default,
- *          mr_roi_check_rois, mr_roi_channel_range
+ *          mr_roi_check_rois, mr_roi_channel_range, MR_ROI_MAX_LEVELS,
+ *          mr_roi_levels, mr_roi_multilevel_workspace, mr_roi_multilevel_forward,
+ *          mr_roi_multilevel_backward
  */
 #ifndef MR_ROI_EXTRACTOR_H
 #define MR_ROI_EXTRACTOR_H
@@ -95,6 +99,40 @@ mr_roi_params mr_roi_params_default(const mr_roi_extractor *x);
  * aggregation. MR_EUSER naming the field otherwise. */
 int mr_roi_check(const mr_roi_extractor *x, const mr_roi_params *p, mr_err *e);
 
+
+/* ---- several feature levels (FPN): torchvision's MultiScaleRoIAlign ----
+ * Level l (0-based) is the map P_{k_min + l}; RoI r goes to level
+ * clamp(floor(canonical_level + log2(sqrt(area_r) / canonical_scale) + 1e-6),
+ * k_min, k_min + nlevels - 1) (the FPN paper's eq. 1: k_min 2, 4 maps P2-P5,
+ * canonical 224 at level 4), and is extracted from that level's map with
+ * spatial_scale = scale[l] (p->spatial_scale is ignored). nlevels == 1 is a
+ * plain single-map extraction (C4, C5). */
+#define MR_ROI_MAX_LEVELS 6
+
+typedef struct mr_roi_levels {
+    int nlevels;                             /* 1 .. MR_ROI_MAX_LEVELS */
+    int k_min;                               /* FPN level of feat[0]: 2 */
+    int canonical_scale, canonical_level;    /* 224, 4 */
+    const float *feat[MR_ROI_MAX_LEVELS];    /* (N, C, H[l], W[l]) */
+    int H[MR_ROI_MAX_LEVELS], W[MR_ROI_MAX_LEVELS];
+    float scale[MR_ROI_MAX_LEVELS];          /* 1/4, 1/8, 1/16, 1/32 */
+} mr_roi_levels;
+
+/* bytes of workspace for R RoIs of C channels; the same workspace must be
+ * passed, untouched, from a forward to its backward (it keeps the level
+ * assignment and the aux scratch) */
+size_t mr_roi_multilevel_workspace(const mr_roi_extractor *x, const mr_roi_params *p, int R, int C);
+/* out (R, C, pooled_h, pooled_w) in RoI order. Checks p (mr_roi_check) and
+ * the RoIs; MR_EUSER naming the field or RoI otherwise. */
+int mr_roi_multilevel_forward(const mr_roi_extractor *x, const mr_roi_params *p,
+                              const mr_roi_levels *lv, int N, int C, int R, const float *rois,
+                              float *out, void *ws, mr_err *e);
+/* dfeat[l] (N, C, H[l], W[l]) += the gradient, per level in order (a fixed
+ * summation order, as each extractor's backward); a NULL dfeat[l] skips a
+ * level that needs no gradient. */
+void mr_roi_multilevel_backward(const mr_roi_extractor *x, const mr_roi_params *p,
+                                const mr_roi_levels *lv, int N, int C, int R, const float *rois,
+                                const float *dout, void *ws, float *const *dfeat);
 
 /* For implementations. Every RoI has an integer batch index in [0, N) and
  * finite coordinates within +-1e6 (so integer conversions cannot

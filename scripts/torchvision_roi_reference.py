@@ -14,7 +14,8 @@ What is stored (names are what the C tests read):
   roi: feat (N,C,H,W), rois (R,5), dout (R,C,PH,PW), meta [PH, PW, scale];
        align_{a}_{s}.out / .dfeat for aligned a in {0,1}, sampling s in {2,0}
        (0 = adaptive), pool.out / pool.dfeat (torchvision roi_pool), and the
-       same for a second spatial scale with the suffix _s2.
+       same for a second spatial scale with the suffix _s2; ms.* is
+       MultiScaleRoIAlign over four FPN levels (out and the per-level dfeat).
   boxes: coder (encode with weights 10,10,5,5 and 1,1,1,1; decode with
        clamped dw/dh), nms and batched_nms keep lists on random boxes with
        tied scores, AnchorGenerator outputs, Matcher outputs, LevelMapper.
@@ -97,6 +98,29 @@ def roi_reference(path):
         o = roi_pool(f, rois, (PH, PW), spatial_scale=scale)
         o.backward(dout)
         t["pool.out" + suffix], t["pool.dfeat" + suffix] = o, f.grad
+    # MultiScaleRoIAlign over P2-P5 of a 2-image batch of 128 x 160 (aligned
+    # False, sampling 2, 4 x 3 output), RoIs of 6..600 px so every level is used
+    from collections import OrderedDict
+    from torchvision.ops import MultiScaleRoIAlign
+    feats = OrderedDict()
+    for l, st in enumerate((4, 8, 16, 32)):
+        feats[str(l)] = torch.randn(2, 2, 128 // st, 160 // st, generator=g).requires_grad_(True)
+        t[f"ms.feat{l}"] = feats[str(l)]
+    boxes = []
+    for b in range(2):
+        side = 6 + torch.rand(12, generator=g) * 594
+        asp = 0.5 + torch.rand(12, generator=g)
+        x1 = torch.rand(12, generator=g) * 100 - 10
+        y1 = torch.rand(12, generator=g) * 80 - 10
+        boxes.append(torch.stack([x1, y1, x1 + side, y1 + side * asp], 1))
+    pooler = MultiScaleRoIAlign(["0", "1", "2", "3"], (4, 3), 2)
+    o = pooler(feats, boxes, [(128, 160), (128, 160)])
+    dout = torch.randn(o.shape, generator=g)
+    o.backward(dout)
+    t["ms.rois"] = torch.cat([torch.cat([torch.full((12, 1), float(b)), boxes[b]], 1) for b in range(2)])
+    t["ms.out"], t["ms.dout"] = o, dout
+    for l in range(4):
+        t[f"ms.dfeat{l}"] = feats[str(l)].grad
     write_safetensors(path, t, {"torchvision": torchvision.__version__, "torch": torch.__version__,
                                 "script": "scripts/torchvision_roi_reference.py"})
 

@@ -4,6 +4,8 @@
  *   - RoIAlign (aligned 0/1, sampling 2 and adaptive) and RoIPool forward
  *     and backward equal torchvision's to 1e-5 (references written by
  *     scripts/torchvision_roi_reference.py into tests/data/tv_roi_ref.safetensors);
+ *   - the multi-level (FPN) pooler with RoIAlign equals torchvision's
+ *     MultiScaleRoIAlign over P2-P5;
  *   - RoIWarp equals RoIAlign (aligned 0) on boxes whose scaled corners are
  *     integers, and differs from it when they are not (the quantisation);
  *   - finite-difference gradient checks for every registered extractor and
@@ -133,6 +135,75 @@ static void test_torchvision_equality(void **s)
         mr_roi_params p = {0, 0, 0, 0, 0, MR_ROI_MAX};
         compare_case(&f, "roipool", p, "pool", suffixes[si]);
     }
+    mr_st_close(&f);
+}
+
+/* mr_roi_multilevel_* with roialign equals torchvision's MultiScaleRoIAlign
+ * (four levels P2-P5), forward and per-level backward; and with one level
+ * it is the plain extractor */
+static void test_multilevel_torchvision(void **s)
+{
+    (void)s;
+    mr_st_file f;
+    mr_err e;
+    assert_int_equal(mr_st_read(&f, ROI_REF, &e), MR_OK);
+    const mr_st_tensor *rt = mr_st_find(&f, "ms.rois"), *ot = mr_st_find(&f, "ms.out");
+    assert_non_null(rt);
+    assert_non_null(ot);
+    int R = (int)rt->shape[0], C = (int)ot->shape[1], N = 2;
+    mr_roi_levels lv = {.nlevels = 4, .k_min = 2, .canonical_scale = 224, .canonical_level = 4};
+    float *dfeat[4];
+    for (int l = 0; l < 4; l++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "ms.feat%d", l);
+        const mr_st_tensor *ft = mr_st_find(&f, nm);
+        assert_non_null(ft);
+        lv.feat[l] = ft->data;
+        lv.H[l] = (int)ft->shape[2];
+        lv.W[l] = (int)ft->shape[3];
+        lv.scale[l] = 1.0f / (float)(4 << l);
+        dfeat[l] = calloc((size_t)N * C * lv.H[l] * lv.W[l], sizeof(float));
+    }
+    const mr_roi_extractor *x = get("roialign");
+    mr_roi_params p = {4, 3, 0.0f, 2, 0, MR_ROI_AVG};
+    p.spatial_scale = 1.0f;  /* ignored per level, but must pass mr_roi_check */
+    size_t no = (size_t)R * C * 12;
+    float *out = malloc(no * sizeof *out);
+    void *ws = malloc(mr_roi_multilevel_workspace(x, &p, R, C));
+    int rc = mr_roi_multilevel_forward(x, &p, &lv, N, C, R, rt->data, out, ws, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    size_t where = 0;
+    double err = max_abs_diff(out, ref_f32(&f, "ms.out", (long)no), no, &where);
+    if (err > 1e-5) print_error("multilevel out: max diff %g at %zu\n", err, where);
+    assert_true(err <= 1e-5);
+    mr_roi_multilevel_backward(x, &p, &lv, N, C, R, rt->data, ref_f32(&f, "ms.dout", (long)no), ws,
+                               dfeat);
+    for (int l = 0; l < 4; l++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "ms.dfeat%d", l);
+        size_t nf = (size_t)N * C * lv.H[l] * lv.W[l];
+        err = max_abs_diff(dfeat[l], ref_f32(&f, nm, (long)nf), nf, &where);
+        if (err > 1e-5) print_error("multilevel dfeat P%d: max diff %g at %zu\n", l + 2, err, where);
+        assert_true(err <= 1e-5);
+    }
+    /* one level (and a max extractor with aux): the plain extractor */
+    lv.nlevels = 1;
+    const mr_roi_extractor *pool = get("roipool");
+    mr_roi_params pp = {4, 3, 0.25f, 0, 0, MR_ROI_MAX};
+    float *out2 = malloc(no * sizeof *out2);
+    int32_t *aux = malloc(pool->aux_size(&pp, R, C) * sizeof *aux);
+    void *ws2 = malloc(mr_roi_multilevel_workspace(pool, &pp, R, C));
+    assert_int_equal(mr_roi_multilevel_forward(pool, &pp, &lv, N, C, R, rt->data, out, ws2, &e), 0);
+    assert_int_equal(pool->forward(&pp, N, C, lv.H[0], lv.W[0], lv.feat[0], R, rt->data, out2, aux, &e), 0);
+    assert_memory_equal(out, out2, no * sizeof *out);
+    /* bad input: a level without a map */
+    lv.nlevels = 2;
+    lv.feat[1] = NULL;
+    assert_int_equal(mr_roi_multilevel_forward(x, &p, &lv, N, C, R, rt->data, out, ws, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "level 1"));
+    for (int l = 0; l < 4; l++) free(dfeat[l]);
+    free(out); free(out2); free(aux); free(ws); free(ws2);
     mr_st_close(&f);
 }
 
@@ -442,6 +513,7 @@ size_t tests_roi(const struct CMUnitTest **out)
 {
     static const struct CMUnitTest t[] = {
         cmocka_unit_test(test_torchvision_equality),
+        cmocka_unit_test(test_multilevel_torchvision),
         cmocka_unit_test(test_warp_equals_align_on_grid),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_backward_deterministic),
