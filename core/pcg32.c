@@ -64,3 +64,30 @@ double mr_pcg32_normal(mr_pcg32 *r)
     double u2 = mr_pcg32_uniform_double(r);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
 }
+
+/* LCG jump-ahead (Brown, "Random number generation with arbitrary strides",
+ * 1994): compose the affine step x -> m x + c with itself by squaring. */
+void mr_pcg32_advance(mr_pcg32 *r, uint64_t delta)
+{
+    uint64_t cur_mult = PCG32_MULT, cur_plus = r->inc, acc_mult = 1, acc_plus = 0;
+    while (delta > 0) {
+        if (delta & 1) {
+            acc_mult *= cur_mult;
+            acc_plus = acc_plus * cur_mult + cur_plus;
+        }
+        cur_plus = (cur_mult + 1) * cur_plus;
+        cur_mult *= cur_mult;
+        delta >>= 1;
+    }
+    r->state = acc_mult * r->state + acc_plus;
+}
+
+void mr_pcg32_shuffle(mr_pcg32 *r, int *a, int n)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)mr_pcg32_bounded(r, (uint32_t)i + 1u);
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}

@@ -4,7 +4,8 @@
  * mrcnn draws from a seeded mr_pcg32, so runs are reproducible.
  *
  * defines: mr_pcg32, mr_pcg32_seed, mr_pcg32_next, mr_pcg32_bounded,
- *          mr_pcg32_uniform, mr_pcg32_uniform_double, mr_pcg32_normal
+ *          mr_pcg32_uniform, mr_pcg32_uniform_double, mr_pcg32_normal,
+ *          mr_pcg32_advance, mr_pcg32_shuffle
  */
 #ifndef MR_PCG32_H
 #define MR_PCG32_H
@@ -29,5 +30,12 @@ double mr_pcg32_uniform_double(mr_pcg32 *r);
 /* standard normal (Box-Muller on two uniform doubles; no cached spare, so
  * the stream position is a pure function of the number of calls) */
 double mr_pcg32_normal(mr_pcg32 *r);
+
+/* Jump the generator delta steps ahead (or back, with delta = 2^64 - k) in
+ * O(log delta): the same state as delta calls of mr_pcg32_next. */
+void mr_pcg32_advance(mr_pcg32 *r, uint64_t delta);
+/* Fisher-Yates shuffle of a[0..n) (n - 1 calls of mr_pcg32_bounded, from the
+ * last element down), so a given state always gives the same permutation. */
+void mr_pcg32_shuffle(mr_pcg32 *r, int *a, int n);
 
 #endif

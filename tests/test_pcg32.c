@@ -166,6 +166,57 @@ static void test_normal(void **s)
     assert_true(memcmp(&a, &b, sizeof a) == 0);
 }
 
+static void test_advance(void **s)
+{
+    (void)s;
+    mr_pcg32 a, b;
+    mr_pcg32_seed(&a, 42u, 54u);
+    b = a;
+    for (int i = 0; i < 1000; i++) mr_pcg32_next(&a);
+    mr_pcg32_advance(&b, 1000);
+    assert_memory_equal(&a, &b, sizeof a);
+    mr_pcg32_advance(&b, 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    /* backwards: 2^64 - 1000 steps ahead is 1000 steps back */
+    mr_pcg32_advance(&b, (uint64_t)0 - 1000u);
+    mr_pcg32 c;
+    mr_pcg32_seed(&c, 42u, 54u);
+    assert_memory_equal(&b, &c, sizeof b);
+    assert_int_equal(mr_pcg32_next(&b), 0xa15c02b7u);
+}
+
+static void test_shuffle(void **s)
+{
+    (void)s;
+    mr_pcg32 r;
+    mr_pcg32_seed(&r, 8u, 8u);
+    int a[50], seen[50] = {0};
+    for (int i = 0; i < 50; i++) a[i] = i;
+    mr_pcg32 r2 = r;
+    mr_pcg32_shuffle(&r, a, 50);
+    int moved = 0;
+    for (int i = 0; i < 50; i++) { seen[a[i]]++; moved += a[i] != i; }
+    for (int i = 0; i < 50; i++) assert_int_equal(seen[i], 1);  /* a permutation */
+    assert_true(moved > 40);
+    int b[50];
+    for (int i = 0; i < 50; i++) b[i] = i;
+    mr_pcg32_shuffle(&r2, b, 50);
+    assert_memory_equal(a, b, sizeof a);  /* deterministic */
+    mr_pcg32_shuffle(&r, a, 0);
+    mr_pcg32_shuffle(&r, a, 1);
+    /* all 6 orders of 3 elements about equally often (chi^2, 5 dof) */
+    long count[6] = {0};
+    const long n = 60000;
+    for (long k = 0; k < n; k++) {
+        int p[3] = {0, 1, 2};
+        mr_pcg32_shuffle(&r, p, 3);
+        count[p[0] * 2 + (p[1] > p[2])]++;
+    }
+    double chi2 = 0;
+    for (int i = 0; i < 6; i++) chi2 += (count[i] - n / 6.0) * (count[i] - n / 6.0) / (n / 6.0);
+    assert_true(chi2 < 20.5);  /* P = 0.001 */
+}
+
 size_t tests_pcg32(const struct CMUnitTest **out)
 {
     static const struct CMUnitTest t[] = {
@@ -175,6 +226,8 @@ size_t tests_pcg32(const struct CMUnitTest **out)
         cmocka_unit_test(test_bounded),
         cmocka_unit_test(test_uniform),
         cmocka_unit_test(test_normal),
+        cmocka_unit_test(test_advance),
+        cmocka_unit_test(test_shuffle),
     };
     *out = t;
     return sizeof t / sizeof t[0];
