@@ -1,0 +1,437 @@
+/*
+ * test_eval.c — group `eval`: COCOeval against pycocotools' numbers on every
+ * fixture set in ../shared/coco (stats, stats with useCats=0, per-category AP
+ * and AP50 within 1e-9; the x64 sets too, except under ASan), and hand-made
+ * cases whose expected values are derived in the comments from pycocotools'
+ * algorithm: empty results, an image without ground truth, a category absent
+ * from the results, score ties (stable sort), more than maxDets detections,
+ * crowd-only images, degenerate boxes, keypoints with no visible point and
+ * OKS with a category's own sigmas, the strict-mode corrections, and thread
+ * counts giving identical arrays.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "core/fileio.h"
+#include "eval/coco.h"
+#include "eval/cocoeval.h"
+#include "tests/test_util.h"
+
+/* ---- fixtures ---- */
+
+static void check_set(const char *set, int threads)
+{
+    char path[512], gtp[600];
+    char *buf;
+    size_t len;
+    mr_err e;
+    tu_shared_path(path, sizeof path, "coco/");
+    size_t base = strlen(path);
+    snprintf(path + base, sizeof path - base, "%s/expected.json", set);
+    if (mr_read_file(path, &buf, &len, &e)) fail_msg("%s", e.msg);
+    cJSON *ex = cJSON_Parse(buf);
+    free(buf);
+    assert_non_null(ex);
+    const char *iou = cJSON_GetObjectItem(ex, "iouType")->valuestring;
+    path[base] = 0;
+    snprintf(gtp, sizeof gtp, "%s%s/%s", path, set, cJSON_GetObjectItem(ex, "gt")->valuestring);
+    snprintf(path + base, sizeof path - base, "%s/dt.json", set);
+    mr_coco gt, dt;
+    mr_coco_init(&gt);
+    mr_coco_init(&dt);
+    if (mr_coco_load(&gt, gtp, &e)) fail_msg("%s", e.msg);
+    if (mr_coco_load_results(&dt, &gt, path, &e)) fail_msg("%s", e.msg);
+    for (int uc = 1; uc >= 0; uc--) {
+        mr_eval_params p;
+        mr_eval_params_default(&p, mr_eval_iou_type(iou));
+        p.use_cats = uc;
+        p.threads = threads;
+        mr_eval ev;
+        if (mr_eval_run(&ev, &gt, &dt, &p, &e)) fail_msg("%s", e.msg);
+        cJSON *st = cJSON_GetObjectItem(ex, uc ? "stats" : "stats_useCats0");
+        assert_int_equal(cJSON_GetArraySize(st), ev.nstats);
+        for (int i = 0; i < ev.nstats; i++) {
+            double want = cJSON_GetArrayItem(st, i)->valuedouble;
+            if (fabs(ev.stats[i] - want) > 1e-9)
+                fail_msg("%s useCats=%d stat %d: got %.17g, pycocotools %.17g", set, uc, i, ev.stats[i], want);
+        }
+        cJSON *pa = cJSON_GetObjectItem(ex, "per_category_ap"), *p50 = cJSON_GetObjectItem(ex, "per_category_ap50");
+        if (uc && pa) {
+            for (size_t k = 0; k < ev.ncats; k++) {
+                char id[32];
+                snprintf(id, sizeof id, "%lld", (long long)ev.cats[k].id);
+                cJSON *a = cJSON_GetObjectItem(pa, id), *b = cJSON_GetObjectItem(p50, id);
+                assert_non_null(a);
+                assert_non_null(b);
+                if (fabs(ev.cats[k].ap - a->valuedouble) > 1e-9 || fabs(ev.cats[k].ap50 - b->valuedouble) > 1e-9)
+                    fail_msg("%s category %s: AP %.17g / %.17g, AP50 %.17g / %.17g", set, id, ev.cats[k].ap,
+                             a->valuedouble, ev.cats[k].ap50, b->valuedouble);
+            }
+        }
+        mr_eval_free(&ev);
+    }
+    mr_coco_free(&dt);
+    mr_coco_free(&gt);
+    cJSON_Delete(ex);
+}
+
+static void test_mini_bbox(void **s) { (void)s; check_set("mini-bbox-s1", 1); check_set("mini-bbox-s2", 2); }
+static void test_mini_segm(void **s) { (void)s; check_set("mini-segm-s1", 1); check_set("mini-segm-s2", 2); }
+static void test_mini_keypoints(void **s) { (void)s; check_set("mini-keypoints-s1", 1); check_set("mini-keypoints-s2", 2); }
+static void test_x64(void **s)
+{
+    (void)s;
+    if (tu_asan()) { print_message("x64 sets skipped under ASan\n"); return; }
+    check_set("x64-bbox", 1);
+    check_set("x64-keypoints", 1);
+    check_set("x64-segm", 2);
+}
+
+/* ---- hand-made cases ---- */
+
+static mr_coco G, D;
+
+/* evaluate dt_json against gt_json; p_mod may change the params */
+static void run(mr_eval *ev, const char *gt_json, const char *dt_json, int iou, void (*p_mod)(mr_eval_params *))
+{
+    mr_err e;
+    mr_coco_free(&G);
+    mr_coco_free(&D);
+    if (mr_coco_parse(&G, gt_json, strlen(gt_json), "gt.json", &e)) fail_msg("%s", e.msg);
+    if (mr_coco_parse_results(&D, &G, dt_json, strlen(dt_json), "dt.json", &e)) fail_msg("%s", e.msg);
+    mr_eval_params p;
+    mr_eval_params_default(&p, iou);
+    if (p_mod) p_mod(&p);
+    if (mr_eval_run(ev, &G, &D, &p, &e)) fail_msg("%s", e.msg);
+}
+
+static void near(double got, double want)
+{
+    if (fabs(got - want) > 1e-12) fail_msg("got %.17g, want %.17g", got, want);
+}
+
+#define BOXGT(ANNS) "{\"images\": [{\"id\": 1, \"width\": 200, \"height\": 200}, {\"id\": 2, \"width\": 200, \"height\": 200}]," \
+    "\"categories\": [{\"id\": 1, \"name\": \"a\"}, {\"id\": 2, \"name\": \"b\"}, {\"id\": 3, \"name\": \"c\"}], \"annotations\": [" ANNS "]}"
+#define GTBOX(ID, IMG, CAT, X, Y, W, H, CROWD) "{\"id\": " #ID ", \"image_id\": " #IMG ", \"category_id\": " #CAT \
+    ", \"bbox\": [" #X ", " #Y ", " #W ", " #H "], \"iscrowd\": " #CROWD "}"
+#define DTBOX(IMG, CAT, X, Y, W, H, S) "{\"image_id\": " #IMG ", \"category_id\": " #CAT ", \"bbox\": [" #X ", " #Y ", " #W ", " #H "], \"score\": " #S "}"
+
+/* one large box (100x100 = 10000, "large") on image 1, category 1 */
+static const char *ONE_GT = "{\"images\": [{\"id\": 1, \"width\": 200, \"height\": 200}, {\"id\": 2, \"width\": 200, \"height\": 200}],"
+    "\"categories\": [{\"id\": 1, \"name\": \"a\"}, {\"id\": 2, \"name\": \"b\"}, {\"id\": 3, \"name\": \"c\"}], \"annotations\": ["
+    "{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [10, 10, 100, 100], \"area\": 10000, \"iscrowd\": 0}]}";
+
+/* Empty results (pycocotools crashes in loadRes): the category with ground
+ * truth has evaluations with no detections: precision 0, recall 0, so AP and
+ * AR are 0; small and medium have no ground truth: -1. */
+static void test_empty_results(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    run(&ev, ONE_GT, "[]", MR_IOU_BBOX, NULL);
+    double want[12] = {0, 0, 0, -1, -1, 0, 0, 0, 0, -1, -1, 0};
+    for (int i = 0; i < 12; i++) near(ev.stats[i], want[i]);
+    near(ev.cats[0].ap, 0);
+    near(ev.cats[1].ap, -1);          /* no ground truth */
+    mr_eval_free(&ev);
+}
+
+/* A perfect detection: tp = 1, fp = 0, pr = 1 / (1 + eps) at every recall
+ * threshold, so AP = 1 - 2^-52 (pycocotools' np.spacing(1)); AR = 1. */
+static void test_perfect(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    run(&ev, ONE_GT, "[" DTBOX(1, 1, 10, 10, 100, 100, 0.9) "]", MR_IOU_BBOX, NULL);
+    near(ev.stats[0], 1.0 / (1.0 + 2.220446049250313e-16));
+    near(ev.stats[8], 1);
+    near(ev.cats[0].f1_best, 1);
+    near(ev.cats[0].f1_best_score, 0.9);
+    mr_eval_free(&ev);
+}
+
+/* An image without ground truth holding a higher-scored false positive:
+ * sorted [FP .9 (image 2), TP .5 (image 1)]: tp = [0, 1], fp = [1, 1],
+ * rc = [0, 1], pr = [0, .5] -> interpolated [.5, .5]: AP = .5 at every IoU.
+ * F1: at .9 P = 0; at .5 P = .5, R = 1, F1 = 2/3. */
+static void test_image_without_gt(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    run(&ev, ONE_GT, "[" DTBOX(1, 1, 10, 10, 100, 100, 0.5) ", " DTBOX(2, 1, 0, 0, 50, 50, 0.9) "]", MR_IOU_BBOX, NULL);
+    near(ev.stats[0], 0.5);
+    near(ev.stats[1], 0.5);
+    near(ev.cats[0].f1_best, 2.0 / 3.0);
+    near(ev.cats[0].f1_best_score, 0.5);
+    mr_eval_free(&ev);
+}
+
+/* Category 2 has ground truth but no detection: its AP is 0 (not -1), the
+ * mean over categories 1 (perfect) and 2 is (1 - eps') / 2; category 3 has
+ * neither and stays -1, out of the mean. */
+static void test_category_absent(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    run(&ev, BOXGT(GTBOX(1, 1, 1, 10, 10, 100, 100, 0) ", " GTBOX(2, 1, 2, 50, 50, 60, 60, 0)),
+        "[" DTBOX(1, 1, 10, 10, 100, 100, 0.9) "]", MR_IOU_BBOX, NULL);
+    double one = 1.0 / (1.0 + 2.220446049250313e-16);
+    near(ev.cats[0].ap, one);
+    near(ev.cats[1].ap, 0);
+    near(ev.cats[2].ap, -1);
+    near(ev.stats[0], one / 2);
+    mr_eval_free(&ev);
+}
+
+/* Score ties keep file order (stable sort): [FP, TP] at equal scores gives
+ * AP .5 as above; [TP, FP] gives rc = [1, 1], pr = [1, .5] -> AP = 1. */
+static void test_score_ties(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    run(&ev, ONE_GT, "[" DTBOX(1, 1, 150, 150, 20, 20, 0.5) ", " DTBOX(1, 1, 10, 10, 100, 100, 0.5) "]", MR_IOU_BBOX, NULL);
+    near(ev.stats[0], 0.5);
+    mr_eval_free(&ev);
+    run(&ev, ONE_GT, "[" DTBOX(1, 1, 10, 10, 100, 100, 0.5) ", " DTBOX(1, 1, 150, 150, 20, 20, 0.5) "]", MR_IOU_BBOX, NULL);
+    near(ev.stats[0], 1.0 / (1.0 + 2.220446049250313e-16));
+    mr_eval_free(&ev);
+}
+
+/* More than maxDets: 100 false positives at .9 then the true positive at .1
+ * is the 101st detection and is cut: AP = 0, AR@100 = 0. With the true
+ * positive first (score .95): AR@1 = AR@100 = 1; precision: tp at rank 0,
+ * so AP = 1 - eps'. */
+static void append(char *b, size_t n, const char *s) { strncat(b, s, n - strlen(b) - 1); }
+static void test_max_dets(void **s)
+{
+    (void)s;
+    size_t n = 20000;
+    char *dt = malloc(n);
+    for (int tp_first = 0; tp_first < 2; tp_first++) {
+        strcpy(dt, "[");
+        if (tp_first) append(dt, n, DTBOX(1, 1, 10, 10, 100, 100, 0.95) ",");
+        for (int i = 0; i < 100; i++) append(dt, n, DTBOX(1, 1, 150, 150, 10, 10, 0.9) ",");
+        append(dt, n, tp_first ? DTBOX(1, 1, 150, 150, 10, 10, 0.9) "]" : DTBOX(1, 1, 10, 10, 100, 100, 0.1) "]");
+        mr_eval ev;
+        run(&ev, ONE_GT, dt, MR_IOU_BBOX, NULL);
+        if (tp_first) {
+            near(ev.stats[6], 1);
+            near(ev.stats[8], 1);
+            near(ev.stats[0], 1.0 / (1.0 + 2.220446049250313e-16));
+        } else {
+            near(ev.stats[0], 0);
+            near(ev.stats[8], 0);
+        }
+        mr_eval_free(&ev);
+    }
+    free(dt);
+}
+
+/* A crowd-only image: detections inside the crowd region match it (a crowd
+ * can match any number) and are ignored; npig counts only image 1's box, so
+ * AP stays 1 - eps'. The same box without iscrowd makes the first detection
+ * a true positive on image 2 and the rest false positives. */
+static void test_crowd_only(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    const char *dts = "[" DTBOX(1, 1, 10, 10, 100, 100, 0.5) ", " DTBOX(2, 1, 0, 0, 50, 50, 0.9) ", "
+                      DTBOX(2, 1, 60, 60, 40, 40, 0.8) ", " DTBOX(2, 1, 10, 10, 10, 10, 0.7) "]";
+    run(&ev, BOXGT(GTBOX(1, 1, 1, 10, 10, 100, 100, 0) ", " GTBOX(2, 2, 1, 0, 0, 100, 100, 1)), dts, MR_IOU_BBOX, NULL);
+    near(ev.stats[0], 1.0 / (1.0 + 2.220446049250313e-16));
+    mr_eval_free(&ev);
+    /* crowd only, no other ground truth: npig = 0 -> every AP is -1 */
+    run(&ev, BOXGT(GTBOX(2, 2, 1, 0, 0, 100, 100, 1)), dts, MR_IOU_BBOX, NULL);
+    near(ev.stats[0], -1);
+    near(ev.cats[0].ap, -1);
+    mr_eval_free(&ev);
+}
+
+/* Degenerate boxes: a zero-size detection has IoU 0 with everything (bbIou
+ * skips w <= 0), so [zero box .9 (FP), exact .5 (TP)] gives AP .5; a
+ * zero-width ground truth can never be matched: AP 0, no NaN. */
+static void test_degenerate(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    run(&ev, ONE_GT, "[" DTBOX(1, 1, 10, 10, 0, 0, 0.9) ", " DTBOX(1, 1, 10, 10, 100, 100, 0.5) "]", MR_IOU_BBOX, NULL);
+    near(ev.stats[0], 0.5);
+    mr_eval_free(&ev);
+    run(&ev, BOXGT(GTBOX(1, 1, 1, 10, 10, 0, 100, 0)), "[" DTBOX(1, 1, 10, 10, 0, 100, 0.9) "]", MR_IOU_BBOX, NULL);
+    near(ev.stats[0], 0);
+    assert_false(isnan(ev.stats[0]));
+    mr_eval_free(&ev);
+}
+
+/* Keypoints, a 2-keypoint category with its own sigmas (.1, .1), GT area
+ * 100. GT 1: points (10,10) and (20,20) visible; the detection is exact on
+ * the first and 3 px off on the second: e = 9 / (2*.1)^2 / 100 / 2 = 1.125,
+ * OKS = (1 + exp(-1.125)) / 2 = .66236: a match at .50 .55 .60 .65 only, so
+ * AP = 4/10 (times 1/(1+eps)). GT 2 has no visible point (num_keypoints 0):
+ * ignored; a detection inside its doubled box has OKS 1 with it and is
+ * ignored too, so it does not lower AP. */
+static const char *KP_GT = "{\"images\": [{\"id\": 1, \"width\": 200, \"height\": 200}],"
+    "\"categories\": [{\"id\": 1, \"name\": \"fig\", \"keypoints\": [\"p\", \"q\"], \"keypoint_sigmas\": [0.1, 0.1]}],"
+    "\"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [5, 5, 20, 20], \"area\": 100,"
+    " \"iscrowd\": 0, \"num_keypoints\": 2, \"keypoints\": [10, 10, 2, 20, 20, 2]},"
+    "{\"id\": 2, \"image_id\": 1, \"category_id\": 1, \"bbox\": [100, 100, 30, 30], \"area\": 900,"
+    " \"iscrowd\": 0, \"num_keypoints\": 0, \"keypoints\": [0, 0, 0, 0, 0, 0]}]}";
+
+static void test_keypoints_sigmas(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    const char *dts = "[{\"image_id\": 1, \"category_id\": 1, \"keypoints\": [10, 10, 1, 20, 23, 1], \"score\": 0.8},"
+                      "{\"image_id\": 1, \"category_id\": 1, \"keypoints\": [110, 110, 1, 120, 120, 1], \"score\": 0.9}]";
+    run(&ev, KP_GT, dts, MR_IOU_KEYPOINTS, NULL);
+    assert_int_equal(ev.nstats, 10);
+    near(ev.stats[0], 0.4 / (1.0 + 2.220446049250313e-16));
+    near(ev.stats[1], 1.0 / (1.0 + 2.220446049250313e-16));
+    near(ev.stats[2], 0);
+    near(ev.stats[5], 0.4);
+    mr_eval_free(&ev);
+}
+
+/* --kpt-sigmas of the wrong length is an error naming the record */
+static void sig3(mr_eval_params *p) { static const double s3[3] = {.1, .1, .1}; p->kpt_sigmas = s3; p->num_kpt_sigmas = 3; }
+static void test_keypoints_bad_sigmas(void **s)
+{
+    (void)s;
+    mr_err e;
+    mr_coco_free(&G);
+    mr_coco_free(&D);
+    const char *dts = "[{\"image_id\": 1, \"category_id\": 1, \"keypoints\": [10, 10, 1, 20, 23, 1], \"score\": 0.8}]";
+    if (mr_coco_parse(&G, KP_GT, strlen(KP_GT), "gt.json", &e)) fail_msg("%s", e.msg);
+    if (mr_coco_parse_results(&D, &G, dts, strlen(dts), "dt.json", &e)) fail_msg("%s", e.msg);
+    mr_eval_params p;
+    mr_eval_params_default(&p, MR_IOU_KEYPOINTS);
+    sig3(&p);
+    mr_eval ev;
+    assert_int_equal(mr_eval_run(&ev, &G, &D, &p, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "annotations[0]"));
+    assert_non_null(strstr(e.msg, "field 'keypoints'"));
+}
+
+/* strict: a ground truth with "ignore": 1 but iscrowd 0 is matched normally
+ * by pycocotools (ignore is overwritten by iscrowd): the detection is a TP,
+ * AP 1 - eps'. Strict honours ignore: the only ground truth is ignored, npig
+ * = 0 and AP is -1. Ground-truth id 0: pycocotools counts the match as a
+ * false positive (dtMatches holds the id, 0 = unmatched): AP 0; strict: 1. */
+static void set_strict(mr_eval_params *p) { p->strict = 1; }
+static void test_strict(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    const char *gt_ig = "{\"images\": [{\"id\": 1, \"width\": 200, \"height\": 200}], \"categories\": [{\"id\": 1}],"
+        "\"annotations\": [{\"id\": 5, \"image_id\": 1, \"category_id\": 1, \"bbox\": [10, 10, 100, 100], \"area\": 10000, \"ignore\": 1}]}";
+    const char *dt1 = "[" DTBOX(1, 1, 10, 10, 100, 100, 0.9) "]";
+    double one = 1.0 / (1.0 + 2.220446049250313e-16);
+    run(&ev, gt_ig, dt1, MR_IOU_BBOX, NULL);
+    near(ev.stats[0], one);
+    mr_eval_free(&ev);
+    run(&ev, gt_ig, dt1, MR_IOU_BBOX, set_strict);
+    near(ev.stats[0], -1);
+    mr_eval_free(&ev);
+    const char *gt0 = "{\"images\": [{\"id\": 1, \"width\": 200, \"height\": 200}], \"categories\": [{\"id\": 1}],"
+        "\"annotations\": [{\"id\": 0, \"image_id\": 1, \"category_id\": 1, \"bbox\": [10, 10, 100, 100], \"area\": 10000}]}";
+    run(&ev, gt0, dt1, MR_IOU_BBOX, NULL);
+    near(ev.stats[0], 0);
+    mr_eval_free(&ev);
+    run(&ev, gt0, dt1, MR_IOU_BBOX, set_strict);
+    near(ev.stats[0], one);
+    char *sum = mr_eval_summary(&ev);
+    assert_non_null(strstr(sum, "strict"));
+    free(sum);
+    mr_eval_free(&ev);
+}
+
+/* custom params: IoU thresholds without .5 make AP50 undefined (-1), as
+ * pycocotools' summarize; maxDets without 100 makes stats[0] -1 */
+static void custom(mr_eval_params *p)
+{
+    p->T = 2; p->iou_thrs[0] = 0.6; p->iou_thrs[1] = 0.7;
+    p->M = 3; p->max_dets[0] = 5; p->max_dets[1] = 1; p->max_dets[2] = 50;
+}
+static void test_custom_params(void **s)
+{
+    (void)s;
+    mr_eval ev;
+    run(&ev, ONE_GT, "[" DTBOX(1, 1, 10, 10, 100, 100, 0.9) "]", MR_IOU_BBOX, custom);
+    near(ev.stats[0], -1);
+    near(ev.stats[1], -1);
+    near(ev.stats[3], -1);
+    near(ev.stats[6], 1);      /* AR@1 (maxDets sorted to 1, 5, 50) */
+    assert_int_equal(ev.p.max_dets[0], 1);
+    mr_eval_free(&ev);
+}
+
+/* --threads: identical arrays on a mini set */
+static void test_threads_identical(void **s)
+{
+    (void)s;
+    char gp[512], dp[512];
+    mr_err e;
+    tu_shared_path(gp, sizeof gp, "coco/gt/instances_mini.json");
+    tu_shared_path(dp, sizeof dp, "coco/mini-segm-s2/dt.json");
+    mr_coco gt, dt;
+    mr_coco_init(&gt);
+    mr_coco_init(&dt);
+    if (mr_coco_load(&gt, gp, &e)) fail_msg("%s", e.msg);
+    if (mr_coco_load_results(&dt, &gt, dp, &e)) fail_msg("%s", e.msg);
+    mr_eval ev[2];
+    for (int i = 0; i < 2; i++) {
+        mr_eval_params p;
+        mr_eval_params_default(&p, MR_IOU_SEGM);
+        p.threads = i ? 3 : 1;
+        if (mr_eval_run(&ev[i], &gt, &dt, &p, &e)) fail_msg("%s", e.msg);
+    }
+    size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
+    assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
+    assert_memory_equal(ev[0].scores, ev[1].scores, np * sizeof(double));
+    assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
+    mr_eval_free(&ev[0]);
+    mr_eval_free(&ev[1]);
+    mr_coco_free(&dt);
+    mr_coco_free(&gt);
+}
+
+static int teardown(void **s)
+{
+    (void)s;
+    mr_coco_free(&D);
+    mr_coco_free(&G);
+    return 0;
+}
+
+size_t tests_eval(const struct CMUnitTest **out)
+{
+    static const struct CMUnitTest t[] = {
+        cmocka_unit_test(test_mini_bbox),
+        cmocka_unit_test(test_mini_segm),
+        cmocka_unit_test(test_mini_keypoints),
+        cmocka_unit_test(test_x64),
+        cmocka_unit_test(test_empty_results),
+        cmocka_unit_test(test_perfect),
+        cmocka_unit_test(test_image_without_gt),
+        cmocka_unit_test(test_category_absent),
+        cmocka_unit_test(test_score_ties),
+        cmocka_unit_test(test_max_dets),
+        cmocka_unit_test(test_crowd_only),
+        cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_keypoints_sigmas),
+        cmocka_unit_test(test_keypoints_bad_sigmas),
+        cmocka_unit_test(test_strict),
+        cmocka_unit_test(test_custom_params),
+        cmocka_unit_test_teardown(test_threads_identical, teardown),
+    };
+    *out = t;
+    return sizeof t / sizeof t[0];
+}
