@@ -445,7 +445,11 @@ static int read_image(reader *r, mr_coco_image *img)
 {
     memset(img, 0, sizeof *img);
     img->file_name = "";
-    if (!mr_jr_eat(&r->j, '{')) return FAIL(r, "expected an object");
+    if (!mr_jr_eat(&r->j, '{')) {
+        int t = mr_jr_peek(&r->j);
+        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_expect(&r->j, '{'); return FAIL(r, "%s", ""); }
+        return FAIL(r, "expected an object");
+    }
     const char *key; size_t kl;
     int first = 1, k, have_id = 0, have_w = 0, have_h = 0;
     while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
@@ -475,7 +479,11 @@ static int read_cat(reader *r, mr_coco_cat *cat)
 {
     memset(cat, 0, sizeof *cat);
     cat->name = cat->supercategory = "";
-    if (!mr_jr_eat(&r->j, '{')) return FAIL(r, "expected an object");
+    if (!mr_jr_eat(&r->j, '{')) {
+        int t = mr_jr_peek(&r->j);
+        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_expect(&r->j, '{'); return FAIL(r, "%s", ""); }
+        return FAIL(r, "expected an object");
+    }
     const char *key; size_t kl;
     int first = 1, k, have_id = 0;
     while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
