@@ -286,7 +286,7 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
         for (int d = 0; d < nd; d++) s->dout[d] = s->darea[d] < lo || s->darea[d] > hi;
         for (int t = 0; t < T; t++) {
             uint8_t *ft = fl + ((size_t)a * T + t) * nd;
-            memset(s->gtm, 0, (size_t)ng);
+            if (ng) memset(s->gtm, 0, (size_t)ng);
             for (int d = 0; d < nd; d++) {
                 int m = -1;
                 if (have_iou) {
