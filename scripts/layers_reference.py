@@ -100,6 +100,34 @@ loss("smooth_l1_b1", lambda: F.smooth_l1_loss(x, t, beta=1.0, reduction="sum"), 
 x = leaf(12); t = torch.randn(12)
 loss("l1", lambda: F.l1_loss(x, t, reduction="sum"), x, [("t", t)])
 
+# SGD: torch.optim.SGD (momentum 0.9, per-group weight decay and lr) under
+# detectron2's linear warm-up + multi-step schedule; elements 8, 9 are frozen
+p0 = torch.randn(10)
+put("sgd.p0", p0)
+pa = p0[0:5].clone().requires_grad_(True)
+pb = p0[5:8].clone().requires_grad_(True)
+opt = torch.optim.SGD([{"params": [pa], "weight_decay": 1e-4}, {"params": [pb], "weight_decay": 0.0}],
+                      lr=0.1, momentum=0.9)
+base, warm_iters, warm_factor, steps, gamma = 0.1, 3, 1.0 / 3, [4], 0.1
+lrs, grads = [], []
+for it in range(6):
+    f = 1.0
+    if it < warm_iters:
+        a = it / warm_iters
+        f = warm_factor * (1 - a) + a
+    lr = base * f * gamma ** sum(1 for s in steps if s <= it)
+    lrs.append(lr)
+    g = torch.randn(10)
+    grads.append(g)
+    pa.grad = g[0:5].clone(); pb.grad = g[5:8].clone()
+    opt.param_groups[0]["lr"] = lr
+    opt.param_groups[1]["lr"] = 2 * lr   # lr_mult 2
+    opt.step()
+put("sgd.lr", torch.tensor(lrs, dtype=torch.float32))
+put("sgd.grads", torch.stack(grads))
+put("sgd.p", torch.cat([pa.detach(), pb.detach(), p0[8:10]]))
+put("sgd.buf", torch.cat([opt.state[pa]["momentum_buffer"], opt.state[pb]["momentum_buffer"], torch.zeros(2)]))
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "layers_ref.txt")
 with open(out + ".tmp", "w") as f:
     f.write("# written by scripts/layers_reference.py (torch %s); do not edit\n" % torch.__version__)
