@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# bench_eval.sh — `mrcnn eval` as a whole process (load GT and results,
+# evaluate, accumulate, summarise) on the COCO-val-sized x64 sets of
+# ../shared/coco, single-threaded and with 2 threads (hyperfine, median),
+# against pycocotools' own evaluate+accumulate seconds recorded in each set's
+# expected.json. Also: peak memory (/usr/bin/time -v), equality of the stats
+# with pycocotools (useCats 1 and 0), and byte-identical output files
+# (JSON, CSV, Markdown, PR curves) at --threads 1 and 2.
+# Writes results/bench/eval.json and results/bench/eval.md. BUILD (default
+# "build") names the build directory; RUNS (default 5) the timed runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+RUNS=${RUNS:-5}
+SHARED=${MRCNN_SHARED:-../shared}
+make --no-print-directory -s BUILD="$BUILD" "$BUILD/mrcnn"
+BIN="$BUILD/mrcnn"
+TMP=$(mktemp -d /tmp/bench_eval.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p results/bench
+rows=""
+for t in bbox segm keypoints; do
+  set_dir="$SHARED/coco/x64-$t"
+  gt="$SHARED/coco/gt/instances_x64.json"
+  [ "$t" = keypoints ] && gt="$SHARED/coco/gt/person_keypoints_x64.json"
+  dt="$set_dir/dt.json"
+  base="$BIN eval --gt $gt --dt $dt --iou $t"
+  # timing: 1 and 2 threads
+  hyperfine -N --style none --warmup 1 --runs "$RUNS" --export-json "$TMP/h1.json" "$base --threads 1" >/dev/null 2>&1
+  hyperfine -N --style none --warmup 1 --runs "$RUNS" --export-json "$TMP/h2.json" "$base --threads 2" >/dev/null 2>&1
+  # peak memory, single thread
+  /usr/bin/time -v $base --threads 1 >/dev/null 2>"$TMP/time.txt"
+  rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/time.txt")
+  # outputs at 1 and 2 threads, and equality with pycocotools
+  for th in 1 2; do
+    $base --threads "$th" --json "$TMP/o$th.json" --csv "$TMP/o$th.csv" --markdown "$TMP/o$th.md" \
+      --pr-curves "$TMP/o$th.dat" > "$TMP/o$th.txt"
+  done
+  $base --use-cats 0 --json "$TMP/uc0.json" > /dev/null
+  h1=$(cat "$TMP"/o1.json "$TMP"/o1.csv "$TMP"/o1.md "$TMP"/o1.dat "$TMP"/o1.txt | sha256sum | cut -c1-16)
+  h2=$(cat "$TMP"/o2.json "$TMP"/o2.csv "$TMP"/o2.md "$TMP"/o2.dat "$TMP"/o2.txt | sha256sum | cut -c1-16)
+  row=$(/usr/bin/python3 - "$t" "$set_dir/expected.json" "$TMP" "$rss" "$h1" "$h2" <<'PY'
+import json, statistics, sys
+t, exp_path, tmp, rss, h1, h2 = sys.argv[1:]
+ex = json.load(open(exp_path))
+o = json.load(open(tmp + "/o1.json")); u = json.load(open(tmp + "/uc0.json"))
+d1 = max(abs(a - b) for a, b in zip(o["stats"], ex["stats"]))
+d0 = max(abs(a - b) for a, b in zip(u["stats"], ex["stats_useCats0"]))
+m1 = statistics.median(json.load(open(tmp + "/h1.json"))["results"][0]["times"])
+m2 = statistics.median(json.load(open(tmp + "/h2.json"))["results"][0]["times"])
+oracle = ex["oracle_seconds"]["evaluate"] + ex["oracle_seconds"]["accumulate"]
+print(json.dumps({"iou": t, "detections": ex["detections"], "seconds_1thread": round(m1, 4),
+                  "seconds_2threads": round(m2, 4), "pycocotools_eval_accumulate_s": oracle,
+                  "speedup_vs_pycocotools": round(oracle / m1, 1), "peak_rss_mb": round(int(rss) / 1024, 1),
+                  "max_abs_diff_stats": d1, "max_abs_diff_stats_useCats0": d0,
+                  "equal_to_pycocotools": d1 <= 1e-9 and d0 <= 1e-9,
+                  "output_hash_1thread": h1, "output_hash_2threads": h2, "outputs_identical": h1 == h2}))
+PY
+)
+  rows="$rows$row
+"
+done
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //; s/"/ /g')
+status=0
+printf '%s' "$rows" | /usr/bin/python3 -c '
+import json, sys, datetime
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+cpu, runs = sys.argv[1], int(sys.argv[2])
+doc = {"bench": "eval", "cpu": cpu, "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+       "protocol": "mrcnn eval whole process, hyperfine median of %d runs after 1 warm-up; pycocotools: evaluate()+accumulate() only (expected.json oracle_seconds, one run)" % runs,
+       "results": rows}
+open("results/bench/eval.json.tmp", "w").write(json.dumps(doc, indent=1) + "\n")
+md = ["# mrcnn eval on the x64 sets (COCO val2017 size, 5,056 images)", "",
+      "CPU: %s. %s. Shared 2-core machine: timings are noisy." % (cpu, doc["protocol"]), "",
+      "| iou | detections | 1 thread s | 2 threads s | pycocotools s | speed-up (1 thread) | peak RSS MB | equal to pycocotools | outputs 1 vs 2 threads |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+for r in rows:
+    md.append("| %s | %d | %.3f | %.3f | %.2f | %.1fx | %.0f | %s (max diff %.1e) | %s |" % (
+        r["iou"], r["detections"], r["seconds_1thread"], r["seconds_2threads"], r["pycocotools_eval_accumulate_s"],
+        r["speedup_vs_pycocotools"], r["peak_rss_mb"], "yes" if r["equal_to_pycocotools"] else "NO",
+        max(r["max_abs_diff_stats"], r["max_abs_diff_stats_useCats0"]),
+        "identical (%s)" % r["output_hash_1thread"] if r["outputs_identical"] else "DIFFER"))
+open("results/bench/eval.md.tmp", "w").write("\n".join(md) + "\n")
+ok = all(r["equal_to_pycocotools"] and r["outputs_identical"] for r in rows)
+sys.exit(0 if ok else 1)
+' "$cpu" "$RUNS" || status=$?
+mv results/bench/eval.json.tmp results/bench/eval.json
+mv results/bench/eval.md.tmp results/bench/eval.md
+cat results/bench/eval.md
+exit $status
