@@ -1,0 +1,462 @@
+/*
+ * detector.c — assembling the detector and running it: a training step
+ * (forward, losses, backward) and inference (see detector.h).
+ *
+ * The data flow of one step, for every tap:
+ *   image -> stem -> layer1..layer3 (-> layer4 unless C4) -> [FPN] -> maps
+ *   maps -> RPN head -> anchor targets + losses; proposals (no gradient)
+ *   proposals (+ gt, sampled) -> RoI extractor -> [res5 + avg pool] -> box head
+ *   [mask head slot] [keypoint head slot]
+ * Backward walks the same path in reverse, the RoI extractor and the RPN
+ * adding into the same feature-map gradients.
+ */
+#include "core/detector.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/boxes.h"
+#include "core/layers.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extractor *roi,
+                                          int num_classes)
+{
+    mr_detector_spec s;
+    memset(&s, 0, sizeof s);
+    s.backbone = (mr_resnet_cfg){50, 1.0f, MR_NORM_FROZEN_BN, 32, 2, 4};
+    s.tap = tap;
+    s.fpn_channels = 256;
+    mr_rpn_cfg *r = &s.rpn;
+    int fpn = tap && tap->kind == MR_TAP_FPN;
+    r->nlevels = fpn ? 5 : 1;
+    r->sizes_per_level = fpn ? 1 : 5;
+    for (int i = 0; i < 5; i++) r->sizes[i] = (float)(32 << i);
+    r->nratios = 3;
+    r->ratios[0] = 0.5f; r->ratios[1] = 1.0f; r->ratios[2] = 2.0f;
+    r->pre_nms_train = 2000; r->post_nms_train = 2000;
+    r->pre_nms_test = 1000; r->post_nms_test = 1000;
+    r->nms_thresh = 0.7f; r->min_size = 1e-3f;
+    r->fg_iou = 0.7f; r->bg_iou = 0.3f;
+    r->batch_per_image = 256; r->positive_fraction = 0.5f;
+    r->beta = 1.0f / 9.0f;
+    mr_box_head_cfg *b = &s.box;
+    b->kind = tap && tap->kind == MR_TAP_C4 ? MR_BOX_HEAD_RES5 : MR_BOX_HEAD_FC2;
+    b->num_classes = num_classes + 1;
+    b->fc_dim = 1024;
+    b->batch_per_image = tap ? tap->default_batch : 512;
+    b->positive_fraction = 0.25f;
+    b->fg_iou = 0.5f; b->bg_iou = 0.5f;
+    b->beta = 1.0f / 9.0f;
+    b->score_thresh = 0.05f; b->nms_thresh = 0.5f;
+    b->detections_per_img = 100; b->min_size = 1e-2f;
+    s.roi = roi;
+    s.roi_params = mr_roi_params_default(roi);
+    if (tap) s.roi_params.pooled_h = s.roi_params.pooled_w = tap->default_pooled;
+    s.canonical_scale = 224;
+    s.canonical_level = 4;
+    return s;
+}
+
+int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *e)
+{
+    *out = NULL;
+    if (!spec->tap) return mr_errf(e, MR_EUSER, "tap: no backbone tap given");
+    if (!spec->roi) return mr_errf(e, MR_EUSER, "roi.extractor: no RoI extractor given");
+    int rc = mr_roi_check(spec->roi, &spec->roi_params, e);
+    if (rc) return mr_err_prefix(e, "roi");
+    mr_detector *d = calloc(1, sizeof *d);
+    if (!d) return mr_errf(e, MR_ENOMEM, "detector: out of memory");
+    d->s = *spec;
+    d->s.rpn.nlevels = spec->tap->rpn_levels;
+    d->s.box.kind = spec->tap->kind == MR_TAP_C4 ? MR_BOX_HEAD_RES5 : MR_BOX_HEAD_FC2;
+    mr_arena_init(&d->arena, 0);
+    mr_param_table *t = &d->params;
+    if ((rc = mr_resnet_declare(&d->rn, &d->s.backbone, t, e))) goto fail;
+    int P = d->s.roi_params.pooled_h;
+    if (d->s.roi_params.pooled_w != P) {
+        rc = mr_errf(e, MR_EUSER, "roi.pooled: expected a square output, got %dx%d", P,
+                     d->s.roi_params.pooled_w);
+        goto fail;
+    }
+    int rpn_ch, head_in;
+    switch (spec->tap->kind) {
+    case MR_TAP_FPN:
+        if ((rc = mr_fpn_declare(&d->fpn, d->rn.out_ch, d->s.fpn_channels, t, e))) goto fail;
+        rpn_ch = d->roi_in_ch = d->s.fpn_channels;
+        head_in = d->roi_in_ch * P * P;
+        break;
+    case MR_TAP_C4:
+        rpn_ch = d->roi_in_ch = d->rn.out_ch[2];
+        head_in = d->rn.out_ch[3];
+        if (P % 2) {
+            rc = mr_errf(e, MR_EUSER, "roi.pooled: %d: the C4 tap runs res5 (stride 2) on the RoI "
+                         "features and needs an even size (14)", P);
+            goto fail;
+        }
+        break;
+    default:
+        rpn_ch = d->roi_in_ch = d->rn.out_ch[3];
+        head_in = d->roi_in_ch * P * P;
+        break;
+    }
+    if ((rc = mr_rpn_declare(&d->rpn, &d->s.rpn, rpn_ch, t, e))) goto fail;
+    if ((rc = mr_box_head_declare(&d->box, &d->s.box, head_in, t, e))) goto fail;
+    /* [mask head slot]: mr_params_add_block(t, mask descs, ...) goes here */
+    if ((rc = mr_params_alloc(t, e))) goto fail;
+    *out = d;
+    return MR_OK;
+fail:
+    mr_detector_free(d);
+    return rc;
+}
+
+void mr_detector_init_weights(mr_detector *d, uint64_t seed)
+{
+    mr_pcg32 rng;
+    mr_pcg32_seed(&rng, seed, 0x6d7263636e6e /* "mrcnn" */);
+    mr_params_init(&d->params, &rng);
+}
+
+void mr_detector_free(mr_detector *d)
+{
+    if (!d) return;
+    mr_params_free(&d->params);
+    mr_arena_free(&d->arena);
+    free(d);
+}
+
+int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e)
+{
+    int div = d->s.tap->size_divisor;
+    if (b->n < 1) return mr_errf(e, MR_EUSER, "batch: no images");
+    if (b->H < div || b->W < div || b->H % div || b->W % div)
+        return mr_errf(e, MR_EUSER,
+                       "batch: padded image size %dx%d: the %s tap needs multiples of %d "
+                       "(input.size_divisibility)", b->H, b->W, d->s.tap->name, div);
+    for (int n = 0; n < b->n; n++) {
+        const mr_batch_image *im = &b->img[n];
+        if (im->height < 1 || im->width < 1 || im->height > b->H || im->width > b->W)
+            return mr_errf(e, MR_EUSER, "batch image %d (id %ld): size %dx%d outside the padded %dx%d",
+                           n, im->image_id, im->height, im->width, b->H, b->W);
+        for (int i = 0; i < im->ninst; i++)
+            if (im->labels[i] < 1 || im->labels[i] >= d->s.box.num_classes)
+                return mr_errf(e, MR_EUSER,
+                               "batch image %d (id %ld) instance %d: label %d outside 1..%d (num_classes)",
+                               n, im->image_id, i, im->labels[i], d->s.box.num_classes - 1);
+    }
+    return MR_OK;
+}
+
+/* ---- the shared forward state of one batch ---- */
+
+typedef struct fwd_state {
+    mr_stage_act stem, st[4];
+    mr_fpn_act fpn;
+    int nmaps;                       /* RoI feature maps */
+    const float *maps[4];
+    int mh[4], mw[4];
+    float scale[4];
+    mr_rpn_act rpn;
+    /* RoI stage */
+    int R;
+    const float *rois;
+    int *lvl_order, lvl_count[4];
+    float *lvl_rois;                 /* R x 5, grouped by level */
+    int32_t *aux[4];
+    float *pooled;                   /* (R, C, P, P) in RoI order */
+    mr_stage_act res5;               /* C4 */
+    float *pool5;                    /* C4: (R, C5) */
+    mr_box_head_act box;
+} fwd_state;
+
+static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_err *e)
+{
+    int rc, N = b->n;
+    mr_arena *a = &d->arena;
+    if ((rc = mr_resnet_stem_forward(&d->rn, N, b->H, b->W, b->images, a, &f->stem, e))) return rc;
+    const float *x = f->stem.out;
+    int h = f->stem.OH, w = f->stem.OW;
+    int nst = d->s.tap->kind == MR_TAP_C4 ? 3 : 4;
+    int H[4], W[4];
+    const float *c[4];
+    for (int s = 0; s < nst; s++) {
+        if ((rc = mr_stage_forward(&d->rn, s, N, h, w, x, a, &f->st[s], e))) return rc;
+        x = c[s] = f->st[s].out;
+        h = H[s] = f->st[s].OH;
+        w = W[s] = f->st[s].OW;
+    }
+    const float *rpn_maps[5];
+    int rh[5], rw[5];
+    if (d->s.tap->kind == MR_TAP_FPN) {
+        if ((rc = mr_fpn_forward(&d->fpn, N, H, W, c, a, &f->fpn, e))) return rc;
+        for (int l = 0; l < 5; l++) {
+            rpn_maps[l] = f->fpn.p[l];
+            rh[l] = f->fpn.H[l];
+            rw[l] = f->fpn.W[l];
+        }
+        f->nmaps = 4;
+        for (int l = 0; l < 4; l++) {
+            f->maps[l] = f->fpn.p[l];
+            f->mh[l] = f->fpn.H[l];
+            f->mw[l] = f->fpn.W[l];
+            f->scale[l] = 1.0f / (float)(4 << l);
+        }
+    } else {
+        int s = nst - 1;
+        rpn_maps[0] = f->maps[0] = c[s];
+        rh[0] = f->mh[0] = H[s];
+        rw[0] = f->mw[0] = W[s];
+        f->nmaps = 1;
+        f->scale[0] = d->s.tap->roi_scale;
+    }
+    d->ms.backbone += 0; /* timed by the caller */
+    return mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, rh, rw, rpn_maps, a, &f->rpn, e);
+}
+
+/* RoI features of f->rois (R x 5) into f->pooled */
+static int roi_forward(mr_detector *d, fwd_state *f, mr_err *e)
+{
+    mr_arena *a = &d->arena;
+    int R = f->R, C = d->roi_in_ch, P = d->s.roi_params.pooled_h;
+    size_t per = (size_t)C * P * P;
+    f->pooled = mr_arena_floats(a, (R ? (size_t)R : 1) * per);
+    f->lvl_order = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
+    f->lvl_rois = mr_arena_floats(a, (size_t)(R + 1) * 5);
+    int *lvl = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
+    if (!f->pooled || !f->lvl_order || !f->lvl_rois || !lvl)
+        return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
+    if (f->nmaps == 4) {
+        mr_fpn_levels(R, f->rois + 1, 5, 2, 5, d->s.canonical_scale, d->s.canonical_level, lvl);
+        mr_fpn_partition(R, lvl, 2, 5, f->lvl_order, f->lvl_count);
+    } else {
+        for (int i = 0; i < R; i++) f->lvl_order[i] = i;
+        f->lvl_count[0] = R;
+    }
+    int start = 0;
+    for (int l = 0; l < f->nmaps; l++) {
+        int n = f->lvl_count[l];
+        for (int i = 0; i < n; i++)
+            memcpy(f->lvl_rois + 5 * (size_t)(start + i), f->rois + 5 * (size_t)f->lvl_order[start + i],
+                   5 * sizeof(float));
+        mr_roi_params p = d->s.roi_params;
+        p.spatial_scale = f->scale[l];
+        size_t auxn = d->s.roi->aux_size(&p, n, C);
+        f->aux[l] = auxn ? mr_arena_alloc(a, auxn * sizeof(int32_t)) : NULL;
+        float *out = mr_arena_floats(a, (n ? (size_t)n : 1) * per);
+        if (!out || (auxn && !f->aux[l])) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
+        if (n) {
+            int rc = d->s.roi->forward(&p, f->rpn.N, C, f->mh[l], f->mw[l], f->maps[l], n,
+                                       f->lvl_rois + 5 * (size_t)start, out, f->aux[l], e);
+            if (rc) return rc;
+            for (int i = 0; i < n; i++)
+                memcpy(f->pooled + (size_t)f->lvl_order[start + i] * per, out + (size_t)i * per,
+                       per * sizeof(float));
+        }
+        start += n;
+    }
+    return MR_OK;
+}
+
+/* dpooled (R, C, P, P) in RoI order -> dmaps[l] += */
+static int roi_backward(mr_detector *d, fwd_state *f, const float *dpooled, float *const *dmaps,
+                        mr_err *e)
+{
+    mr_arena *a = &d->arena;
+    int C = d->roi_in_ch, P = d->s.roi_params.pooled_h;
+    size_t per = (size_t)C * P * P;
+    int start = 0;
+    for (int l = 0; l < f->nmaps; l++) {
+        int n = f->lvl_count[l];
+        if (n) {
+            mr_arena_mark m = mr_arena_get_mark(a);
+            float *g = mr_arena_floats(a, (size_t)n * per);
+            if (!g) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory in backward");
+            for (int i = 0; i < n; i++)
+                memcpy(g + (size_t)i * per, dpooled + (size_t)f->lvl_order[start + i] * per,
+                       per * sizeof(float));
+            mr_roi_params p = d->s.roi_params;
+            p.spatial_scale = f->scale[l];
+            d->s.roi->backward(&p, f->rpn.N, C, f->mh[l], f->mw[l], n, f->lvl_rois + 5 * (size_t)start,
+                               g, f->aux[l], dmaps[l]);
+            mr_arena_release(a, m);
+        }
+        start += n;
+    }
+    return MR_OK;
+}
+
+/* pooled -> box head input (C4: res5 + avg pool), then the box head */
+static int heads_forward(mr_detector *d, fwd_state *f, mr_err *e)
+{
+    mr_arena *a = &d->arena;
+    const float *x = f->pooled;
+    int rc;
+    if (d->s.tap->kind == MR_TAP_C4) {
+        int P = d->s.roi_params.pooled_h, C5 = d->rn.out_ch[3];
+        f->pool5 = mr_arena_floats(a, (f->R ? (size_t)f->R : 1) * C5);
+        if (!f->pool5) return mr_errf(e, MR_ENOMEM, "box head: out of memory");
+        if (f->R) {
+            if ((rc = mr_stage_forward(&d->rn, 3, f->R, P, P, f->pooled, a, &f->res5, e))) return rc;
+            mr_avgpool_global_forward(f->R, C5, f->res5.OH, f->res5.OW, f->res5.out, f->pool5);
+        }
+        x = f->pool5;
+    }
+    return mr_box_head_forward(&d->box, f->R, x, a, &f->box, e);
+}
+
+int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rng, mr_losses *L,
+                                 mr_err *e)
+{
+    int rc;
+    memset(L, 0, sizeof *L);
+    if ((rc = mr_detector_check_batch(d, b, e))) return rc;
+    mr_arena *a = &d->arena;
+    mr_arena_reset(a);
+    memset(d->params.grad, 0, d->params.numel * sizeof(float));
+    fwd_state f;
+    memset(&f, 0, sizeof f);
+    double t0 = now_ms();
+    if ((rc = backbone_forward(d, b, &f, e))) return rc;
+    double t1 = now_ms();
+    d->ms.backbone += t1 - t0;
+    /* RPN losses and proposals */
+    mr_rpn_targets tg;
+    if ((rc = mr_rpn_assign(&d->rpn, &f.rpn, b, rng, a, &tg, e))) return rc;
+    float *dlog[MR_RPN_MAX_LEVELS], *ddel[MR_RPN_MAX_LEVELS];
+    int A = d->rpn.A, N = b->n;
+    for (int l = 0; l < f.rpn.nlevels; l++) {
+        size_t hw = (size_t)f.rpn.H[l] * f.rpn.W[l];
+        dlog[l] = mr_arena_zeros(a, (size_t)N * A * hw);
+        ddel[l] = mr_arena_zeros(a, (size_t)N * 4 * A * hw);
+        if (!dlog[l] || !ddel[l]) return mr_errf(e, MR_ENOMEM, "rpn: out of memory");
+    }
+    mr_rpn_loss(&d->rpn, &f.rpn, &tg, dlog, ddel, &L->rpn_cls, &L->rpn_box);
+    mr_proposals props;
+    if ((rc = mr_rpn_proposals(&d->rpn, &f.rpn, b, 1, a, &props, e))) return rc;
+    mr_box_samples smp;
+    if ((rc = mr_box_assign(&d->box, &props, b, rng, a, &smp, e))) return rc;
+    double t2 = now_ms();
+    d->ms.rpn += t2 - t1;
+    f.R = smp.R;
+    f.rois = smp.rois;
+    if ((rc = roi_forward(d, &f, e))) return rc;
+    double t3 = now_ms();
+    d->ms.roi_extract += t3 - t2;
+    if ((rc = heads_forward(d, &f, e))) return rc;
+    int K1 = d->s.box.num_classes, R = f.R;
+    float *dcls = mr_arena_zeros(a, (size_t)(R + 1) * K1), *ddl = mr_arena_zeros(a, (size_t)(R + 1) * 4 * K1);
+    if (!dcls || !ddl) return mr_errf(e, MR_ENOMEM, "box head: out of memory");
+    mr_box_loss(&d->box, &f.box, &smp, dcls, ddl, &L->cls, &L->box);
+    /* [mask head slot]: positive RoIs of smp (labels > 0, gt index smp.gt) ->
+     * RoI features (14x14) -> mask head -> loss via b->img[n].mask_target */
+    /* [keypoint head slot]: likewise with b->img[n].keypoints */
+    L->total = L->rpn_cls + L->rpn_box + L->cls + L->box + L->mask + L->kp;
+    if (!isfinite(L->total))
+        return mr_errf(e, MR_EUSER, "training diverged: loss is %g (rpn_cls %g rpn_box %g cls %g box %g); "
+                       "lower schedule.lr", L->total, L->rpn_cls, L->rpn_box, L->cls, L->box);
+    /* ---- backward ---- */
+    int C = d->roi_in_ch, P = d->s.roi_params.pooled_h;
+    float *dpooled = mr_arena_zeros(a, (size_t)(R + 1) * C * P * P);
+    if (!dpooled) return mr_errf(e, MR_ENOMEM, "box head: out of memory in backward");
+    if (d->s.tap->kind == MR_TAP_C4) {
+        int C5 = d->rn.out_ch[3];
+        float *dp5 = mr_arena_zeros(a, (size_t)(R + 1) * C5);
+        if (!dp5) return mr_errf(e, MR_ENOMEM, "box head: out of memory in backward");
+        if ((rc = mr_box_head_backward(&d->box, &f.box, dcls, ddl, dp5, a, e))) return rc;
+        if (R) {
+            float *dres5 = mr_arena_zeros(a, (size_t)R * C5 * f.res5.OH * f.res5.OW);
+            if (!dres5) return mr_errf(e, MR_ENOMEM, "box head: out of memory in backward");
+            mr_avgpool_global_backward(R, C5, f.res5.OH, f.res5.OW, dp5, dres5);
+            if ((rc = mr_stage_backward(&d->rn, 3, &f.res5, dres5, dpooled, a, e))) return rc;
+        }
+    } else {
+        if ((rc = mr_box_head_backward(&d->box, &f.box, dcls, ddl, dpooled, a, e))) return rc;
+    }
+    double t4 = now_ms();
+    d->ms.heads += t4 - t3;
+    /* feature-map gradients */
+    float *dmaps[5] = {0};
+    for (int l = 0; l < f.rpn.nlevels; l++) {
+        dmaps[l] = mr_arena_zeros(a, (size_t)N * d->rpn.C * f.rpn.H[l] * f.rpn.W[l]);
+        if (!dmaps[l]) return mr_errf(e, MR_ENOMEM, "out of memory in backward");
+    }
+    if ((rc = roi_backward(d, &f, dpooled, dmaps, e))) return rc;
+    double t5 = now_ms();
+    d->ms.roi_extract += t5 - t4;
+    if ((rc = mr_rpn_backward(&d->rpn, &f.rpn, dlog, ddel, dmaps, a, e))) return rc;
+    double t6 = now_ms();
+    d->ms.rpn += t6 - t5;
+    /* backbone */
+    int nst = d->s.tap->kind == MR_TAP_C4 ? 3 : 4;
+    float *dc[4] = {0};
+    for (int s = 0; s < nst; s++) {
+        dc[s] = mr_arena_zeros(a, (size_t)N * d->rn.out_ch[s] * f.st[s].OH * f.st[s].OW);
+        if (!dc[s]) return mr_errf(e, MR_ENOMEM, "out of memory in backward");
+    }
+    if (d->s.tap->kind == MR_TAP_FPN) {
+        if ((rc = mr_fpn_backward(&d->fpn, &f.fpn, dmaps, dc, a, e))) return rc;
+    } else {
+        size_t n = (size_t)N * d->rn.out_ch[nst - 1] * f.st[nst - 1].OH * f.st[nst - 1].OW;
+        for (size_t i = 0; i < n; i++) dc[nst - 1][i] += dmaps[0][i];
+    }
+    float *dstem = d->rn.stem_trainable
+                       ? mr_arena_zeros(a, (size_t)N * d->rn.stem_ch * f.stem.OH * f.stem.OW) : NULL;
+    for (int s = nst - 1; s >= 0; s--) {
+        int below_trainable = s == 0 ? d->rn.stem_trainable : d->rn.st[s - 1].trainable;
+        float *dx = below_trainable ? (s == 0 ? dstem : dc[s - 1]) : NULL;
+        if ((rc = mr_stage_backward(&d->rn, s, &f.st[s], dc[s], dx, a, e))) return rc;
+    }
+    if (dstem && (rc = mr_resnet_stem_backward(&d->rn, &f.stem, dstem, a, e))) return rc;
+    d->ms.backbone += now_ms() - t6;
+    return MR_OK;
+}
+
+int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *e)
+{
+    int rc;
+    if ((rc = mr_detector_check_batch(d, b, e))) return rc;
+    mr_arena *a = &d->arena;
+    mr_arena_reset(a);
+    fwd_state f;
+    memset(&f, 0, sizeof f);
+    double t0 = now_ms();
+    if ((rc = backbone_forward(d, b, &f, e))) return rc;
+    double t1 = now_ms();
+    d->ms.backbone += t1 - t0;
+    mr_proposals props;
+    if ((rc = mr_rpn_proposals(&d->rpn, &f.rpn, b, 0, a, &props, e))) return rc;
+    int R = 0;
+    for (int n = 0; n < b->n; n++) R += props.n[n];
+    float *rois = mr_arena_floats(a, (size_t)(R + 1) * 5);
+    if (!rois) return mr_errf(e, MR_ENOMEM, "out of memory (proposals)");
+    int r = 0;
+    for (int n = 0; n < b->n; n++)
+        for (int i = 0; i < props.n[n]; i++, r++) {
+            rois[5 * r] = (float)n;
+            memcpy(rois + 5 * r + 1, props.boxes[n] + 4 * i, 4 * sizeof(float));
+        }
+    double t2 = now_ms();
+    d->ms.rpn += t2 - t1;
+    f.R = R;
+    f.rois = rois;
+    if ((rc = roi_forward(d, &f, e))) return rc;
+    double t3 = now_ms();
+    d->ms.roi_extract += t3 - t2;
+    if ((rc = heads_forward(d, &f, e))) return rc;
+    double t4 = now_ms();
+    d->ms.heads += t4 - t3;
+    if ((rc = mr_box_postprocess(&d->box, &f.box, R, rois, b, a, dets, e))) return rc;
+    /* [mask head slot]: masks for dets[n] boxes -> RoI features -> mask head ->
+     * sigmoid -> pasted into the original image (core/postprocess.h) */
+    d->ms.postprocess += now_ms() - t4;
+    return MR_OK;
+}

@@ -1,0 +1,110 @@
+/*
+ * detector.h — the Faster/Mask R-CNN model assembled from its parts: ResNet
+ * backbone (core/resnet.h), a tap (C4, C5 or FPN; core/fpn.h), the RPN
+ * (core/rpn.h), an RoI feature extractor (core/roi_extractor.h, chosen by
+ * name in variants/) and the box head (core/box_head.h). The mask and
+ * keypoint branches plug into the same RoI stage (slots marked in
+ * detector.c).
+ *
+ * All parameters live in ONE allocation (core/params.h) whose tensor names
+ * are torchvision's maskrcnn_resnet50_fpn state_dict names where a
+ * counterpart exists; all activations come from the detector's mr_arena, so
+ * a training step does no malloc once the arena has reached its high-water
+ * mark (mr_arena.block_allocs stops growing).
+ *
+ * Taps: the detector is handed a `const mr_tap *` (variants/tap_*.c define
+ * them and register them by name); core never includes variants/.
+ *   c4   RPN and RoIs on res4 (stride 16), res5 run as the RoI head + avg pool
+ *   c5   RPN and RoIs on res5 (stride 32), 2fc head (paper Table 2d)
+ *   fpn  P2-P6; RPN on all, RoIs on P2-P5 by k = floor(k0 + log2(sqrt(wh)/224))
+ *
+ * defines: mr_tap_kind, mr_tap, mr_detector_spec, mr_detector_spec_default,
+ *   mr_losses, mr_stage_ms, mr_detector, mr_detector_create,
+ *   mr_detector_init_weights, mr_detector_train_step_grads, mr_detector_infer,
+ *   mr_detector_free, mr_detector_check_batch
+ */
+#ifndef MR_DETECTOR_H
+#define MR_DETECTOR_H
+
+#include <stdint.h>
+#include "core/batch.h"
+#include "core/box_head.h"
+#include "core/err.h"
+#include "core/fpn.h"
+#include "core/params.h"
+#include "core/pcg32.h"
+#include "core/resnet.h"
+#include "core/roi_extractor.h"
+#include "core/rpn.h"
+#include "core/tensor.h"
+
+typedef enum mr_tap_kind { MR_TAP_C4 = 0, MR_TAP_C5 = 1, MR_TAP_FPN = 2 } mr_tap_kind;
+
+/* A backbone tap (registry kind "tap"; variants/tap_*.c). */
+struct mr_tap {
+    const char *name;
+    const char *summary;
+    mr_tap_kind kind;
+    int rpn_levels;        /* feature maps the RPN runs on: 5 or 1 */
+    int size_divisor;      /* padded image sizes must be multiples of this */
+    int default_pooled;    /* box-head RoI output side: 7 (FPN, C5), 14 (C4) */
+    int default_batch;     /* box-head RoIs per image: 512 (FPN), 64 (C4) */
+    float roi_scale;       /* spatial scale for one-map taps (1/16, 1/32); 0 for FPN */
+};
+typedef struct mr_tap mr_tap;
+
+typedef struct mr_detector_spec {
+    mr_resnet_cfg backbone;
+    const mr_tap *tap;
+    int fpn_channels;              /* FPN only */
+    mr_rpn_cfg rpn;                /* nlevels is set from the tap */
+    mr_box_head_cfg box;           /* kind is set from the tap */
+    const mr_roi_extractor *roi;
+    mr_roi_params roi_params;      /* spatial_scale is set per level by the detector */
+    int canonical_scale, canonical_level;  /* FPN level mapping: 224, 4 */
+} mr_detector_spec;
+
+/* the paper's FPN settings for tap and extractor (pooled size 7 or 14) */
+mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extractor *roi,
+                                          int num_classes);
+
+typedef struct mr_losses {
+    double rpn_cls, rpn_box, cls, box, mask, kp, total;
+    int has_mask, has_kp;
+} mr_losses;
+
+/* milliseconds spent per stage since the last reset (forward + backward) */
+typedef struct mr_stage_ms {
+    double backbone, rpn, roi_extract, heads, postprocess, mask_paste;
+} mr_stage_ms;
+
+typedef struct mr_detector {
+    mr_detector_spec s;
+    mr_param_table params;
+    mr_resnet rn;
+    mr_fpn fpn;
+    mr_rpn rpn;
+    mr_box_head box;
+    mr_arena arena;
+    mr_stage_ms ms;
+    int roi_in_ch;                 /* channels of the RoI feature maps */
+} mr_detector;
+
+/* Validate the spec, declare all parameters and allocate them (zeroed). */
+int mr_detector_create(mr_detector **out, const mr_detector_spec *s, mr_err *e);
+/* Initial weights from seed (deterministic). */
+void mr_detector_init_weights(mr_detector *d, uint64_t seed);
+/* MR_EUSER when the batch's padded size is not a multiple of the tap's
+ * divisor or labels exceed the class count (naming the image). */
+int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e);
+/* One training forward and backward: zeroes the gradients, writes the losses
+ * and leaves d->params.grad holding d(total)/d(params). Sampling draws from
+ * rng. Resets the arena first. */
+int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rng, mr_losses *L,
+                                 mr_err *e);
+/* Inference: dets[0..b->n) are filled (their arrays live in the detector's
+ * arena until the next call). */
+int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *e);
+void mr_detector_free(mr_detector *d);
+
+#endif

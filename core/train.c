@@ -1,0 +1,188 @@
+/*
+ * train.c — SGD steps, the schedule and checkpoints (see train.h).
+ */
+#include "core/train.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/safetensors.h"
+
+double mr_schedule_lr(const mr_schedule *s, long it)
+{
+    double f = 1.0;
+    if (it < s->warmup_iters && s->warmup_iters > 0) {
+        double alpha = (double)it / (double)s->warmup_iters;
+        f = s->warmup_factor * (1.0 - alpha) + alpha;
+    }
+    for (int i = 0; i < s->nsteps; i++)
+        if (it >= s->steps[i]) f *= s->gamma;
+    return s->lr * f;
+}
+
+int mr_trainer_init(mr_trainer *t, mr_detector *d, const mr_schedule *s, uint64_t seed, mr_err *e)
+{
+    memset(t, 0, sizeof *t);
+    t->d = d;
+    t->sch = *s;
+    if (posix_memalign((void **)&t->momentum, 64, (d->params.numel + 16) * sizeof(float)))
+        return mr_errf(e, MR_ENOMEM, "trainer: cannot allocate the momentum buffer");
+    memset(t->momentum, 0, (d->params.numel + 16) * sizeof(float));
+    mr_pcg32_seed(&t->rng, seed, 0x73616d706c65 /* "sample" */);
+    return MR_OK;
+}
+
+void mr_trainer_free(mr_trainer *t)
+{
+    free(t->momentum);
+    t->momentum = NULL;
+}
+
+int mr_trainer_step(mr_trainer *t, const mr_batch *b, mr_losses *L, mr_err *e)
+{
+    mr_detector *d = t->d;
+    int rc = mr_detector_train_step_grads(d, b, &t->rng, L, e);
+    if (rc) return mr_err_prefix(e, "iteration %ld", t->iter + 1);
+    float lr = (float)mr_schedule_lr(&t->sch, t->iter);
+    float mom = (float)t->sch.momentum, wd = (float)t->sch.weight_decay;
+    const mr_param_table *pt = &d->params;
+    for (int i = 0; i < pt->n; i++) {
+        const mr_param_entry *p = &pt->e[i];
+        if (!p->trainable) continue;
+        float *w = pt->data + p->d.offset, *g = pt->grad + p->d.offset, *v = t->momentum + p->d.offset;
+        float dec = p->decay ? wd : 0.0f;
+        for (size_t k = 0; k < p->d.numel; k++) {
+            float gk = g[k] + dec * w[k];
+            v[k] = mom * v[k] + gk;
+            w[k] -= lr * v[k];
+        }
+    }
+    t->last_lr = lr;
+    t->iter++;
+    return MR_OK;
+}
+
+/* entries for the parameters (and momentum when non-NULL) */
+static int make_entries(const mr_param_table *pt, const float *mom, mr_st_entry **out, char ***names,
+                        int *n)
+{
+    int cnt = pt->n * (mom ? 2 : 1);
+    mr_st_entry *en = calloc((size_t)cnt, sizeof *en);
+    char **nm = calloc((size_t)cnt, sizeof *nm);
+    if (!en || !nm) { free(en); free(nm); return -1; }
+    int k = 0;
+    for (int pass = 0; pass < (mom ? 2 : 1); pass++)
+        for (int i = 0; i < pt->n; i++) {
+            const mr_param_entry *p = &pt->e[i];
+            if (pass == 1 && !p->trainable) continue;
+            size_t len = strlen(p->d.name) + 16;
+            nm[k] = malloc(len);
+            if (!nm[k]) { for (int j = 0; j < k; j++) free(nm[j]); free(en); free(nm); return -1; }
+            snprintf(nm[k], len, "%s%s", pass ? "momentum." : "", p->d.name);
+            en[k].name = nm[k];
+            en[k].ndim = p->d.ndim;
+            for (int q = 0; q < p->d.ndim; q++) en[k].shape[q] = p->d.shape[q];
+            en[k].data = (pass ? mom : pt->data) + p->d.offset;
+            k++;
+        }
+    *out = en;
+    *names = nm;
+    *n = k;
+    return 0;
+}
+
+static int save(const mr_param_table *pt, const float *mom, const char *path, const char *const *mk,
+                const char *const *mv, int nmeta, mr_err *e)
+{
+    mr_st_entry *en;
+    char **nm;
+    int n;
+    if (make_entries(pt, mom, &en, &nm, &n)) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
+    int rc = mr_st_write(path, en, n, mk, mv, nmeta, e);
+    for (int i = 0; i < n; i++) free(nm[i]);
+    free(nm);
+    free(en);
+    return rc;
+}
+
+int mr_detector_save_weights(const mr_detector *d, const char *path, mr_err *e)
+{
+    const char *mk[1] = {"format"}, *mv[1] = {"mrcnn"};
+    return save(&d->params, NULL, path, mk, mv, 1, e);
+}
+
+int mr_trainer_save(const mr_trainer *t, const char *path, const char *fingerprint, mr_err *e)
+{
+    char it[32], st[32], inc[32];
+    snprintf(it, sizeof it, "%ld", t->iter);
+    snprintf(st, sizeof st, "%" PRIu64, t->rng.state);
+    snprintf(inc, sizeof inc, "%" PRIu64, t->rng.inc);
+    const char *mk[5] = {"format", "iteration", "rng_state", "rng_inc", "config"};
+    const char *mv[5] = {"mrcnn", it, st, inc, fingerprint ? fingerprint : ""};
+    return save(&t->d->params, t->momentum, path, mk, mv, 5, e);
+}
+
+static int load_into(const mr_st_file *f, const mr_param_table *pt, float *base, const char *prefix,
+                     int only_trainable, mr_err *e)
+{
+    char nm[MR_PARAM_NAME_MAX + 16];
+    for (int i = 0; i < pt->n; i++) {
+        const mr_param_entry *p = &pt->e[i];
+        if (only_trainable && !p->trainable) continue;
+        snprintf(nm, sizeof nm, "%s%s", prefix, p->d.name);
+        if (!mr_st_find(f, nm))
+            return mr_errf(e, MR_EUSER, "%s: tensor '%s' missing (checkpoint from another config?)",
+                           f->path, nm);
+        int rc = mr_st_get_f32(f, nm, p->d.ndim, p->d.shape, base + p->d.offset, e);
+        if (rc) return mr_err_prefix(e, "checkpoint does not fit this config");
+    }
+    return MR_OK;
+}
+
+int mr_detector_load_weights(mr_detector *d, const char *path, mr_err *e)
+{
+    mr_st_file f;
+    int rc = mr_st_read(&f, path, e);
+    if (rc) return rc;
+    rc = load_into(&f, &d->params, d->params.data, "", 0, e);
+    mr_st_close(&f);
+    return rc;
+}
+
+static int meta_u64(const mr_st_file *f, const char *key, uint64_t *out, mr_err *e)
+{
+    const char *v = mr_st_meta(f, key);
+    char *end = NULL;
+    if (!v || !*v) return mr_errf(e, MR_EUSER, "%s: metadata '%s' missing (not a training checkpoint)", f->path, key);
+    *out = strtoull(v, &end, 10);
+    if (*end) return mr_errf(e, MR_EUSER, "%s: metadata '%s' = '%s': expected an integer", f->path, key, v);
+    return MR_OK;
+}
+
+int mr_trainer_load(mr_trainer *t, const char *path, const char *fingerprint, mr_err *e)
+{
+    mr_st_file f;
+    int rc = mr_st_read(&f, path, e);
+    if (rc) return rc;
+    uint64_t it = 0, st = 0, inc = 0;
+    if ((rc = meta_u64(&f, "iteration", &it, e)) || (rc = meta_u64(&f, "rng_state", &st, e)) ||
+        (rc = meta_u64(&f, "rng_inc", &inc, e)))
+        goto done;
+    const char *fp = mr_st_meta(&f, "config");
+    if (fingerprint && fp && strcmp(fp, fingerprint)) {
+        rc = mr_errf(e, MR_EUSER, "%s: checkpoint written by a different config (fingerprint %s, this config %s)",
+                     path, fp, fingerprint);
+        goto done;
+    }
+    if ((rc = load_into(&f, &t->d->params, t->d->params.data, "", 0, e))) goto done;
+    if ((rc = load_into(&f, &t->d->params, t->momentum, "momentum.", 1, e))) goto done;
+    t->iter = (long)it;
+    t->rng.state = st;
+    t->rng.inc = inc;
+done:
+    mr_st_close(&f);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/*
+ * train.h — one SGD step of the detector and its checkpoints.
+ *
+ * mr_trainer holds what training adds to a model: the learning-rate
+ * schedule (linear warm-up, step decay: detectron's WarmupMultiStepLR), the
+ * momentum buffer (one allocation of the parameter table's layout), the
+ * iteration counter and the sampling RNG. SGD follows PyTorch: g = grad +
+ * wd * w (weights only; norms and biases get no decay), v = m v + g,
+ * w -= lr v; frozen tensors are never touched.
+ *
+ * Checkpoints (safetensors): every parameter under its torchvision name,
+ * every momentum tensor as "momentum.<name>", and in __metadata__ the
+ * iteration, the RNG state and the caller's config fingerprint; loading a
+ * checkpoint restores all of it, so a resumed run continues bit for bit.
+ * A checkpoint from another config fails naming the first tensor whose
+ * shape differs (or that is missing).
+ *
+ * defines: mr_schedule, mr_schedule_lr, mr_trainer, mr_trainer_init,
+ *   mr_trainer_step, mr_trainer_save, mr_trainer_load, mr_trainer_free,
+ *   mr_detector_load_weights, mr_detector_save_weights
+ */
+#ifndef MR_TRAIN_H
+#define MR_TRAIN_H
+
+#include <stdint.h>
+#include "core/batch.h"
+#include "core/detector.h"
+#include "core/err.h"
+#include "core/pcg32.h"
+
+#define MR_SCHED_MAX_STEPS 8
+
+typedef struct mr_schedule {
+    long iters;
+    double lr;
+    long warmup_iters;
+    double warmup_factor;      /* lr multiplier at iteration 0 (1/1000 in the paper's code) */
+    int nsteps;
+    long steps[MR_SCHED_MAX_STEPS];
+    double gamma;              /* 0.1 */
+    double momentum;           /* 0.9 */
+    double weight_decay;       /* 1e-4 */
+} mr_schedule;
+
+/* learning rate at iteration it (0-based) */
+double mr_schedule_lr(const mr_schedule *s, long it);
+
+typedef struct mr_trainer {
+    mr_detector *d;
+    mr_schedule sch;
+    float *momentum;           /* params.numel floats */
+    long iter;                 /* iterations done */
+    mr_pcg32 rng;              /* RoI/anchor sampling */
+    double last_lr;
+} mr_trainer;
+
+int mr_trainer_init(mr_trainer *t, mr_detector *d, const mr_schedule *s, uint64_t seed, mr_err *e);
+/* forward + backward + SGD update; L gets the losses; t->iter++ */
+int mr_trainer_step(mr_trainer *t, const mr_batch *b, mr_losses *L, mr_err *e);
+/* fingerprint: a string identifying the config (stored, checked on load
+ * when non-NULL) */
+int mr_trainer_save(const mr_trainer *t, const char *path, const char *fingerprint, mr_err *e);
+int mr_trainer_load(mr_trainer *t, const char *path, const char *fingerprint, mr_err *e);
+void mr_trainer_free(mr_trainer *t);
+
+/* weights only (inference): every parameter must be present with its shape */
+int mr_detector_load_weights(mr_detector *d, const char *path, mr_err *e);
+int mr_detector_save_weights(const mr_detector *d, const char *path, mr_err *e);
+
+#endif

