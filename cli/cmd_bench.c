@@ -1,0 +1,288 @@
+/*
+ * cmd_bench.c — `mrcnn bench SUITE...`: micro-benchmarks, one suite per
+ * entry in the `suites` table below (name, function, help). A suite prints
+ * a human-readable table on stdout, and with --out DIR writes DIR/<suite>.json
+ * and DIR/<suite>.md (atomically); --json prints the JSON instead of the table.
+ * Add a suite by writing `static int suite_<name>(const bench_ctx *, mr_err *)`
+ * (or a function in another cli/ file) and one line in the table.
+ *
+ * Suite conv: conv2d forward and backward GFLOP/s on the ResNet-50-FPN
+ * shapes at 800x1088, batch 1 (the MR_LC_BENCH_CONV rows of the one layer
+ * case table, core/layer_cases.c), next to OpenBLAS sgemm on a 2048^3
+ * product in the same run; target: forward >= 75% of sgemm on every shape.
+ * Times are the best of several repetitions (the box is shared; the best is
+ * the least disturbed). Backward computes all of dinp, dw (and db).
+ */
+#include "cli/cli.h"
+#include "core/buildinfo.h"
+#include "core/fileio.h"
+#include "core/layer_cases.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+extern void openblas_set_num_threads(int num_threads);
+
+typedef struct bench_ctx {
+    int threads;
+    const char *out_dir;  /* NULL: no files */
+    int json;             /* print JSON instead of the table */
+    double min_sec;       /* time each measurement at least this long */
+} bench_ctx;
+
+typedef int (*bench_fn)(const bench_ctx *ctx, mr_err *e);
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void cpu_name(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c++;
+                while (*c == ' ') c++;
+                c[strcspn(c, "\n")] = 0;
+                snprintf(buf, n, "%s", c);
+            }
+            break;
+        }
+    fclose(f);
+}
+
+/* Write text to DIR/NAME (atomically). */
+static int write_out(const bench_ctx *ctx, const char *name, const char *text, mr_err *e)
+{
+    char path[4096];
+    int rc = mr_mkdir_p(ctx->out_dir, e);
+    if (rc) return rc;
+    snprintf(path, sizeof path, "%s/%s", ctx->out_dir, name);
+    return mr_write_file_atomic(path, text, strlen(text), e);
+}
+
+/* ---- suite conv ---- */
+
+typedef void (*timed_fn)(void *arg);
+
+/* best seconds per call over repetitions lasting >= min_sec (at least 3) */
+static double best_time(timed_fn fn, void *arg, double min_sec)
+{
+    fn(arg); /* warm-up: caches, page faults, BLAS buffers */
+    double best = 1e30, start = now_sec();
+    int reps = 0;
+    while (reps < 3 || now_sec() - start < min_sec) {
+        double t0 = now_sec();
+        fn(arg);
+        double t = now_sec() - t0;
+        if (t < best) best = t;
+        reps++;
+    }
+    return best;
+}
+
+typedef struct { int n; float *a, *b, *c; } sgemm_arg;
+
+static void run_sgemm(void *p)
+{
+    sgemm_arg *s = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->n, s->n, s->n, 1.0f, s->a, s->n, s->b,
+                s->n, 0.0f, s->c, s->n);
+}
+
+static void run_fwd(void *p) { mr_lcase_forward(p); }
+static void run_bwd(void *p) { mr_lcase_backward(p); }
+
+static int suite_conv(const bench_ctx *ctx, mr_err *e)
+{
+    /* sgemm reference */
+    sgemm_arg sg = {2048, NULL, NULL, NULL};
+    const size_t nn = (size_t)sg.n * sg.n;
+    sg.a = malloc(nn * sizeof(float));
+    sg.b = malloc(nn * sizeof(float));
+    sg.c = malloc(nn * sizeof(float));
+    if (!sg.a || !sg.b || !sg.c) {
+        free(sg.a); free(sg.b); free(sg.c);
+        return mr_errf(e, MR_ENOMEM, "bench conv: cannot allocate the 2048x2048 matrices");
+    }
+    for (size_t i = 0; i < nn; i++) { sg.a[i] = (float)(i % 13) * 0.1f - 0.6f; sg.b[i] = (float)(i % 7) * 0.1f - 0.3f; }
+    const double sgemm_t = best_time(run_sgemm, &sg, ctx->min_sec);
+    const double sgemm_gf = 2.0 * sg.n * (double)sg.n * sg.n / sgemm_t * 1e-9;
+    free(sg.a); free(sg.b); free(sg.c);
+
+    char cpu[256];
+    cpu_name(cpu, sizeof cpu);
+    cJSON *root = cJSON_CreateObject(), *rows = cJSON_CreateArray();
+    cJSON_AddStringToObject(root, "suite", "conv");
+    cJSON_AddNumberToObject(root, "threads", ctx->threads);
+    cJSON_AddStringToObject(root, "cpu", cpu);
+    cJSON_AddStringToObject(root, "blas_core", mr_blas_core());
+    cJSON_AddStringToObject(root, "commit", mr_git_commit());
+    cJSON_AddStringToObject(root, "timing", "best of >= 3 repetitions lasting >= min_sec");
+    cJSON_AddNumberToObject(root, "min_sec", ctx->min_sec);
+    cJSON_AddNumberToObject(root, "sgemm_n", sg.n);
+    cJSON_AddNumberToObject(root, "sgemm_gflops", sgemm_gf);
+    cJSON_AddNumberToObject(root, "target_fwd_pct_of_sgemm", 75);
+
+    char md[8192];
+    size_t ml = 0;
+    ml += (size_t)snprintf(md + ml, sizeof md - ml,
+                           "# conv2d benchmark (ResNet-50-FPN shapes at 800x1088, batch 1)\n\n"
+                           "cpu: %s, OpenBLAS core %s, %d thread(s), commit %s\n\n"
+                           "sgemm 2048x2048x2048: **%.1f GFLOP/s**. Target: forward >= 75%% of it.\n\n"
+                           "| shape | cin->cout | k/s | input | fwd ms | fwd GFLOP/s | %% sgemm | bwd ms | bwd GFLOP/s | %% sgemm |\n"
+                           "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+                           cpu, mr_blas_core(), ctx->threads, mr_git_commit(), sgemm_gf);
+    if (!ctx->json)
+        printf("sgemm 2048^3: %.1f GFLOP/s (%d thread%s)\n%-28s %9s %8s %6s %9s %8s %6s\n", sgemm_gf,
+               ctx->threads, ctx->threads == 1 ? "" : "s", "shape", "fwd ms", "GFLOP/s", "%sgemm",
+               "bwd ms", "GFLOP/s", "%sgemm");
+    int all_ok = 1, rc = MR_OK;
+    for (size_t k = 0; k < mr_layer_ncases; k++) {
+        const mr_lcase *c = &mr_layer_cases[k];
+        if (!(c->flags & MR_LC_BENCH_CONV)) continue;
+        mr_lcase_run r;
+        if ((rc = mr_lcase_setup(c, &r, 1u + k, e))) break;
+        const double tf = best_time(run_fwd, &r, ctx->min_sec);
+        const double tb = best_time(run_bwd, &r, ctx->min_sec);
+        mr_lcase_free(&r);
+        const double ff = mr_lcase_flops(c, 0), fb = mr_lcase_flops(c, 1);
+        const double gf = ff / tf * 1e-9, gb = fb / tb * 1e-9;
+        const double pf = 100.0 * gf / sgemm_gf, pb = 100.0 * gb / sgemm_gf;
+        if (pf < 75.0) all_ok = 0;
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "name", c->name);
+        cJSON_AddNumberToObject(row, "cin", c->c);
+        cJSON_AddNumberToObject(row, "cout", c->cout);
+        cJSON_AddNumberToObject(row, "k", c->kh);
+        cJSON_AddNumberToObject(row, "stride", c->sh);
+        cJSON_AddNumberToObject(row, "H", c->h);
+        cJSON_AddNumberToObject(row, "W", c->w);
+        cJSON_AddNumberToObject(row, "fwd_gflop", ff * 1e-9);
+        cJSON_AddNumberToObject(row, "fwd_ms", tf * 1e3);
+        cJSON_AddNumberToObject(row, "fwd_gflops", gf);
+        cJSON_AddNumberToObject(row, "fwd_pct_sgemm", pf);
+        cJSON_AddNumberToObject(row, "bwd_ms", tb * 1e3);
+        cJSON_AddNumberToObject(row, "bwd_gflops", gb);
+        cJSON_AddNumberToObject(row, "bwd_pct_sgemm", pb);
+        cJSON_AddItemToArray(rows, row);
+        if (!ctx->json)
+            printf("%-28s %9.2f %8.1f %5.0f%% %9.2f %8.1f %5.0f%%\n", c->name, tf * 1e3, gf, pf, tb * 1e3, gb, pb);
+        fflush(stdout);
+        ml += (size_t)snprintf(md + ml, sizeof md - ml,
+                               "| %s | %d->%d | %dx%d/%d | %dx%d | %.2f | %.1f | %.0f%% | %.2f | %.1f | %.0f%% |\n",
+                               c->name, c->c, c->cout, c->kh, c->kw, c->sh, c->h, c->w, tf * 1e3, gf, pf,
+                               tb * 1e3, gb, pb);
+        if (ml >= sizeof md) ml = sizeof md - 1;
+    }
+    cJSON_AddItemToObject(root, "shapes", rows);
+    cJSON_AddBoolToObject(root, "all_fwd_meet_target", all_ok);
+    ml += (size_t)snprintf(md + ml, sizeof md - ml,
+                           "\nAll forward shapes at >= 75%% of sgemm: **%s**. Backward = dinp + dw (+ db), "
+                           "twice the forward FLOPs. Times: best of >= 3 runs; the machine may be shared, "
+                           "so treat single figures as noisy.\n", all_ok ? "yes" : "no");
+    if (ml >= sizeof md) ml = sizeof md - 1;
+    char *js = rc ? NULL : cJSON_Print(root);
+    if (!rc && !js) rc = mr_errf(e, MR_ENOMEM, "bench conv: cannot format JSON");
+    if (!rc && ctx->json) printf("%s\n", js);
+    if (!rc && !ctx->json) printf("forward >= 75%% of sgemm on every shape: %s\n", all_ok ? "yes" : "no");
+    if (!rc && ctx->out_dir) {
+        size_t jl = strlen(js);
+        char *jsn = malloc(jl + 2);
+        if (!jsn) rc = mr_errf(e, MR_ENOMEM, "bench conv: out of memory");
+        else {
+            memcpy(jsn, js, jl);
+            jsn[jl] = '\n';
+            jsn[jl + 1] = 0;
+            rc = write_out(ctx, "conv.json", jsn, e);
+            if (!rc) rc = write_out(ctx, "conv.md", md, e);
+            free(jsn);
+        }
+    }
+    free(js);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    bench_fn fn;
+    const char *help;
+} suites[] = {
+    {"conv", suite_conv, "conv2d forward/backward GFLOP/s on ResNet-50-FPN shapes vs sgemm 2048^3"},
+};
+#define NSUITES (sizeof suites / sizeof suites[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mrcnn bench [options] SUITE...\n\n"
+               "Runs benchmark suites; prints a table, and with --out writes DIR/SUITE.json and .md.\n\n"
+               "options:\n"
+               "  --threads N   OpenBLAS and OpenMP threads (default 1)\n"
+               "  --out DIR     write SUITE.json and SUITE.md under DIR\n"
+               "  --json        print the JSON instead of the table\n"
+               "  --min-sec S   time each measurement for at least S seconds (default 1)\n"
+               "  --help        this text\n\nsuites:\n");
+    for (size_t i = 0; i < NSUITES; i++) fprintf(f, "  %-8s %s\n", suites[i].name, suites[i].help);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'},       {"threads", required_argument, 0, 't'},
+        {"out", required_argument, 0, 'o'},  {"json", no_argument, 0, 'j'},
+        {"min-sec", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+    bench_ctx ctx = {1, NULL, 0, 1.0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ht:o:jm:", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'h': usage(stdout); return MR_EXIT_OK;
+        case 't':
+            ctx.threads = (int)strtol(optarg, &end, 10);
+            if (*end || ctx.threads < 1 || ctx.threads > 1024)
+                return cli_usage_error("bench", "--threads wants a positive integer, got '%s'", optarg);
+            break;
+        case 'o': ctx.out_dir = optarg; break;
+        case 'j': ctx.json = 1; break;
+        case 'm':
+            ctx.min_sec = strtod(optarg, &end);
+            if (*end || !(ctx.min_sec >= 0.0 && ctx.min_sec <= 600.0))
+                return cli_usage_error("bench", "--min-sec wants seconds in [0, 600], got '%s'", optarg);
+            break;
+        default: return cli_usage_error("bench", "unknown option");
+        }
+    }
+    if (optind >= argc) return cli_usage_error("bench", "name at least one suite");
+    for (int i = optind; i < argc; i++) {
+        size_t k = 0;
+        while (k < NSUITES && strcmp(suites[k].name, argv[i])) k++;
+        if (k == NSUITES) return cli_usage_error("bench", "unknown suite '%s'", argv[i]);
+    }
+    openblas_set_num_threads(ctx.threads);
+    omp_set_num_threads(ctx.threads);
+    for (int i = optind; i < argc; i++) {
+        size_t k = 0;
+        while (strcmp(suites[k].name, argv[i])) k++;
+        mr_err e;
+        mr_err_clear(&e);
+        int rc = suites[k].fn(&ctx, &e);
+        if (rc) return cli_fail("bench", &e);
+    }
+    return MR_EXIT_OK;
+}
