@@ -47,6 +47,7 @@ typedef struct coco_impl {
     idmap imgs, cats;
     size_t cap_images, cap_cats, cap_anns;
     int borrowed;   /* results: images/cats arrays borrowed from gt */
+    const char *kept; size_t kept_len; int kept_map;   /* input kept for lazy RLE strings */
 } coco_impl;
 
 static void *arena_alloc(coco_impl *im, size_t n)
@@ -117,6 +118,8 @@ static long idmap_get(const idmap *m, int64_t k)
     return -1;
 }
 
+static void unmap_file(const char *buf, size_t len, int map);
+
 void mr_coco_init(mr_coco *c)
 {
     memset(c, 0, sizeof *c);
@@ -138,6 +141,7 @@ void mr_coco_free(mr_coco *c)
         free(im->imgs.keys); free(im->imgs.vals);
         free(im->cats.keys); free(im->cats.vals);
         if (!im->borrowed) { free(c->images); free(c->cats); }
+        if (im->kept) unmap_file(im->kept, im->kept_len, im->kept_map);
         free(im);
     }
     free(c->anns);
@@ -177,6 +181,8 @@ typedef struct reader {
     char where[160];
     double *nums; size_t nnums, cap_nums;   /* scratch for number arrays */
     uint32_t *cnt_tmp; size_t cap_cnt_tmp;  /* scratch for RLE counts */
+    int lazy_rle;    /* keep compressed strings undecoded (results files) */
+    int keep_buf;    /* the input buffer outlives the dataset (a kept mapping) */
 } reader;
 
 static int key_is(const char *k, size_t n, const char *lit)
@@ -262,8 +268,9 @@ static double *arena_nums(reader *r)
     return d;
 }
 
-static int read_segmentation(reader *r, mr_coco_seg *seg)
+static int read_segmentation(reader *r, mr_coco_ann *a)
 {
+    mr_coco_seg *seg = &a->seg;
     int t = mr_jr_peek(&r->j);
     if (t == MR_JT_ARR) {
         /* polygons: a list of lists of numbers */
@@ -353,10 +360,29 @@ static int read_segmentation(reader *r, mr_coco_seg *seg)
             FAIL(r, "field 'segmentation.counts': %s", e2.msg);
             goto fail;
         }
+        seg->rle_compressed = 1;
+        if (r->lazy_rle) {
+            /* check and measure now, keep only the string */
+            mr_rle tmp = {seg->rle.h, seg->rle.w, ncnt, r->cnt_tmp};
+            if (mr_rle_check(&tmp, &e2)) { FAIL(r, "field 'segmentation.counts': %s", e2.msg); goto fail; }
+            a->segm_area = (double)mr_rle_area(&tmp);
+            mr_rle_bbox(&tmp, a->mask_bbox);
+            a->has_mask_bbox = 1;
+            if (sesc || !r->keep_buf) {
+                char *k2 = arena_strdup(r->im, str, slen);
+                if (!k2) { FAIL(r, "out of memory"); goto fail; }
+                if (sesc) free((void *)str);
+                str = k2;
+            }
+            seg->rle_str = str;
+            seg->rle_str_len = slen;
+            seg->rle.cnts = NULL;
+            seg->rle.m = 0;
+            return 0;
+        }
         cnts = arena_alloc(r->im, ncnt * sizeof(uint32_t) + 4);
         if (!cnts) { FAIL(r, "out of memory"); goto fail; }
         if (ncnt) memcpy(cnts, r->cnt_tmp, ncnt * sizeof(uint32_t));
-        seg->rle_compressed = 1;
         if (sesc) free((void *)str);
         str = NULL;
     }
@@ -366,6 +392,9 @@ static int read_segmentation(reader *r, mr_coco_seg *seg)
         mr_err e2;
         if (mr_rle_check(&seg->rle, &e2)) return FAIL(r, "field 'segmentation.counts': %s", e2.msg);
     }
+    a->segm_area = (double)mr_rle_area(&seg->rle);
+    mr_rle_bbox(&seg->rle, a->mask_bbox);
+    a->has_mask_bbox = 1;
     return 0;
 fail:
     if (str && sesc) free((void *)str);
@@ -430,7 +459,7 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
             if (!a->keypoints) return FAIL(r, "out of memory");
             a->num_kpt = (int32_t)(r->nnums / 3);
         } else if (key_is(key, kl, "segmentation")) {
-            if (read_segmentation(r, &a->seg)) return -1;
+            if (read_segmentation(r, a)) return -1;
         } else if (mr_jr_skip(&r->j)) return FAIL(r, "%s", "");
     }
     if (k < 0) return FAIL(r, "%s", "");
@@ -604,9 +633,9 @@ static int build_lists(mr_coco *c, mr_err *e)
 /* mask area and box of a segmentation (for missing GT fields and results) */
 static int seg_area_box(const mr_coco_ann *a, const mr_coco_image *img, double *area, double bb[4], mr_err *e)
 {
-    if (a->seg.kind == MR_SEG_RLE) {
-        if (area) *area = (double)mr_rle_area(&a->seg.rle);
-        if (bb) mr_rle_bbox(&a->seg.rle, bb);
+    if (a->seg.kind == MR_SEG_RLE && a->has_mask_bbox) {
+        if (area) *area = a->segm_area;
+        if (bb) memcpy(bb, a->mask_bbox, 4 * sizeof(double));
         return MR_OK;
     }
     mr_rle r = MR_RLE_INIT;
@@ -675,7 +704,6 @@ int mr_coco_finish(mr_coco *c, mr_err *e)
             if (!a->has_bbox) { memcpy(a->bbox, bb, sizeof bb); a->has_bbox = 1; }
             if (!a->has_area) { a->area = area; a->has_area = 1; }
         }
-        if (a->seg.kind == MR_SEG_RLE) a->segm_area = (double)mr_rle_area(&a->seg.rle);
     }
     return build_lists(c, e);
 }
@@ -791,12 +819,14 @@ int mr_coco_load(mr_coco *c, const char *path, mr_err *e)
     return rc;
 }
 
-int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
-                          const char *name, mr_err *e)
+static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
+                         const char *name, int keep_buf, mr_err *e)
 {
     mr_coco_free(res);
     reader R, *r = &R;
     if (reader_open(r, res, json, len, name, e)) return MR_ENOMEM;
+    r->lazy_rle = 1;
+    r->keep_buf = keep_buf;
     coco_impl *im = r->im;
     int rc = MR_EUSER;
     res->is_results = 1;
@@ -869,7 +899,6 @@ int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, siz
             goto out;
         }
         const mr_coco_image *img = &gt->images[ii];
-        if (a->seg.kind == MR_SEG_RLE) a->segm_area = (double)mr_rle_area(&a->seg.rle);
         if (kind == 1) {
             if (!a->has_bbox) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'bbox': missing (the first record has one)", name, i); goto out; }
             a->area = a->bbox[2] * a->bbox[3];
@@ -908,21 +937,34 @@ out:
     return MR_OK;
 }
 
+int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
+                          const char *name, mr_err *e)
+{
+    return parse_results(res, gt, json, len, name, 0, e);
+}
+
 int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e)
 {
     const char *buf = NULL; size_t len = 0; int map = 0;
     mr_coco_init(res);
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
-    rc = mr_coco_parse_results(res, gt, buf, len, path, e);
-    unmap_file(buf, len, map);
-    return rc;
+    rc = parse_results(res, gt, buf, len, path, 1, e);
+    if (rc) { unmap_file(buf, len, map); return rc; }
+    /* compressed RLE strings point into the input: keep it */
+    coco_impl *im = res->impl;
+    im->kept = buf; im->kept_len = len; im->kept_map = map;
+    return MR_OK;
 }
 
 int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out, mr_err *e)
 {
     uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
-    if (a->seg.kind == MR_SEG_RLE) return mr_rle_copy(out, &a->seg.rle, e);
+    if (a->seg.kind == MR_SEG_RLE) {
+        if (a->seg.rle_str && !a->seg.rle.cnts)
+            return mr_rle_from_string(out, a->seg.rle_str, a->seg.rle_str_len, a->seg.rle.h, a->seg.rle.w, e);
+        return mr_rle_copy(out, &a->seg.rle, e);
+    }
     if (a->seg.kind == MR_SEG_POLY) {
         int32_t n = a->seg.npoly;
         /* pycocotools frPyObjects: when the first part has exactly 4 numbers
@@ -1032,8 +1074,18 @@ int mr_coco_add_ann(mr_coco *c, const mr_coco_ann *a, mr_err *e)
         d->seg.poly = (const double *const *)pp;
         d->seg.poly_len = pl;
     } else if (a->seg.kind == MR_SEG_RLE) {
-        d->seg.rle.cnts = arena_copy(im, a->seg.rle.cnts, sizeof(uint32_t) * a->seg.rle.m);
-        if (!d->seg.rle.cnts) return mr_errf(e, MR_ENOMEM, "out of memory");
+        if (a->seg.rle_str && !a->seg.rle.cnts) {
+            d->seg.rle_str = arena_strdup(im, a->seg.rle_str, a->seg.rle_str_len);
+            if (!d->seg.rle_str) return mr_errf(e, MR_ENOMEM, "out of memory");
+        } else {
+            d->seg.rle.cnts = arena_copy(im, a->seg.rle.cnts, sizeof(uint32_t) * a->seg.rle.m);
+            if (!d->seg.rle.cnts) return mr_errf(e, MR_ENOMEM, "out of memory");
+            if (!d->has_mask_bbox) {
+                d->segm_area = (double)mr_rle_area(&d->seg.rle);
+                mr_rle_bbox(&d->seg.rle, d->mask_bbox);
+                d->has_mask_bbox = 1;
+            }
+        }
     }
     c->num_anns++;
     return MR_OK;
@@ -1074,13 +1126,22 @@ static int put_seg(FILE *f, const mr_coco_seg *s, mr_err *e)
         fputc(']', f);
         return MR_OK;
     }
-    char *str;
-    int rc = mr_rle_to_string(&s->rle, &str, e);
-    if (rc) return rc;
     fprintf(f, "{\"size\": [%u, %u], \"counts\": ", s->rle.h, s->rle.w);
-    put_str(f, str);
+    if (s->rle_str && !s->rle.cnts) {
+        fputc('"', f);
+        for (size_t i = 0; i < s->rle_str_len; i++) {
+            if (s->rle_str[i] == '\\') fputc('\\', f);
+            fputc(s->rle_str[i], f);
+        }
+        fputc('"', f);
+    } else {
+        char *str;
+        int rc = mr_rle_to_string(&s->rle, &str, e);
+        if (rc) return rc;
+        put_str(f, str);
+        free(str);
+    }
     fputc('}', f);
-    free(str);
     return MR_OK;
 }
 

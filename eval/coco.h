@@ -66,16 +66,21 @@ typedef struct mr_coco_cat {
 enum { MR_SEG_NONE = 0, MR_SEG_POLY = 1, MR_SEG_RLE = 2 };
 
 /* A segmentation as written in the file. Polygons: npoly parts, part i has
- * poly_len[i] coordinates (x,y pairs) at poly[i]. RLE: counts already
- * decoded (from an uncompressed list or a compressed string; rle_compressed
- * says which) with the size given in the RLE itself. */
+ * poly_len[i] coordinates (x,y pairs) at poly[i]. RLE: the size given in the
+ * RLE itself (rle.h, rle.w) and the counts: decoded in rle.cnts (rle.m of
+ * them), except for compressed strings in results files read with
+ * mr_coco_load_results, which keep the string (rle_str, rle_str_len; then
+ * rle.cnts is NULL and rle.m 0) and are decoded when needed: use
+ * mr_coco_ann_rle to get the counts in every case. */
 typedef struct mr_coco_seg {
     int kind;                    /* MR_SEG_* */
     int32_t npoly;
     const int32_t *poly_len;
     const double *const *poly;
     mr_rle rle;                  /* counts point into the arena: never free */
-    int rle_compressed;
+    int rle_compressed;          /* the file gave a compressed string */
+    const char *rle_str;         /* that string, when kept undecoded */
+    size_t rle_str_len;
 } mr_coco_seg;
 
 typedef struct mr_coco_ann {
@@ -97,6 +102,9 @@ typedef struct mr_coco_ann {
      * segm_area is the mask area whenever a segmentation is present (the
      * corrected area `--strict` uses), else area. */
     double segm_area;
+    /* for RLE segmentations: the mask's box (rleToBbox), computed on load */
+    uint8_t has_mask_bbox;
+    double mask_bbox[4];
 } mr_coco_ann;
 
 typedef struct mr_coco {

@@ -257,7 +257,18 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
                 if (rc) mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)i]);
                 else if (p->strict) s->darea[i] = (double)mr_rle_area(&rd[i]);
             }
-            if (!rc && have_iou) mr_rle_iou(rd, (size_t)nd, R, (size_t)ng, s->crowd, iou);
+            if (!rc && have_iou) {
+                if (ensure((void **)&s->buf, &s->cap_buf, 4 * (size_t)(ng + nd), sizeof(double))) rc = mr_errf(e, MR_ENOMEM, "out of memory");
+                else {
+                    double *gb = s->buf, *db = s->buf + 4 * ng;
+                    for (int i = 0; i < ng; i++) mr_rle_bbox(&R[i], gb + 4 * i);
+                    for (int i = 0; i < nd; i++) {
+                        if (dts[i]->has_mask_bbox && dts[i]->seg.kind == MR_SEG_RLE) memcpy(db + 4 * i, dts[i]->mask_bbox, 4 * sizeof(double));
+                        else mr_rle_bbox(&rd[i], db + 4 * i);
+                    }
+                    mr_rle_iou_bb(rd, (size_t)nd, db, R, (size_t)ng, gb, s->crowd, iou);
+                }
+            }
             for (int i = 0; i < cnt; i++) mr_rle_free(&R[i]);
             if (rc) return rc;
         }

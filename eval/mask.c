@@ -403,21 +403,10 @@ static void rle_inter_union(const mr_rle *A, const mr_rle *B, uint32_t *pi, uint
     *pi = i; *pu = u;
 }
 
-void mr_rle_iou(const mr_rle *dt, size_t m, const mr_rle *gt, size_t n,
-                const uint8_t *iscrowd, double *o)
+void mr_rle_iou_bb(const mr_rle *dt, size_t m, const double *dtbb, const mr_rle *gt, size_t n,
+                   const double *gtbb, const uint8_t *iscrowd, double *o)
 {
-    double dbs[4 * 64], gbs[4 * 64];
-    double *db = m <= 64 ? dbs : malloc(sizeof(double) * 4 * m);
-    double *gb = n <= 64 ? gbs : malloc(sizeof(double) * 4 * n);
-    if (!db || !gb) {   /* cannot prefilter: compute every pair exactly */
-        for (size_t k = 0; k < m * n; k++) o[k] = 1;
-    } else {
-        for (size_t d = 0; d < m; d++) mr_rle_bbox(&dt[d], db + 4 * d);
-        for (size_t g = 0; g < n; g++) mr_rle_bbox(&gt[g], gb + 4 * g);
-        mr_bbox_iou(db, m, gb, n, iscrowd, o);
-    }
-    if (db != dbs) free(db);
-    if (gb != gbs) free(gb);
+    mr_bbox_iou(dtbb, m, gtbb, n, iscrowd, o);
     for (size_t g = 0; g < n; g++)
         for (size_t d = 0; d < m; d++) {
             double *od = &o[d * n + g];
@@ -430,6 +419,34 @@ void mr_rle_iou(const mr_rle *dt, size_t m, const mr_rle *gt, size_t n,
             else if (crowd) u = (uint32_t)mr_rle_area(&dt[d]);
             *od = (double)i / (double)u;
         }
+}
+
+void mr_rle_iou(const mr_rle *dt, size_t m, const mr_rle *gt, size_t n,
+                const uint8_t *iscrowd, double *o)
+{
+    double dbs[4 * 64], gbs[4 * 64];
+    double *db = m <= 64 ? dbs : malloc(sizeof(double) * 4 * m);
+    double *gb = n <= 64 ? gbs : malloc(sizeof(double) * 4 * n);
+    if (!db || !gb) {
+        /* no memory for the prefilter: exact IoU of every pair (same values:
+         * the prefilter only skips pairs whose intersection is empty) */
+        for (size_t g = 0; g < n; g++)
+            for (size_t d = 0; d < m; d++) {
+                double *od = &o[d * n + g];
+                if (dt[d].h != gt[g].h || dt[d].w != gt[g].w) { *od = -1; continue; }
+                uint32_t i, u;
+                rle_inter_union(&dt[d], &gt[g], &i, &u);
+                if (i == 0) { *od = 0; continue; }
+                if (iscrowd && iscrowd[g]) u = (uint32_t)mr_rle_area(&dt[d]);
+                *od = (double)i / (double)u;
+            }
+    } else {
+        for (size_t d = 0; d < m; d++) mr_rle_bbox(&dt[d], db + 4 * d);
+        for (size_t g = 0; g < n; g++) mr_rle_bbox(&gt[g], gb + 4 * g);
+        mr_rle_iou_bb(dt, m, db, gt, n, gb, iscrowd, o);
+    }
+    if (db != dbs) free(db);
+    if (gb != gbs) free(gb);
 }
 
 int mr_rle_from_polys(mr_rle *r, const double *const *xy, const size_t *k, size_t n,

@@ -24,7 +24,7 @@
  *          mr_rle_counts_from_string,
  *          mr_rle_check, mr_rle_from_poly, mr_rle_from_polys,
  *          mr_rle_from_bbox, mr_rle_area, mr_rle_bbox, mr_rle_merge,
- *          mr_rle_iou, mr_bbox_iou
+ *          mr_rle_iou, mr_rle_iou_bb, mr_bbox_iou
  */
 #ifndef MR_MASK_H
 #define MR_MASK_H
@@ -92,6 +92,10 @@ int mr_rle_merge(mr_rle *out, const mr_rle *rs, size_t n, int intersect, mr_err 
  * the detection's area. */
 void mr_rle_iou(const mr_rle *dt, size_t m, const mr_rle *gt, size_t n,
                 const uint8_t *iscrowd, double *o);
+/* The same with the masks' boxes (mr_rle_bbox of each) given: dtbb[4m],
+ * gtbb[4n] — saves recomputing boxes known from loading. */
+void mr_rle_iou_bb(const mr_rle *dt, size_t m, const double *dtbb, const mr_rle *gt, size_t n,
+                   const double *gtbb, const uint8_t *iscrowd, double *o);
 /* The same for boxes [x, y, w, h] (bbIou): dt[4m], gt[4n]. */
 void mr_bbox_iou(const double *dt, size_t m, const double *gt, size_t n,
                  const uint8_t *iscrowd, double *o);

@@ -96,9 +96,11 @@ static void test_fixture_strings(void **s)
     if (mr_coco_load_results(&dt, &gt, dp, &e)) fail_msg("%s", e.msg);
     assert_true(dt.num_anns > 100);
     for (size_t i = 0; i < dt.num_anns; i++) {
-        const mr_rle *r = &dt.anns[i].seg.rle;
+        mr_rle rr = MR_RLE_INIT, *r = &rr;
         assert_int_equal(dt.anns[i].seg.kind, MR_SEG_RLE);
+        assert_int_equal(mr_coco_ann_rle(&dt.anns[i], &gt.images[dt.anns[i].image_index], r, NULL), MR_OK);
         assert_int_equal(mr_rle_check(r, NULL), MR_OK);
+        assert_true(mr_rle_area(r) == dt.anns[i].area);
         char *str;
         assert_int_equal(mr_rle_to_string(r, &str, NULL), MR_OK);
         mr_rle b = MR_RLE_INIT;
@@ -106,6 +108,7 @@ static void test_fixture_strings(void **s)
         assert_int_equal(b.m, r->m);
         assert_memory_equal(b.cnts, r->cnts, r->m * sizeof(uint32_t));
         mr_rle_free(&b);
+        mr_rle_free(r);
         free(str);
     }
     mr_coco_free(&dt);
