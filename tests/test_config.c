@@ -1,0 +1,150 @@
+/*
+ * test_config.c — the config group: the shipped configs load, `base`
+ * inheritance merges deeply and states only differences, the resolved
+ * config round-trips, and bad configs (unknown variant names, mistyped and
+ * unknown fields, a missing base, a base cycle) fail naming the field.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/json.h"
+#include "tests/test_util.h"
+#include "variants/config.h"
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* load dir/name expecting failure whose message contains want */
+static void expect_fail(const char *dir, const char *name, const char *text, const char *want)
+{
+    write_file(dir, name, text);
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    mr_config c;
+    mr_err e;
+    mr_err_clear(&e);
+    int rc = mr_config_load(&c, p, &e);
+    if (rc == MR_OK || !strstr(e.msg, want))
+        print_error("%s: rc %d, message '%s', wanted '%s'\n", name, rc, e.msg, want);
+    assert_int_not_equal(rc, MR_OK);
+    assert_non_null(strstr(e.msg, want));
+}
+
+static void test_shipped_configs(void **st)
+{
+    (void)st;
+    const char *names[] = {"tiny_fpn", "bench_fpn", "bench_c4", "bench_c5"};
+    for (int i = 0; i < 4; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "variants/configs/%s.json", names[i]);
+        mr_config c;
+        mr_err e;
+        int rc = mr_config_load(&c, p, &e);
+        if (rc) print_error("%s: %s\n", p, e.msg);
+        assert_int_equal(rc, MR_OK);
+        assert_string_equal(c.name, names[i]);
+    }
+    mr_config c;
+    mr_err e;
+    assert_int_equal(mr_config_load(&c, "variants/configs/bench_c4.json", &e), MR_OK);
+    assert_string_equal(c.tap, "c4");
+    assert_int_equal(c.spec.tap->kind, MR_TAP_C4);
+    assert_int_equal(c.spec.roi_params.pooled_h, 14);   /* overridden */
+    assert_int_equal(c.min_size, 128);                  /* inherited */
+    assert_int_equal(c.spec.backbone.depth, 18);        /* inherited */
+    assert_int_equal(c.spec.box.batch_per_image, 64);
+    assert_int_equal(c.spec.rpn.sizes_per_level, 5);
+}
+
+static void test_base_deep_merge_and_roundtrip(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir("config");
+    assert_non_null(dir);
+    write_file(dir, "base.json",
+               "{\"tap\": \"fpn\", \"backbone\": {\"depth\": 18, \"width\": 0.5, \"norm\": \"gn\"},"
+               " \"schedule\": {\"iters\": 100, \"lr\": 0.01, \"steps\": [50]}}");
+    write_file(dir, "row.json",
+               "{\"base\": \"base.json\", \"name\": \"row\", \"backbone\": {\"width\": 0.25},"
+               " \"roi\": {\"extractor\": \"roipool\"}}");
+    char p[512];
+    snprintf(p, sizeof p, "%s/row.json", dir);
+    mr_config c, c2;
+    mr_err e;
+    int rc = mr_config_load(&c, p, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(c.spec.backbone.depth, 18);
+    assert_true(c.spec.backbone.width == 0.25f);
+    assert_int_equal(c.spec.backbone.norm, MR_NORM_GN);
+    assert_string_equal(c.roi, "roipool");
+    assert_string_equal(c.agg, "max");
+    assert_int_equal(c.sched.iters, 100);
+    assert_int_equal(c.sched.nsteps, 1);
+    /* resolved config: no base, every field, parses to the same thing */
+    snprintf(p, sizeof p, "%s/resolved.json", dir);
+    assert_int_equal(mr_config_write(&c, p, &e), MR_OK);
+    assert_false(tu_file_contains(p, "\"base\""));
+    assert_int_equal(mr_config_load(&c2, p, &e), MR_OK);
+    cJSON *a = mr_config_to_json(&c), *b = mr_config_to_json(&c2);
+    char *sa = cJSON_PrintUnformatted(a), *sb = cJSON_PrintUnformatted(b);
+    assert_string_equal(sa, sb);
+    free(sa); free(sb);
+    cJSON_Delete(a); cJSON_Delete(b);
+    char f1[32], f2[32];
+    mr_config_fingerprint(&c, f1, sizeof f1);
+    c2.spec.backbone.depth = 34;
+    mr_config_fingerprint(&c2, f2, sizeof f2);
+    assert_string_not_equal(f1, f2);
+    free(dir);
+}
+
+static void test_bad_configs(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir("config");
+    assert_non_null(dir);
+    expect_fail(dir, "a.json", "{\"tap\": \"c6\"}", "field tap: unknown tap 'c6' (known: c4, c5, fpn)");
+    expect_fail(dir, "b.json", "{\"roi\": {\"extractor\": \"roialgn\"}}",
+                "field roi.extractor: unknown roi_extractor 'roialgn' (known: roipool, roiwarp, roialign)");
+    expect_fail(dir, "c.json", "{\"schedule\": {\"lr\": \"fast\"}}", "lr");
+    expect_fail(dir, "d.json", "{\"rpn\": {\"nms_thres\": 0.7}}", "nms_thres");
+    expect_fail(dir, "e.json", "{\"base\": \"nothere.json\"}", "field base");
+    expect_fail(dir, "f.json", "{\"base\": \"f.json\"}", "cycle");
+    expect_fail(dir, "g.json", "{\"backbone\": {\"depth\": 42}}", "depth");
+    expect_fail(dir, "h.json", "{\"backbone\": {\"norm\": \"bn\"}}", "unknown norm 'bn'");
+    expect_fail(dir, "i.json", "{\"roi\": {\"extractor\": \"roipool\", \"agg\": \"avg\"}}", "not supported");
+    expect_fail(dir, "j.json", "{\"tap\": \"fpn\", \"anchors\": {\"sizes\": [32, 64]}}", "5 sizes");
+    expect_fail(dir, "k.json", "{\"heads\": {\"mask_loss\": \"hinge\"}}", "unknown mask_loss 'hinge'");
+    expect_fail(dir, "l.json", "{\"schedule\": {\"steps\": [100, 50]}}", "steps[1]");
+    expect_fail(dir, "m.json", "{\"seed\": 1,", "invalid JSON");
+    expect_fail(dir, "n.json", "[1, 2]", "expected a JSON object");
+    expect_fail(dir, "o.json", "{\"tap\": \"c4\", \"roi\": {\"pooled\": 7}, \"input\": {\"size_divisibility\": 8}}",
+                "size_divisibility");
+    free(dir);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_shipped_configs),
+    cmocka_unit_test(test_base_deep_merge_and_roundtrip),
+    cmocka_unit_test(test_bad_configs),
+};
+
+size_t tests_config(const struct CMUnitTest **out)
+{
+    *out = tests;
+    return sizeof tests / sizeof tests[0];
+}

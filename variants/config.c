@@ -1,0 +1,418 @@
+/*
+ * config.c — JSON configs with `base` inheritance, validation and the
+ * resolved form (see config.h).
+ */
+#include "variants/config.h"
+
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "variants/registry.h"
+
+cJSON *mr_config_merge(const cJSON *base, const cJSON *over)
+{
+    cJSON *out = cJSON_Duplicate(base, 1);
+    if (!out) return NULL;
+    for (const cJSON *it = over ? over->child : NULL; it; it = it->next) {
+        cJSON *cur = cJSON_GetObjectItemCaseSensitive(out, it->string);
+        cJSON *nv;
+        if (cur && cJSON_IsObject(cur) && cJSON_IsObject(it))
+            nv = mr_config_merge(cur, it);
+        else
+            nv = cJSON_Duplicate(it, 1);
+        if (!nv) { cJSON_Delete(out); return NULL; }
+        if (cur) cJSON_ReplaceItemInObjectCaseSensitive(out, it->string, nv);
+        else cJSON_AddItemToObject(out, it->string, nv);
+    }
+    return out;
+}
+
+/* load path and its base chain, merged; depth guards against cycles */
+static int load_merged(const char *path, int depth, cJSON **out, mr_err *e)
+{
+    if (depth > 8) return mr_errf(e, MR_EUSER, "%s: field base: more than 8 levels of base configs (a cycle?)", path);
+    cJSON *j = NULL;
+    int rc = mr_json_load_file(path, &j, e);
+    if (rc) return rc;
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return mr_errf(e, MR_EUSER, "%s: expected a JSON object", path);
+    }
+    const char *base = NULL;
+    if ((rc = mr_json_get_string(j, "base", 0, NULL, &base, path, e))) { cJSON_Delete(j); return rc; }
+    if (!base) { *out = j; return MR_OK; }
+    char dir[4096], bpath[8192];
+    snprintf(dir, sizeof dir, "%s", path);
+    const char *d = dirname(dir);
+    if (base[0] == '/') snprintf(bpath, sizeof bpath, "%s", base);
+    else snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    cJSON *b = NULL;
+    rc = load_merged(bpath, depth + 1, &b, e);
+    if (rc) {
+        mr_err_prefix(e, "%s: field base", path);
+        cJSON_Delete(j);
+        return rc;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "base");
+    cJSON_DeleteItemFromObjectCaseSensitive(b, "name");  /* a name is never inherited */
+    *out = mr_config_merge(b, j);
+    cJSON_Delete(b);
+    cJSON_Delete(j);
+    if (!*out) return mr_errf(e, MR_ENOMEM, "%s: out of memory merging configs", path);
+    return MR_OK;
+}
+
+int mr_config_load(mr_config *c, const char *path, mr_err *e)
+{
+    cJSON *j = NULL;
+    int rc = load_merged(path, 0, &j, e);
+    if (rc) return rc;
+    const char *slash = strrchr(path, '/');
+    rc = mr_config_parse(c, j, slash ? slash + 1 : path, e);
+    cJSON_Delete(j);
+    if (rc) return rc;
+    snprintf(c->file, sizeof c->file, "%s", path);
+    if (!c->name[0]) {
+        snprintf(c->name, sizeof c->name, "%s", slash ? slash + 1 : path);
+        char *dot = strrchr(c->name, '.');
+        if (dot) *dot = 0;
+    }
+    return MR_OK;
+}
+
+#define CK(x) do { if ((rc = (x))) return rc; } while (0)
+
+static int get_float(const cJSON *o, const char *k, double def, double lo, double hi, float *out,
+                     const char *ctx, mr_err *e)
+{
+    double v;
+    int rc = mr_json_get_double_range(o, k, 0, def, lo, hi, &v, ctx, e);
+    if (!rc) *out = (float)v;
+    return rc;
+}
+
+static int get_name(const cJSON *o, const char *k, const char *def, char *out, size_t n,
+                    const char *ctx, mr_err *e)
+{
+    const char *s = NULL;
+    int rc = mr_json_get_string(o, k, 0, def, &s, ctx, e);
+    if (rc) return rc;
+    if (strlen(s) >= n) return mr_errf(e, MR_EUSER, "%s: field %s: name '%s' too long", ctx, k, s);
+    snprintf(out, n, "%s", s);
+    return MR_OK;
+}
+
+/* a registry lookup whose failure names the field */
+static const void *lookup(mr_variant_kind k, const char *name, const char *ctx, const char *field, mr_err *e)
+{
+    const mr_variant *v = mr_registry_find(k, name, e);
+    if (!v) {
+        mr_err_prefix(e, "%s: field %s", ctx, field);
+        return NULL;
+    }
+    return v->impl;
+}
+
+int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
+{
+    int rc;
+    char ctx[256];
+    memset(c, 0, sizeof *c);
+    static const char *const top[] = {"name", "seed", "num_classes", "input", "backbone", "tap", "fpn",
+                                      "anchors", "rpn", "roi", "box_head", "heads", "schedule",
+                                      "comment", "base"};
+    CK(mr_json_check_keys(j, top, sizeof top / sizeof top[0], label, e));
+    const char *nm = NULL;
+    CK(mr_json_get_string(j, "name", 0, "", &nm, label, e));
+    snprintf(c->name, sizeof c->name, "%s", nm);
+    int64_t seed;
+    CK(mr_json_get_int64(j, "seed", 0, 1, &seed, label, e));
+    if (seed < 0) return mr_errf(e, MR_EUSER, "%s: field seed: expected >= 0, got %" PRId64, label, seed);
+    c->seed = (uint64_t)seed;
+    CK(mr_json_get_int_range(j, "num_classes", 0, 0, 0, 100000, &c->num_classes, label, e));
+
+    /* tap and extractor first: they set defaults of other sections */
+    CK(get_name(j, "tap", "fpn", c->tap, sizeof c->tap, label, e));
+    const mr_tap *tap = lookup(MR_VK_TAP, c->tap, label, "tap", e);
+    if (!tap) return MR_EUSER;
+    const cJSON *o;
+    CK(mr_json_get_object(j, "roi", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "roi");
+    static const char *const roik[] = {"extractor", "pooled", "sampling_ratio", "aligned", "agg",
+                                       "canonical_scale", "canonical_level"};
+    CK(mr_json_check_keys(o, roik, 7, ctx, e));
+    CK(get_name(o, "extractor", "roialign", c->roi, sizeof c->roi, ctx, e));
+    const mr_roi_extractor *rx = lookup(MR_VK_ROI_EXTRACTOR, c->roi, label, "roi.extractor", e);
+    if (!rx) return MR_EUSER;
+    mr_detector_spec *s = &c->spec;
+    *s = mr_detector_spec_default(tap, rx, c->num_classes > 0 ? c->num_classes : 1);
+    CK(mr_json_get_int_range(o, "pooled", 0, tap->default_pooled, 1, 64, &s->roi_params.pooled_h, ctx, e));
+    s->roi_params.pooled_w = s->roi_params.pooled_h;
+    CK(mr_json_get_int_range(o, "sampling_ratio", 0, 2, -1, 64, &s->roi_params.sampling_ratio, ctx, e));
+    CK(mr_json_get_bool(o, "aligned", 0, 0, &s->roi_params.aligned, ctx, e));
+    CK(get_name(o, "agg", mr_roi_agg_name(rx->default_agg), c->agg, sizeof c->agg, ctx, e));
+    if (mr_roi_agg_parse(c->agg, &s->roi_params.agg, e)) return mr_err_prefix(e, "%s: field agg", ctx);
+    if (mr_roi_check(rx, &s->roi_params, e)) return mr_err_prefix(e, "%s", ctx);
+    snprintf(c->agg, sizeof c->agg, "%s", mr_roi_agg_name(s->roi_params.agg));
+    CK(mr_json_get_int_range(o, "canonical_scale", 0, 224, 1, 100000, &s->canonical_scale, ctx, e));
+    CK(mr_json_get_int_range(o, "canonical_level", 0, 4, 2, 5, &s->canonical_level, ctx, e));
+
+    /* input */
+    CK(mr_json_get_object(j, "input", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "input");
+    static const char *const ink[] = {"min_size", "max_size", "size_divisibility", "flip"};
+    CK(mr_json_check_keys(o, ink, 4, ctx, e));
+    CK(mr_json_get_int_range(o, "min_size", 0, 800, 16, 4096, &c->min_size, ctx, e));
+    CK(mr_json_get_int_range(o, "max_size", 0, 1333, 16, 8192, &c->max_size, ctx, e));
+    if (c->max_size < c->min_size)
+        return mr_errf(e, MR_EUSER, "%s: field max_size: %d is below min_size %d", ctx, c->max_size, c->min_size);
+    CK(mr_json_get_int_range(o, "size_divisibility", 0, tap->size_divisor, 1, 1024, &c->size_div, ctx, e));
+    if (c->size_div % tap->size_divisor)
+        return mr_errf(e, MR_EUSER, "%s: field size_divisibility: %d: the %s tap needs a multiple of %d",
+                       ctx, c->size_div, tap->name, tap->size_divisor);
+    CK(mr_json_get_bool(o, "flip", 0, 1, &c->flip, ctx, e));
+
+    /* backbone */
+    CK(mr_json_get_object(j, "backbone", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "backbone");
+    static const char *const bbk[] = {"depth", "width", "norm", "gn_groups", "freeze_at"};
+    CK(mr_json_check_keys(o, bbk, 5, ctx, e));
+    CK(mr_json_get_int(o, "depth", 0, 50, &s->backbone.depth, ctx, e));
+    if (s->backbone.depth != 10 && s->backbone.depth != 18 && s->backbone.depth != 26 &&
+        s->backbone.depth != 34 && s->backbone.depth != 50 && s->backbone.depth != 101)
+        return mr_errf(e, MR_EUSER, "%s: field depth: %d: expected one of 10, 18, 26, 34, 50, 101",
+                       ctx, s->backbone.depth);
+    CK(get_float(o, "width", 1.0, 0.01, 4.0, &s->backbone.width, ctx, e));
+    CK(get_name(o, "norm", "frozen_bn", c->norm, sizeof c->norm, ctx, e));
+    const mr_norm *nr = lookup(MR_VK_NORM, c->norm, label, "backbone.norm", e);
+    if (!nr) return MR_EUSER;
+    s->backbone.norm = nr->kind;
+    CK(mr_json_get_int_range(o, "gn_groups", 0, 32, 1, 1024, &s->backbone.gn_groups, ctx, e));
+    CK(mr_json_get_int_range(o, "freeze_at", 0, nr->kind == MR_NORM_GN ? 0 : 2, 0, 5,
+                             &s->backbone.freeze_at, ctx, e));
+
+    CK(mr_json_get_object(j, "fpn", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "fpn");
+    static const char *const fpk[] = {"channels"};
+    CK(mr_json_check_keys(o, fpk, 1, ctx, e));
+    CK(mr_json_get_int_range(o, "channels", 0, 256, 1, 4096, &s->fpn_channels, ctx, e));
+
+    /* anchors */
+    CK(mr_json_get_object(j, "anchors", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "anchors");
+    static const char *const ank[] = {"sizes", "ratios"};
+    CK(mr_json_check_keys(o, ank, 2, ctx, e));
+    double arr[MR_RPN_MAX_SIZES];
+    int n = 0;
+    CK(mr_json_get_double_array(o, "sizes", 0, 1, MR_RPN_MAX_SIZES, arr, &n, ctx, e));
+    if (n) {
+        if (tap->kind == MR_TAP_FPN && n != 5)
+            return mr_errf(e, MR_EUSER, "%s: field sizes: the fpn tap needs 5 sizes (one per level P2-P6), got %d", ctx, n);
+        for (int i = 0; i < n; i++) {
+            if (!(arr[i] > 0)) return mr_errf(e, MR_EUSER, "%s: field sizes[%d]: expected > 0", ctx, i);
+            s->rpn.sizes[i] = (float)arr[i];
+        }
+        s->rpn.sizes_per_level = tap->kind == MR_TAP_FPN ? 1 : n;
+    }
+    CK(mr_json_get_double_array(o, "ratios", 0, 1, MR_RPN_MAX_RATIOS, arr, &n, ctx, e));
+    if (n) {
+        for (int i = 0; i < n; i++) {
+            if (!(arr[i] > 0)) return mr_errf(e, MR_EUSER, "%s: field ratios[%d]: expected > 0", ctx, i);
+            s->rpn.ratios[i] = (float)arr[i];
+        }
+        s->rpn.nratios = n;
+    }
+
+    /* rpn */
+    CK(mr_json_get_object(j, "rpn", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "rpn");
+    static const char *const rpk[] = {"pre_nms_train", "post_nms_train", "pre_nms_test", "post_nms_test",
+                                      "nms_thresh", "fg_iou", "bg_iou", "batch_per_image", "positive_fraction"};
+    CK(mr_json_check_keys(o, rpk, 9, ctx, e));
+    mr_rpn_cfg *r = &s->rpn;
+    CK(mr_json_get_int_range(o, "pre_nms_train", 0, r->pre_nms_train, 1, 1000000, &r->pre_nms_train, ctx, e));
+    CK(mr_json_get_int_range(o, "post_nms_train", 0, r->post_nms_train, 1, 1000000, &r->post_nms_train, ctx, e));
+    CK(mr_json_get_int_range(o, "pre_nms_test", 0, r->pre_nms_test, 1, 1000000, &r->pre_nms_test, ctx, e));
+    CK(mr_json_get_int_range(o, "post_nms_test", 0, r->post_nms_test, 1, 1000000, &r->post_nms_test, ctx, e));
+    CK(get_float(o, "nms_thresh", r->nms_thresh, 0, 1, &r->nms_thresh, ctx, e));
+    CK(get_float(o, "fg_iou", r->fg_iou, 0, 1, &r->fg_iou, ctx, e));
+    CK(get_float(o, "bg_iou", r->bg_iou, 0, 1, &r->bg_iou, ctx, e));
+    if (r->bg_iou > r->fg_iou) return mr_errf(e, MR_EUSER, "%s: field bg_iou: %g above fg_iou %g", ctx, (double)r->bg_iou, (double)r->fg_iou);
+    CK(mr_json_get_int_range(o, "batch_per_image", 0, r->batch_per_image, 1, 100000, &r->batch_per_image, ctx, e));
+    CK(get_float(o, "positive_fraction", r->positive_fraction, 0.001, 1, &r->positive_fraction, ctx, e));
+
+    /* box head */
+    CK(mr_json_get_object(j, "box_head", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "box_head");
+    static const char *const bhk[] = {"fc_dim", "batch_per_image", "positive_fraction", "fg_iou",
+                                      "score_thresh", "nms_thresh", "detections_per_img"};
+    CK(mr_json_check_keys(o, bhk, 7, ctx, e));
+    mr_box_head_cfg *b = &s->box;
+    CK(mr_json_get_int_range(o, "fc_dim", 0, b->fc_dim, 1, 65536, &b->fc_dim, ctx, e));
+    CK(mr_json_get_int_range(o, "batch_per_image", 0, b->batch_per_image, 1, 100000, &b->batch_per_image, ctx, e));
+    CK(get_float(o, "positive_fraction", b->positive_fraction, 0.001, 1, &b->positive_fraction, ctx, e));
+    CK(get_float(o, "fg_iou", b->fg_iou, 0, 1, &b->fg_iou, ctx, e));
+    b->bg_iou = b->fg_iou;
+    CK(get_float(o, "score_thresh", b->score_thresh, 0, 1, &b->score_thresh, ctx, e));
+    CK(get_float(o, "nms_thresh", b->nms_thresh, 0, 1, &b->nms_thresh, ctx, e));
+    CK(mr_json_get_int_range(o, "detections_per_img", 0, 100, 1, 10000, &b->detections_per_img, ctx, e));
+
+    /* heads */
+    CK(mr_json_get_object(j, "heads", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "heads");
+    static const char *const hk[] = {"mask", "mask_head", "mask_loss", "mask_width", "keypoints"};
+    CK(mr_json_check_keys(o, hk, 5, ctx, e));
+    CK(mr_json_get_bool(o, "mask", 0, 0, &c->mask_on, ctx, e));
+    CK(get_name(o, "mask_head", "fcn", c->mask_head, sizeof c->mask_head, ctx, e));
+    if (!lookup(MR_VK_MASK_HEAD, c->mask_head, label, "heads.mask_head", e)) return MR_EUSER;
+    CK(get_name(o, "mask_loss", "sigmoid", c->mask_loss, sizeof c->mask_loss, ctx, e));
+    if (!lookup(MR_VK_MASK_LOSS, c->mask_loss, label, "heads.mask_loss", e)) return MR_EUSER;
+    CK(mr_json_get_int_range(o, "mask_width", 0, 256, 1, 4096, &c->mask_width, ctx, e));
+    CK(mr_json_get_bool(o, "keypoints", 0, 0, &c->kp_on, ctx, e));
+
+    /* schedule */
+    CK(mr_json_get_object(j, "schedule", 0, &o, label, e));
+    mr_json_ctx(ctx, sizeof ctx, label, "schedule");
+    static const char *const sk[] = {"iters", "batch_size", "lr", "warmup_iters", "warmup_factor", "steps",
+                                     "gamma", "momentum", "weight_decay", "checkpoint_every", "log_every"};
+    CK(mr_json_check_keys(o, sk, 11, ctx, e));
+    mr_schedule *sc = &c->sched;
+    int64_t v64;
+    CK(mr_json_get_int64(o, "iters", 0, 90000, &v64, ctx, e));
+    if (v64 < 1) return mr_errf(e, MR_EUSER, "%s: field iters: expected >= 1", ctx);
+    sc->iters = (long)v64;
+    CK(mr_json_get_int_range(o, "batch_size", 0, 2, 1, 64, &c->batch_size, ctx, e));
+    double d;
+    CK(mr_json_get_double_range(o, "lr", 0, 0.02, 0, 10, &d, ctx, e));
+    sc->lr = d;
+    CK(mr_json_get_int64(o, "warmup_iters", 0, 1000, &v64, ctx, e));
+    if (v64 < 0) return mr_errf(e, MR_EUSER, "%s: field warmup_iters: expected >= 0", ctx);
+    sc->warmup_iters = (long)v64;
+    CK(mr_json_get_double_range(o, "warmup_factor", 0, 0.001, 0, 1, &sc->warmup_factor, ctx, e));
+    int steps[MR_SCHED_MAX_STEPS];
+    n = 0;
+    const cJSON *sa = cJSON_GetObjectItemCaseSensitive(o, "steps");
+    if (sa) {
+        CK(mr_json_get_int_array(o, "steps", 0, 0, MR_SCHED_MAX_STEPS, steps, &n, ctx, e));
+        sc->nsteps = n;
+        for (int i = 0; i < n; i++) {
+            if (steps[i] < 1 || (i && steps[i] <= steps[i - 1]))
+                return mr_errf(e, MR_EUSER, "%s: field steps[%d]: %d: expected increasing positive iterations", ctx, i, steps[i]);
+            sc->steps[i] = steps[i];
+        }
+    } else {
+        sc->nsteps = 2;
+        sc->steps[0] = sc->iters * 2 / 3;
+        sc->steps[1] = sc->iters * 8 / 9;
+    }
+    CK(mr_json_get_double_range(o, "gamma", 0, 0.1, 0, 1, &sc->gamma, ctx, e));
+    CK(mr_json_get_double_range(o, "momentum", 0, 0.9, 0, 1, &sc->momentum, ctx, e));
+    CK(mr_json_get_double_range(o, "weight_decay", 0, 1e-4, 0, 1, &sc->weight_decay, ctx, e));
+    CK(mr_json_get_int64(o, "checkpoint_every", 0, 5000, &v64, ctx, e));
+    if (v64 < 1) return mr_errf(e, MR_EUSER, "%s: field checkpoint_every: expected >= 1", ctx);
+    c->checkpoint_every = (long)v64;
+    CK(mr_json_get_int_range(o, "log_every", 0, 20, 1, 1000000, &c->log_every, ctx, e));
+    return MR_OK;
+}
+
+cJSON *mr_config_to_json(const mr_config *c)
+{
+    const mr_detector_spec *s = &c->spec;
+    cJSON *j = cJSON_CreateObject(), *o;
+    cJSON_AddStringToObject(j, "name", c->name);
+    cJSON_AddNumberToObject(j, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(j, "num_classes", c->num_classes);
+    o = cJSON_AddObjectToObject(j, "input");
+    cJSON_AddNumberToObject(o, "min_size", c->min_size);
+    cJSON_AddNumberToObject(o, "max_size", c->max_size);
+    cJSON_AddNumberToObject(o, "size_divisibility", c->size_div);
+    cJSON_AddBoolToObject(o, "flip", c->flip);
+    o = cJSON_AddObjectToObject(j, "backbone");
+    cJSON_AddNumberToObject(o, "depth", s->backbone.depth);
+    cJSON_AddNumberToObject(o, "width", s->backbone.width);
+    cJSON_AddStringToObject(o, "norm", c->norm);
+    cJSON_AddNumberToObject(o, "gn_groups", s->backbone.gn_groups);
+    cJSON_AddNumberToObject(o, "freeze_at", s->backbone.freeze_at);
+    cJSON_AddStringToObject(j, "tap", c->tap);
+    o = cJSON_AddObjectToObject(j, "fpn");
+    cJSON_AddNumberToObject(o, "channels", s->fpn_channels);
+    o = cJSON_AddObjectToObject(j, "anchors");
+    int ns = (s->tap->kind == MR_TAP_FPN ? 5 : 1) * s->rpn.sizes_per_level;
+    cJSON *a = cJSON_AddArrayToObject(o, "sizes");
+    for (int i = 0; i < ns; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(s->rpn.sizes[i]));
+    a = cJSON_AddArrayToObject(o, "ratios");
+    for (int i = 0; i < s->rpn.nratios; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(s->rpn.ratios[i]));
+    o = cJSON_AddObjectToObject(j, "rpn");
+    cJSON_AddNumberToObject(o, "pre_nms_train", s->rpn.pre_nms_train);
+    cJSON_AddNumberToObject(o, "post_nms_train", s->rpn.post_nms_train);
+    cJSON_AddNumberToObject(o, "pre_nms_test", s->rpn.pre_nms_test);
+    cJSON_AddNumberToObject(o, "post_nms_test", s->rpn.post_nms_test);
+    cJSON_AddNumberToObject(o, "nms_thresh", s->rpn.nms_thresh);
+    cJSON_AddNumberToObject(o, "fg_iou", s->rpn.fg_iou);
+    cJSON_AddNumberToObject(o, "bg_iou", s->rpn.bg_iou);
+    cJSON_AddNumberToObject(o, "batch_per_image", s->rpn.batch_per_image);
+    cJSON_AddNumberToObject(o, "positive_fraction", s->rpn.positive_fraction);
+    o = cJSON_AddObjectToObject(j, "roi");
+    cJSON_AddStringToObject(o, "extractor", c->roi);
+    cJSON_AddNumberToObject(o, "pooled", s->roi_params.pooled_h);
+    cJSON_AddNumberToObject(o, "sampling_ratio", s->roi_params.sampling_ratio);
+    cJSON_AddBoolToObject(o, "aligned", s->roi_params.aligned);
+    cJSON_AddStringToObject(o, "agg", c->agg);
+    cJSON_AddNumberToObject(o, "canonical_scale", s->canonical_scale);
+    cJSON_AddNumberToObject(o, "canonical_level", s->canonical_level);
+    o = cJSON_AddObjectToObject(j, "box_head");
+    cJSON_AddNumberToObject(o, "fc_dim", s->box.fc_dim);
+    cJSON_AddNumberToObject(o, "batch_per_image", s->box.batch_per_image);
+    cJSON_AddNumberToObject(o, "positive_fraction", s->box.positive_fraction);
+    cJSON_AddNumberToObject(o, "fg_iou", s->box.fg_iou);
+    cJSON_AddNumberToObject(o, "score_thresh", s->box.score_thresh);
+    cJSON_AddNumberToObject(o, "nms_thresh", s->box.nms_thresh);
+    cJSON_AddNumberToObject(o, "detections_per_img", s->box.detections_per_img);
+    o = cJSON_AddObjectToObject(j, "heads");
+    cJSON_AddBoolToObject(o, "mask", c->mask_on);
+    cJSON_AddStringToObject(o, "mask_head", c->mask_head);
+    cJSON_AddStringToObject(o, "mask_loss", c->mask_loss);
+    cJSON_AddNumberToObject(o, "mask_width", c->mask_width);
+    cJSON_AddBoolToObject(o, "keypoints", c->kp_on);
+    o = cJSON_AddObjectToObject(j, "schedule");
+    cJSON_AddNumberToObject(o, "iters", (double)c->sched.iters);
+    cJSON_AddNumberToObject(o, "batch_size", c->batch_size);
+    cJSON_AddNumberToObject(o, "lr", c->sched.lr);
+    cJSON_AddNumberToObject(o, "warmup_iters", (double)c->sched.warmup_iters);
+    cJSON_AddNumberToObject(o, "warmup_factor", c->sched.warmup_factor);
+    a = cJSON_AddArrayToObject(o, "steps");
+    for (int i = 0; i < c->sched.nsteps; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)c->sched.steps[i]));
+    cJSON_AddNumberToObject(o, "gamma", c->sched.gamma);
+    cJSON_AddNumberToObject(o, "momentum", c->sched.momentum);
+    cJSON_AddNumberToObject(o, "weight_decay", c->sched.weight_decay);
+    cJSON_AddNumberToObject(o, "checkpoint_every", (double)c->checkpoint_every);
+    cJSON_AddNumberToObject(o, "log_every", c->log_every);
+    return j;
+}
+
+int mr_config_write(const mr_config *c, const char *path, mr_err *e)
+{
+    cJSON *j = mr_config_to_json(c);
+    if (!j) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
+    int rc = mr_json_write_file(path, j, e);
+    cJSON_Delete(j);
+    return rc;
+}
+
+void mr_config_fingerprint(const mr_config *c, char *buf, size_t n)
+{
+    /* FNV-1a over the printed fields that shape the parameters */
+    char s[1024];
+    const mr_detector_spec *p = &c->spec;
+    snprintf(s, sizeof s, "d%d w%.6g n%s g%d t%s f%d a%d r%d p%d fc%d k%d m%d:%s:%d kp%d", p->backbone.depth,
+             (double)p->backbone.width, c->norm, p->backbone.gn_groups, c->tap, p->fpn_channels,
+             p->rpn.sizes_per_level, p->rpn.nratios, p->roi_params.pooled_h, p->box.fc_dim,
+             p->box.num_classes, c->mask_on, c->mask_head, c->mask_width, c->kp_on);
+    uint64_t h = 1469598103934665603ull;
+    for (const char *q = s; *q; q++) { h ^= (unsigned char)*q; h *= 1099511628211ull; }
+    snprintf(buf, n, "%016" PRIx64, h);
+}

@@ -1,0 +1,73 @@
+/*
+ * config.h — a run's JSON config: the whole description of a run (model,
+ * variants by name, input size, schedule, seed), with `base` inheritance:
+ * a config may name a base file (relative to its own directory) and state
+ * only what differs; objects are merged deeply, any other value replaces
+ * the base's. Every field is validated; errors name the config file and the
+ * field ("tiny.json: field roi.extractor: unknown roi_extractor 'roialgn'
+ * (known: roipool, roiwarp, roialign)"). Unknown fields are errors too.
+ * The resolved config (defaults filled in, no `base`) is what a run records.
+ *
+ * Fields (defaults in brackets, the paper's FPN where it applies):
+ *   name [file stem], seed [1], num_classes [0 = from the dataset]
+ *   input      {min_size [800], max_size [1333], size_divisibility [the tap's], flip [true]}
+ *   backbone   {depth [50], width [1], norm ["frozen_bn"|"gn"], gn_groups [32], freeze_at [2]}
+ *   tap        ["fpn" | "c4" | "c5"]
+ *   fpn        {channels [256]}
+ *   anchors    {sizes [[32,64,128,256,512]], ratios [[0.5,1,2]]}
+ *   rpn        {pre_nms_train [2000], post_nms_train [2000], pre_nms_test [1000],
+ *               post_nms_test [1000], nms_thresh [0.7], fg_iou [0.7], bg_iou [0.3],
+ *               batch_per_image [256], positive_fraction [0.5]}
+ *   roi        {extractor ["roialign"], pooled [tap's: 7 / 14], sampling_ratio [2],
+ *               aligned [false], agg [extractor's], canonical_scale [224], canonical_level [4]}
+ *   box_head   {fc_dim [1024], batch_per_image [tap's: 512 / 64], positive_fraction [0.25],
+ *               score_thresh [0.05], nms_thresh [0.5], detections_per_img [100]}
+ *   heads      {mask [false], mask_head ["fcn"], mask_loss ["sigmoid"], mask_width [256],
+ *               keypoints [false]}
+ *   schedule   {iters [90000], batch_size [2], lr [0.02], warmup_iters [1000],
+ *               warmup_factor [0.001], steps [[60000, 80000]], gamma [0.1],
+ *               momentum [0.9], weight_decay [1e-4], checkpoint_every [5000], log_every [20]}
+ *
+ * defines: mr_config, mr_config_load, mr_config_parse, mr_config_to_json,
+ *   mr_config_write, mr_config_fingerprint, mr_config_merge
+ */
+#ifndef MR_CONFIG_H
+#define MR_CONFIG_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "core/detector.h"
+#include "core/err.h"
+#include "core/train.h"
+
+typedef struct mr_config {
+    char name[128];
+    char file[512];             /* the config file as given */
+    uint64_t seed;
+    int num_classes;            /* 0: take it from the dataset */
+    int min_size, max_size, size_div, flip;
+    char tap[16], norm[16], roi[16], agg[8];
+    mr_detector_spec spec;      /* tap, roi pointers from the registry */
+    int roi_agg_given;
+    mr_schedule sched;
+    int batch_size;
+    long checkpoint_every;
+    int log_every;
+    int mask_on, kp_on, mask_width;
+    char mask_head[16], mask_loss[16];
+} mr_config;
+
+/* Read path (following `base` chains, at most 8 deep) and validate. */
+int mr_config_load(mr_config *c, const char *path, mr_err *e);
+/* Validate an already merged JSON object; label names it in messages. */
+int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e);
+/* Merge over into base (deep for objects); returns a new object. */
+cJSON *mr_config_merge(const cJSON *base, const cJSON *over);
+/* The resolved config as JSON (caller deletes). */
+cJSON *mr_config_to_json(const mr_config *c);
+int mr_config_write(const mr_config *c, const char *path, mr_err *e);
+/* 16 hex digits identifying everything that shapes the parameters (so a
+ * checkpoint from another model is recognised), into buf (>= 17 bytes). */
+void mr_config_fingerprint(const mr_config *c, char *buf, size_t n);
+
+#endif
