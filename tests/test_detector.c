@@ -178,6 +178,140 @@ static void test_loss_falls(void **st)
     mr_detector_free(d);
 }
 
+
+/* central differences of a loss over selected inputs vs the analytic
+ * gradient; float32 forward, so eps 1e-2 and a 2e-2 relative tolerance
+ * (smooth L1 kinks are avoided by the random targets' distance) */
+static void check_grad(const char *what, float *x, const float *g, int n, const int *which, int nw,
+                       double (*loss)(void *), void *ctx)
+{
+    int checked = 0;
+    for (int k = 0; k < nw; k++) {
+        int i = which ? which[k] : k;
+        if (i < 0 || i >= n) continue;
+        float x0 = x[i];
+        const float eps = 1e-2f;
+        x[i] = x0 + eps;
+        double lp = loss(ctx);
+        x[i] = x0 - eps;
+        double lm = loss(ctx);
+        x[i] = x0;
+        double num = (lp - lm) / (2.0 * eps), ana = g[i];
+        double tol = 2e-2 * fmax(1e-2, fmax(fabs(num), fabs(ana)));
+        if (fabs(num - ana) > tol) print_error("%s[%d]: numeric %.6g analytic %.6g\n", what, i, num, ana);
+        assert_true(fabs(num - ana) <= tol);
+        checked++;
+    }
+    assert_true(checked > 0);
+}
+
+typedef struct { mr_rpn *r; mr_rpn_act *act; mr_rpn_targets *tg; } rpn_ctx;
+static double rpn_loss_fn(void *p)
+{
+    rpn_ctx *c = p;
+    double a, b;
+    mr_rpn_loss(c->r, c->act, c->tg, NULL, NULL, &a, &b);
+    return a + b;
+}
+
+static void test_rpn_loss_gradcheck(void **st)
+{
+    (void)st;
+    mr_err e;
+    mr_param_table t;
+    memset(&t, 0, sizeof t);
+    mr_rpn_cfg cfg = td_spec_tiny("c5", "roialign").rpn;
+    cfg.nlevels = 1;
+    mr_rpn r;
+    assert_int_equal(mr_rpn_declare(&r, &cfg, 4, &t, &e), MR_OK);
+    assert_int_equal(mr_params_alloc(&t, &e), MR_OK);
+    mr_pcg32 rng;
+    mr_pcg32_seed(&rng, 7, 7);
+    mr_params_init(&t, &rng);
+    int S = 64, H = 8, W = 8;
+    float *feat = malloc(sizeof(float) * 4 * H * W);
+    for (int i = 0; i < 4 * H * W; i++) feat[i] = (float)mr_pcg32_normal(&rng);
+    td_batch tb;
+    td_batch_make(&tb, 1, S, 21);
+    mr_arena a;
+    mr_arena_init(&a, 1 << 20);
+    mr_rpn_act act;
+    const float *fp[1] = {feat};
+    assert_int_equal(mr_rpn_forward(&r, 1, S, S, 1, &H, &W, fp, &a, &act, &e), MR_OK);
+    /* spread the outputs so the losses are not at a trivial point */
+    int A = r.A, nl = A * H * W, nd = 4 * A * H * W;
+    for (int i = 0; i < nl; i++) act.logits[0][i] = (float)mr_pcg32_normal(&rng);
+    for (int i = 0; i < nd; i++) act.deltas[0][i] = 0.5f * (float)mr_pcg32_normal(&rng);
+    mr_rpn_targets tg;
+    assert_int_equal(mr_rpn_assign(&r, &act, &tb.b, &rng, &a, &tg, &e), MR_OK);
+    assert_true(tg.npos > 0 && tg.S > tg.npos);
+    float *dl = calloc((size_t)nl, sizeof(float)), *dd = calloc((size_t)nd, sizeof(float));
+    double lc, lb;
+    mr_rpn_loss(&r, &act, &tg, &dl, &dd, &lc, &lb);
+    assert_true(lc > 0 && lb > 0);
+    rpn_ctx c = {&r, &act, &tg};
+    /* every logit (sampled ones have gradient, the others must have none) */
+    int *all = malloc(sizeof(int) * (size_t)nd);
+    for (int i = 0; i < nd; i++) all[i] = i;
+    check_grad("rpn logits", act.logits[0], dl, nl, all, nl, rpn_loss_fn, &c);
+    check_grad("rpn deltas", act.deltas[0], dd, nd, all, nd, rpn_loss_fn, &c);
+    free(all); free(dl); free(dd); free(feat);
+    mr_arena_free(&a);
+    td_batch_free(&tb);
+    mr_params_free(&t);
+}
+
+typedef struct { mr_box_head *h; mr_box_head_act *act; mr_box_samples *s; } box_ctx;
+static double box_loss_fn(void *p)
+{
+    box_ctx *c = p;
+    double a, b;
+    mr_box_loss(c->h, c->act, c->s, NULL, NULL, &a, &b);
+    return a + b;
+}
+
+static void test_box_loss_gradcheck(void **st)
+{
+    (void)st;
+    mr_err e;
+    mr_param_table t;
+    memset(&t, 0, sizeof t);
+    mr_box_head_cfg cfg = td_spec_tiny("fpn", "roialign").box;
+    cfg.num_classes = 4;
+    mr_box_head h;
+    assert_int_equal(mr_box_head_declare(&h, &cfg, 12, &t, &e), MR_OK);
+    assert_int_equal(mr_params_alloc(&t, &e), MR_OK);
+    mr_pcg32 rng;
+    mr_pcg32_seed(&rng, 8, 8);
+    mr_params_init(&t, &rng);
+    enum { R = 10 };
+    float x[R * 12];
+    for (int i = 0; i < R * 12; i++) x[i] = (float)mr_pcg32_normal(&rng);
+    mr_arena a;
+    mr_arena_init(&a, 1 << 20);
+    mr_box_head_act act;
+    assert_int_equal(mr_box_head_forward(&h, R, x, &a, &act, &e), MR_OK);
+    int labels[R], gt[R];
+    float tgt[R * 4], rois[R * 5];
+    for (int r = 0; r < R; r++) {
+        labels[r] = r % 3 == 0 ? 0 : 1 + r % 3;
+        gt[r] = labels[r] ? r : -1;
+        for (int k = 0; k < 4; k++) tgt[4 * r + k] = (float)mr_pcg32_normal(&rng);
+        for (int k = 0; k < 16; k++) act.deltas[r * 16 + k] = (float)mr_pcg32_normal(&rng);
+    }
+    memset(rois, 0, sizeof rois);
+    mr_box_samples s = {R, rois, labels, gt, tgt, 6};
+    float dcls[R * 4] = {0}, ddel[R * 16] = {0};
+    double lc, lb;
+    mr_box_loss(&h, &act, &s, dcls, ddel, &lc, &lb);
+    assert_true(lc > 0 && lb > 0);
+    box_ctx c = {&h, &act, &s};
+    check_grad("box cls", act.cls, dcls, R * 4, NULL, R * 4, box_loss_fn, &c);
+    check_grad("box deltas", act.deltas, ddel, R * 16, NULL, R * 16, box_loss_fn, &c);
+    mr_arena_free(&a);
+    mr_params_free(&t);
+}
+
 static void test_bad_batch(void **st)
 {
     (void)st;
@@ -209,6 +343,8 @@ static const struct CMUnitTest tests[] = {
     T(test_taps_and_extractors),
     T(test_no_malloc_steady_state),
     T(test_loss_falls),
+    T(test_rpn_loss_gradcheck),
+    T(test_box_loss_gradcheck),
     T(test_bad_batch),
 };
 
