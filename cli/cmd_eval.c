@@ -39,6 +39,12 @@ static const char *USAGE =
     "\n"
     "Exit codes: 0 ok, 1 bad input (message names file, record, field), 2 usage.\n";
 
+/* OpenBLAS (pthreads build) starts its worker threads when the library is
+ * loaded and lets them spin for a while; evaluation never calls BLAS, so on a
+ * busy machine they only steal CPU. Stop them where the library offers it
+ * (weak: absent in other BLAS builds). */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 /* parse "a,b,c" into doubles; returns count or -1 */
 static int parse_doubles(const char *s, double *out, int cap)
 {
@@ -90,6 +96,7 @@ int cmd_eval(int argc, char **argv)
         {"img-ids", required_argument, 0, O_IMGS}, {"use-cats", required_argument, 0, O_USECATS},
         {"kpt-sigmas", required_argument, 0, O_SIGMAS}, {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}};
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     const char *gtp = NULL, *dtp = NULL, *iou = NULL, *json = NULL, *csv = NULL, *md = NULL, *pr = NULL;
     const char *iouthrs = NULL, *maxdets = NULL, *area = NULL, *cats = NULL, *imgs = NULL, *sigmas = NULL;
     int percat = 0, strict = 0, threads = 1, usecats = 1;

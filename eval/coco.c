@@ -243,21 +243,17 @@ static int read_str(reader *r, const char *field, const char **out)
 static int read_num_array(reader *r, const char *field)
 {
     r->nnums = 0;
-    if (!mr_jr_eat(&r->j, '[')) return FAIL(r, "field '%s': expected an array of numbers", field);
-    int first = 1, k;
-    while ((k = mr_jr_next_item(&r->j, first)) == 1) {
-        first = 0;
-        if (grow((void **)&r->nums, &r->cap_nums, r->nnums + 1, sizeof(double))) return FAIL(r, "out of memory");
-        int64_t i; int ii;
-        int t = mr_jr_peek(&r->j);
-        if (t != MR_JT_NUM) {
-            if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
-            return FAIL(r, "field '%s'[%zu]: expected a number", field, r->nnums);
-        }
-        if (mr_jr_number(&r->j, &r->nums[r->nnums], &i, &ii)) return FAIL(r, "%s", "");
-        r->nnums++;
+    if (mr_jr_peek(&r->j) != MR_JT_ARR) {
+        if (mr_jr_peek(&r->j) == MR_JT_BAD || mr_jr_peek(&r->j) == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
+        return FAIL(r, "field '%s': expected an array of numbers", field);
     }
-    if (k < 0) return FAIL(r, "%s", "");
+    int rc = mr_jr_num_array(&r->j, &r->nums, &r->cap_nums, &r->nnums);
+    if (rc == -2) {
+        int t = mr_jr_peek(&r->j);
+        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
+        return FAIL(r, "field '%s'[%zu]: expected a number", field, r->nnums);
+    }
+    if (rc) return FAIL(r, "%s", "");
     return 0;
 }
 

@@ -184,46 +184,48 @@ static const double pow10_exact[23] = {
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-int mr_jr_number(mr_jr *j, double *d, int64_t *iv, int *is_int)
+/* the number at p (end bounds it): 0 and *out past it, or 1 not a number,
+ * 2 no digit after '.', 3 no digit in the exponent (*out at the fault) */
+static inline int num_core(const char *p, const char *end, double *d, int64_t *iv, int *is_int,
+                           const char **out)
 {
-    ws(j);
-    const char *p = j->p, *end = j->end, *start = p;
+    const char *start = p;
     int neg = 0;
     if (p < end && *p == '-') { neg = 1; p++; }
-    if (p >= end || *p < '0' || *p > '9') return syntax(j, "a number");
+    if (p >= end || (unsigned)(*p - '0') > 9) { *out = p; return 1; }
     uint64_t m = 0;
     int digits = 0, exp10 = 0, frac = 0, ex = 0;
-    if (*p == '0') { p++; }
-    else {
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (digits < 19) { m = m * 10 + (uint64_t)(*p - '0'); digits += m != 0; }
+    if (*p == '0') p++;
+    else
+        while (p < end && (unsigned)(*p - '0') <= 9) {
+            if (digits < 19) { m = m * 10 + (uint64_t)(*p - '0'); digits++; }
             else exp10++;
             p++;
         }
-    }
     if (p < end && *p == '.') {
         frac = 1; p++;
-        if (p >= end || *p < '0' || *p > '9') { j->p = p; return syntax(j, "a digit after '.'"); }
-        while (p < end && *p >= '0' && *p <= '9') {
+        if (p >= end || (unsigned)(*p - '0') > 9) { *out = p; return 2; }
+        while (p < end && (unsigned)(*p - '0') <= 9) {
             if (digits < 19) { m = m * 10 + (uint64_t)(*p - '0'); digits += m != 0; exp10--; }
             p++;
         }
     }
-    if (p < end && (*p == 'e' || *p == 'E')) {
+    if (p < end && (*p | 0x20) == 'e') {
         ex = 1; p++;
         int eneg = 0, ev = 0;
         if (p < end && (*p == '+' || *p == '-')) { eneg = *p == '-'; p++; }
-        if (p >= end || *p < '0' || *p > '9') { j->p = p; return syntax(j, "a digit in the exponent"); }
-        while (p < end && *p >= '0' && *p <= '9') { if (ev < 100000) ev = ev * 10 + (*p - '0'); p++; }
+        if (p >= end || (unsigned)(*p - '0') > 9) { *out = p; return 3; }
+        while (p < end && (unsigned)(*p - '0') <= 9) { if (ev < 100000) ev = ev * 10 + (*p - '0'); p++; }
         exp10 += eneg ? -ev : ev;
     }
-    j->p = p;
+    *out = p;
     *is_int = 0;
     if (!frac && !ex && digits < 19) {
         *is_int = 1;
         *iv = neg ? -(int64_t)m : (int64_t)m;
     }
-    if (digits <= 15 && m < (1ull << 53) && exp10 >= -22 && exp10 <= 22) {
+    if (digits <= 15 && exp10 >= -22 && exp10 <= 22) {
+        /* exact operands, one rounding: the correctly rounded value */
         double v = (double)m;
         v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
         *d = neg ? -v : v;
@@ -237,13 +239,64 @@ int mr_jr_number(mr_jr *j, double *d, int64_t *iv, int *is_int)
         *d = strtod(tmp, NULL);
     } else {
         char *t = malloc(len + 1);
-        if (!t) { mr_errf(j->e, MR_ENOMEM, "%s: out of memory", j->file); j->failed = 2; return -1; }
+        if (!t) { *d = 0; return 0; }
         memcpy(t, start, len);
         t[len] = 0;
         *d = strtod(t, NULL);
         free(t);
     }
     return 0;
+}
+
+static const char *const NUM_ERR[4] = {"", "a number", "a digit after '.'", "a digit in the exponent"};
+
+int mr_jr_number(mr_jr *j, double *d, int64_t *iv, int *is_int)
+{
+    ws(j);
+    const char *q;
+    int r = num_core(j->p, j->end, d, iv, is_int, &q);
+    j->p = q;
+    if (r) return syntax(j, NUM_ERR[r]);
+    return 0;
+}
+
+int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n)
+{
+    ws(j);
+    if (j->p >= j->end || *j->p != '[') return syntax(j, "'['");
+    j->p++;
+    size_t k = 0;
+    const char *p = j->p, *end = j->end;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    if (p < end && *p == ']') { j->p = p + 1; *n = 0; return 0; }
+    for (;;) {
+        if (k == *cap) {
+            size_t nc = *cap ? *cap * 2 : 64;
+            double *nb = realloc(*buf, nc * sizeof(double));
+            if (!nb) { mr_errf(j->e, MR_ENOMEM, "%s: out of memory", j->file); j->failed = 2; return -1; }
+            *buf = nb; *cap = nc;
+        }
+        int64_t iv; int ii;
+        const char *q;
+        int r = num_core(p, end, &(*buf)[k], &iv, &ii, &q);
+        if (r) {
+            j->p = q;
+            *n = k;
+            /* not a number: the caller's message names the element */
+            return r == 1 ? -2 : syntax(j, NUM_ERR[r]);
+        }
+        k++;
+        p = q;
+        while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+        if (p < end && *p == ',') {
+            p++;
+            while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+            continue;
+        }
+        if (p < end && *p == ']') { j->p = p + 1; *n = k; return 0; }
+        j->p = p;
+        return syntax(j, "',' or ']'");
+    }
 }
 
 int mr_jr_lit(mr_jr *j, int *v)

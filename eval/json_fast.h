@@ -10,7 +10,7 @@
  * what was expected); callers add the record and field (mr_jr_fail).
  *
  * defines: mr_jr, mr_jr_init, mr_jr_ws, mr_jr_peek, mr_jr_eat, mr_jr_expect,
- *          mr_jr_string, mr_jr_number, mr_jr_skip, mr_jr_next_item,
+ *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip, mr_jr_next_item,
  *          mr_jr_next_key, mr_jr_fail, mr_jr_lit, MR_JT_*
  */
 #ifndef MR_JSON_FAST_H
@@ -45,6 +45,10 @@ int mr_jr_string(mr_jr *j, const char **s, size_t *n, int *esc);
 /* a number: *d its value; *is_int set when it is written without '.', 'e'
  * and fits int64 (*i then holds it) */
 int mr_jr_number(mr_jr *j, double *d, int64_t *i, int *is_int);
+/* an array of numbers into *buf (grown with realloc, capacity *cap), *n of
+ * them; 0 ok, -1 error, -2 when an element is not a number (j->p is at it,
+ * *n = its index; nothing reported yet, so the caller can name the field) */
+int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n);
 /* true/false/null literal -> 1/0/-1; anything else fails */
 int mr_jr_lit(mr_jr *j, int *v);
 /* skip any value */
