@@ -427,6 +427,16 @@ static void test_json_bad_fields(void **s)
                "field model.rpn.farr: expected at least 3 numbers, got 2");
     expect_msg(mr_json_get_int_array(j, "f", 1, 0, 4, arr4, &n, C, &e), &e, MR_EUSER,
                "field model.rpn.f: expected an array of integers, got number");
+    cJSON *fa = parse("{\"a\": [1, 2.5], \"b\": [1e10]}");
+    expect_msg(mr_json_get_int_array(fa, "a", 1, 0, 4, arr4, &n, C, &e), &e, MR_EUSER,
+               "field model.rpn.a[1]: expected an integer, got 2.5");
+    expect_msg(mr_json_get_int_array(fa, "b", 1, 0, 4, arr4, &n, C, &e), &e, MR_EUSER,
+               "field model.rpn.b[0]: expected an integer, got 10000000000");
+    assert_int_equal(mr_json_get_array(fa, "a", 1, &o, C, &e), MR_OK);
+    assert_int_equal(cJSON_GetArraySize(o), 2);
+    assert_int_equal(mr_json_get_array(fa, "zz", 0, &o, C, &e), MR_OK);
+    assert_null(o);
+    cJSON_Delete(fa);
     expect_msg(mr_json_get_object(j, "obj", 1, &o, C, &e), &e, MR_EUSER,
                "field model.rpn.obj: expected an object, got array");
     assert_null(o);

@@ -564,6 +564,39 @@ static void test_fuzz(void **s)
     fx_teardown(&fx);
 }
 
+/* F16 specials and the dtype table, from a file built byte by byte here. */
+static void test_half_specials(void **s)
+{
+    (void)s;
+    for (int d = 0; d < MR_ST_NDTYPES; d++) assert_true(mr_st_dtype_size((mr_st_dtype)d) > 0);
+    assert_string_equal(mr_st_dtype_name(MR_ST_BF16), "BF16");
+    assert_int_equal(mr_st_dtype_size(MR_ST_F64), 8);
+    assert_string_equal(mr_st_dtype_name(MR_ST_NDTYPES), "?");
+    char *dir = tu_tmpdir("sth");
+    char path[512];
+    snprintf(path, sizeof path, "%s/h.safetensors", dir);
+    const char *hdr = "{\"h\":{\"dtype\":\"F16\",\"shape\":[6],\"data_offsets\":[0,12]}}";
+    /* +inf, -inf, NaN, -0, smallest normal 2^-14, largest subnormal */
+    const uint16_t h[6] = {0x7c00, 0xfc00, 0x7e00, 0x8000, 0x0400, 0x03ff};
+    write_raw(path, strlen(hdr), hdr, strlen(hdr), (const char *)h, sizeof h);
+    mr_st_file f;
+    mr_err e;
+    assert_int_equal(mr_st_read(&f, path, &e), MR_OK);
+    float out[6];
+    int64_t shp[1] = {6};
+    assert_int_equal(mr_st_get_f32(&f, "h", 1, shp, out, &e), MR_OK);
+    assert_true(isinf(out[0]) && out[0] > 0);
+    assert_true(isinf(out[1]) && out[1] < 0);
+    assert_true(isnan(out[2]));
+    assert_true(out[3] == 0.0f && signbit(out[3]));
+    assert_true(out[4] == ldexpf(1.0f, -14));
+    assert_true(out[5] == ldexpf(1023.0f, -24));
+    mr_st_close(&f);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+
 size_t tests_safetensors(const struct CMUnitTest **out)
 {
     static const struct CMUnitTest t[] = {
@@ -575,6 +608,7 @@ size_t tests_safetensors(const struct CMUnitTest **out)
         cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_bad_lengths),
         cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_half_specials),
     };
     *out = t;
     return sizeof t / sizeof t[0];
