@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "eval/bigmem.h"
 #include "eval/json_fast.h"
 
 const double MR_COCO_KPT_SIGMAS[17] = {
@@ -28,17 +29,7 @@ const double MR_COCO_KPT_SIGMAS[17] = {
 
 typedef struct arena_blk { struct arena_blk *next; size_t used, cap; char data[]; } arena_blk;
 
-/* Large buffers are 2 MB aligned and marked for transparent huge pages: on
- * virtual machines a page fault per 4 KB page costs more than parsing. */
-static void *big_alloc(size_t n)
-{
-    const size_t huge = (size_t)2 << 20;
-    if (n < huge) return malloc(n);
-    size_t sz = (n + huge - 1) & ~(huge - 1);
-    void *p = aligned_alloc(huge, sz);
-    if (p) madvise(p, sz, MADV_HUGEPAGE);
-    return p;
-}
+#define big_alloc mr_big_alloc   /* huge-page buffers (eval/bigmem.h) */
 
 typedef struct idmap { int64_t *keys; int32_t *vals; size_t cap; } idmap;
 

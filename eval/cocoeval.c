@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
+#include "eval/bigmem.h"
 
 enum { FL_FP = 0, FL_TP = 1, FL_IG = 2 };
 
@@ -424,11 +425,20 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
 {
     const mr_coco *gt = c->gt, *dt = c->dt;
     const mr_eval_params *p = c->p;
-    size_t cap = 0;
-    c->gidx = malloc((gt->num_anns + 1) * sizeof(size_t));
-    c->didx = malloc((dt->num_anns + 1) * sizeof(size_t));
-    kv *gk = malloc((gt->num_anns + 1) * sizeof(kv)), *dk = malloc((dt->num_anns + 1) * sizeof(kv));
-    skey *sk = malloc((dt->num_anns + 1) * sizeof(skey));
+    /* scratch sized by the largest image */
+    size_t mg = 1, md = 1;
+    for (size_t i = 0; i < gt->num_images; i++) {
+        size_t ng = gt->img_off ? gt->img_off[i + 1] - gt->img_off[i] : 0;
+        size_t nd = dt->img_off ? dt->img_off[i + 1] - dt->img_off[i] : 0;
+        if (ng > mg) mg = ng;
+        if (nd > md) md = nd;
+    }
+    c->cells = mr_big_alloc((gt->num_anns + dt->num_anns + 1) * sizeof(cell));
+    size_t cap = gt->num_anns + dt->num_anns + 1;
+    c->gidx = mr_big_alloc((gt->num_anns + 1) * sizeof(size_t));
+    c->didx = mr_big_alloc((dt->num_anns + 1) * sizeof(size_t));
+    kv *gk = malloc(mg * sizeof(kv)), *dk = malloc(md * sizeof(kv));
+    skey *sk = malloc(md * sizeof(skey));
     if (!c->gidx || !c->didx || !gk || !dk || !sk) { free(gk); free(dk); free(sk); return mr_errf(e, MR_ENOMEM, "out of memory"); }
     size_t gused = 0, dused = 0;
     int rc = MR_OK;
@@ -461,7 +471,7 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
             } else {
                 k = 0; gb = ng; db = nd;
             }
-            if (ensure((void **)&c->cells, &cap, c->ncells + 1, sizeof(cell))) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+            if (!c->cells || c->ncells >= cap) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
             cell *cl = &c->cells[c->ncells++];
             memset(cl, 0, sizeof *cl);
             cl->img = (int32_t)ip; cl->k = k;
@@ -592,13 +602,13 @@ static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
     }
     /* entries: (score, cell, rank) sorted by score desc, then concat order */
     typedef struct ent { double s; size_t cell; int32_t rank; size_t pos; } ent;
-    ent *en = malloc((maxn + 1) * sizeof(ent));
-    skey *sk = malloc((maxn + 1) * sizeof(skey));
-    ent *srt = malloc((maxn + 1) * sizeof(ent));
-    double *tp = malloc((maxn + 1) * sizeof(double)), *fp = malloc((maxn + 1) * sizeof(double));
-    double *rc = malloc((maxn + 1) * sizeof(double)), *pr = malloc((maxn + 1) * sizeof(double));
-    double *ss = malloc((maxn + 1) * sizeof(double));
-    uint8_t *fl = malloc(maxn + 1);
+    ent *en = mr_big_alloc((maxn + 1) * sizeof(ent));
+    skey *sk = mr_big_alloc((maxn + 1) * sizeof(skey));
+    ent *srt = mr_big_alloc((maxn + 1) * sizeof(ent));
+    double *tp = mr_big_alloc((maxn + 1) * sizeof(double)), *fp = mr_big_alloc((maxn + 1) * sizeof(double));
+    double *rc = mr_big_alloc((maxn + 1) * sizeof(double)), *pr = mr_big_alloc((maxn + 1) * sizeof(double));
+    double *ss = mr_big_alloc((maxn + 1) * sizeof(double));
+    uint8_t *fl = mr_big_alloc(maxn + 1);
     int rcode = MR_OK;
     if (!en || !sk || !srt || !tp || !fp || !rc || !pr || !ss || !fl) { rcode = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
     int t50 = 0;
@@ -762,8 +772,8 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     {
         size_t nd = 0;
         for (size_t i = 0; i < c->ncells; i++) nd += (size_t)c->cells[i].nd;
-        c->flags = malloc(nd * (size_t)p->A * (size_t)p->T + 1);
-        c->dscore = malloc((nd + 1) * sizeof(double));
+        c->flags = mr_big_alloc(nd * (size_t)p->A * (size_t)p->T + 1);
+        c->dscore = mr_big_alloc((nd + 1) * sizeof(double));
         if (!c->flags || !c->dscore) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < nd; i++) c->dscore[i] = dt->anns[c->didx[i]].score;
     }
