@@ -902,7 +902,8 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
             double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
             for (int32_t k = 0; k < a->num_kpt; k++) {
                 double x = a->keypoints[3 * k], y = a->keypoints[3 * k + 1];
-                x0 = fmin(x0, x); x1 = fmax(x1, x); y0 = fmin(y0, y); y1 = fmax(y1, y);
+                x0 = x < x0 ? x : x0; x1 = x > x1 ? x : x1;
+                y0 = y < y0 ? y : y0; y1 = y > y1 ? y : y1;
             }
             a->area = (x1 - x0) * (y1 - y0);
             a->bbox[0] = x0; a->bbox[1] = y0; a->bbox[2] = x1 - x0; a->bbox[3] = y1 - y0;

@@ -193,12 +193,15 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
                     dx = xd - g->keypoints[3 * q];
                     dy = yd - g->keypoints[3 * q + 1];
                 } else {
-                    dx = fmax(0, x0 - xd) + fmax(0, xd - x1);
-                    dy = fmax(0, y0 - yd) + fmax(0, yd - y1);
+                    double a0 = x0 - xd, a1 = xd - x1, b0 = y0 - yd, b1 = yd - y1;
+                    dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
+                    dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
                 }
                 double var = (sig[q] * 2) * (sig[q] * 2);
                 double e = (dx * dx + dy * dy) / var / (g->area + eps) / 2;
-                ebuf[n++] = exp(-e);
+                /* exp(-e) is exactly 0 below -745.14: skip libm's slow
+                 * underflow path */
+                ebuf[n++] = e > 746 ? 0.0 : exp(-e);
             }
             o[(size_t)i * ng + j] = n ? pairwise_sum(ebuf, (size_t)n) / n : 0;
         }
