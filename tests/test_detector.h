@@ -4,7 +4,8 @@
  * classes on a noisy background, generated from a seed) and a tiny detector
  * spec, so the core detector can be tested without the datasets module.
  *
- * defines: td_batch, td_batch_make, td_batch_free, td_spec_tiny, td_threads
+ * defines: td_batch, td_batch_make, td_batch_free, td_spec_tiny, td_threads,
+ *          td_write_dataset
  */
 #ifndef MR_TEST_DETECTOR_H
 #define MR_TEST_DETECTOR_H
@@ -23,6 +24,9 @@ typedef struct td_batch {
 /* n images of S x S (S a multiple of 32), 1-3 objects each, from seed */
 void td_batch_make(td_batch *t, int n, int S, unsigned seed);
 void td_batch_free(td_batch *t);
+/* Write a COCO-format dataset of the same kind of images into dir:
+ * train.json, val.json and PNGs (S x S). Returns 0 on success. */
+int td_write_dataset(const char *dir, int ntrain, int nval, int S, unsigned seed);
 /* set the OpenMP and OpenBLAS thread counts; returns the previous OpenMP
  * count (tests run single-threaded: on a busy 2-core machine OpenMP's
  * spinning barriers make multi-threaded tiny steps 30x slower) */

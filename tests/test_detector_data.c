@@ -12,7 +12,9 @@
 #include <omp.h>
 
 #include "core/pcg32.h"
+#include "eval/coco.h"
 #include "variants/registry.h"
+#include <stdio.h>
 
 void td_batch_make(td_batch *t, int n, int S, unsigned seed)
 {
@@ -98,4 +100,74 @@ int td_threads(int n)
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
     return prev;
+}
+
+int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride);
+
+static int write_split(const char *dir, const char *name, int n, int S, unsigned seed, int64_t id0)
+{
+    mr_coco c;
+    mr_err e;
+    mr_coco_init(&c);
+    mr_pcg32 r;
+    mr_pcg32_seed(&r, seed, 77);
+    unsigned char *px = malloc((size_t)S * S * 3);
+    int rc = 0;
+    int64_t ann_id = id0 * 100;
+    for (int i = 0; i < n && !rc; i++) {
+        int64_t id = id0 + i;
+        for (int k = 0; k < S * S * 3; k++) px[k] = (unsigned char)(100 + mr_pcg32_bounded(&r, 40));
+        char fn[64], path[1024];
+        snprintf(fn, sizeof fn, "%s_%04d.png", name, i);
+        int ni = 1 + (int)mr_pcg32_bounded(&r, 3);
+        for (int j = 0; j < ni && !rc; j++) {
+            int w = S / 6 + (int)mr_pcg32_bounded(&r, (unsigned)(S / 3));
+            int h = S / 6 + (int)mr_pcg32_bounded(&r, (unsigned)(S / 3));
+            int x0 = (int)mr_pcg32_bounded(&r, (unsigned)(S - w)), y0 = (int)mr_pcg32_bounded(&r, (unsigned)(S - h));
+            int cls = 1 + (int)mr_pcg32_bounded(&r, 2);
+            for (int y = y0; y < y0 + h; y++)
+                for (int x = x0; x < x0 + w; x++) {
+                    int border = x < x0 + 2 || y < y0 + 2 || x >= x0 + w - 2 || y >= y0 + h - 2;
+                    unsigned char *p = px + ((size_t)y * S + x) * 3;
+                    if (cls == 1) { p[0] = 230; p[1] = 60; p[2] = 60; }
+                    else if (border) { p[0] = 250; p[1] = 250; p[2] = 250; }
+                    else { p[0] = 20; p[1] = 20; p[2] = 120; }
+                }
+            mr_coco_ann a;
+            memset(&a, 0, sizeof a);
+            a.id = ++ann_id;
+            a.image_id = id;
+            a.category_id = cls;
+            a.bbox[0] = x0; a.bbox[1] = y0; a.bbox[2] = w; a.bbox[3] = h;
+            a.area = (double)w * h;
+            a.has_bbox = a.has_area = a.has_iscrowd = 1;
+            rc = mr_coco_add_ann(&c, &a, &e);
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, fn);
+        if (!stbi_write_png(path, S, S, 3, px, S * 3)) rc = -1;
+        if (!rc) rc = mr_coco_add_image(&c, id, S, S, fn, &e);
+    }
+    for (int k = 1; k <= 2 && !rc; k++) {
+        mr_coco_cat cat;
+        memset(&cat, 0, sizeof cat);
+        cat.id = k;
+        cat.name = k == 1 ? "solid" : "framed";
+        cat.supercategory = "box";
+        rc = mr_coco_add_category(&c, &cat, &e);
+    }
+    if (!rc) rc = mr_coco_finish(&c, &e);
+    char jp[1024];
+    snprintf(jp, sizeof jp, "%s/%s.json", dir, name);
+    if (!rc) rc = mr_coco_save(&c, jp, &e);
+    if (rc) fprintf(stderr, "td_write_dataset: %s\n", e.msg);
+    free(px);
+    mr_coco_free(&c);
+    return rc;
+}
+
+int td_write_dataset(const char *dir, int ntrain, int nval, int S, unsigned seed)
+{
+    int rc = write_split(dir, "train", ntrain, S, seed, 1);
+    if (!rc) rc = write_split(dir, "val", nval, S, seed + 1, 100000);
+    return rc;
 }
