@@ -24,8 +24,12 @@
 /* Column-buffer budget per band, in floats. A band holds whole output rows,
  * at least MIN_COLS columns when the image has that many (so the matrix
  * product stays wide enough to run at full speed). */
+#ifndef CHUNK_FLOATS
 #define CHUNK_FLOATS (1L << 19)
+#endif
+#ifndef MIN_COLS
 #define MIN_COLS 512
+#endif
 
 static int is_pointwise(const mr_conv2d *c)
 {
@@ -60,6 +64,20 @@ size_t mr_conv2d_workspace(const mr_conv2d *c, int H, int W)
     return (size_t)g.C * g.kh * g.kw * (size_t)chunk_rows(&g) * g.OW;
 }
 
+/* o[co][col0, col0 + ncol) = b[co] (0 without bias), for every output
+ * channel: the product then accumulates into it (beta = 1), which spares
+ * OpenBLAS's separate pass that clears C and a later pass that adds bias. */
+static void init_band(float *o, int cout, long P, long col0, int ncol, const float *b)
+{
+#pragma omp parallel for schedule(static)
+    for (int co = 0; co < cout; co++) {
+        float *oc = o + (long)co * P + col0;
+        const float v = b ? b[co] : 0.0f;
+        if (v == 0.0f) memset(oc, 0, sizeof(float) * (size_t)ncol);
+        else for (int p = 0; p < ncol; p++) oc[p] = v;
+    }
+}
+
 void mr_conv2d_forward(const mr_conv2d *c, int N, int H, int W, const float *inp,
                        const float *w, const float *b, float *out, float *ws)
 {
@@ -71,24 +89,18 @@ void mr_conv2d_forward(const mr_conv2d *c, int N, int H, int W, const float *inp
         const float *img = inp + (long)n * c->cin * H * W;
         float *o = out + (long)n * c->cout * P;
         if (is_pointwise(c)) {
+            init_band(o, c->cout, P, 0, P, b);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, P, c->cin,
-                        1.0f, w, c->cin, img, P, 0.0f, o, P);
-        } else {
-            for (int oh0 = 0; oh0 < g.OH; oh0 += band) {
-                const int oh1 = oh0 + band < g.OH ? oh0 + band : g.OH;
-                const int ncol = (oh1 - oh0) * g.OW;
-                mr_im2col_rows(&g, img, oh0, oh1, ws);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, ncol, K,
-                            1.0f, w, K, ws, ncol, 0.0f, o + (long)oh0 * g.OW, P);
-            }
+                        1.0f, w, c->cin, img, P, 1.0f, o, P);
+            continue;
         }
-        if (b) {
-#pragma omp parallel for schedule(static)
-            for (int co = 0; co < c->cout; co++) {
-                float *oc = o + (long)co * P;
-                const float bv = b[co];
-                for (int p = 0; p < P; p++) oc[p] += bv;
-            }
+        for (int oh0 = 0; oh0 < g.OH; oh0 += band) {
+            const int oh1 = oh0 + band < g.OH ? oh0 + band : g.OH;
+            const int ncol = (oh1 - oh0) * g.OW;
+            mr_im2col_rows(&g, img, oh0, oh1, ws);
+            init_band(o, c->cout, P, (long)oh0 * g.OW, ncol, b);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, ncol, K,
+                        1.0f, w, K, ws, ncol, 1.0f, o + (long)oh0 * g.OW, P);
         }
     }
 }

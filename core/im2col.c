@@ -7,6 +7,24 @@
 #include "core/im2col.h"
 
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+/* dst[i] = src[2 * i] for i < n (the stride-2 gather of the ResNet stem and
+ * the stride-2 3x3 convs); reads src[0 .. 2n-2] only. */
+static void gather_stride2(float *dst, const float *src, int n)
+{
+    int i = 0;
+#ifdef __AVX512F__
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (; i + 17 <= n; i += 16) {
+        __m512 a = _mm512_loadu_ps(src + 2 * i), b = _mm512_loadu_ps(src + 2 * i + 16);
+        _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(a, even, b));
+    }
+#endif
+    for (; i < n; i++) dst[i] = src[2 * i];
+}
 
 /* The output columns ow whose input column ow*sw + off lies in [0, W):
  * [*lo, *hi] (empty when *lo > *hi). */
@@ -41,6 +59,8 @@ void mr_im2col_rows(const mr_cgeom *g, const float *img, int oh0, int oh1, float
             for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
             if (g->sw == 1) {
                 memcpy(dst + lo, row + lo + off, sizeof(float) * (hi - lo + 1));
+            } else if (g->sw == 2) {
+                gather_stride2(dst + lo, row + 2 * lo + off, hi - lo + 1);
             } else {
                 const int sw = g->sw;
                 for (int ow = lo; ow <= hi; ow++) dst[ow] = row[(long)ow * sw + off];
