@@ -84,6 +84,9 @@ bench: deps mrcnn
 demo: deps mrcnn
 	./scripts/demo.sh
 
+determinism: deps mrcnn
+	./scripts/determinism.sh
+
 clean:
 	rm -rf build build-* mrcnn
 

@@ -133,6 +133,31 @@ static void test_resume_equal(void **st)
     free(run2);
 }
 
+/* the determinism contract: the same config, seed and threads twice gives
+ * bitwise identical checkpoints, final weights and metrics */
+static void test_determinism(void **st)
+{
+    (void)st;
+    char *run3 = tu_tmpdir("train-again");
+    mr_train_opts o = {1, 0, 1, g_iters, -1, NULL, "tiny_fpn"};
+    mr_err e;
+    int rc = mr_train_run("variants/configs/tiny_fpn.json", g_data, run3, &o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    char a[1024], b[1024];
+    const char *files[] = {"model_final.safetensors", "metrics.json", "results_val.json", "config.json"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(a, sizeof a, "%s/%s", g_run, files[i]);
+        snprintf(b, sizeof b, "%s/%s", run3, files[i]);
+        if (!same_file(a, b)) print_error("%s differs between two identical runs\n", files[i]);
+        assert_true(same_file(a, b));
+    }
+    snprintf(a, sizeof a, "%s/checkpoint_%07ld.safetensors", g_run, g_iters);
+    snprintf(b, sizeof b, "%s/checkpoint_%07ld.safetensors", run3, g_iters);
+    assert_true(same_file(a, b));
+    free(run3);
+}
+
 /* mrcnn infer with the final weights reproduces the run's results file */
 static void test_infer_matches(void **st)
 {
@@ -215,6 +240,7 @@ static int restore_threads(void **st) { (void)st; td_threads(prev_threads); retu
 static const struct CMUnitTest tests[] = {
     T(test_loss_falls_and_ap),
     T(test_resume_equal),
+    T(test_determinism),
     T(test_infer_matches),
     T(test_bad_input),
 };
