@@ -43,10 +43,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <omp.h>
 
 #include "core/layer_cases.h"
 #include "core/layers.h"
 #include "core/pcg32.h"
+#include "tests/test_util.h"
+
+extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_num_threads(void);
 
 #define SAMPLES 40
 #define C_ROUND 16.0
@@ -335,6 +340,56 @@ static void test_workspace_sizes(void **s)
     assert_int_equal(mr_deconv2d_workspace(&dc, 14, 14), (size_t)256 * 4 * 196);
 }
 
+/* same inputs, same thread count (2): bitwise the same outputs and gradients */
+static void test_threads_bitwise(void **s)
+{
+    (void)s;
+    const int blas0 = openblas_get_num_threads(), omp0 = omp_get_max_threads();
+    openblas_set_num_threads(2);
+    omp_set_num_threads(2);
+    for (size_t k = 0; k < mr_layer_ncases; k++) {
+        const mr_lcase *c = &mr_layer_cases[k];
+        if (!(c->flags & MR_LC_GRAD)) continue;
+        mr_lcase_run a, b;
+        mr_err e;
+        assert_int_equal(mr_lcase_setup(c, &a, 77u + k, &e), MR_OK);
+        assert_int_equal(mr_lcase_setup(c, &b, 77u + k, &e), MR_OK);
+        mr_lcase_forward(&a);
+        mr_lcase_backward(&a);
+        mr_lcase_forward(&b);
+        mr_lcase_backward(&b);
+        assert_memory_equal(a.out ? a.out : a.probs, b.out ? b.out : b.probs,
+                            (a.nout ? a.nout : (size_t)c->n * c->c) * sizeof(float));
+        assert_true(a.loss == b.loss);
+        for (int t = 0; t < a.nt; t++) assert_memory_equal(a.t[t].g, b.t[t].g, a.t[t].n * sizeof(float));
+        mr_lcase_free(&a);
+        mr_lcase_free(&b);
+    }
+    openblas_set_num_threads(blas0);
+    omp_set_num_threads(omp0);
+}
+
+/* `mrcnn bench`: usage errors exit 2 with a message, --help lists the suites */
+static void test_bench_cli(void **s)
+{
+    (void)s;
+    char cmd[4200], out[4096];
+    snprintf(cmd, sizeof cmd, "%s bench --help", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "conv"));
+    assert_non_null(strstr(out, "--threads"));
+    snprintf(cmd, sizeof cmd, "%s bench nosuchsuite", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "unknown suite 'nosuchsuite'"));
+    snprintf(cmd, sizeof cmd, "%s bench", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s bench --threads 0 conv", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--threads"));
+    snprintf(cmd, sizeof cmd, "%s bench --bogus conv", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+}
+
 extern const struct CMUnitTest *layers_ref_tests(size_t *n);
 
 size_t tests_layers(const struct CMUnitTest **out)
@@ -346,6 +401,8 @@ size_t tests_layers(const struct CMUnitTest **out)
         cmocka_unit_test(test_forward_vs_naive),
         cmocka_unit_test(test_conv_null_grads_and_repeat),
         cmocka_unit_test(test_workspace_sizes),
+        cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_bench_cli),
     };
     size_t n = 0, nref = 0;
     for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++) all[n++] = mine[i];
