@@ -573,17 +573,23 @@ char *mr_eval_summary(const mr_eval *ev)
     return s;
 }
 
-/* accumulate: precision, recall, scores; per-category F1 */
+/* accumulate: precision, recall, scores; per-category F1. For each
+ * category, the detections of all its cells are sorted once (score
+ * descending, then image order, then rank: numpy's stable mergesort of the
+ * concatenation), their flags gathered per (area, threshold) into
+ * contiguous rows, and each maxDets keeps the entries of rank < maxDets
+ * (a subsequence of a stable order is that subset's stable order). */
 static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
 {
     const mr_eval_params *p = c->p;
     int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
     size_t np = (size_t)T * R * K * A * M, nr = (size_t)T * K * A * M;
-    ev->precision = malloc(np * sizeof(double));
-    ev->scores = malloc(np * sizeof(double));
-    ev->recall = malloc(nr * sizeof(double));
+    ev->precision = mr_big_alloc(np * sizeof(double));
+    ev->scores = mr_big_alloc(np * sizeof(double));
+    ev->recall = mr_big_alloc(nr * sizeof(double));
     if (!ev->precision || !ev->scores || !ev->recall) return mr_errf(e, MR_ENOMEM, "out of memory");
-    for (size_t i = 0; i < np; i++) ev->precision[i] = ev->scores[i] = -1;
+    for (size_t i = 0; i < np; i++) ev->precision[i] = -1;
+    for (size_t i = 0; i < np; i++) ev->scores[i] = -1;
     for (size_t i = 0; i < nr; i++) ev->recall[i] = -1;
     /* cells by category, in image order (cells are built in image order) */
     size_t *koff = calloc((size_t)K + 1, sizeof(size_t)), *kcells = malloc((c->ncells + 1) * sizeof(size_t));
@@ -603,53 +609,67 @@ static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
         for (size_t q = koff[k]; q < koff[k + 1]; q++) n += (size_t)c->cells[kcells[q]].nd;
         if (n > maxn) maxn = n;
     }
-    /* entries: (score, cell, rank) sorted by score desc, then concat order */
-    typedef struct ent { double s; size_t cell; int32_t rank; size_t pos; } ent;
-    ent *en = mr_big_alloc((maxn + 1) * sizeof(ent));
+    size_t AT = (size_t)A * T;
     skey *sk = mr_big_alloc((maxn + 1) * sizeof(skey));
-    ent *srt = mr_big_alloc((maxn + 1) * sizeof(ent));
+    size_t *base = mr_big_alloc((maxn + 1) * sizeof(size_t));   /* per entry: flags offset */
+    int32_t *ndc = mr_big_alloc((maxn + 1) * sizeof(int32_t)), *rank = mr_big_alloc((maxn + 1) * sizeof(int32_t));
+    double *sc = mr_big_alloc((maxn + 1) * sizeof(double));
+    uint8_t *sf = mr_big_alloc((maxn + 1) * AT);                /* sorted flags [a*T+t][i] */
+    size_t *sbase = mr_big_alloc((maxn + 1) * sizeof(size_t));
+    int32_t *snd = mr_big_alloc((maxn + 1) * sizeof(int32_t)), *srank = mr_big_alloc((maxn + 1) * sizeof(int32_t));
     double *tp = mr_big_alloc((maxn + 1) * sizeof(double)), *fp = mr_big_alloc((maxn + 1) * sizeof(double));
     double *rc = mr_big_alloc((maxn + 1) * sizeof(double)), *pr = mr_big_alloc((maxn + 1) * sizeof(double));
-    double *ss = mr_big_alloc((maxn + 1) * sizeof(double));
-    uint8_t *fl = mr_big_alloc(maxn + 1);
+    double *ss = mr_big_alloc((maxn + 1) * sizeof(double)), *ssrt = mr_big_alloc((maxn + 1) * sizeof(double));
     int rcode = MR_OK;
-    if (!en || !sk || !srt || !tp || !fp || !rc || !pr || !ss || !fl) { rcode = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+    if (!sk || !base || !ndc || !rank || !sc || !sf || !sbase || !snd || !srank || !tp || !fp || !rc || !pr || !ss || !ssrt) {
+        rcode = mr_errf(e, MR_ENOMEM, "out of memory");
+        goto out;
+    }
     int t50 = 0;
     for (int t = 0; t < T; t++) if (p->iou_thrs[t] == .5) { t50 = t; break; }
+    const double eps = 2.220446049250313e-16;
     for (int k = 0; k < K; k++) {
-        size_t n = 0, pos = 0;
+        if (koff[k + 1] == koff[k]) continue;   /* no cell: -1 everywhere */
+        size_t n = 0;
         for (size_t q = koff[k]; q < koff[k + 1]; q++) {
             const cell *cl = &c->cells[kcells[q]];
             for (int d = 0; d < cl->nd; d++) {
-                en[n].s = c->dscore[cl->d0 + (size_t)d];
-                en[n].cell = kcells[q]; en[n].rank = d; en[n].pos = pos++;
-                sk[n].s = en[n].s; sk[n].pos = n;
+                sc[n] = c->dscore[cl->d0 + (size_t)d];
+                base[n] = cl->d0 * AT + (size_t)d;
+                ndc[n] = cl->nd;
+                rank[n] = d;
+                sk[n].s = sc[n]; sk[n].pos = n;
                 n++;
             }
         }
         qsort(sk, n, sizeof *sk, cmp_skey);
-        for (size_t i = 0; i < n; i++) srt[i] = en[sk[i].pos];
-        int has_cells = koff[k + 1] > koff[k];
+        for (size_t i = 0; i < n; i++) {
+            size_t o = sk[i].pos;
+            ssrt[i] = sc[o]; sbase[i] = base[o]; snd[i] = ndc[o]; srank[i] = rank[o];
+        }
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *f = c->flags + sbase[i];
+            size_t st = (size_t)snd[i];
+            for (size_t at = 0; at < AT; at++) sf[at * n + i] = f[at * st];
+        }
         for (int a = 0; a < A; a++) {
-            if (!has_cells) continue;
             long npig = 0;
             for (size_t q = koff[k]; q < koff[k + 1]; q++) npig += c->cells[kcells[q]].npig[a];
             if (npig == 0) continue;
             for (int m = 0; m < M; m++) {
                 int maxdet = p->max_dets[m];
                 for (int t = 0; t < T; t++) {
+                    const uint8_t *row = sf + ((size_t)a * T + t) * n;
                     size_t nd = 0;
                     double ctp = 0, cfp = 0;
                     for (size_t i = 0; i < n; i++) {
-                        if (srt[i].rank >= maxdet) continue;
-                        const cell *cl = &c->cells[srt[i].cell];
-                        uint8_t f = c->flags[cl->d0 * (size_t)A * T + ((size_t)a * T + t) * (size_t)cl->nd + (size_t)srt[i].rank];
-                        if (f == FL_TP) ctp += 1;
-                        else if (f == FL_FP) cfp += 1;
-                        tp[nd] = ctp; fp[nd] = cfp; ss[nd] = srt[i].s; fl[nd] = f;
+                        if (srank[i] >= maxdet) continue;
+                        uint8_t f = row[i];
+                        ctp += f == FL_TP;
+                        cfp += f == FL_FP;
+                        tp[nd] = ctp; fp[nd] = cfp; ss[nd] = ssrt[i];
                         nd++;
                     }
-                    const double eps = 2.220446049250313e-16;
                     for (size_t i = 0; i < nd; i++) {
                         rc[i] = tp[i] / (double)npig;
                         pr[i] = tp[i] / (fp[i] + tp[i] + eps);
@@ -681,7 +701,8 @@ static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
         }
     }
 out:
-    free(koff); free(kcells); free(en); free(sk); free(srt); free(tp); free(fp); free(rc); free(pr); free(ss); free(fl);
+    free(koff); free(kcells); free(sk); free(base); free(ndc); free(rank); free(sc); free(sf); free(sbase);
+    free(snd); free(srank); free(tp); free(fp); free(rc); free(pr); free(ss); free(ssrt);
     return rcode;
 }
 
