@@ -413,7 +413,7 @@ static long newest_checkpoint(const char *dir, char *path, size_t n)
 }
 
 static int write_speed(const char *out_dir, const mr_config *c, int threads, int H, int W, double train_ips,
-                       const infer_stats *is, mr_err *e)
+                       const infer_stats *is, const mr_stage_ms *tms, long titers, mr_err *e)
 {
     mr_machine m;
     mr_machine_detect(&m, threads);
@@ -438,6 +438,13 @@ static int write_speed(const char *out_dir, const mr_config *c, int threads, int
     cJSON_AddNumberToObject(s, "heads", is->ms.heads / ni);
     cJSON_AddNumberToObject(s, "postprocess", is->ms.postprocess / ni);
     cJSON_AddNumberToObject(s, "mask_paste", is->ms.mask_paste / ni);
+    /* training: per iteration (forward + backward), over the whole run */
+    double nt = titers > 0 ? (double)titers : 1;
+    s = cJSON_AddObjectToObject(j, "train_stages_ms");
+    cJSON_AddNumberToObject(s, "backbone", tms->backbone / nt);
+    cJSON_AddNumberToObject(s, "rpn", tms->rpn / nt);
+    cJSON_AddNumberToObject(s, "roi_extract", tms->roi_extract / nt);
+    cJSON_AddNumberToObject(s, "heads", tms->heads / nt);
     char path[4096];
     snprintf(path, sizeof path, "%s/speed.json", out_dir);
     int rc = mr_json_write_file(path, j, e);
@@ -575,6 +582,8 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         }
     }
     if (!o->quiet) mr_progress_finish(&pg);
+    mr_stage_ms train_ms = d->ms;
+    long train_done = t.iter - start_iter;
     snprintf(path, sizeof path, "%s/model_final.safetensors", out_dir);
     if ((rc = mr_detector_save_weights(d, path, e))) goto done;
     /* evaluation on val */
@@ -589,7 +598,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     double ap = 0;
     if ((rc = evaluate(&va, path, out_dir, &ap, e))) goto done;
     double train_ips = timed_iters > 0 && t_timed > 0 ? timed_iters / t_timed : 0;
-    if ((rc = write_speed(out_dir, &c, threads, bt.cap_h, bt.cap_w, train_ips, &is, e))) goto done;
+    if ((rc = write_speed(out_dir, &c, threads, bt.cap_h, bt.cap_w, train_ips, &is, &train_ms, train_done, e))) goto done;
     cJSON *rec = NULL;
     if ((rc = mr_record_build(out_dir, o->config_name ? o->config_name : c.name, (long)c.seed, threads, &rec, e)))
         goto done;

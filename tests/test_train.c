@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "core/fileio.h"
@@ -24,7 +25,15 @@
 #include "tests/test_detector.h"
 #include "tests/test_util.h"
 
+/* the repository root (the tests run from it) */
+static const char *cwd(void)
+{
+    static char b[4096];
+    return getcwd(b, sizeof b) ? b : ".";
+}
+
 static char *g_data, *g_run;  /* the dataset and the reference run, made once */
+static char g_cfg[1024];      /* tiny_fpn with a checkpoint every 50 iterations */
 static long g_iters;
 
 static int same_file(const char *a, const char *b)
@@ -63,9 +72,15 @@ static int setup_run(void **st)
     if (!g_data || !g_run) return -1;
     if (td_write_dataset(g_data, 120, 30, 64, 1)) return -1;
     g_iters = tu_asan() ? 60 : 300;
+    snprintf(g_cfg, sizeof g_cfg, "%s/tiny.json", g_run);
+    FILE *f = fopen(g_cfg, "w");
+    if (!f) return -1;
+    fprintf(f, "{\"base\": \"%s/variants/configs/tiny_fpn.json\", \"name\": \"tiny_fpn\", "
+               "\"schedule\": {\"checkpoint_every\": 50}}", cwd());
+    fclose(f);
     mr_train_opts o = {1, 0, 1, g_iters, -1, NULL, "tiny_fpn"};
     mr_err e;
-    if (mr_train_run("variants/configs/tiny_fpn.json", g_data, g_run, &o, &e)) {
+    if (mr_train_run(g_cfg, g_data, g_run, &o, &e)) {
         fprintf(stderr, "train run: %s\n", e.msg);
         return -1;
     }
@@ -109,8 +124,7 @@ static void test_resume_equal(void **st)
     (void)st;
     char *run2 = tu_tmpdir("train-resume");
     char a[1024], b[1024], cmd[4096];
-    long every = 100;
-    if (g_iters <= every) every = g_iters / 2;
+    long every = 50;
     snprintf(a, sizeof a, "%s/checkpoint_%07ld.safetensors", g_run, every);
     snprintf(b, sizeof b, "%s/checkpoint_%07ld.safetensors", run2, every);
     if (!mr_file_exists(a)) {  /* short (asan) runs checkpoint only at the end */
@@ -121,7 +135,7 @@ static void test_resume_equal(void **st)
     assert_int_equal(system(cmd), 0);
     mr_train_opts o = {1, 1, 1, g_iters, -1, NULL, "tiny_fpn"};
     mr_err e;
-    int rc = mr_train_run("variants/configs/tiny_fpn.json", g_data, run2, &o, &e);
+    int rc = mr_train_run(g_cfg, g_data, run2, &o, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
     snprintf(a, sizeof a, "%s/model_final.safetensors", g_run);
@@ -141,7 +155,7 @@ static void test_determinism(void **st)
     char *run3 = tu_tmpdir("train-again");
     mr_train_opts o = {1, 0, 1, g_iters, -1, NULL, "tiny_fpn"};
     mr_err e;
-    int rc = mr_train_run("variants/configs/tiny_fpn.json", g_data, run3, &o, &e);
+    int rc = mr_train_run(g_cfg, g_data, run3, &o, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
     char a[1024], b[1024];
@@ -197,7 +211,7 @@ static void test_bad_input(void **st)
     snprintf(p, sizeof p, "%s/bad.json", dir);
     FILE *f = fopen(p, "w");
     fputs("{\"base\": \"" , f);
-    fprintf(f, "%s/variants/configs/tiny_fpn.json\", \"roi\": {\"extractor\": \"roialgn\"}}", getenv("PWD") ? getenv("PWD") : ".");
+    fprintf(f, "%s/variants/configs/tiny_fpn.json\", \"roi\": {\"extractor\": \"roialgn\"}}", cwd());
     fclose(f);
     snprintf(args, sizeof args, "train --config %s --data %s --out %s/r1 --quiet", p, g_data, dir);
     expect_cli(args, 1, "field roi.extractor: unknown roi_extractor 'roialgn'");
@@ -214,7 +228,7 @@ static void test_bad_input(void **st)
     snprintf(p, sizeof p, "%s/wide.json", dir);
     f = fopen(p, "w");
     fprintf(f, "{\"base\": \"%s/variants/configs/tiny_fpn.json\", \"backbone\": {\"width\": 0.25}}",
-            getenv("PWD") ? getenv("PWD") : ".");
+            cwd());
     fclose(f);
     snprintf(args, sizeof args, "infer --config %s --weights %s/model_final.safetensors --data %s --out %s/o.json",
              p, g_run, g_data, dir);
