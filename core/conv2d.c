@@ -69,7 +69,7 @@ size_t mr_conv2d_workspace(const mr_conv2d *c, int H, int W)
  * OpenBLAS's separate pass that clears C and a later pass that adds bias. */
 static void init_band(float *o, int cout, long P, long col0, int ncol, const float *b)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)cout * ncol >= 32768)
     for (int co = 0; co < cout; co++) {
         float *oc = o + (long)co * P + col0;
         const float v = b ? b[co] : 0.0f;
@@ -118,7 +118,7 @@ void mr_conv2d_backward(const mr_conv2d *c, int N, int H, int W, const float *in
         const float *d = dout + (long)n * c->cout * P;
         float *di = dinp ? dinp + (long)n * c->cin * H * W : NULL;
         if (db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)c->cout * P >= 32768)
             for (int co = 0; co < c->cout; co++) {
                 const float *dc = d + (long)co * P;
                 double s = 0.0;

@@ -45,7 +45,7 @@ void mr_deconv2d_forward(const mr_deconv2d *c, int N, int H, int W, const float 
         memset(o, 0, sizeof(float) * c->cout * OP);
         mr_col2im_rows(&g, ws, 0, H, o);
         if (b) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)c->cout * OP >= 32768)
             for (int co = 0; co < c->cout; co++) {
                 float *oc = o + (long)co * OP;
                 for (long p = 0; p < OP; p++) oc[p] += b[co];
@@ -64,7 +64,7 @@ void mr_deconv2d_backward(const mr_deconv2d *c, int N, int H, int W, const float
     for (int n = 0; n < N; n++) {
         const float *d = dout + (long)n * c->cout * OP;
         if (db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)c->cout * OP >= 32768)
             for (int co = 0; co < c->cout; co++) {
                 double s = 0.0;
                 for (long p = 0; p < OP; p++) s += d[co * OP + p];

@@ -41,7 +41,7 @@ void mr_im2col_rows(const mr_cgeom *g, const float *img, int oh0, int oh1, float
 {
     const int kk = g->kh * g->kw, K = g->C * kk, OW = g->OW;
     const long ncol = (long)(oh1 - oh0) * OW;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)K * ncol >= 32768)
     for (int r = 0; r < K; r++) {
         const int c = r / kk, i = (r / g->kw) % g->kh, j = r % g->kw;
         const int off = j * g->dw - g->pw;
@@ -74,7 +74,7 @@ void mr_col2im_rows(const mr_cgeom *g, const float *col, int oh0, int oh1, float
 {
     const int kk = g->kh * g->kw, OW = g->OW;
     const long ncol = (long)(oh1 - oh0) * OW;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)g->C * kk * ncol >= 32768)
     for (int c = 0; c < g->C; c++) {
         float *plane = img + (long)c * g->H * g->W;
         for (int i = 0; i < g->kh; i++) {

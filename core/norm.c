@@ -23,7 +23,7 @@ void mr_groupnorm_forward(int N, int C, int HW, int G, float eps, const float *i
 {
     const int cpg = C / G;
     const long gsize = (long)cpg * HW;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)N * G * gsize >= 32768)
     for (long ng = 0; ng < (long)N * G; ng++) {
         const float *x = inp + ng * gsize;
         float *y = out + ng * gsize;
@@ -56,7 +56,7 @@ void mr_groupnorm_backward(int N, int C, int HW, int G, const float *inp,
     const long gsize = (long)cpg * HW;
     /* parameter gradients: one thread per channel, images in order */
     if (dgamma || dbeta) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)N * C * HW >= 32768)
         for (int c = 0; c < C; c++) {
             const int g = c / cpg;
             double sg = 0.0, sb = 0.0;
@@ -75,7 +75,7 @@ void mr_groupnorm_backward(int N, int C, int HW, int G, const float *inp,
         }
     }
     if (!dinp) return;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)N * G * gsize >= 32768)
     for (long ng = 0; ng < (long)N * G; ng++) {
         const int g = (int)(ng % G);
         const float *x = inp + ng * gsize;
@@ -108,7 +108,7 @@ void mr_frozenbn_forward(int N, int C, int HW, float eps, const float *inp,
                          const float *weight, const float *bias, const float *rmean,
                          const float *rvar, float *out)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)N * C * HW >= 32768)
     for (long nc = 0; nc < (long)N * C; nc++) {
         const int c = (int)(nc % C);
         const float scale = weight[c] * (1.0f / sqrtf(rvar[c] + eps));
@@ -122,7 +122,7 @@ void mr_frozenbn_forward(int N, int C, int HW, float eps, const float *inp,
 void mr_frozenbn_backward(int N, int C, int HW, float eps, const float *weight,
                           const float *rvar, const float *dout, float *dinp)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)N * C * HW >= 32768)
     for (long nc = 0; nc < (long)N * C; nc++) {
         const int c = (int)(nc % C);
         const float scale = weight[c] * (1.0f / sqrtf(rvar[c] + eps));

@@ -14,7 +14,7 @@ void mr_maxpool2d_forward(int N, int C, int H, int W, int k, int s, int p,
 {
     const int OH = mr_conv_out_size(H, k, s, p, 1), OW = mr_conv_out_size(W, k, s, p, 1);
     const long planes = (long)N * C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * H * W >= 32768)
     for (long pl = 0; pl < planes; pl++) {
         const float *x = inp + pl * H * W;
         float *y = out + pl * OH * OW;
@@ -45,7 +45,7 @@ void mr_maxpool2d_backward(int N, int C, int H, int W, int k, int s, int p,
 {
     const int OH = mr_conv_out_size(H, k, s, p, 1), OW = mr_conv_out_size(W, k, s, p, 1);
     const long planes = (long)N * C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * H * W >= 32768)
     for (long pl = 0; pl < planes; pl++) {
         const float *dy = dout + pl * OH * OW;
         const int32_t *am = argmax + pl * OH * OW;
@@ -58,7 +58,7 @@ void mr_maxpool2d_backward(int N, int C, int H, int W, int k, int s, int p,
 void mr_avgpool_global_forward(int N, int C, int H, int W, const float *inp, float *out)
 {
     const long planes = (long)N * C, HW = (long)H * W;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * HW >= 32768)
     for (long pl = 0; pl < planes; pl++) {
         double sum = 0.0;
         for (long i = 0; i < HW; i++) sum += inp[pl * HW + i];
@@ -69,7 +69,7 @@ void mr_avgpool_global_forward(int N, int C, int H, int W, const float *inp, flo
 void mr_avgpool_global_backward(int N, int C, int H, int W, const float *dout, float *dinp)
 {
     const long planes = (long)N * C, HW = (long)H * W;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * HW >= 32768)
     for (long pl = 0; pl < planes; pl++) {
         const float g = dout[pl] / (float)HW;
         for (long i = 0; i < HW; i++) dinp[pl * HW + i] += g;

@@ -83,7 +83,7 @@ void mr_sgd_step(mr_sgd *o, float *params, const float *grads, float lr)
         float *p = params + g->offset, *b = o->buf + g->offset;
         const float *d = grads + g->offset;
         const long cnt = (long)g->count;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (cnt >= 32768)
         for (long i = 0; i < cnt; i++) {
             const float gr = d[i] + wd * p[i];
             b[i] = m * b[i] + gr;

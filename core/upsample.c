@@ -24,7 +24,7 @@ void mr_upsample_nearest_forward(int N, int C, int H, int W, int OH, int OW,
                                  const float *inp, float *out)
 {
     const long planes = (long)N * C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * OH * OW >= 32768)
     for (long pl = 0; pl < planes; pl++) {
         const float *x = inp + pl * H * W;
         float *y = out + pl * OH * OW;
@@ -39,7 +39,7 @@ void mr_upsample_nearest_backward(int N, int C, int H, int W, int OH, int OW,
                                   const float *dout, float *dinp)
 {
     const long planes = (long)N * C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * OH * OW >= 32768)
     for (long pl = 0; pl < planes; pl++) {
         const float *dy = dout + pl * OH * OW;
         float *dx = dinp + pl * H * W;
@@ -69,7 +69,7 @@ void mr_upsample_bilinear_forward(int N, int C, int H, int W, int OH, int OW,
                                   const float *inp, float *out)
 {
     const long planes = (long)N * C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * OH * OW >= 32768)
     for (long pl = 0; pl < planes; pl++) {
         const float *x = inp + pl * H * W;
         float *y = out + pl * OH * OW;
@@ -92,7 +92,7 @@ void mr_upsample_bilinear_backward(int N, int C, int H, int W, int OH, int OW,
                                    const float *dout, float *dinp)
 {
     const long planes = (long)N * C;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (planes * OH * OW >= 32768)
     for (long pl = 0; pl < planes; pl++) {
         const float *dy = dout + pl * OH * OW;
         float *dx = dinp + pl * H * W;
