@@ -174,6 +174,7 @@ typedef struct reader {
     uint32_t *cnt_tmp; size_t cap_cnt_tmp;  /* scratch for RLE counts */
     int lazy_rle;    /* keep compressed strings undecoded (results files) */
     int keep_buf;    /* the input buffer outlives the dataset (a kept mapping) */
+    int skip_segm;   /* MR_COCO_SKIP_SEGM: segmentations parsed only if needed */
 } reader;
 
 static int key_is(const char *k, size_t n, const char *lit)
@@ -446,7 +447,16 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
             if (!a->keypoints) return FAIL(r, "out of memory");
             a->num_kpt = (int32_t)(r->nnums / 3);
         } else if (key_is(key, kl, "segmentation")) {
-            if (read_segmentation(r, a)) return -1;
+            if (r->skip_segm && !results) {
+                /* remember where it is: parsed in finish only if area or
+                 * bbox must be derived from it */
+                mr_jr_peek(&r->j);
+                const char *s0 = r->j.p;
+                if (mr_jr_skip_fast(&r->j)) return FAIL(r, "%s", "");
+                a->seg.rle_str = s0;
+                a->seg.rle_str_len = (size_t)(r->j.p - s0);
+                a->seg_skipped = 1;
+            } else if (read_segmentation(r, a)) return -1;
         } else if (mr_jr_skip(&r->j)) return FAIL(r, "%s", "");
     }
     if (k < 0) return FAIL(r, "%s", "");
@@ -669,6 +679,21 @@ int mr_coco_finish(mr_coco *c, mr_err *e)
             return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'keypoints': expected %d values (%d keypoints of category %lld), got %d",
                            f, i, 3 * want, want, (long long)a->category_id, 3 * a->num_kpt);
         if (!a->has_num_keypoints) a->num_keypoints = visible(a);
+        if (a->seg_skipped && (!a->has_bbox || !a->has_area)) {
+            reader sub;
+            memset(&sub, 0, sizeof sub);
+            mr_jr_init(&sub.j, a->seg.rle_str, a->seg.rle_str_len, f, e);
+            sub.c = c;
+            sub.im = im;
+            snprintf(sub.where, sizeof sub.where, "annotations[%zu]", i);
+            a->seg.rle_str = NULL;
+            a->seg.rle_str_len = 0;
+            int src = read_segmentation(&sub, a);
+            free(sub.nums);
+            free(sub.cnt_tmp);
+            if (src) return MR_EUSER;
+        }
+        if (a->seg_skipped) { a->seg.rle_str = NULL; a->seg.rle_str_len = 0; }
         if (!a->has_bbox || !a->has_area) {
             double area = 0, bb[4] = {0, 0, 0, 0};
             if (a->seg.kind != MR_SEG_NONE) {
@@ -695,11 +720,12 @@ int mr_coco_finish(mr_coco *c, mr_err *e)
     return build_lists(c, e);
 }
 
-int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr_err *e)
+static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, unsigned flags, mr_err *e)
 {
     mr_coco_free(c);
     reader R, *r = &R;
     if (reader_open(r, c, json, len, name, e)) return MR_ENOMEM;
+    r->skip_segm = (flags & MR_COCO_SKIP_SEGM) != 0;
     coco_impl *im = r->im;
     int rc = MR_EUSER;
     if (!mr_jr_eat(&r->j, '{')) {
@@ -795,15 +821,25 @@ static void unmap_file(const char *buf, size_t len, int map)
     else free((void *)buf);
 }
 
-int mr_coco_load(mr_coco *c, const char *path, mr_err *e)
+int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr_err *e)
+{
+    return parse_gt(c, json, len, name, 0, e);
+}
+
+int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e)
 {
     const char *buf = NULL; size_t len = 0; int map = 0;
     mr_coco_init(c);
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
-    rc = mr_coco_parse(c, buf, len, path, e);
+    rc = parse_gt(c, buf, len, path, flags, e);
     unmap_file(buf, len, map);
     return rc;
+}
+
+int mr_coco_load(mr_coco *c, const char *path, mr_err *e)
+{
+    return mr_coco_load_opts(c, path, 0, e);
 }
 
 static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,

@@ -27,7 +27,8 @@
  *
  * defines: mr_coco, mr_coco_image, mr_coco_cat, mr_coco_ann, mr_coco_seg,
  *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_init, mr_coco_free,
- *          mr_coco_load, mr_coco_parse, mr_coco_load_results,
+ *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, mr_coco_parse,
+ *          mr_coco_load_results,
  *          mr_coco_parse_results, mr_coco_image_index, mr_coco_cat_index,
  *          mr_coco_ann_rle, mr_coco_add_image, mr_coco_add_category,
  *          mr_coco_add_ann, mr_coco_finish, mr_coco_save,
@@ -105,6 +106,7 @@ typedef struct mr_coco_ann {
     /* for RLE segmentations: the mask's box (rleToBbox), computed on load */
     uint8_t has_mask_bbox;
     double mask_bbox[4];
+    uint8_t seg_skipped;         /* loaded with MR_COCO_SKIP_SEGM: not read */
 } mr_coco_ann;
 
 typedef struct mr_coco {
@@ -131,6 +133,13 @@ void mr_coco_free(mr_coco *c);
  * `name` in mr_coco_parse is the file name used in messages. */
 int mr_coco_load(mr_coco *c, const char *path, mr_err *e);
 int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr_err *e);
+/* mr_coco_load with flags. MR_COCO_SKIP_SEGM: segmentations are not read
+ * (seg.kind stays MR_SEG_NONE; their text is checked only for balanced
+ * brackets and strings) unless an annotation's area or bbox must be derived
+ * from its segmentation — for box and keypoint evaluation, where the
+ * polygons are most of the file. */
+enum { MR_COCO_SKIP_SEGM = 1 };
+int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e);
 
 /* Load a results file (a JSON array of detections with image_id,
  * category_id, score and bbox / segmentation / keypoints) against gt, as

@@ -573,6 +573,14 @@ char *mr_eval_summary(const mr_eval *ev)
     return s;
 }
 
+/* carve n bytes (8-aligned) off a block */
+static void *take(char **q, size_t n)
+{
+    void *p = *q;
+    *q += (n + 7) & ~(size_t)7;
+    return p;
+}
+
 /* accumulate: precision, recall, scores; per-category F1. For each
  * category, the detections of all its cells are sorted once (score
  * descending, then image order, then rank: numpy's stable mergesort of the
@@ -610,21 +618,21 @@ static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
         if (n > maxn) maxn = n;
     }
     size_t AT = (size_t)A * T;
-    skey *sk = mr_big_alloc((maxn + 1) * sizeof(skey));
-    size_t *base = mr_big_alloc((maxn + 1) * sizeof(size_t));   /* per entry: flags offset */
-    int32_t *ndc = mr_big_alloc((maxn + 1) * sizeof(int32_t)), *rank = mr_big_alloc((maxn + 1) * sizeof(int32_t));
-    double *sc = mr_big_alloc((maxn + 1) * sizeof(double));
-    uint8_t *sf = mr_big_alloc((maxn + 1) * AT);                /* sorted flags [a*T+t][i] */
-    size_t *sbase = mr_big_alloc((maxn + 1) * sizeof(size_t));
-    int32_t *snd = mr_big_alloc((maxn + 1) * sizeof(int32_t)), *srank = mr_big_alloc((maxn + 1) * sizeof(int32_t));
-    double *tp = mr_big_alloc((maxn + 1) * sizeof(double)), *fp = mr_big_alloc((maxn + 1) * sizeof(double));
-    double *rc = mr_big_alloc((maxn + 1) * sizeof(double)), *pr = mr_big_alloc((maxn + 1) * sizeof(double));
-    double *ss = mr_big_alloc((maxn + 1) * sizeof(double)), *ssrt = mr_big_alloc((maxn + 1) * sizeof(double));
+    /* all scratch in one huge-page block (fresh pages cost more than the
+     * work on them) */
+    size_t N = maxn + 1;
+    size_t need = N * (sizeof(skey) + 2 * sizeof(size_t) + 11 * sizeof(double) + 4 * sizeof(int32_t) + AT) + 64;
+    char *blk = mr_big_alloc(need), *q = blk;
+    skey *sk = NULL; size_t *base = NULL, *sbase = NULL; int32_t *ndc = NULL, *rank = NULL, *snd = NULL, *srank = NULL;
+    double *sc = NULL, *tp = NULL, *fp = NULL, *rc = NULL, *pr = NULL, *ss = NULL, *ssrt = NULL;
+    uint8_t *sf = NULL;
     int rcode = MR_OK;
-    if (!sk || !base || !ndc || !rank || !sc || !sf || !sbase || !snd || !srank || !tp || !fp || !rc || !pr || !ss || !ssrt) {
-        rcode = mr_errf(e, MR_ENOMEM, "out of memory");
-        goto out;
-    }
+    if (!blk) { rcode = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+    sk = take(&q, N * sizeof(skey)); base = take(&q, N * sizeof(size_t)); sbase = take(&q, N * sizeof(size_t));
+    ndc = take(&q, N * 4); rank = take(&q, N * 4); snd = take(&q, N * 4); srank = take(&q, N * 4);
+    sc = take(&q, N * 8); tp = take(&q, N * 8); fp = take(&q, N * 8); rc = take(&q, N * 8);
+    pr = take(&q, N * 8); ss = take(&q, N * 8); ssrt = take(&q, N * 8);
+    sf = take(&q, N * AT);
     int t50 = 0;
     for (int t = 0; t < T; t++) if (p->iou_thrs[t] == .5) { t50 = t; break; }
     const double eps = 2.220446049250313e-16;
@@ -701,8 +709,7 @@ static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
         }
     }
 out:
-    free(koff); free(kcells); free(sk); free(base); free(ndc); free(rank); free(sc); free(sf); free(sbase);
-    free(snd); free(srank); free(tp); free(fp); free(rc); free(pr); free(ss); free(ssrt);
+    free(koff); free(kcells); free(blk);
     return rcode;
 }
 

@@ -378,3 +378,28 @@ static int skip_depth(mr_jr *j, int depth)
 }
 
 int mr_jr_skip(mr_jr *j) { return skip_depth(j, 0); }
+
+int mr_jr_skip_fast(mr_jr *j)
+{
+    int t = mr_jr_peek(j);
+    if (t != MR_JT_ARR && t != MR_JT_OBJ) return mr_jr_skip(j);
+    const char *p = j->p, *end = j->end;
+    char stack[512];
+    int depth = 0;
+    while (p < end) {
+        char ch = *p++;
+        if (ch == '[' || ch == '{') {
+            if (depth >= (int)sizeof stack) { j->p = p - 1; return syntax(j, "less deeply nested JSON"); }
+            stack[depth++] = ch == '[' ? ']' : '}';
+        } else if (ch == ']' || ch == '}') {
+            if (!depth || stack[depth - 1] != ch) { j->p = p - 1; return syntax(j, depth ? (stack[depth - 1] == ']' ? "']'" : "'}'") : "a value"); }
+            if (--depth == 0) { j->p = p; return 0; }
+        } else if (ch == '"') {
+            while (p < end && *p != '"') { if (*p == '\\') p++; p++; }
+            if (p >= end) break;
+            p++;
+        }
+    }
+    j->p = end;
+    return syntax(j, "a closing bracket");
+}

@@ -10,7 +10,7 @@
  * what was expected); callers add the record and field (mr_jr_fail).
  *
  * defines: mr_jr, mr_jr_init, mr_jr_ws, mr_jr_peek, mr_jr_eat, mr_jr_expect,
- *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip, mr_jr_next_item,
+ *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip, mr_jr_skip_fast, mr_jr_next_item,
  *          mr_jr_next_key, mr_jr_fail, mr_jr_lit, MR_JT_*
  */
 #ifndef MR_JSON_FAST_H
@@ -53,6 +53,9 @@ int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n);
 int mr_jr_lit(mr_jr *j, int *v);
 /* skip any value */
 int mr_jr_skip(mr_jr *j);
+/* skip a value checking only brackets and strings (not numbers or commas):
+ * for large parts the caller does not need */
+int mr_jr_skip_fast(mr_jr *j);
 /* iterate an array: call after '[' was consumed with first = 1, then 0;
  * returns 1 while there is another item, 0 at ']' (consumed), -1 on error */
 int mr_jr_next_item(mr_jr *j, int first);

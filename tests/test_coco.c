@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/fileio.h"
 #include "eval/coco.h"
 #include "tests/test_util.h"
 
@@ -253,6 +254,39 @@ static void test_bad_results(void **s)
     bad_res("{\"annotations\": []}", "found an object", NULL);
 }
 
+/* MR_COCO_SKIP_SEGM: segmentations are skipped unless an area or box must
+ * come from them; a broken bracket inside is still an error */
+static void test_skip_segm(void **s)
+{
+    (void)s;
+    char *dir = tu_tmpdir("cocoskip");
+    char p[512];
+    mr_err e;
+    snprintf(p, sizeof p, "%s/gt.json", dir);
+    assert_int_equal(mr_write_file_atomic(p, GT, strlen(GT), &e), MR_OK);
+    mr_coco c;
+    mr_coco_init(&c);
+    if (mr_coco_load_opts(&c, p, MR_COCO_SKIP_SEGM, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(c.anns[0].seg.kind, MR_SEG_NONE);   /* had area and bbox */
+    assert_int_equal(c.anns[0].seg_skipped, 1);
+    assert_true(c.anns[0].area == 50.5);
+    assert_int_equal(c.anns[1].seg.kind, MR_SEG_RLE);    /* area derived from it */
+    assert_true(c.anns[1].area == 10);
+    assert_null(c.anns[0].seg.rle_str);
+    mr_coco_free(&c);
+    const char *broken = "{\"images\": [{\"id\": 1, \"width\": 4, \"height\": 4}], \"categories\": [{\"id\": 1}],"
+                         " \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1],"
+                         " \"area\": 1, \"segmentation\": [[1, 2, 3, 4}]}]}";
+    assert_int_equal(mr_write_file_atomic(p, broken, strlen(broken), &e), MR_OK);
+    assert_int_equal(mr_coco_load_opts(&c, p, MR_COCO_SKIP_SEGM, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "annotations[0]"));
+    assert_non_null(strstr(e.msg, "malformed JSON"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    tu_run(cmd, NULL, 0);
+    free(dir);
+}
+
 static void test_missing_file(void **s)
 {
     (void)s;
@@ -271,6 +305,7 @@ size_t tests_coco(const struct CMUnitTest **out)
         cmocka_unit_test(test_save_reload),
         cmocka_unit_test(test_bad_gt),
         cmocka_unit_test(test_bad_results),
+        cmocka_unit_test(test_skip_segm),
         cmocka_unit_test(test_missing_file),
     };
     *out = t;
