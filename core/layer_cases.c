@@ -238,10 +238,13 @@ int mr_lcase_setup(const mr_lcase *c, mr_lcase_run *r, uint64_t seed, mr_err *e)
         r->dout = alloc_floats(r->nout, &ok);
     }
     if (r->nws) r->ws = alloc_floats(r->nws, &ok);
-    for (int i = 0; i < 4; i++) r->aux[i] = alloc_floats(nin > (size_t)c->c ? nin : (size_t)c->c, &ok);
+    /* auxiliary inputs only where the kind reads them (the benchmark shapes are large) */
+    const int is_loss = c->kind >= MR_LK_SOFTMAX_XENT;
+    const size_t naux = is_loss ? nin : c->kind == MR_LK_FROZENBN ? (size_t)c->c : 1;
+    for (int i = 0; i < 4; i++) r->aux[i] = alloc_floats(naux, &ok);
     r->itarget = calloc((size_t)c->n + 1, sizeof(int));
-    r->argmax = calloc(r->nout + 1, sizeof(int32_t));
-    r->probs = alloc_floats(nin, &ok);
+    r->argmax = calloc(c->kind == MR_LK_MAXPOOL ? r->nout + 1 : 1, sizeof(int32_t));
+    r->probs = alloc_floats(c->kind == MR_LK_SOFTMAX_XENT ? nin : 1, &ok);
     r->mean = alloc_floats((size_t)c->n * (c->groups > 0 ? c->groups : 1), &ok);
     r->rstd = alloc_floats((size_t)c->n * (c->groups > 0 ? c->groups : 1), &ok);
     if (!ok || !r->itarget || !r->argmax) {
