@@ -224,8 +224,7 @@ int cmd_eval(int argc, char **argv)
     mr_eval ev;
     memset(&ev, 0, sizeof ev);
     /* box and keypoint evaluation never look at ground-truth masks */
-    int rc = mr_coco_load_opts(&gt, gtp, type == MR_IOU_SEGM ? 0 : MR_COCO_SKIP_SEGM, &e);
-    if (!rc) rc = mr_coco_load_results(&dt, &gt, dtp, &e);
+    int rc = mr_coco_load_both(&gt, gtp, type == MR_IOU_SEGM ? 0 : MR_COCO_SKIP_SEGM, &dt, dtp, threads, &e);
     if (!rc) rc = mr_eval_run(&ev, &gt, &dt, &p, &e);
     if (!rc) {
         char *s = mr_eval_summary(&ev);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -842,37 +843,13 @@ int mr_coco_load(mr_coco *c, const char *path, mr_err *e)
     return mr_coco_load_opts(c, path, 0, e);
 }
 
-static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
-                         const char *name, int keep_buf, mr_err *e)
+/* the second half of loadRes: ids, images and categories from gt, areas
+ * and boxes by the first record's branch. On error res is freed. */
+static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
 {
-    mr_coco_free(res);
-    reader R, *r = &R;
-    if (reader_open(r, res, json, len, name, e)) return MR_ENOMEM;
-    r->lazy_rle = 1;
-    r->keep_buf = keep_buf;
-    coco_impl *im = r->im;
+    coco_impl *im = res->impl;
+    const char *name = res->path ? res->path : "";
     int rc = MR_EUSER;
-    res->is_results = 1;
-    if (!mr_jr_eat(&r->j, '[')) {
-        if (mr_jr_peek(&r->j) == MR_JT_OBJ)
-            mr_jr_fail(&r->j, "", "expected a results array of detections, found an object (a ground-truth file?)");
-        else { mr_jr_skip(&r->j); mr_jr_fail(&r->j, "", "expected a JSON array of detections"); }
-        goto out;
-    }
-    int f2 = 1, kk;
-    size_t idx = 0;
-    while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
-        f2 = 0;
-        snprintf(r->where, sizeof r->where, "[%zu]", idx);
-        if (grow((void **)&res->anns, &im->cap_anns, res->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
-        if (read_ann(r, &res->anns[res->num_anns], 1)) goto out;
-        res->num_anns++;
-        idx++;
-    }
-    if (kk < 0) { snprintf(r->where, sizeof r->where, "[%zu]", idx); FAIL(r, "%s", ""); goto out; }
-    r->where[0] = 0;
-    if (mr_jr_peek(&r->j) != MR_JT_END) { mr_jr_fail(&r->j, "", "unexpected text after the top-level array"); goto out; }
-
     /* loadRes: images and categories are gt's (borrowed) */
     im->borrowed = 1;
     res->images = gt->images; res->num_images = gt->num_images;
@@ -948,6 +925,51 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
     }
     rc = build_lists(res, e);
 out:
+    if (rc) {
+        char keep[sizeof e->msg];
+        int code = e ? e->code : rc;
+        if (e) memcpy(keep, e->msg, sizeof keep);
+        mr_coco_free(res);
+        if (e) { memcpy(e->msg, keep, sizeof keep); e->code = code; }
+        return code ? code : MR_EUSER;
+    }
+    return MR_OK;
+}
+
+static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
+                         const char *name, int keep_buf, mr_err *e)
+{
+    mr_coco_free(res);
+    reader R, *r = &R;
+    if (reader_open(r, res, json, len, name, e)) return MR_ENOMEM;
+    r->lazy_rle = 1;
+    r->keep_buf = keep_buf;
+    coco_impl *im = r->im;
+    int rc = MR_EUSER;
+    res->is_results = 1;
+    if (!mr_jr_eat(&r->j, '[')) {
+        if (mr_jr_peek(&r->j) == MR_JT_OBJ)
+            mr_jr_fail(&r->j, "", "expected a results array of detections, found an object (a ground-truth file?)");
+        else { mr_jr_skip(&r->j); mr_jr_fail(&r->j, "", "expected a JSON array of detections"); }
+        goto out;
+    }
+    int f2 = 1, kk;
+    size_t idx = 0;
+    while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
+        f2 = 0;
+        snprintf(r->where, sizeof r->where, "[%zu]", idx);
+        if (grow((void **)&res->anns, &im->cap_anns, res->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
+        if (read_ann(r, &res->anns[res->num_anns], 1)) goto out;
+        res->num_anns++;
+        idx++;
+    }
+    if (kk < 0) { snprintf(r->where, sizeof r->where, "[%zu]", idx); FAIL(r, "%s", ""); goto out; }
+    r->where[0] = 0;
+    if (mr_jr_peek(&r->j) != MR_JT_END) { mr_jr_fail(&r->j, "", "unexpected text after the top-level array"); goto out; }
+
+    if (!gt) rc = MR_OK;   /* raw records: resolve_results completes them */
+    else rc = resolve_results(res, gt, e);
+out:
     free(r->nums);
     free(r->cnt_tmp);
     if (rc) {
@@ -965,6 +987,49 @@ int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, siz
                           const char *name, mr_err *e)
 {
     return parse_results(res, gt, json, len, name, 0, e);
+}
+
+/* read a results file's records without a ground truth (thread body) */
+typedef struct raw_job { mr_coco *res; const char *path; int rc; mr_err err; } raw_job;
+
+static int load_results_raw(mr_coco *res, const char *path, mr_err *e)
+{
+    const char *buf = NULL; size_t len = 0; int map = 0;
+    mr_coco_init(res);
+    int rc = map_file(path, &buf, &len, &map, e);
+    if (rc) return rc;
+    rc = parse_results(res, NULL, buf, len, path, 1, e);
+    if (rc) { unmap_file(buf, len, map); return rc; }
+    coco_impl *im = res->impl;
+    im->kept = buf; im->kept_len = len; im->kept_map = map;
+    return MR_OK;
+}
+
+static void *raw_thread(void *arg)
+{
+    raw_job *j = arg;
+    mr_err_clear(&j->err);
+    j->rc = load_results_raw(j->res, j->path, &j->err);
+    return NULL;
+}
+
+int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned gt_flags, mr_coco *dt,
+                      const char *dt_path, int threads, mr_err *e)
+{
+    mr_coco_init(gt);
+    mr_coco_init(dt);
+    raw_job job = {dt, dt_path, 0, {0, {0}}};
+    pthread_t th;
+    int par = threads > 1 && pthread_create(&th, NULL, raw_thread, &job) == 0;
+    int rc = mr_coco_load_opts(gt, gt_path, gt_flags, e);
+    if (par) pthread_join(th, NULL);
+    else if (!rc) raw_thread(&job);
+    /* errors in the order one thread meets them: ground truth first */
+    if (rc) { mr_coco_free(dt); return rc; }
+    if (job.rc) { if (e) *e = job.err; mr_coco_free(gt); return job.rc; }
+    rc = resolve_results(dt, gt, e);
+    if (rc) { mr_coco_free(gt); return rc; }
+    return MR_OK;
 }
 
 int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e)

@@ -28,7 +28,7 @@
  * defines: mr_coco, mr_coco_image, mr_coco_cat, mr_coco_ann, mr_coco_seg,
  *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_init, mr_coco_free,
  *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, mr_coco_parse,
- *          mr_coco_load_results,
+ *          mr_coco_load_results, mr_coco_load_both,
  *          mr_coco_parse_results, mr_coco_image_index, mr_coco_cat_index,
  *          mr_coco_ann_rle, mr_coco_add_image, mr_coco_add_category,
  *          mr_coco_add_ann, mr_coco_finish, mr_coco_save,
@@ -153,6 +153,13 @@ int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e);
 int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e);
 int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
                           const char *name, mr_err *e);
+
+/* Both at once: the ground truth (mr_coco_load_opts with gt_flags) and the
+ * results against it; with threads > 1 the two files are read concurrently.
+ * The result and the error reported (ground truth first) do not depend on
+ * threads. On error both are left empty. */
+int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned gt_flags, mr_coco *dt,
+                      const char *dt_path, int threads, mr_err *e);
 
 /* Index of the image / category with this id, or -1. O(1) average. */
 long mr_coco_image_index(const mr_coco *c, int64_t id);

@@ -287,6 +287,34 @@ static void test_skip_segm(void **s)
     free(dir);
 }
 
+/* mr_coco_load_both: the same datasets and the same first error with 1 or 2
+ * threads */
+static void test_load_both(void **s)
+{
+    (void)s;
+    char gp[512], dp[512];
+    tu_shared_path(gp, sizeof gp, "coco/gt/person_keypoints_mini.json");
+    tu_shared_path(dp, sizeof dp, "coco/mini-keypoints-s1/dt.json");
+    mr_coco g[2], d[2];
+    mr_err e;
+    for (int i = 0; i < 2; i++)
+        if (mr_coco_load_both(&g[i], gp, MR_COCO_SKIP_SEGM, &d[i], dp, i + 1, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(d[0].num_anns, d[1].num_anns);
+    for (size_t k = 0; k < d[0].num_anns; k++) {
+        assert_true(d[0].anns[k].area == d[1].anns[k].area);
+        assert_int_equal(d[0].anns[k].image_index, d[1].anns[k].image_index);
+        assert_memory_equal(d[0].anns[k].keypoints, d[1].anns[k].keypoints, 3 * sizeof(double) * (size_t)d[0].anns[k].num_kpt);
+    }
+    for (int i = 0; i < 2; i++) { mr_coco_free(&d[i]); mr_coco_free(&g[i]); }
+    char msg[2][1024];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(mr_coco_load_both(&g[0], "/nonexistent/g.json", 0, &d[0], "/nonexistent/d.json", i + 1, &e), MR_EIO);
+        snprintf(msg[i], sizeof msg[i], "%s", e.msg);
+    }
+    assert_string_equal(msg[0], msg[1]);
+    assert_non_null(strstr(msg[0], "/nonexistent/g.json"));
+}
+
 static void test_missing_file(void **s)
 {
     (void)s;
@@ -306,6 +334,7 @@ size_t tests_coco(const struct CMUnitTest **out)
         cmocka_unit_test(test_bad_gt),
         cmocka_unit_test(test_bad_results),
         cmocka_unit_test(test_skip_segm),
+        cmocka_unit_test(test_load_both),
         cmocka_unit_test(test_missing_file),
     };
     *out = t;
