@@ -11,7 +11,10 @@
  * rows at a time (see chunk_rows) so that it stays in cache next to the
  * matrix product instead of streaming K*P floats through memory. A 1x1
  * stride-1 unpadded conv needs no columns: the image itself is the (cin x P)
- * matrix, and it uses no workspace.
+ * matrix, and it uses no workspace. The output is initialised with the bias
+ * (or 0) band by band and the product accumulates into it (beta = 1).
+ * Profile of the ResNet stem at 1 thread (perf): ~75% in OpenBLAS's kernel,
+ * the rest im2col, OpenBLAS packing and the first write of the output.
  * Promises: no allocation; backward ADDS into dinp/dw/db (any may be NULL);
  * bitwise reproducible for a given OpenBLAS thread count.
  */
@@ -21,9 +24,12 @@
 #include <cblas.h>
 #include <string.h>
 
-/* Column-buffer budget per band, in floats. A band holds whole output rows,
- * at least MIN_COLS columns when the image has that many (so the matrix
- * product stays wide enough to run at full speed). */
+/* Column-buffer budget per band, in floats (2 MB). A band holds whole output
+ * rows, at least MIN_COLS columns when the image has that many (so the
+ * matrix product stays wide enough to run at full speed). A sweep of 2^15 to
+ * 2^20 floats on the benchmark shapes moved the speed by less than the noise
+ * of the shared machine (+-5%); the band size does not depend on the thread
+ * count, so neither do the results. */
 #ifndef CHUNK_FLOATS
 #define CHUNK_FLOATS (1L << 19)
 #endif
