@@ -94,6 +94,8 @@ typedef struct mr_dets {
     int n;
     float *boxes, *boxes_orig, *scores;
     int *labels;     /* 1..K */
+    int mask_size;   /* M when masks were predicted, else 0 */
+    float *masks;    /* n x M x M probabilities (class labels[i]), or NULL */
 } mr_dets;
 
 /* rois (R x 5, image index first, sorted by image) with the head outputs in

@@ -110,8 +110,39 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
     }
     if ((rc = mr_rpn_declare(&d->rpn, &d->s.rpn, rpn_ch, t, e))) goto fail;
     if ((rc = mr_box_head_declare(&d->box, &d->s.box, head_in, t, e))) goto fail;
-    /* [mask head slot]: mr_params_add_block(t, mask descs, ...) goes here */
+    /* the mask branch: a block of the head's own tensors */
+    mr_mask_head_cfg mcfg = d->s.mask;
+    if (d->s.mask_on) {
+        if (spec->tap->kind == MR_TAP_C4) {
+            rc = mr_errf(e, MR_EUSER, "heads.mask: the mask branch is not available with the c4 tap yet (use fpn or c5)");
+            goto fail;
+        }
+        if (!d->s.mask_loss) { rc = mr_errf(e, MR_EUSER, "heads.mask_loss: no mask loss given"); goto fail; }
+        if (d->s.mask_pooled < 1) d->s.mask_pooled = 14;
+        mcfg.in_ch = d->roi_in_ch;
+        mcfg.in_size = d->s.mask_pooled;
+        mcfg.num_classes = d->s.box.num_classes;
+        if ((rc = mr_mask_head_check(&mcfg, e))) { mr_err_prefix(e, "heads"); goto fail; }
+        int np = mr_mask_head_params(&mcfg, "roi_heads.", NULL, 0);
+        mr_param_desc *descs = calloc((size_t)np + 1, sizeof *descs);
+        if (!descs) { rc = mr_errf(e, MR_ENOMEM, "detector: out of memory"); goto fail; }
+        mr_mask_head_params(&mcfg, "roi_heads.", descs, np);
+        /* the block must start 16-float aligned: params offsets already are */
+        int brc = mr_params_add_block(t, descs, np, 1, NULL, NULL);
+        free(descs);
+        if (brc) { rc = mr_errf(e, MR_EINTERNAL, "mask head: %s", t->fail_msg); goto fail; }
+        d->s.mask = mcfg;
+    }
     if ((rc = mr_params_alloc(t, e))) goto fail;
+    if (d->s.mask_on) {
+        /* the block pointers were resolved by the alloc through the first
+         * tensor's slots */
+        const mr_param_entry *first = NULL;
+        for (int i = 0; i < t->n; i++)
+            if (!strncmp(t->e[i].d.name, "roi_heads.mask_", 15)) { first = &t->e[i]; break; }
+        if (!first) { rc = mr_errf(e, MR_EINTERNAL, "mask head: no tensors"); goto fail; }
+        mr_mask_head_bind(&d->mh, &mcfg, t->data + first->d.offset, t->grad + first->d.offset);
+    }
     *out = d;
     return MR_OK;
 fail:
@@ -124,6 +155,7 @@ void mr_detector_init_weights(mr_detector *d, uint64_t seed)
     mr_pcg32 rng;
     mr_pcg32_seed(&rng, seed, 0x6d7263636e6e /* "mrcnn" */);
     mr_params_init(&d->params, &rng);
+    if (d->s.mask_on) mr_mask_head_init(&d->mh, &rng);
 }
 
 void mr_detector_free(mr_detector *d)
@@ -158,6 +190,16 @@ int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e)
 
 /* ---- the shared forward state of one batch ---- */
 
+/* one RoI feature extraction: R RoIs (R x 5) pooled to P x P from the maps */
+typedef struct roi_job {
+    int R, P;
+    const float *rois;
+    int *lvl_order, lvl_count[4];
+    float *lvl_rois;                 /* R x 5, grouped by level */
+    int32_t *aux[4];
+    float *pooled;                   /* (R, C, P, P) in RoI order */
+} roi_job;
+
 typedef struct fwd_state {
     mr_stage_act stem, st[4];
     mr_fpn_act fpn;
@@ -169,10 +211,8 @@ typedef struct fwd_state {
     /* RoI stage */
     int R;
     const float *rois;
-    int *lvl_order, lvl_count[4];
-    float *lvl_rois;                 /* R x 5, grouped by level */
-    int32_t *aux[4];
-    float *pooled;                   /* (R, C, P, P) in RoI order */
+    roi_job box_job, mask_job;
+    float *pooled;                   /* box head RoI features (R, C, P, P) */
     mr_stage_act res5;               /* C4 */
     float *pool5;                    /* C4: (R, C5) */
     mr_box_head_act box;
@@ -222,43 +262,44 @@ static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_
     return mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, rh, rw, rpn_maps, a, &f->rpn, e);
 }
 
-/* RoI features of f->rois (R x 5) into f->pooled */
-static int roi_forward(mr_detector *d, fwd_state *f, mr_err *e)
+/* RoI features of j->rois (j->R x 5) at j->P x j->P into j->pooled */
+static int roi_forward(mr_detector *d, fwd_state *f, roi_job *j, mr_err *e)
 {
     mr_arena *a = &d->arena;
-    int R = f->R, C = d->roi_in_ch, P = d->s.roi_params.pooled_h;
+    int R = j->R, C = d->roi_in_ch, P = j->P;
     size_t per = (size_t)C * P * P;
-    f->pooled = mr_arena_floats(a, (R ? (size_t)R : 1) * per);
-    f->lvl_order = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
-    f->lvl_rois = mr_arena_floats(a, (size_t)(R + 1) * 5);
+    j->pooled = mr_arena_floats(a, (R ? (size_t)R : 1) * per);
+    j->lvl_order = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
+    j->lvl_rois = mr_arena_floats(a, (size_t)(R + 1) * 5);
     int *lvl = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
-    if (!f->pooled || !f->lvl_order || !f->lvl_rois || !lvl)
+    if (!j->pooled || !j->lvl_order || !j->lvl_rois || !lvl)
         return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
     if (f->nmaps == 4) {
-        mr_fpn_levels(R, f->rois + 1, 5, 2, 5, d->s.canonical_scale, d->s.canonical_level, lvl);
-        mr_fpn_partition(R, lvl, 2, 5, f->lvl_order, f->lvl_count);
+        mr_fpn_levels(R, j->rois + 1, 5, 2, 5, d->s.canonical_scale, d->s.canonical_level, lvl);
+        mr_fpn_partition(R, lvl, 2, 5, j->lvl_order, j->lvl_count);
     } else {
-        for (int i = 0; i < R; i++) f->lvl_order[i] = i;
-        f->lvl_count[0] = R;
+        for (int i = 0; i < R; i++) j->lvl_order[i] = i;
+        j->lvl_count[0] = R;
     }
     int start = 0;
     for (int l = 0; l < f->nmaps; l++) {
-        int n = f->lvl_count[l];
+        int n = j->lvl_count[l];
         for (int i = 0; i < n; i++)
-            memcpy(f->lvl_rois + 5 * (size_t)(start + i), f->rois + 5 * (size_t)f->lvl_order[start + i],
+            memcpy(j->lvl_rois + 5 * (size_t)(start + i), j->rois + 5 * (size_t)j->lvl_order[start + i],
                    5 * sizeof(float));
         mr_roi_params p = d->s.roi_params;
+        p.pooled_h = p.pooled_w = P;
         p.spatial_scale = f->scale[l];
         size_t auxn = d->s.roi->aux_size(&p, n, C);
-        f->aux[l] = auxn ? mr_arena_alloc(a, auxn * sizeof(int32_t)) : NULL;
+        j->aux[l] = auxn ? mr_arena_alloc(a, auxn * sizeof(int32_t)) : NULL;
         float *out = mr_arena_floats(a, (n ? (size_t)n : 1) * per);
-        if (!out || (auxn && !f->aux[l])) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
+        if (!out || (auxn && !j->aux[l])) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
         if (n) {
             int rc = d->s.roi->forward(&p, f->rpn.N, C, f->mh[l], f->mw[l], f->maps[l], n,
-                                       f->lvl_rois + 5 * (size_t)start, out, f->aux[l], e);
+                                       j->lvl_rois + 5 * (size_t)start, out, j->aux[l], e);
             if (rc) return rc;
             for (int i = 0; i < n; i++)
-                memcpy(f->pooled + (size_t)f->lvl_order[start + i] * per, out + (size_t)i * per,
+                memcpy(j->pooled + (size_t)j->lvl_order[start + i] * per, out + (size_t)i * per,
                        per * sizeof(float));
         }
         start += n;
@@ -267,26 +308,27 @@ static int roi_forward(mr_detector *d, fwd_state *f, mr_err *e)
 }
 
 /* dpooled (R, C, P, P) in RoI order -> dmaps[l] += */
-static int roi_backward(mr_detector *d, fwd_state *f, const float *dpooled, float *const *dmaps,
-                        mr_err *e)
+static int roi_backward(mr_detector *d, fwd_state *f, const roi_job *j, const float *dpooled,
+                        float *const *dmaps, mr_err *e)
 {
     mr_arena *a = &d->arena;
-    int C = d->roi_in_ch, P = d->s.roi_params.pooled_h;
+    int C = d->roi_in_ch, P = j->P;
     size_t per = (size_t)C * P * P;
     int start = 0;
     for (int l = 0; l < f->nmaps; l++) {
-        int n = f->lvl_count[l];
+        int n = j->lvl_count[l];
         if (n) {
             mr_arena_mark m = mr_arena_get_mark(a);
             float *g = mr_arena_floats(a, (size_t)n * per);
             if (!g) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory in backward");
             for (int i = 0; i < n; i++)
-                memcpy(g + (size_t)i * per, dpooled + (size_t)f->lvl_order[start + i] * per,
+                memcpy(g + (size_t)i * per, dpooled + (size_t)j->lvl_order[start + i] * per,
                        per * sizeof(float));
             mr_roi_params p = d->s.roi_params;
+            p.pooled_h = p.pooled_w = P;
             p.spatial_scale = f->scale[l];
-            d->s.roi->backward(&p, f->rpn.N, C, f->mh[l], f->mw[l], n, f->lvl_rois + 5 * (size_t)start,
-                               g, f->aux[l], dmaps[l]);
+            d->s.roi->backward(&p, f->rpn.N, C, f->mh[l], f->mw[l], n, j->lvl_rois + 5 * (size_t)start,
+                               g, j->aux[l], dmaps[l]);
             mr_arena_release(a, m);
         }
         start += n;
@@ -311,6 +353,93 @@ static int heads_forward(mr_detector *d, fwd_state *f, mr_err *e)
         x = f->pool5;
     }
     return mr_box_head_forward(&d->box, f->R, x, a, &f->box, e);
+}
+
+/* the mask branch of a training step */
+typedef struct mask_state {
+    int P;                           /* positive RoIs */
+    mr_mask_head_acts acts;
+    float *dlogits;
+} mask_state;
+
+static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, const mr_box_samples *smp,
+                              mask_state *ms, mr_losses *L, mr_err *e)
+{
+    mr_arena *a = &d->arena;
+    int P = 0, M = mr_mask_head_out_size(&d->s.mask), K1 = d->s.box.num_classes;
+    for (int r = 0; r < smp->R; r++) P += smp->labels[r] > 0;
+    float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
+    int *labels = mr_arena_alloc(a, sizeof(int) * (size_t)(P + 1));
+    float *tg = mr_arena_floats(a, (size_t)(P + 1) * M * M);
+    if (!rois || !labels || !tg) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
+    int k = 0;
+    for (int r = 0; r < smp->R; r++) {
+        if (smp->labels[r] <= 0) continue;
+        memcpy(rois + 5 * k, smp->rois + 5 * r, 5 * sizeof(float));
+        labels[k] = smp->labels[r];
+        const mr_batch_image *im = &b->img[(int)smp->rois[5 * r]];
+        if (!im->mask_target)
+            return mr_errf(e, MR_EUSER, "heads.mask is on but image id %ld of the dataset has no masks", im->image_id);
+        int rc = im->mask_target(im->mask_ctx, smp->gt[r], smp->rois + 5 * r + 1, M, tg + (size_t)k * M * M);
+        if (rc) return mr_errf(e, MR_EUSER, "image id %ld instance %d: cannot make its mask target", im->image_id, smp->gt[r]);
+        k++;
+    }
+    ms->P = P;
+    double t0 = now_ms();
+    f->mask_job.R = P;
+    f->mask_job.P = d->s.mask_pooled;
+    f->mask_job.rois = rois;
+    int rc = roi_forward(d, f, &f->mask_job, e);
+    if (rc) return rc;
+    double t1 = now_ms();
+    d->ms.roi_extract += t1 - t0;
+    if ((rc = mr_mask_head_forward(&d->mh, P, f->mask_job.pooled, a, &ms->acts, e))) return rc;
+    ms->dlogits = mr_arena_zeros(a, (size_t)(P + 1) * K1 * M * M);
+    if (!ms->dlogits) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
+    if (P > 0) {
+        L->mask = d->s.mask_loss->forward(P, K1, M, ms->acts.logits, labels, tg);
+        d->s.mask_loss->backward(P, K1, M, ms->acts.logits, labels, tg, 1.0f, ms->dlogits);
+    }
+    L->has_mask = 1;
+    d->ms.heads += now_ms() - t1;
+    return MR_OK;
+}
+
+/* masks for the final detections (inference) */
+static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_dets *dets, mr_err *e)
+{
+    mr_arena *a = &d->arena;
+    int P = 0, M = mr_mask_head_out_size(&d->s.mask), K1 = d->s.box.num_classes;
+    for (int n = 0; n < b->n; n++) P += dets[n].n;
+    float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
+    if (!rois) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
+    int k = 0;
+    for (int n = 0; n < b->n; n++)
+        for (int i = 0; i < dets[n].n; i++, k++) {
+            rois[5 * k] = (float)n;
+            memcpy(rois + 5 * k + 1, dets[n].boxes + 4 * i, 4 * sizeof(float));
+        }
+    double t0 = now_ms();
+    f->mask_job.R = P;
+    f->mask_job.P = d->s.mask_pooled;
+    f->mask_job.rois = rois;
+    int rc = roi_forward(d, f, &f->mask_job, e);
+    if (rc) return rc;
+    double t1 = now_ms();
+    d->ms.roi_extract += t1 - t0;
+    mr_mask_head_acts acts;
+    if ((rc = mr_mask_head_forward(&d->mh, P, f->mask_job.pooled, a, &acts, e))) return rc;
+    k = 0;
+    for (int n = 0; n < b->n; n++) {
+        dets[n].mask_size = M;
+        dets[n].masks = mr_arena_floats(a, (size_t)(dets[n].n + 1) * M * M);
+        if (!dets[n].masks) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
+        for (int i = 0; i < dets[n].n; i++, k++)
+            d->s.mask_loss->probs(K1, M, acts.logits + (size_t)k * K1 * M * M, dets[n].labels[i],
+                                  dets[n].masks + (size_t)i * M * M);
+    }
+    d->ms.heads += now_ms() - t1;
+    return MR_OK;
 }
 
 int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rng, mr_losses *L,
@@ -348,7 +477,11 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     d->ms.rpn += t2 - t1;
     f.R = smp.R;
     f.rois = smp.rois;
-    if ((rc = roi_forward(d, &f, e))) return rc;
+    f.box_job.R = smp.R;
+    f.box_job.P = d->s.roi_params.pooled_h;
+    f.box_job.rois = smp.rois;
+    if ((rc = roi_forward(d, &f, &f.box_job, e))) return rc;
+    f.pooled = f.box_job.pooled;
     double t3 = now_ms();
     d->ms.roi_extract += t3 - t2;
     if ((rc = heads_forward(d, &f, e))) return rc;
@@ -356,9 +489,13 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     float *dcls = mr_arena_zeros(a, (size_t)(R + 1) * K1), *ddl = mr_arena_zeros(a, (size_t)(R + 1) * 4 * K1);
     if (!dcls || !ddl) return mr_errf(e, MR_ENOMEM, "box head: out of memory");
     mr_box_loss(&d->box, &f.box, &smp, dcls, ddl, &L->cls, &L->box);
-    /* [mask head slot]: positive RoIs of smp (labels > 0, gt index smp.gt) ->
-     * RoI features (14x14) -> mask head -> loss via b->img[n].mask_target */
-    /* [keypoint head slot]: likewise with b->img[n].keypoints */
+    /* the mask branch: positive RoIs -> RoI features (mask_pooled) -> mask
+     * head -> loss against the dataset's mask targets */
+    mask_state ms;
+    memset(&ms, 0, sizeof ms);
+    if (d->s.mask_on && (rc = mask_forward_train(d, &f, b, &smp, &ms, L, e))) return rc;
+    /* [keypoint head slot]: positive RoIs with b->img[n].keypoints, as the
+     * mask branch (core/keypoint_head.h) */
     L->total = L->rpn_cls + L->rpn_box + L->cls + L->box + L->mask + L->kp;
     if (!isfinite(L->total))
         return mr_errf(e, MR_EUSER, "training diverged: loss is %g (rpn_cls %g rpn_box %g cls %g box %g); "
@@ -389,7 +526,17 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
         dmaps[l] = mr_arena_zeros(a, (size_t)N * d->rpn.C * f.rpn.H[l] * f.rpn.W[l]);
         if (!dmaps[l]) return mr_errf(e, MR_ENOMEM, "out of memory in backward");
     }
-    if ((rc = roi_backward(d, &f, dpooled, dmaps, e))) return rc;
+    if ((rc = roi_backward(d, &f, &f.box_job, dpooled, dmaps, e))) return rc;
+    if (d->s.mask_on && ms.P > 0) {
+        float *dx = mr_arena_zeros(a, (size_t)ms.P * C * f.mask_job.P * f.mask_job.P);
+        if (!dx) return mr_errf(e, MR_ENOMEM, "mask head: out of memory in backward");
+        double tm = now_ms();
+        if ((rc = mr_mask_head_backward(&d->mh, f.mask_job.pooled, &ms.acts, ms.dlogits, dx, a, e))) return rc;
+        double tr = now_ms();
+        d->ms.heads += tr - tm;
+        if ((rc = roi_backward(d, &f, &f.mask_job, dx, dmaps, e))) return rc;
+        d->ms.roi_extract += now_ms() - tr;
+    }
     double t5 = now_ms();
     d->ms.roi_extract += t5 - t4;
     if ((rc = mr_rpn_backward(&d->rpn, &f.rpn, dlog, ddel, dmaps, a, e))) return rc;
@@ -448,15 +595,19 @@ int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *
     d->ms.rpn += t2 - t1;
     f.R = R;
     f.rois = rois;
-    if ((rc = roi_forward(d, &f, e))) return rc;
+    f.box_job.R = R;
+    f.box_job.P = d->s.roi_params.pooled_h;
+    f.box_job.rois = rois;
+    if ((rc = roi_forward(d, &f, &f.box_job, e))) return rc;
+    f.pooled = f.box_job.pooled;
     double t3 = now_ms();
     d->ms.roi_extract += t3 - t2;
     if ((rc = heads_forward(d, &f, e))) return rc;
     double t4 = now_ms();
     d->ms.heads += t4 - t3;
     if ((rc = mr_box_postprocess(&d->box, &f.box, R, rois, b, a, dets, e))) return rc;
-    /* [mask head slot]: masks for dets[n] boxes -> RoI features -> mask head ->
-     * sigmoid -> pasted into the original image (core/postprocess.h) */
     d->ms.postprocess += now_ms() - t4;
+    /* masks for the final detections (pasted by the caller: core/postprocess.h) */
+    if (d->s.mask_on && (rc = mask_forward_infer(d, &f, b, dets, e))) return rc;
     return MR_OK;
 }

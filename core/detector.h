@@ -31,6 +31,8 @@
 #include "core/box_head.h"
 #include "core/err.h"
 #include "core/fpn.h"
+#include "core/mask_head.h"
+#include "core/mask_loss.h"
 #include "core/params.h"
 #include "core/pcg32.h"
 #include "core/resnet.h"
@@ -62,6 +64,13 @@ typedef struct mr_detector_spec {
     const mr_roi_extractor *roi;
     mr_roi_params roi_params;      /* spatial_scale is set per level by the detector */
     int canonical_scale, canonical_level;  /* FPN level mapping: 224, 4 */
+    /* the mask branch (FPN and C5 taps): RoIs pooled at mask_pooled (14)
+     * from the same maps as the box head, the head's in_ch, in_size and
+     * num_classes are set by the detector */
+    int mask_on;
+    mr_mask_head_cfg mask;
+    const mr_mask_loss *mask_loss;
+    int mask_pooled;
 } mr_detector_spec;
 
 /* the paper's FPN settings for tap and extractor (pooled size 7 or 14) */
@@ -88,6 +97,7 @@ typedef struct mr_detector {
     mr_arena arena;
     mr_stage_ms ms;
     int roi_in_ch;                 /* channels of the RoI feature maps */
+    mr_mask_head mh;               /* bound when s.mask_on */
 } mr_detector;
 
 /* Validate the spec, declare all parameters and allocate them (zeroed). */
@@ -102,7 +112,8 @@ int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e);
  * rng. Resets the arena first. */
 int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rng, mr_losses *L,
                                  mr_err *e);
-/* Inference: dets[0..b->n) are filled (their arrays live in the detector's
+/* Inference: dets[0..b->n) are filled (with masks: dets[n].masks holds
+ * n x M x M probabilities of the detected class, M = dets[n].mask_size) (their arrays live in the detector's
  * arena until the next call). */
 int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *e);
 void mr_detector_free(mr_detector *d);

@@ -38,6 +38,8 @@
 #include "core/train.h"
 #include "eval/coco.h"
 #include "eval/cocoeval.h"
+#include "eval/mask.h"
+#include "core/postprocess.h"
 #include "harness/record.h"
 #include "variants/config.h"
 
@@ -62,6 +64,7 @@ typedef struct img_rec {
     float *boxes;          /* resized coordinates */
     int *labels;
     uint8_t *crowd;
+    uint8_t **masks;       /* per kept instance: oh x ow row-major (heads.mask) */
 } img_rec;
 
 typedef struct split {
@@ -79,6 +82,9 @@ static void split_free(split *s)
         free(s->im[i].boxes);
         free(s->im[i].labels);
         free(s->im[i].crowd);
+        if (s->im[i].masks)
+            for (int k = 0; k < s->im[i].ninst; k++) free(s->im[i].masks[k]);
+        free(s->im[i].masks);
     }
     free(s->im);
     mr_coco_free(&s->coco);
@@ -165,6 +171,10 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
         stbi_image_free(px);
         size_t a0 = co->img_off[i], a1 = co->img_off[i + 1];
         int na = (int)(a1 - a0);
+        if (c->mask_on) {
+            r->masks = calloc((size_t)(na + 1), sizeof *r->masks);
+            if (!r->masks) return mr_errf(e, MR_ENOMEM, "out of memory");
+        }
         r->boxes = malloc(sizeof(float) * 4 * (size_t)(na + 1));
         r->labels = malloc(sizeof(int) * (size_t)(na + 1));
         r->crowd = malloc((size_t)(na + 1));
@@ -179,6 +189,19 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
             b[3] = (float)((an->bbox[1] + an->bbox[3]) * r->scale);
             r->labels[r->ninst] = an->category_index + 1;
             r->crowd[r->ninst] = (uint8_t)(an->iscrowd != 0);
+            if (r->masks) {
+                mr_rle rle = MR_RLE_INIT;
+                int mrc = mr_coco_ann_rle(an, ci, &rle, e);
+                r->masks[r->ninst] = malloc((size_t)w * h);
+                if (mrc || !r->masks[r->ninst] || rle.h != (uint32_t)h || rle.w != (uint32_t)w) {
+                    mr_rle_free(&rle);
+                    return mrc ? mr_err_prefix(e, "%s: annotation id %lld", path, (long long)an->id)
+                               : mr_errf(e, MR_EUSER, "%s: annotation id %lld: mask size differs from its image",
+                                         path, (long long)an->id);
+                }
+                mr_rle_decode_rowmajor(&rle, r->masks[r->ninst]);
+                mr_rle_free(&rle);
+            }
             r->ninst++;
         }
         if (r->h > s->maxh) s->maxh = r->h;
@@ -187,9 +210,42 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
     return MR_OK;
 }
 
+/* what the mask-target callback of one batch slot sees */
+typedef struct mask_ctx {
+    const img_rec *r;
+    int flip;
+} mask_ctx;
+
+/* Mask target of instance inst for a box (resized, possibly flipped
+ * coordinates): the M x M average of 2 x 2 samples per cell of the
+ * original-resolution mask (torchvision's project_masks_on_boxes samples
+ * the full mask with roi_align likewise). */
+static int mask_target(const void *ctx, int inst, const float box[4], int M, float *out)
+{
+    const mask_ctx *mc = ctx;
+    const img_rec *r = mc->r;
+    if (!r->masks || inst < 0 || inst >= r->ninst || !r->masks[inst]) return -1;
+    const uint8_t *m = r->masks[inst];
+    float bw = (box[2] - box[0]) / M, bh = (box[3] - box[1]) / M, inv = 1.0f / r->scale;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < M; j++) {
+            float acc = 0;
+            for (int sy = 0; sy < 2; sy++)
+                for (int sx = 0; sx < 2; sx++) {
+                    float x = box[0] + (j + 0.25f + 0.5f * sx) * bw, y = box[1] + (i + 0.25f + 0.5f * sy) * bh;
+                    if (mc->flip) x = r->w - x;
+                    int ox = (int)floorf(x * inv), oy = (int)floorf(y * inv);
+                    if (ox >= 0 && oy >= 0 && ox < r->ow && oy < r->oh) acc += m[(size_t)oy * r->ow + ox] ? 1.0f : 0.0f;
+                }
+            out[i * M + j] = 0.25f * acc;
+        }
+    return 0;
+}
+
 typedef struct batcher {
     mr_batch b;
     mr_batch_image img[64];
+    mask_ctx mctx[64];
     float *boxes[64];
     int cap_h, cap_w;
 } batcher;
@@ -266,6 +322,12 @@ static void batcher_fill(batcher *bt, const split *s, const int *idx, const int 
         }
         bi->labels = r->labels;
         bi->iscrowd = r->crowd;
+        if (r->masks) {
+            bt->mctx[i].r = r;
+            bt->mctx[i].flip = flip[i];
+            bi->mask_target = mask_target;
+            bi->mask_ctx = &bt->mctx[i];
+        }
     }
 }
 
@@ -314,6 +376,11 @@ static int infer_split(mr_detector *d, const split *s, const mr_config *c, mr_co
     mr_coco_init(res);
     int idx[64], flip[64] = {0};
     mr_dets dets[64];
+    int maxo = 1;
+    for (int i = 0; i < s->n; i++)
+        if (s->im[i].oh * s->im[i].ow > maxo) maxo = s->im[i].oh * s->im[i].ow;
+    uint8_t *paste = malloc((size_t)maxo);
+    if (!paste) { batcher_free(&bt); return mr_errf(e, MR_ENOMEM, "out of memory"); }
     memset(&d->ms, 0, sizeof d->ms);
     double t0 = wall();
     for (int i0 = 0; i0 < s->n && !rc; i0 += B) {
@@ -337,13 +404,27 @@ static int infer_split(mr_detector *d, const split *s, const mr_config *c, mr_co
                 a.area = a.bbox[2] * a.bbox[3];
                 a.score = dets[k].scores[q];
                 a.has_bbox = a.has_score = a.has_area = 1;
-                if ((rc = mr_coco_add_ann(res, &a, e))) break;
+                mr_rle rle = MR_RLE_INIT;
+                if (dets[k].masks) {
+                    const img_rec *r = &s->im[i0 + k];
+                    double tp = wall();
+                    mr_paste_mask(dets[k].masks + (size_t)q * dets[k].mask_size * dets[k].mask_size,
+                                  dets[k].mask_size, bx, r->oh, r->ow, 0.5f, paste);
+                    if ((rc = mr_rle_encode_rowmajor(&rle, paste, (uint32_t)r->oh, (uint32_t)r->ow, e))) break;
+                    a.seg.kind = MR_SEG_RLE;
+                    a.seg.rle = rle;
+                    d->ms.mask_paste += (wall() - tp) * 1e3;
+                }
+                rc = mr_coco_add_ann(res, &a, e);
+                mr_rle_free(&rle);
+                if (rc) break;
             }
         }
     }
     st->sec = wall() - t0;
     st->images = s->n;
     st->ms = d->ms;
+    free(paste);
     batcher_free(&bt);
     if (rc) return rc;
     for (size_t i = 0; i < s->coco.num_images && !rc; i++)
@@ -354,34 +435,38 @@ static int infer_split(mr_detector *d, const split *s, const mr_config *c, mr_co
     return rc;
 }
 
-/* evaluate results_path against the split's gt; metrics.json {"bbox": EVAL} */
-static int evaluate(const split *val, const char *results_path, const char *out_dir, double *ap, mr_err *e)
+/* evaluate results_path against the split's gt for bbox (and segm when
+ * masks were predicted); metrics.json {"bbox": EVAL, "segm": EVAL} */
+static int evaluate(const split *val, const char *results_path, const char *out_dir, int segm, double *ap,
+                    mr_err *e)
 {
     mr_coco dt;
     mr_coco_init(&dt);
     int rc = mr_coco_load_results(&dt, &val->coco, results_path, e);
     if (rc) { mr_coco_free(&dt); return rc; }
-    mr_eval ev;
-    memset(&ev, 0, sizeof ev);
-    mr_eval_params p;
-    mr_eval_params_default(&p, MR_IOU_BBOX);
-    rc = mr_eval_run(&ev, &val->coco, &dt, &p, e);
-    char tmp[4096], mpath[4096];
-    snprintf(tmp, sizeof tmp, "%s/eval_bbox.json", out_dir);
-    snprintf(mpath, sizeof mpath, "%s/metrics.json", out_dir);
-    if (!rc) rc = mr_eval_write_json(&ev, tmp, e);
-    if (!rc) {
-        *ap = ev.stats[0];
-        cJSON *evj = NULL;
-        rc = mr_json_load_file(tmp, &evj, e);
+    cJSON *m = cJSON_CreateObject();
+    static const char *const names[2] = {"bbox", "segm"};
+    for (int t = 0; t < (segm ? 2 : 1) && !rc; t++) {
+        mr_eval ev;
+        memset(&ev, 0, sizeof ev);
+        mr_eval_params p;
+        mr_eval_params_default(&p, t == 0 ? MR_IOU_BBOX : MR_IOU_SEGM);
+        rc = mr_eval_run(&ev, &val->coco, &dt, &p, e);
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s/eval_%s.json", out_dir, names[t]);
+        if (!rc) rc = mr_eval_write_json(&ev, tmp, e);
         if (!rc) {
-            cJSON *m = cJSON_CreateObject();
-            cJSON_AddItemToObject(m, "bbox", evj);
-            rc = mr_json_write_file(mpath, m, e);
-            cJSON_Delete(m);
+            if (t == 0) *ap = ev.stats[0];
+            cJSON *evj = NULL;
+            rc = mr_json_load_file(tmp, &evj, e);
+            if (!rc) cJSON_AddItemToObject(m, names[t], evj);
         }
+        mr_eval_free(&ev);
     }
-    mr_eval_free(&ev);
+    char mpath[4096];
+    snprintf(mpath, sizeof mpath, "%s/metrics.json", out_dir);
+    if (!rc) rc = mr_json_write_file(mpath, m, e);
+    cJSON_Delete(m);
     mr_coco_free(&dt);
     return rc;
 }
@@ -564,8 +649,10 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         if (t.iter - start_iter > 3) { t_timed += wall() - ts; timed_iters++; }
         if (t.iter % c.log_every == 0 || t.iter == c.sched.iters) {
             fprintf(log, "{\"iter\": %ld, \"lr\": %.8g, \"loss\": %.6g, \"loss_rpn_cls\": %.6g, \"loss_rpn_box\": %.6g, "
-                         "\"loss_cls\": %.6g, \"loss_box\": %.6g, \"sec\": %.3f}\n",
-                    t.iter, t.last_lr, L.total, L.rpn_cls, L.rpn_box, L.cls, L.box, wall() - t0);
+                         "\"loss_cls\": %.6g, \"loss_box\": %.6g, ",
+                    t.iter, t.last_lr, L.total, L.rpn_cls, L.rpn_box, L.cls, L.box);
+            if (L.has_mask) fprintf(log, "\"loss_mask\": %.6g, ", L.mask);
+            fprintf(log, "\"sec\": %.3f}\n", wall() - t0);
             fflush(log);
         }
         if (!o->quiet) {
@@ -574,6 +661,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
             mr_progress_set(&pg, "rpn_box", L.rpn_box);
             mr_progress_set(&pg, "cls", L.cls);
             mr_progress_set(&pg, "box", L.box);
+            if (L.has_mask) mr_progress_set(&pg, "mask", L.mask);
             mr_progress_update(&pg, t.iter);
         }
         if (t.iter % c.checkpoint_every == 0 || t.iter == c.sched.iters) {
@@ -596,7 +684,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     mr_coco_free(&res);
     if (rc) goto done;
     double ap = 0;
-    if ((rc = evaluate(&va, path, out_dir, &ap, e))) goto done;
+    if ((rc = evaluate(&va, path, out_dir, c.mask_on, &ap, e))) goto done;
     double train_ips = timed_iters > 0 && t_timed > 0 ? timed_iters / t_timed : 0;
     if ((rc = write_speed(out_dir, &c, threads, bt.cap_h, bt.cap_w, train_ips, &is, &train_ms, train_done, e))) goto done;
     cJSON *rec = NULL;

@@ -268,10 +268,20 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     CK(mr_json_check_keys(o, hk, 5, ctx, e));
     CK(mr_json_get_bool(o, "mask", 0, 0, &c->mask_on, ctx, e));
     CK(get_name(o, "mask_head", "fcn", c->mask_head, sizeof c->mask_head, ctx, e));
-    if (!lookup(MR_VK_MASK_HEAD, c->mask_head, label, "heads.mask_head", e)) return MR_EUSER;
+    const struct mr_mask_head *mhp = lookup(MR_VK_MASK_HEAD, c->mask_head, label, "heads.mask_head", e);
+    if (!mhp) return MR_EUSER;
     CK(get_name(o, "mask_loss", "sigmoid", c->mask_loss, sizeof c->mask_loss, ctx, e));
-    if (!lookup(MR_VK_MASK_LOSS, c->mask_loss, label, "heads.mask_loss", e)) return MR_EUSER;
+    const mr_mask_loss *mlp = lookup(MR_VK_MASK_LOSS, c->mask_loss, label, "heads.mask_loss", e);
+    if (!mlp) return MR_EUSER;
     CK(mr_json_get_int_range(o, "mask_width", 0, 256, 1, 4096, &c->mask_width, ctx, e));
+    s->mask_on = c->mask_on;
+    s->mask = mhp->cfg;
+    if (s->mask.kind == MR_MASK_HEAD_FCN) s->mask.conv_ch = s->mask.deconv_ch = c->mask_width;
+    else s->mask.fc_dim = 4 * c->mask_width;
+    s->mask_loss = mlp;
+    s->mask_pooled = 14;
+    if (c->mask_on && tap->kind == MR_TAP_C4)
+        return mr_errf(e, MR_EUSER, "%s: field mask: the mask branch is not available with the c4 tap yet (use fpn or c5)", ctx);
     CK(mr_json_get_bool(o, "keypoints", 0, 0, &c->kp_on, ctx, e));
 
     /* schedule */
