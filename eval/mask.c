@@ -278,7 +278,12 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
     const double wm1 = (double)((size_t)w - 1), hd = (double)h;
     for (size_t j = 1; j < k; j++)
         if (u[j] != u[j - 1]) {
-            double xd = (double)(u[j] < u[j - 1] ? u[j] : u[j] - 1);
+            int xu = u[j] < u[j - 1] ? u[j] : u[j] - 1;
+            /* (xu + .5) / 5 - .5 is an integer exactly when xu = 2 mod 5
+             * (otherwise it is at least .2 from one): skip the others
+             * before the floating-point test */
+            if ((xu - 2) % 5 != 0) continue;
+            double xd = (double)xu;
             xd = (xd + .5) / scale - .5;
             if (floor(xd) != xd || xd < 0 || xd > wm1) continue;
             double yd = (double)(v[j] < v[j - 1] ? v[j] : v[j - 1]);

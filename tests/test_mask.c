@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <cmocka.h>
 
 #include "core/pcg32.h"
@@ -207,6 +208,18 @@ static void test_merge_iou_random(void **s)
     mr_rle_free(&a); mr_rle_free(&b);
 }
 
+/* mask.c skips boundary points with (xu - 2) % 5 != 0 before maskApi's
+ * floating-point test floor(xd) == xd, xd = (xu + .5) / 5 - .5: the two
+ * must agree for every column index */
+static void test_poly_prefilter(void **s)
+{
+    (void)s;
+    for (int xu = -100000; xu <= 100000; xu++) {
+        double xd = ((double)xu + .5) / 5.0 - .5;
+        assert_int_equal(floor(xd) == xd, (xu - 2) % 5 == 0);
+    }
+}
+
 static void test_bbox_iou(void **s)
 {
     (void)s;
@@ -230,6 +243,7 @@ size_t tests_mask(const struct CMUnitTest **out)
         cmocka_unit_test(test_fixture_strings),
         cmocka_unit_test(test_box_and_poly),
         cmocka_unit_test(test_merge_iou_random),
+        cmocka_unit_test(test_poly_prefilter),
         cmocka_unit_test(test_bbox_iou),
     };
     *out = t;
