@@ -312,6 +312,77 @@ static void test_box_loss_gradcheck(void **st)
     mr_params_free(&t);
 }
 
+/* box-shaped mask targets: 1 inside the instance's box */
+static int box_mask_target(const void *ctx, int inst, const float box[4], int M, float *out)
+{
+    const mr_batch_image *im = ctx;
+    const float *g = im->boxes + 4 * inst;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < M; j++) {
+            float x = box[0] + (j + 0.5f) * (box[2] - box[0]) / M, y = box[1] + (i + 0.5f) * (box[3] - box[1]) / M;
+            out[i * M + j] = x >= g[0] && x < g[2] && y >= g[1] && y < g[3] ? 1.0f : 0.0f;
+        }
+    return 0;
+}
+
+/* the mask branch: its tensors are named as torchvision's, a training step
+ * yields a mask loss and gradients in the mask head, inference gives masks,
+ * and the mask loss falls over a short run */
+static void test_mask_branch(void **st)
+{
+    (void)st;
+    mr_err e;
+    mr_detector_spec s = td_spec_tiny("fpn", "roialign");
+    s.mask_on = 1;
+    s.mask = mr_registry_mask_head("fcn", &e)->cfg;
+    s.mask.conv_ch = s.mask.deconv_ch = 8;
+    s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
+    s.mask_pooled = 14;
+    mr_detector *d = NULL;
+    int rc = mr_detector_create(&d, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    mr_detector_init_weights(d, 4);
+    expect_param(d, "roi_heads.mask_head.0.0.weight", 4, (int64_t[]){8, 16, 3, 3});
+    expect_param(d, "roi_heads.mask_predictor.conv5_mask.weight", 4, (int64_t[]){8, 8, 2, 2});
+    expect_param(d, "roi_heads.mask_predictor.mask_fcn_logits.weight", 4, (int64_t[]){3, 8, 1, 1});
+    td_batch tb;
+    td_batch_make(&tb, 2, 64, 31);
+    for (int i = 0; i < 2; i++) {
+        tb.img[i].mask_target = box_mask_target;
+        tb.img[i].mask_ctx = &tb.img[i];
+    }
+    mr_schedule sch = {80, 0.02, 10, 0.001, 0, {0}, 0.1, 0.9, 1e-4};
+    mr_trainer t;
+    assert_int_equal(mr_trainer_init(&t, d, &sch, 1, &e), MR_OK);
+    mr_losses L;
+    double first = 0, last = 0;
+    for (int i = 0; i < 80; i++) {
+        rc = mr_trainer_step(&t, &tb.b, &L, &e);
+        if (rc) print_error("%s\n", e.msg);
+        assert_int_equal(rc, MR_OK);
+        assert_true(L.has_mask);
+        if (i < 5) first += L.mask / 5;
+        if (i >= 75) last += L.mask / 5;
+    }
+    if (!(last < 0.7 * first)) print_error("mask loss %.4f -> %.4f\n", first, last);
+    assert_true(last < 0.7 * first);
+    mr_dets dets[2];
+    assert_int_equal(mr_detector_infer(d, &tb.b, dets, &e), MR_OK);
+    for (int n = 0; n < 2; n++) {
+        assert_int_equal(dets[n].mask_size, 28);
+        if (dets[n].n) assert_non_null(dets[n].masks);
+        for (int k = 0; k < dets[n].n * 28 * 28; k++) assert_true(dets[n].masks[k] >= 0 && dets[n].masks[k] <= 1);
+    }
+    /* a dataset without masks: the field is named */
+    tb.img[0].mask_target = tb.img[1].mask_target = NULL;
+    assert_int_equal(mr_trainer_step(&t, &tb.b, &L, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "heads.mask"));
+    mr_trainer_free(&t);
+    td_batch_free(&tb);
+    mr_detector_free(d);
+}
+
 static void test_bad_batch(void **st)
 {
     (void)st;
@@ -345,6 +416,7 @@ static const struct CMUnitTest tests[] = {
     T(test_loss_falls),
     T(test_rpn_loss_gradcheck),
     T(test_box_loss_gradcheck),
+    T(test_mask_branch),
     T(test_bad_batch),
 };
 
