@@ -65,6 +65,19 @@ static void cpu_name(char *buf, size_t n)
     fclose(f);
 }
 
+/* the 1-minute load average (-1 when unknown): recorded next to the figures,
+ * since the machine may be shared */
+static double load_avg(void)
+{
+    double l = -1.0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
+        fclose(f);
+    }
+    return l;
+}
+
 /* Write text to DIR/NAME (atomically). */
 static int write_out(const bench_ctx *ctx, const char *name, const char *text, mr_err *e)
 {
@@ -134,6 +147,8 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     cJSON_AddStringToObject(root, "commit", mr_git_commit());
     cJSON_AddStringToObject(root, "timing", "best of >= 3 repetitions lasting >= min_sec");
     cJSON_AddNumberToObject(root, "min_sec", ctx->min_sec);
+    const double load0 = load_avg();
+    cJSON_AddNumberToObject(root, "load_avg_1min_start", load0);
     cJSON_AddNumberToObject(root, "sgemm_n", sg.n);
     cJSON_AddNumberToObject(root, "sgemm_gflops", sgemm_gf);
     cJSON_AddNumberToObject(root, "target_fwd_pct_of_sgemm", 75);
@@ -142,11 +157,11 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     size_t ml = 0;
     ml += (size_t)snprintf(md + ml, sizeof md - ml,
                            "# conv2d benchmark (ResNet-50-FPN shapes at 800x1088, batch 1)\n\n"
-                           "cpu: %s, OpenBLAS core %s, %d thread(s), commit %s\n\n"
+                           "cpu: %s, OpenBLAS core %s, %d thread(s), commit %s, load average %.2f at start\n\n"
                            "sgemm 2048x2048x2048: **%.1f GFLOP/s**. Target: forward >= 75%% of it.\n\n"
                            "| shape | cin->cout | k/s | input | fwd ms | fwd GFLOP/s | %% sgemm | bwd ms | bwd GFLOP/s | %% sgemm |\n"
                            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-                           cpu, mr_blas_core(), ctx->threads, mr_git_commit(), sgemm_gf);
+                           cpu, mr_blas_core(), ctx->threads, mr_git_commit(), load0, sgemm_gf);
     if (!ctx->json)
         printf("sgemm 2048^3: %.1f GFLOP/s (%d thread%s)\n%-28s %9s %8s %6s %9s %8s %6s\n", sgemm_gf,
                ctx->threads, ctx->threads == 1 ? "" : "s", "shape", "fwd ms", "GFLOP/s", "%sgemm",
