@@ -53,6 +53,9 @@ const mr_lcase mr_layer_cases[] = {
     CONV("conv2x2_s3_p0", 1, 2, 10, 11, 3, 2, 2, 3, 3, 0, 0, 1, 1, 1, G),
     CONV("conv5x5_p2_tiny", 1, 2, 3, 2, 2, 5, 5, 1, 1, 2, 2, 1, 1, 1, G),
     CONV("conv3x3_d3_s2_p1", 1, 2, 12, 11, 2, 3, 3, 2, 2, 1, 1, 3, 2, 0, G),
+    /* stride 2 on rows long enough for the vectorised gather (>= 17 outputs) */
+    CONV("conv7x7_s2_p3_wide", 1, 3, 9, 101, 2, 7, 7, 2, 2, 3, 3, 1, 1, 1, G),
+    CONV("conv3x3_s2_p1_wide", 1, 2, 5, 70, 3, 3, 3, 2, 2, 1, 1, 1, 1, 0, G),
     /* wide enough that the column buffer is cut into bands of output rows */
     CONV("conv3x3_multiband", 1, 64, 7, 301, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, G),
     /* transposed conv: the mask head's 2x2/2, and a padded 3x3/2 */
