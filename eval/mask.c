@@ -200,32 +200,52 @@ void mr_rle_bbox(const mr_rle *r, double bb[4])
     bb[1] = ys; bb[3] = (double)(ye - ys + 1);
 }
 
-/* sort ascending: insertion sort for short arrays, else an LSD radix sort
- * on 8-bit digits up to the highest set bit (boundary lists of polygons) */
+/* sort ascending. Boundary points come in contour order, so the array is
+ * a few ascending and descending runs: a natural merge sort (descending
+ * runs reversed, then adjacent runs merged) is close to linear. */
 static int sort_u32(uint32_t *a, size_t n)
 {
-    if (n <= 32) {
-        for (size_t i = 1; i < n; i++) {
-            uint32_t v = a[i];
-            size_t j = i;
-            while (j > 0 && a[j - 1] > v) { a[j] = a[j - 1]; j--; }
-            a[j] = v;
+    if (n < 2) return 0;
+    size_t cap = 64, nr = 0;
+    size_t *st = malloc(cap * sizeof *st);
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    if (!st || !tmp) { free(st); free(tmp); return -1; }
+    /* find runs; st[] holds run starts */
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        if (j < n && a[j] < a[i]) {
+            while (j < n && a[j] <= a[j - 1]) j++;
+            for (size_t lo = i, hi = j - 1; lo < hi; lo++, hi--) { uint32_t t = a[lo]; a[lo] = a[hi]; a[hi] = t; }
+        } else {
+            while (j < n && a[j] >= a[j - 1]) j++;
         }
-        return 0;
+        if (nr + 2 > cap) {
+            size_t *ns = realloc(st, cap * 2 * sizeof *st);
+            if (!ns) { free(st); free(tmp); return -1; }
+            st = ns; cap *= 2;
+        }
+        st[nr++] = i;
+        i = j;
     }
-    uint32_t *tmp = malloc(n * sizeof *tmp), mx = 0;
-    if (!tmp) return -1;
-    for (size_t i = 0; i < n; i++) mx |= a[i];
-    uint32_t *src = a, *dst = tmp;
-    for (int sh = 0; sh < 32 && (mx >> sh); sh += 8) {
-        size_t cnt[256] = {0};
-        for (size_t i = 0; i < n; i++) cnt[(src[i] >> sh) & 0xff]++;
-        size_t s = 0;
-        for (int d = 0; d < 256; d++) { size_t c = cnt[d]; cnt[d] = s; s += c; }
-        for (size_t i = 0; i < n; i++) dst[cnt[(src[i] >> sh) & 0xff]++] = src[i];
-        uint32_t *t = src; src = dst; dst = t;
+    st[nr] = n;
+    /* merge adjacent runs until one is left */
+    while (nr > 1) {
+        size_t w = 0;
+        for (size_t r = 0; r < nr; r += 2) {
+            if (r + 1 >= nr) { st[w++] = st[r]; break; }
+            size_t lo = st[r], mid = st[r + 1], hi = st[r + 2];   /* st[nr] = n */
+            size_t p = lo, q = mid, k = 0;
+            while (p < mid && q < hi) tmp[k++] = a[q] < a[p] ? a[q++] : a[p++];
+            while (p < mid) tmp[k++] = a[p++];
+            while (q < hi) tmp[k++] = a[q++];
+            memcpy(a + lo, tmp, k * sizeof *a);
+            st[w++] = lo;
+        }
+        st[w] = n;
+        nr = w;
     }
-    if (src != a) memcpy(a, src, n * sizeof *a);
+    free(st);
     free(tmp);
     return 0;
 }
