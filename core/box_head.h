@@ -96,6 +96,8 @@ typedef struct mr_dets {
     int *labels;     /* 1..K */
     int mask_size;   /* M when masks were predicted, else 0 */
     float *masks;    /* n x M x M probabilities (class labels[i]), or NULL */
+    int num_kp;      /* NK when keypoints were predicted, else 0 */
+    float *kps;      /* n x NK x 3: x, y, score (resized coordinates), or NULL */
 } mr_dets;
 
 /* rois (R x 5, image index first, sorted by image) with the head outputs in

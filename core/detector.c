@@ -19,6 +19,7 @@
 
 #include "core/boxes.h"
 #include "core/layers.h"
+#include "core/postprocess.h"
 
 static double now_ms(void)
 {
@@ -133,7 +134,33 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
         if (brc) { rc = mr_errf(e, MR_EINTERNAL, "mask head: %s", t->fail_msg); goto fail; }
         d->s.mask = mcfg;
     }
+    mr_kp_head_cfg kcfg = d->s.kp;
+    if (d->s.kp_on) {
+        if (spec->tap->kind == MR_TAP_C4) {
+            rc = mr_errf(e, MR_EUSER, "heads.keypoints: the keypoint branch is not available with the c4 tap yet (use fpn or c5)");
+            goto fail;
+        }
+        if (d->s.kp_pooled < 1) d->s.kp_pooled = 14;
+        kcfg.in_ch = d->roi_in_ch;
+        kcfg.in_size = d->s.kp_pooled;
+        if ((rc = mr_kp_head_check(&kcfg, e))) { mr_err_prefix(e, "heads"); goto fail; }
+        int np = mr_kp_head_params(&kcfg, "roi_heads.", NULL, 0);
+        mr_param_desc *descs = calloc((size_t)np + 1, sizeof *descs);
+        if (!descs) { rc = mr_errf(e, MR_ENOMEM, "detector: out of memory"); goto fail; }
+        mr_kp_head_params(&kcfg, "roi_heads.", descs, np);
+        int brc = mr_params_add_block(t, descs, np, 1, NULL, NULL);
+        free(descs);
+        if (brc) { rc = mr_errf(e, MR_EINTERNAL, "keypoint head: %s", t->fail_msg); goto fail; }
+        d->s.kp = kcfg;
+    }
     if ((rc = mr_params_alloc(t, e))) goto fail;
+    if (d->s.kp_on) {
+        const mr_param_entry *first = NULL;
+        for (int i = 0; i < t->n; i++)
+            if (!strncmp(t->e[i].d.name, "roi_heads.keypoint_", 19)) { first = &t->e[i]; break; }
+        if (!first) { rc = mr_errf(e, MR_EINTERNAL, "keypoint head: no tensors"); goto fail; }
+        mr_kp_head_bind(&d->kh, &kcfg, t->data + first->d.offset, t->grad + first->d.offset);
+    }
     if (d->s.mask_on) {
         /* the block pointers were resolved by the alloc through the first
          * tensor's slots */
@@ -156,6 +183,7 @@ void mr_detector_init_weights(mr_detector *d, uint64_t seed)
     mr_pcg32_seed(&rng, seed, 0x6d7263636e6e /* "mrcnn" */);
     mr_params_init(&d->params, &rng);
     if (d->s.mask_on) mr_mask_head_init(&d->mh, &rng);
+    if (d->s.kp_on) mr_kp_head_init(&d->kh, &rng);
 }
 
 void mr_detector_free(mr_detector *d)
@@ -211,7 +239,7 @@ typedef struct fwd_state {
     /* RoI stage */
     int R;
     const float *rois;
-    roi_job box_job, mask_job;
+    roi_job box_job, mask_job, kp_job;
     float *pooled;                   /* box head RoI features (R, C, P, P) */
     mr_stage_act res5;               /* C4 */
     float *pool5;                    /* C4: (R, C5) */
@@ -442,6 +470,106 @@ static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, m
     return MR_OK;
 }
 
+/* the keypoint branch of a training step */
+typedef struct kp_state {
+    int P;
+    mr_kp_head_acts acts;
+    float *dlogits;
+} kp_state;
+
+static int kp_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, const mr_box_samples *smp,
+                            kp_state *ks, mr_losses *L, mr_err *e)
+{
+    mr_arena *a = &d->arena;
+    int NK = d->s.kp.num_kp, H = mr_kp_head_out_size(&d->s.kp), P = 0;
+    for (int r = 0; r < smp->R; r++) P += smp->labels[r] > 0;
+    float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
+    int *tg = mr_arena_alloc(a, sizeof(int) * (size_t)(P + 1) * NK);
+    float *probs = mr_arena_floats(a, (size_t)(P + 1) * NK * H * H);
+    if (!rois || !tg || !probs) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
+    int k = 0;
+    for (int r = 0; r < smp->R; r++) {
+        if (smp->labels[r] <= 0) continue;
+        memcpy(rois + 5 * k, smp->rois + 5 * r, 5 * sizeof(float));
+        const mr_batch_image *im = &b->img[(int)smp->rois[5 * r]];
+        if (im->nkp && im->nkp != NK)
+            return mr_errf(e, MR_EUSER, "image id %ld: %d keypoints per instance, the model has %d", im->image_id, im->nkp, NK);
+        if (im->nkp && im->keypoints)
+            mr_keypoints_to_heatmap(NK, im->keypoints + (size_t)smp->gt[r] * NK * 3, smp->rois + 5 * r + 1, H,
+                                    tg + (size_t)k * NK);
+        else
+            for (int q = 0; q < NK; q++) tg[(size_t)k * NK + q] = -1;
+        k++;
+    }
+    ks->P = P;
+    double t0 = now_ms();
+    f->kp_job.R = P;
+    f->kp_job.P = d->s.kp_pooled;
+    f->kp_job.rois = rois;
+    int rc = roi_forward(d, f, &f->kp_job, e);
+    if (rc) return rc;
+    double t1 = now_ms();
+    d->ms.roi_extract += t1 - t0;
+    if ((rc = mr_kp_head_forward(&d->kh, P, f->kp_job.pooled, a, &ks->acts, e))) return rc;
+    ks->dlogits = mr_arena_zeros(a, (size_t)(P + 1) * NK * H * H);
+    if (!ks->dlogits) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
+    if (P > 0) {
+        int nvalid = 0;
+        L->kp = mr_kp_loss_forward(P * NK, H * H, ks->acts.logits, tg, probs, &nvalid);
+        if (nvalid > 0) mr_kp_loss_backward(P * NK, H * H, probs, tg, 1.0f, ks->dlogits);
+    }
+    L->has_kp = 1;
+    d->ms.heads += now_ms() - t1;
+    return MR_OK;
+}
+
+/* keypoints for the final detections (inference) */
+static int kp_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_dets *dets, mr_err *e)
+{
+    mr_arena *a = &d->arena;
+    int NK = d->s.kp.num_kp, H = mr_kp_head_out_size(&d->s.kp), P = 0;
+    for (int n = 0; n < b->n; n++) P += dets[n].n;
+    float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
+    float *sc = mr_arena_floats(a, (size_t)NK + 1);
+    if (!rois || !sc) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
+    int k = 0;
+    for (int n = 0; n < b->n; n++)
+        for (int i = 0; i < dets[n].n; i++, k++) {
+            rois[5 * k] = (float)n;
+            memcpy(rois + 5 * k + 1, dets[n].boxes + 4 * i, 4 * sizeof(float));
+        }
+    double t0 = now_ms();
+    f->kp_job.R = P;
+    f->kp_job.P = d->s.kp_pooled;
+    f->kp_job.rois = rois;
+    int rc = roi_forward(d, f, &f->kp_job, e);
+    if (rc) return rc;
+    double t1 = now_ms();
+    d->ms.roi_extract += t1 - t0;
+    mr_kp_head_acts acts;
+    if ((rc = mr_kp_head_forward(&d->kh, P, f->kp_job.pooled, a, &acts, e))) return rc;
+    double t2 = now_ms();
+    d->ms.heads += t2 - t1;
+    k = 0;
+    for (int n = 0; n < b->n; n++) {
+        dets[n].num_kp = NK;
+        dets[n].kps = mr_arena_floats(a, (size_t)(dets[n].n + 1) * NK * 3);
+        if (!dets[n].kps) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
+        for (int i = 0; i < dets[n].n; i++, k++) {
+            const float *roi = dets[n].boxes + 4 * i;
+            mr_arena_mark m = mr_arena_get_mark(a);
+            float *ws = mr_arena_floats(a, mr_kp_decode_workspace(H, roi) + 1);
+            if (!ws) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
+            float *xy = dets[n].kps + (size_t)i * NK * 3;
+            mr_heatmaps_to_keypoints(acts.logits + (size_t)k * NK * H * H, NK, H, roi, xy, sc, ws);
+            for (int q = 0; q < NK; q++) xy[3 * q + 2] = sc[q];
+            mr_arena_release(a, m);
+        }
+    }
+    d->ms.postprocess += now_ms() - t2;
+    return MR_OK;
+}
+
 int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rng, mr_losses *L,
                                  mr_err *e)
 {
@@ -494,8 +622,11 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     mask_state ms;
     memset(&ms, 0, sizeof ms);
     if (d->s.mask_on && (rc = mask_forward_train(d, &f, b, &smp, &ms, L, e))) return rc;
-    /* [keypoint head slot]: positive RoIs with b->img[n].keypoints, as the
-     * mask branch (core/keypoint_head.h) */
+    /* the keypoint branch: positive RoIs -> RoI features -> keypoint head ->
+     * heatmap loss against b->img[n].keypoints */
+    kp_state ks;
+    memset(&ks, 0, sizeof ks);
+    if (d->s.kp_on && (rc = kp_forward_train(d, &f, b, &smp, &ks, L, e))) return rc;
     L->total = L->rpn_cls + L->rpn_box + L->cls + L->box + L->mask + L->kp;
     if (!isfinite(L->total))
         return mr_errf(e, MR_EUSER, "training diverged: loss is %g (rpn_cls %g rpn_box %g cls %g box %g); "
@@ -535,6 +666,16 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
         double tr = now_ms();
         d->ms.heads += tr - tm;
         if ((rc = roi_backward(d, &f, &f.mask_job, dx, dmaps, e))) return rc;
+        d->ms.roi_extract += now_ms() - tr;
+    }
+    if (d->s.kp_on && ks.P > 0) {
+        float *dx = mr_arena_zeros(a, (size_t)ks.P * C * f.kp_job.P * f.kp_job.P);
+        if (!dx) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory in backward");
+        double tm = now_ms();
+        if ((rc = mr_kp_head_backward(&d->kh, f.kp_job.pooled, &ks.acts, ks.dlogits, dx, a, e))) return rc;
+        double tr = now_ms();
+        d->ms.heads += tr - tm;
+        if ((rc = roi_backward(d, &f, &f.kp_job, dx, dmaps, e))) return rc;
         d->ms.roi_extract += now_ms() - tr;
     }
     double t5 = now_ms();
@@ -609,5 +750,6 @@ int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *
     d->ms.postprocess += now_ms() - t4;
     /* masks for the final detections (pasted by the caller: core/postprocess.h) */
     if (d->s.mask_on && (rc = mask_forward_infer(d, &f, b, dets, e))) return rc;
+    if (d->s.kp_on && (rc = kp_forward_infer(d, &f, b, dets, e))) return rc;
     return MR_OK;
 }

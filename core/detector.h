@@ -31,6 +31,7 @@
 #include "core/box_head.h"
 #include "core/err.h"
 #include "core/fpn.h"
+#include "core/keypoint_head.h"
 #include "core/mask_head.h"
 #include "core/mask_loss.h"
 #include "core/params.h"
@@ -71,6 +72,11 @@ typedef struct mr_detector_spec {
     mr_mask_head_cfg mask;
     const mr_mask_loss *mask_loss;
     int mask_pooled;
+    /* the keypoint branch (FPN and C5 taps): kp.num_kp keypoints per
+     * instance from the batch, RoIs pooled at kp_pooled (14) */
+    int kp_on;
+    mr_kp_head_cfg kp;
+    int kp_pooled;
 } mr_detector_spec;
 
 /* the paper's FPN settings for tap and extractor (pooled size 7 or 14) */
@@ -98,6 +104,7 @@ typedef struct mr_detector {
     mr_stage_ms ms;
     int roi_in_ch;                 /* channels of the RoI feature maps */
     mr_mask_head mh;               /* bound when s.mask_on */
+    mr_kp_head kh;                 /* bound when s.kp_on */
 } mr_detector;
 
 /* Validate the spec, declare all parameters and allocate them (zeroed). */
@@ -113,7 +120,9 @@ int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e);
 int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rng, mr_losses *L,
                                  mr_err *e);
 /* Inference: dets[0..b->n) are filled (with masks: dets[n].masks holds
- * n x M x M probabilities of the detected class, M = dets[n].mask_size) (their arrays live in the detector's
+ * n x M x M probabilities of the detected class, M = dets[n].mask_size;
+ * with keypoints: dets[n].kps holds n x NK x 3 (x, y, score), resized
+ * coordinates, NK = dets[n].num_kp) (their arrays live in the detector's
  * arena until the next call). */
 int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *e);
 void mr_detector_free(mr_detector *d);

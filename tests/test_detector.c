@@ -383,6 +383,73 @@ static void test_mask_branch(void **st)
     mr_detector_free(d);
 }
 
+/* the keypoint branch: 3 keypoints per box (two corners and the centre),
+ * torchvision's tensor names, the heatmap loss falls, inference decodes
+ * keypoints inside the image */
+static void test_keypoint_branch(void **st)
+{
+    (void)st;
+    mr_err e;
+    mr_detector_spec s = td_spec_tiny("fpn", "roialign");
+    s.kp_on = 1;
+    s.kp = mr_kp_head_cfg_fpn(16, 3, 8);
+    s.kp.nconv = 2;
+    s.kp_pooled = 14;
+    mr_detector *d = NULL;
+    int rc = mr_detector_create(&d, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    mr_detector_init_weights(d, 5);
+    expect_param(d, "roi_heads.keypoint_head.0.weight", 4, (int64_t[]){8, 16, 3, 3});
+    expect_param(d, "roi_heads.keypoint_predictor.kps_score_lowres.weight", 4, (int64_t[]){8, 3, 4, 4});
+    td_batch tb;
+    td_batch_make(&tb, 2, 64, 41);
+    float kps[2][4 * 9];
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < tb.img[i].ninst; j++) {
+            const float *b = tb.boxes[i] + 4 * j;
+            float *k = kps[i] + 9 * j;
+            k[0] = b[0] + 2; k[1] = b[1] + 2; k[2] = 2;
+            k[3] = 0.5f * (b[0] + b[2]); k[4] = 0.5f * (b[1] + b[3]); k[5] = 2;
+            k[6] = b[2] - 3; k[7] = b[3] - 3; k[8] = 1;
+        }
+        tb.img[i].nkp = 3;
+        tb.img[i].keypoints = kps[i];
+    }
+    mr_schedule sch = {80, 0.02, 10, 0.001, 0, {0}, 0.1, 0.9, 1e-4};
+    mr_trainer t;
+    assert_int_equal(mr_trainer_init(&t, d, &sch, 1, &e), MR_OK);
+    mr_losses L;
+    double first = 0, last = 0;
+    for (int i = 0; i < 80; i++) {
+        rc = mr_trainer_step(&t, &tb.b, &L, &e);
+        if (rc) print_error("%s\n", e.msg);
+        assert_int_equal(rc, MR_OK);
+        assert_true(L.has_kp);
+        if (i < 5) first += L.kp / 5;
+        if (i >= 75) last += L.kp / 5;
+    }
+    if (getenv("MRCNN_TEST_VERBOSE")) fprintf(stderr, "kp loss %.4f -> %.4f\n", first, last);
+    if (!(last < 0.8 * first)) print_error("keypoint loss %.4f -> %.4f\n", first, last);
+    assert_true(last < 0.8 * first);
+    mr_dets dets[2];
+    assert_int_equal(mr_detector_infer(d, &tb.b, dets, &e), MR_OK);
+    for (int n = 0; n < 2; n++) {
+        assert_int_equal(dets[n].num_kp, 3);
+        for (int i = 0; i < dets[n].n; i++)
+            for (int q = 0; q < 3; q++) {
+                const float *k = dets[n].kps + 9 * i + 3 * q;
+                assert_true(k[0] >= -1 && k[0] <= 65 && k[1] >= -1 && k[1] <= 65);
+            }
+    }
+    tb.img[0].nkp = 4;  /* a dataset with another keypoint count */
+    assert_int_equal(mr_trainer_step(&t, &tb.b, &L, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "keypoints per instance"));
+    mr_trainer_free(&t);
+    td_batch_free(&tb);
+    mr_detector_free(d);
+}
+
 static void test_bad_batch(void **st)
 {
     (void)st;
@@ -417,6 +484,7 @@ static const struct CMUnitTest tests[] = {
     T(test_rpn_loss_gradcheck),
     T(test_box_loss_gradcheck),
     T(test_mask_branch),
+    T(test_keypoint_branch),
     T(test_bad_batch),
 };
 
