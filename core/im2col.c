@@ -26,6 +26,28 @@ static void gather_stride2(float *dst, const float *src, int n)
     for (; i < n; i++) dst[i] = src[2 * i];
 }
 
+/* dst[2 * i] += src[i] for i < n (col2im's stride-2 scatter); touches
+ * dst[0 .. 2n-2] only, and only the even elements change (masked adds, so
+ * an odd element keeps even the sign of a zero). */
+static void scatter_add_stride2(float *dst, const float *src, int n)
+{
+    int i = 0;
+#ifdef __AVX512F__
+    /* spread 16 values over the even lanes of two 16-lane vectors */
+    const __m512i lo = _mm512_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0);
+    const __m512i hi = _mm512_setr_epi32(8, 0, 9, 0, 10, 0, 11, 0, 12, 0, 13, 0, 14, 0, 15, 0);
+    const __mmask16 even = 0x5555;
+    for (; i + 17 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(src + i);
+        float *d = dst + 2 * i;
+        const __m512 d0 = _mm512_loadu_ps(d), d1 = _mm512_loadu_ps(d + 16);
+        _mm512_storeu_ps(d, _mm512_mask_add_ps(d0, even, d0, _mm512_permutexvar_ps(lo, v)));
+        _mm512_storeu_ps(d + 16, _mm512_mask_add_ps(d1, even, d1, _mm512_permutexvar_ps(hi, v)));
+    }
+#endif
+    for (; i < n; i++) dst[2 * i] += src[i];
+}
+
 /* The output columns ow whose input column ow*sw + off lies in [0, W):
  * [*lo, *hi] (empty when *lo > *hi). */
 static void valid_range(int OW, int W, int sw, int off, int *lo, int *hi)
@@ -89,6 +111,10 @@ void mr_col2im_rows(const mr_cgeom *g, const float *col, int oh0, int oh1, float
                     if (ih < 0 || ih >= g->H) continue;
                     float *row = plane + (long)ih * g->W;
                     const int sw = g->sw;
+                    if (sw == 2) {
+                        scatter_add_stride2(row + 2 * lo + off, src + lo, hi - lo + 1);
+                        continue;
+                    }
                     for (int ow = lo; ow <= hi; ow++) row[(long)ow * sw + off] += src[ow];
                 }
             }
