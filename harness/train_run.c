@@ -65,6 +65,7 @@ typedef struct img_rec {
     int *labels;
     uint8_t *crowd;
     uint8_t **masks;       /* per kept instance: oh x ow row-major (heads.mask) */
+    float *kps;            /* ninst x nk x 3 (resized coordinates), when the set has keypoints */
 } img_rec;
 
 typedef struct split {
@@ -73,6 +74,8 @@ typedef struct split {
     img_rec *im;
     int maxh, maxw;
     int nskipped;          /* degenerate boxes skipped */
+    int kp_cat, nk;        /* the keypointed category (index) and its keypoint count; -1 / 0 */
+    int flipmap[64];       /* keypoint k <-> its left/right mirror */
 } split;
 
 static void split_free(split *s)
@@ -82,6 +85,7 @@ static void split_free(split *s)
         free(s->im[i].boxes);
         free(s->im[i].labels);
         free(s->im[i].crowd);
+        free(s->im[i].kps);
         if (s->im[i].masks)
             for (int k = 0; k < s->im[i].ninst; k++) free(s->im[i].masks[k]);
         free(s->im[i].masks);
@@ -142,6 +146,28 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
     if (need_anns && co->num_anns == 0)
         return mr_errf(e, MR_EUSER, "%s: no annotations (nothing to train on)", path);
     if (co->num_cats == 0) return mr_errf(e, MR_EUSER, "%s: no categories", path);
+    s->kp_cat = -1;
+    for (size_t k = 0; k < co->num_cats; k++)
+        if (co->cats[k].num_keypoints > 0) {
+            if (co->cats[k].num_keypoints > 64)
+                return mr_errf(e, MR_EUSER, "%s: category %lld: %d keypoints (at most 64)", path,
+                               (long long)co->cats[k].id, co->cats[k].num_keypoints);
+            s->kp_cat = (int)k;
+            s->nk = co->cats[k].num_keypoints;
+            /* flip map from the names: left_X <-> right_X */
+            for (int q = 0; q < s->nk; q++) {
+                s->flipmap[q] = q;
+                const char *nm = co->cats[k].keypoint_names ? co->cats[k].keypoint_names[q] : "";
+                const char *side = !strncmp(nm, "left_", 5) ? "right_" : !strncmp(nm, "right_", 6) ? "left_" : NULL;
+                if (!side) continue;
+                const char *rest = nm + (nm[0] == 'l' ? 5 : 6);
+                for (int p2 = 0; p2 < s->nk; p2++) {
+                    const char *n2 = co->cats[k].keypoint_names[p2];
+                    if (!strncmp(n2, side, strlen(side)) && !strcmp(n2 + strlen(side), rest)) s->flipmap[q] = p2;
+                }
+            }
+            break;
+        }
     s->n = (int)co->num_images;
     s->im = calloc((size_t)s->n, sizeof *s->im);
     if (!s->im) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
@@ -175,6 +201,10 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
             r->masks = calloc((size_t)(na + 1), sizeof *r->masks);
             if (!r->masks) return mr_errf(e, MR_ENOMEM, "out of memory");
         }
+        if (s->nk) {
+            r->kps = calloc((size_t)(na + 1) * s->nk * 3, sizeof(float));
+            if (!r->kps) return mr_errf(e, MR_ENOMEM, "out of memory");
+        }
         r->boxes = malloc(sizeof(float) * 4 * (size_t)(na + 1));
         r->labels = malloc(sizeof(int) * (size_t)(na + 1));
         r->crowd = malloc((size_t)(na + 1));
@@ -189,6 +219,17 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
             b[3] = (float)((an->bbox[1] + an->bbox[3]) * r->scale);
             r->labels[r->ninst] = an->category_index + 1;
             r->crowd[r->ninst] = (uint8_t)(an->iscrowd != 0);
+            if (r->kps && an->num_kpt > 0) {
+                if (an->num_kpt != s->nk)
+                    return mr_errf(e, MR_EUSER, "%s: annotation id %lld: field keypoints: %d keypoints, the category has %d",
+                                   path, (long long)an->id, an->num_kpt, s->nk);
+                float *k = r->kps + (size_t)r->ninst * s->nk * 3;
+                for (int q = 0; q < s->nk; q++) {
+                    k[3 * q] = (float)(an->keypoints[3 * q] * r->scale);
+                    k[3 * q + 1] = (float)(an->keypoints[3 * q + 1] * r->scale);
+                    k[3 * q + 2] = (float)an->keypoints[3 * q + 2];
+                }
+            }
             if (r->masks) {
                 mr_rle rle = MR_RLE_INIT;
                 int mrc = mr_coco_ann_rle(an, ci, &rle, e);
@@ -247,12 +288,13 @@ typedef struct batcher {
     mr_batch_image img[64];
     mask_ctx mctx[64];
     float *boxes[64];
+    float *kps[64];
     int cap_h, cap_w;
 } batcher;
 
 static int round_up(int x, int d) { return (x + d - 1) / d * d; }
 
-static int batcher_init(batcher *bt, int nmax, int maxh, int maxw, int div, int max_inst, mr_err *e)
+static int batcher_init(batcher *bt, int nmax, int maxh, int maxw, int div, int max_inst, int nk, mr_err *e)
 {
     memset(bt, 0, sizeof *bt);
     bt->cap_h = round_up(maxh, div);
@@ -262,7 +304,8 @@ static int batcher_init(batcher *bt, int nmax, int maxh, int maxw, int div, int 
     if (!bt->b.images) return mr_errf(e, MR_ENOMEM, "batch: out of memory");
     for (int i = 0; i < nmax; i++) {
         bt->boxes[i] = malloc(sizeof(float) * 4 * (size_t)(max_inst + 1));
-        if (!bt->boxes[i]) return mr_errf(e, MR_ENOMEM, "batch: out of memory");
+        bt->kps[i] = malloc(sizeof(float) * 3 * (size_t)(max_inst + 1) * (size_t)(nk + 1));
+        if (!bt->boxes[i] || !bt->kps[i]) return mr_errf(e, MR_ENOMEM, "batch: out of memory");
     }
     return MR_OK;
 }
@@ -270,7 +313,7 @@ static int batcher_init(batcher *bt, int nmax, int maxh, int maxw, int div, int 
 static void batcher_free(batcher *bt)
 {
     free(bt->b.images);
-    for (int i = 0; i < 64; i++) free(bt->boxes[i]);
+    for (int i = 0; i < 64; i++) { free(bt->boxes[i]); free(bt->kps[i]); }
 }
 
 /* fill the batch with images idx[0..n) of s, flips given per image */
@@ -322,6 +365,19 @@ static void batcher_fill(batcher *bt, const split *s, const int *idx, const int 
         }
         bi->labels = r->labels;
         bi->iscrowd = r->crowd;
+        if (r->kps) {
+            int nk = s->nk;
+            for (int k = 0; k < r->ninst; k++)
+                for (int q = 0; q < nk; q++) {
+                    const float *sk = r->kps + ((size_t)k * nk + q) * 3;
+                    float *dk = bt->kps[i] + ((size_t)k * nk + (flip[i] ? s->flipmap[q] : q)) * 3;
+                    dk[0] = flip[i] ? r->w - sk[0] : sk[0];
+                    dk[1] = sk[1];
+                    dk[2] = sk[2];
+                }
+            bi->nkp = nk;
+            bi->keypoints = bt->kps[i];
+        }
         if (r->masks) {
             bt->mctx[i].r = r;
             bt->mctx[i].flip = flip[i];
@@ -372,7 +428,7 @@ static int infer_split(mr_detector *d, const split *s, const mr_config *c, mr_co
 {
     int B = c->batch_size, rc;
     batcher bt;
-    if ((rc = batcher_init(&bt, B, s->maxh, s->maxw, c->size_div, max_instances(s), e))) { batcher_free(&bt); return rc; }
+    if ((rc = batcher_init(&bt, B, s->maxh, s->maxw, c->size_div, max_instances(s), s->nk, e))) { batcher_free(&bt); return rc; }
     mr_coco_init(res);
     int idx[64], flip[64] = {0};
     mr_dets dets[64];
@@ -415,6 +471,17 @@ static int infer_split(mr_detector *d, const split *s, const mr_config *c, mr_co
                     a.seg.rle = rle;
                     d->ms.mask_paste += (wall() - tp) * 1e3;
                 }
+                double kp[3 * 64];
+                if (dets[k].kps && dets[k].labels[q] - 1 == s->kp_cat && dets[k].num_kp == s->nk) {
+                    float inv = 1.0f / s->im[i0 + k].scale;
+                    for (int p2 = 0; p2 < s->nk; p2++) {
+                        kp[3 * p2] = dets[k].kps[((size_t)q * s->nk + p2) * 3] * inv;
+                        kp[3 * p2 + 1] = dets[k].kps[((size_t)q * s->nk + p2) * 3 + 1] * inv;
+                        kp[3 * p2 + 2] = 1;
+                    }
+                    a.num_kpt = s->nk;
+                    a.keypoints = kp;
+                }
                 rc = mr_coco_add_ann(res, &a, e);
                 mr_rle_free(&rle);
                 if (rc) break;
@@ -437,20 +504,23 @@ static int infer_split(mr_detector *d, const split *s, const mr_config *c, mr_co
 
 /* evaluate results_path against the split's gt for bbox (and segm when
  * masks were predicted); metrics.json {"bbox": EVAL, "segm": EVAL} */
-static int evaluate(const split *val, const char *results_path, const char *out_dir, int segm, double *ap,
-                    mr_err *e)
+static int evaluate(const split *val, const char *results_path, const char *out_dir, int segm, int kps,
+                    double *ap, mr_err *e)
 {
     mr_coco dt;
     mr_coco_init(&dt);
     int rc = mr_coco_load_results(&dt, &val->coco, results_path, e);
     if (rc) { mr_coco_free(&dt); return rc; }
     cJSON *m = cJSON_CreateObject();
-    static const char *const names[2] = {"bbox", "segm"};
-    for (int t = 0; t < (segm ? 2 : 1) && !rc; t++) {
+    static const char *const names[3] = {"bbox", "segm", "keypoints"};
+    for (int t = 0; t < 3 && !rc; t++) {
+        if ((t == 1 && !segm) || (t == 2 && !(kps && val->kp_cat >= 0))) continue;
         mr_eval ev;
         memset(&ev, 0, sizeof ev);
         mr_eval_params p;
-        mr_eval_params_default(&p, t == 0 ? MR_IOU_BBOX : MR_IOU_SEGM);
+        mr_eval_params_default(&p, t == 0 ? MR_IOU_BBOX : t == 1 ? MR_IOU_SEGM : MR_IOU_KEYPOINTS);
+        int64_t kcat = t == 2 ? val->coco.cats[val->kp_cat].id : 0;
+        if (t == 2) { p.cat_ids = &kcat; p.num_cat_ids = 1; }
         rc = mr_eval_run(&ev, &val->coco, &dt, &p, e);
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s/eval_%s.json", out_dir, names[t]);
@@ -602,6 +672,14 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     }
     c.num_classes = K;
     c.spec.box.num_classes = K + 1;
+    if (c.kp_on) {
+        if (tr.nk == 0) {
+            rc = mr_errf(e, MR_EUSER, "%s: field heads.keypoints: on, but %s/train.json has no category with keypoints",
+                         config_path, data_dir);
+            goto done;
+        }
+        c.spec.kp.num_kp = tr.nk;
+    }
     if ((rc = mr_mkdir_p(out_dir, e))) goto done;
     char path[4096], fp[32];
     snprintf(path, sizeof path, "%s/config.json", out_dir);
@@ -628,7 +706,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     if (!log) { rc = mr_errf(e, MR_EIO, "%s: cannot open for writing", logpath); goto done; }
     int B = c.batch_size;
     if (B > 64) B = 64;
-    if ((rc = batcher_init(&bt, B, tr.maxh, tr.maxw, c.size_div, max_instances(&tr), e))) goto done;
+    if ((rc = batcher_init(&bt, B, tr.maxh, tr.maxw, c.size_div, max_instances(&tr), tr.nk, e))) goto done;
     perm = malloc(sizeof(int) * (size_t)tr.n);
     if (!perm) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto done; }
     mr_progress pg;
@@ -652,6 +730,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
                          "\"loss_cls\": %.6g, \"loss_box\": %.6g, ",
                     t.iter, t.last_lr, L.total, L.rpn_cls, L.rpn_box, L.cls, L.box);
             if (L.has_mask) fprintf(log, "\"loss_mask\": %.6g, ", L.mask);
+            if (L.has_kp) fprintf(log, "\"loss_kp\": %.6g, ", L.kp);
             fprintf(log, "\"sec\": %.3f}\n", wall() - t0);
             fflush(log);
         }
@@ -662,6 +741,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
             mr_progress_set(&pg, "cls", L.cls);
             mr_progress_set(&pg, "box", L.box);
             if (L.has_mask) mr_progress_set(&pg, "mask", L.mask);
+            if (L.has_kp) mr_progress_set(&pg, "kp", L.kp);
             mr_progress_update(&pg, t.iter);
         }
         if (t.iter % c.checkpoint_every == 0 || t.iter == c.sched.iters) {
@@ -684,7 +764,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     mr_coco_free(&res);
     if (rc) goto done;
     double ap = 0;
-    if ((rc = evaluate(&va, path, out_dir, c.mask_on, &ap, e))) goto done;
+    if ((rc = evaluate(&va, path, out_dir, c.mask_on, c.kp_on, &ap, e))) goto done;
     double train_ips = timed_iters > 0 && t_timed > 0 ? timed_iters / t_timed : 0;
     if ((rc = write_speed(out_dir, &c, threads, bt.cap_h, bt.cap_w, train_ips, &is, &train_ms, train_done, e))) goto done;
     cJSON *rec = NULL;
@@ -740,6 +820,8 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
     if ((rc = mr_st_read(&f, weights, e))) return rc;
     const mr_st_tensor *cs = mr_st_find(&f, "roi_heads.box_predictor.cls_score.bias");
     int K1 = cs && cs->ndim == 1 ? (int)cs->shape[0] : 0;
+    const mr_st_tensor *kb = mr_st_find(&f, "roi_heads.keypoint_predictor.kps_score_lowres.bias");
+    if (c.kp_on && kb && kb->ndim == 1) c.spec.kp.num_kp = (int)kb->shape[0];
     mr_st_close(&f);
     if (K1 < 2) return mr_errf(e, MR_EUSER, "%s: no roi_heads.box_predictor.cls_score.bias: not a detector checkpoint", weights);
     c.num_classes = K1 - 1;

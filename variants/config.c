@@ -264,8 +264,9 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     /* heads */
     CK(mr_json_get_object(j, "heads", 0, &o, label, e));
     mr_json_ctx(ctx, sizeof ctx, label, "heads");
-    static const char *const hk[] = {"mask", "mask_head", "mask_loss", "mask_width", "keypoints"};
-    CK(mr_json_check_keys(o, hk, 5, ctx, e));
+    static const char *const hk[] = {"mask", "mask_head", "mask_loss", "mask_width", "keypoints",
+                                     "kp_width", "kp_convs"};
+    CK(mr_json_check_keys(o, hk, 7, ctx, e));
     CK(mr_json_get_bool(o, "mask", 0, 0, &c->mask_on, ctx, e));
     CK(get_name(o, "mask_head", "fcn", c->mask_head, sizeof c->mask_head, ctx, e));
     const struct mr_mask_head *mhp = lookup(MR_VK_MASK_HEAD, c->mask_head, label, "heads.mask_head", e);
@@ -283,6 +284,14 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     if (c->mask_on && tap->kind == MR_TAP_C4)
         return mr_errf(e, MR_EUSER, "%s: field mask: the mask branch is not available with the c4 tap yet (use fpn or c5)", ctx);
     CK(mr_json_get_bool(o, "keypoints", 0, 0, &c->kp_on, ctx, e));
+    CK(mr_json_get_int_range(o, "kp_width", 0, 512, 1, 4096, &c->kp_width, ctx, e));
+    CK(mr_json_get_int_range(o, "kp_convs", 0, 8, 1, MR_KP_MAX_CONV, &c->kp_convs, ctx, e));
+    if (c->kp_on && tap->kind == MR_TAP_C4)
+        return mr_errf(e, MR_EUSER, "%s: field keypoints: the keypoint branch is not available with the c4 tap yet (use fpn or c5)", ctx);
+    s->kp_on = c->kp_on;
+    s->kp = mr_kp_head_cfg_fpn(256, 17, c->kp_width);  /* in_ch and num_kp: set by the detector / dataset */
+    s->kp.nconv = c->kp_convs;
+    s->kp_pooled = 14;
 
     /* schedule */
     CK(mr_json_get_object(j, "schedule", 0, &o, label, e));
@@ -388,6 +397,8 @@ cJSON *mr_config_to_json(const mr_config *c)
     cJSON_AddStringToObject(o, "mask_loss", c->mask_loss);
     cJSON_AddNumberToObject(o, "mask_width", c->mask_width);
     cJSON_AddBoolToObject(o, "keypoints", c->kp_on);
+    cJSON_AddNumberToObject(o, "kp_width", c->kp_width);
+    cJSON_AddNumberToObject(o, "kp_convs", c->kp_convs);
     o = cJSON_AddObjectToObject(j, "schedule");
     cJSON_AddNumberToObject(o, "iters", (double)c->sched.iters);
     cJSON_AddNumberToObject(o, "batch_size", c->batch_size);
@@ -418,10 +429,11 @@ void mr_config_fingerprint(const mr_config *c, char *buf, size_t n)
     /* FNV-1a over the printed fields that shape the parameters */
     char s[1024];
     const mr_detector_spec *p = &c->spec;
-    snprintf(s, sizeof s, "d%d w%.6g n%s g%d t%s f%d a%d r%d p%d fc%d k%d m%d:%s:%d kp%d", p->backbone.depth,
+    snprintf(s, sizeof s, "d%d w%.6g n%s g%d t%s f%d a%d r%d p%d fc%d k%d m%d:%s:%d kp%d:%d:%d:%d", p->backbone.depth,
              (double)p->backbone.width, c->norm, p->backbone.gn_groups, c->tap, p->fpn_channels,
              p->rpn.sizes_per_level, p->rpn.nratios, p->roi_params.pooled_h, p->box.fc_dim,
-             p->box.num_classes, c->mask_on, c->mask_head, c->mask_width, c->kp_on);
+             p->box.num_classes, c->mask_on, c->mask_head, c->mask_width, c->kp_on, c->kp_width,
+             c->kp_convs, p->kp.num_kp);
     uint64_t h = 1469598103934665603ull;
     for (const char *q = s; *q; q++) { h ^= (unsigned char)*q; h *= 1099511628211ull; }
     snprintf(buf, n, "%016" PRIx64, h);

@@ -23,7 +23,7 @@
  *   box_head   {fc_dim [1024], batch_per_image [tap's: 512 / 64], positive_fraction [0.25],
  *               score_thresh [0.05], nms_thresh [0.5], detections_per_img [100]}
  *   heads      {mask [false], mask_head ["fcn"], mask_loss ["sigmoid"], mask_width [256],
- *               keypoints [false]}
+ *               keypoints [false], kp_width [512], kp_convs [8]}
  *   schedule   {iters [90000], batch_size [2], lr [0.02], warmup_iters [1000],
  *               warmup_factor [0.001], steps [[60000, 80000]], gamma [0.1],
  *               momentum [0.9], weight_decay [1e-4], checkpoint_every [5000], log_every [20]}
@@ -53,7 +53,7 @@ typedef struct mr_config {
     int batch_size;
     long checkpoint_every;
     int log_every;
-    int mask_on, kp_on, mask_width;
+    int mask_on, kp_on, mask_width, kp_width, kp_convs;
     char mask_head[16], mask_loss[16];
 } mr_config;
 
