@@ -144,6 +144,8 @@ static void test_resume_equal(void **st)
     snprintf(a, sizeof a, "%s/metrics.json", g_run);
     snprintf(b, sizeof b, "%s/metrics.json", run2);
     assert_true(same_file(a, b));
+    snprintf(a, sizeof a, "rm -rf '%s'", run2);
+    if (system(a)) print_message("could not remove %s\n", run2);
     free(run2);
 }
 
@@ -169,6 +171,8 @@ static void test_determinism(void **st)
     snprintf(a, sizeof a, "%s/checkpoint_%07ld.safetensors", g_run, g_iters);
     snprintf(b, sizeof b, "%s/checkpoint_%07ld.safetensors", run3, g_iters);
     assert_true(same_file(a, b));
+    snprintf(a, sizeof a, "rm -rf '%s'", run3);
+    if (system(a)) print_message("could not remove %s\n", run3);
     free(run3);
 }
 
@@ -241,9 +245,17 @@ static void test_bad_input(void **st)
     assert_int_equal(system(args), 0);
     snprintf(args, sizeof args, "train --config variants/configs/tiny_fpn.json --data %s --out %s/r3 --quiet", odd, dir);
     expect_cli(args, 1, "the file is 64x64 but the annotation says 80x64");
+    const char *dirs[5] = {odd, empty, dir, g_data, g_run};
+    for (int i = 0; i < 5; i++) {
+        snprintf(args, sizeof args, "rm -rf '%s'", dirs[i]);
+        if (system(args)) print_message("could not remove %s\n", dirs[i]);
+    }
     free(odd);
     free(empty);
     free(dir);
+    free(g_data);
+    free(g_run);
+    g_data = g_run = NULL;
 }
 
 static int prev_threads;
