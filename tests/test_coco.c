@@ -16,7 +16,9 @@
 #include <cmocka.h>
 
 #include "core/fileio.h"
+#include "core/pcg32.h"
 #include "eval/coco.h"
+#include "eval/json_fast.h"
 #include "tests/test_util.h"
 
 static const char *GT =
@@ -315,6 +317,55 @@ static void test_load_both(void **s)
     assert_non_null(strstr(msg[0], "/nonexistent/g.json"));
 }
 
+/* the JSON reader's numbers equal strtod's (correctly rounded, as Python's
+ * json) on random decimals of every shape: Clinger's fast path for short
+ * ones, strtod for long ones and large exponents */
+static void test_numbers_exact(void **s)
+{
+    (void)s;
+    mr_pcg32 g;
+    mr_pcg32_seed(&g, 11, 3);
+    size_t cap = 1 << 20, len = 0;
+    char *txt = malloc(cap);
+    char (*num)[40] = malloc(20000 * sizeof *num);
+    txt[len++] = '[';
+    for (int i = 0; i < 20000; i++) {
+        int shape = (int)mr_pcg32_bounded(&g, 6);
+        uint32_t a = mr_pcg32_next(&g), b = mr_pcg32_next(&g);
+        const char *sg = mr_pcg32_bounded(&g, 4) ? "" : "-";
+        switch (shape) {
+        case 0: snprintf(num[i], 40, "%s%u", sg, a % 1000); break;
+        case 1: snprintf(num[i], 40, "%s%u.%0*u", sg, a % 100000, 1 + (int)(b % 7), b % 10000000); break;
+        case 2: snprintf(num[i], 40, "%s%u%u.%u", sg, a, b, a % 97); break;
+        case 3: snprintf(num[i], 40, "%s%u.%ue%s%u", sg, a % 1000, b % 1000, b % 2 ? "-" : "", b % 40); break;
+        case 4: snprintf(num[i], 40, "%s0.%08u%u", sg, a % 100000000, b % 1000); break;
+        default: snprintf(num[i], 40, "%s%.17g", sg, (double)a / (b | 1)); break;
+        }
+        len += (size_t)snprintf(txt + len, cap - len, "%s%s", i ? ", " : "", num[i]);
+    }
+    txt[len++] = ']';
+    mr_jr j;
+    mr_err e;
+    mr_jr_init(&j, txt, len, "n.json", &e);
+    double *buf = NULL;
+    size_t bc = 0, n = 0;
+    assert_int_equal(mr_jr_num_array(&j, &buf, &bc, &n), 0);
+    assert_int_equal(n, 20000);
+    for (int i = 0; i < 20000; i++)
+        if (memcmp(&buf[i], &(double){strtod(num[i], NULL)}, sizeof(double)))
+            fail_msg("'%s': got %.17g, strtod %.17g", num[i], buf[i], strtod(num[i], NULL));
+    /* malformed numbers are errors */
+    const char *bad[3] = {"[1.e5, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]", "[01, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]",
+                          "[-, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]"};
+    for (int k = 0; k < 3; k++) {
+        mr_jr_init(&j, bad[k], strlen(bad[k]), "n.json", &e);
+        assert_int_not_equal(mr_jr_num_array(&j, &buf, &bc, &n), 0);
+    }
+    free(buf);
+    free(num);
+    free(txt);
+}
+
 static void test_missing_file(void **s)
 {
     (void)s;
@@ -335,6 +386,7 @@ size_t tests_coco(const struct CMUnitTest **out)
         cmocka_unit_test(test_bad_results),
         cmocka_unit_test(test_skip_segm),
         cmocka_unit_test(test_load_both),
+        cmocka_unit_test(test_numbers_exact),
         cmocka_unit_test(test_missing_file),
     };
     *out = t;
