@@ -586,7 +586,145 @@ static void *take(char **q, size_t n)
  * descending, then image order, then rank: numpy's stable mergesort of the
  * concatenation), their flags gathered per (area, threshold) into
  * contiguous rows, and each maxDets keeps the entries of rank < maxDets
- * (a subsequence of a stable order is that subset's stable order). */
+ * (a subsequence of a stable order is that subset's stable order).
+ * Categories are independent (each writes its own slices), so threads
+ * share them out; the result does not depend on the thread count. */
+typedef struct acc_ctx {
+    ctx *c;
+    mr_eval *ev;
+    size_t *koff, *kcells, maxn;
+    int next, failed;
+    pthread_mutex_t mu;
+} acc_ctx;
+
+/* one category's scratch (one huge-page block) */
+typedef struct acc_scratch {
+    char *blk;
+    skey *sk; size_t *base, *sbase; int32_t *ndc, *rank, *snd, *srank;
+    double *sc, *tp, *fp, *rc, *pr, *ss, *ssrt;
+    uint8_t *sf;
+} acc_scratch;
+
+static int acc_scratch_init(acc_scratch *s, size_t maxn, size_t AT)
+{
+    size_t N = maxn + 1;
+    size_t need = N * (sizeof(skey) + 2 * sizeof(size_t) + 11 * sizeof(double) + 4 * sizeof(int32_t) + AT) + 64;
+    char *q = s->blk = mr_big_alloc(need);
+    if (!q) return -1;
+    s->sk = take(&q, N * sizeof(skey)); s->base = take(&q, N * sizeof(size_t)); s->sbase = take(&q, N * sizeof(size_t));
+    s->ndc = take(&q, N * 4); s->rank = take(&q, N * 4); s->snd = take(&q, N * 4); s->srank = take(&q, N * 4);
+    s->sc = take(&q, N * 8); s->tp = take(&q, N * 8); s->fp = take(&q, N * 8); s->rc = take(&q, N * 8);
+    s->pr = take(&q, N * 8); s->ss = take(&q, N * 8); s->ssrt = take(&q, N * 8);
+    s->sf = take(&q, N * AT);
+    return 0;
+}
+
+static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
+{
+    const ctx *c = ac->c;
+    mr_eval *ev = ac->ev;
+    const mr_eval_params *p = c->p;
+    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    size_t AT = (size_t)A * T;
+    const size_t *koff = ac->koff, *kcells = ac->kcells;
+    skey *sk = S->sk; size_t *base = S->base, *sbase = S->sbase;
+    int32_t *ndc = S->ndc, *rank = S->rank, *snd = S->snd, *srank = S->srank;
+    double *sc = S->sc, *tp = S->tp, *fp = S->fp, *rc = S->rc, *pr = S->pr, *ss = S->ss, *ssrt = S->ssrt;
+    uint8_t *sf = S->sf;
+    int t50 = 0;
+    for (int t = 0; t < T; t++) if (p->iou_thrs[t] == .5) { t50 = t; break; }
+    const double eps = 2.220446049250313e-16;
+    if (koff[k + 1] == koff[k]) return;   /* no cell: -1 everywhere */
+    size_t n = 0;
+    for (size_t q = koff[k]; q < koff[k + 1]; q++) {
+        const cell *cl = &c->cells[kcells[q]];
+        for (int d = 0; d < cl->nd; d++) {
+            sc[n] = c->dscore[cl->d0 + (size_t)d];
+            base[n] = cl->d0 * AT + (size_t)d;
+            ndc[n] = cl->nd;
+            rank[n] = d;
+            sk[n].s = sc[n]; sk[n].pos = n;
+            n++;
+        }
+    }
+    qsort(sk, n, sizeof *sk, cmp_skey);
+    for (size_t i = 0; i < n; i++) {
+        size_t o = sk[i].pos;
+        ssrt[i] = sc[o]; sbase[i] = base[o]; snd[i] = ndc[o]; srank[i] = rank[o];
+    }
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *f = c->flags + sbase[i];
+        size_t st = (size_t)snd[i];
+        for (size_t at = 0; at < AT; at++) sf[at * n + i] = f[at * st];
+    }
+    for (int a = 0; a < A; a++) {
+        long npig = 0;
+        for (size_t q = koff[k]; q < koff[k + 1]; q++) npig += c->cells[kcells[q]].npig[a];
+        if (npig == 0) continue;
+        for (int m = 0; m < M; m++) {
+            int maxdet = p->max_dets[m];
+            for (int t = 0; t < T; t++) {
+                const uint8_t *row = sf + ((size_t)a * T + t) * n;
+                size_t nd = 0;
+                double ctp = 0, cfp = 0;
+                for (size_t i = 0; i < n; i++) {
+                    if (srank[i] >= maxdet) continue;
+                    uint8_t f = row[i];
+                    ctp += f == FL_TP;
+                    cfp += f == FL_FP;
+                    tp[nd] = ctp; fp[nd] = cfp; ss[nd] = ssrt[i];
+                    nd++;
+                }
+                for (size_t i = 0; i < nd; i++) {
+                    rc[i] = tp[i] / (double)npig;
+                    pr[i] = tp[i] / (fp[i] + tp[i] + eps);
+                }
+                ev->recall[(((size_t)t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0;
+                /* F1-optimal threshold at IoU .5, area index 0, last maxDets */
+                if (t == t50 && a == 0 && m == M - 1 && p->use_cats) {
+                    double best = 0, bscore = -1;
+                    for (size_t i = 0; i < nd; i++) {
+                        if (i + 1 < nd && ss[i + 1] == ss[i]) continue;
+                        double P = tp[i] + fp[i] > 0 ? tp[i] / (tp[i] + fp[i]) : 0, Rr = tp[i] / (double)npig;
+                        double f1 = P + Rr > 0 ? 2 * P * Rr / (P + Rr) : 0;
+                        if (f1 > best) { best = f1; bscore = ss[i]; }
+                    }
+                    ev->cats[k].f1_best = best;
+                    ev->cats[k].f1_best_score = bscore;
+                }
+                for (size_t i = nd; i-- > 1;)
+                    if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+                size_t pi = 0;
+                for (int r = 0; r < R; r++) {
+                    while (pi < nd && rc[pi] < p->rec_thrs[r]) pi++;
+                    size_t o = ((((size_t)t * R + r) * K + k) * A + a) * M + m;
+                    if (pi < nd) { ev->precision[o] = pr[pi]; ev->scores[o] = ss[pi]; }
+                    else { ev->precision[o] = 0; ev->scores[o] = 0; }
+                }
+            }
+        }
+    }
+}
+
+static void *acc_worker(void *arg)
+{
+    acc_ctx *ac = arg;
+    acc_scratch S;
+    if (acc_scratch_init(&S, ac->maxn, (size_t)ac->c->p->A * ac->c->p->T)) {
+        pthread_mutex_lock(&ac->mu); ac->failed = 1; pthread_mutex_unlock(&ac->mu);
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&ac->mu);
+        int k = ac->next++;
+        pthread_mutex_unlock(&ac->mu);
+        if (k >= ac->ev->K) break;
+        accumulate_k(ac, k, &S);
+    }
+    free(S.blk);
+    return NULL;
+}
+
 static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
 {
     const mr_eval_params *p = c->p;
@@ -600,117 +738,40 @@ static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
     for (size_t i = 0; i < np; i++) ev->scores[i] = -1;
     for (size_t i = 0; i < nr; i++) ev->recall[i] = -1;
     /* cells by category, in image order (cells are built in image order) */
-    size_t *koff = calloc((size_t)K + 1, sizeof(size_t)), *kcells = malloc((c->ncells + 1) * sizeof(size_t));
-    size_t maxn = 0;
-    if (!koff || !kcells) { free(koff); free(kcells); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-    for (size_t i = 0; i < c->ncells; i++) koff[c->cells[i].k + 1]++;
-    for (int k = 0; k < K; k++) koff[k + 1] += koff[k];
-    {
-        size_t *fill = malloc(((size_t)K + 1) * sizeof(size_t));
-        if (!fill) { free(koff); free(kcells); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-        memcpy(fill, koff, ((size_t)K + 1) * sizeof(size_t));
-        for (size_t i = 0; i < c->ncells; i++) kcells[fill[c->cells[i].k]++] = i;
-        free(fill);
-    }
+    acc_ctx ac;
+    memset(&ac, 0, sizeof ac);
+    ac.c = c; ac.ev = ev;
+    ac.koff = calloc((size_t)K + 1, sizeof(size_t));
+    ac.kcells = malloc((c->ncells + 1) * sizeof(size_t));
+    size_t *fill = malloc(((size_t)K + 1) * sizeof(size_t));
+    if (!ac.koff || !ac.kcells || !fill) { free(ac.koff); free(ac.kcells); free(fill); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    for (size_t i = 0; i < c->ncells; i++) ac.koff[c->cells[i].k + 1]++;
+    for (int k = 0; k < K; k++) ac.koff[k + 1] += ac.koff[k];
+    memcpy(fill, ac.koff, ((size_t)K + 1) * sizeof(size_t));
+    for (size_t i = 0; i < c->ncells; i++) ac.kcells[fill[c->cells[i].k]++] = i;
+    free(fill);
     for (int k = 0; k < K; k++) {
         size_t n = 0;
-        for (size_t q = koff[k]; q < koff[k + 1]; q++) n += (size_t)c->cells[kcells[q]].nd;
-        if (n > maxn) maxn = n;
+        for (size_t q = ac.koff[k]; q < ac.koff[k + 1]; q++) n += (size_t)c->cells[ac.kcells[q]].nd;
+        if (n > ac.maxn) ac.maxn = n;
     }
-    size_t AT = (size_t)A * T;
-    /* all scratch in one huge-page block (fresh pages cost more than the
-     * work on them) */
-    size_t N = maxn + 1;
-    size_t need = N * (sizeof(skey) + 2 * sizeof(size_t) + 11 * sizeof(double) + 4 * sizeof(int32_t) + AT) + 64;
-    char *blk = mr_big_alloc(need), *q = blk;
-    skey *sk = NULL; size_t *base = NULL, *sbase = NULL; int32_t *ndc = NULL, *rank = NULL, *snd = NULL, *srank = NULL;
-    double *sc = NULL, *tp = NULL, *fp = NULL, *rc = NULL, *pr = NULL, *ss = NULL, *ssrt = NULL;
-    uint8_t *sf = NULL;
-    int rcode = MR_OK;
-    if (!blk) { rcode = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
-    sk = take(&q, N * sizeof(skey)); base = take(&q, N * sizeof(size_t)); sbase = take(&q, N * sizeof(size_t));
-    ndc = take(&q, N * 4); rank = take(&q, N * 4); snd = take(&q, N * 4); srank = take(&q, N * 4);
-    sc = take(&q, N * 8); tp = take(&q, N * 8); fp = take(&q, N * 8); rc = take(&q, N * 8);
-    pr = take(&q, N * 8); ss = take(&q, N * 8); ssrt = take(&q, N * 8);
-    sf = take(&q, N * AT);
-    int t50 = 0;
-    for (int t = 0; t < T; t++) if (p->iou_thrs[t] == .5) { t50 = t; break; }
-    const double eps = 2.220446049250313e-16;
-    for (int k = 0; k < K; k++) {
-        if (koff[k + 1] == koff[k]) continue;   /* no cell: -1 everywhere */
-        size_t n = 0;
-        for (size_t q = koff[k]; q < koff[k + 1]; q++) {
-            const cell *cl = &c->cells[kcells[q]];
-            for (int d = 0; d < cl->nd; d++) {
-                sc[n] = c->dscore[cl->d0 + (size_t)d];
-                base[n] = cl->d0 * AT + (size_t)d;
-                ndc[n] = cl->nd;
-                rank[n] = d;
-                sk[n].s = sc[n]; sk[n].pos = n;
-                n++;
-            }
-        }
-        qsort(sk, n, sizeof *sk, cmp_skey);
-        for (size_t i = 0; i < n; i++) {
-            size_t o = sk[i].pos;
-            ssrt[i] = sc[o]; sbase[i] = base[o]; snd[i] = ndc[o]; srank[i] = rank[o];
-        }
-        for (size_t i = 0; i < n; i++) {
-            const uint8_t *f = c->flags + sbase[i];
-            size_t st = (size_t)snd[i];
-            for (size_t at = 0; at < AT; at++) sf[at * n + i] = f[at * st];
-        }
-        for (int a = 0; a < A; a++) {
-            long npig = 0;
-            for (size_t q = koff[k]; q < koff[k + 1]; q++) npig += c->cells[kcells[q]].npig[a];
-            if (npig == 0) continue;
-            for (int m = 0; m < M; m++) {
-                int maxdet = p->max_dets[m];
-                for (int t = 0; t < T; t++) {
-                    const uint8_t *row = sf + ((size_t)a * T + t) * n;
-                    size_t nd = 0;
-                    double ctp = 0, cfp = 0;
-                    for (size_t i = 0; i < n; i++) {
-                        if (srank[i] >= maxdet) continue;
-                        uint8_t f = row[i];
-                        ctp += f == FL_TP;
-                        cfp += f == FL_FP;
-                        tp[nd] = ctp; fp[nd] = cfp; ss[nd] = ssrt[i];
-                        nd++;
-                    }
-                    for (size_t i = 0; i < nd; i++) {
-                        rc[i] = tp[i] / (double)npig;
-                        pr[i] = tp[i] / (fp[i] + tp[i] + eps);
-                    }
-                    ev->recall[(((size_t)t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0;
-                    /* F1-optimal threshold at IoU .5, area index 0, last maxDets */
-                    if (t == t50 && a == 0 && m == M - 1 && p->use_cats) {
-                        double best = 0, bscore = -1;
-                        for (size_t i = 0; i < nd; i++) {
-                            if (i + 1 < nd && ss[i + 1] == ss[i]) continue;
-                            double P = tp[i] + fp[i] > 0 ? tp[i] / (tp[i] + fp[i]) : 0, Rr = tp[i] / (double)npig;
-                            double f1 = P + Rr > 0 ? 2 * P * Rr / (P + Rr) : 0;
-                            if (f1 > best) { best = f1; bscore = ss[i]; }
-                        }
-                        ev->cats[k].f1_best = best;
-                        ev->cats[k].f1_best_score = bscore;
-                    }
-                    for (size_t i = nd; i-- > 1;)
-                        if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
-                    size_t pi = 0;
-                    for (int r = 0; r < R; r++) {
-                        while (pi < nd && rc[pi] < p->rec_thrs[r]) pi++;
-                        size_t o = ((((size_t)t * R + r) * K + k) * A + a) * M + m;
-                        if (pi < nd) { ev->precision[o] = pr[pi]; ev->scores[o] = ss[pi]; }
-                        else { ev->precision[o] = 0; ev->scores[o] = 0; }
-                    }
-                }
-            }
-        }
+    pthread_mutex_init(&ac.mu, NULL);
+    int nth = p->threads > 1 ? p->threads : 1;
+    if (nth > K) nth = K > 0 ? K : 1;
+    if (nth > 64) nth = 64;
+    if (nth == 1) acc_worker(&ac);
+    else {
+        pthread_t th[64];
+        int started = 0;
+        for (int i = 0; i < nth; i++) { if (pthread_create(&th[i], NULL, acc_worker, &ac) == 0) started++; else break; }
+        if (!started) acc_worker(&ac);
+        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     }
-out:
-    free(koff); free(kcells); free(blk);
-    return rcode;
+    pthread_mutex_destroy(&ac.mu);
+    free(ac.koff);
+    free(ac.kcells);
+    if (ac.failed) return mr_errf(e, MR_ENOMEM, "out of memory");
+    return MR_OK;
 }
 
 /* per-category AP/AP50/AP75/AR over area index 0 at maxDets 100 (else the
