@@ -34,6 +34,7 @@ typedef struct bench_ctx {
     const char *out_dir;  /* NULL: no files */
     int json;             /* print JSON instead of the table */
     double min_sec;       /* time each measurement at least this long */
+    const char *filter;   /* only rows whose name contains this (NULL: all) */
 } bench_ctx;
 
 typedef int (*bench_fn)(const bench_ctx *ctx, mr_err *e);
@@ -147,6 +148,7 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     cJSON_AddStringToObject(root, "commit", mr_git_commit());
     cJSON_AddStringToObject(root, "timing", "best of >= 3 repetitions lasting >= min_sec");
     cJSON_AddNumberToObject(root, "min_sec", ctx->min_sec);
+    if (ctx->filter) cJSON_AddStringToObject(root, "filter", ctx->filter);
     const double load0 = load_avg();
     cJSON_AddNumberToObject(root, "load_avg_1min_start", load0);
     cJSON_AddNumberToObject(root, "sgemm_n", sg.n);
@@ -170,6 +172,7 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     for (size_t k = 0; k < mr_layer_ncases; k++) {
         const mr_lcase *c = &mr_layer_cases[k];
         if (!(c->flags & MR_LC_BENCH_CONV)) continue;
+        if (ctx->filter && !strstr(c->name, ctx->filter)) continue;
         mr_lcase_run r;
         if ((rc = mr_lcase_setup(c, &r, 1u + k, e))) break;
         const double tf = best_time(run_fwd, &r, ctx->min_sec);
@@ -251,6 +254,7 @@ static void usage(FILE *f)
                "  --out DIR     write SUITE.json and SUITE.md under DIR\n"
                "  --json        print the JSON instead of the table\n"
                "  --min-sec S   time each measurement for at least S seconds (default 1)\n"
+               "  --filter STR  only the rows whose name contains STR (e.g. stem)\n"
                "  --help        this text\n\nsuites:\n");
     for (size_t i = 0; i < NSUITES; i++) fprintf(f, "  %-8s %s\n", suites[i].name, suites[i].help);
 }
@@ -260,11 +264,12 @@ int cmd_bench(int argc, char **argv)
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},       {"threads", required_argument, 0, 't'},
         {"out", required_argument, 0, 'o'},  {"json", no_argument, 0, 'j'},
-        {"min-sec", required_argument, 0, 'm'}, {0, 0, 0, 0}};
-    bench_ctx ctx = {1, NULL, 0, 1.0};
+        {"min-sec", required_argument, 0, 'm'}, {"filter", required_argument, 0, 'f'},
+        {0, 0, 0, 0}};
+    bench_ctx ctx = {1, NULL, 0, 1.0, NULL};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "ht:o:jm:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ht:o:jm:f:", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
@@ -275,6 +280,7 @@ int cmd_bench(int argc, char **argv)
             break;
         case 'o': ctx.out_dir = optarg; break;
         case 'j': ctx.json = 1; break;
+        case 'f': ctx.filter = optarg; break;
         case 'm':
             ctx.min_sec = strtod(optarg, &end);
             if (*end || !(ctx.min_sec >= 0.0 && ctx.min_sec <= 600.0))
