@@ -9,9 +9,10 @@
  * Errors: the reader remembers the first error (position as line:column and
  * what was expected); callers add the record and field (mr_jr_fail).
  *
- * defines: mr_jr, mr_jr_init, mr_jr_ws, mr_jr_peek, mr_jr_eat, mr_jr_expect,
- *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip, mr_jr_skip_fast, mr_jr_next_item,
- *          mr_jr_next_key, mr_jr_fail, mr_jr_lit, MR_JT_*
+ * defines: mr_jr, mr_jr_init, mr_jr_peek, mr_jr_eat, mr_jr_expect,
+ *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip,
+ *          mr_jr_skip_fast, mr_jr_next_item, mr_jr_next_key, mr_jr_fail,
+ *          mr_jr_lit, MR_JT_*
  */
 #ifndef MR_JSON_FAST_H
 #define MR_JSON_FAST_H
