@@ -288,6 +288,71 @@ static void test_forward_vs_naive(void **s)
     assert_true(n_conv >= 10 && n_deconv >= 2);
 }
 
+/* Random shapes: conv, deconv, max-pool and resize layers with sizes and
+ * stride / padding / dilation drawn from a PCG32 stream (odd sizes, input
+ * smaller than the kernel, stride larger than the kernel), each through the
+ * gradient check and, for conv, the naive forward. */
+static void test_random_shapes(void **s)
+{
+    (void)s;
+    mr_pcg32 g;
+    mr_pcg32_seed(&g, 2024u, 5u);
+#define RND(lo, hi) ((int)(lo) + (int)mr_pcg32_bounded(&g, (uint32_t)((hi) - (lo) + 1)))
+    int done = 0;
+    const int want = tu_asan() ? 12 : 40;
+    while (done < want) {
+        mr_lcase c = {.name = "random", .n = RND(1, 2), .c = RND(1, 4), .h = RND(1, 11), .w = RND(1, 13),
+                      .flags = MR_LC_GRAD};
+        switch (done % 4) {
+        case 0:
+            c.kind = MR_LK_CONV;
+            c.cout = RND(1, 4); c.kh = RND(1, 5); c.kw = RND(1, 5); c.sh = RND(1, 3); c.sw = RND(1, 3);
+            c.ph = RND(0, 2); c.pw = RND(0, 2); c.dh = RND(1, 2); c.dw = RND(1, 2); c.bias = RND(0, 1);
+            if (mr_conv_out_size(c.h, c.kh, c.sh, c.ph, c.dh) < 1 ||
+                mr_conv_out_size(c.w, c.kw, c.sw, c.pw, c.dw) < 1) continue;
+            break;
+        case 1:
+            c.kind = MR_LK_DECONV;
+            c.cout = RND(1, 4); c.kh = c.kw = RND(1, 4); c.sh = c.sw = RND(1, 3);
+            c.ph = c.pw = RND(0, (c.kh - 1) / 2); c.bias = RND(0, 1);
+            if ((c.h - 1) * c.sh - 2 * c.ph + c.kh < 1 || (c.w - 1) * c.sw - 2 * c.pw + c.kw < 1) continue;
+            break;
+        case 2:
+            c.kind = MR_LK_MAXPOOL;
+            c.kh = RND(1, 4); c.sh = RND(1, 3); c.ph = RND(0, c.kh / 2);
+            if (mr_conv_out_size(c.h, c.kh, c.sh, c.ph, 1) < 1 || mr_conv_out_size(c.w, c.kh, c.sh, c.ph, 1) < 1)
+                continue;
+            break;
+        default:
+            c.kind = RND(0, 1) ? MR_LK_UP_BILINEAR : MR_LK_UP_NEAREST;
+            c.oh = RND(1, 17); c.ow = RND(1, 17);
+            break;
+        }
+        double worst;
+        int f = gradcheck_case(&c, 500u + (uint64_t)done, 0.0, &worst);
+        if (f) print_error("random %s: n%d c%d %dx%d cout%d k%dx%d s%d,%d p%d,%d d%d,%d -> %dx%d\n",
+                           mr_lkind_name(c.kind), c.n, c.c, c.h, c.w, c.cout, c.kh, c.kw, c.sh, c.sw,
+                           c.ph, c.pw, c.dh, c.dw, c.oh, c.ow);
+        assert_int_equal(f, 0);
+        if (c.kind == MR_LK_CONV) {
+            mr_lcase_run r;
+            mr_err e;
+            assert_int_equal(mr_lcase_setup(&c, &r, 9u + (uint64_t)done, &e), MR_OK);
+            mr_lcase_forward(&r);
+            double *ref = calloc(r.nout, sizeof(double)), *absum = calloc(r.nout, sizeof(double));
+            assert_true(ref && absum);
+            mr_conv2d cv = {c.c, c.cout, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw, c.dh, c.dw};
+            naive_conv(&cv, c.n, c.h, c.w, r.t[0].x, r.t[1].x, c.bias ? r.t[2].x : NULL, ref, absum);
+            assert_true(max_err_ratio(r.out, ref, absum, 4.0 * U32 * sqrt((double)c.c * c.kh * c.kw), r.nout) <= 1.0);
+            free(ref);
+            free(absum);
+            mr_lcase_free(&r);
+        }
+        done++;
+    }
+#undef RND
+}
+
 /* NULL gradients are skipped, and each gradient does not depend on which
  * others were asked for; conv backward is bitwise repeatable. */
 static void test_conv_null_grads_and_repeat(void **s)
@@ -392,17 +457,40 @@ static void test_bench_cli(void **s)
     assert_int_equal(tu_run(cmd, out, sizeof out), 2);
 }
 
+/* The checks run at 1 OpenBLAS / OpenMP thread (the results do not depend
+ * on it, and on a shared, loaded machine spinning worker threads make small
+ * products slow); test_threads_bitwise sets 2 itself. */
+static int saved_blas, saved_omp;
+static int one_thread(void **s)
+{
+    (void)s;
+    saved_blas = openblas_get_num_threads();
+    saved_omp = omp_get_max_threads();
+    openblas_set_num_threads(1);
+    omp_set_num_threads(1);
+    return 0;
+}
+static int restore_threads(void **s)
+{
+    (void)s;
+    openblas_set_num_threads(saved_blas);
+    omp_set_num_threads(saved_omp);
+    return 0;
+}
+#define T1(f) cmocka_unit_test_setup_teardown(f, one_thread, restore_threads)
+
 extern const struct CMUnitTest *layers_ref_tests(size_t *n);
 
 size_t tests_layers(const struct CMUnitTest **out)
 {
     static struct CMUnitTest all[32];
     static const struct CMUnitTest mine[] = {
-        cmocka_unit_test(test_gradcheck_all),
-        cmocka_unit_test(test_gradcheck_can_fail),
-        cmocka_unit_test(test_forward_vs_naive),
-        cmocka_unit_test(test_conv_null_grads_and_repeat),
-        cmocka_unit_test(test_workspace_sizes),
+        T1(test_gradcheck_all),
+        T1(test_gradcheck_can_fail),
+        T1(test_forward_vs_naive),
+        T1(test_random_shapes),
+        T1(test_conv_null_grads_and_repeat),
+        T1(test_workspace_sizes),
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_bench_cli),
     };
