@@ -161,7 +161,7 @@ static void fmt_num(char *o, size_t n, double v, int sign)
 
 static void fmt_pm(char *o, size_t n, double m, double s, int sign)
 {
-    char a[32], b[32];
+    char a[40], b[40];
     fmt_num(a, sizeof a, m, sign);
     if (isnan(m)) { snprintf(o, n, "–"); return; }
     if (isnan(s)) { snprintf(o, n, "%s", a); return; }
@@ -206,7 +206,7 @@ char *mr_table_markdown(const mr_table *t)
         sb_printf(&b, "| %s%s | %s | %d |", row->label, r == t->base ? " (base)" : "",
                   r == t->base ? "—" : (row->diff[0] ? row->diff : "?"), row->nseeds);
         for (int c = 0; c < t->ncols; c++) {
-            char v[64], d[64], p[32], pd[32];
+            char v[96], d[96], p[40], pd[40];
             fmt_pm(v, sizeof v, row->stat[c].mean, row->stat[c].std, 0);
             fmt_pm(d, sizeof d, row->delta[c], row->noise[c], 1);
             fmt_num(p, sizeof p, row->paper[c], 0);
@@ -251,7 +251,7 @@ static void tex_escape(char *o, size_t n, const char *s)
 
 static void tex_pm(char *o, size_t n, double m, double s, int sign)
 {
-    char a[32], b[32];
+    char a[40], b[40];
     if (isnan(m)) { snprintf(o, n, "--"); return; }
     snprintf(a, sizeof a, sign ? "%+.1f" : "%.1f", m);
     if (isnan(s)) { snprintf(o, n, "%s", a); return; }
@@ -285,7 +285,7 @@ char *mr_table_latex(const mr_table *t)
         tex_escape(esc, sizeof esc, row->label);
         sb_printf(&b, "%s", esc);
         for (int c = 0; c < t->ncols; c++) {
-            char v[64], d[64], p[32], pd[32];
+            char v[128], d[128], p[128], pd[128];
             tex_pm(v, sizeof v, row->stat[c].mean, row->stat[c].std, 0);
             if (r == t->base) { snprintf(d, sizeof d, "--"); snprintf(pd, sizeof pd, "--"); }
             else {

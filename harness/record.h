@@ -1,0 +1,48 @@
+/*
+ * record.h — a run's record (docs/run_layout.md): git commit and dirty flag,
+ * date, machine (CPU model, threads, OpenBLAS core), resolved config, seed,
+ * AP numbers and the fps protocol with its speeds. Built from the files of a
+ * finished run directory, written to RUN/record.json and appended to the
+ * results store (harness/store.h).
+ *
+ * defines: mr_machine, mr_machine_detect, mr_record_build, mr_record_commit,
+ *          mr_metrics_summary, mr_json_load
+ */
+#ifndef MR_RECORD_H
+#define MR_RECORD_H
+
+#include <cjson/cJSON.h>
+#include "core/err.h"
+
+typedef struct mr_machine {
+    char cpu[256];        /* "model name" of /proc/cpuinfo ("unknown" if absent) */
+    int threads;          /* threads the run used */
+    int cores_online;     /* sysconf(_SC_NPROCESSORS_ONLN) */
+    char blas_core[64];   /* openblas_get_corename() */
+} mr_machine;
+
+/* Fill m for a run that uses `threads` threads (<= 0: OpenBLAS's count). */
+void mr_machine_detect(mr_machine *m, int threads);
+
+/* Parse a JSON file into *out (caller deletes); errors name the path and the
+ * column where parsing stopped. */
+int mr_json_load(const char *path, cJSON **out, mr_err *e);
+
+/* From a metrics.json object ({"bbox": EVAL, "segm": EVAL, ...}) make the
+ * record's summary {"bbox": {"AP": .., ...}, ...}: each EVAL's "metrics"
+ * object, copied. An EVAL without "metrics" is an MR_EUSER error naming
+ * `where` and the iou type. */
+int mr_metrics_summary(const cJSON *metrics, const char *where, cJSON **out, mr_err *e);
+
+/* Build the record of the finished run in run_dir: reads config.json and
+ * metrics.json (required) and speed.json (optional: "speed" is null when
+ * absent). config_name NULL = the run directory's last path component;
+ * seed < 0 = the resolved config's "seed" field. */
+int mr_record_build(const char *run_dir, const char *config_name, long seed, int threads,
+                    cJSON **out, mr_err *e);
+
+/* Write rec to run_dir/record.json (atomically) and then append it to the
+ * store (store NULL = no store). */
+int mr_record_commit(const char *run_dir, const cJSON *rec, const char *store, mr_err *e);
+
+#endif

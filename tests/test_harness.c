@@ -1,0 +1,25 @@
+/*
+ * test_harness.c — group `harness`: gathers the harness tests from
+ * tests/test_harness_*.c into one list.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tests/test_harness.h"
+
+size_t tests_harness(const struct CMUnitTest **out)
+{
+    static struct CMUnitTest all[64];
+    static size_t n;
+    if (!n) {
+        memcpy(all + n, th_store_tests, th_store_ntests * sizeof *all);
+        n += th_store_ntests;
+    }
+    *out = all;
+    return n;
+}

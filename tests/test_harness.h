@@ -1,0 +1,24 @@
+/*
+ * test_harness.h — helpers and test lists shared by the harness and plot
+ * test files (tests/test_harness*.c, tests/test_plot*.c).
+ *
+ * defines: th_write, th_make_run, th_store_tests, th_store_ntests
+ */
+#ifndef MR_TEST_HARNESS_H
+#define MR_TEST_HARNESS_H
+
+#include <stddef.h>
+
+struct CMUnitTest;
+
+/* write text to path (test fails if it cannot) */
+void th_write(const char *path, const char *text);
+/* a complete fake run directory: config.json, metrics.json (bbox and segm
+ * EVAL blocks with AP = ap_*), speed.json (when fps > 0), train_log.jsonl */
+void th_make_run(const char *dir, const char *name, long seed, double ap_segm, double ap_bbox,
+                 double fps);
+
+extern const struct CMUnitTest th_store_tests[];
+extern const size_t th_store_ntests;
+
+#endif
