@@ -114,14 +114,18 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
     /* the mask branch: a block of the head's own tensors */
     mr_mask_head_cfg mcfg = d->s.mask;
     if (d->s.mask_on) {
-        if (spec->tap->kind == MR_TAP_C4) {
-            rc = mr_errf(e, MR_EUSER, "heads.mask: the mask branch is not available with the c4 tap yet (use fpn or c5)");
-            goto fail;
-        }
         if (!d->s.mask_loss) { rc = mr_errf(e, MR_EUSER, "heads.mask_loss: no mask loss given"); goto fail; }
         if (d->s.mask_pooled < 1) d->s.mask_pooled = 14;
         mcfg.in_ch = d->roi_in_ch;
         mcfg.in_size = d->s.mask_pooled;
+        if (spec->tap->kind == MR_TAP_C4) {
+            /* C4: the head runs on the res5 output of the box head's RoIs
+             * (paper Fig. 4 left): no convs before the deconv */
+            d->s.mask_pooled = P;
+            mcfg.in_ch = d->rn.out_ch[3];
+            mcfg.in_size = P / 2;
+            if (mcfg.kind == MR_MASK_HEAD_FCN) mcfg.nconv = 0;
+        }
         mcfg.num_classes = d->s.box.num_classes;
         if ((rc = mr_mask_head_check(&mcfg, e))) { mr_err_prefix(e, "heads"); goto fail; }
         int np = mr_mask_head_params(&mcfg, "roi_heads.", NULL, 0);
@@ -386,6 +390,8 @@ static int heads_forward(mr_detector *d, fwd_state *f, mr_err *e)
 /* the mask branch of a training step */
 typedef struct mask_state {
     int P;                           /* positive RoIs */
+    const float *x;                  /* the mask head's input */
+    int *rows;                       /* C4: box-sample row of each positive */
     mr_mask_head_acts acts;
     float *dlogits;
 } mask_state;
@@ -399,10 +405,12 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
     float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
     int *labels = mr_arena_alloc(a, sizeof(int) * (size_t)(P + 1));
     float *tg = mr_arena_floats(a, (size_t)(P + 1) * M * M);
-    if (!rois || !labels || !tg) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
+    ms->rows = mr_arena_alloc(a, sizeof(int) * (size_t)(P + 1));
+    if (!rois || !labels || !tg || !ms->rows) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
     int k = 0;
     for (int r = 0; r < smp->R; r++) {
         if (smp->labels[r] <= 0) continue;
+        ms->rows[k] = r;
         memcpy(rois + 5 * k, smp->rois + 5 * r, 5 * sizeof(float));
         labels[k] = smp->labels[r];
         const mr_batch_image *im = &b->img[(int)smp->rois[5 * r]];
@@ -414,14 +422,24 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
     }
     ms->P = P;
     double t0 = now_ms();
-    f->mask_job.R = P;
-    f->mask_job.P = d->s.mask_pooled;
-    f->mask_job.rois = rois;
-    int rc = roi_forward(d, f, &f->mask_job, e);
-    if (rc) return rc;
+    int rc;
+    if (d->s.tap->kind == MR_TAP_C4) {
+        /* the positives' res5 outputs, computed for the box head */
+        size_t per = (size_t)d->s.mask.in_ch * d->s.mask.in_size * d->s.mask.in_size;
+        float *x = mr_arena_floats(a, (size_t)(P + 1) * per);
+        if (!x) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
+        for (int i = 0; i < P; i++) memcpy(x + i * per, f->res5.out + (size_t)ms->rows[i] * per, per * sizeof(float));
+        ms->x = x;
+    } else {
+        f->mask_job.R = P;
+        f->mask_job.P = d->s.mask_pooled;
+        f->mask_job.rois = rois;
+        if ((rc = roi_forward(d, f, &f->mask_job, e))) return rc;
+        ms->x = f->mask_job.pooled;
+    }
     double t1 = now_ms();
     d->ms.roi_extract += t1 - t0;
-    if ((rc = mr_mask_head_forward(&d->mh, P, f->mask_job.pooled, a, &ms->acts, e))) return rc;
+    if ((rc = mr_mask_head_forward(&d->mh, P, ms->x, a, &ms->acts, e))) return rc;
     ms->dlogits = mr_arena_zeros(a, (size_t)(P + 1) * K1 * M * M);
     if (!ms->dlogits) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
     if (P > 0) {
@@ -455,8 +473,15 @@ static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, m
     if (rc) return rc;
     double t1 = now_ms();
     d->ms.roi_extract += t1 - t0;
+    const float *x = f->mask_job.pooled;
+    if (d->s.tap->kind == MR_TAP_C4 && P > 0) {
+        /* C4: res5 on the detections' RoI features, as for the box head */
+        mr_stage_act r5;
+        if ((rc = mr_stage_forward(&d->rn, 3, P, f->mask_job.P, f->mask_job.P, x, a, &r5, e))) return rc;
+        x = r5.out;
+    }
     mr_mask_head_acts acts;
-    if ((rc = mr_mask_head_forward(&d->mh, P, f->mask_job.pooled, a, &acts, e))) return rc;
+    if ((rc = mr_mask_head_forward(&d->mh, P, x, a, &acts, e))) return rc;
     k = 0;
     for (int n = 0; n < b->n; n++) {
         dets[n].mask_size = M;
@@ -644,6 +669,18 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
             float *dres5 = mr_arena_zeros(a, (size_t)R * C5 * f.res5.OH * f.res5.OW);
             if (!dres5) return mr_errf(e, MR_ENOMEM, "box head: out of memory in backward");
             mr_avgpool_global_backward(R, C5, f.res5.OH, f.res5.OW, dp5, dres5);
+            if (d->s.mask_on && ms.P > 0) {
+                /* the mask head's gradient joins its RoIs' res5 outputs */
+                size_t per = (size_t)C5 * f.res5.OH * f.res5.OW;
+                float *dx = mr_arena_zeros(a, (size_t)ms.P * per);
+                if (!dx) return mr_errf(e, MR_ENOMEM, "mask head: out of memory in backward");
+                if ((rc = mr_mask_head_backward(&d->mh, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
+                for (int i = 0; i < ms.P; i++) {
+                    float *dst = dres5 + (size_t)ms.rows[i] * per;
+                    const float *src = dx + (size_t)i * per;
+                    for (size_t q = 0; q < per; q++) dst[q] += src[q];
+                }
+            }
             if ((rc = mr_stage_backward(&d->rn, 3, &f.res5, dres5, dpooled, a, e))) return rc;
         }
     } else {
@@ -658,11 +695,11 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
         if (!dmaps[l]) return mr_errf(e, MR_ENOMEM, "out of memory in backward");
     }
     if ((rc = roi_backward(d, &f, &f.box_job, dpooled, dmaps, e))) return rc;
-    if (d->s.mask_on && ms.P > 0) {
+    if (d->s.mask_on && ms.P > 0 && d->s.tap->kind != MR_TAP_C4) {
         float *dx = mr_arena_zeros(a, (size_t)ms.P * C * f.mask_job.P * f.mask_job.P);
         if (!dx) return mr_errf(e, MR_ENOMEM, "mask head: out of memory in backward");
         double tm = now_ms();
-        if ((rc = mr_mask_head_backward(&d->mh, f.mask_job.pooled, &ms.acts, ms.dlogits, dx, a, e))) return rc;
+        if ((rc = mr_mask_head_backward(&d->mh, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
         double tr = now_ms();
         d->ms.heads += tr - tm;
         if ((rc = roi_backward(d, &f, &f.mask_job, dx, dmaps, e))) return rc;

@@ -134,8 +134,8 @@ static void test_bad_configs(void **st)
     expect_fail(dir, "n.json", "[1, 2]", "expected a JSON object");
     expect_fail(dir, "o.json", "{\"tap\": \"c4\", \"roi\": {\"pooled\": 7}, \"input\": {\"size_divisibility\": 8}}",
                 "size_divisibility");
-    expect_fail(dir, "p.json", "{\"tap\": \"c4\", \"roi\": {\"pooled\": 14}, \"heads\": {\"mask\": true}}",
-                "field mask: the mask branch is not available with the c4 tap");
+    expect_fail(dir, "p.json", "{\"tap\": \"c4\", \"roi\": {\"pooled\": 14}, \"heads\": {\"keypoints\": true}}",
+                "field keypoints: the keypoint branch is not available with the c4 tap");
     expect_fail(dir, "q.json", "{\"heads\": {\"mask_head\": \"unet\"}}", "unknown mask_head 'unet' (known: fcn, mlp)");
     free(dir);
 }

@@ -328,11 +328,10 @@ static int box_mask_target(const void *ctx, int inst, const float box[4], int M,
 /* the mask branch: its tensors are named as torchvision's, a training step
  * yields a mask loss and gradients in the mask head, inference gives masks,
  * and the mask loss falls over a short run */
-static void test_mask_branch(void **st)
+static void run_mask_branch(const char *tap)
 {
-    (void)st;
     mr_err e;
-    mr_detector_spec s = td_spec_tiny("fpn", "roialign");
+    mr_detector_spec s = td_spec_tiny(tap, "roialign");
     s.mask_on = 1;
     s.mask = mr_registry_mask_head("fcn", &e)->cfg;
     s.mask.conv_ch = s.mask.deconv_ch = 8;
@@ -343,8 +342,12 @@ static void test_mask_branch(void **st)
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
     mr_detector_init_weights(d, 4);
-    expect_param(d, "roi_heads.mask_head.0.0.weight", 4, (int64_t[]){8, 16, 3, 3});
-    expect_param(d, "roi_heads.mask_predictor.conv5_mask.weight", 4, (int64_t[]){8, 8, 2, 2});
+    if (!strcmp(tap, "fpn")) {
+        expect_param(d, "roi_heads.mask_head.0.0.weight", 4, (int64_t[]){8, 16, 3, 3});
+        expect_param(d, "roi_heads.mask_predictor.conv5_mask.weight", 4, (int64_t[]){8, 8, 2, 2});
+    } else {  /* C4: deconv straight on the res5 output (64 channels at width 1/8) */
+        expect_param(d, "roi_heads.mask_predictor.conv5_mask.weight", 4, (int64_t[]){64, 8, 2, 2});
+    }
     expect_param(d, "roi_heads.mask_predictor.mask_fcn_logits.weight", 4, (int64_t[]){3, 8, 1, 1});
     td_batch tb;
     td_batch_make(&tb, 2, 64, 31);
@@ -365,14 +368,18 @@ static void test_mask_branch(void **st)
         if (i < 5) first += L.mask / 5;
         if (i >= 75) last += L.mask / 5;
     }
-    if (!(last < 0.7 * first)) print_error("mask loss %.4f -> %.4f\n", first, last);
-    assert_true(last < 0.7 * first);
+    /* C4's head (a deconv on res5) learns more slowly in 80 steps */
+    double want = strcmp(tap, "fpn") ? 0.9 : 0.7;
+    if (getenv("MRCNN_TEST_VERBOSE")) fprintf(stderr, "%s mask loss %.4f -> %.4f\n", tap, first, last);
+    if (!(last < want * first)) print_error("%s mask loss %.4f -> %.4f\n", tap, first, last);
+    assert_true(last < want * first);
     mr_dets dets[2];
     assert_int_equal(mr_detector_infer(d, &tb.b, dets, &e), MR_OK);
     for (int n = 0; n < 2; n++) {
-        assert_int_equal(dets[n].mask_size, 28);
+        assert_int_equal(dets[n].mask_size, strcmp(tap, "fpn") ? 14 : 28);
         if (dets[n].n) assert_non_null(dets[n].masks);
-        for (int k = 0; k < dets[n].n * 28 * 28; k++) assert_true(dets[n].masks[k] >= 0 && dets[n].masks[k] <= 1);
+        for (int k = 0; k < dets[n].n * dets[n].mask_size * dets[n].mask_size; k++)
+            assert_true(dets[n].masks[k] >= 0 && dets[n].masks[k] <= 1);
     }
     /* a dataset without masks: the field is named */
     tb.img[0].mask_target = tb.img[1].mask_target = NULL;
@@ -381,6 +388,13 @@ static void test_mask_branch(void **st)
     mr_trainer_free(&t);
     td_batch_free(&tb);
     mr_detector_free(d);
+}
+
+static void test_mask_branch(void **st)
+{
+    (void)st;
+    run_mask_branch("fpn");
+    run_mask_branch("c4");
 }
 
 /* the keypoint branch: 3 keypoints per box (two corners and the centre),

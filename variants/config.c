@@ -281,8 +281,7 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     else s->mask.fc_dim = 4 * c->mask_width;
     s->mask_loss = mlp;
     s->mask_pooled = 14;
-    if (c->mask_on && tap->kind == MR_TAP_C4)
-        return mr_errf(e, MR_EUSER, "%s: field mask: the mask branch is not available with the c4 tap yet (use fpn or c5)", ctx);
+
     CK(mr_json_get_bool(o, "keypoints", 0, 0, &c->kp_on, ctx, e));
     CK(mr_json_get_int_range(o, "kp_width", 0, 512, 1, 4096, &c->kp_width, ctx, e));
     CK(mr_json_get_int_range(o, "kp_convs", 0, 8, 1, MR_KP_MAX_CONV, &c->kp_convs, ctx, e));
