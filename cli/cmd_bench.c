@@ -10,10 +10,10 @@
  * shapes at 800x1088, batch 1 (the MR_LC_BENCH_CONV rows of the one layer
  * case table, core/layer_cases.c), next to OpenBLAS sgemm on a 2048^3
  * product in the same run; target: forward >= 75% of sgemm on every shape.
- * Times are the best of several repetitions (the box is shared; the best is
- * the least disturbed); sgemm is timed before and after the convs and the
- * faster figure is the reference. Backward computes all of dinp, dw (and
- * db). Progress goes to stderr, the table (or --json) to stdout.
+ * Times are the best over interleaved rounds (each round: sgemm once, then
+ * every shape forward and backward once), so that on a shared machine a
+ * burst of load hits all figures alike. Backward computes all of dinp, dw
+ * (and db). Progress goes to stderr, the table (or --json) to stdout.
  */
 #include "cli/cli.h"
 #include "core/buildinfo.h"
@@ -93,24 +93,6 @@ static int write_out(const bench_ctx *ctx, const char *name, const char *text, m
 
 /* ---- suite conv ---- */
 
-typedef void (*timed_fn)(void *arg);
-
-/* best seconds per call over repetitions lasting >= min_sec (at least 3) */
-static double best_time(timed_fn fn, void *arg, double min_sec)
-{
-    fn(arg); /* warm-up: caches, page faults, BLAS buffers */
-    double best = 1e30, start = now_sec();
-    int reps = 0;
-    while (reps < 3 || now_sec() - start < min_sec) {
-        double t0 = now_sec();
-        fn(arg);
-        double t = now_sec() - t0;
-        if (t < best) best = t;
-        reps++;
-    }
-    return best;
-}
-
 typedef struct { int n; float *a, *b, *c; } sgemm_arg;
 
 static void run_sgemm(void *p)
@@ -120,14 +102,13 @@ static void run_sgemm(void *p)
                 s->n, 0.0f, s->c, s->n);
 }
 
-static void run_fwd(void *p) { mr_lcase_forward(p); }
-static void run_bwd(void *p) { mr_lcase_backward(p); }
 
 static int suite_conv(const bench_ctx *ctx, mr_err *e)
 {
-    /* sgemm reference, timed before and after the conv shapes; the faster
-     * of the two is the reference (the conservative choice on a shared
-     * machine, where a slow phase would flatter the percentages) */
+    /* Interleaved rounds: each round times sgemm once and every conv row
+     * once forward and once backward; the best of each over the rounds is
+     * kept. On a shared machine a burst of load then hits all measurements
+     * alike instead of one of them, so the ratios stay fair. */
     sgemm_arg sg = {2048, NULL, NULL, NULL};
     const size_t nn = (size_t)sg.n * sg.n;
     sg.a = malloc(nn * sizeof(float));
@@ -140,32 +121,47 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     for (size_t i = 0; i < nn; i++) { sg.a[i] = (float)(i % 13) * 0.1f - 0.6f; sg.b[i] = (float)(i % 7) * 0.1f - 0.3f; }
     const double sgemm_flop = 2.0 * sg.n * (double)sg.n * sg.n;
     const double load0 = load_avg();
-    const double sg0 = sgemm_flop / best_time(run_sgemm, &sg, ctx->min_sec) * 1e-9;
 
-    /* the conv rows */
     enum { MAXROWS = 32 };
     const mr_lcase *rowc[MAXROWS];
-    double tf[MAXROWS], tb[MAXROWS];
-    int nrows = 0, rc = MR_OK;
+    mr_lcase_run runs[MAXROWS];
+    double tf[MAXROWS], tb[MAXROWS], tsg = 1e30;
+    int nrows = 0, rc = MR_OK, rounds = 0;
     for (size_t k = 0; k < mr_layer_ncases && nrows < MAXROWS; k++) {
         const mr_lcase *c = &mr_layer_cases[k];
         if (!(c->flags & MR_LC_BENCH_CONV)) continue;
         if (ctx->filter && !strstr(c->name, ctx->filter)) continue;
-        mr_lcase_run r;
-        if ((rc = mr_lcase_setup(c, &r, 1u + k, e))) break;
+        if ((rc = mr_lcase_setup(c, &runs[nrows], 1u + k, e))) break;
         rowc[nrows] = c;
-        tf[nrows] = best_time(run_fwd, &r, ctx->min_sec);
-        tb[nrows] = best_time(run_bwd, &r, ctx->min_sec);
-        mr_lcase_free(&r);
-        if (!ctx->json) {
-            fprintf(stderr, "  %s: fwd %.2f ms, bwd %.2f ms\n", c->name, tf[nrows] * 1e3, tb[nrows] * 1e3);
-        }
+        tf[nrows] = tb[nrows] = 1e30;
         nrows++;
     }
-    const double sg1 = rc ? 0.0 : sgemm_flop / best_time(run_sgemm, &sg, ctx->min_sec) * 1e-9;
+    if (!rc) {
+        const double start = now_sec();
+        for (int round = 0;; round++) {  /* round 0 warms up and is not counted */
+            double t0 = now_sec();
+            run_sgemm(&sg);
+            double t = now_sec() - t0;
+            if (round && t < tsg) tsg = t;
+            for (int i = 0; i < nrows; i++) {
+                t0 = now_sec();
+                mr_lcase_forward(&runs[i]);
+                t = now_sec() - t0;
+                if (round && t < tf[i]) tf[i] = t;
+                t0 = now_sec();
+                mr_lcase_backward(&runs[i]);
+                t = now_sec() - t0;
+                if (round && t < tb[i]) tb[i] = t;
+            }
+            if (!ctx->json) fprintf(stderr, "  round %d done (%.0f s)\n", round, now_sec() - start);
+            rounds = round;
+            if (round >= 3 && now_sec() - start >= ctx->min_sec * (2.0 * nrows + 1.0)) break;
+        }
+    }
+    for (int i = 0; i < nrows; i++) mr_lcase_free(&runs[i]);
     free(sg.a); free(sg.b); free(sg.c);
     if (rc) return rc;
-    const double sgemm_gf = sg0 > sg1 ? sg0 : sg1;
+    const double sgemm_gf = sgemm_flop / tsg * 1e-9;
 
     char cpu[256];
     cpu_name(cpu, sizeof cpu);
@@ -175,16 +171,15 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     cJSON_AddStringToObject(root, "cpu", cpu);
     cJSON_AddStringToObject(root, "blas_core", mr_blas_core());
     cJSON_AddStringToObject(root, "commit", mr_git_commit());
-    cJSON_AddStringToObject(root, "timing", "best of >= 3 repetitions lasting >= min_sec; "
-                            "sgemm reference = the faster of a run before and one after the convs");
+    cJSON_AddStringToObject(root, "timing", "best over interleaved rounds (each: sgemm once, "
+                            "every shape forward and backward once); >= 3 rounds and >= min_sec per measurement");
+    cJSON_AddNumberToObject(root, "rounds", rounds);
     cJSON_AddNumberToObject(root, "min_sec", ctx->min_sec);
     if (ctx->filter) cJSON_AddStringToObject(root, "filter", ctx->filter);
     cJSON_AddNumberToObject(root, "load_avg_1min_start", load0);
     cJSON_AddNumberToObject(root, "load_avg_1min_end", load_avg());
     cJSON_AddNumberToObject(root, "sgemm_n", sg.n);
     cJSON_AddNumberToObject(root, "sgemm_gflops", sgemm_gf);
-    cJSON_AddNumberToObject(root, "sgemm_gflops_before", sg0);
-    cJSON_AddNumberToObject(root, "sgemm_gflops_after", sg1);
     cJSON_AddNumberToObject(root, "target_fwd_pct_of_sgemm", 75);
 
     char md[8192];
@@ -192,15 +187,15 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     ml += (size_t)snprintf(md + ml, sizeof md - ml,
                            "# conv2d benchmark (ResNet-50-FPN shapes at 800x1088, batch 1)\n\n"
                            "cpu: %s, OpenBLAS core %s, %d thread(s), commit %s, load average %.2f at start\n\n"
-                           "sgemm 2048x2048x2048: **%.1f GFLOP/s** (faster of %.1f before and %.1f after "
-                           "the convs). Target: forward >= 75%% of it.\n\n"
+                           "sgemm 2048x2048x2048: **%.1f GFLOP/s**. Target: forward >= 75%% of it. "
+                           "Best of %d interleaved rounds (sgemm, then every shape forward and backward).\n\n"
                            "| shape | cin->cout | k/s | input | fwd ms | fwd GFLOP/s | %% sgemm | bwd ms | bwd GFLOP/s | %% sgemm |\n"
                            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-                           cpu, mr_blas_core(), ctx->threads, mr_git_commit(), load0, sgemm_gf, sg0, sg1);
+                           cpu, mr_blas_core(), ctx->threads, mr_git_commit(), load0, sgemm_gf, rounds);
     if (!ctx->json)
-        printf("sgemm 2048^3: %.1f GFLOP/s (before %.1f, after %.1f; %d thread%s)\n"
-               "%-28s %9s %8s %6s %9s %8s %6s\n", sgemm_gf, sg0, sg1,
-               ctx->threads, ctx->threads == 1 ? "" : "s", "shape", "fwd ms", "GFLOP/s", "%sgemm",
+        printf("sgemm 2048^3: %.1f GFLOP/s (%d thread%s, best of %d rounds)\n"
+               "%-28s %9s %8s %6s %9s %8s %6s\n", sgemm_gf,
+               ctx->threads, ctx->threads == 1 ? "" : "s", rounds, "shape", "fwd ms", "GFLOP/s", "%sgemm",
                "bwd ms", "GFLOP/s", "%sgemm");
     int all_ok = 1;
     for (int i = 0; i < nrows; i++) {
@@ -280,7 +275,7 @@ static void usage(FILE *f)
                "  --threads N   OpenBLAS and OpenMP threads (default 1)\n"
                "  --out DIR     write SUITE.json and SUITE.md under DIR\n"
                "  --json        print the JSON instead of the table\n"
-               "  --min-sec S   time each measurement for at least S seconds (default 1)\n"
+               "  --min-sec S   at least 3 rounds and S seconds per measurement in all (default 1)\n"
                "  --filter STR  only the rows whose name contains STR (e.g. stem)\n"
                "  --help        this text\n\nsuites:\n");
     for (size_t i = 0; i < NSUITES; i++) fprintf(f, "  %-8s %s\n", suites[i].name, suites[i].help);
