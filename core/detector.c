@@ -6,7 +6,7 @@
  *   image -> stem -> layer1..layer3 (-> layer4 unless C4) -> [FPN] -> maps
  *   maps -> RPN head -> anchor targets + losses; proposals (no gradient)
  *   proposals (+ gt, sampled) -> RoI extractor -> [res5 + avg pool] -> box head
- *   [mask head slot] [keypoint head slot]
+ *   positives (training) / detections (inference) -> mask head, keypoint head
  * Backward walks the same path in reverse, the RoI extractor and the RPN
  * adding into the same feature-map gradients.
  */
@@ -290,7 +290,6 @@ static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_
         f->nmaps = 1;
         f->scale[0] = d->s.tap->roi_scale;
     }
-    d->ms.backbone += 0; /* timed by the caller */
     return mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, rh, rw, rpn_maps, a, &f->rpn, e);
 }
 

@@ -2,9 +2,11 @@
  * detector.h — the Faster/Mask R-CNN model assembled from its parts: ResNet
  * backbone (core/resnet.h), a tap (C4, C5 or FPN; core/fpn.h), the RPN
  * (core/rpn.h), an RoI feature extractor (core/roi_extractor.h, chosen by
- * name in variants/) and the box head (core/box_head.h). The mask and
- * keypoint branches plug into the same RoI stage (slots marked in
- * detector.c).
+ * name in variants/) and the box head (core/box_head.h). The mask branch
+ * (core/mask_head.h, a mask-loss variant; all taps, on C4 the head runs on
+ * the res5 outputs) and the keypoint branch (core/keypoint_head.h; FPN and
+ * C5) run on the same RoI stage: positive RoIs in training, the final
+ * detections at inference.
  *
  * All parameters live in ONE allocation (core/params.h) whose tensor names
  * are torchvision's maskrcnn_resnet50_fpn state_dict names where a
