@@ -166,8 +166,7 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
         mr_kp_head_bind(&d->kh, &kcfg, t->data + first->d.offset, t->grad + first->d.offset);
     }
     if (d->s.mask_on) {
-        /* the block pointers were resolved by the alloc through the first
-         * tensor's slots */
+        /* the head's block starts at its first tensor */
         const mr_param_entry *first = NULL;
         for (int i = 0; i < t->n; i++)
             if (!strncmp(t->e[i].d.name, "roi_heads.mask_", 15)) { first = &t->e[i]; break; }
