@@ -19,6 +19,8 @@ size_t tests_harness(const struct CMUnitTest **out)
     if (!n) {
         memcpy(all + n, th_store_tests, th_store_ntests * sizeof *all);
         n += th_store_ntests;
+        memcpy(all + n, th_ablate_tests, th_ablate_ntests * sizeof *all);
+        n += th_ablate_ntests;
     }
     *out = all;
     return n;

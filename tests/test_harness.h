@@ -2,7 +2,8 @@
  * test_harness.h — helpers and test lists shared by the harness and plot
  * test files (tests/test_harness*.c, tests/test_plot*.c).
  *
- * defines: th_write, th_make_run, th_store_tests, th_store_ntests
+ * defines: th_write, th_make_run, th_store_tests, th_store_ntests,
+ *          th_ablate_tests, th_ablate_ntests
  */
 #ifndef MR_TEST_HARNESS_H
 #define MR_TEST_HARNESS_H
@@ -20,5 +21,7 @@ void th_make_run(const char *dir, const char *name, long seed, double ap_segm, d
 
 extern const struct CMUnitTest th_store_tests[];
 extern const size_t th_store_ntests;
+extern const struct CMUnitTest th_ablate_tests[];
+extern const size_t th_ablate_ntests;
 
 #endif

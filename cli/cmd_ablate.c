@@ -1,0 +1,225 @@
+/*
+ * cmd_ablate.c — `mrcnn ablate TABLE`: train and evaluate every row of one
+ * of the paper's ablation tables (or all) for several seeds, resuming what
+ * was interrupted, and write the tables (harness/ablate.h). Each run is a
+ * child process: this binary re-executed as `mrcnn ablate --run-one ...`,
+ * which calls mr_train_run; its output goes to RUN/train.out.
+ */
+#include "cli/cli.h"
+#include "harness/ablate.h"
+#include "harness/train_run.h"
+#include "core/fileio.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mrcnn ablate TABLE [options]\n\n"
+            "Trains and evaluates every row of one of the paper's ablation tables on the\n"
+            "synthetic benchmark and writes Markdown, LaTeX, CSV and JSON tables to\n"
+            "RESULTS/TABLE/. Finished runs (metrics.json and record.json present) are\n"
+            "never retrained; interrupted ones resume from their last checkpoint.\n\n"
+            "TABLE: 2a (backbone), 2b (softmax vs sigmoid), 2c (RoIPool/RoIWarp/RoIAlign),\n"
+            "       2d (C5: mask and box AP), 2e (MLP vs FCN mask head), 5 (multi-task),\n"
+            "       6 (keypoints: RoIPool vs RoIAlign), all\n\n"
+            "options:\n"
+            "  --seeds N       seeds per row (default 3)\n"
+            "  --seed0 S       first seed (default 1)\n"
+            "  --preset P      synthetic preset: bench (default) or tiny\n"
+            "  --jobs N        runs in parallel (default 1); threads are split between them\n"
+            "  --threads N     total threads (default 2)\n"
+            "  --iters N       cap every run's schedule at N iterations\n"
+            "  --data DIR      dataset (default data/synth_PRESET, generated with mrcnn synth\n"
+            "                  when missing)\n"
+            "  --runs DIR      run directories (default runs/ablate)\n"
+            "  --results DIR   tables (default results)\n"
+            "  --configs DIR   row configs (default variants/configs/ablations)\n"
+            "  --paper FILE    the paper's tables (default ../shared/paper/mask_rcnn_tables.json)\n"
+            "  --store FILE    results store (default results/store.jsonl); --no-store: none\n"
+            "  --dry-run       train nothing; tabulate the finished runs\n");
+}
+
+/* the child's side: one training run (argv after --run-one) */
+static int run_one(int argc, char **argv)
+{
+    if (argc != 9) {
+        fprintf(stderr, "mrcnn ablate --run-one: expected CONFIG DATA OUT SEED THREADS ITERS RESUME STORE NAME\n");
+        return MR_EXIT_USAGE;
+    }
+    mr_train_opts o = {0};
+    o.seed = atol(argv[3]);
+    o.threads = atoi(argv[4]);
+    o.max_iters = atol(argv[5]);
+    o.resume = atoi(argv[6]);
+    o.store = strcmp(argv[7], "-") ? argv[7] : NULL;
+    o.config_name = argv[8];
+    o.quiet = 1;
+    mr_err e = {0};
+    int rc = mr_train_run(argv[0], argv[1], argv[2], &o, &e);
+    if (rc) return cli_fail("ablate", &e);
+    return MR_EXIT_OK;
+}
+
+typedef struct spawn_ctx { char exe[4096]; } spawn_ctx;
+
+static int spawn_job(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e)
+{
+    const spawn_ctx *s = ctx;
+    char log[4200], seed[32], thr[16], iters[32], res[8];
+    snprintf(log, sizeof log, "%s/train.out", j->run_dir);
+    snprintf(seed, sizeof seed, "%ld", j->seed);
+    snprintf(thr, sizeof thr, "%d", j->threads);
+    snprintf(iters, sizeof iters, "%ld", j->max_iters);
+    snprintf(res, sizeof res, "%d", j->resume);
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) return mr_errf(e, MR_EIO, "%s: fork failed", j->run_dir);
+    if (p == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
+        char *args[] = {"mrcnn", "ablate", "--run-one", (char *)j->config, (char *)j->data_dir,
+                        (char *)j->run_dir, seed, thr, iters, res,
+                        (char *)(j->store ? j->store : "-"), (char *)j->config_name, NULL};
+        execv(s->exe, args);
+        _exit(127);
+    }
+    *pid = p;
+    return MR_OK;
+}
+
+static void progress(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "ablate: %s\n", line);
+}
+
+/* generate the synthetic dataset for a preset by running `mrcnn synth` */
+static int make_data(const char *exe, const char *preset, const char *dir, mr_err *e)
+{
+    fprintf(stderr, "ablate: generating the %s synthetic dataset in %s\n", preset, dir);
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) return mr_errf(e, MR_EIO, "fork failed");
+    if (p == 0) {
+        char *args[] = {"mrcnn", "synth", "--preset", (char *)preset, "--out", (char *)dir, NULL};
+        execv(exe, args);
+        _exit(127);
+    }
+    int st;
+    if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+        return mr_errf(e, MR_EUSER, "could not generate %s with `mrcnn synth --preset %s --out %s`", dir,
+                       preset, dir);
+    return MR_OK;
+}
+
+int cmd_ablate(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "--run-one")) return run_one(argc - 2, argv + 2);
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'},        {"seeds", required_argument, 0, 's'},
+        {"seed0", required_argument, 0, 'S'}, {"preset", required_argument, 0, 'p'},
+        {"jobs", required_argument, 0, 'j'},  {"threads", required_argument, 0, 't'},
+        {"iters", required_argument, 0, 'i'}, {"data", required_argument, 0, 'd'},
+        {"runs", required_argument, 0, 'r'},  {"results", required_argument, 0, 'R'},
+        {"configs", required_argument, 0, 'c'}, {"paper", required_argument, 0, 'P'},
+        {"store", required_argument, 0, 'o'}, {"no-store", no_argument, 0, 'N'},
+        {"dry-run", no_argument, 0, 'n'},     {0, 0, 0, 0}};
+    mr_ablate_opts o = {0};
+    o.seeds = 3;
+    o.seed0 = 1;
+    o.preset = "bench";
+    o.jobs = 1;
+    o.threads = 2;
+    o.runs_dir = "runs/ablate";
+    o.results_dir = "results";
+    o.configs_dir = "variants/configs/ablations";
+    o.paper_json = "../shared/paper/mask_rcnn_tables.json";
+    o.store = "results/store.jsonl";
+    const char *data = NULL;
+    int c;
+    char *end;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return MR_EXIT_OK;
+        case 's': o.seeds = (int)strtol(optarg, &end, 10);
+            if (*end || o.seeds < 1 || o.seeds > MR_TABLE_MAX_SEEDS)
+                return cli_usage_error("ablate", "--seeds: '%s' is not 1..%d", optarg, MR_TABLE_MAX_SEEDS);
+            break;
+        case 'S': o.seed0 = strtol(optarg, &end, 10);
+            if (*end || o.seed0 < 0) return cli_usage_error("ablate", "--seed0: '%s' is not a seed", optarg);
+            break;
+        case 'p': o.preset = optarg; break;
+        case 'j': o.jobs = (int)strtol(optarg, &end, 10);
+            if (*end || o.jobs < 1 || o.jobs > 64) return cli_usage_error("ablate", "--jobs: '%s' is not 1..64", optarg);
+            break;
+        case 't': o.threads = (int)strtol(optarg, &end, 10);
+            if (*end || o.threads < 1 || o.threads > 256) return cli_usage_error("ablate", "--threads: '%s' is not 1..256", optarg);
+            break;
+        case 'i': o.max_iters = strtol(optarg, &end, 10);
+            if (*end || o.max_iters < 1) return cli_usage_error("ablate", "--iters: '%s' is not a positive integer", optarg);
+            break;
+        case 'd': data = optarg; break;
+        case 'r': o.runs_dir = optarg; break;
+        case 'R': o.results_dir = optarg; break;
+        case 'c': o.configs_dir = optarg; break;
+        case 'P': o.paper_json = optarg; break;
+        case 'o': o.store = optarg; break;
+        case 'N': o.store = NULL; break;
+        case 'n': o.dry_run = 1; break;
+        default: return cli_usage_error("ablate", "unknown option");
+        }
+    }
+    if (optind >= argc) return cli_usage_error("ablate", "which table? (%s)", mr_ablate_names(NULL, NULL));
+    if (optind + 1 < argc) return cli_usage_error("ablate", "unexpected argument '%s'", argv[optind + 1]);
+    o.table = argv[optind];
+    mr_err e = {0};
+    if (strcmp(o.table, "all") && !mr_ablate_find(o.table)) {
+        mr_errf(&e, MR_EUSER, "unknown table '%s' (known: %s)", o.table, mr_ablate_names(NULL, NULL));
+        return cli_fail("ablate", &e);
+    }
+    if (strcmp(o.preset, "bench") && strcmp(o.preset, "tiny"))
+        return cli_usage_error("ablate", "--preset: '%s' is not bench or tiny", o.preset);
+    spawn_ctx sc;
+    ssize_t n = readlink("/proc/self/exe", sc.exe, sizeof sc.exe - 1);
+    if (n <= 0) { mr_errf(&e, MR_EIO, "cannot find this program's path (/proc/self/exe)"); return cli_fail("ablate", &e); }
+    sc.exe[n] = 0;
+    char datadir[4096];
+    if (!data) {
+        snprintf(datadir, sizeof datadir, "data/synth_%s", o.preset);
+        data = datadir;
+        char tj[4200];
+        snprintf(tj, sizeof tj, "%s/val.json", data);
+        if (!o.dry_run && !mr_file_exists(tj) && make_data(sc.exe, o.preset, data, &e)) return cli_fail("ablate", &e);
+    }
+    o.data_dir = data;
+    o.spawn = spawn_job;
+    o.spawn_ctx = &sc;
+    o.progress = progress;
+    int rc = mr_ablate_run(&o, &e);
+    /* print the tables that exist, even after a failed run */
+    const char *const *ids;
+    int nids;
+    mr_ablate_names(&ids, &nids);
+    for (int i = 0; i < nids; i++) {
+        if (strcmp(o.table, "all") && strcmp(o.table, ids[i])) continue;
+        char p[4200], *buf;
+        size_t len;
+        snprintf(p, sizeof p, "%s/%s/table_%s.md", o.results_dir, ids[i], ids[i]);
+        mr_err e2;
+        if (!mr_read_file(p, &buf, &len, &e2)) {
+            printf("%s\n(also %s/%s/table_%s.{tex,csv,json}; plots: mrcnn plot %s/%s/table_%s.json)\n\n", buf,
+                   o.results_dir, ids[i], ids[i], o.results_dir, ids[i], ids[i]);
+            free(buf);
+        }
+    }
+    if (rc) return cli_fail("ablate", &e);
+    return MR_EXIT_OK;
+}

@@ -1,0 +1,367 @@
+/*
+ * ablate.c — running and tabulating the paper's ablations (see ablate.h).
+ */
+#include "harness/ablate.h"
+#include "harness/record.h"
+#include "core/fileio.h"
+#include "variants/config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define SEGM3 {{"AP", "segm", "AP", ""}, {"AP50", "segm", "AP50", ""}, {"AP75", "segm", "AP75", ""}}
+
+/* The paper's tables. Our backbones are CPU-sized: "R-50"/"R-101" rows are
+ * our two depths (18 and 34) of the same narrow ResNet; labels say both. */
+static const mr_ablate_table_def TABLES[] = {
+    {"2a", "Backbone architecture (mask AP)", 0, 3, 4, SEGM3,
+     {{"r50_c4", "R-18-C4 (paper R-50-C4)", 0}, {"r101_c4", "R-34-C4 (paper R-101-C4)", 1},
+      {"r50_fpn", "R-18-FPN (paper R-50-FPN)", 2}, {"r101_fpn", "R-34-FPN (paper R-101-FPN)", 3}}},
+    {"2b", "Multinomial vs independent masks (C4)", 0, 3, 2, SEGM3,
+     {{"softmax", "softmax", 0}, {"sigmoid", "sigmoid", 1}}},
+    {"2c", "RoIPool vs RoIWarp vs RoIAlign (C4)", 0, 3, 5, SEGM3,
+     {{"roipool", "RoIPool (max)", 0}, {"roiwarp_max", "RoIWarp, max", 1},
+      {"roiwarp_ave", "RoIWarp, ave", 2}, {"roialign_max", "RoIAlign, max", 3},
+      {"roialign_ave", "RoIAlign, ave", 4}}},
+    {"2d", "RoIPool vs RoIAlign on C5 (stride 32): mask and box AP", 0, 6, 2,
+     {{"AP", "segm", "AP", ""}, {"AP50", "segm", "AP50", ""}, {"AP75", "segm", "AP75", ""},
+      {"APbb", "bbox", "AP", ""}, {"APbb50", "bbox", "AP50", ""}, {"APbb75", "bbox", "AP75", ""}},
+     {{"roipool", "RoIPool", 0}, {"roialign", "RoIAlign", 1}}},
+    {"2e", "Mask branch: MLP vs FCN (FPN)", 0, 3, 3, SEGM3,
+     {{"mlp", "MLP fc 2 layers", 0}, {"mlp3", "MLP fc 3 layers", 1}, {"fcn", "FCN 4 convs", 2}}},
+    {"5", "Multi-task learning on the figure category (FPN)", 0, 3, 4,
+     {{"APbb_person", "bbox", "AP", "figure"}, {"APmask_person", "segm", "AP", "figure"},
+      {"APkp", "keypoints", "AP", ""}},
+     {{"box_only", "box only (Faster R-CNN)", 0}, {"mask", "+ mask", 1}, {"keypoint", "+ keypoint", 2},
+      {"mask_keypoint", "+ mask + keypoint", 3}}},
+    {"6", "RoIPool vs RoIAlign for keypoints (FPN)", 0, 3, 2,
+     {{"APkp", "keypoints", "AP", ""}, {"APkp50", "keypoints", "AP50", ""},
+      {"APkp75", "keypoints", "AP75", ""}},
+     {{"roipool", "RoIPool", 0}, {"roialign", "RoIAlign", 1}}},
+};
+#define NTABLES ((int)(sizeof TABLES / sizeof TABLES[0]))
+
+const mr_ablate_table_def *mr_ablate_find(const char *id)
+{
+    for (int i = 0; i < NTABLES; i++)
+        if (!strcmp(TABLES[i].id, id)) return &TABLES[i];
+    return NULL;
+}
+
+const char *mr_ablate_names(const char *const **ids, int *n)
+{
+    static const char *const IDS[] = {"2a", "2b", "2c", "2d", "2e", "5", "6"};
+    if (ids) *ids = IDS;
+    if (n) *n = (int)(sizeof IDS / sizeof IDS[0]);
+    return "2a, 2b, 2c, 2d, 2e, 5, 6, all";
+}
+
+int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *where, double *v,
+                    mr_err *e)
+{
+    *v = NAN;
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(metrics, col->iou_type);
+    if (!ev) return MR_OK;  /* this run has no such iou type (e.g. box-only) */
+    const cJSON *x = NULL;
+    if (!col->category[0]) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "metrics");
+        if (!cJSON_IsObject(m))
+            return mr_errf(e, MR_EUSER, "%s: \"%s\" has no \"metrics\" object", where, col->iou_type);
+        x = cJSON_GetObjectItemCaseSensitive(m, col->metric);
+    } else {
+        const cJSON *pc = cJSON_GetObjectItemCaseSensitive(ev, "per_category"), *c;
+        if (!cJSON_IsArray(pc))
+            return mr_errf(e, MR_EUSER, "%s: \"%s\" has no \"per_category\" array", where, col->iou_type);
+        cJSON_ArrayForEach(c, pc) {
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c, "name");
+            if (cJSON_IsString(nm) && !strcmp(nm->valuestring, col->category)) {
+                x = cJSON_GetObjectItemCaseSensitive(c, col->metric);
+                break;
+            }
+        }
+        if (!x) return MR_OK;  /* category absent: no number */
+    }
+    if (x && !cJSON_IsNumber(x))
+        return mr_errf(e, MR_EUSER, "%s: %s.%s must be a number", where, col->iou_type, col->metric);
+    if (x && x->valuedouble >= 0) *v = 100.0 * x->valuedouble;
+    return MR_OK;
+}
+
+/* "a.b=1, c=x": the leaves where two resolved configs differ */
+static void json_diff(const cJSON *a, const cJSON *b, const char *prefix, char *out, size_t n)
+{
+    const cJSON *x;
+    cJSON_ArrayForEach(x, a) {
+        if (!strcmp(x->string, "name") || !strcmp(x->string, "comment") || !strcmp(x->string, "seed")) continue;
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+        char key[600];
+        snprintf(key, sizeof key, "%.200s%s%.200s", prefix, prefix[0] ? "." : "", x->string);
+        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { json_diff(x, y, key, out, n); continue; }
+        if (y && cJSON_Compare(x, y, 1)) continue;
+        char *v = cJSON_PrintUnformatted(x);
+        size_t l = strlen(out);
+        if (v && l + 8 < n) snprintf(out + l, n - l, "%s%.120s=%.100s", l ? ", " : "", key, v);
+        free(v);
+    }
+}
+
+/* the resolved config of a row (through base chains), as JSON */
+static int row_config(const char *configs_dir, const char *table, const char *row, cJSON **out,
+                      mr_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s/%s.json", configs_dir, table, row);
+    mr_config *c = calloc(1, sizeof *c);
+    if (!c) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
+    int rc = mr_config_load(c, path, e);
+    if (!rc) *out = mr_config_to_json(c);
+    free(c);
+    return rc;
+}
+
+static int write_json(const char *path, const cJSON *j, mr_err *e)
+{
+    char *t = cJSON_Print(j);
+    if (!t) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
+    int rc = mr_write_file_atomic(path, t, strlen(t), e);
+    free(t);
+    return rc;
+}
+
+/* prepare RUN/input_config.json for one row+seed (row config + preset overlay) */
+static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, int r, long seed,
+                       mr_ablate_job *j, mr_err *e)
+{
+    memset(j, 0, sizeof *j);
+    j->table = td->id;
+    j->row = td->rows[r].name;
+    snprintf(j->config_name, sizeof j->config_name, "%s_%s", td->id, td->rows[r].name);
+    snprintf(j->run_dir, sizeof j->run_dir, "%s/%s/%s/%s/seed%ld", o->runs_dir, o->preset, td->id,
+             td->rows[r].name, seed);
+    snprintf(j->config, sizeof j->config, "%s/input_config.json", j->run_dir);
+    j->data_dir = o->data_dir;
+    j->store = o->store;
+    j->seed = seed;
+    j->max_iters = o->max_iters;
+    int jobs = o->jobs > 0 ? o->jobs : 1;
+    j->threads = o->threads > jobs ? o->threads / jobs : 1;
+    int rc = mr_mkdir_p(j->run_dir, e);
+    if (rc) return rc;
+    cJSON *cfg = NULL;
+    if ((rc = row_config(o->configs_dir, td->id, td->rows[r].name, &cfg, e))) return rc;
+    char ov[4200];
+    snprintf(ov, sizeof ov, "%s/preset_%s.json", o->configs_dir, o->preset);
+    if (mr_file_exists(ov)) {
+        cJSON *over = NULL;
+        if ((rc = mr_json_load(ov, &over, e))) { cJSON_Delete(cfg); return rc; }
+        cJSON_DeleteItemFromObjectCaseSensitive(over, "comment");
+        cJSON *m = mr_config_merge(cfg, over);
+        cJSON_Delete(over);
+        cJSON_Delete(cfg);
+        cfg = m;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "seed");
+    cJSON_AddNumberToObject(cfg, "seed", (double)seed);
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "name");
+    cJSON_AddStringToObject(cfg, "name", j->config_name);
+    rc = write_json(j->config, cfg, e);
+    cJSON_Delete(cfg);
+    DIR *d = opendir(j->run_dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (!strncmp(de->d_name, "checkpoint_", 11)) j->resume = 1;
+        closedir(d);
+    }
+    return rc;
+}
+
+static int run_done(const char *run_dir)
+{
+    char a[4200], b[4200];
+    snprintf(a, sizeof a, "%s/metrics.json", run_dir);
+    snprintf(b, sizeof b, "%s/record.json", run_dir);
+    return mr_file_exists(a) && mr_file_exists(b);
+}
+
+static void say(const mr_ablate_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const mr_ablate_opts *o, const char *fmt, ...)
+{
+    if (!o->progress) return;
+    char buf[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    o->progress(o->progress_ctx, buf);
+}
+
+typedef struct running { pid_t pid; mr_ablate_job job; } running;
+
+/* run every job not yet done, at most o->jobs at a time */
+static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, mr_err *e)
+{
+    int par = o->jobs > 0 ? o->jobs : 1, nrun = 0, next = 0, first_rc = MR_OK, done = 0;
+    running *rs = calloc((size_t)par, sizeof *rs);
+    if (!rs) return mr_errf(e, MR_ENOMEM, "out of memory");
+    while (next < njobs || nrun > 0) {
+        while (nrun < par && next < njobs) {
+            mr_ablate_job *j = &jobs[next++];
+            mr_err e2;
+            pid_t pid;
+            if (o->spawn(o->spawn_ctx, j, &pid, &e2)) {
+                if (!first_rc) { first_rc = e2.code; *e = e2; }
+                continue;
+            }
+            for (int k = 0; k < par; k++)
+                if (!rs[k].pid) { rs[k].pid = pid; rs[k].job = *j; break; }
+            nrun++;
+            say(o, "started %s seed %ld%s (%d thread%s): %s", j->config_name, j->seed,
+                j->resume ? " (resuming)" : "", j->threads, j->threads > 1 ? "s" : "", j->run_dir);
+        }
+        int st;
+        pid_t p = waitpid(-1, &st, 0);
+        if (p < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int k = 0; k < par; k++) {
+            if (rs[k].pid != p) continue;
+            rs[k].pid = 0;
+            nrun--;
+            done++;
+            mr_ablate_job *j = &rs[k].job;
+            int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && run_done(j->run_dir);
+            say(o, "[%d/%d] %s seed %ld %s", done, njobs, j->config_name, j->seed,
+                ok ? "finished" : "FAILED");
+            if (!ok && !first_rc)
+                first_rc = mr_errf(e, MR_EUSER, "%s seed %ld failed (exit %d); its log: %s/train.out",
+                                   j->config_name, j->seed, WIFEXITED(st) ? WEXITSTATUS(st) : -1, j->run_dir);
+        }
+    }
+    free(rs);
+    return first_rc;
+}
+
+int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, mr_err *e)
+{
+    const mr_ablate_table_def *td = mr_ablate_find(table);
+    if (!td) return mr_errf(e, MR_EUSER, "unknown table '%s' (known: %s)", table, mr_ablate_names(NULL, NULL));
+    mr_table_init(t, td->id, td->title);
+    t->ncols = td->ncols;
+    memcpy(t->col, td->cols, sizeof td->cols);
+    t->base = td->base;
+    int seeds = o->seeds > 0 ? o->seeds : 1;
+    snprintf(t->note, sizeof t->note, "Synthetic %s preset, %d seed%s per row (seeds %ld..%ld)%s%s",
+             o->preset, seeds, seeds > 1 ? "s" : "", o->seed0, o->seed0 + seeds - 1,
+             o->max_iters > 0 ? ", iterations capped at " : "", "");
+    if (o->max_iters > 0) {
+        size_t l = strlen(t->note);
+        snprintf(t->note + l, sizeof t->note - l, "%ld", o->max_iters);
+    }
+    cJSON *base_cfg = NULL;
+    int rc = MR_OK;
+    cJSON *runs_per_row = cJSON_CreateArray();
+    for (int r = 0; r < td->nrows; r++) {
+        cJSON *cfg = NULL;
+        char diff[256] = "";
+        if (!row_config(o->configs_dir, td->id, td->rows[r].name, &cfg, e)) {
+            if (r == td->base) base_cfg = cJSON_Duplicate(cfg, 1);
+            else if (base_cfg) json_diff(cfg, base_cfg, "", diff, sizeof diff);
+        } else snprintf(diff, sizeof diff, "(config unreadable: %.200s)", e->msg);
+        cJSON_Delete(cfg);
+        int ri = mr_table_add_row(t, td->rows[r].name, td->rows[r].label, diff, td->rows[r].paper_index);
+        cJSON *runs = cJSON_CreateArray();
+        cJSON_AddItemToArray(runs_per_row, runs);
+        for (int k = 0; k < seeds; k++) {
+            long seed = o->seed0 + k;
+            char dir[4096], path[4200];
+            snprintf(dir, sizeof dir, "%s/%s/%s/%s/seed%ld", o->runs_dir, o->preset, td->id,
+                     td->rows[r].name, seed);
+            if (!run_done(dir)) continue;
+            snprintf(path, sizeof path, "%s/metrics.json", dir);
+            cJSON *m = NULL;
+            if ((rc = mr_json_load(path, &m, e))) goto fail;
+            double vals[MR_TABLE_MAX_COLS];
+            for (int c = 0; c < t->ncols && !rc; c++) rc = mr_ablate_value(m, &t->col[c], path, &vals[c], e);
+            if (!rc) rc = mr_table_add_seed(t, ri, seed, vals, e);
+            cJSON *run = cJSON_CreateObject();
+            cJSON_AddNumberToObject(run, "seed", (double)seed);
+            cJSON_AddStringToObject(run, "run_dir", dir);
+            cJSON *api = cJSON_AddObjectToObject(run, "ap_per_iou");
+            const cJSON *ev;
+            cJSON_ArrayForEach(ev, m) {
+                const cJSON *a = cJSON_GetObjectItemCaseSensitive(ev, "ap_per_iou");
+                if (cJSON_IsArray(a)) cJSON_AddItemToObject(api, ev->string, cJSON_Duplicate(a, 1));
+            }
+            cJSON_Delete(m);
+            snprintf(path, sizeof path, "%s/speed.json", dir);
+            cJSON *sp = NULL;
+            if (!rc && mr_file_exists(path)) rc = mr_json_load(path, &sp, e);
+            if (sp) cJSON_AddItemToObject(run, "speed", sp);
+            cJSON_AddItemToArray(runs, run);
+            if (rc) goto fail;
+        }
+    }
+    if (o->paper_json && (rc = mr_table_paper_load(t, o->paper_json, e))) goto fail;
+    mr_table_compute(t);
+    cJSON *j = mr_table_json(t);
+    cJSON_AddStringToObject(j, "preset", o->preset);
+    cJSON *rows = cJSON_GetObjectItemCaseSensitive(j, "rows");
+    for (int r = 0; r < t->nrows; r++)
+        cJSON_AddItemToObject(cJSON_GetArrayItem(rows, r), "runs",
+                              cJSON_Duplicate(cJSON_GetArrayItem(runs_per_row, r), 1));
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", o->results_dir, td->id);
+    rc = mr_table_save(t, j, dir, e);
+    cJSON_Delete(j);
+fail:
+    cJSON_Delete(base_cfg);
+    cJSON_Delete(runs_per_row);
+    return rc;
+}
+
+int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
+{
+    const char *const *ids;
+    int nids;
+    mr_ablate_names(&ids, &nids);
+    int all = !strcmp(o->table, "all");
+    if (!all && !mr_ablate_find(o->table))
+        return mr_errf(e, MR_EUSER, "unknown table '%s' (known: %s)", o->table, mr_ablate_names(NULL, NULL));
+    if (o->seeds < 1 || o->seeds > MR_TABLE_MAX_SEEDS)
+        return mr_errf(e, MR_EUSAGE, "--seeds must be 1..%d", MR_TABLE_MAX_SEEDS);
+    int rc = MR_OK, first = MR_OK;
+    mr_err first_e = {0};
+    for (int ti = 0; ti < nids; ti++) {
+        if (!all && strcmp(ids[ti], o->table)) continue;
+        const mr_ablate_table_def *td = mr_ablate_find(ids[ti]);
+        mr_ablate_job *jobs = calloc((size_t)(td->nrows * o->seeds), sizeof *jobs);
+        if (!jobs) return mr_errf(e, MR_ENOMEM, "out of memory");
+        int nj = 0, skipped = 0;
+        for (int k = 0; k < o->seeds; k++)   /* seeds outer: a first full table sooner */
+            for (int r = 0; r < td->nrows; r++) {
+                mr_ablate_job j;
+                if ((rc = prepare_job(o, td, r, o->seed0 + k, &j, e))) { free(jobs); return rc; }
+                if (run_done(j.run_dir)) { skipped++; continue; }
+                jobs[nj++] = j;
+            }
+        say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run ? 0 : nj, skipped);
+        if (!o->dry_run && nj) {
+            rc = run_jobs(o, jobs, nj, e);
+            if (rc && !first) { first = rc; first_e = *e; }
+        }
+        free(jobs);
+        mr_table t;
+        if ((rc = mr_ablate_collect(o, td->id, &t, e))) return rc;
+        say(o, "table %s written to %s/%s/table_%s.{md,tex,csv,json}", td->id, o->results_dir, td->id, td->id);
+    }
+    if (first) *e = first_e;
+    return first;
+}

@@ -1,0 +1,100 @@
+/*
+ * ablate.h — the paper's ablation tables, run and tabulated: each row is a
+ * config in variants/configs/ablations/<table>/<row>.json (differing from the
+ * table's base row only where the paper's row differs), trained for several
+ * seeds in run directories RUNS/<preset>/<table>/<row>/seed<K>/, then read
+ * back into an mr_table (eval/table.h) next to the paper's numbers and
+ * written to RESULTS/<table>/.
+ *
+ * Resuming: a row+seed is done when its run directory holds metrics.json and
+ * record.json; done runs are never retrained; an interrupted run is started
+ * again with resume (continues from its newest checkpoint).
+ * Parallelism: up to `jobs` runs at once, each a separate process started by
+ * opts.spawn (the CLI execs itself), with threads / jobs threads each.
+ * Presets: the row configs are sized for the bench preset; for another
+ * preset P the file variants/configs/ablations/preset_P.json (if present) is
+ * merged over each row's resolved config (input size, backbone width,
+ * schedule), written to the run directory as input_config.json.
+ *
+ * defines: mr_ablate_table_def, mr_ablate_row_def, mr_ablate_find,
+ *          mr_ablate_names, mr_ablate_job, mr_ablate_opts, mr_ablate_run,
+ *          mr_ablate_collect, mr_ablate_value
+ */
+#ifndef MR_ABLATE_H
+#define MR_ABLATE_H
+
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+#include "core/err.h"
+#include "eval/table.h"
+
+typedef struct mr_ablate_row_def {
+    const char *name;    /* config file stem */
+    const char *label;   /* shown in the table */
+    int paper_index;     /* row of the paper's table */
+} mr_ablate_row_def;
+
+typedef struct mr_ablate_table_def {
+    const char *id, *title;
+    int base;                         /* index of the base row */
+    int ncols, nrows;
+    mr_table_col cols[MR_TABLE_MAX_COLS];
+    mr_ablate_row_def rows[8];
+} mr_ablate_table_def;
+
+/* The table named id ("2a".."2e", "5", "6"); NULL when unknown. */
+const mr_ablate_table_def *mr_ablate_find(const char *id);
+/* "2a, 2b, 2c, 2d, 2e, 5, 6" for messages; all ids in order via *ids. */
+const char *mr_ablate_names(const char *const **ids, int *n);
+
+typedef struct mr_ablate_job {
+    const char *table, *row;
+    char config_name[96];   /* "<table>_<row>", as recorded */
+    char config[4200];      /* the config file to train (input_config.json) */
+    char run_dir[4096];
+    const char *data_dir, *store;
+    long seed, max_iters;
+    int threads, resume;
+} mr_ablate_job;
+
+typedef struct mr_ablate_opts {
+    const char *table;        /* one id, or "all" */
+    int seeds;                /* seeds per row (seed0, seed0+1, ...) */
+    long seed0;
+    const char *preset;       /* "bench", "tiny", ... (names the runs folder and overlay) */
+    int jobs, threads;        /* parallel runs, total threads (split between jobs) */
+    long max_iters;           /* > 0 overrides every config's schedule length */
+    const char *configs_dir;  /* variants/configs/ablations */
+    const char *data_dir;     /* the dataset (train.json, val.json, images) */
+    const char *runs_dir;     /* runs/ablate */
+    const char *results_dir;  /* results */
+    const char *paper_json;   /* ../shared/paper/mask_rcnn_tables.json */
+    const char *store;        /* results/store.jsonl (NULL = none) */
+    int dry_run;              /* tabulate what exists, train nothing */
+    /* start one job as a child process; the harness waits for it with waitpid */
+    int (*spawn)(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e);
+    void *spawn_ctx;
+    /* progress lines for the user (may be NULL) */
+    void (*progress)(void *ctx, const char *line);
+    void *progress_ctx;
+} mr_ablate_opts;
+
+/* Train what is missing for the table(s) and write RESULTS/<table>/table_<table>.*.
+ * A failed run does not stop the others; the first failure is returned at
+ * the end (its log is RUN/train.out). Unknown table: MR_EUSER listing the
+ * known names. */
+int mr_ablate_run(const mr_ablate_opts *o, mr_err *e);
+
+/* Read the finished runs of one table (rows with no finished seed are kept
+ * with no values), fill t with statistics and paper numbers, and save it
+ * with the per-run details (run dirs, speeds, AP per IoU, protocol) to
+ * RESULTS/<table>/. A malformed run directory is an MR_EUSER error naming
+ * the file. */
+int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, mr_err *e);
+
+/* One table column's value (percent; NAN when -1 or absent) from a
+ * metrics.json object; where names the file in errors. */
+int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *where, double *v,
+                    mr_err *e);
+
+#endif

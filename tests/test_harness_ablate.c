@@ -1,0 +1,216 @@
+/*
+ * test_harness_ablate.c — ablation orchestration with a fake trainer: the
+ * spawn callback forks a child that writes a fake finished run (metrics,
+ * speed, record) whose AP depends on the row, so the table, resuming (done
+ * runs are not retrained), parallel jobs and the paper columns are checked
+ * without the detector. Also: unknown table names, malformed run dirs, and
+ * every row config in variants/configs/ablations loads.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "tests/test_harness.h"
+#include "tests/test_util.h"
+#include "harness/ablate.h"
+#include "harness/record.h"
+#include "core/fileio.h"
+
+typedef struct fake { int spawned; int fail_row_roiwarp_ave; } fake;
+
+static int fake_spawn(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e)
+{
+    fake *f = ctx;
+    (void)e;
+    f->spawned++;
+    fflush(NULL);
+    pid_t p = fork();
+    if (p < 0) return mr_errf(e, MR_EIO, "fork");
+    if (p == 0) {
+        if (f->fail_row_roiwarp_ave && !strcmp(j->row, "roiwarp_ave")) _exit(3);
+        double ap = !strcmp(j->row, "roipool") ? 0.20 : strstr(j->row, "roialign") ? 0.26 : 0.21;
+        ap += 0.005 * (double)(j->seed % 3);
+        th_make_run(j->run_dir, j->config_name, j->seed, ap, ap + 0.1, 10.0 + (double)j->seed);
+        /* the trainer writes config.json: keep the prepared one's content */
+        mr_err e2;
+        cJSON *rec = NULL;
+        if (mr_record_build(j->run_dir, j->config_name, j->seed, j->threads, &rec, &e2)) _exit(4);
+        if (mr_record_commit(j->run_dir, rec, j->store, &e2)) _exit(5);
+        cJSON_Delete(rec);
+        _exit(0);
+    }
+    *pid = p;
+    return MR_OK;
+}
+
+static void opts_for(mr_ablate_opts *o, const char *d, fake *f, char *runs, char *res, char *store,
+                     char *paper)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(runs, 600, "%s/runs", d);
+    snprintf(res, 600, "%s/results", d);
+    snprintf(store, 600, "%s/results/store.jsonl", d);
+    o->table = "2c";
+    o->seeds = 3;
+    o->seed0 = 1;
+    o->preset = "tiny";
+    o->jobs = 2;
+    o->threads = 2;
+    o->configs_dir = "variants/configs/ablations";
+    o->data_dir = "/nonexistent-data";
+    o->runs_dir = runs;
+    o->results_dir = res;
+    o->paper_json = tu_shared_path(paper, 600, "paper/mask_rcnn_tables.json");
+    o->store = store;
+    o->spawn = fake_spawn;
+    o->spawn_ctx = f;
+}
+
+static void test_ablate_fake_2c(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("ablate");
+    char runs[600], res[600], store[600], paper[600];
+    fake f = {0, 1};
+    mr_ablate_opts o;
+    opts_for(&o, d, &f, runs, res, store, paper);
+    mr_err e;
+    /* one row fails: the others finish, the error names the row and its log */
+    int rc = mr_ablate_run(&o, &e);
+    assert_int_equal(rc, MR_EUSER);
+    assert_non_null(strstr(e.msg, "2c_roiwarp_ave seed"));
+    assert_non_null(strstr(e.msg, "train.out"));
+    assert_int_equal(f.spawned, 15);
+    /* rerun: only the 3 failed runs are started again */
+    f.spawned = 0;
+    f.fail_row_roiwarp_ave = 0;
+    rc = mr_ablate_run(&o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(f.spawned, 3);
+    /* and nothing at all the third time */
+    f.spawned = 0;
+    assert_int_equal(mr_ablate_run(&o, &e), 0);
+    assert_int_equal(f.spawned, 0);
+
+    char p[800];
+    snprintf(p, sizeof p, "%s/2c/table_2c.json", res);
+    cJSON *j;
+    assert_int_equal(mr_json_load(p, &j, &e), 0);
+    const cJSON *rows = cJSON_GetObjectItem(j, "rows");
+    assert_int_equal(cJSON_GetArraySize(rows), 5);
+    const cJSON *r4 = cJSON_GetArrayItem(rows, 4);
+    assert_string_equal(cJSON_GetObjectItem(r4, "differs")->valuestring, "roi.extractor=\"roialign\", roi.agg=\"avg\"");
+    const cJSON *ap = cJSON_GetObjectItem(cJSON_GetObjectItem(r4, "stats"), "AP");
+    assert_true(fabs(cJSON_GetObjectItem(ap, "delta")->valuedouble - 6.0) < 1e-9);
+    assert_true(fabs(cJSON_GetObjectItem(ap, "paper_delta")->valuedouble - 3.4) < 1e-9);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ap, "agree_sign")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ap, "exceeds_noise")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r4, "runs")), 3);
+    cJSON_Delete(j);
+    /* the prepared config carries the preset overlay and the seed */
+    snprintf(p, sizeof p, "%s/tiny/2c/roipool/seed2/input_config.json", runs);
+    assert_int_equal(mr_json_load(p, &j, &e), 0);
+    assert_int_equal((int)cJSON_GetObjectItem(j, "seed")->valuedouble, 2);
+    assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(j, "input"), "min_size")->valuedouble, 64);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "roi"), "extractor")->valuestring, "roipool");
+    cJSON_Delete(j);
+    /* one store line per finished run */
+    snprintf(p, sizeof p, "%s/2c/table_2c.md", res);
+    assert_true(tu_file_contains(p, "RoIAlign, ave"));
+    free(d);
+}
+
+static void test_ablate_bad_input(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("ablatebad");
+    char runs[600], res[600], store[600], paper[600];
+    fake f = {0, 0};
+    mr_ablate_opts o;
+    opts_for(&o, d, &f, runs, res, store, paper);
+    mr_err e;
+    o.table = "2z";
+    assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown table '2z' (known: 2a, 2b, 2c, 2d, 2e, 5, 6, all)"));
+    /* a run dir whose metrics.json is malformed: the error names the file */
+    o.table = "2b";
+    o.seeds = 1;
+    char run[800], p[900];
+    snprintf(run, sizeof run, "%s/tiny/2b/sigmoid/seed1", runs);
+    th_make_run(run, "2b_sigmoid", 1, 0.3, 0.3, 1);
+    snprintf(p, sizeof p, "%s/record.json", run);
+    th_write(p, "{}");
+    snprintf(p, sizeof p, "%s/metrics.json", run);
+    th_write(p, "{\"segm\": {\"metrics\": {\"AP\": \"high\"}}}");
+    mr_table t;
+    assert_int_equal(mr_ablate_collect(&o, "2b", &t, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "metrics.json: segm.AP must be a number"));
+    th_write(p, "{\"segm\": [1, 2");
+    assert_int_equal(mr_ablate_collect(&o, "2b", &t, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "metrics.json:1: not valid JSON"));
+    free(d);
+    /* the CLI: unknown table is exit 1, no table is exit 2 */
+    char cmd[512], out[4096];
+    snprintf(cmd, sizeof cmd, "%s ablate 7x --dry-run", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "unknown table '7x'"));
+    snprintf(cmd, sizeof cmd, "%s ablate", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s ablate --help", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+}
+
+static void test_ablate_configs_resolve(void **s)
+{
+    (void)s;
+    const char *const *ids;
+    int n;
+    mr_ablate_names(&ids, &n);
+    char *d = tu_tmpdir("ablatecfg");
+    char runs[600], res[600], store[600], paper[600];
+    fake f = {0, 0};
+    mr_ablate_opts o;
+    opts_for(&o, d, &f, runs, res, store, paper);
+    o.dry_run = 1;
+    o.seeds = 1;
+    o.store = NULL;
+    mr_err e;
+    for (int i = 0; i < n; i++) {
+        o.table = ids[i];
+        int rc = mr_ablate_run(&o, &e);
+        if (rc) print_error("table %s: %s\n", ids[i], e.msg);
+        assert_int_equal(rc, 0);
+        const mr_ablate_table_def *td = mr_ablate_find(ids[i]);
+        char p[900];
+        snprintf(p, sizeof p, "%s/%s/table_%s.json", res, ids[i], ids[i]);
+        cJSON *j;
+        assert_int_equal(mr_json_load(p, &j, &e), 0);
+        /* every non-base row differs from the base (except 2e's mlp3, documented) */
+        const cJSON *rows = cJSON_GetObjectItem(j, "rows");
+        for (int r = 0; r < td->nrows; r++) {
+            const char *dif = cJSON_GetObjectItem(cJSON_GetArrayItem(rows, r), "differs")->valuestring;
+            if (r == td->base || !strcmp(td->rows[r].name, "mlp3")) continue;
+            if (!dif[0] || strstr(dif, "unreadable")) print_error("%s/%s: '%s'\n", ids[i], td->rows[r].name, dif);
+            assert_true(dif[0] && !strstr(dif, "unreadable"));
+        }
+        cJSON_Delete(j);
+    }
+    assert_int_equal(f.spawned, 0);
+    free(d);
+}
+
+const struct CMUnitTest th_ablate_tests[] = {
+    cmocka_unit_test(test_ablate_fake_2c),
+    cmocka_unit_test(test_ablate_bad_input),
+    cmocka_unit_test(test_ablate_configs_resolve),
+};
+const size_t th_ablate_ntests = sizeof th_ablate_tests / sizeof th_ablate_tests[0];
