@@ -1,0 +1,83 @@
+/*
+ * cmd_plot.c — `mrcnn plot`: re-plot stored results with gnuplot (eval/plot.h):
+ * ablation table JSONs (AP vs speed, AP vs IoU, loss curves) and evaluator
+ * PR-curve files.
+ */
+#include "cli/cli.h"
+#include "eval/plot.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mrcnn plot [options] TABLE.json... [--pr PR.dat]...\n\n"
+               "Plots stored results with gnuplot, as PNG and SVG, with the gnuplot script\n"
+               "and data beside them:\n"
+               "  TABLE.json (results/<table>/table_<table>.json from mrcnn ablate):\n"
+               "    <table>_ap_speed  AP vs inference images/s per variant, seed error bars,\n"
+               "                      titled with the fps protocol it shows\n"
+               "    <table>_ap_iou    AP vs IoU threshold 0.50..0.95 per variant\n"
+               "    <table>_loss      training loss curves per run\n"
+               "  --pr PR.dat (mrcnn eval --pr-curves): <stem>_pr50, <stem>_pr75\n\n"
+               "options:\n"
+               "  --out DIR        where plots go (default: the first input's folder + /plots)\n"
+               "  --pr FILE        a PR-curve file (repeatable)\n"
+               "  --gnuplot PROG   the gnuplot to run (default: gnuplot from PATH, or $MRCNN_GNUPLOT)\n"
+               "  --no-run         write scripts and data only\n");
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"out", required_argument, 0, 'o'},
+                                         {"pr", required_argument, 0, 'p'}, {"gnuplot", required_argument, 0, 'g'},
+                                         {"no-run", no_argument, 0, 'n'}, {0, 0, 0, 0}};
+    mr_plot_opts o = {0};
+    o.gnuplot = getenv("MRCNN_GNUPLOT");
+    const char *out = NULL, *prs[32];
+    int npr = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return MR_EXIT_OK;
+        case 'o': out = optarg; break;
+        case 'p':
+            if (npr >= 32) return cli_usage_error("plot", "at most 32 --pr files");
+            prs[npr++] = optarg;
+            break;
+        case 'g': o.gnuplot = optarg; break;
+        case 'n': o.no_run = 1; break;
+        default: return cli_usage_error("plot", "unknown option");
+        }
+    }
+    if (optind >= argc && !npr) return cli_usage_error("plot", "nothing to plot: give TABLE.json or --pr FILE");
+    char dflt[4096];
+    if (!out) {
+        const char *first = optind < argc ? argv[optind] : prs[0];
+        const char *sl = strrchr(first, '/');
+        snprintf(dflt, sizeof dflt, "%.*s%splots", sl ? (int)(sl - first) : 0, first, sl ? "/" : "");
+        out = dflt;
+    }
+    o.out_dir = out;
+    mr_err e = {0};
+    char gp[4096];
+    if (!o.no_run && mr_plot_find_gnuplot(o.gnuplot, gp, sizeof gp, &e)) return cli_fail("plot", &e);
+    for (int i = optind; i < argc; i++) {
+        int n = 0;
+        if (mr_plot_table(argv[i], &o, &n, &e)) return cli_fail("plot", &e);
+        printf("%s: %d plot%s in %s/\n", argv[i], n, n == 1 ? "" : "s", out);
+    }
+    for (int i = 0; i < npr; i++) {
+        char stem[256];
+        const char *b = strrchr(prs[i], '/');
+        b = b ? b + 1 : prs[i];
+        snprintf(stem, sizeof stem, "%s", b);
+        char *dot = strrchr(stem, '.');
+        if (dot) *dot = 0;
+        if (mr_plot_pr(prs[i], stem, &o, &e)) return cli_fail("plot", &e);
+        printf("%s: %s/%s_pr50.{png,svg}, %s/%s_pr75.{png,svg}\n", prs[i], out, stem, out, stem);
+    }
+    return MR_EXIT_OK;
+}

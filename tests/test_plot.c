@@ -1,0 +1,185 @@
+/*
+ * test_plot.c — group `plot`: gnuplot scripts and images from a table JSON
+ * and a PR-curve file that the test writes itself; a missing gnuplot (PATH
+ * without it, or an explicit bad path) is a clear error; malformed inputs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tests/test_harness.h"
+#include "tests/test_util.h"
+#include "eval/plot.h"
+#include "eval/table.h"
+#include "core/fileio.h"
+
+/* a table JSON with two rows, each with two runs (dirs with train logs) */
+static void make_table_json(const char *d, char *path, size_t n)
+{
+    char run[600], buf[16384];
+    const char *rows[2] = {"roipool", "roialign"};
+    size_t used = 0;
+    used += (size_t)snprintf(buf + used, sizeof buf - used,
+                             "{\"table\": \"2c\", \"columns\": [{\"name\": \"AP\", \"iou_type\": \"segm\", \"metric\": \"AP\", \"category\": \"\"}], \"rows\": [");
+    for (int r = 0; r < 2; r++) {
+        used += (size_t)snprintf(buf + used, sizeof buf - used,
+                                 "%s{\"name\": \"%s\", \"label\": \"Row \\\"%s\\\" _x_\", \"stats\": {\"AP\": {\"mean\": %d, \"std\": 0.5}}, \"runs\": [",
+                                 r ? "," : "", rows[r], rows[r], 20 + 5 * r);
+        for (int s = 1; s <= 2; s++) {
+            snprintf(run, sizeof run, "%s/runs/%s/seed%d", d, rows[r], s);
+            th_make_run(run, rows[r], s, 0.2 + 0.05 * r, 0.3, 10 + s);
+            used += (size_t)snprintf(buf + used, sizeof buf - used,
+                                     "%s{\"seed\": %d, \"run_dir\": \"%s\", \"speed\": {\"protocol\": {\"warmup\": 3, \"iters\": 20, \"batch\": 1, \"threads\": 2, \"blas_core\": \"Haswell\", \"cpu\": \"X\", \"input\": [64, 64]}, \"infer_img_per_s\": %d},"
+                                     " \"ap_per_iou\": {\"segm\": [{\"iou\": 0.5, \"AP\": 0.4}, {\"iou\": 0.55, \"AP\": 0.38}, {\"iou\": 0.6, \"AP\": 0.35},"
+                                     " {\"iou\": 0.65, \"AP\": 0.3}, {\"iou\": 0.7, \"AP\": 0.25}, {\"iou\": 0.75, \"AP\": 0.2}, {\"iou\": 0.8, \"AP\": 0.15},"
+                                     " {\"iou\": 0.85, \"AP\": 0.1}, {\"iou\": 0.9, \"AP\": 0.05}, {\"iou\": 0.95, \"AP\": -1}]}}",
+                                     s > 1 ? "," : "", s, run, 10 + s + r);
+        }
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "]}");
+    }
+    snprintf(buf + used, sizeof buf - used, "]}\n");
+    snprintf(path, n, "%s/table_2c.json", d);
+    th_write(path, buf);
+}
+
+static int have_gnuplot(void)
+{
+    char p[4096];
+    mr_err e;
+    return mr_plot_find_gnuplot(NULL, p, sizeof p, &e) == 0;
+}
+
+static void test_plot_table(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("plot");
+    char tj[600], out[600], p[800];
+    make_table_json(d, tj, sizeof tj);
+    snprintf(out, sizeof out, "%s/plots", d);
+    mr_plot_opts o = {out, NULL, !have_gnuplot()};
+    mr_err e;
+    int n = -1;
+    int rc = mr_plot_table(tj, &o, &n, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 3);
+    snprintf(p, sizeof p, "%s/2c_ap_speed.gp", out);
+    assert_true(tu_file_contains(p, "fps protocol: 3 warm-up + 20 timed iterations, batch 1, 2 threads, Haswell"));
+    assert_true(tu_file_contains(p, "xyerrorbars"));
+    snprintf(p, sizeof p, "%s/2c_ap_speed.dat", out);
+    assert_true(tu_file_contains(p, "11.5 20 0.707107 0.5 \"Row 'roipool' _x_\""));
+    snprintf(p, sizeof p, "%s/2c_ap_iou.dat", out);
+    assert_true(tu_file_contains(p, "0.95 -1 0"));  /* undefined AP is not drawn */
+    snprintf(p, sizeof p, "%s/2c_loss.gp", out);
+    assert_true(tu_file_contains(p, "roialign' _x_, seed 2"));
+    if (!o.no_run) {
+        const char *names[] = {"2c_ap_speed", "2c_ap_iou", "2c_loss"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(p, sizeof p, "%s/%s.png", out, names[i]);
+            assert_true(mr_file_exists(p));
+            snprintf(p, sizeof p, "%s/%s.svg", out, names[i]);
+            assert_true(tu_file_contains(p, "<svg"));
+        }
+    }
+    free(d);
+}
+
+static void test_plot_pr(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("plotpr");
+    char pr[600], out[600], p[800];
+    snprintf(pr, sizeof pr, "%s/segm_pr.dat", d);
+    FILE *f = fopen(pr, "wb");
+    assert_non_null(f);
+    fprintf(f, "# mrcnn eval PR curves: segm, area all, maxDets 100\n# one gnuplot index per (category, IoU)\n");
+    int idx = 0;
+    for (int k = 0; k < 2; k++)
+        for (int t = 0; t < 10; t++) {
+            fprintf(f, "%s# index %d: category %d \"%s\" iou %.2f\n", idx ? "\n\n" : "", idx, k + 1, k ? "figure" : "disc",
+                    0.5 + 0.05 * t);
+            for (int r = 0; r <= 100; r++)
+                fprintf(f, "%.2f %.6f %.6f\n", r / 100.0, r > 90 ? -1.0 : 1.0 - r / 150.0 - 0.03 * t, 1 - r / 100.0);
+            idx++;
+        }
+    fclose(f);
+    snprintf(out, sizeof out, "%s/plots", d);
+    mr_plot_opts o = {out, NULL, !have_gnuplot()};
+    mr_err e;
+    int rc = mr_plot_pr(pr, "segm", &o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    snprintf(p, sizeof p, "%s/segm_pr75.gp", out);
+    assert_true(tu_file_contains(p, "index 5 using"));
+    assert_true(tu_file_contains(p, "index 15 using"));
+    assert_true(tu_file_contains(p, "title \"figure\""));
+    if (!o.no_run) {
+        snprintf(p, sizeof p, "%s/segm_pr50.png", out);
+        assert_true(mr_file_exists(p));
+    }
+    /* a malformed index line names its line */
+    th_write(pr, "# x\n# index 0: cat 1\n0 1 1\n");
+    assert_int_equal(mr_plot_pr(pr, "bad", &o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "segm_pr.dat:2: expected '# index N"));
+    th_write(pr, "# nothing\n");
+    assert_int_equal(mr_plot_pr(pr, "bad", &o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "no curve at IoU 0.50"));
+    free(d);
+}
+
+static void test_plot_bad_input(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("plotbad");
+    char tj[600], out[600], cmd[2048], txt[4096];
+    snprintf(out, sizeof out, "%s/plots", d);
+    mr_plot_opts o = {out, "/nonexistent/gnuplot", 0};
+    mr_err e;
+    char path[256];
+    /* gnuplot missing: explicit path, and a PATH without it */
+    assert_int_equal(mr_plot_find_gnuplot("/nonexistent/gnuplot", path, sizeof path, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "gnuplot-nox"));
+    make_table_json(d, tj, sizeof tj);
+    assert_int_equal(mr_plot_table(tj, &o, NULL, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "make deps"));
+    snprintf(cmd, sizeof cmd, "env PATH=/nonexistent %s plot %s --out %s", tu_bin(), tj, out);
+    assert_int_equal(tu_run(cmd, txt, sizeof txt), 1);
+    assert_non_null(strstr(txt, "gnuplot not found in PATH"));
+    snprintf(cmd, sizeof cmd, "env MRCNN_GNUPLOT=/nonexistent/gp %s plot %s --out %s", tu_bin(), tj, out);
+    assert_int_equal(tu_run(cmd, txt, sizeof txt), 1);
+    assert_non_null(strstr(txt, "is not an executable file"));
+    /* not a table JSON; not JSON; a train log line that does not parse */
+    th_write(tj, "{\"rows\": []}");
+    o.gnuplot = NULL;
+    o.no_run = 1;
+    assert_int_equal(mr_plot_table(tj, &o, NULL, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "not an ablation table JSON"));
+    th_write(tj, "{\"rows\": [");
+    assert_int_equal(mr_plot_table(tj, &o, NULL, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "not valid JSON"));
+    make_table_json(d, tj, sizeof tj);
+    char lg[800];
+    snprintf(lg, sizeof lg, "%s/runs/roialign/seed1/train_log.jsonl", d);
+    th_write(lg, "{\"iter\": 0, \"loss\": 1}\n{\"iter\": 10, \"loss\"\n");
+    assert_int_equal(mr_plot_table(tj, &o, NULL, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "train_log.jsonl:2: not valid JSON"));
+    snprintf(cmd, sizeof cmd, "%s plot", tu_bin());
+    assert_int_equal(tu_run(cmd, txt, sizeof txt), 2);
+    free(d);
+}
+
+size_t tests_plot(const struct CMUnitTest **out)
+{
+    static const struct CMUnitTest t[] = {
+        cmocka_unit_test(test_plot_table),
+        cmocka_unit_test(test_plot_pr),
+        cmocka_unit_test(test_plot_bad_input),
+    };
+    *out = t;
+    return sizeof t / sizeof t[0];
+}
