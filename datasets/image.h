@@ -1,0 +1,44 @@
+/*
+ * image.h — image decoding and resizing for the data side: JPEG and PNG via
+ * stb_image (Debian's libstb), always returned as 8-bit RGB (grayscale is
+ * replicated, an alpha channel is dropped, 16-bit is reduced to 8). EXIF
+ * orientation is not applied, as COCO's own tools do not apply it.
+ *
+ * Errors name the file: a missing or unreadable file is MR_EIO; a file that
+ * is not an image, or a truncated one (including JPEGs cut short, which
+ * stb_image would otherwise decode with grey fill), is MR_EUSER with the
+ * decoder's reason.
+ *
+ * defines: mr_image, mr_image_load, mr_image_decode, mr_image_free,
+ *          mr_image_resize_bilinear, mr_resized_size
+ */
+#ifndef MR_IMAGE_H
+#define MR_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+
+typedef struct mr_image {
+    int width, height;
+    uint8_t *rgb;        /* height x width x 3, row-major; malloc'd */
+} mr_image;
+
+/* Read and decode path into im (zeroed on error). */
+int mr_image_load(const char *path, mr_image *im, mr_err *e);
+/* Decode len bytes of an encoded image; name is used in messages. */
+int mr_image_decode(const void *data, size_t len, const char *name, mr_image *im, mr_err *e);
+void mr_image_free(mr_image *im);
+
+/* Bilinear resize of an RGB image sw x sh into dst (dw x dh x 3): sample
+ * centres at ((x + 0.5) * sw / dw - 0.5), clamped at the borders, rounded
+ * to the nearest byte (the interim loader's arithmetic in
+ * harness/train_run.c, kept bit for bit). */
+void mr_image_resize_bilinear(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh);
+
+/* The training resize: scale so the shorter side is min_size, unless the
+ * longer side would exceed max_size (then the longer side is max_size);
+ * *rw, *rh = round(w * scale), round(h * scale), at least 1. */
+void mr_resized_size(int w, int h, float min_size, float max_size, int *rw, int *rh, float *scale);
+
+#endif
