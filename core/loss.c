@@ -2,7 +2,8 @@
  * loss.c — the detector's losses, forward and backward. Each forward returns
  * the SUM of its terms in double (the caller divides by the normaliser it
  * wants); each backward ADDS scale * d(sum)/d(input), scale = dloss/normaliser.
- *   softmax cross-entropy   -log softmax(logits)[target], rows with target < 0 ignored
+ *   softmax cross-entropy   -log softmax(logits)[target]; rows with target < 0 (or an
+ *                           out-of-range target >= K, which callers must not pass) ignored
  *   BCE with logits         w * (max(x,0) - x*t + log1p(exp(-|x|)))
  *   smooth L1 (beta)        |d| < beta ? 0.5 d^2 / beta : |d| - 0.5 beta;  beta = 0 is L1
  *   L1                      |x - t|   (gradient sign(x - t), 0 at 0, as PyTorch)
