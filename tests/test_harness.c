@@ -21,6 +21,8 @@ size_t tests_harness(const struct CMUnitTest **out)
         n += th_store_ntests;
         memcpy(all + n, th_ablate_tests, th_ablate_ntests * sizeof *all);
         n += th_ablate_ntests;
+        memcpy(all + n, th_compare_tests, th_compare_ntests * sizeof *all);
+        n += th_compare_ntests;
     }
     *out = all;
     return n;
