@@ -23,6 +23,8 @@ size_t tests_harness(const struct CMUnitTest **out)
         n += th_ablate_ntests;
         memcpy(all + n, th_compare_tests, th_compare_ntests * sizeof *all);
         n += th_compare_ntests;
+        memcpy(all + n, th_regress_tests, th_regress_ntests * sizeof *all);
+        n += th_regress_ntests;
     }
     *out = all;
     return n;

@@ -1,0 +1,131 @@
+/*
+ * test_harness_regress.c — `mrcnn regress` logic with a fake trainer: a
+ * baseline written by --update compares clean against the same numbers,
+ * a moved AP or speed ratio is reported, and a baseline from another
+ * config set (or a malformed one) is a clear error.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tests/test_harness.h"
+#include "tests/test_util.h"
+#include "harness/regress.h"
+#include "harness/record.h"
+
+typedef struct fake_tr { double ap, fps; int calls; } fake_tr;
+
+static int fake_train(void *ctx, const char *config, const char *data, const char *out, long seed, long iters,
+                      mr_err *e)
+{
+    (void)config; (void)data; (void)iters; (void)e;
+    fake_tr *f = ctx;
+    f->calls++;
+    th_make_run(out, "x", seed, f->ap, 0.3, f->fps);
+    return MR_OK;
+}
+
+static void test_regress_cycle(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("regress");
+    char base[600], runs[600];
+    snprintf(base, sizeof base, "%s/baseline.json", d);
+    snprintf(runs, sizeof runs, "%s/runs", d);
+    fake_tr f = {0.25, 10, 0};
+    mr_regress_opts o = {"ci", base, 1, -1, -1, "/nonexistent", runs, fake_train, &f, 100.0};
+    mr_regress_result r;
+    mr_err e;
+    int rc = mr_regress_run(&o, &r, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(f.calls, 2);
+    assert_true(tu_file_contains(base, "\"set\":\t\"ci\""));
+    assert_true(tu_file_contains(base, "\"gflops\":\t100"));
+    /* same numbers: nothing moved */
+    o.update = 0;
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    assert_int_equal(r.moved, 0);
+    assert_true(r.checked >= 8);
+    mr_regress_result_free(&r);
+    /* AP up by 0.01 (1 point): moved; within a 2-point tolerance: not */
+    f.ap = 0.26;
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    assert_true(r.moved > 0);
+    assert_non_null(strstr(r.report, "| tiny_fpn | segm AP | 25.0000 | 26.0000 | +1.0000 |"));
+    assert_non_null(strstr(r.report, "**MOVED**"));
+    mr_regress_result_free(&r);
+    o.ap_tol = 2;
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    assert_int_equal(r.moved, 0);
+    mr_regress_result_free(&r);
+    /* speed: the same img/s on a machine twice as fast (reference 200) is a 50% drop */
+    o.ref_gflops = 200;
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    assert_true(r.moved > 0);
+    assert_non_null(strstr(r.report, "-50.0%"));
+    mr_regress_result_free(&r);
+    o.speed_tol = 0;  /* speed checks off */
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    assert_int_equal(r.moved, 0);
+    mr_regress_result_free(&r);
+    free(d);
+}
+
+static void test_regress_bad_baseline(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("regressbad");
+    char base[600], runs[600];
+    snprintf(base, sizeof base, "%s/baseline.json", d);
+    snprintf(runs, sizeof runs, "%s/runs", d);
+    fake_tr f = {0.25, 10, 0};
+    mr_regress_opts o = {"ci", base, 1, -1, -1, "/nonexistent", runs, fake_train, &f, 100.0};
+    mr_regress_result r;
+    mr_err e;
+    /* a baseline of set "tiny" used for set "ci" */
+    o.set = "tiny";
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    o.set = "ci";
+    o.update = 0;
+    f.calls = 0;
+    assert_int_equal(mr_regress_run(&o, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "baseline is from config set 'tiny'"));
+    assert_non_null(strstr(e.msg, "this run is set 'ci'"));
+    assert_int_equal(f.calls, 0);  /* refused before training anything */
+    /* same set name, other configs: the fingerprint differs */
+    th_write(base, "{\"set\": \"ci\", \"fingerprint\": \"0000000000000000\", \"runs\": []}");
+    assert_int_equal(mr_regress_run(&o, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "the set's configs, seed or iterations changed"));
+    th_write(base, "{\"runs\": 3}");
+    assert_int_equal(mr_regress_run(&o, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "not a regression baseline"));
+    th_write(base, "{\"set\": ");
+    assert_int_equal(mr_regress_run(&o, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "not valid JSON"));
+    o.set = "nope";
+    assert_int_equal(mr_regress_run(&o, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown regression set 'nope'"));
+    char cmd[1024], out[4096];
+    snprintf(cmd, sizeof cmd, "%s regress", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s regress --baseline %s --set nope", tu_bin(), base);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "unknown regression set"));
+    /* the reference workload gives a plausible number */
+    double g = mr_regress_reference_gflops();
+    assert_true(g > 0.1 && g < 1e5);
+    free(d);
+}
+
+const struct CMUnitTest th_regress_tests[] = {
+    cmocka_unit_test(test_regress_cycle),
+    cmocka_unit_test(test_regress_bad_baseline),
+};
+const size_t th_regress_ntests = sizeof th_regress_tests / sizeof th_regress_tests[0];
