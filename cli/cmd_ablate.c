@@ -43,6 +43,8 @@ static void usage(FILE *f)
             "  --configs DIR   row configs (default variants/configs/ablations)\n"
             "  --paper FILE    the paper's tables (default ../shared/paper/mask_rcnn_tables.json)\n"
             "  --store FILE    results store (default results/store.jsonl); --no-store: none\n"
+            "  --rows A,B      only these rows (the base row is always included), e.g.\n"
+            "                  2c --rows roialign_ave: RoIPool vs RoIAlign\n"
             "  --dry-run       train nothing; tabulate the finished runs\n");
 }
 
@@ -130,7 +132,7 @@ int cmd_ablate(int argc, char **argv)
         {"runs", required_argument, 0, 'r'},  {"results", required_argument, 0, 'R'},
         {"configs", required_argument, 0, 'c'}, {"paper", required_argument, 0, 'P'},
         {"store", required_argument, 0, 'o'}, {"no-store", no_argument, 0, 'N'},
-        {"dry-run", no_argument, 0, 'n'},     {0, 0, 0, 0}};
+        {"dry-run", no_argument, 0, 'n'},     {"rows", required_argument, 0, 'w'}, {0, 0, 0, 0}};
     mr_ablate_opts o = {0};
     o.seeds = 3;
     o.seed0 = 1;
@@ -174,6 +176,7 @@ int cmd_ablate(int argc, char **argv)
         case 'o': o.store = optarg; break;
         case 'N': o.store = NULL; break;
         case 'n': o.dry_run = 1; break;
+        case 'w': o.rows = optarg; break;
         default: return cli_usage_error("ablate", "unknown option");
         }
     }

@@ -182,6 +182,41 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
     return rc;
 }
 
+/* is row r selected by o->rows (the base row always is)? */
+static int row_wanted(const mr_ablate_opts *o, const mr_ablate_table_def *td, int r)
+{
+    if (!o->rows || !*o->rows || r == td->base) return 1;
+    size_t l = strlen(td->rows[r].name);
+    for (const char *p = o->rows; *p;) {
+        size_t k = strcspn(p, ",");
+        if (k == l && !strncmp(p, td->rows[r].name, l)) return 1;
+        p += k + (p[k] == ',');
+    }
+    return 0;
+}
+
+/* every name in o->rows must be a row of td */
+static int check_rows(const mr_ablate_opts *o, const mr_ablate_table_def *td, mr_err *e)
+{
+    if (!o->rows) return MR_OK;
+    for (const char *p = o->rows; *p;) {
+        size_t k = strcspn(p, ",");
+        int found = 0;
+        for (int r = 0; r < td->nrows; r++)
+            if (strlen(td->rows[r].name) == k && !strncmp(p, td->rows[r].name, k)) found = 1;
+        if (!found) {
+            char known[512] = "";
+            for (int r = 0; r < td->nrows; r++) {
+                size_t l = strlen(known);
+                snprintf(known + l, sizeof known - l, "%s%s", r ? ", " : "", td->rows[r].name);
+            }
+            return mr_errf(e, MR_EUSER, "table %s has no row '%.*s' (rows: %s)", td->id, (int)k, p, known);
+        }
+        p += k + (p[k] == ',');
+    }
+    return MR_OK;
+}
+
 static int run_done(const char *run_dir)
 {
     char a[4200], b[4200];
@@ -268,15 +303,18 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
     cJSON *base_cfg = NULL;
     int rc = MR_OK;
     cJSON *runs_per_row = cJSON_CreateArray();
+    if ((rc = check_rows(o, td, e))) { cJSON_Delete(runs_per_row); return rc; }
     for (int r = 0; r < td->nrows; r++) {
         cJSON *cfg = NULL;
         char diff[256] = "";
+        if (!row_wanted(o, td, r)) continue;
         if (!row_config(o->configs_dir, td->id, td->rows[r].name, &cfg, e)) {
             if (r == td->base) base_cfg = cJSON_Duplicate(cfg, 1);
             else if (base_cfg) json_diff(cfg, base_cfg, "", diff, sizeof diff);
         } else snprintf(diff, sizeof diff, "(config unreadable: %.200s)", e->msg);
         cJSON_Delete(cfg);
         int ri = mr_table_add_row(t, td->rows[r].name, td->rows[r].label, diff, td->rows[r].paper_index);
+        if (r == td->base) t->base = ri;
         cJSON *runs = cJSON_CreateArray();
         cJSON_AddItemToArray(runs_per_row, runs);
         for (int k = 0; k < seeds; k++) {
@@ -342,12 +380,14 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
     for (int ti = 0; ti < nids; ti++) {
         if (!all && strcmp(ids[ti], o->table)) continue;
         const mr_ablate_table_def *td = mr_ablate_find(ids[ti]);
+        if ((rc = check_rows(o, td, e))) return rc;
         mr_ablate_job *jobs = calloc((size_t)(td->nrows * o->seeds), sizeof *jobs);
         if (!jobs) return mr_errf(e, MR_ENOMEM, "out of memory");
         int nj = 0, skipped = 0;
         for (int k = 0; k < o->seeds; k++)   /* seeds outer: a first full table sooner */
             for (int r = 0; r < td->nrows; r++) {
                 mr_ablate_job j;
+                if (!row_wanted(o, td, r)) continue;
                 if ((rc = prepare_job(o, td, r, o->seed0 + k, &j, e))) { free(jobs); return rc; }
                 if (run_done(j.run_dir)) { skipped++; continue; }
                 jobs[nj++] = j;

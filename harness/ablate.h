@@ -71,6 +71,8 @@ typedef struct mr_ablate_opts {
     const char *paper_json;   /* ../shared/paper/mask_rcnn_tables.json */
     const char *store;        /* results/store.jsonl (NULL = none) */
     int dry_run;              /* tabulate what exists, train nothing */
+    const char *rows;         /* comma-separated row names to run and show (the base
+                                 row is always included); NULL = every row */
     /* start one job as a child process; the harness waits for it with waitpid */
     int (*spawn)(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e);
     void *spawn_ctx;

@@ -157,6 +157,19 @@ static void test_ablate_bad_input(void **s)
     th_write(p, "{\"segm\": [1, 2");
     assert_int_equal(mr_ablate_collect(&o, "2b", &t, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "metrics.json:1: not valid JSON"));
+    /* --rows: an unknown row is an error naming the table's rows; a known one
+     * keeps the base row and that row only */
+    o.rows = "roialign_avg";
+    o.table = "2c";
+    assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "table 2c has no row 'roialign_avg' (rows: roipool, roiwarp_max"));
+    o.rows = "roialign_ave";
+    o.dry_run = 1;
+    assert_int_equal(mr_ablate_run(&o, &e), 0);
+    assert_int_equal(f.spawned, 0);
+    assert_int_equal(mr_ablate_collect(&o, "2c", &t, &e), 0);
+    assert_int_equal(t.nrows, 2);
+    assert_string_equal(t.row[1].name, "roialign_ave");
     free(d);
     /* the CLI: unknown table is exit 1, no table is exit 2 */
     char cmd[512], out[4096];
