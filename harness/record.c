@@ -125,7 +125,7 @@ int mr_record_build(const char *run_dir, const char *config_name, long seed, int
         size_t l = strlen(tmp);
         while (l > 1 && tmp[l - 1] == '/') tmp[--l] = 0;
         const char *b = strrchr(tmp, '/');
-        snprintf(name, sizeof name, "%s", b ? b + 1 : tmp);
+        snprintf(name, sizeof name, "%.250s", b ? b + 1 : tmp);
     }
     if (seed < 0) {
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(config, "seed");
