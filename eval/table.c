@@ -212,7 +212,7 @@ char *mr_table_markdown(const mr_table *t)
             fmt_num(p, sizeof p, row->paper[c], 0);
             fmt_num(pd, sizeof pd, row->paper_delta[c], 1);
             sb_printf(&b, " %s | %s | %s | %s | %s |", v, r == t->base ? "—" : d, p,
-                      r == t->base ? "—" : pd, r == t->base ? "—" : verdict(row->agree[c], row->exceeds[c]));
+                      r == t->base ? "—" : pd, r == t->base ? "—" : row->delta[c] == 0 ? "no change" : verdict(row->agree[c], row->exceeds[c]));
         }
         sb_printf(&b, "\n");
     }

@@ -8,7 +8,7 @@
 #
 # Knobs (environment): DEMO_PRESET (tiny), DEMO_ROWS (roialign_ave; "all"
 # for the five rows of 2c), DEMO_SEEDS (1), DEMO_ITERS (the preset's
-# schedule), THREADS (all cores).
+# schedule), THREADS (all cores), MRCNN (the binary, ./mrcnn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,13 +20,14 @@ OUT=runs/demo
 DATA=data/synth_$PRESET
 start=$(date +%s)
 
-[ -x ./mrcnn ] || make mrcnn
+MRCNN=${MRCNN:-./mrcnn}
+[ -x "$MRCNN" ] || make mrcnn
 echo "== mrcnn demo: Table 2c (RoIPool vs RoIAlign), $PRESET preset, $SEEDS seed(s), $THREADS threads"
-./mrcnn version | head -2
+"$MRCNN" version | head -2
 
 if [ ! -f "$DATA/val.json" ]; then
   echo "== generating the $PRESET synthetic dataset in $DATA"
-  ./mrcnn synth --preset "$PRESET" --out "$DATA"
+  "$MRCNN" synth --preset "$PRESET" --out "$DATA"
 fi
 
 args=(2c --preset "$PRESET" --seeds "$SEEDS" --threads "$THREADS" --data "$DATA"
@@ -34,10 +35,10 @@ args=(2c --preset "$PRESET" --seeds "$SEEDS" --threads "$THREADS" --data "$DATA"
 [ "$ROWS" = all ] || args+=(--rows "$ROWS")
 [ -z "${DEMO_ITERS:-}" ] || args+=(--iters "$DEMO_ITERS")
 echo "== training (progress below; each run's log is in $OUT/runs/$PRESET/2c/<row>/seed<k>/train.out)"
-./mrcnn ablate "${args[@]}"
+"$MRCNN" ablate "${args[@]}"
 
 echo "== plots"
-./mrcnn plot "$OUT/results/2c/table_2c.json" --out "$OUT/plots"
+"$MRCNN" plot "$OUT/results/2c/table_2c.json" --out "$OUT/plots"
 
 end=$(date +%s)
 cat <<MSG
