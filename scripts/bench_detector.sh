@@ -73,8 +73,9 @@ for r in d["runs"]:
         r["config"], r["threads"], "x".join(map(str, s["protocol"]["input"])), s["protocol"]["batch"],
         s["train_iter_per_s"], s["infer_img_per_s"], st["backbone"], st["rpn"], st["roi_extract"], st["heads"],
         st["postprocess"], tr.get("backbone", 0), tr.get("rpn", 0), tr.get("roi_extract", 0), tr.get("heads", 0)))
-print("\nInference stage times are per image; CPU %s, OpenBLAS core %s. Measured on a shared 2-core box while other work ran: noisy." % (
-    d["runs"][0]["speed"]["protocol"]["cpu"], d["runs"][0]["speed"]["protocol"]["blas_core"]))
+import os
+print("\nInference stage times are per image; CPU %s, OpenBLAS core %s, OMP_WAIT_POLICY=%s. Measured on a shared 2-core box while other work ran: noisy." % (
+    d["runs"][0]["speed"]["protocol"]["cpu"], d["runs"][0]["speed"]["protocol"]["blas_core"], os.environ.get("OMP_WAIT_POLICY", "(default)")))
 PY
 mv "$tmp/detector.md" results/bench/detector.md
 cat results/bench/detector.md
