@@ -7,14 +7,15 @@
 # done (delete runs/demo to start over).
 #
 # Knobs (environment): DEMO_PRESET (tiny), DEMO_ROWS (roialign_ave; "all"
-# for the five rows of 2c), DEMO_SEEDS (1), DEMO_ITERS (the preset's
-# schedule), THREADS (all cores), MRCNN (the binary, ./mrcnn).
+# for the five rows of 2c), DEMO_SEEDS (1), DEMO_ITERS (200; "" = the
+# preset's schedule), THREADS (all cores), MRCNN (the binary, ./mrcnn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PRESET=${DEMO_PRESET:-tiny}
 ROWS=${DEMO_ROWS:-roialign_ave}
 SEEDS=${DEMO_SEEDS:-1}
+ITERS=${DEMO_ITERS-200}
 THREADS=${THREADS:-$(nproc)}
 OUT=runs/demo
 DATA=data/synth_$PRESET
@@ -33,7 +34,7 @@ fi
 args=(2c --preset "$PRESET" --seeds "$SEEDS" --threads "$THREADS" --data "$DATA"
       --runs "$OUT/runs" --results "$OUT/results" --store "$OUT/store.jsonl")
 [ "$ROWS" = all ] || args+=(--rows "$ROWS")
-[ -z "${DEMO_ITERS:-}" ] || args+=(--iters "$DEMO_ITERS")
+[ -z "$ITERS" ] || args+=(--iters "$ITERS")
 echo "== training (progress below; each run's log is in $OUT/runs/$PRESET/2c/<row>/seed<k>/train.out)"
 "$MRCNN" ablate "${args[@]}"
 

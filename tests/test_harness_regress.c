@@ -124,7 +124,34 @@ static void test_regress_bad_baseline(void **s)
     free(d);
 }
 
+/* The CI regression set, for real: train the "ci" configs on the tiny
+ * preset and compare every AP number with results/baseline.json exactly
+ * (speed not checked: CI machines are shared). About 30 s on 2 cores;
+ * skipped under ASan and when MRCNN_SKIP_REGRESS=1. When it fails because
+ * the detector changed on purpose, regenerate the baseline:
+ *   ./mrcnn regress --set ci --update --baseline results/baseline.json
+ * and commit it with the reason. */
+static void test_regress_ci_set(void **s)
+{
+    (void)s;
+    const char *skip = getenv("MRCNN_SKIP_REGRESS");
+    if (tu_asan() || (skip && *skip == '1')) skip();
+    if (!tu_file_contains("results/baseline.json", "\"set\"")) skip();
+    char *d = tu_tmpdir("regressci");
+    char cmd[2048], out[65536];
+    snprintf(cmd, sizeof cmd, "%s synth --preset tiny --out %s/data", tu_bin(), d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s regress --set ci --baseline results/baseline.json --speed-tolerance 0 --data %s/data --runs %s/runs",
+             tu_bin(), d, d);
+    int rc = tu_run(cmd, out, sizeof out);
+    if (rc != 0) print_error("%s\n%s\n", cmd, out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "0 of "));
+    free(d);
+}
+
 const struct CMUnitTest th_regress_tests[] = {
+    cmocka_unit_test(test_regress_ci_set),
     cmocka_unit_test(test_regress_cycle),
     cmocka_unit_test(test_regress_bad_baseline),
 };
