@@ -75,7 +75,6 @@ void mr_synth_defaults(mr_synth_params *p)
     p->obj_noise = 8;
     p->bg_texture = 0.5;
     p->min_contrast = 40;
-    p->png_level = 6;
 }
 
 int mr_synth_preset(const char *name, mr_synth_params *p, mr_err *e)

@@ -61,7 +61,6 @@ typedef struct mr_synth_params {
     double bg_texture;      /* contrast of the background pattern (0..1) */
     double min_contrast;    /* minimum mean |RGB difference| between an
                                object's colour and the background under it */
-    int png_level;          /* zlib level of the PNGs (does not change pixels) */
 } mr_synth_params;
 
 /* The defaults (= preset "bench"). */
