@@ -87,6 +87,21 @@ demo: deps mrcnn
 determinism: deps mrcnn
 	./scripts/determinism.sh
 
+# torchvision equality on the full R50-FPN models (scripts/torchvision_reference.py):
+# installs python3-torchvision when missing, writes build/ref/ (large, not committed)
+# once per script change, and runs the `reference` group on both models.
+REF_DIR = build/ref
+$(REF_DIR)/tv_full_mask_ref.safetensors: scripts/torchvision_reference.py
+	@/usr/bin/python3 -c "import torchvision" 2>/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make test-reference: need root to apt-get install python3-torchvision" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torchvision >/dev/null; }
+	/usr/bin/python3 scripts/torchvision_reference.py full $(REF_DIR)
+
+test-reference: deps $(REF_DIR)/tv_full_mask_ref.safetensors
+	@$(MAKE) --no-print-directory $(BUILD)/mrcnn $(BUILD)/mrcnn_tests
+	MRCNN_REF=$(REF_DIR)/tv_full_mask MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests reference
+	MRCNN_REF=$(REF_DIR)/tv_full_kp MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests reference
+
 clean:
 	rm -rf build build-* mrcnn
 
