@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "core/keypoint_head.h"
@@ -28,6 +29,7 @@
 #include "core/postprocess.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
+#include "tests/test_util.h"
 
 extern const struct mr_mask_loss mr_mask_loss_sigmoid, mr_mask_loss_softmax;
 
@@ -357,6 +359,32 @@ static void test_ref_missing_tensor(void **state)
     free(p);
 }
 
+/* mrcnn convert: usage errors, a missing file, a file that is not a .pth */
+static void test_convert_cli(void **state)
+{
+    (void)state;
+    char cmd[8192], out[4096];
+    snprintf(cmd, sizeof cmd, "%s convert", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s convert --help", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "usage: mrcnn convert"));
+    char *dir = tu_tmpdir("convert");
+    snprintf(cmd, sizeof cmd, "%s convert %s/none.pth %s/out.safetensors", tu_bin(), dir, dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "none.pth: no such file"));
+    if (access("/usr/bin/python3", X_OK) == 0 &&
+        tu_run("/usr/bin/python3 -c 'import torch' 2>/dev/null", NULL, 0) == 0) {
+        snprintf(cmd, sizeof cmd, "echo junk > %s/bad.pth && %s convert %s/bad.pth %s/out.safetensors",
+                 dir, tu_bin(), dir, dir);
+        assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+        assert_non_null(strstr(out, "bad.pth: conversion failed"));
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    tu_run(cmd, NULL, 0);
+    free(dir);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_ref_mask_head, setup, teardown),
     cmocka_unit_test_setup_teardown(test_ref_kp_head, setup, teardown),
@@ -365,6 +393,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_ref_losses, setup, teardown),
     cmocka_unit_test_setup_teardown(test_ref_kp_loss, setup, teardown),
     cmocka_unit_test_setup_teardown(test_ref_missing_tensor, setup, teardown),
+    cmocka_unit_test(test_convert_cli),
 };
 
 size_t tests_reference(const struct CMUnitTest **out)
