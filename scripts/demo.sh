@@ -3,8 +3,10 @@
 # run `make deps` and built ./mrcnn): generate the synthetic dataset, train a
 # short version of the paper's Table 2c (RoIPool vs RoIAlign on the C4
 # backbone, tiny preset, one seed), print the table next to the paper's and
-# plot it. About 10 minutes on 2 cores; rerunning resumes / reuses what is
-# done (delete runs/demo to start over).
+# plot it. Measured 11 min 39 s on 2 shared cores under load average 7-12
+# (2026-11-25); rerunning resumes / reuses what is done (delete runs/demo
+# to start over). Note: at 200 tiny iterations the C4 model's AP is still
+# about 0; DEMO_ITERS="" uses the preset's 300, bench preset for real numbers.
 #
 # Knobs (environment): DEMO_PRESET (tiny), DEMO_ROWS (roialign_ave; "all"
 # for the five rows of 2c), DEMO_SEEDS (1), DEMO_ITERS (200; "" = the
