@@ -16,6 +16,9 @@ Run with Debian's torch + torchvision (no download, no extra package):
       a torchvision state_dict (or a checkpoint dict with "model") to F32
       safetensors under the same names (num_batches_tracked dropped, old
       mask_fcnN names renamed to torchvision 0.14's mask_head.N-1.0)
+  /usr/bin/python3 scripts/torchvision_reference.py bench [OUT.json]
+      torchvision's per-stage times for maskrcnn_resnet50_fpn at 800 x 1067,
+      1 and 2 threads (TV_BENCH_ITERS, default 3, timed runs after 1 warm-up)
 
 Models.
   reduced: a ResNet-10-like body (BasicBlock, [1,1,1,1], stem 8 channels,
@@ -434,6 +437,71 @@ def cmd_convert(src, dst):
     print("convert: %d tensors -> %s" % (len(out), dst), file=sys.stderr)
 
 
+def cmd_bench(out_json, threads_list=(1, 2), warmup=1, iters=3):
+    """torchvision's side of the speed comparison: maskrcnn_resnet50_fpn
+    (random weights as in `full`) on an 800 x 1067 input, 100 detections
+    kept, per-stage milliseconds (medians) at each thread count, written as
+    JSON: {"threads": {"1": {"total": ms, "stages_ms": {...}}, ...}}."""
+    import time
+    torch.manual_seed(1234)
+    m = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
+    randomize(m, 4321, FULL_CLS_GAIN)
+    g = torch.Generator().manual_seed(5)
+    img = torch.rand(3, 800, 1067, generator=g)
+    rh = m.roi_heads
+    groups = {"backbone": [m.backbone], "rpn": [m.rpn], "roi_extract": [rh.box_roi_pool, rh.mask_roi_pool],
+              "heads": [rh.box_head, rh.box_predictor, rh.mask_head, rh.mask_predictor], "roi_heads": [rh]}
+    acc = {}
+    t0 = {}
+
+    def pre(name):
+        def f(mod, inp):
+            t0[id(mod)] = time.perf_counter()
+        return f
+
+    def post(name):
+        def f(mod, inp, out):
+            acc[name] = acc.get(name, 0.0) + time.perf_counter() - t0[id(mod)]
+        return f
+
+    for name, mods in groups.items():
+        for mod in mods:
+            mod.register_forward_pre_hook(pre(name))
+            mod.register_forward_hook(post(name))
+    orig_post = m.transform.postprocess
+
+    def timed_post(*a, **k):
+        t = time.perf_counter()
+        r = orig_post(*a, **k)
+        acc["mask_paste"] = acc.get("mask_paste", 0.0) + time.perf_counter() - t
+        return r
+    m.transform.postprocess = timed_post
+    res = {"model": "maskrcnn_resnet50_fpn", "input": [800, 1067], "torch": torch.__version__,
+           "torchvision": torchvision.__version__, "warmup": warmup, "iters": iters, "threads": {}}
+    for th in threads_list:
+        torch.set_num_threads(th)
+        runs = []
+        for it in range(warmup + iters):
+            acc.clear()
+            t = time.perf_counter()
+            with torch.no_grad():
+                m([img])
+            total = time.perf_counter() - t
+            if it >= warmup:
+                st = {k: v * 1e3 for k, v in acc.items()}
+                st["postprocess"] = st.pop("roi_heads") - st["roi_extract"] - st["heads"]
+                st["total"] = total * 1e3
+                runs.append(st)
+        med = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
+        res["threads"][str(th)] = {"total_ms": med.pop("total"), "stages_ms": med}
+        print("torchvision %d thread(s): %.0f ms  %s" % (th, res["threads"][str(th)]["total_ms"],
+              " ".join("%s %.0f" % kv for kv in med.items())), file=sys.stderr)
+    os.makedirs(os.path.dirname(os.path.abspath(out_json)), exist_ok=True)
+    with open(out_json + ".tmp", "w") as f:
+        json.dump(res, f, indent=1)
+    os.replace(out_json + ".tmp", out_json)
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -443,10 +511,13 @@ def main(argv):
         cmd_reduced(argv[2] if len(argv) > 2 else os.path.join(ROOT, "tests", "data"))
     elif cmd == "full":
         cmd_full(argv[2] if len(argv) > 2 else os.path.join(ROOT, "build", "ref"))
+    elif cmd == "bench":
+        cmd_bench(argv[2] if len(argv) > 2 else os.path.join(ROOT, "results", "bench", "torchvision.json"),
+                  iters=int(os.environ.get("TV_BENCH_ITERS", "3")))
     elif cmd == "convert" and len(argv) == 4:
         cmd_convert(argv[2], argv[3])
     else:
-        print("usage: torchvision_reference.py reduced [DIR] | full [DIR] | convert IN.pth OUT.safetensors",
+        print("usage: torchvision_reference.py reduced [DIR] | full [DIR] | bench [OUT.json] | convert IN.pth OUT.safetensors",
               file=sys.stderr)
         return 2
     return 0
