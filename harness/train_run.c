@@ -40,6 +40,7 @@
 #include "eval/cocoeval.h"
 #include "eval/mask.h"
 #include "core/postprocess.h"
+#include "datasets/image.h"
 #include "harness/record.h"
 #include "variants/config.h"
 
@@ -93,41 +94,6 @@ static void split_free(split *s)
     free(s->im);
     mr_coco_free(&s->coco);
     memset(s, 0, sizeof *s);
-}
-
-static void resize_bilinear(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh)
-{
-    float fx = (float)sw / dw, fy = (float)sh / dh;
-    for (int y = 0; y < dh; y++) {
-        float sy = (y + 0.5f) * fy - 0.5f;
-        if (sy < 0) sy = 0;
-        int y0 = (int)sy, y1 = y0 + 1 < sh ? y0 + 1 : sh - 1;
-        float ly = sy - y0;
-        for (int x = 0; x < dw; x++) {
-            float sx = (x + 0.5f) * fx - 0.5f;
-            if (sx < 0) sx = 0;
-            int x0 = (int)sx, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
-            float lx = sx - x0;
-            for (int c = 0; c < 3; c++) {
-                float v = (1 - ly) * ((1 - lx) * src[(y0 * sw + x0) * 3 + c] + lx * src[(y0 * sw + x1) * 3 + c]) +
-                          ly * ((1 - lx) * src[(y1 * sw + x0) * 3 + c] + lx * src[(y1 * sw + x1) * 3 + c]);
-                int iv = (int)(v + 0.5f);
-                dst[(y * dw + x) * 3 + c] = (uint8_t)(iv < 0 ? 0 : iv > 255 ? 255 : iv);
-            }
-        }
-    }
-}
-
-static void resized_size(const mr_config *c, int w, int h, int *rw, int *rh, float *scale)
-{
-    float mn = (float)(w < h ? w : h), mx = (float)(w > h ? w : h);
-    float s = c->min_size / mn;
-    if (mx * s > c->max_size) s = c->max_size / mx;
-    *rw = (int)floorf(w * s + 0.5f);
-    *rh = (int)floorf(h * s + 0.5f);
-    if (*rw < 1) *rw = 1;
-    if (*rh < 1) *rh = 1;
-    *scale = s;
 }
 
 /* Load DIR/<name>.json and its images (file_name relative to DIR or
@@ -190,10 +156,10 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
         }
         r->ow = w;
         r->oh = h;
-        resized_size(c, w, h, &r->w, &r->h, &r->scale);
+        mr_resized_size(w, h, c->min_size, c->max_size, &r->w, &r->h, &r->scale);
         r->pix = malloc((size_t)r->w * r->h * 3);
         if (!r->pix) { stbi_image_free(px); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-        resize_bilinear(px, w, h, r->pix, r->w, r->h);
+        mr_image_resize_bilinear(px, w, h, r->pix, r->w, r->h);
         stbi_image_free(px);
         size_t a0 = co->img_off[i], a1 = co->img_off[i + 1];
         int na = (int)(a1 - a0);
@@ -841,9 +807,9 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
         r->id = 1;
         r->ow = w;
         r->oh = h;
-        resized_size(&c, w, h, &r->w, &r->h, &r->scale);
+        mr_resized_size(w, h, c.min_size, c.max_size, &r->w, &r->h, &r->scale);
         r->pix = malloc((size_t)r->w * r->h * 3);
-        resize_bilinear(px, w, h, r->pix, r->w, r->h);
+        mr_image_resize_bilinear(px, w, h, r->pix, r->w, r->h);
         stbi_image_free(px);
         s.maxh = r->h;
         s.maxw = r->w;
