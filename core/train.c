@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/safetensors.h"
+#include "core/sgd.h"
 
 double mr_schedule_lr(const mr_schedule *s, long it)
 {
@@ -28,16 +29,29 @@ int mr_trainer_init(mr_trainer *t, mr_detector *d, const mr_schedule *s, uint64_
     memset(t, 0, sizeof *t);
     t->d = d;
     t->sch = *s;
-    if (posix_memalign((void **)&t->momentum, 64, (d->params.numel + 16) * sizeof(float)))
-        return mr_errf(e, MR_ENOMEM, "trainer: cannot allocate the momentum buffer");
-    memset(t->momentum, 0, (d->params.numel + 16) * sizeof(float));
+    /* one SGD group per trainable tensor (weight decay only where the
+     * parameter table says so); frozen tensors are in no group */
+    const mr_param_table *pt = &d->params;
+    mr_sgd_group *g = malloc((size_t)(pt->n ? pt->n : 1) * sizeof *g);
+    if (!g) return mr_errf(e, MR_ENOMEM, "trainer: cannot allocate the SGD groups");
+    int ng = 0;
+    for (int i = 0; i < pt->n; i++) {
+        const mr_param_entry *p = &pt->e[i];
+        if (!p->trainable) continue;
+        g[ng++] = (mr_sgd_group){p->d.offset, p->d.numel,
+                                 p->decay ? (float)s->weight_decay : 0.0f, 1.0f};
+    }
+    int rc = mr_sgd_init(&t->opt, pt->numel, (float)s->momentum, g, ng, e);
+    free(g);
+    if (rc) return mr_err_prefix(e, "trainer");
+    t->momentum = t->opt.buf;
     mr_pcg32_seed(&t->rng, seed, 0x73616d706c65 /* "sample" */);
     return MR_OK;
 }
 
 void mr_trainer_free(mr_trainer *t)
 {
-    free(t->momentum);
+    mr_sgd_free(&t->opt);
     t->momentum = NULL;
 }
 
@@ -47,19 +61,7 @@ int mr_trainer_step(mr_trainer *t, const mr_batch *b, mr_losses *L, mr_err *e)
     int rc = mr_detector_train_step_grads(d, b, &t->rng, L, e);
     if (rc) return mr_err_prefix(e, "iteration %ld", t->iter + 1);
     float lr = (float)mr_schedule_lr(&t->sch, t->iter);
-    float mom = (float)t->sch.momentum, wd = (float)t->sch.weight_decay;
-    const mr_param_table *pt = &d->params;
-    for (int i = 0; i < pt->n; i++) {
-        const mr_param_entry *p = &pt->e[i];
-        if (!p->trainable) continue;
-        float *w = pt->data + p->d.offset, *g = pt->grad + p->d.offset, *v = t->momentum + p->d.offset;
-        float dec = p->decay ? wd : 0.0f;
-        for (size_t k = 0; k < p->d.numel; k++) {
-            float gk = g[k] + dec * w[k];
-            v[k] = mom * v[k] + gk;
-            w[k] -= lr * v[k];
-        }
-    }
+    mr_sgd_step(&t->opt, d->params.data, d->params.grad, lr);
     t->last_lr = lr;
     t->iter++;
     return MR_OK;

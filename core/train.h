@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include "core/batch.h"
 #include "core/detector.h"
+#include "core/sgd.h"
 #include "core/err.h"
 #include "core/pcg32.h"
 
@@ -48,7 +49,8 @@ double mr_schedule_lr(const mr_schedule *s, long it);
 typedef struct mr_trainer {
     mr_detector *d;
     mr_schedule sch;
-    float *momentum;           /* params.numel floats */
+    mr_sgd opt;                /* the update (core/sgd.h) */
+    float *momentum;           /* opt.buf: params.numel floats, saved in checkpoints */
     long iter;                 /* iterations done */
     mr_pcg32 rng;              /* RoI/anchor sampling */
     double last_lr;
