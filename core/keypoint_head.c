@@ -4,6 +4,7 @@
  * one-hot heatmap targets and the softmax cross-entropy loss.
  */
 #include "core/keypoint_head.h"
+#include "core/conv_tower.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -131,10 +132,10 @@ void mr_kp_head_init(mr_kp_head *h, mr_pcg32 *rng)
     memset(h->w.deconv_b, 0, sizeof(float) * c->num_kp);
 }
 
-static mr_conv2d conv3(const mr_kp_head_cfg *c, int cin)
+static mr_conv_tower tower(const mr_kp_head_cfg *c)
 {
-    mr_conv2d k = {cin, c->conv_ch, 3, 3, 1, 1, 1, 1, 1, 1};
-    return k;
+    mr_conv_tower t = {c->nconv, c->in_ch, c->conv_ch, c->in_size, 1};
+    return t;
 }
 
 static mr_deconv2d deconv(const mr_kp_head_cfg *c)
@@ -145,12 +146,8 @@ static mr_deconv2d deconv(const mr_kp_head_cfg *c)
 
 static size_t workspace(const mr_kp_head_cfg *c)
 {
-    size_t ws = 0, s;
-    for (int i = 0; i < c->nconv; i++) {
-        mr_conv2d k = conv3(c, i ? c->conv_ch : c->in_ch);
-        s = mr_conv2d_workspace(&k, c->in_size, c->in_size);
-        if (s > ws) ws = s;
-    }
+    mr_conv_tower t = tower(c);
+    size_t ws = mr_conv_tower_workspace(&t), s;
     mr_deconv2d d = deconv(c);
     s = mr_deconv2d_workspace(&d, c->in_size, c->in_size);
     if (s > ws) ws = s;
@@ -181,26 +178,14 @@ int mr_kp_head_forward(const mr_kp_head *h, int R, const float *x, mr_arena *a,
     mr_arena_mark mk = mr_arena_get_mark(a);
     float *ws = mr_arena_floats(a, workspace(c));
     if (!ws) return oom(e, "workspace", R);
-    const float *in = x;
-    int cin = c->in_ch;
-    for (int i = 0; i < c->nconv; i++) {
-        mr_conv2d k = conv3(c, cin);
-        mr_conv2d_forward(&k, R, S, S, in, h->w.conv_w[i], h->w.conv_b[i], st->act[i], ws);
-        mr_relu_forward((size_t)R * c->conv_ch * S * S, st->act[i], st->act[i]);
-        in = st->act[i];
-        cin = c->conv_ch;
-    }
+    mr_conv_tower t = tower(c);
+    mr_conv_tower_forward(&t, R, x, h->w.conv_w, h->w.conv_b, st->act, ws);
+    const float *in = c->nconv > 0 ? st->act[c->nconv - 1] : x;
     mr_deconv2d d = deconv(c);
     mr_deconv2d_forward(&d, R, S, S, in, h->w.deconv_w, h->w.deconv_b, st->low, ws);
     mr_upsample_bilinear_forward(R, NK, 2 * S, 2 * S, 4 * S, 4 * S, st->low, st->logits);
     mr_arena_release(a, mk);
     return MR_OK;
-}
-
-static void relu_mask(size_t n, const float *out, float *d)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!(out[i] > 0.0f)) d[i] = 0.0f;
 }
 
 int mr_kp_head_backward(const mr_kp_head *h, const float *x, const mr_kp_head_acts *st,
@@ -222,20 +207,13 @@ int mr_kp_head_backward(const mr_kp_head *h, const float *x, const mr_kp_head_ac
         goto done;
     }
     mr_upsample_bilinear_backward(R, NK, 2 * S, 2 * S, 4 * S, 4 * S, dlogits, dlow);
-    float *dtop = c->nconv > 0 ? buf[(c->nconv - 1) & 1] : dx;
+    mr_conv_tower t = tower(c);
+    float *dtop = mr_conv_tower_dtop(&t, buf, dx);
     if (c->nconv > 0) memset(dtop, 0, nact * sizeof(float));
     mr_deconv2d d = deconv(c);
     mr_deconv2d_backward(&d, R, S, S, c->nconv > 0 ? st->act[c->nconv - 1] : x, h->w.deconv_w,
                          dlow, dtop, h->g.deconv_w, h->g.deconv_b, ws);
-    for (int i = c->nconv - 1; i >= 0; i--) {
-        float *dout = buf[i & 1];
-        relu_mask(nact, st->act[i], dout);
-        float *din = i > 0 ? buf[(i - 1) & 1] : dx;
-        if (i > 0) memset(din, 0, nact * sizeof(float));
-        mr_conv2d k = conv3(c, i ? c->conv_ch : c->in_ch);
-        mr_conv2d_backward(&k, R, S, S, i ? st->act[i - 1] : x, h->w.conv_w[i], dout, din,
-                           h->g.conv_w[i], h->g.conv_b[i], ws);
-    }
+    mr_conv_tower_backward(&t, R, x, h->w.conv_w, st->act, buf, dx, h->g.conv_w, h->g.conv_b, ws);
 done:
     mr_arena_release(a, mk);
     return rc;

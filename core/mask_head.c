@@ -4,6 +4,7 @@
  * over a batch of RoIs on top of core/layers.h.
  */
 #include "core/mask_head.h"
+#include "core/conv_tower.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -225,10 +226,10 @@ void mr_mask_head_init(mr_mask_head *h, mr_pcg32 *rng)
     }
 }
 
-static mr_conv2d conv3(const mr_mask_head_cfg *c, int cin)
+static mr_conv_tower tower(const mr_mask_head_cfg *c)
 {
-    mr_conv2d k = {cin, c->conv_ch, 3, 3, 1, 1, c->dilation, c->dilation, c->dilation, c->dilation};
-    return k;
+    mr_conv_tower t = {c->nconv, c->in_ch, c->conv_ch, c->in_size, c->dilation};
+    return t;
 }
 
 static mr_deconv2d deconv(const mr_mask_head_cfg *c)
@@ -246,13 +247,9 @@ static mr_conv2d conv1(const mr_mask_head_cfg *c)
 /* scratch floats for the convolutions of the FCN head */
 static size_t fcn_workspace(const mr_mask_head_cfg *c)
 {
-    size_t ws = 0, s;
     int S = c->in_size;
-    for (int i = 0; i < c->nconv; i++) {
-        mr_conv2d k = conv3(c, i ? c->conv_ch : c->in_ch);
-        s = mr_conv2d_workspace(&k, S, S);
-        if (s > ws) ws = s;
-    }
+    mr_conv_tower t = tower(c);
+    size_t ws = mr_conv_tower_workspace(&t), s;
     mr_deconv2d d = deconv(c);
     s = mr_deconv2d_workspace(&d, S, S);
     if (s > ws) ws = s;
@@ -299,15 +296,9 @@ int mr_mask_head_forward(const mr_mask_head *h, int R, const float *x, mr_arena 
     mr_arena_mark mk = mr_arena_get_mark(a);
     float *ws = mr_arena_floats(a, fcn_workspace(c));
     if (!ws) return oom(e, "workspace", R);
-    const float *in = x;
-    int cin = c->in_ch;
-    for (int i = 0; i < c->nconv; i++) {
-        mr_conv2d k = conv3(c, cin);
-        mr_conv2d_forward(&k, R, S, S, in, h->w.conv_w[i], h->w.conv_b[i], st->act[i], ws);
-        mr_relu_forward((size_t)R * c->conv_ch * S * S, st->act[i], st->act[i]);
-        in = st->act[i];
-        cin = c->conv_ch;
-    }
+    mr_conv_tower t = tower(c);
+    mr_conv_tower_forward(&t, R, x, h->w.conv_w, h->w.conv_b, st->act, ws);
+    const float *in = c->nconv > 0 ? st->act[c->nconv - 1] : x;
     mr_deconv2d d = deconv(c);
     mr_deconv2d_forward(&d, R, S, S, in, h->w.deconv_w, h->w.deconv_b, st->up, ws);
     mr_relu_forward((size_t)R * c->deconv_ch * M * M, st->up, st->up);
@@ -365,21 +356,15 @@ int mr_mask_head_backward(const mr_mask_head *h, const float *x, const mr_mask_h
                            h->g.logits_b, ws);
         relu_mask(nup, st->up, dup);
         /* gradient w.r.t. the deconv input: the last conv's output, or x */
-        float *dtop = c->nconv > 0 ? buf[(c->nconv - 1) & 1] : dx;
+        mr_conv_tower t = tower(c);
+        float *dtop = mr_conv_tower_dtop(&t, buf, dx);
         if (dtop && c->nconv > 0) memset(dtop, 0, nact * sizeof(float));
         mr_deconv2d d = deconv(c);
         const float *top = c->nconv > 0 ? st->act[c->nconv - 1] : x;
         mr_deconv2d_backward(&d, R, S, S, top, h->w.deconv_w, dup, dtop, h->g.deconv_w,
                              h->g.deconv_b, ws);
-        for (int i = c->nconv - 1; i >= 0; i--) {
-            float *dout = buf[i & 1];
-            relu_mask(nact, st->act[i], dout);
-            float *din = i > 0 ? buf[(i - 1) & 1] : dx;
-            if (i > 0) memset(din, 0, nact * sizeof(float));
-            mr_conv2d k = conv3(c, i ? c->conv_ch : c->in_ch);
-            mr_conv2d_backward(&k, R, S, S, i ? st->act[i - 1] : x, h->w.conv_w[i], dout, din,
-                               h->g.conv_w[i], h->g.conv_b[i], ws);
-        }
+        mr_conv_tower_backward(&t, R, x, h->w.conv_w, st->act, buf, dx, h->g.conv_w, h->g.conv_b,
+                               ws);
     }
 done:
     mr_arena_release(a, mk);
