@@ -449,14 +449,15 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
     return MR_OK;
 }
 
-/* masks for the final detections (inference) */
-static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_dets *dets, mr_err *e)
+/* RoI features of the final detections (inference): one RoI per detection,
+ * pooled at `pooled` into job; *P gets the number of RoIs. */
+static int dets_roi_forward(mr_detector *d, fwd_state *f, const mr_batch *b, const mr_dets *dets,
+                            roi_job *job, int pooled, const char *what, int *P, mr_err *e)
 {
-    mr_arena *a = &d->arena;
-    int P = 0, M = mr_mask_head_out_size(&d->s.mask), K1 = d->s.box.num_classes;
-    for (int n = 0; n < b->n; n++) P += dets[n].n;
-    float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
-    if (!rois) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
+    int np = 0;
+    for (int n = 0; n < b->n; n++) np += dets[n].n;
+    float *rois = mr_arena_floats(&d->arena, (size_t)(np + 1) * 5);
+    if (!rois) return mr_errf(e, MR_ENOMEM, "%s: out of memory", what);
     int k = 0;
     for (int n = 0; n < b->n; n++)
         for (int i = 0; i < dets[n].n; i++, k++) {
@@ -464,13 +465,24 @@ static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, m
             memcpy(rois + 5 * k + 1, dets[n].boxes + 4 * i, 4 * sizeof(float));
         }
     double t0 = now_ms();
-    f->mask_job.R = P;
-    f->mask_job.P = d->s.mask_pooled;
-    f->mask_job.rois = rois;
-    int rc = roi_forward(d, f, &f->mask_job, e);
+    job->R = np;
+    job->P = pooled;
+    job->rois = rois;
+    int rc = roi_forward(d, f, job, e);
+    if (rc) return rc;
+    d->ms.roi_extract += now_ms() - t0;
+    *P = np;
+    return MR_OK;
+}
+
+/* masks for the final detections (inference) */
+static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_dets *dets, mr_err *e)
+{
+    mr_arena *a = &d->arena;
+    int P = 0, M = mr_mask_head_out_size(&d->s.mask), K1 = d->s.box.num_classes;
+    int rc = dets_roi_forward(d, f, b, dets, &f->mask_job, d->s.mask_pooled, "mask head", &P, e);
     if (rc) return rc;
     double t1 = now_ms();
-    d->ms.roi_extract += t1 - t0;
     const float *x = f->mask_job.pooled;
     if (d->s.tap->kind == MR_TAP_C4 && P > 0) {
         /* C4: res5 on the detections' RoI features, as for the box head */
@@ -480,7 +492,7 @@ static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, m
     }
     mr_mask_head_acts acts;
     if ((rc = mr_mask_head_forward(&d->mh, P, x, a, &acts, e))) return rc;
-    k = 0;
+    int k = 0;
     for (int n = 0; n < b->n; n++) {
         dets[n].mask_size = M;
         dets[n].masks = mr_arena_floats(a, (size_t)(dets[n].n + 1) * M * M);
@@ -551,29 +563,16 @@ static int kp_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_
 {
     mr_arena *a = &d->arena;
     int NK = d->s.kp.num_kp, H = mr_kp_head_out_size(&d->s.kp), P = 0;
-    for (int n = 0; n < b->n; n++) P += dets[n].n;
-    float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
     float *sc = mr_arena_floats(a, (size_t)NK + 1);
-    if (!rois || !sc) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
-    int k = 0;
-    for (int n = 0; n < b->n; n++)
-        for (int i = 0; i < dets[n].n; i++, k++) {
-            rois[5 * k] = (float)n;
-            memcpy(rois + 5 * k + 1, dets[n].boxes + 4 * i, 4 * sizeof(float));
-        }
-    double t0 = now_ms();
-    f->kp_job.R = P;
-    f->kp_job.P = d->s.kp_pooled;
-    f->kp_job.rois = rois;
-    int rc = roi_forward(d, f, &f->kp_job, e);
+    if (!sc) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
+    int rc = dets_roi_forward(d, f, b, dets, &f->kp_job, d->s.kp_pooled, "keypoint head", &P, e);
     if (rc) return rc;
     double t1 = now_ms();
-    d->ms.roi_extract += t1 - t0;
     mr_kp_head_acts acts;
     if ((rc = mr_kp_head_forward(&d->kh, P, f->kp_job.pooled, a, &acts, e))) return rc;
     double t2 = now_ms();
     d->ms.heads += t2 - t1;
-    k = 0;
+    int k = 0;
     for (int n = 0; n < b->n; n++) {
         dets[n].num_kp = NK;
         dets[n].kps = mr_arena_floats(a, (size_t)(dets[n].n + 1) * NK * 3);
