@@ -50,6 +50,7 @@ mr_mask_head_cfg mr_mask_head_cfg_mlp(int in_ch, int in_size, int num_classes, i
     c.in_size = in_size;
     c.num_classes = num_classes;
     c.fc_dim = fc_dim;
+    c.nfc = 2;
     c.out_size = 28;
     return c;
 }
@@ -77,6 +78,7 @@ int mr_mask_head_check(const mr_mask_head_cfg *c, mr_err *e)
             return bad(e, "deconv_ch", c->deconv_ch, "1..65536");
     } else {
         if (c->fc_dim < 1 || c->fc_dim > 65536) return bad(e, "fc_dim", c->fc_dim, "1..65536");
+        if (c->nfc < 1 || c->nfc > MR_MASK_MAX_FC) return bad(e, "nfc", c->nfc, "1..4 hidden fc layers");
         if (c->out_size < 1 || c->out_size > 256) return bad(e, "out_size", c->out_size, "1..256");
     }
     return MR_OK;
@@ -136,10 +138,12 @@ static void list_all(const mr_mask_head_cfg *c, lister *l)
     } else {
         int64_t in = (int64_t)c->in_ch * c->in_size * c->in_size;
         int64_t out = (int64_t)K * c->out_size * c->out_size;
-        add(l, "mask_head.fc1.weight", 2, c->fc_dim, in, 0, 0);
-        add(l, "mask_head.fc1.bias", 1, c->fc_dim, 0, 0, 0);
-        add(l, "mask_head.fc2.weight", 2, c->fc_dim, c->fc_dim, 0, 0);
-        add(l, "mask_head.fc2.bias", 1, c->fc_dim, 0, 0, 0);
+        for (int i = 0; i < c->nfc; i++) {
+            snprintf(nm, sizeof nm, "mask_head.fc%d.weight", i + 1);
+            add(l, nm, 2, c->fc_dim, i ? c->fc_dim : in, 0, 0);
+            snprintf(nm, sizeof nm, "mask_head.fc%d.bias", i + 1);
+            add(l, nm, 1, c->fc_dim, 0, 0, 0);
+        }
         add(l, "mask_predictor.mask_fc_logits.weight", 2, out, c->fc_dim, 0, 0);
         add(l, "mask_predictor.mask_fc_logits.bias", 1, out, 0, 0, 0);
     }
@@ -176,7 +180,7 @@ static void bind_tensors(const mr_mask_head_cfg *c, mr_mask_head_tensors *t, flo
         t->deconv_w = block + d[k++].offset;
         t->deconv_b = block + d[k++].offset;
     } else {
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < c->nfc; i++) {
             t->fc_w[i] = block + d[k++].offset;
             t->fc_b[i] = block + d[k++].offset;
         }
@@ -217,10 +221,11 @@ void mr_mask_head_init(mr_mask_head *h, mr_pcg32 *rng)
     } else {
         size_t in = (size_t)c->in_ch * c->in_size * c->in_size;
         size_t out = (size_t)K * c->out_size * c->out_size;
-        fill_normal(rng, h->w.fc_w[0], (size_t)c->fc_dim * in, sqrt(2.0 / (double)in));
-        memset(h->w.fc_b[0], 0, sizeof(float) * c->fc_dim);
-        fill_normal(rng, h->w.fc_w[1], (size_t)c->fc_dim * c->fc_dim, sqrt(2.0 / c->fc_dim));
-        memset(h->w.fc_b[1], 0, sizeof(float) * c->fc_dim);
+        for (int i = 0; i < c->nfc; i++) {
+            size_t fin = i ? (size_t)c->fc_dim : in;
+            fill_normal(rng, h->w.fc_w[i], (size_t)c->fc_dim * fin, sqrt(2.0 / (double)fin));
+            memset(h->w.fc_b[i], 0, sizeof(float) * c->fc_dim);
+        }
         fill_normal(rng, h->w.logits_w, out * c->fc_dim, 0.001);
         memset(h->w.logits_b, 0, sizeof(float) * out);
     }
@@ -275,16 +280,17 @@ int mr_mask_head_forward(const mr_mask_head *h, int R, const float *x, mr_arena 
     if (!st->logits) return oom(e, "logits", R);
     if (R == 0) return MR_OK;
     if (c->kind == MR_MASK_HEAD_MLP) {
-        int in = c->in_ch * S * S, out = K * M * M;
-        for (int i = 0; i < 2; i++) {
+        int in = c->in_ch * S * S, out = K * M * M, L = c->nfc;
+        for (int i = 0; i < L; i++) {
             st->fc[i] = mr_arena_floats(a, (size_t)R * c->fc_dim);
             if (!st->fc[i]) return oom(e, "fc activations", R);
         }
-        mr_linear_forward(R, in, c->fc_dim, x, h->w.fc_w[0], h->w.fc_b[0], st->fc[0]);
-        mr_relu_forward((size_t)R * c->fc_dim, st->fc[0], st->fc[0]);
-        mr_linear_forward(R, c->fc_dim, c->fc_dim, st->fc[0], h->w.fc_w[1], h->w.fc_b[1], st->fc[1]);
-        mr_relu_forward((size_t)R * c->fc_dim, st->fc[1], st->fc[1]);
-        mr_linear_forward(R, c->fc_dim, out, st->fc[1], h->w.logits_w, h->w.logits_b, st->logits);
+        for (int i = 0; i < L; i++) {
+            mr_linear_forward(R, i ? c->fc_dim : in, c->fc_dim, i ? st->fc[i - 1] : x, h->w.fc_w[i],
+                              h->w.fc_b[i], st->fc[i]);
+            mr_relu_forward((size_t)R * c->fc_dim, st->fc[i], st->fc[i]);
+        }
+        mr_linear_forward(R, c->fc_dim, out, st->fc[L - 1], h->w.logits_w, h->w.logits_b, st->logits);
         return MR_OK;
     }
     for (int i = 0; i < c->nconv; i++) {
@@ -324,17 +330,24 @@ int mr_mask_head_backward(const mr_mask_head *h, const float *x, const mr_mask_h
     mr_arena_mark mk = mr_arena_get_mark(a);
     int rc = MR_OK;
     if (c->kind == MR_MASK_HEAD_MLP) {
-        int in = c->in_ch * S * S, out = K * M * M;
-        float *d1 = mr_arena_zeros(a, (size_t)R * c->fc_dim);
-        float *d0 = mr_arena_zeros(a, (size_t)R * c->fc_dim);
-        if (!d1 || !d0) { rc = oom(e, "backward scratch", R); goto done; }
-        mr_linear_backward(R, c->fc_dim, out, st->fc[1], h->w.logits_w, dlogits, d1,
+        /* d[i]: the gradient w.r.t. hidden layer i's output, one buffer each
+         * (mr_linear_backward adds into its dx) */
+        int in = c->in_ch * S * S, out = K * M * M, L = c->nfc;
+        float *d[MR_MASK_MAX_FC] = {0};
+        for (int i = L - 1; i >= 0; i--) {
+            d[i] = mr_arena_zeros(a, (size_t)R * c->fc_dim);
+            if (!d[i]) { rc = oom(e, "backward scratch", R); goto done; }
+        }
+        mr_linear_backward(R, c->fc_dim, out, st->fc[L - 1], h->w.logits_w, dlogits, d[L - 1],
                            h->g.logits_w, h->g.logits_b);
-        relu_mask((size_t)R * c->fc_dim, st->fc[1], d1);
-        mr_linear_backward(R, c->fc_dim, c->fc_dim, st->fc[0], h->w.fc_w[1], d1, d0,
-                           h->g.fc_w[1], h->g.fc_b[1]);
-        relu_mask((size_t)R * c->fc_dim, st->fc[0], d0);
-        mr_linear_backward(R, in, c->fc_dim, x, h->w.fc_w[0], d0, dx, h->g.fc_w[0], h->g.fc_b[0]);
+        for (int i = L - 1; i >= 0; i--) {
+            relu_mask((size_t)R * c->fc_dim, st->fc[i], d[i]);
+            if (i > 0)
+                mr_linear_backward(R, c->fc_dim, c->fc_dim, st->fc[i - 1], h->w.fc_w[i], d[i], d[i - 1],
+                                   h->g.fc_w[i], h->g.fc_b[i]);
+            else
+                mr_linear_backward(R, in, c->fc_dim, x, h->w.fc_w[0], d[0], dx, h->g.fc_w[0], h->g.fc_b[0]);
+        }
         goto done;
     }
     {

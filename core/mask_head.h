@@ -7,7 +7,9 @@
  *       + ReLU, 1x1 conv to K logits. FPN: in 256 x 14 x 14, nconv 4, out
  *       K x 28 x 28 (torchvision's MaskRCNNHeads + MaskRCNNPredictor). C4:
  *       nconv 0 on the res5 head output (in 2048 x 7 x 7, out K x 14 x 14).
- *  MLP  flatten, fc (fc_dim) + ReLU, fc (fc_dim) + ReLU, fc K*out*out.
+ *  MLP  flatten, nfc x [fc (fc_dim) + ReLU], fc K*out*out. nfc 2 is the
+ *       paper's "fc: 1024 -> 1024 -> 80*28^2" row of Table 2e, nfc 3 its
+ *       "1024 -> 1024 -> 1024 -> 80*28^2" row.
  * Layouts: x (R, in_ch, in_size, in_size), logits (R, K, out, out) with
  * out = 2 * in_size (FCN) or cfg.out_size (MLP). K counts the background
  * (channel 0), as torchvision's num_classes does.
@@ -16,7 +18,7 @@
  *   mask_head.{i}.0.weight/bias                (i = 0..nconv-1; 3x3 convs)
  *   mask_predictor.conv5_mask.weight/bias      (deconv, (Cin, Cout, 2, 2))
  *   mask_predictor.mask_fcn_logits.weight/bias (1x1 conv)
- *   MLP (no torchvision counterpart): mask_head.fc1, mask_head.fc2,
+ *   MLP (no torchvision counterpart): mask_head.fc1 .. mask_head.fc{nfc},
  *   mask_predictor.mask_fc_logits (.weight (OUT, IN) / .bias)
  * The head owns no memory: see core/head_params.h for the one-allocation
  * scheme. Activations and scratch come from the caller's arena; backward
@@ -38,6 +40,7 @@
 #include "core/tensor.h"
 
 #define MR_MASK_MAX_CONV 8
+#define MR_MASK_MAX_FC 4    /* hidden fc layers of the MLP head */
 
 typedef enum { MR_MASK_HEAD_FCN = 0, MR_MASK_HEAD_MLP = 1 } mr_mask_head_kind;
 
@@ -53,6 +56,7 @@ typedef struct mr_mask_head_cfg {
     int deconv_ch;    /* conv5_mask output channels (torchvision dim_reduced): 256 */
     /* MLP */
     int fc_dim;       /* 1024 */
+    int nfc;          /* hidden fc layers (each fc_dim wide) before the logits fc: 2 */
     int out_size;     /* mask side: 28 */
 } mr_mask_head_cfg;
 
@@ -60,6 +64,7 @@ typedef struct mr_mask_head_cfg {
  * CPU-sized models (pass 256 / 1024 for the paper's). */
 mr_mask_head_cfg mr_mask_head_cfg_fpn(int in_ch, int num_classes, int width);
 mr_mask_head_cfg mr_mask_head_cfg_c4(int in_ch, int num_classes, int width);
+/* mlp: nfc = 2 (the paper's base MLP); set cfg.nfc for another depth */
 mr_mask_head_cfg mr_mask_head_cfg_mlp(int in_ch, int in_size, int num_classes, int fc_dim);
 
 /* MR_EUSER naming the field when a size is out of range. */
@@ -79,7 +84,7 @@ typedef struct mr_mask_head_tensors {
     float *conv_w[MR_MASK_MAX_CONV], *conv_b[MR_MASK_MAX_CONV];
     float *deconv_w, *deconv_b;   /* FCN */
     float *logits_w, *logits_b;   /* FCN 1x1 conv, or MLP last fc */
-    float *fc_w[2], *fc_b[2];     /* MLP */
+    float *fc_w[MR_MASK_MAX_FC], *fc_b[MR_MASK_MAX_FC];  /* MLP hidden layers */
 } mr_mask_head_tensors;
 
 typedef struct mr_mask_head {
@@ -94,7 +99,8 @@ void mr_mask_head_bind(mr_mask_head *h, const mr_mask_head_cfg *cfg, float *para
                        float *grads);
 /* torchvision's init: weights Kaiming normal (fan_out, ReLU gain), biases 0
  * (torchvision leaves the predictor's biases at PyTorch's default uniform;
- * we zero them). MLP: fc1/fc2 Kaiming normal (fan_in), logits N(0, 0.001). */
+ * we zero them). MLP: fc1..fc{nfc} Kaiming normal (fan_in), logits
+ * N(0, 0.001), drawn in that order (nfc 2 draws exactly what it always did). */
 void mr_mask_head_init(mr_mask_head *h, mr_pcg32 *rng);
 
 /* What forward keeps for backward (all in the arena passed to forward). */
@@ -102,7 +108,7 @@ typedef struct mr_mask_head_acts {
     int R;
     float *act[MR_MASK_MAX_CONV];  /* conv outputs after ReLU */
     float *up;                     /* deconv output after ReLU (FCN) */
-    float *fc[2];                  /* fc outputs after ReLU (MLP) */
+    float *fc[MR_MASK_MAX_FC];     /* hidden fc outputs after ReLU (MLP) */
     float *logits;                 /* (R, K, out, out) */
 } mr_mask_head_acts;
 

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
+#include "core/detector.h"
 #include "core/json.h"
 #include "tests/test_util.h"
 #include "variants/config.h"
@@ -140,10 +143,87 @@ static void test_bad_configs(void **st)
     free(dir);
 }
 
+/* heads.mask_mlp_layers: the MLP mask head's depth (Table 2e's mlp and
+ * mlp3 rows), in the spec, the resolved form, the fingerprint and the
+ * detector's parameters; refused out of range and with the fcn head */
+static void test_mask_mlp_layers(void **st)
+{
+    (void)st;
+    mr_config c2, c3, cf;
+    mr_err e;
+    int rc = mr_config_load(&c2, "variants/configs/ablations/2e/mlp.json", &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(mr_config_load(&c3, "variants/configs/ablations/2e/mlp3.json", &e), MR_OK);
+    assert_int_equal(mr_config_load(&cf, "variants/configs/ablations/2e/fcn.json", &e), MR_OK);
+    assert_int_equal(c2.spec.mask.kind, MR_MASK_HEAD_MLP);
+    assert_int_equal(c2.spec.mask.nfc, 2);
+    assert_int_equal(c3.spec.mask.nfc, 3);
+    assert_int_equal(c3.spec.mask.fc_dim, c2.spec.mask.fc_dim);
+    char f2[32], f3[32];
+    mr_config_fingerprint(&c2, f2, sizeof f2);
+    mr_config_fingerprint(&c3, f3, sizeof f3);
+    assert_string_not_equal(f2, f3);
+    /* resolved: the field appears for the mlp head only, and round-trips */
+    cJSON *j3 = mr_config_to_json(&c3), *jf = mr_config_to_json(&cf);
+    const cJSON *h3 = cJSON_GetObjectItem(j3, "heads"), *hf = cJSON_GetObjectItem(jf, "heads");
+    assert_int_equal(cJSON_GetObjectItem(h3, "mask_mlp_layers")->valueint, 3);
+    assert_null(cJSON_GetObjectItem(hf, "mask_mlp_layers"));
+    mr_config back;
+    assert_int_equal(mr_config_parse(&back, j3, "resolved", &e), MR_OK);
+    assert_int_equal(back.spec.mask.nfc, 3);
+    cJSON_Delete(j3);
+    cJSON_Delete(jf);
+
+    /* the detector builds the deeper head: fc3 between fc2 and the logits */
+    char *dir = tu_tmpdir("config_mlp");
+    assert_non_null(dir);
+    char cwd[1024], text[2048], p[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(text, sizeof text,
+             "{\"base\": \"%s/variants/configs/ablations/2e/mlp3.json\", \"num_classes\": 2,"
+             " \"backbone\": {\"width\": 0.125, \"gn_groups\": 4}, \"fpn\": {\"channels\": 16},"
+             " \"box_head\": {\"fc_dim\": 32}, \"heads\": {\"mask_width\": 8}}", cwd);
+    write_file(dir, "small.json", text);
+    snprintf(p, sizeof p, "%s/small.json", dir);
+    mr_config cs;
+    rc = mr_config_load(&cs, p, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    mr_detector *d = NULL;
+    rc = mr_detector_create(&d, &cs.spec, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    int found = 0;
+    for (int i = 0; i < d->params.n; i++) {
+        const mr_param_desc *pd = &d->params.e[i].d;
+        if (!strcmp(pd->name, "roi_heads.mask_head.fc3.weight")) {
+            found = 1;
+            assert_int_equal(pd->shape[0], 32);   /* 4 * mask_width */
+            assert_int_equal(pd->shape[1], 32);
+        }
+        assert_null(strstr(pd->name, "mask_head.fc4"));
+    }
+    assert_true(found);
+    mr_detector_free(d);
+
+    /* bad values name the file and the field */
+    expect_fail(dir, "r0.json", "{\"heads\": {\"mask_head\": \"mlp\", \"mask_mlp_layers\": 0}}",
+                "r0.json: field heads.mask_mlp_layers: expected an integer in [1, 4], got 0");
+    expect_fail(dir, "r5.json", "{\"heads\": {\"mask_head\": \"mlp\", \"mask_mlp_layers\": 5}}",
+                "field heads.mask_mlp_layers");
+    expect_fail(dir, "rs.json", "{\"heads\": {\"mask_head\": \"mlp\", \"mask_mlp_layers\": \"three\"}}",
+                "field heads.mask_mlp_layers");
+    expect_fail(dir, "rf.json", "{\"heads\": {\"mask_head\": \"fcn\", \"mask_mlp_layers\": 3}}",
+                "rf.json: field heads.mask_mlp_layers: applies to mask_head \"mlp\" only, this config's mask_head is \"fcn\"");
+    free(dir);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shipped_configs),
     cmocka_unit_test(test_base_deep_merge_and_roundtrip),
     cmocka_unit_test(test_bad_configs),
+    cmocka_unit_test(test_mask_mlp_layers),
 };
 
 size_t tests_config(const struct CMUnitTest **out)

@@ -1,7 +1,8 @@
 /*
  * test_heads.c — the mask and keypoint branches (group `heads`): parameter
  * lists against torchvision's names and shapes, finite-difference gradient
- * checks of the FCN, C4-style and MLP mask heads, the keypoint head, both
+ * checks of the FCN, C4-style and MLP mask heads (MLP depths 1, 2, 3, and
+ * the depth-3 forward against a plain loop), the keypoint head, both
  * mask losses and the keypoint loss, hand-computed loss values, torchvision's
  * keypoints_to_heatmap corner cases, mask pasting and keypoint decoding on
  * cases worked by hand, and bad configurations.
@@ -96,7 +97,7 @@ static uint64_t relu_pattern(const head_case *c, const void *acts)
             arr[n] = st->up;
             len[n++] = (size_t)c->R * g->deconv_ch * 4 * S2;
         } else {
-            for (int i = 0; i < 2; i++) {
+            for (int i = 0; i < g->nfc; i++) {
                 arr[n] = st->fc[i];
                 len[n++] = (size_t)c->R * g->fc_dim;
             }
@@ -218,7 +219,7 @@ static void mask_case(const mr_mask_head_cfg *cfg, int R, uint64_t seed)
     int n = mr_mask_head_params(cfg, NULL, d, 40);
     for (int i = 0; i < n; i++)
         if (d[i].ndim == 1) fill(&r, c.params + d[i].offset, d[i].numel, 0.1f);
-    if (cfg->kind == MR_MASK_HEAD_MLP) fill(&r, c.mh.w.logits_w, d[4].numel, 0.2f);
+    if (cfg->kind == MR_MASK_HEAD_MLP) fill(&r, c.mh.w.logits_w, d[n - 2].numel, 0.2f);
     int M = mr_mask_head_out_size(cfg);
     c.nx = (size_t)R * cfg->in_ch * cfg->in_size * cfg->in_size;
     c.nout = (size_t)R * cfg->num_classes * M * M;
@@ -266,6 +267,69 @@ static void test_grad_mask_mlp(void **s)
     mr_mask_head_cfg cfg = mr_mask_head_cfg_mlp(2, 3, 3, 8);
     cfg.out_size = 4;
     mask_case(&cfg, 3, 14);
+}
+
+/* the deeper MLPs of Table 2e (and a one-layer one): depth 3 and 1 */
+static void test_grad_mask_mlp_depths(void **s)
+{
+    (void)s;
+    mr_mask_head_cfg cfg = mr_mask_head_cfg_mlp(2, 3, 3, 6);
+    cfg.out_size = 4;
+    cfg.nfc = 3;
+    mask_case(&cfg, 2, 15);
+    cfg.nfc = 1;
+    mask_case(&cfg, 2, 16);
+}
+
+/* forward of a 3-hidden-layer MLP against a plain double-precision loop
+ * (gradient checks prove backward against forward, this proves forward) */
+static void test_mask_mlp3_forward_reference(void **s)
+{
+    (void)s;
+    mr_err e;
+    mr_mask_head_cfg cfg = mr_mask_head_cfg_mlp(2, 3, 3, 5);
+    cfg.out_size = 2;
+    cfg.nfc = 3;
+    assert_int_equal(mr_mask_head_check(&cfg, &e), MR_OK);
+    size_t np = mr_mask_head_numel(&cfg);
+    float *p = calloc(np, sizeof(float));
+    mr_mask_head h;
+    mr_mask_head_bind(&h, &cfg, p, NULL);
+    mr_pcg32 r;
+    mr_pcg32_seed(&r, 31, 7);
+    mr_mask_head_init(&h, &r);
+    mr_param_desc d[16];
+    int n = mr_mask_head_params(&cfg, NULL, d, 16);
+    assert_int_equal(n, 8);
+    for (int i = 0; i < n; i++) fill(&r, p + d[i].offset, d[i].numel, 0.5f);
+    enum { R = 2, IN = 2 * 3 * 3, F = 5, OUT = 3 * 2 * 2 };
+    float x[R * IN];
+    fill(&r, x, R * IN, 1.0f);
+    mr_arena a;
+    mr_arena_init(&a, 1 << 16);
+    mr_mask_head_acts st;
+    assert_int_equal(mr_mask_head_forward(&h, R, x, &a, &st, &e), MR_OK);
+    for (int q = 0; q < R; q++) {
+        double cur[IN], nxt[IN];
+        int w = IN;
+        for (int i = 0; i < IN; i++) cur[i] = x[q * IN + i];
+        for (int l = 0; l < 3; l++) {
+            for (int o = 0; o < F; o++) {
+                double acc = h.w.fc_b[l][o];
+                for (int i = 0; i < w; i++) acc += (double)h.w.fc_w[l][o * w + i] * cur[i];
+                nxt[o] = acc > 0 ? acc : 0;
+            }
+            w = F;
+            memcpy(cur, nxt, sizeof(double) * F);
+        }
+        for (int o = 0; o < OUT; o++) {
+            double acc = h.w.logits_b[o];
+            for (int i = 0; i < F; i++) acc += (double)h.w.logits_w[o * F + i] * cur[i];
+            assert_float_equal(st.logits[q * OUT + o], acc, 1e-5 + 1e-5 * fabs(acc));
+        }
+    }
+    mr_arena_free(&a);
+    free(p);
 }
 
 static void test_grad_kp_head(void **s)
@@ -489,10 +553,31 @@ static void test_param_lists(void **s)
     assert_int_equal(mr_kp_head_params(&k, NULL, NULL, 0), 18);
 
     mr_mask_head_cfg p = mr_mask_head_cfg_mlp(256, 14, 81, 1024);
+    assert_int_equal(p.nfc, 2);
     n = mr_mask_head_params(&p, "", d, 40);
     assert_int_equal(n, 6);
+    assert_string_equal(d[2].name, "mask_head.fc2.weight");
+    assert_string_equal(d[4].name, "mask_predictor.mask_fc_logits.weight");
     assert_int_equal(d[4].shape[0], 81 * 28 * 28);
     assert_int_equal(d[0].shape[1], 256 * 14 * 14);
+    /* the paper's deeper MLP: fc3 (1024, 1024) between fc2 and the logits;
+     * fc1 and fc2 keep their names, shapes and offsets */
+    mr_param_desc d3[40];
+    p.nfc = 3;
+    assert_int_equal(mr_mask_head_params(&p, "", d3, 40), 8);
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(d3[i].name, d[i].name);
+        assert_int_equal(d3[i].offset, d[i].offset);
+    }
+    assert_string_equal(d3[4].name, "mask_head.fc3.weight");
+    assert_int_equal(d3[4].shape[0], 1024);
+    assert_int_equal(d3[4].shape[1], 1024);
+    assert_string_equal(d3[5].name, "mask_head.fc3.bias");
+    assert_string_equal(d3[6].name, "mask_predictor.mask_fc_logits.weight");
+    assert_int_equal(d3[6].shape[1], 1024);
+    assert_int_equal(mr_mask_head_numel(&p) - mr_mask_head_numel(&(mr_mask_head_cfg){.kind = MR_MASK_HEAD_MLP,
+                     .in_ch = 256, .in_size = 14, .num_classes = 81, .fc_dim = 1024, .nfc = 2, .out_size = 28}),
+                     mr_param_align(1024 * 1024) + mr_param_align(1024));
 }
 
 static void test_bad_cfg(void **s)
@@ -509,6 +594,15 @@ static void test_bad_cfg(void **s)
     m = mr_mask_head_cfg_mlp(256, 14, 81, 0);
     assert_int_equal(mr_mask_head_check(&m, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "fc_dim"));
+    m = mr_mask_head_cfg_mlp(256, 14, 81, 1024);
+    m.nfc = 0;
+    assert_int_equal(mr_mask_head_check(&m, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "nfc = 0, expected 1..4"));
+    m.nfc = MR_MASK_MAX_FC + 1;
+    assert_int_equal(mr_mask_head_check(&m, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "nfc"));
+    m.nfc = MR_MASK_MAX_FC;
+    assert_int_equal(mr_mask_head_check(&m, &e), MR_OK);
     mr_kp_head_cfg k = mr_kp_head_cfg_fpn(256, 0, 512);
     assert_int_equal(mr_kp_head_check(&k, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "num_kp"));
@@ -608,6 +702,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_grad_mask_fcn_dilated),
     cmocka_unit_test(test_grad_mask_c4),
     cmocka_unit_test(test_grad_mask_mlp),
+    cmocka_unit_test(test_grad_mask_mlp_depths),
+    cmocka_unit_test(test_mask_mlp3_forward_reference),
     cmocka_unit_test(test_grad_kp_head),
     cmocka_unit_test(test_grad_mask_loss_sigmoid),
     cmocka_unit_test(test_grad_mask_loss_softmax),

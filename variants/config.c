@@ -264,9 +264,9 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     /* heads */
     CK(mr_json_get_object(j, "heads", 0, &o, label, e));
     mr_json_ctx(ctx, sizeof ctx, label, "heads");
-    static const char *const hk[] = {"mask", "mask_head", "mask_loss", "mask_width", "keypoints",
-                                     "kp_width", "kp_convs"};
-    CK(mr_json_check_keys(o, hk, 7, ctx, e));
+    static const char *const hk[] = {"mask", "mask_head", "mask_loss", "mask_width", "mask_mlp_layers",
+                                     "keypoints", "kp_width", "kp_convs"};
+    CK(mr_json_check_keys(o, hk, 8, ctx, e));
     CK(mr_json_get_bool(o, "mask", 0, 0, &c->mask_on, ctx, e));
     CK(get_name(o, "mask_head", "fcn", c->mask_head, sizeof c->mask_head, ctx, e));
     const struct mr_mask_head *mhp = lookup(MR_VK_MASK_HEAD, c->mask_head, label, "heads.mask_head", e);
@@ -279,6 +279,11 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     s->mask = mhp->cfg;
     if (s->mask.kind == MR_MASK_HEAD_FCN) s->mask.conv_ch = s->mask.deconv_ch = c->mask_width;
     else s->mask.fc_dim = 4 * c->mask_width;
+    CK(mr_json_get_int_range(o, "mask_mlp_layers", 0, 2, 1, MR_MASK_MAX_FC, &c->mask_mlp_layers, ctx, e));
+    if (s->mask.kind == MR_MASK_HEAD_MLP) s->mask.nfc = c->mask_mlp_layers;
+    else if (cJSON_GetObjectItemCaseSensitive(o, "mask_mlp_layers"))
+        return mr_errf(e, MR_EUSER, "%s: field heads.mask_mlp_layers: applies to mask_head \"mlp\" only, "
+                       "this config's mask_head is \"%s\" (remove the field)", label, c->mask_head);
     s->mask_loss = mlp;
     s->mask_pooled = 14;
 
@@ -395,6 +400,9 @@ cJSON *mr_config_to_json(const mr_config *c)
     cJSON_AddStringToObject(o, "mask_head", c->mask_head);
     cJSON_AddStringToObject(o, "mask_loss", c->mask_loss);
     cJSON_AddNumberToObject(o, "mask_width", c->mask_width);
+    /* only for the mlp head, so that the resolved form (and the regression
+     * set's fingerprint over it) of every other config is unchanged */
+    if (s->mask.kind == MR_MASK_HEAD_MLP) cJSON_AddNumberToObject(o, "mask_mlp_layers", c->mask_mlp_layers);
     cJSON_AddBoolToObject(o, "keypoints", c->kp_on);
     cJSON_AddNumberToObject(o, "kp_width", c->kp_width);
     cJSON_AddNumberToObject(o, "kp_convs", c->kp_convs);
@@ -433,6 +441,12 @@ void mr_config_fingerprint(const mr_config *c, char *buf, size_t n)
              p->rpn.sizes_per_level, p->rpn.nratios, p->roi_params.pooled_h, p->box.fc_dim,
              p->box.num_classes, c->mask_on, c->mask_head, c->mask_width, c->kp_on, c->kp_width,
              c->kp_convs, p->kp.num_kp);
+    /* the mlp head's depth is appended only when it is not the original 2,
+     * so checkpoints written before the field existed still resume */
+    if (p->mask.kind == MR_MASK_HEAD_MLP && c->mask_mlp_layers != 2) {
+        size_t l = strlen(s);
+        snprintf(s + l, sizeof s - l, " fc%d", c->mask_mlp_layers);
+    }
     uint64_t h = 1469598103934665603ull;
     for (const char *q = s; *q; q++) { h ^= (unsigned char)*q; h *= 1099511628211ull; }
     snprintf(buf, n, "%016" PRIx64, h);
