@@ -13,11 +13,13 @@
 #include "core/detector.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/boxes.h"
+#include "core/json.h"
 #include "core/layers.h"
 #include "core/postprocess.h"
 
@@ -65,6 +67,134 @@ mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extrac
     s.canonical_scale = 224;
     s.canonical_level = 4;
     return s;
+}
+
+int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, mr_err *e)
+{
+    static const char ctx[] = "torchvision config";
+    char cbuf[96];
+    cJSON *j = NULL;
+    int rc = mr_json_parse(config_json, strlen(config_json), ctx, &j, e);
+    if (rc) return rc;
+    if (!s->tap || s->tap->kind != MR_TAP_FPN) {
+        rc = mr_errf(e, MR_EUSER, "%s: mrcnn builds torchvision's detectors with the fpn tap", ctx);
+        goto done;
+    }
+    const cJSON *bb = NULL, *mh = NULL, *kh = NULL, *ra = NULL, *sizes = NULL, *ratios = NULL;
+    int K1 = 0, depth = 0, aligned = 0;
+    double width = 1, pre = 0, post = 0, thr = 0;
+    const char *norm = NULL;
+    if ((rc = mr_json_get_int_range(j, "num_classes", 1, 0, 2, 100000, &K1, ctx, e)) ||
+        (rc = mr_json_get_object(j, "backbone", 1, &bb, ctx, e)) ||
+        (rc = mr_json_get_int(bb, "depth", 1, 50, &depth, mr_json_ctx(cbuf, sizeof cbuf, ctx, "backbone"), e)) ||
+        (rc = mr_json_get_double(bb, "width", 0, 1.0, &width, cbuf, e)) ||
+        (rc = mr_json_get_string(bb, "norm", 0, "frozen_bn", &norm, cbuf, e)) ||
+        (rc = mr_json_get_int_range(j, "fpn_channels", 1, 256, 1, 65536, &s->fpn_channels, ctx, e)) ||
+        (rc = mr_json_get_array(j, "anchor_sizes", 1, &sizes, ctx, e)) ||
+        (rc = mr_json_get_array(j, "aspect_ratios", 1, &ratios, ctx, e)) ||
+        (rc = mr_json_get_double(j, "rpn_pre_nms_top_n_test", 1, 1000, &pre, ctx, e)) ||
+        (rc = mr_json_get_double(j, "rpn_post_nms_top_n_test", 1, 1000, &post, ctx, e)) ||
+        (rc = mr_json_get_double(j, "rpn_score_thresh", 0, 0.0, &thr, ctx, e)) ||
+        (rc = mr_json_get_int_range(j, "representation_size", 1, 1024, 1, 1 << 20, &s->box.fc_dim, ctx, e)) ||
+        (rc = mr_json_get_int_range(j, "box_detections_per_img", 1, 100, 1, 1 << 20, &s->box.detections_per_img, ctx, e)) ||
+        (rc = mr_json_get_object(j, "roi_align", 0, &ra, ctx, e)) ||
+        (rc = mr_json_get_bool(ra, "aligned", 0, 0, &aligned, mr_json_ctx(cbuf, sizeof cbuf, ctx, "roi_align"), e)) ||
+        (rc = mr_json_get_object(j, "mask_head", 0, &mh, ctx, e)) ||
+        (rc = mr_json_get_object(j, "keypoint_head", 0, &kh, ctx, e)))
+        goto done;
+    double v;
+    if ((rc = mr_json_get_double(j, "rpn_nms_thresh", 1, 0.7, &v, ctx, e))) goto done;
+    s->rpn.nms_thresh = (float)v;
+    if ((rc = mr_json_get_double(j, "rpn_min_size", 1, 1e-3, &v, ctx, e))) goto done;
+    s->rpn.min_size = (float)v;
+    if ((rc = mr_json_get_double(j, "box_score_thresh", 1, 0.05, &v, ctx, e))) goto done;
+    s->box.score_thresh = (float)v;
+    if ((rc = mr_json_get_double(j, "box_nms_thresh", 1, 0.5, &v, ctx, e))) goto done;
+    s->box.nms_thresh = (float)v;
+    if (strcmp(norm, "frozen_bn")) {
+        rc = mr_errf(e, MR_EUSER, "%s: field backbone.norm: expected frozen_bn, got '%s'", ctx, norm);
+        goto done;
+    }
+    if (thr != 0) {   /* mrcnn's RPN keeps every score (torchvision's default 0.0) */
+        rc = mr_errf(e, MR_EUSER, "%s: field rpn_score_thresh: expected 0, got %g", ctx, thr);
+        goto done;
+    }
+    s->backbone.depth = depth;
+    s->backbone.width = (float)width;
+    s->backbone.norm = MR_NORM_FROZEN_BN;
+    s->rpn.pre_nms_test = (int)pre;
+    s->rpn.post_nms_test = (int)post;
+    /* anchors: one size per FPN level, the same ratios on every level */
+    if (cJSON_GetArraySize(sizes) != 5 || cJSON_GetArraySize(ratios) != 5) {
+        rc = mr_errf(e, MR_EUSER, "%s: fields anchor_sizes, aspect_ratios: expected 5 levels", ctx);
+        goto done;
+    }
+    int nr = 0;
+    double rr[MR_RPN_MAX_RATIOS];
+    for (int l = 0; l < 5; l++) {
+        const cJSON *sl = cJSON_GetArrayItem(sizes, l), *rl = cJSON_GetArrayItem(ratios, l);
+        if (cJSON_GetArraySize(sl) != 1 || !cJSON_IsNumber(cJSON_GetArrayItem(sl, 0))) {
+            rc = mr_errf(e, MR_EUSER, "%s: field anchor_sizes[%d]: expected one size per level", ctx, l);
+            goto done;
+        }
+        s->rpn.sizes[l] = (float)cJSON_GetArrayItem(sl, 0)->valuedouble;
+        int n = cJSON_GetArraySize(rl);
+        if (n < 1 || n > MR_RPN_MAX_RATIOS || (l && n != nr)) {
+            rc = mr_errf(e, MR_EUSER, "%s: field aspect_ratios[%d]: expected the same 1..%d ratios on every level",
+                         ctx, l, MR_RPN_MAX_RATIOS);
+            goto done;
+        }
+        for (int i = 0; i < n; i++) {
+            const cJSON *x = cJSON_GetArrayItem(rl, i);
+            if (!cJSON_IsNumber(x) || (l && x->valuedouble != rr[i])) {
+                rc = mr_errf(e, MR_EUSER, "%s: field aspect_ratios[%d][%d]: expected a number equal on every level",
+                             ctx, l, i);
+                goto done;
+            }
+            rr[i] = x->valuedouble;
+        }
+        nr = n;
+    }
+    s->rpn.nlevels = 5;
+    s->rpn.sizes_per_level = 1;
+    s->rpn.nratios = nr;
+    for (int i = 0; i < nr; i++) s->rpn.ratios[i] = (float)rr[i];
+    s->box.num_classes = K1;
+    /* MultiScaleRoIAlign(output 7 / 14, sampling_ratio 2), aligned=False */
+    s->roi_params.pooled_h = s->roi_params.pooled_w = 7;
+    s->roi_params.sampling_ratio = 2;
+    s->roi_params.aligned = aligned;
+    s->roi_params.agg = MR_ROI_AVG;
+    s->canonical_scale = 224;
+    s->canonical_level = 4;
+    s->mask_on = mh != NULL;
+    if (mh) {
+        int conv = 256, deconv = 256, nconv = 4;
+        mr_json_ctx(cbuf, sizeof cbuf, ctx, "mask_head");
+        if ((rc = mr_json_get_int_range(mh, "conv_ch", 1, 256, 1, 65536, &conv, cbuf, e)) ||
+            (rc = mr_json_get_int_range(mh, "deconv_ch", 1, 256, 1, 65536, &deconv, cbuf, e)) ||
+            (rc = mr_json_get_int_range(mh, "nconv", 0, 4, 0, 64, &nconv, cbuf, e)))
+            goto done;
+        s->mask = mr_mask_head_cfg_fpn(s->fpn_channels, K1, conv);
+        s->mask.deconv_ch = deconv;
+        s->mask.nconv = nconv;
+        s->mask_pooled = 14;
+    }
+    s->kp_on = kh != NULL;
+    if (kh) {
+        int conv = 512, nk = 17, nconv = 8;
+        mr_json_ctx(cbuf, sizeof cbuf, ctx, "keypoint_head");
+        if ((rc = mr_json_get_int_range(kh, "conv_ch", 1, 512, 1, 65536, &conv, cbuf, e)) ||
+            (rc = mr_json_get_int_range(kh, "num_kp", 1, 17, 1, 1024, &nk, cbuf, e)) ||
+            (rc = mr_json_get_int_range(kh, "nconv", 0, 8, 1, 64, &nconv, cbuf, e)))
+            goto done;
+        s->kp = mr_kp_head_cfg_fpn(s->fpn_channels, nk, conv);
+        s->kp.nconv = nconv;
+        s->kp_pooled = 14;
+    }
+done:
+    cJSON_Delete(j);
+    return rc;
 }
 
 int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *e)
@@ -189,6 +319,21 @@ void mr_detector_init_weights(mr_detector *d, uint64_t seed)
     if (d->s.kp_on) mr_kp_head_init(&d->kh, &rng);
 }
 
+void mr_detector_set_trace(mr_detector *d, mr_trace_fn fn, void *ctx)
+{
+    d->trace = fn;
+    d->trace_ctx = ctx;
+}
+
+/* hand one intermediate to the observer, if any (dims: ndim sizes) */
+static void trace_t(const mr_detector *d, const char *name, const float *x, int ndim, int64_t d0,
+                    int64_t d1, int64_t d2, int64_t d3)
+{
+    if (!d->trace) return;
+    const int64_t shape[4] = {d0, d1, d2, d3};
+    d->trace(d->trace_ctx, name, x, ndim, shape);
+}
+
 void mr_detector_free(mr_detector *d)
 {
     if (!d) return;
@@ -290,6 +435,27 @@ static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_
         f->scale[0] = d->s.tap->roi_scale;
     }
     return mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, rh, rw, rpn_maps, a, &f->rpn, e);
+}
+
+/* the backbone, FPN and RPN-head outputs of an inference batch, to the
+ * observer (torchvision's names: body.cN, fpn.L / fpn.pool, rpn.*.L) */
+static void trace_backbone(const mr_detector *d, const fwd_state *f)
+{
+    static const char *const body[4] = {"body.c2", "body.c3", "body.c4", "body.c5"};
+    static const char *const fpn[5] = {"fpn.0", "fpn.1", "fpn.2", "fpn.3", "fpn.pool"};
+    int N = f->rpn.N, nst = d->s.tap->kind == MR_TAP_C4 ? 3 : 4;
+    for (int s = 0; s < nst; s++)
+        trace_t(d, body[s], f->st[s].out, 4, N, d->rn.out_ch[s], f->st[s].OH, f->st[s].OW);
+    if (d->s.tap->kind == MR_TAP_FPN)
+        for (int l = 0; l < 5; l++)
+            trace_t(d, fpn[l], f->fpn.p[l], 4, N, d->s.fpn_channels, f->fpn.H[l], f->fpn.W[l]);
+    for (int l = 0; l < f->rpn.nlevels; l++) {
+        char name[40];
+        snprintf(name, sizeof name, "rpn.objectness.%d", l);
+        trace_t(d, name, f->rpn.logits[l], 4, N, d->rpn.A, f->rpn.H[l], f->rpn.W[l]);
+        snprintf(name, sizeof name, "rpn.deltas.%d", l);
+        trace_t(d, name, f->rpn.deltas[l], 4, N, 4 * d->rpn.A, f->rpn.H[l], f->rpn.W[l]);
+    }
 }
 
 /* RoI features of j->rois (j->R x 5) at j->P x j->P into j->pooled */
@@ -492,6 +658,10 @@ static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, m
     }
     mr_mask_head_acts acts;
     if ((rc = mr_mask_head_forward(&d->mh, P, x, a, &acts, e))) return rc;
+    if (d->trace) {
+        trace_t(d, "mask.roi_feats", f->mask_job.pooled, 4, P, d->roi_in_ch, f->mask_job.P, f->mask_job.P);
+        trace_t(d, "mask.logits", acts.logits, 4, P, K1, M, M);
+    }
     int k = 0;
     for (int n = 0; n < b->n; n++) {
         dets[n].mask_size = M;
@@ -570,6 +740,10 @@ static int kp_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_
     double t1 = now_ms();
     mr_kp_head_acts acts;
     if ((rc = mr_kp_head_forward(&d->kh, P, f->kp_job.pooled, a, &acts, e))) return rc;
+    if (d->trace) {
+        trace_t(d, "kp.roi_feats", f->kp_job.pooled, 4, P, d->roi_in_ch, f->kp_job.P, f->kp_job.P);
+        trace_t(d, "kp.logits", acts.logits, 4, P, NK, H, H);
+    }
     double t2 = now_ms();
     d->ms.heads += t2 - t1;
     int k = 0;
@@ -754,6 +928,8 @@ int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *
     if ((rc = backbone_forward(d, b, &f, e))) return rc;
     double t1 = now_ms();
     d->ms.backbone += t1 - t0;
+    if (d->trace) trace_backbone(d, &f);
+    t1 = now_ms();
     mr_proposals props;
     if ((rc = mr_rpn_proposals(&d->rpn, &f.rpn, b, 0, a, &props, e))) return rc;
     int R = 0;
@@ -768,6 +944,15 @@ int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *
         }
     double t2 = now_ms();
     d->ms.rpn += t2 - t1;
+    if (d->trace) {
+        trace_t(d, "rpn.proposals", rois, 2, R, 5, 0, 0);
+        float *sc = mr_arena_floats(a, (size_t)R + 1);
+        if (!sc) return mr_errf(e, MR_ENOMEM, "out of memory (proposals)");
+        for (int n = 0, k = 0; n < b->n; n++)
+            for (int i = 0; i < props.n[n]; i++) sc[k++] = props.scores[n][i];
+        trace_t(d, "rpn.proposal_scores", sc, 1, R, 0, 0, 0);
+        t2 = now_ms();
+    }
     f.R = R;
     f.rois = rois;
     f.box_job.R = R;
@@ -780,6 +965,13 @@ int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *
     if ((rc = heads_forward(d, &f, e))) return rc;
     double t4 = now_ms();
     d->ms.heads += t4 - t3;
+    if (d->trace) {
+        int C = d->roi_in_ch, P = f.box_job.P, K1 = d->s.box.num_classes;
+        trace_t(d, "box.roi_feats", f.box_job.pooled, 4, R, C, P, P);
+        trace_t(d, "box.class_logits", f.box.cls, 2, R, K1, 0, 0);
+        trace_t(d, "box.box_regression", f.box.deltas, 2, R, 4 * K1, 0, 0);
+        t4 = now_ms();
+    }
     if ((rc = mr_box_postprocess(&d->box, &f.box, R, rois, b, a, dets, e))) return rc;
     d->ms.postprocess += now_ms() - t4;
     /* masks for the final detections (pasted by the caller: core/postprocess.h) */

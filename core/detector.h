@@ -23,7 +23,8 @@
  * defines: mr_tap_kind, mr_tap, mr_detector_spec, mr_detector_spec_default,
  *   mr_losses, mr_stage_ms, mr_detector, mr_detector_create,
  *   mr_detector_init_weights, mr_detector_train_step_grads, mr_detector_infer,
- *   mr_detector_free, mr_detector_check_batch
+ *   mr_detector_free, mr_detector_check_batch, mr_trace_fn,
+ *   mr_detector_set_trace, mr_detector_spec_torchvision
  */
 #ifndef MR_DETECTOR_H
 #define MR_DETECTOR_H
@@ -85,6 +86,16 @@ typedef struct mr_detector_spec {
 mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extractor *roi,
                                           int num_classes);
 
+/* Set the sizes of s from a torchvision model description: the JSON that
+ * scripts/torchvision_reference.py stores as the "config" __metadata__ of its
+ * files (backbone depth/width, FPN channels, anchors, RPN and box-head test
+ * parameters, RoIAlign sizes, mask and keypoint heads; see docs/reference.md).
+ * s must come from mr_detector_spec_default with the fpn tap and an RoIAlign
+ * extractor; s->mask_loss is kept (the caller picks the sigmoid one for a
+ * model with a mask head). MR_EUSER naming the field when the JSON does not
+ * describe a model mrcnn can build. */
+int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, mr_err *e);
+
 typedef struct mr_losses {
     double rpn_cls, rpn_box, cls, box, mask, kp, total;
     int has_mask, has_kp;
@@ -94,6 +105,23 @@ typedef struct mr_losses {
 typedef struct mr_stage_ms {
     double backbone, rpn, roi_extract, heads, postprocess, mask_paste;
 } mr_stage_ms;
+
+/* An observer of inference intermediates (the torchvision comparison,
+ * tests/test_reference.c): called by mr_detector_infer with a name (those of
+ * scripts/torchvision_reference.py's reference files), a row-major tensor
+ * and its shape. The data belong to the detector and are valid only during
+ * the call; the observer must not touch the detector. Names, in call order:
+ *   body.c2..c5 (N, C, H, W)          backbone stage outputs (c5 absent on C4)
+ *   fpn.0..fpn.3, fpn.pool            P2..P6 (FPN tap)
+ *   rpn.objectness.L (N, A, H, W), rpn.deltas.L (N, 4A, H, W)   per RPN level
+ *   rpn.proposals (R, 5)              image index, x1, y1, x2, y2 (all images)
+ *   rpn.proposal_scores (R)           their objectness probabilities
+ *   box.roi_feats (R, C, P, P), box.class_logits (R, K1), box.box_regression (R, 4 K1)
+ *   mask.roi_feats, mask.logits (D, K1, M, M)   for the final detections
+ *   kp.roi_feats, kp.logits (D, NK, S, S)
+ * Training never calls it. */
+typedef void (*mr_trace_fn)(void *ctx, const char *name, const float *data, int ndim,
+                            const int64_t *shape);
 
 typedef struct mr_detector {
     mr_detector_spec s;
@@ -107,6 +135,8 @@ typedef struct mr_detector {
     int roi_in_ch;                 /* channels of the RoI feature maps */
     mr_mask_head mh;               /* bound when s.mask_on */
     mr_kp_head kh;                 /* bound when s.kp_on */
+    mr_trace_fn trace;             /* NULL: no observer (mr_detector_set_trace) */
+    void *trace_ctx;
 } mr_detector;
 
 /* Validate the spec, declare all parameters and allocate them (zeroed). */
@@ -128,5 +158,7 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
  * arena until the next call). */
 int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *e);
 void mr_detector_free(mr_detector *d);
+/* Observe inference intermediates (fn NULL: stop); see mr_trace_fn. */
+void mr_detector_set_trace(mr_detector *d, mr_trace_fn fn, void *ctx);
 
 #endif

@@ -97,9 +97,13 @@ def write_safetensors(path, tensors, meta):
         t = tensors[name]
         if not torch.is_tensor(t):
             t = torch.tensor(t)
-        t = t.detach().to(torch.float32).contiguous().cpu()
-        data = t.numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
+        if t.dtype in (torch.uint8, torch.bool):   # binary masks: one byte each
+            t = t.detach().to(torch.uint8).contiguous().cpu()
+            data, dt = t.numpy().tobytes(), "U8"
+        else:
+            t = t.detach().to(torch.float32).contiguous().cpu()
+            data, dt = t.numpy().astype("<f4").tobytes(), "F32"
+        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
         blobs.append(data)
         off += len(data)
     if meta:
@@ -380,15 +384,38 @@ def cmd_reduced(outdir):
     write_safetensors(os.path.join(outdir, "tv_reduced_weights.safetensors"),
                       export_state_dict(model), meta)
     write_safetensors(os.path.join(outdir, "tv_reduced_ref.safetensors"), T, meta)
+    # the whole-pipeline reference: the same model with 100 detections kept
+    # (box_score_thresh 0), only what test_ref_pipeline reads
+    model.roi_heads.score_thresh = 0.0
+    model.roi_heads.detections_per_img = 100
+    T = run(model, img)
+    cfg.update(box_score_thresh=0.0, box_detections_per_img=100)
+    meta["config"] = json.dumps(cfg)
+    write_safetensors(os.path.join(outdir, "tv_reduced_pipe_ref.safetensors"), pipeline_subset(T), meta)
+
+
+def pipeline_subset(T):
+    """What the whole-pipeline comparison reads (out.masks binarised at 0.5,
+    stored as U8, to keep the committed file small)."""
+    keep = ("input.", "body.", "fpn.", "rpn.", "box.class_logits", "box.box_regression", "det.boxes",
+            "det.scores", "det.labels", "det.keypoints", "out.boxes", "mask.probs")
+    P = OrderedDict((k, v) for k, v in T.items() if k.startswith(keep))
+    if "out.masks" in T:
+        P["out.masks"] = (T["out.masks"] > 0.5).to(torch.uint8)
+    return P
 
 
 FULL_CLS_GAIN = 8.0
+# random predictors spread over 91 classes: torchvision's default 0.05 keeps
+# only a few dozen detections; this keeps 100 (box_detections_per_img)
+FULL_BOX_SCORE_THRESH = 0.01
 
 
 def cmd_full(outdir):
     img = load_image()
     torch.manual_seed(1234)
-    m = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
+    m = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
+                              box_score_thresh=FULL_BOX_SCORE_THRESH)
     randomize(m, 4321, FULL_CLS_GAIN)
     T = run(m, img)
     extra = dict(backbone=dict(depth=50, width=1.0, norm="frozen_bn", block="bottleneck"),
@@ -401,7 +428,8 @@ def cmd_full(outdir):
     write_safetensors(os.path.join(outdir, "tv_full_mask_ref.safetensors"), T, meta)
     del m, T
     torch.manual_seed(1235)
-    k = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=2, num_keypoints=17)
+    k = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=2, num_keypoints=17,
+                                  box_score_thresh=0.0)
     randomize(k, 4322, FULL_CLS_GAIN)
     T = run(k, img)
     extra = dict(backbone=dict(depth=50, width=1.0, norm="frozen_bn", block="bottleneck"),

@@ -9,8 +9,16 @@
  *   pasted masks: probabilities within 1e-5, binary masks IoU > 0.99
  *   keypoints: within 0.5 px (and scores within 1e-4 relative)
  *   losses: 1e-5 relative; their gradients 1e-4 of the largest
- * The whole pipeline's comparison (features, proposals, detections) belongs
- * to the detector's reference test.
+ * The whole pipeline (test_ref_pipeline): the detector built from the
+ * reference's config and weights runs mr_detector_infer on torchvision's
+ * transformed input tensor; an observer (mr_detector_set_trace) collects
+ * its intermediates, compared as docs/reference.md says:
+ *   backbone, FPN and RPN-head maps: max |diff| <= 1e-4 * max |ref| per map
+ *   proposals and detections: matched one to one (detections: same class,
+ *     greedy by IoU in torchvision's score order); a pair counts when every
+ *     box coordinate is within 0.01 px (and, detections, the score within
+ *     1e-4); at least 99% of max(count mrcnn, count torchvision) must count
+ *   pasted masks of the pairs: IoU > 0.99; keypoints of the pairs: 0.5 px
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,13 +31,19 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+
+#include "core/boxes.h"
+#include "core/detector.h"
 #include "core/keypoint_head.h"
 #include "core/mask_head.h"
 #include "core/mask_loss.h"
 #include "core/postprocess.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
+#include "core/train.h"
 #include "tests/test_util.h"
+#include "variants/registry.h"
 
 extern const struct mr_mask_loss mr_mask_loss_sigmoid, mr_mask_loss_softmax;
 
@@ -58,6 +72,27 @@ static int setup(void **state)
     return 0;
 }
 
+/* the whole-pipeline reference with 100 detections of the reduced model
+ * (its weights are the reduced pair's); not with $MRCNN_REF, whose own
+ * files keep 100 detections */
+static int setup_pipe(void **state)
+{
+    const char *pre = getenv("MRCNN_REF");
+    refs *r = calloc(1, sizeof *r);
+    mr_err e;
+    if (!r) return -1;
+    *state = r;
+    if (pre && *pre) return 0;
+    if (mr_st_read(&r->ref, DEFAULT_PREFIX "_pipe_ref.safetensors", &e) ||
+        mr_st_read(&r->w, DEFAULT_PREFIX "_weights.safetensors", &e)) {
+        print_error("%s\n", e.msg);
+        mr_st_close(&r->ref);
+        free(r);
+        return -1;
+    }
+    return 0;
+}
+
 static int teardown(void **state)
 {
     refs *r = *state;
@@ -78,6 +113,12 @@ static float *get(const mr_st_file *f, const char *name, size_t *n, int64_t *dim
     if (dims)
         for (int i = 0; i < t->ndim; i++) dims[i] = t->shape[i];
     float *p = malloc((k ? k : 1) * sizeof(float));
+    if (t->dtype == MR_ST_U8) {   /* binary masks */
+        const uint8_t *u = t->data;
+        for (size_t i = 0; i < k; i++) p[i] = u[i];
+        if (n) *n = k;
+        return p;
+    }
     mr_err e;
     int rc = mr_st_get_f32(f, name, t->ndim, t->shape, p, &e);
     if (rc) print_error("%s\n", e.msg);
@@ -336,6 +377,369 @@ static void test_ref_kp_loss(void **state)
     free(wg);
 }
 
+/* ---- the whole pipeline ---- */
+
+/* what the observer saw: a copy of every traced tensor */
+typedef struct trace_ent {
+    char name[48];
+    int ndim;
+    int64_t shape[4];
+    size_t n;
+    float *x;
+} trace_ent;
+
+typedef struct trace_log {
+    int n;
+    trace_ent e[64];
+} trace_log;
+
+static void trace_keep(void *ctx, const char *name, const float *x, int ndim, const int64_t *shape)
+{
+    trace_log *t = ctx;
+    if (t->n >= 64) return;
+    trace_ent *q = &t->e[t->n++];
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->ndim = ndim;
+    q->n = 1;
+    for (int i = 0; i < ndim; i++) q->n *= (size_t)(q->shape[i] = shape[i]);
+    q->x = malloc((q->n ? q->n : 1) * sizeof(float));
+    if (q->x && q->n) memcpy(q->x, x, q->n * sizeof(float));
+}
+
+static const trace_ent *trace_get(const trace_log *t, const char *name)
+{
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->e[i].name, name)) return &t->e[i];
+    print_error("the detector traced no %s\n", name);
+    fail();
+    return NULL;
+}
+
+static double jnum(const cJSON *o, const char *key, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+/* the detector the reference's __metadata__ "config" describes */
+static mr_detector_spec spec_from_config(const char *meta)
+{
+    mr_err e;
+    const mr_tap *tap = mr_registry_tap("fpn", &e);
+    const mr_roi_extractor *rx = mr_registry_roi_extractor("roialign", &e);
+    assert_non_null(tap);
+    assert_non_null(rx);
+    mr_detector_spec s = mr_detector_spec_default(tap, rx, 1);
+    s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
+    int rc = mr_detector_spec_torchvision(&s, meta, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    return s;
+}
+
+/* max |a - b| over a map, relative to max |b| */
+static double rel_diff(const float *a, const float *b, size_t n, double *maxref)
+{
+    double mx = 0, md = 0;
+    for (size_t i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(b[i]));
+        md = fmax(md, fabs((double)a[i] - b[i]));
+    }
+    if (maxref) *maxref = mx;
+    return mx > 0 ? md / mx : md;
+}
+
+static double box_maxdiff(const float *a, const float *b)
+{
+    double m = 0;
+    for (int k = 0; k < 4; k++) m = fmax(m, fabs((double)a[k] - b[k]));
+    return m;
+}
+
+/* Pair torchvision's boxes (tv, n_tv, in its order) with ours one to one:
+ * the same index first when within tol, else the unused box of the same
+ * label (labels may be NULL) with the largest IoU (> 0.5). pair[i] = index
+ * into ours or -1. */
+static void pair_boxes(int n_tv, const float *tv, const float *tv_lab, int n_my, const float *my, int my_stride,
+                       const int *my_lab, double tol, int *pair)
+{
+    char *used = calloc((size_t)n_my + 1, 1);
+    float *mb = malloc(((size_t)n_my + 1) * 4 * sizeof(float));
+    for (int j = 0; j < n_my; j++) memcpy(mb + 4 * j, my + (size_t)j * my_stride, 4 * sizeof(float));
+    for (int i = 0; i < n_tv; i++) {
+        pair[i] = -1;
+        int lab = tv_lab ? (int)tv_lab[i] : 0;
+        if (i < n_my && !used[i] && (!my_lab || my_lab[i] == lab) && box_maxdiff(tv + 4 * i, mb + 4 * i) <= tol) {
+            pair[i] = i;
+            used[i] = 1;
+            continue;
+        }
+        double best = 0.5;
+        for (int j = 0; j < n_my; j++) {
+            if (used[j] || (my_lab && my_lab[j] != lab)) continue;
+            float iou;
+            mr_box_iou(1, tv + 4 * i, 1, mb + 4 * j, &iou);
+            if (iou > best) { best = iou; pair[i] = j; }
+        }
+        if (pair[i] >= 0) used[pair[i]] = 1;
+    }
+    free(used);
+    free(mb);
+}
+
+static void test_ref_pipeline(void **state)
+{
+    refs *r = *state;
+    mr_err e;
+    if (!r->ref.path) { print_message("  $MRCNN_REF set: skipped\n"); skip(); }
+    const char *meta = mr_st_meta(&r->ref, "config");
+    assert_non_null(meta);
+    cJSON *cfg = cJSON_Parse(meta);
+    assert_non_null(cfg);
+    mr_detector_spec s = spec_from_config(meta);
+    mr_detector *d = NULL;
+    int rc = mr_detector_create(&d, &s, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    rc = mr_detector_load_weights(d, r->w.path, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+
+    /* the input: torchvision's transformed tensor (normalised, resized,
+     * padded to 32), so that the transform is the identity here */
+    int64_t td[4];
+    float *img = get(&r->ref, "input.tensor", NULL, td);
+    float *isz = get(&r->ref, "input.image_size", NULL, NULL);
+    float *osz = get(&r->ref, "input.orig_size", NULL, NULL);
+    mr_batch_image bi;
+    memset(&bi, 0, sizeof bi);
+    bi.image_id = 139;
+    bi.height = (int)isz[0];
+    bi.width = (int)isz[1];
+    bi.orig_height = (int)osz[0];
+    bi.orig_width = (int)osz[1];
+    /* torchvision's scale factor (GeneralizedRCNNTransform.resize) */
+    double mn = jnum(cfg, "min_size", 800), mxs = jnum(cfg, "max_size", 1333);
+    double s0 = fmin(mn / fmin(osz[0], osz[1]), mxs / fmax(osz[0], osz[1]));
+    bi.scale = (float)s0;
+    mr_batch b = {1, (int)td[2], (int)td[3], img, &bi};
+    trace_log tl;
+    memset(&tl, 0, sizeof tl);
+    mr_detector_set_trace(d, trace_keep, &tl);
+    mr_dets dets[1];
+    rc = mr_detector_infer(d, &b, dets, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+
+    /* 1. backbone, FPN, RPN head: relative to each map's largest value */
+    static const char *maps[] = {"body.c2", "body.c3", "body.c4", "body.c5", "fpn.0", "fpn.1", "fpn.2",
+                                 "fpn.3", "fpn.pool"};
+    double worst = 0;
+    for (size_t i = 0; i < sizeof maps / sizeof *maps; i++) {
+        const trace_ent *t = trace_get(&tl, maps[i]);
+        size_t n;
+        float *want = get(&r->ref, maps[i], &n, NULL);
+        assert_int_equal(n, t->n);
+        double mref, rd = rel_diff(t->x, want, n, &mref);
+        print_message("  %-9s %zu values, max |ref| %.4g, max |diff| / max |ref| %.3g\n", maps[i], n, mref, rd);
+        worst = fmax(worst, rd);
+        free(want);
+    }
+    for (int l = 0; l < 5; l++) {
+        char nm[2][32];
+        snprintf(nm[0], 32, "rpn.objectness.%d", l);
+        snprintf(nm[1], 32, "rpn.deltas.%d", l);
+        for (int q = 0; q < 2; q++) {
+            const trace_ent *t = trace_get(&tl, nm[q]);
+            size_t n;
+            float *want = get(&r->ref, nm[q], &n, NULL);
+            assert_int_equal(n, t->n);
+            double rd = rel_diff(t->x, want, n, NULL);
+            if (rd > 1e-5) print_message("  %s: max |diff| / max |ref| %.3g\n", nm[q], rd);
+            worst = fmax(worst, rd);
+            free(want);
+        }
+    }
+    print_message("  maps: worst relative difference %.3g (tolerance 1e-4)\n", worst);
+    assert_true(worst <= 1e-4);
+
+    /* 2. proposals, and the box head's outputs on the paired ones */
+    int64_t pd[2];
+    float *tvp = get(&r->ref, "rpn.proposals", NULL, pd);
+    const trace_ent *mp = trace_get(&tl, "rpn.proposals");
+    int Ptv = (int)pd[0], Pmy = (int)mp->shape[0];
+    int *pp = malloc(((size_t)Ptv + 1) * sizeof(int));
+    pair_boxes(Ptv, tvp, NULL, Pmy, mp->x + 1, 5, NULL, 0.01, pp);
+    int pok = 0, same = 0;
+    double pmax = 0;
+    for (int i = 0; i < Ptv; i++) {
+        if (pp[i] < 0) continue;
+        double dm = box_maxdiff(tvp + 4 * i, mp->x + 5 * (size_t)pp[i] + 1);
+        pmax = fmax(pmax, dm);
+        pok += dm <= 0.01;
+        same += pp[i] == i;
+    }
+    double prate = (double)pok / (Ptv > Pmy ? Ptv : Pmy);
+    print_message("  proposals: torchvision %d, mrcnn %d; within 0.01 px: %d (%.2f%%), same rank %d; "
+                  "max coordinate diff of the pairs %.3g px\n", Ptv, Pmy, pok, 100 * prate, same, pmax);
+    /* the box head on the paired proposals */
+    int64_t cd[2];
+    float *tcls = get(&r->ref, "box.class_logits", NULL, cd);
+    float *treg = get(&r->ref, "box.box_regression", NULL, NULL);
+    const trace_ent *mcls = trace_get(&tl, "box.class_logits"), *mreg = trace_get(&tl, "box.box_regression");
+    int K1 = (int)cd[1];
+    double cmax = 0, cref = 0, rmax = 0, rref = 0;
+    for (int i = 0; i < Ptv; i++) {
+        if (pp[i] < 0) continue;
+        for (int k = 0; k < K1; k++) {
+            cref = fmax(cref, fabs(tcls[(size_t)i * K1 + k]));
+            cmax = fmax(cmax, fabs(tcls[(size_t)i * K1 + k] - mcls->x[(size_t)pp[i] * K1 + k]));
+        }
+        for (int k = 0; k < 4 * K1; k++) {
+            rref = fmax(rref, fabs(treg[(size_t)i * 4 * K1 + k]));
+            rmax = fmax(rmax, fabs(treg[(size_t)i * 4 * K1 + k] - mreg->x[(size_t)pp[i] * 4 * K1 + k]));
+        }
+    }
+    print_message("  box head on paired proposals: class logits max |diff| / max |ref| %.3g, "
+                  "box regression %.3g\n", cmax / fmax(cref, 1e-30), rmax / fmax(rref, 1e-30));
+    assert_true(prate >= 0.99);
+
+    /* 3. detections: same class, greedy by IoU in torchvision's order */
+    int64_t dd[2];
+    float *tvb = get(&r->ref, "det.boxes", NULL, dd);
+    float *tvs = get(&r->ref, "det.scores", NULL, NULL);
+    float *tvl = get(&r->ref, "det.labels", NULL, NULL);
+    float *tvo = get(&r->ref, "out.boxes", NULL, NULL);
+    int Dtv = (int)dd[0], Dmy = dets[0].n;
+    int *dp = malloc(((size_t)Dtv + 1) * sizeof(int));
+    pair_boxes(Dtv, tvb, tvl, Dmy, dets[0].boxes, 4, dets[0].labels, 0.01, dp);
+    int dok = 0, paired = 0;
+    double bmax = 0, smax = 0, omax = 0;
+    for (int i = 0; i < Dtv; i++) {
+        int j = dp[i];
+        if (j < 0) continue;
+        paired++;
+        double bm = box_maxdiff(tvb + 4 * i, dets[0].boxes + 4 * j);
+        double sm = fabs((double)tvs[i] - dets[0].scores[j]);
+        bmax = fmax(bmax, bm);
+        smax = fmax(smax, sm);
+        omax = fmax(omax, box_maxdiff(tvo + 4 * i, dets[0].boxes_orig + 4 * j));
+        dok += bm <= 0.01 && sm <= 1e-4;
+    }
+    double drate = (double)dok / (Dtv > Dmy ? Dtv : Dmy);
+    print_message("  detections: torchvision %d, mrcnn %d, paired %d, within tolerance %d (%.2f%%); "
+                  "pairs: max box diff %.3g px, max score diff %.3g; original coordinates: max diff %.3g px\n",
+                  Dtv, Dmy, paired, dok, 100 * drate, bmax, smax, omax);
+    assert_true(Dtv > 0);
+    assert_true(drate >= 0.99);
+
+    /* 4. pasted masks (mrcnn's boxes in original coordinates) */
+    if (s.mask_on) {
+        int64_t od[3];
+        float *om = get(&r->ref, "out.masks", NULL, od);
+        float *tprob = get(&r->ref, "mask.probs", NULL, NULL);
+        int H = (int)od[1], W = (int)od[2], M = dets[0].mask_size;
+        assert_int_equal(M, 28);
+        uint8_t *bin = malloc((size_t)H * W);
+        double miou = 1, pdiff = 0;
+        for (int i = 0; i < Dtv; i++) {
+            int j = dp[i];
+            if (j < 0) continue;
+            pdiff = fmax(pdiff, rel_diff(dets[0].masks + (size_t)j * M * M, tprob + (size_t)i * M * M,
+                                         (size_t)M * M, NULL));
+            mr_paste_mask(dets[0].masks + (size_t)j * M * M, M, dets[0].boxes_orig + 4 * j, H, W, 0.5f, bin);
+            long inter = 0, uni = 0;
+            const float *ref = om + (size_t)i * H * W;
+            for (size_t k = 0; k < (size_t)H * W; k++) {
+                int a = bin[k], bb = ref[k] > 0.5f;
+                inter += a && bb;
+                uni += a || bb;
+            }
+            miou = fmin(miou, uni ? (double)inter / uni : 1.0);
+        }
+        print_message("  masks of the pairs: 28x28 probabilities max |diff| / max %.3g; pasted: min IoU %.6f\n",
+                      pdiff, miou);
+        assert_true(miou > 0.99);
+        free(bin);
+        free(om);
+        free(tprob);
+    }
+    /* 5. keypoints (resized coordinates) */
+    if (s.kp_on) {
+        int64_t kd[3];
+        float *tk = get(&r->ref, "det.keypoints", NULL, kd);
+        int NK = (int)kd[1];
+        assert_int_equal(NK, dets[0].num_kp);
+        double kmax = 0;
+        for (int i = 0; i < Dtv; i++) {
+            int j = dp[i];
+            if (j < 0) continue;
+            for (int q = 0; q < NK; q++) {
+                const float *a = tk + ((size_t)i * NK + q) * 3, *bk = dets[0].kps + ((size_t)j * NK + q) * 3;
+                kmax = fmax(kmax, fmax(fabs(a[0] - bk[0]), fabs(a[1] - bk[1])));
+            }
+        }
+        print_message("  keypoints of the pairs: %d per detection, max |px diff| %.3g\n", NK, kmax);
+        assert_true(kmax <= 0.5);
+        free(tk);
+    }
+    for (int i = 0; i < tl.n; i++) free(tl.e[i].x);
+    free(tvb);
+    free(tvs);
+    free(tvl);
+    free(tvo);
+    free(dp);
+    free(tcls);
+    free(treg);
+    free(tvp);
+    free(pp);
+    free(img);
+    free(isz);
+    free(osz);
+    mr_detector_free(d);
+    cJSON_Delete(cfg);
+}
+
+/* the same on the 100-detection reference (setup_pipe) */
+static void test_ref_pipeline_100(void **state)
+{
+    test_ref_pipeline(state);
+}
+
+/* mr_detector_spec_torchvision on descriptions it cannot build: the error
+ * names the field */
+static void test_ref_spec_errors(void **state)
+{
+    (void)state;
+    mr_err e;
+    const mr_tap *tap = mr_registry_tap("fpn", &e);
+    const mr_roi_extractor *rx = mr_registry_roi_extractor("roialign", &e);
+    static const char *const bad[][2] = {
+        {"{\"num_classes\": 3", "invalid JSON"},
+        {"{}", "num_classes"},
+        {"{\"num_classes\": 3, \"backbone\": {\"depth\": 50, \"norm\": \"gn\"}, \"fpn_channels\": 8, "
+         "\"anchor_sizes\": [[32],[64],[128],[256],[512]], \"aspect_ratios\": [[1],[1],[1],[1],[1]], "
+         "\"rpn_pre_nms_top_n_test\": 10, \"rpn_post_nms_top_n_test\": 10, \"representation_size\": 8, "
+         "\"box_detections_per_img\": 5, \"rpn_nms_thresh\": 0.7, \"rpn_min_size\": 0.001, "
+         "\"box_score_thresh\": 0.05, \"box_nms_thresh\": 0.5}", "backbone.norm"},
+        {"{\"num_classes\": 3, \"backbone\": {\"depth\": 50}, \"fpn_channels\": 8, "
+         "\"anchor_sizes\": [[32],[64],[128]], \"aspect_ratios\": [[1],[1],[1]], "
+         "\"rpn_pre_nms_top_n_test\": 10, \"rpn_post_nms_top_n_test\": 10, \"representation_size\": 8, "
+         "\"box_detections_per_img\": 5, \"rpn_nms_thresh\": 0.7, \"rpn_min_size\": 0.001, "
+         "\"box_score_thresh\": 0.05, \"box_nms_thresh\": 0.5}", "anchor_sizes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mr_detector_spec s = mr_detector_spec_default(tap, rx, 1);
+        assert_int_equal(mr_detector_spec_torchvision(&s, bad[i][0], &e), MR_EUSER);
+        if (!strstr(e.msg, bad[i][1])) print_error("case %zu: %s\n", i, e.msg);
+        assert_non_null(strstr(e.msg, bad[i][1]));
+    }
+    /* another tap */
+    mr_detector_spec s = mr_detector_spec_default(mr_registry_tap("c4", &e), rx, 1);
+    assert_int_equal(mr_detector_spec_torchvision(&s, "{}", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "fpn tap"));
+}
+
 /* a checkpoint without the head's tensors: the error names the tensor */
 static void test_ref_missing_tensor(void **state)
 {
@@ -393,6 +797,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_ref_losses, setup, teardown),
     cmocka_unit_test_setup_teardown(test_ref_kp_loss, setup, teardown),
     cmocka_unit_test_setup_teardown(test_ref_missing_tensor, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_ref_pipeline, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_ref_pipeline_100, setup_pipe, teardown),
+    cmocka_unit_test(test_ref_spec_errors),
     cmocka_unit_test(test_convert_cli),
 };
 
