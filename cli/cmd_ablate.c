@@ -7,6 +7,7 @@
  */
 #include "cli/cli.h"
 #include "harness/ablate.h"
+#include "harness/precheck.h"
 #include "harness/train_run.h"
 #include "core/fileio.h"
 
@@ -64,7 +65,9 @@ static int run_one(int argc, char **argv)
     o.config_name = argv[8];
     o.quiet = 1;
     mr_err e = {0};
-    int rc = mr_train_run(argv[0], argv[1], argv[2], &o, &e);
+    /* the dataset against the row's config (the parent checked the store) */
+    int rc = mr_precheck_train(argv[0], argv[1], NULL, &e);
+    if (!rc) rc = mr_train_run(argv[0], argv[1], argv[2], &o, &e);
     if (rc) return cli_fail("ablate", &e);
     return MR_EXIT_OK;
 }

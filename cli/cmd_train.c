@@ -1,9 +1,11 @@
 /*
  * cmd_train.c — `mrcnn train --config C.json --data DIR --out RUN/`: one
  * training run (harness/train_run.h) with progress on stderr; the run
- * directory's files are described in docs/run_layout.md.
+ * directory's files are described in docs/run_layout.md. The inputs are
+ * checked against each other first (harness/precheck.h).
  */
 #include "cli/cli.h"
+#include "harness/precheck.h"
 #include "harness/train_run.h"
 
 #include <getopt.h>
@@ -79,7 +81,9 @@ int cmd_train(int argc, char **argv)
     if (!config || !data || !out) return cli_usage_error("train", "--config, --data and --out are required");
     mr_err e;
     mr_err_clear(&e);
-    int rc = mr_train_run(config, data, out, &o, &e);
+    /* the dataset against the config, and the store, before any work */
+    int rc = mr_precheck_train(config, data, o.store, &e);
+    if (!rc) rc = mr_train_run(config, data, out, &o, &e);
     if (rc) return cli_fail("train", &e);
     fprintf(stderr, "mrcnn train: done, results in %s\n", out);
     return MR_EXIT_OK;

@@ -2,6 +2,7 @@
  * ablate.c — running and tabulating the paper's ablations (see ablate.h).
  */
 #include "harness/ablate.h"
+#include "harness/precheck.h"
 #include "harness/record.h"
 #include "core/fileio.h"
 #include "variants/config.h"
@@ -376,7 +377,11 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
         return mr_errf(e, MR_EUSER, "unknown table '%s' (known: %s)", o->table, mr_ablate_names(NULL, NULL));
     if (o->seeds < 1 || o->seeds > MR_TABLE_MAX_SEEDS)
         return mr_errf(e, MR_EUSAGE, "--seeds must be 1..%d", MR_TABLE_MAX_SEEDS);
-    int rc = MR_OK, first = MR_OK;
+    /* every run appends to the store: a line that does not parse is
+     * reported now, not after hours of training */
+    int rc = o->dry_run ? MR_OK : mr_precheck_store(o->store, NULL, e);
+    if (rc) return rc;
+    int first = MR_OK;
     mr_err first_e = {0};
     for (int ti = 0; ti < nids; ti++) {
         if (!all && strcmp(ids[ti], o->table)) continue;

@@ -84,7 +84,8 @@ typedef struct mr_ablate_opts {
 /* Train what is missing for the table(s) and write RESULTS/<table>/table_<table>.*.
  * A failed run does not stop the others; the first failure is returned at
  * the end (its log is RUN/train.out). Unknown table: MR_EUSER listing the
- * known names. */
+ * known names. A store (o->store) with a line that does not parse:
+ * MR_EUSER naming the line, before anything is trained (not in dry runs). */
 int mr_ablate_run(const mr_ablate_opts *o, mr_err *e);
 
 /* Read the finished runs of one table (rows with no finished seed are kept

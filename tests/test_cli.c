@@ -1,6 +1,7 @@
 /*
  * test_cli.c — the command-line contract: --help, exit codes for unknown
- * subcommands and options, `mrcnn version`.
+ * subcommands and options, `mrcnn version`; bad input through the command
+ * line is in tests/test_cli_bad.c (same group).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +31,10 @@ static void test_version(void **s) { (void)s; run("version", 0, "openblas: core"
 static void test_version_help(void **s) { (void)s; run("version --help", 0, "usage: mrcnn version"); }
 static void test_version_bad_option(void **s) { (void)s; run("version --frob", 2, "try 'mrcnn version --help'"); }
 
+/* tests/test_cli_bad.c */
+extern const struct CMUnitTest tc_bad_tests[];
+extern const size_t tc_bad_ntests;
+
 size_t tests_cli(const struct CMUnitTest **out)
 {
     static const struct CMUnitTest t[] = {
@@ -40,6 +45,14 @@ size_t tests_cli(const struct CMUnitTest **out)
         cmocka_unit_test(test_version_help),
         cmocka_unit_test(test_version_bad_option),
     };
-    *out = t;
-    return sizeof t / sizeof t[0];
+    static struct CMUnitTest all[sizeof t / sizeof t[0] + 8];
+    static size_t n;
+    if (!n) {
+        memcpy(all, t, sizeof t);
+        n = sizeof t / sizeof t[0];
+        memcpy(all + n, tc_bad_tests, tc_bad_ntests * sizeof *all);
+        n += tc_bad_ntests;
+    }
+    *out = all;
+    return n;
 }

@@ -25,6 +25,8 @@ size_t tests_harness(const struct CMUnitTest **out)
         n += th_compare_ntests;
         memcpy(all + n, th_regress_tests, th_regress_ntests * sizeof *all);
         n += th_regress_ntests;
+        memcpy(all + n, th_precheck_tests, th_precheck_ntests * sizeof *all);
+        n += th_precheck_ntests;
     }
     *out = all;
     return n;

@@ -3,7 +3,8 @@
  * spawn callback forks a child that writes a fake finished run (metrics,
  * speed, record) whose AP depends on the row, so the table, resuming (done
  * runs are not retrained), parallel jobs and the paper columns are checked
- * without the detector. Also: unknown table names, malformed run dirs, and
+ * without the detector. Also: unknown table names, a store line that does
+ * not parse (refused before any run starts), malformed run dirs, and
  * every row config in variants/configs/ablations loads.
  */
 #include <setjmp.h>
@@ -141,6 +142,17 @@ static void test_ablate_bad_input(void **s)
     o.table = "2z";
     assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "unknown table '2z' (known: 2a, 2b, 2c, 2d, 2e, 5, 6, all)"));
+    /* a store line that does not parse: named, and nothing is trained */
+    char sdir[700];
+    snprintf(sdir, sizeof sdir, "%s/results", d);
+    assert_int_equal(mr_mkdir_p(sdir, &e), 0);
+    th_write(store, "{\"commit\": \"a\"}\n");
+    o.table = "2b";
+    o.seeds = 1;
+    assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "store.jsonl:1: record lacks the field \"dirty\""));
+    assert_int_equal(f.spawned, 0);
+    remove(store);
     /* a run dir whose metrics.json is malformed: the error names the file */
     o.table = "2b";
     o.seeds = 1;
