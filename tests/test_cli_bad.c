@@ -6,8 +6,10 @@
  * without segmentation, keypoints asked of a dataset without them, a
  * results store line that does not parse (train and ablate), a checkpoint
  * from another config on --resume (fingerprint), a checkpoint missing a
- * tensor and one with a wrong shape (infer), a mistyped config field, an
- * unreadable image. Checkpoints are made in-process (untrained weights):
+ * tensor and one with a wrong shape (infer), weights for another category
+ * count than the dataset's, a file that is not a detector checkpoint,
+ * train and val splits with different categories, a config's num_classes
+ * against the dataset, mistyped config fields, an unreadable image. Checkpoints are made in-process (untrained weights):
  * nothing here trains.
  */
 #include <setjmp.h>
@@ -208,6 +210,39 @@ static void test_cli_bad_checkpoints(void **s)
     snprintf(a, sizeof a, "train --config variants/configs/tiny_fpn.json --data %s/data --out %s --resume --quiet", d, run);
     cli(a, 1, "checkpoint_0000010.safetensors: checkpoint written by a different config (fingerprint 0123456789abcdef",
         NULL);
+    /* weights for 7 categories on a dataset with 6 */
+    char cmd[4096], out[4096];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/six && cp -r %s/data/images %s/six/ && cp %s/data/train.json %s/six/", d, d, d, d, d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    snprintf(p, sizeof p, "%s/data/val.json", d);
+    cJSON *j = NULL;
+    assert_int_equal(mr_json_load_file(p, &j, &e), MR_OK);
+    cJSON *cats = cJSON_GetObjectItem(j, "categories"), *anns = cJSON_GetObjectItem(j, "annotations");
+    int last = cJSON_GetArraySize(cats) - 1;
+    int last_id = cJSON_GetObjectItem(cJSON_GetArrayItem(cats, last), "id")->valueint;
+    cJSON_DeleteItemFromArray(cats, last);
+    for (int i = cJSON_GetArraySize(anns) - 1; i >= 0; i--)
+        if (cJSON_GetObjectItem(cJSON_GetArrayItem(anns, i), "category_id")->valueint == last_id)
+            cJSON_DeleteItemFromArray(anns, i);
+    snprintf(p, sizeof p, "%s/six/val.json", d);
+    assert_int_equal(mr_json_write_file(p, j, &e), MR_OK);
+    cJSON_Delete(j);
+    snprintf(a, sizeof a, "infer --config variants/configs/tiny_fpn.json --weights %s --data %s/six --out %s/o.json", w, d, d);
+    cli(a, 1, "6 categories but ", "model.safetensors was trained for 7");
+    /* train and val with different categories; a config's num_classes against the dataset */
+    snprintf(a, sizeof a, "train --config variants/configs/tiny_fpn.json --data %s/six --out %s/r2 --quiet", d, d);
+    cli(a, 1, "six/val.json: 6 categories, train.json has 7", NULL);
+    snprintf(p, sizeof p, "%s/k3.json", d);
+    f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"base\": \"%s/variants/configs/tiny_fpn.json\", \"num_classes\": 3}", cwd);
+    fclose(f);
+    snprintf(a, sizeof a, "train --config %s --data %s/data --out %s/r3 --quiet", p, d, d);
+    cli(a, 1, "k3.json: field num_classes: 3, but ", "data/train.json has 7 categories");
+    /* a safetensors file that is not a detector checkpoint */
+    snprintf(a, sizeof a, "infer --config variants/configs/tiny_fpn.json --weights tests/data/st_python.safetensors "
+             "--data %s/data --out %s/o.json", d, d);
+    cli(a, 1, "st_python.safetensors: no roi_heads.box_predictor.cls_score.bias: not a detector checkpoint", NULL);
     /* an image that is not an image */
     snprintf(p, sizeof p, "%s/not_an_image.png", d);
     f = fopen(p, "w");

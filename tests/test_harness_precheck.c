@@ -4,7 +4,7 @@
  * keypointed category; no labelled keypoint), masks asked of annotations
  * without segmentation (absent, or an empty polygon list) in either split,
  * what passes (RLE, polygons, zero-size boxes without segmentation, box-only
- * configs), and a results store whose line does not parse (line number),
+ * configs), keypoint_sigmas of the wrong count, and a results store whose line does not parse (line number),
  * also through `mr_ablate_run`, which must refuse before spawning any run.
  */
 #include <setjmp.h>
@@ -103,6 +103,10 @@ static void test_precheck_dataset(void **s)
     write_set(d, CATS, "{\"id\": 1, \"image_id\": 1, \"category_id\": 2, \"bbox\": [1, 1, 8, 8], " POLY ", " KPS0 "}", "");
     expect(&kp, d, MR_EUSER, "field heads.keypoints: on, but no annotation of category 2 (\"figure\")",
            "has a labelled keypoint");
+    /* our keypoint_sigmas extension with the wrong count (eval/coco.c's check) */
+    write_set(d, "\"categories\": [{\"id\": 2, \"name\": \"figure\", \"keypoints\": [\"head\", \"foot\"],"
+                 " \"keypoint_sigmas\": [0.1]}]", "", "");
+    expect(&kp, d, MR_EUSER, "train.json", "field 'keypoint_sigmas': 1 sigmas for 2 keypoints");
     /* a missing split is the loader's error, naming the file */
     char p[600];
     snprintf(p, sizeof p, "%s/val.json", d);
