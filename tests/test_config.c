@@ -1,8 +1,10 @@
 /*
  * test_config.c — the config group: the shipped configs load, `base`
  * inheritance merges deeply and states only differences, the resolved
- * config round-trips, and bad configs (unknown variant names, mistyped and
- * unknown fields, a missing base, a base cycle) fail naming the field.
+ * config round-trips, an empty config takes the documented defaults, the
+ * MLP mask head's depth (heads.mask_mlp_layers), and bad configs (unknown
+ * variant names, mistyped and unknown fields, values of the wrong type or
+ * range, a missing base, a base cycle) fail naming the file and the field.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,10 +42,11 @@ static void expect_fail(const char *dir, const char *name, const char *text, con
     mr_err e;
     mr_err_clear(&e);
     int rc = mr_config_load(&c, p, &e);
-    if (rc == MR_OK || !strstr(e.msg, want))
-        print_error("%s: rc %d, message '%s', wanted '%s'\n", name, rc, e.msg, want);
+    if (rc == MR_OK || !strstr(e.msg, want) || !strstr(e.msg, name))
+        print_error("%s: rc %d, message '%s', wanted '%s' and the file named\n", name, rc, e.msg, want);
     assert_int_not_equal(rc, MR_OK);
     assert_non_null(strstr(e.msg, want));
+    assert_non_null(strstr(e.msg, name));   /* every message names the config file */
 }
 
 static void test_shipped_configs(void **st)
@@ -68,8 +71,11 @@ static void test_shipped_configs(void **st)
     assert_int_equal(c.spec.roi_params.pooled_h, 14);   /* overridden */
     assert_int_equal(c.min_size, 128);                  /* inherited */
     assert_int_equal(c.spec.backbone.depth, 18);        /* inherited */
-    assert_int_equal(c.spec.box.batch_per_image, 64);
     assert_int_equal(c.spec.rpn.sizes_per_level, 5);
+    /* C4 samples fewer RoIs per image than FPN (paper: 64 vs 512) */
+    mr_config f;
+    assert_int_equal(mr_config_load(&f, "variants/configs/bench_fpn.json", &e), MR_OK);
+    assert_true(c.spec.box.batch_per_image < f.spec.box.batch_per_image);
 }
 
 static void test_base_deep_merge_and_roundtrip(void **st)
@@ -115,6 +121,36 @@ static void test_base_deep_merge_and_roundtrip(void **st)
     free(dir);
 }
 
+/* every field is optional: an empty config is the paper's R-50-FPN
+ * set-up with the documented defaults (config.h) */
+static void test_empty_config_defaults(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir("config");
+    assert_non_null(dir);
+    write_file(dir, "empty.json", "{}");
+    char p[512];
+    snprintf(p, sizeof p, "%s/empty.json", dir);
+    mr_config c;
+    mr_err e;
+    assert_int_equal(mr_config_load(&c, p, &e), MR_OK);
+    assert_string_equal(c.name, "empty");
+    assert_string_equal(c.tap, "fpn");
+    assert_string_equal(c.roi, "roialign");
+    assert_string_equal(c.norm, "frozen_bn");
+    assert_string_equal(c.mask_head, "fcn");
+    assert_int_equal(c.spec.backbone.depth, 50);
+    assert_int_equal(c.min_size, 800);
+    assert_int_equal(c.max_size, 1333);
+    assert_int_equal(c.sched.iters, 90000);
+    assert_int_equal(c.batch_size, 2);
+    assert_int_equal(c.mask_on, 0);
+    assert_int_equal(c.kp_on, 0);
+    assert_int_equal(c.mask_mlp_layers, 2);
+    assert_int_equal((int)c.seed, 1);
+    free(dir);
+}
+
 static void test_bad_configs(void **st)
 {
     (void)st;
@@ -140,6 +176,16 @@ static void test_bad_configs(void **st)
     expect_fail(dir, "p.json", "{\"tap\": \"c4\", \"roi\": {\"pooled\": 14}, \"heads\": {\"keypoints\": true}}",
                 "field keypoints: the keypoint branch is not available with the c4 tap");
     expect_fail(dir, "q.json", "{\"heads\": {\"mask_head\": \"unet\"}}", "unknown mask_head 'unet' (known: fcn, mlp)");
+    /* mistyped: a misspelt top-level section, a section of the wrong type,
+     * a value of the wrong type, a float where an integer is expected */
+    expect_fail(dir, "r.json", "{\"shedule\": {\"iters\": 10}}", "shedule");
+    expect_fail(dir, "s.json", "{\"heads\": 3}", "field heads: expected an object, got number");
+    expect_fail(dir, "t.json", "{\"heads\": {\"mask\": 1}}", "field heads.mask: expected true or false");
+    expect_fail(dir, "u.json", "{\"schedule\": {\"iters\": 1.5}}", "field schedule.iters: expected an integer, got 1.5");
+    expect_fail(dir, "v.json", "{\"input\": {\"min_size\": 800, \"max_size\": 600}}", "field max_size: 600 is below min_size 800");
+    expect_fail(dir, "w.json", "{\"roi\": {\"extractor\": 3}}", "roi.extractor");
+    expect_fail(dir, "x.json", "{\"seed\": -1}", "field seed: expected >= 0");
+    expect_fail(dir, "y.json", "{\"num_classes\": \"7\"}", "num_classes");
     free(dir);
 }
 
@@ -222,6 +268,7 @@ static void test_mask_mlp_layers(void **st)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shipped_configs),
     cmocka_unit_test(test_base_deep_merge_and_roundtrip),
+    cmocka_unit_test(test_empty_config_defaults),
     cmocka_unit_test(test_bad_configs),
     cmocka_unit_test(test_mask_mlp_layers),
 };
