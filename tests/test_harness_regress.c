@@ -18,6 +18,7 @@
 #include "tests/test_util.h"
 #include "harness/regress.h"
 #include "harness/record.h"
+#include "core/fileio.h"
 
 typedef struct fake_tr { double ap, fps; int calls; } fake_tr;
 
@@ -112,12 +113,27 @@ static void test_regress_bad_baseline(void **s)
     o.set = "nope";
     assert_int_equal(mr_regress_run(&o, &r, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "unknown regression set 'nope'"));
-    char cmd[1024], out[4096];
+    char cmd[4096], out[4096];
     snprintf(cmd, sizeof cmd, "%s regress", tu_bin());
     assert_int_equal(tu_run(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "%s regress --baseline %s --set nope", tu_bin(), base);
     assert_int_equal(tu_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "unknown regression set"));
+    /* the CLI with a baseline from another set: exit 1 naming both sets,
+     * before training (the data dir holds no dataset) */
+    char data[700], vj[800];
+    snprintf(data, sizeof data, "%s/data", d);
+    snprintf(vj, sizeof vj, "%s/val.json", data);
+    assert_int_equal(mr_mkdir_p(data, &e), MR_OK);
+    th_write(vj, "{}");
+    th_write(base, "{\"set\": \"tiny\", \"fingerprint\": \"0000000000000000\", \"runs\": []}");
+    snprintf(cmd, sizeof cmd, "%s regress --baseline %s --set ci --data %s --runs %s", tu_bin(), base, data, runs);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "baseline.json: baseline is from config set 'tiny'"));
+    assert_non_null(strstr(out, "this run is set 'ci'"));
+    snprintf(cmd, sizeof cmd, "%s regress --baseline %s/none.json --set ci --data %s --runs %s", tu_bin(), d, data, runs);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "none.json: cannot open"));
     /* the reference workload gives a plausible number */
     double g = mr_regress_reference_gflops();
     assert_true(g > 0.1 && g < 1e5);
