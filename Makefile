@@ -15,10 +15,11 @@ BUILD    ?= build
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread -fopenmp
 CPPFLAGS += -I. -I/usr/include/stb
-LDLIBS   += -lopenblas -lcjson -lstb -lm -pthread -fopenmp
+# OpenBLAS's OpenMP build, so that BLAS and our OpenMP loops share one thread pool (two pools spin on 2 cores: see harness/train_run.c)
+LDLIBS   += -L/usr/lib/x86_64-linux-gnu/openblas-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 -lcjson -lstb -lm -pthread -fopenmp
 TEST_LDLIBS = -lcmocka
 
-DEB_PKGS = libopenblas-dev libcjson-dev gnuplot-nox libstb-dev libcmocka-dev pkg-config
+DEB_PKGS = libopenblas-dev libopenblas0-openmp libcjson-dev gnuplot-nox libstb-dev libcmocka-dev pkg-config
 
 LIB_DIRS = core variants eval datasets harness
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))

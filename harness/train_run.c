@@ -44,7 +44,9 @@
 #include "harness/record.h"
 #include "variants/config.h"
 
+/* OpenBLAS (cblas.h pulls in complex.h, whose I clashes with eval/cocoeval.h) */
 void openblas_set_num_threads(int);
+int openblas_get_parallel(void);
 int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride);
 
 static double wall(void)
@@ -507,11 +509,25 @@ static int evaluate(const split *val, const char *results_path, const char *out_
     return rc;
 }
 
-static void set_threads(int n)
+/* Threads for a run: one pool. With OpenBLAS's OpenMP build (what the
+ * Makefile links; openblas_get_parallel() == 2) BLAS runs on our OpenMP team
+ * and both get n. With its pthread build OpenBLAS keeps a second pool whose
+ * idle threads spin (sched_yield) while the OpenMP team spins at its
+ * barriers: 3 or more spinning threads on 2 cores made bench_fpn 2.7x
+ * slower at 2 threads than at 1 (perf: 60% of cycles in libgomp's spin
+ * loop, 27% in sched_yield). Then BLAS stays on one thread and only the
+ * OpenMP loops use n. */
+const char *mr_run_set_threads(int n)
 {
     if (n < 1) n = 1;
     omp_set_num_threads(n);
+    int par = openblas_get_parallel();
+    if (par == 1 && n > 1) {
+        openblas_set_num_threads(1);
+        return "pthread build: BLAS on 1 thread, OpenMP loops on n";
+    }
     openblas_set_num_threads(n);
+    return par == 2 ? "openmp build: one OpenMP pool" : par == 1 ? "pthread build, 1 thread" : "serial build";
 }
 
 /* newest checkpoint_NNNNNNN.safetensors in dir into path; 0 if none */
@@ -601,7 +617,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     defo.seed = -1;
     if (!o) o = &defo;
     int threads = o->threads > 0 ? o->threads : 1;
-    set_threads(threads);
+    mr_run_set_threads(threads);
     mr_config c;
     int rc = mr_config_load(&c, config_path, e);
     if (rc) return rc;
@@ -776,7 +792,7 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
 {
     mr_infer_opts defo = {1, NULL, -1.0f};
     if (!o) o = &defo;
-    set_threads(o->threads);
+    mr_run_set_threads(o->threads);
     mr_config c;
     int rc = mr_config_load(&c, config_path, e);
     if (rc) return rc;

@@ -4,7 +4,8 @@
  * from the registered variants, train (resuming if asked), evaluate on the
  * val split, and write the run directory described in docs/run_layout.md.
  *
- * defines: mr_train_opts, mr_train_run, mr_infer_opts, mr_infer_run
+ * defines: mr_train_opts, mr_train_run, mr_infer_opts, mr_infer_run,
+ *          mr_run_set_threads
  */
 #ifndef MR_TRAIN_RUN_H
 #define MR_TRAIN_RUN_H
@@ -38,5 +39,9 @@ typedef struct mr_infer_opts {
 int mr_infer_run(const char *config_path, const char *weights, const char *data_dir,
                  const char *image_path, const char *out_json, const mr_infer_opts *o,
                  mr_err *e);
+
+/* Set OpenMP and OpenBLAS threads for n threads in one pool (see
+ * train_run.c); returns a description of the BLAS threading (static). */
+const char *mr_run_set_threads(int n);
 
 #endif

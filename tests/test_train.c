@@ -7,7 +7,9 @@
  * seed is bitwise identical; inference from the final weights reproduces
  * the results file; bad input (config, dataset without annotations, a
  * checkpoint from another config, images of unexpected sizes) fails with
- * the field or file named.
+ * the field or file named. Threads: BLAS and OpenMP share one pool (the
+ * build links OpenBLAS's OpenMP build), and two runs at 2 threads are
+ * bitwise identical too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,8 @@
 #include <cmocka.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+
+#include <omp.h>
 
 #include "core/fileio.h"
 #include "harness/train_run.h"
@@ -176,6 +180,52 @@ static void test_determinism(void **st)
     free(run3);
 }
 
+/* One thread pool: the Makefile links OpenBLAS's OpenMP build, so BLAS runs
+ * on our OpenMP team (openblas_get_parallel() == 2) and mr_run_set_threads
+ * gives both n. A pthread OpenBLAS would add a second pool whose spinning
+ * made 2 threads 2.7x slower than 1 (harness/train_run.c). */
+int openblas_get_parallel(void);
+int openblas_get_num_threads(void);
+static void test_threads_one_pool(void **st)
+{
+    (void)st;
+    if (openblas_get_parallel() != 2)
+        print_error("OpenBLAS threading model %d: expected 2 (its OpenMP build; see the Makefile's LDLIBS)\n",
+                    openblas_get_parallel());
+    assert_int_equal(openblas_get_parallel(), 2);
+    const char *what = mr_run_set_threads(2);
+    assert_non_null(strstr(what, "openmp"));
+    assert_int_equal(omp_get_max_threads(), 2);
+    assert_int_equal(openblas_get_num_threads(), 2);
+    mr_run_set_threads(1);
+    assert_int_equal(omp_get_max_threads(), 1);
+    assert_int_equal(openblas_get_num_threads(), 1);
+}
+
+/* determinism at 2 threads: two short runs, bitwise identical weights */
+static void test_determinism_two_threads(void **st)
+{
+    (void)st;
+    char *r1 = tu_tmpdir("train-2t-a"), *r2 = tu_tmpdir("train-2t-b");
+    mr_train_opts o = {2, 0, 1, 30, -1, NULL, "tiny_fpn"};
+    mr_err e;
+    int rc = mr_train_run(g_cfg, g_data, r1, &o, &e);
+    if (!rc) rc = mr_train_run(g_cfg, g_data, r2, &o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/model_final.safetensors", r1);
+    snprintf(b, sizeof b, "%s/model_final.safetensors", r2);
+    assert_true(same_file(a, b));
+    snprintf(a, sizeof a, "%s/results_val.json", r1);
+    snprintf(b, sizeof b, "%s/results_val.json", r2);
+    assert_true(same_file(a, b));
+    snprintf(a, sizeof a, "rm -rf '%s' '%s'", r1, r2);
+    if (system(a)) print_message("could not remove %s\n", r1);
+    free(r1);
+    free(r2);
+}
+
 /* mrcnn infer with the final weights reproduces the run's results file */
 static void test_infer_matches(void **st)
 {
@@ -267,6 +317,8 @@ static const struct CMUnitTest tests[] = {
     T(test_loss_falls_and_ap),
     T(test_resume_equal),
     T(test_determinism),
+    T(test_threads_one_pool),
+    T(test_determinism_two_threads),
     T(test_infer_matches),
     T(test_bad_input),
 };
