@@ -434,7 +434,10 @@ static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_
         f->nmaps = 1;
         f->scale[0] = d->s.tap->roi_scale;
     }
-    return mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, rh, rw, rpn_maps, a, &f->rpn, e);
+    double t0 = now_ms();
+    rc = mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, rh, rw, rpn_maps, a, &f->rpn, e);
+    d->ms.rpn_head += now_ms() - t0;
+    return rc;
 }
 
 /* the backbone, FPN and RPN-head outputs of an inference batch, to the
@@ -975,7 +978,9 @@ int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *
     if ((rc = mr_box_postprocess(&d->box, &f.box, R, rois, b, a, dets, e))) return rc;
     d->ms.postprocess += now_ms() - t4;
     /* masks for the final detections (pasted by the caller: core/postprocess.h) */
+    double t5 = now_ms();
     if (d->s.mask_on && (rc = mask_forward_infer(d, &f, b, dets, e))) return rc;
+    d->ms.mask_branch += now_ms() - t5;
     if (d->s.kp_on && (rc = kp_forward_infer(d, &f, b, dets, e))) return rc;
     return MR_OK;
 }

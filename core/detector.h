@@ -104,6 +104,10 @@ typedef struct mr_losses {
 /* milliseconds spent per stage since the last reset (forward + backward) */
 typedef struct mr_stage_ms {
     double backbone, rpn, roi_extract, heads, postprocess, mask_paste;
+    /* finer splits, already counted in the stages above: the RPN head's
+     * convs (part of backbone) and, at inference, the mask branch (its RoI
+     * extraction, head and probabilities: part of roi_extract and heads) */
+    double rpn_head, mask_branch;
 } mr_stage_ms;
 
 /* An observer of inference intermediates (the torchvision comparison,

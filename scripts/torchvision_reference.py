@@ -10,15 +10,20 @@ Run with Debian's torch + torchvision (no download, no extra package):
       the REDUCED model (committed: tests/data/tv_reduced_{weights,ref}.safetensors,
       checked by `make test`, group `reference`)
   /usr/bin/python3 scripts/torchvision_reference.py full [OUTDIR]
-      maskrcnn_resnet50_fpn and keypointrcnn_resnet50_fpn at 800 x 1199
+      maskrcnn_resnet50_fpn and keypointrcnn_resnet50_fpn at 800 x 1201
       (large; default OUTDIR build/ref; `make test-reference`)
   /usr/bin/python3 scripts/torchvision_reference.py convert IN.pth OUT.safetensors
       a torchvision state_dict (or a checkpoint dict with "model") to F32
       safetensors under the same names (num_batches_tracked dropped, old
       mask_fcnN names renamed to torchvision 0.14's mask_head.N-1.0)
-  /usr/bin/python3 scripts/torchvision_reference.py bench [OUT.json]
-      torchvision's per-stage times for maskrcnn_resnet50_fpn at 800 x 1067,
-      1 and 2 threads (TV_BENCH_ITERS, default 3, timed runs after 1 warm-up)
+  /usr/bin/python3 scripts/torchvision_reference.py bench-export DIR
+  /usr/bin/python3 scripts/torchvision_reference.py bench-infer THREADS ITERS
+  /usr/bin/python3 scripts/torchvision_reference.py bench-train THREADS ITERS
+      the speed comparison (scripts/bench_torchvision.sh): the inference
+      model's weights and input for mrcnn; torchvision's per-stage times of
+      maskrcnn_resnet50_fpn at 800 x 1067 (100 detections kept); one training
+      iteration of Mask R-CNN on ResNet-18-FPN, 256 x 256, batch 2. The timing
+      modes print one JSON line (medians of ITERS runs after a warm-up).
 
 Models.
   reduced: a ResNet-10-like body (BasicBlock, [1,1,1,1], stem 8 channels,
@@ -31,7 +36,7 @@ Models.
     the transform resizes it to 128 x 192 (min_size 128, max_size 192).
   full: maskrcnn_resnet50_fpn(weights=None, weights_backbone=None,
     num_classes=91) and keypointrcnn_resnet50_fpn(num_classes=2,
-    num_keypoints=17), each on COCO image 139 (427 x 640 -> 800 x 1199).
+    num_keypoints=17), each on COCO image 139 (426 x 640 -> 800 x 1201).
 Random weights. torchvision's own initialisation (seed 1234), then: every
   norm layer gets random frozen statistics (weight U(0.5, 1.5), bias N(0, 0.1),
   running_mean N(0, 0.1), running_var U(0.5, 1.5)), with the last norm of each
@@ -213,7 +218,7 @@ def randomize(model, seed, cls_gain):
 
 def model_config(model, kind, extra):
     t, rpn, rh = model.transform, model.rpn, model.roi_heads
-    cfg = dict(kind=kind, min_size=t.min_size[0], max_size=t.max_size, image_mean=t.image_mean,
+    cfg = dict(kind=kind, min_size=t.min_size[-1], max_size=t.max_size, image_mean=t.image_mean,
                image_std=t.image_std, size_divisible=t.size_divisible,
                anchor_sizes=[list(s) for s in rpn.anchor_generator.sizes],
                aspect_ratios=[list(a) for a in rpn.anchor_generator.aspect_ratios],
@@ -233,7 +238,7 @@ def model_config(model, kind, extra):
 
 # ------------------------------------------------------------------ the image
 def load_image(orig=None):
-    img = torchvision.io.read_image(IMAGE).float()  # (3, 427, 640), 0..255
+    img = torchvision.io.read_image(IMAGE).float()  # (3, 426, 640), 0..255
     if orig is not None:
         img = F.interpolate(img[None], size=orig, mode="bilinear", align_corners=False,
                             antialias=True)[0].round().clamp(0, 255)
@@ -465,27 +470,57 @@ def cmd_convert(src, dst):
     print("convert: %d tensors -> %s" % (len(out), dst), file=sys.stderr)
 
 
-def cmd_bench(out_json, threads_list=(1, 2), warmup=1, iters=3):
-    """torchvision's side of the speed comparison: maskrcnn_resnet50_fpn
-    (random weights as in `full`) on an 800 x 1067 input, 100 detections
-    kept, per-stage milliseconds (medians) at each thread count, written as
-    JSON: {"threads": {"1": {"total": ms, "stages_ms": {...}}, ...}}."""
-    import time
+BENCH_HW = (800, 1067)
+TRAIN_CLASSES = 81     # COCO's 80 + background
+TRAIN_SIZE = 256
+
+
+def bench_model():
+    """The inference benchmark's model: maskrcnn_resnet50_fpn with the `full`
+    random weights (seed 1234 / 4321), 100 detections kept, and its input:
+    uniform noise of 800 x 1067 (the transform's resize is then the identity:
+    min_size 800, max_size 1333)."""
     torch.manual_seed(1234)
-    m = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91)
+    m = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
+                              box_score_thresh=BENCH_BOX_SCORE_THRESH)
     randomize(m, 4321, FULL_CLS_GAIN)
     g = torch.Generator().manual_seed(5)
-    img = torch.rand(3, 800, 1067, generator=g)
-    rh = m.roi_heads
-    groups = {"backbone": [m.backbone], "rpn": [m.rpn], "roi_extract": [rh.box_roi_pool, rh.mask_roi_pool],
-              "heads": [rh.box_head, rh.box_predictor, rh.mask_head, rh.mask_predictor], "roi_heads": [rh]}
-    acc = {}
-    t0 = {}
+    img = torch.rand(3, BENCH_HW[0], BENCH_HW[1], generator=g)
+    return m, img
 
-    def pre(name):
-        def f(mod, inp):
-            t0[id(mod)] = time.perf_counter()
-        return f
+
+# noise gives flatter class scores than image 139: keep the threshold low so
+# that both sides keep 100 detections
+BENCH_BOX_SCORE_THRESH = 0.001
+
+
+def cmd_bench_export(outdir):
+    """Write the inference benchmark's weights (with the "config" metadata) and
+    input (image (3, H, W) in 0..1) for mrcnn's side (scripts/bench_torchvision.c)."""
+    m, img = bench_model()
+    extra = dict(backbone=dict(depth=50, width=1.0, norm="frozen_bn", block="bottleneck"),
+                 fpn_channels=256, representation_size=1024, num_classes=91,
+                 mask_head=dict(nconv=4, conv_ch=256, deconv_ch=256), cls_gain=FULL_CLS_GAIN, seed=1234)
+    meta = {"config": json.dumps(model_config(m, "maskrcnn_resnet50_fpn", extra)),
+            "torchvision": torchvision.__version__, "torch": torch.__version__}
+    write_safetensors(os.path.join(outdir, "tv_bench_weights.safetensors"), export_state_dict(m), meta)
+    write_safetensors(os.path.join(outdir, "tv_bench_input.safetensors"), {"image": img}, meta)
+
+
+def stage_timer(m):
+    """Forward hooks that sum wall time per stage into the returned dict:
+    transform (normalise, resize, pad), backbone (ResNet + FPN), rpn (head,
+    anchors, proposals), roi_heads (the whole RoIHeads, the mask branch
+    included; mask = its RoIAlign, head and predictor), post (the transform's
+    postprocess: boxes to the original size, masks pasted)."""
+    import time
+    acc, t0 = {}, {}
+    rh = m.roi_heads
+    groups = {"transform": [m.transform], "backbone": [m.backbone], "rpn": [m.rpn], "roi_heads_all": [rh],
+              "mask": [rh.mask_roi_pool, rh.mask_head, rh.mask_predictor]}
+
+    def pre(mod, inp):
+        t0[id(mod)] = time.perf_counter()
 
     def post(name):
         def f(mod, inp, out):
@@ -494,40 +529,98 @@ def cmd_bench(out_json, threads_list=(1, 2), warmup=1, iters=3):
 
     for name, mods in groups.items():
         for mod in mods:
-            mod.register_forward_pre_hook(pre(name))
+            mod.register_forward_pre_hook(pre)
             mod.register_forward_hook(post(name))
     orig_post = m.transform.postprocess
 
     def timed_post(*a, **k):
         t = time.perf_counter()
         r = orig_post(*a, **k)
-        acc["mask_paste"] = acc.get("mask_paste", 0.0) + time.perf_counter() - t
+        acc["post"] = acc.get("post", 0.0) + time.perf_counter() - t
         return r
     m.transform.postprocess = timed_post
-    res = {"model": "maskrcnn_resnet50_fpn", "input": [800, 1067], "torch": torch.__version__,
-           "torchvision": torchvision.__version__, "warmup": warmup, "iters": iters, "threads": {}}
-    for th in threads_list:
-        torch.set_num_threads(th)
-        runs = []
-        for it in range(warmup + iters):
-            acc.clear()
-            t = time.perf_counter()
-            with torch.no_grad():
-                m([img])
-            total = time.perf_counter() - t
-            if it >= warmup:
-                st = {k: v * 1e3 for k, v in acc.items()}
-                st["postprocess"] = st.pop("roi_heads") - st["roi_extract"] - st["heads"]
-                st["total"] = total * 1e3
-                runs.append(st)
-        med = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0]}
-        res["threads"][str(th)] = {"total_ms": med.pop("total"), "stages_ms": med}
-        print("torchvision %d thread(s): %.0f ms  %s" % (th, res["threads"][str(th)]["total_ms"],
-              " ".join("%s %.0f" % kv for kv in med.items())), file=sys.stderr)
-    os.makedirs(os.path.dirname(os.path.abspath(out_json)), exist_ok=True)
-    with open(out_json + ".tmp", "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(out_json + ".tmp", out_json)
+    return acc
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def cmd_bench_infer(threads, iters, warmup=1):
+    """torchvision's side of the inference benchmark: one JSON line (per-stage
+    and total milliseconds, medians of iters runs after warmup) on stdout."""
+    import time
+    torch.set_num_threads(threads)
+    m, img = bench_model()
+    acc = stage_timer(m)
+    runs, ndet = [], 0
+    for it in range(warmup + iters):
+        acc.clear()
+        t = time.perf_counter()
+        with torch.no_grad():
+            out = m([img])[0]
+        total = time.perf_counter() - t
+        ndet = out["boxes"].shape[0]
+        if it >= warmup:
+            st = {k: v * 1e3 for k, v in acc.items()}
+            st["roi_heads"] = st.pop("roi_heads_all") - st["mask"]
+            st["total"] = total * 1e3
+            runs.append(st)
+    res = {"side": "torchvision", "mode": "infer", "threads": threads, "iters": iters, "detections": ndet,
+           "input": list(BENCH_HW), "ms": {k: median([r[k] for r in runs]) for k in runs[0]},
+           "runs_total_ms": [r["total"] for r in runs]}
+    print(json.dumps(res))
+
+
+def train_targets(n):
+    """Deterministic ground truth for the training benchmark, the same as
+    scripts/bench_torchvision.c's: 4 rectangles per image with their masks."""
+    boxes, labels = [], []
+    for i in range(4):
+        x1, y1 = 20 + 50 * i + 10 * n, 30 + 40 * i
+        w, h = 60 + 10 * i, 80 - 5 * i
+        boxes.append([x1, y1, x1 + w, y1 + h])
+        labels.append(1 + (i + n) % (TRAIN_CLASSES - 1))
+    boxes = torch.tensor(boxes, dtype=torch.float32)
+    masks = torch.zeros(4, TRAIN_SIZE, TRAIN_SIZE, dtype=torch.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(boxes.int().tolist()):
+        masks[i, y1:y2, x1:x2] = 1
+    return {"boxes": boxes, "labels": torch.tensor(labels, dtype=torch.int64), "masks": masks}
+
+
+def cmd_bench_train(threads, iters, warmup=2):
+    """torchvision's side of the training benchmark: Mask R-CNN on a
+    ResNet-18-FPN (resnet_fpn_backbone, FrozenBatchNorm2d, trainable layers
+    2-4), 81 classes, 256 x 256 images, batch 2, one SGD step (lr 0.01,
+    momentum 0.9, weight decay 1e-4) per iteration; one JSON line."""
+    import time
+    from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+    torch.set_num_threads(threads)
+    torch.manual_seed(7)
+    bb = resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=3)
+    m = MaskRCNN(bb, num_classes=TRAIN_CLASSES, min_size=TRAIN_SIZE, max_size=TRAIN_SIZE)
+    m.train()
+    g = torch.Generator().manual_seed(6)
+    imgs = [torch.rand(3, TRAIN_SIZE, TRAIN_SIZE, generator=g) for _ in range(2)]
+    tg = [train_targets(n) for n in range(2)]
+    opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01, momentum=0.9,
+                          weight_decay=1e-4)
+    times = []
+    for it in range(warmup + iters):
+        t = time.perf_counter()
+        losses = m(imgs, tg)
+        loss = sum(losses.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        dt = time.perf_counter() - t
+        if it >= warmup:
+            times.append(dt * 1e3)
+    res = {"side": "torchvision", "mode": "train", "threads": threads, "iters": iters,
+           "ms": {"total": median(times)}, "runs_total_ms": times, "loss": float(loss)}
+    print(json.dumps(res))
 
 
 def main(argv):
@@ -539,13 +632,17 @@ def main(argv):
         cmd_reduced(argv[2] if len(argv) > 2 else os.path.join(ROOT, "tests", "data"))
     elif cmd == "full":
         cmd_full(argv[2] if len(argv) > 2 else os.path.join(ROOT, "build", "ref"))
-    elif cmd == "bench":
-        cmd_bench(argv[2] if len(argv) > 2 else os.path.join(ROOT, "results", "bench", "torchvision.json"),
-                  iters=int(os.environ.get("TV_BENCH_ITERS", "3")))
+    elif cmd == "bench-export" and len(argv) == 3:
+        cmd_bench_export(argv[2])
+    elif cmd == "bench-infer" and len(argv) == 4:
+        cmd_bench_infer(int(argv[2]), int(argv[3]))
+    elif cmd == "bench-train" and len(argv) == 4:
+        cmd_bench_train(int(argv[2]), int(argv[3]))
     elif cmd == "convert" and len(argv) == 4:
         cmd_convert(argv[2], argv[3])
     else:
-        print("usage: torchvision_reference.py reduced [DIR] | full [DIR] | bench [OUT.json] | convert IN.pth OUT.safetensors",
+        print("usage: torchvision_reference.py reduced [DIR] | full [DIR] | convert IN.pth OUT.safetensors | "
+              "bench-export DIR | bench-infer THREADS ITERS | bench-train THREADS ITERS",
               file=sys.stderr)
         return 2
     return 0
