@@ -9,6 +9,10 @@
 
 #include "core/fileio.h"
 
+/* stb_image's header probe (libstb provides the implementation) */
+int stbi_info(char const *filename, int *x, int *y, int *comp);
+const char *stbi_failure_reason(void);
+
 void mr_keypoint_flip_map(const char *const *names, int n, int *map)
 {
     for (int q = 0; q < n; q++) map[q] = q;
@@ -73,6 +77,23 @@ int mr_dataset_load_image(const mr_dataset *d, int i, mr_image *im, mr_err *e)
         return mr_errf(e, MR_EUSER, "%s: images[%d] (id %lld): '%s' is %dx%d but the JSON says %dx%d",
                        d->json_path, i, (long long)d->img[i].id, p, w, h, d->img[i].width, d->img[i].height);
     }
+    return MR_OK;
+}
+
+int mr_dataset_check_image(const mr_dataset *d, int i, mr_err *e)
+{
+    char p[8192];
+    mr_dataset_image_path(d, i, p, sizeof p);
+    if (!mr_file_exists(p))
+        return mr_errf(e, MR_EIO, "%s: images[%d] (id %lld): cannot open '%s'", d->json_path, i,
+                       (long long)d->img[i].id, p);
+    int w = 0, h = 0, ch = 0;
+    if (!stbi_info(p, &w, &h, &ch))
+        return mr_errf(e, MR_EUSER, "%s: images[%d] (id %lld): '%s' is not a readable JPEG or PNG (%s)",
+                       d->json_path, i, (long long)d->img[i].id, p, stbi_failure_reason());
+    if (w != d->img[i].width || h != d->img[i].height)
+        return mr_errf(e, MR_EUSER, "%s: images[%d] (id %lld): '%s' is %dx%d but the JSON says %dx%d",
+                       d->json_path, i, (long long)d->img[i].id, p, w, h, d->img[i].width, d->img[i].height);
     return MR_OK;
 }
 

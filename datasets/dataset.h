@@ -20,7 +20,8 @@
  *
  * defines: mr_dataset, mr_dataset_img, mr_dataset_inst, mr_dataset_load,
  *          mr_dataset_free, mr_dataset_cat_of_label, mr_dataset_label_of_cat,
- *          mr_dataset_image_path, mr_dataset_load_image, mr_dataset_inst_rle,
+ *          mr_dataset_image_path, mr_dataset_load_image, mr_dataset_check_image,
+ *          mr_dataset_inst_rle,
  *          mr_keypoint_flip_map, MR_DATASET_MAX_KP
  */
 #ifndef MR_DATASET_H
@@ -84,6 +85,10 @@ int mr_dataset_label_of_cat(const mr_dataset *d, int64_t cat_id);
 const char *mr_dataset_image_path(const mr_dataset *d, int i, char *buf, size_t n);
 /* decode image i; its size must match the JSON (error naming both) */
 int mr_dataset_load_image(const mr_dataset *d, int i, mr_image *im, mr_err *e);
+/* check image i without decoding it: the file exists, its header is a
+ * JPEG or PNG that stb_image reads, and its size matches the JSON (errors
+ * as mr_dataset_load_image's). A truncated body is found only on decode. */
+int mr_dataset_check_image(const mr_dataset *d, int i, mr_err *e);
 /* the full-image mask of kept instance k (pycocotools annToRLE) */
 int mr_dataset_inst_rle(const mr_dataset *d, int k, mr_rle *out, mr_err *e);
 

@@ -5,6 +5,14 @@
  * fills the other with the next iteration. Within a slot, images are
  * prepared in parallel (OpenMP, `workers` threads) into disjoint parts of
  * the slot's buffers, so the content does not depend on the thread count.
+ *
+ * Images are decoded on demand, by whoever fills the slot (the prefetch
+ * thread in training): the resized pixels go into a cache while it is
+ * under cfg.cache_bytes, else into the slot's per-position scratch buffer.
+ * Nothing is evicted (any policy gives the same batches; this one keeps
+ * the first images met), so memory stays under the cache budget plus two
+ * slots' scratch, whatever the dataset's size. mr_loader_open only checks
+ * every image's header (exists, readable, size as in the JSON).
  */
 #include "datasets/loader.h"
 
@@ -163,6 +171,9 @@ typedef struct slot {
     float *boxes, *kps;
     int *labels;
     uint8_t *crowd;
+    uint8_t **tmp;        /* per batch position: scratch pixels of an uncached image */
+    size_t *tmp_cap;
+    int tmp_n;
     long it;
     int valid, rc;
     mr_err err;
@@ -175,6 +186,7 @@ struct mr_loader {
     int *rw, *rh;
     float *scale;
     int *perm, *idx, *flip;
+    size_t cache_used, cache_cap;  /* bytes of resized pixels in pix[] */
     slot s[2];
     int cur;
     int has_thread, stop, pending, job_slot;
@@ -193,10 +205,82 @@ static void slot_free(slot *s)
     free(s->kps);
     free(s->labels);
     free(s->crowd);
+    for (int i = 0; i < s->tmp_n; i++) free(s->tmp[i]);
+    free(s->tmp);
+    free(s->tmp_cap);
     memset(s, 0, sizeof *s);
 }
 
 static int round_up(int x, int d) { return d > 1 ? (x + d - 1) / d * d : x; }
+
+/* Make the resized pixels of images idx[0..n) available in src[i]: from the
+ * cache, else decoded now, into the cache while it has room, else into the
+ * slot's scratch buffer of position i. Decoding runs over the batch's images
+ * in parallel (nt threads); errors name the image. */
+static int slot_images(mr_loader *L, slot *s, const int *idx, int n, int nt, const uint8_t **src,
+                       mr_err *e)
+{
+    if (n > s->tmp_n) {
+        uint8_t **t = realloc(s->tmp, sizeof *t * (size_t)n);
+        if (t) s->tmp = t;
+        size_t *c = t ? realloc(s->tmp_cap, sizeof *c * (size_t)n) : NULL;
+        if (c) s->tmp_cap = c;
+        if (!t || !c) return mr_errf(e, MR_ENOMEM, "loader: out of memory");
+        for (int i = s->tmp_n; i < n; i++) { s->tmp[i] = NULL; s->tmp_cap[i] = 0; }
+        s->tmp_n = n;
+    }
+    uint8_t **dst = calloc((size_t)n, sizeof *dst);
+    int *dec = calloc((size_t)n, sizeof *dec), *rcs = calloc((size_t)n, sizeof *rcs);
+    mr_err *errs = calloc((size_t)n, sizeof *errs);
+    int rc = MR_OK;
+    if (!dst || !dec || !rcs || !errs) rc = mr_errf(e, MR_ENOMEM, "loader: out of memory");
+    for (int i = 0; i < n && !rc; i++) {
+        int ii = idx[i];
+        src[i] = L->pix[ii];
+        if (src[i]) continue;  /* cached (or decoded into the cache by an earlier position) */
+        size_t bytes = (size_t)L->rw[ii] * L->rh[ii] * 3;
+        if (L->cache_used + bytes <= L->cache_cap && (L->pix[ii] = malloc(bytes))) {
+            L->cache_used += bytes;
+            dst[i] = L->pix[ii];
+            dec[i] = 2;
+        } else {
+            if (s->tmp_cap[i] < bytes) {
+                free(s->tmp[i]);
+                s->tmp[i] = malloc(bytes);
+                s->tmp_cap[i] = s->tmp[i] ? bytes : 0;
+                if (!s->tmp[i]) { rc = mr_errf(e, MR_ENOMEM, "loader: out of memory (image %dx%d)", L->rw[ii], L->rh[ii]); break; }
+            }
+            dst[i] = s->tmp[i];
+            dec[i] = 1;
+        }
+        src[i] = dst[i];
+    }
+    if (!rc) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1 && n > 1)
+        for (int i = 0; i < n; i++) {
+            if (!dec[i]) continue;
+            mr_image im;
+            rcs[i] = mr_dataset_load_image(L->d, idx[i], &im, &errs[i]);
+            if (rcs[i]) continue;
+            mr_image_resize_bilinear(im.rgb, im.width, im.height, dst[i], L->rw[idx[i]], L->rh[idx[i]]);
+            mr_image_free(&im);
+        }
+        for (int i = 0; i < n; i++) {
+            if (!rcs[i]) continue;
+            if (!rc) { rc = rcs[i]; *e = errs[i]; }
+            if (dec[i] == 2 && L->pix[idx[i]]) {
+                free(L->pix[idx[i]]);
+                L->pix[idx[i]] = NULL;
+                L->cache_used -= (size_t)L->rw[idx[i]] * L->rh[idx[i]] * 3;
+            }
+        }
+    }
+    free(dst);
+    free(dec);
+    free(rcs);
+    free(errs);
+    return rc;
+}
 
 static int slot_fill(mr_loader *L, slot *s, const int *idx, const int *flip, int n, mr_err *e)
 {
@@ -239,18 +323,21 @@ static int slot_fill(mr_loader *L, slot *s, const int *idx, const int *flip, int
     s->b.H = H;
     s->b.W = W;
     s->b.img = s->img;
+    int nt = c->workers > 1 ? c->workers : 1;
     size_t *off = malloc(sizeof(size_t) * (size_t)(n + 1));
-    if (!off) return mr_errf(e, MR_ENOMEM, "loader: out of memory");
+    const uint8_t **src = calloc((size_t)(n ? n : 1), sizeof *src);
+    if (!off || !src) { free(off); free(src); return mr_errf(e, MR_ENOMEM, "loader: out of memory"); }
+    int irc = slot_images(L, s, idx, n, nt, src, e);
+    if (irc) { free(off); free(src); return irc; }
     off[0] = 0;
     for (int i = 0; i < n; i++) off[i + 1] = off[i] + (size_t)d->img[idx[i]].ninst;
-    int nt = c->workers > 1 ? c->workers : 1;
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && n > 1)
     for (int i = 0; i < n; i++) {
         int ii = idx[i], fl = flip[i], rw = L->rw[ii], rh = L->rh[ii];
         float sc = L->scale[ii];
         float *im = s->b.images + (size_t)i * 3 * H * W;
         memset(im, 0, sizeof(float) * 3 * (size_t)H * W);
-        const uint8_t *pix = L->pix[ii];
+        const uint8_t *pix = src[i];
         for (int y = 0; y < rh; y++)
             for (int x = 0; x < rw; x++) {
                 int sx = fl ? rw - 1 - x : x;
@@ -312,6 +399,7 @@ static int slot_fill(mr_loader *L, slot *s, const int *idx, const int *flip, int
         if (any_mask) { bi->mask_target = mr_mask_target; bi->mask_ctx = mc; }
     }
     free(off);
+    free(src);
     return MR_OK;
 }
 
@@ -382,20 +470,18 @@ int mr_loader_open(mr_loader **out, const mr_dataset *d, const mr_loader_cfg *cf
         mr_loader_close(L);
         return mr_errf(e, MR_ENOMEM, "loader: out of memory");
     }
+    L->cache_cap = cfg->cache_bytes ? cfg->cache_bytes : (size_t)1 << 30;
     int rc = MR_OK, nt = cfg->workers > 1 ? cfg->workers : 1;
     int *rcs = calloc((size_t)n, sizeof(int));
     mr_err *errs = calloc((size_t)n, sizeof(mr_err));
     if (!rcs || !errs) { free(rcs); free(errs); mr_loader_close(L); return mr_errf(e, MR_ENOMEM, "loader: out of memory"); }
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt) if (nt > 1)
+    /* headers only: the pixels are decoded when a batch first needs them */
+#pragma omp parallel for schedule(dynamic, 16) num_threads(nt) if (nt > 1)
     for (int i = 0; i < n; i++) {
-        mr_image im;
-        rcs[i] = mr_dataset_load_image(d, i, &im, &errs[i]);
-        if (rcs[i]) continue;
-        mr_resized_size(im.width, im.height, cfg->min_size, cfg->max_size, &L->rw[i], &L->rh[i], &L->scale[i]);
-        L->pix[i] = malloc((size_t)L->rw[i] * L->rh[i] * 3);
-        if (!L->pix[i]) rcs[i] = mr_errf(&errs[i], MR_ENOMEM, "loader: out of memory");
-        else mr_image_resize_bilinear(im.rgb, im.width, im.height, L->pix[i], L->rw[i], L->rh[i]);
-        mr_image_free(&im);
+        rcs[i] = mr_dataset_check_image(d, i, &errs[i]);
+        if (!rcs[i])
+            mr_resized_size(d->img[i].width, d->img[i].height, cfg->min_size, cfg->max_size, &L->rw[i], &L->rh[i],
+                            &L->scale[i]);
     }
     for (int i = 0; i < n; i++)
         if (rcs[i]) { rc = rcs[i]; *e = errs[i]; break; }
@@ -470,6 +556,8 @@ int mr_loader_batch(mr_loader *L, const int *idx, const int *flip, int n, const 
     if (!rc) *out = &s->b;
     return rc;
 }
+
+size_t mr_loader_cache_used(const mr_loader *L) { return L ? L->cache_used : 0; }
 
 void mr_loader_close(mr_loader *L)
 {

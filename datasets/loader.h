@@ -8,9 +8,9 @@
  * the caller runs iteration it.
  *
  * Determinism: which images and flips make up iteration `it` is a pure
- * function of (seed, it) (mr_loader_iteration: epoch-wise shuffles, the
- * same draws as the interim loader in harness/train_run.c), and a batch's
- * content is a pure function of those, whatever the number of workers.
+ * function of (seed, it) (mr_loader_iteration: epoch-wise shuffles), and a
+ * batch's content is a pure function of those, whatever the number of
+ * workers and the cache budget.
  *
  * Mask targets (mr_batch_image.mask_target): polygons are shifted to the
  * RoI, scaled to M x M and rasterised with pycocotools' polygon rasteriser
@@ -22,7 +22,7 @@
  *
  * defines: mr_loader_cfg, mr_loader_cfg_default, mr_loader_iteration,
  *          mr_loader, mr_loader_open, mr_loader_get, mr_loader_batch,
- *          mr_loader_close, mr_mask_target
+ *          mr_loader_close, mr_loader_cache_used, mr_mask_target
  */
 #ifndef MR_LOADER_H
 #define MR_LOADER_H
@@ -43,10 +43,13 @@ typedef struct mr_loader_cfg {
                                   prefetch thread using this many threads */
     int shuffle;               /* 1: epoch-wise shuffles; 0: images in order
                                   (inference), no flips */
+    size_t cache_bytes;        /* resized images kept decoded, at most this
+                                  many bytes (0: 1 GiB); beyond, decoded per
+                                  batch into scratch buffers */
 } mr_loader_cfg;
 
 /* min 800, max 1333, div 32, flip on, ImageNet mean/std, batch 2, seed 1,
- * 1 worker, shuffle on */
+ * 1 worker, shuffle on, cache 1 GiB */
 void mr_loader_cfg_default(mr_loader_cfg *c);
 
 /* Images idx[0..B) and flips of iteration it over n images: the epoch
@@ -58,8 +61,12 @@ void mr_loader_iteration(uint64_t seed, long it, int B, int n, int flip_on, int 
 
 typedef struct mr_loader mr_loader;
 
-/* Open a loader over d (which must outlive it). Decodes and resizes every
- * image once (errors name the image file). */
+/* Open a loader over d (which must outlive it). Checks every image's header
+ * (exists, readable JPEG/PNG, size as in the JSON; errors name the file);
+ * the pixels are decoded and resized on demand, when a batch first needs
+ * them (by the prefetch thread when there is one), and kept while the cache
+ * budget allows. A body that fails to decode (e.g. a truncated file) is
+ * reported by mr_loader_get / mr_loader_batch, naming the file. */
 int mr_loader_open(mr_loader **L, const mr_dataset *d, const mr_loader_cfg *cfg, mr_err *e);
 /* The batch of iteration it (valid until the next mr_loader_get or close);
  * with workers >= 1 the batch of it + 1 is then prepared in the background.
@@ -71,6 +78,8 @@ int mr_loader_get(mr_loader *L, long it, const mr_batch **out, mr_err *e);
 int mr_loader_batch(mr_loader *L, const int *idx, const int *flip, int n, const mr_batch **out,
                     mr_err *e);
 void mr_loader_close(mr_loader *L);
+/* bytes of resized pixels held in the cache (at most cfg.cache_bytes) */
+size_t mr_loader_cache_used(const mr_loader *L);
 
 /* The mask-target callback used in the batches (exposed for tests). */
 int mr_mask_target(const void *ctx, int inst, const float box[4], int M, float *out);

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 #include <stb_image_write.h>
 
+#include <unistd.h>
+
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
 #include "datasets/synth.h"
@@ -440,6 +442,70 @@ static void test_datasets_loader(void **state)
     rmdir_rf(dir);
 }
 
+/* On-demand decoding on real COCO images (../shared/coco: 79 JPEGs): a
+ * loader whose cache holds only a few images gives the same batches as one
+ * that caches all of them, its cache stays under its budget, and opening
+ * decodes nothing (headers only). A truncated JPEG is reported by the batch
+ * that needs it, naming the file. */
+static void test_datasets_on_demand(void **state)
+{
+    (void)state;
+    char gt[4096], dir[4096];
+    tu_shared_path(gt, sizeof gt, "coco/gt/instances_mini.json");
+    tu_shared_path(dir, sizeof dir, "coco/images");
+    mr_dataset d;
+    mr_err e;
+    assert_int_equal(mr_dataset_load(&d, gt, dir, 1, &e), MR_OK);
+    mr_loader_cfg cfg;
+    mr_loader_cfg_default(&cfg);
+    cfg.min_size = 96;
+    cfg.max_size = 160;
+    cfg.batch = 3;
+    cfg.seed = 5;
+    mr_loader *big, *small;
+    cfg.workers = 0;
+    assert_int_equal(mr_loader_open(&big, &d, &cfg, &e), MR_OK);
+    assert_int_equal(mr_loader_cache_used(big), 0);     /* nothing decoded yet */
+    const size_t budget = 3 * 160 * 120 * 3;            /* about 3 images */
+    cfg.cache_bytes = budget;
+    cfg.workers = 2;                                     /* prefetch thread, 2 decoders */
+    assert_int_equal(mr_loader_open(&small, &d, &cfg, &e), MR_OK);
+    for (long it = 0; it < 12; it++) {
+        const mr_batch *a, *b;
+        assert_int_equal(mr_loader_get(big, it, &a, &e), MR_OK);
+        assert_int_equal(mr_loader_get(small, it, &b, &e), MR_OK);
+        batch_equal(a, b);
+        assert_true(mr_loader_cache_used(small) <= budget);
+    }
+    assert_true(mr_loader_cache_used(small) > 0);
+    assert_true(mr_loader_cache_used(big) > budget);
+    mr_loader_close(big);
+    mr_loader_close(small);
+    mr_dataset_free(&d);
+
+    /* a copy of the set whose first image is cut short: open succeeds (the
+     * header is intact), the batch that decodes it fails naming it */
+    char *tmp = tu_tmpdir("datasets-trunc"), cmd[8192];
+    snprintf(cmd, sizeof cmd, "cp %s/*.jpg %s/", dir, tmp);
+    assert_int_equal(tu_run(cmd, NULL, 0), 0);
+    assert_int_equal(mr_dataset_load(&d, gt, tmp, 1, &e), MR_OK);
+    char victim[8192];
+    mr_dataset_image_path(&d, 0, victim, sizeof victim);
+    assert_int_equal(truncate(victim, 2000), 0);
+    cfg.cache_bytes = 0;
+    cfg.workers = 1;
+    cfg.shuffle = 0;
+    assert_int_equal(mr_loader_open(&small, &d, &cfg, &e), MR_OK);
+    const mr_batch *b;
+    int rc = mr_loader_get(small, 0, &b, &e);
+    assert_int_not_equal(rc, MR_OK);
+    assert_non_null(strstr(e.msg, d.img[0].file_name));
+    assert_int_equal(mr_loader_get(small, 1, &b, &e), MR_OK);  /* the others still load */
+    mr_loader_close(small);
+    mr_dataset_free(&d);
+    rmdir_rf(tmp);
+}
+
 size_t tests_datasets(const struct CMUnitTest **out)
 {
     static const struct CMUnitTest t[] = {
@@ -448,6 +514,7 @@ size_t tests_datasets(const struct CMUnitTest **out)
         cmocka_unit_test(test_datasets_mask_target),
         cmocka_unit_test(test_datasets_batches),
         cmocka_unit_test(test_datasets_loader),
+        cmocka_unit_test(test_datasets_on_demand),
     };
     *out = t;
     return sizeof t / sizeof *t;
