@@ -5,13 +5,14 @@
  * --resume, evaluation on val (results_val.json, metrics.json), speed.json
  * (the fps protocol of docs/run_layout.md) and record.json.
  *
- * Data: the images of a COCO-format split are decoded once (stb_image),
- * resized so the shorter side is input.min_size (longer side at most
- * max_size, bilinear), kept as bytes; a batch is normalised (ImageNet
- * mean/std), optionally flipped and zero-padded to input.size_divisibility.
- * Which images and flips make up iteration `it` is a pure function of
- * (seed, it), so a resumed run sees the same batches as an uninterrupted
- * one. (The datasets module's threaded loader can replace this.)
+ * Data: datasets/dataset.h loads and checks a split; datasets/loader.h
+ * builds the batches (resize, flip, normalise, pad, mask targets) on a
+ * prefetch thread, decoding images on demand. Which images and flips make
+ * up iteration `it` is a pure function of (seed, it) (mr_loader_iteration),
+ * so a resumed run sees the same batches as an uninterrupted one.
+ *
+ * Speed: the fps protocol (mr_fps) is measured by the run (speed.json), by
+ * inference (OUT.speed.json) and by mr_speed_bench (mrcnn bench detector).
  *
  * Determinism: same config + seed + threads => bitwise identical
  * checkpoints and metrics.
@@ -27,7 +28,6 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <cjson/cJSON.h>
-#include <stb_image.h>
 
 #include "core/detector.h"
 #include "core/fileio.h"
@@ -40,7 +40,9 @@
 #include "eval/cocoeval.h"
 #include "eval/mask.h"
 #include "core/postprocess.h"
+#include "datasets/dataset.h"
 #include "datasets/image.h"
+#include "datasets/loader.h"
 #include "harness/record.h"
 #include "variants/config.h"
 
@@ -48,6 +50,8 @@
 void openblas_set_num_threads(int);
 int openblas_get_parallel(void);
 int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride);
+int stbi_info(char const *filename, int *x, int *y, int *comp);
+const char *stbi_failure_reason(void);
 
 static double wall(void)
 {
@@ -56,428 +60,204 @@ static double wall(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- the data side ---- */
-
-typedef struct img_rec {
-    int64_t id;
-    int ow, oh, w, h;      /* original and resized */
-    float scale;
-    uint8_t *pix;          /* h x w x 3 */
-    int ninst;
-    float *boxes;          /* resized coordinates */
-    int *labels;
-    uint8_t *crowd;
-    uint8_t **masks;       /* per kept instance: oh x ow row-major (heads.mask) */
-    float *kps;            /* ninst x nk x 3 (resized coordinates), when the set has keypoints */
-} img_rec;
+/* ---- the data side: datasets/dataset.h and the prefetching loader ---- */
 
 typedef struct split {
-    mr_coco coco;
-    int n;
-    img_rec *im;
-    int maxh, maxw;
-    int nskipped;          /* degenerate boxes skipped */
-    int kp_cat, nk;        /* the keypointed category (index) and its keypoint count; -1 / 0 */
-    int flipmap[64];       /* keypoint k <-> its left/right mirror */
+    mr_dataset ds;
+    int maxh, maxw;        /* largest resized (unpadded) image */
+    int kp_cat;            /* index in ds.coco.cats of the keypointed category, -1 */
 } split;
 
 static void split_free(split *s)
 {
-    for (int i = 0; i < s->n; i++) {
-        free(s->im[i].pix);
-        free(s->im[i].boxes);
-        free(s->im[i].labels);
-        free(s->im[i].crowd);
-        free(s->im[i].kps);
-        if (s->im[i].masks)
-            for (int k = 0; k < s->im[i].ninst; k++) free(s->im[i].masks[k]);
-        free(s->im[i].masks);
-    }
-    free(s->im);
-    mr_coco_free(&s->coco);
+    mr_dataset_free(&s->ds);
     memset(s, 0, sizeof *s);
 }
 
-/* Load DIR/<name>.json and its images (file_name relative to DIR or
- * DIR/images). need_anns: a split without annotations is an error. */
+/* Load DIR/<name>.json (images in DIR or DIR/images; the loader checks them
+ * when it opens). need_anns: a split without annotations is an error. */
 static int split_load(split *s, const mr_config *c, const char *dir, const char *name, int need_anns,
                       mr_err *e)
 {
     memset(s, 0, sizeof *s);
-    mr_coco_init(&s->coco);
+    s->kp_cat = -1;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.json", dir, name);
-    int rc = mr_coco_load(&s->coco, path, e);
+    int rc = mr_dataset_load(&s->ds, path, NULL, 0, e);
     if (rc) return rc;
-    mr_coco *co = &s->coco;
+    const mr_coco *co = &s->ds.coco;
     if (co->num_images == 0) return mr_errf(e, MR_EUSER, "%s: no images", path);
     if (need_anns && co->num_anns == 0)
         return mr_errf(e, MR_EUSER, "%s: no annotations (nothing to train on)", path);
     if (co->num_cats == 0) return mr_errf(e, MR_EUSER, "%s: no categories", path);
-    s->kp_cat = -1;
-    for (size_t k = 0; k < co->num_cats; k++)
-        if (co->cats[k].num_keypoints > 0) {
-            if (co->cats[k].num_keypoints > 64)
-                return mr_errf(e, MR_EUSER, "%s: category %lld: %d keypoints (at most 64)", path,
-                               (long long)co->cats[k].id, co->cats[k].num_keypoints);
-            s->kp_cat = (int)k;
-            s->nk = co->cats[k].num_keypoints;
-            /* flip map from the names: left_X <-> right_X */
-            for (int q = 0; q < s->nk; q++) {
-                s->flipmap[q] = q;
-                const char *nm = co->cats[k].keypoint_names ? co->cats[k].keypoint_names[q] : "";
-                const char *side = !strncmp(nm, "left_", 5) ? "right_" : !strncmp(nm, "right_", 6) ? "left_" : NULL;
-                if (!side) continue;
-                const char *rest = nm + (nm[0] == 'l' ? 5 : 6);
-                for (int p2 = 0; p2 < s->nk; p2++) {
-                    const char *n2 = co->cats[k].keypoint_names[p2];
-                    if (!strncmp(n2, side, strlen(side)) && !strcmp(n2 + strlen(side), rest)) s->flipmap[q] = p2;
-                }
-            }
-            break;
-        }
-    s->n = (int)co->num_images;
-    s->im = calloc((size_t)s->n, sizeof *s->im);
-    if (!s->im) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
-    for (int i = 0; i < s->n; i++) {
-        const mr_coco_image *ci = &co->images[i];
-        img_rec *r = &s->im[i];
-        r->id = ci->id;
-        char ip[8192];
-        snprintf(ip, sizeof ip, "%s/%s", dir, ci->file_name);
-        if (!mr_file_exists(ip)) snprintf(ip, sizeof ip, "%s/images/%s", dir, ci->file_name);
-        int w, h, ch;
-        uint8_t *px = stbi_load(ip, &w, &h, &ch, 3);
-        if (!px)
-            return mr_errf(e, MR_EUSER, "%s: image id %lld: cannot read '%s' (%s)", path,
-                           (long long)ci->id, ip, stbi_failure_reason());
-        if ((ci->width && ci->width != w) || (ci->height && ci->height != h)) {
-            stbi_image_free(px);
-            return mr_errf(e, MR_EUSER, "%s: image id %lld ('%s'): the file is %dx%d but the annotation says %dx%d",
-                           path, (long long)ci->id, ci->file_name, w, h, ci->width, ci->height);
-        }
-        r->ow = w;
-        r->oh = h;
-        mr_resized_size(w, h, c->min_size, c->max_size, &r->w, &r->h, &r->scale);
-        r->pix = malloc((size_t)r->w * r->h * 3);
-        if (!r->pix) { stbi_image_free(px); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-        mr_image_resize_bilinear(px, w, h, r->pix, r->w, r->h);
-        stbi_image_free(px);
-        size_t a0 = co->img_off[i], a1 = co->img_off[i + 1];
-        int na = (int)(a1 - a0);
-        if (c->mask_on) {
-            r->masks = calloc((size_t)(na + 1), sizeof *r->masks);
-            if (!r->masks) return mr_errf(e, MR_ENOMEM, "out of memory");
-        }
-        if (s->nk) {
-            r->kps = calloc((size_t)(na + 1) * s->nk * 3, sizeof(float));
-            if (!r->kps) return mr_errf(e, MR_ENOMEM, "out of memory");
-        }
-        r->boxes = malloc(sizeof(float) * 4 * (size_t)(na + 1));
-        r->labels = malloc(sizeof(int) * (size_t)(na + 1));
-        r->crowd = malloc((size_t)(na + 1));
-        if (!r->boxes || !r->labels || !r->crowd) return mr_errf(e, MR_ENOMEM, "out of memory");
-        for (size_t k = a0; k < a1; k++) {
-            const mr_coco_ann *an = &co->anns[co->img_anns[k]];
-            if (!(an->bbox[2] > 0.0 && an->bbox[3] > 0.0)) { s->nskipped++; continue; }
-            float *b = r->boxes + 4 * r->ninst;
-            b[0] = (float)(an->bbox[0] * r->scale);
-            b[1] = (float)(an->bbox[1] * r->scale);
-            b[2] = (float)((an->bbox[0] + an->bbox[2]) * r->scale);
-            b[3] = (float)((an->bbox[1] + an->bbox[3]) * r->scale);
-            r->labels[r->ninst] = an->category_index + 1;
-            r->crowd[r->ninst] = (uint8_t)(an->iscrowd != 0);
-            if (r->kps && an->num_kpt > 0) {
-                if (an->num_kpt != s->nk)
-                    return mr_errf(e, MR_EUSER, "%s: annotation id %lld: field keypoints: %d keypoints, the category has %d",
-                                   path, (long long)an->id, an->num_kpt, s->nk);
-                float *k = r->kps + (size_t)r->ninst * s->nk * 3;
-                for (int q = 0; q < s->nk; q++) {
-                    k[3 * q] = (float)(an->keypoints[3 * q] * r->scale);
-                    k[3 * q + 1] = (float)(an->keypoints[3 * q + 1] * r->scale);
-                    k[3 * q + 2] = (float)an->keypoints[3 * q + 2];
-                }
-            }
-            if (r->masks) {
-                mr_rle rle = MR_RLE_INIT;
-                int mrc = mr_coco_ann_rle(an, ci, &rle, e);
-                r->masks[r->ninst] = malloc((size_t)w * h);
-                if (mrc || !r->masks[r->ninst] || rle.h != (uint32_t)h || rle.w != (uint32_t)w) {
-                    mr_rle_free(&rle);
-                    return mrc ? mr_err_prefix(e, "%s: annotation id %lld", path, (long long)an->id)
-                               : mr_errf(e, MR_EUSER, "%s: annotation id %lld: mask size differs from its image",
-                                         path, (long long)an->id);
-                }
-                mr_rle_decode_rowmajor(&rle, r->masks[r->ninst]);
-                mr_rle_free(&rle);
-            }
-            r->ninst++;
-        }
-        if (r->h > s->maxh) s->maxh = r->h;
-        if (r->w > s->maxw) s->maxw = r->w;
+    if (s->ds.kp_label > 0) {
+        int64_t id = mr_dataset_cat_of_label(&s->ds, s->ds.kp_label);
+        for (size_t k = 0; k < co->num_cats; k++)
+            if (co->cats[k].id == id) s->kp_cat = (int)k;
+    }
+    for (int i = 0; i < s->ds.nimg; i++) {
+        int w, h;
+        float sc;
+        mr_resized_size(s->ds.img[i].width, s->ds.img[i].height, c->min_size, c->max_size, &w, &h, &sc);
+        if (h > s->maxh) s->maxh = h;
+        if (w > s->maxw) s->maxw = w;
     }
     return MR_OK;
 }
 
-/* what the mask-target callback of one batch slot sees */
-typedef struct mask_ctx {
-    const img_rec *r;
-    int flip;
-} mask_ctx;
-
-/* Mask target of instance inst for a box (resized, possibly flipped
- * coordinates): the M x M average of 2 x 2 samples per cell of the
- * original-resolution mask (torchvision's project_masks_on_boxes samples
- * the full mask with roi_align likewise). */
-static int mask_target(const void *ctx, int inst, const float box[4], int M, float *out)
+/* the loader settings of a config: training (shuffled epochs, flips from
+ * the config) or inference (images in order, no flips); one prefetch
+ * thread that uses no OpenMP team of its own (one pool: see
+ * mr_run_set_threads) */
+static void loader_cfg(const mr_config *c, int train, mr_loader_cfg *lc)
 {
-    const mask_ctx *mc = ctx;
-    const img_rec *r = mc->r;
-    if (!r->masks || inst < 0 || inst >= r->ninst || !r->masks[inst]) return -1;
-    const uint8_t *m = r->masks[inst];
-    float bw = (box[2] - box[0]) / M, bh = (box[3] - box[1]) / M, inv = 1.0f / r->scale;
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < M; j++) {
-            float acc = 0;
-            for (int sy = 0; sy < 2; sy++)
-                for (int sx = 0; sx < 2; sx++) {
-                    float x = box[0] + (j + 0.25f + 0.5f * sx) * bw, y = box[1] + (i + 0.25f + 0.5f * sy) * bh;
-                    if (mc->flip) x = r->w - x;
-                    int ox = (int)floorf(x * inv), oy = (int)floorf(y * inv);
-                    if (ox >= 0 && oy >= 0 && ox < r->ow && oy < r->oh) acc += m[(size_t)oy * r->ow + ox] ? 1.0f : 0.0f;
-                }
-            out[i * M + j] = 0.25f * acc;
-        }
-    return 0;
+    mr_loader_cfg_default(lc);
+    lc->min_size = (float)c->min_size;
+    lc->max_size = (float)c->max_size;
+    lc->size_div = c->size_div;
+    lc->flip = train && c->flip;
+    lc->batch = c->batch_size;
+    lc->seed = c->seed;
+    lc->workers = 1;
+    lc->shuffle = train;
 }
 
-typedef struct batcher {
-    mr_batch b;
-    mr_batch_image img[64];
-    mask_ctx mctx[64];
-    float *boxes[64];
-    float *kps[64];
-    int cap_h, cap_w;
-} batcher;
+static int round_up(int x, int d) { return d > 1 ? (x + d - 1) / d * d : x; }
 
-static int round_up(int x, int d) { return (x + d - 1) / d * d; }
+/* ---- inference: one batch, and a split into a results mr_coco ---- */
 
-static int batcher_init(batcher *bt, int nmax, int maxh, int maxw, int div, int max_inst, int nk, mr_err *e)
+/* Inference on batch b and its post-processing: each mask pasted into the
+ * original image and RLE-encoded (timed into d->ms.mask_paste), keypoints
+ * back to original coordinates; appended to res unless res is NULL (the
+ * benchmark, which does the same work). paste: scratch of at least the
+ * largest original image (pixels). */
+static int infer_batch(mr_detector *d, const mr_batch *b, const split *s, mr_dets *dets, uint8_t *paste,
+                       mr_coco *res, mr_err *e)
 {
-    memset(bt, 0, sizeof *bt);
-    bt->cap_h = round_up(maxh, div);
-    bt->cap_w = round_up(maxw, div);
-    bt->b.images = malloc(sizeof(float) * 3 * (size_t)nmax * bt->cap_h * bt->cap_w);
-    bt->b.img = bt->img;
-    if (!bt->b.images) return mr_errf(e, MR_ENOMEM, "batch: out of memory");
-    for (int i = 0; i < nmax; i++) {
-        bt->boxes[i] = malloc(sizeof(float) * 4 * (size_t)(max_inst + 1));
-        bt->kps[i] = malloc(sizeof(float) * 3 * (size_t)(max_inst + 1) * (size_t)(nk + 1));
-        if (!bt->boxes[i] || !bt->kps[i]) return mr_errf(e, MR_ENOMEM, "batch: out of memory");
+    int rc = mr_detector_infer(d, b, dets, e);
+    if (rc) return rc;
+    const int nk = s->ds.nkp;
+    for (int k = 0; k < b->n; k++) {
+        const mr_batch_image *bi = &b->img[k];
+        for (int q = 0; q < dets[k].n; q++) {
+            mr_coco_ann a;
+            memset(&a, 0, sizeof a);
+            const float *bx = dets[k].boxes_orig + 4 * q;
+            a.id = res ? (int64_t)res->num_anns + 1 : 0;
+            a.image_id = bi->image_id;
+            a.category_id = mr_dataset_cat_of_label(&s->ds, dets[k].labels[q]);
+            a.bbox[0] = bx[0];
+            a.bbox[1] = bx[1];
+            a.bbox[2] = bx[2] - bx[0];
+            a.bbox[3] = bx[3] - bx[1];
+            a.area = a.bbox[2] * a.bbox[3];
+            a.score = dets[k].scores[q];
+            a.has_bbox = a.has_score = a.has_area = 1;
+            mr_rle rle = MR_RLE_INIT;
+            if (dets[k].masks) {
+                double tp = wall();
+                mr_paste_mask(dets[k].masks + (size_t)q * dets[k].mask_size * dets[k].mask_size,
+                              dets[k].mask_size, bx, bi->orig_height, bi->orig_width, 0.5f, paste);
+                rc = mr_rle_encode_rowmajor(&rle, paste, (uint32_t)bi->orig_height, (uint32_t)bi->orig_width, e);
+                d->ms.mask_paste += (wall() - tp) * 1e3;
+                if (rc) return rc;
+                a.seg.kind = MR_SEG_RLE;
+                a.seg.rle = rle;
+            }
+            double kp[3 * MR_DATASET_MAX_KP];
+            if (dets[k].kps && nk > 0 && dets[k].labels[q] == s->ds.kp_label && dets[k].num_kp == nk) {
+                float inv = 1.0f / bi->scale;
+                for (int p2 = 0; p2 < nk; p2++) {
+                    kp[3 * p2] = dets[k].kps[((size_t)q * nk + p2) * 3] * inv;
+                    kp[3 * p2 + 1] = dets[k].kps[((size_t)q * nk + p2) * 3 + 1] * inv;
+                    kp[3 * p2 + 2] = 1;
+                }
+                a.num_kpt = nk;
+                a.keypoints = kp;
+            }
+            if (res) rc = mr_coco_add_ann(res, &a, e);
+            mr_rle_free(&rle);
+            if (rc) return rc;
+        }
     }
     return MR_OK;
 }
 
-static void batcher_free(batcher *bt)
+/* the largest original image of a split, in pixels */
+static size_t max_orig_pixels(const split *s)
 {
-    free(bt->b.images);
-    for (int i = 0; i < 64; i++) { free(bt->boxes[i]); free(bt->kps[i]); }
-}
-
-/* fill the batch with images idx[0..n) of s, flips given per image */
-static void batcher_fill(batcher *bt, const split *s, const int *idx, const int *flip, int n, int div)
-{
-    static const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-    int H = 0, W = 0;
-    for (int i = 0; i < n; i++) {
-        const img_rec *r = &s->im[idx[i]];
-        if (r->h > H) H = r->h;
-        if (r->w > W) W = r->w;
+    size_t m = 1;
+    for (int i = 0; i < s->ds.nimg; i++) {
+        size_t p = (size_t)s->ds.img[i].width * s->ds.img[i].height;
+        if (p > m) m = p;
     }
-    H = round_up(H, div);
-    W = round_up(W, div);
-    mr_batch *b = &bt->b;
-    b->n = n;
-    b->H = H;
-    b->W = W;
-    memset(b->images, 0, sizeof(float) * 3 * (size_t)n * H * W);
-    for (int i = 0; i < n; i++) {
-        const img_rec *r = &s->im[idx[i]];
-        float *im = b->images + (size_t)i * 3 * H * W;
-        for (int y = 0; y < r->h; y++)
-            for (int x = 0; x < r->w; x++) {
-                int sx = flip[i] ? r->w - 1 - x : x;
-                const uint8_t *p = r->pix + ((size_t)y * r->w + sx) * 3;
-                for (int c = 0; c < 3; c++)
-                    im[(size_t)c * H * W + (size_t)y * W + x] = (p[c] / 255.0f - mean[c]) / std[c];
-            }
-        mr_batch_image *bi = &bt->img[i];
-        memset(bi, 0, sizeof *bi);
-        bi->image_id = (long)r->id;
-        bi->orig_height = r->oh;
-        bi->orig_width = r->ow;
-        bi->height = r->h;
-        bi->width = r->w;
-        bi->scale = r->scale;
-        bi->flipped = flip[i];
-        bi->ninst = r->ninst;
-        bi->boxes = bt->boxes[i];
-        for (int k = 0; k < r->ninst; k++) {
-            const float *sb = r->boxes + 4 * k;
-            float *db = bi->boxes + 4 * k;
-            if (flip[i]) {
-                db[0] = r->w - sb[2]; db[1] = sb[1]; db[2] = r->w - sb[0]; db[3] = sb[3];
-            } else {
-                memcpy(db, sb, 4 * sizeof(float));
-            }
-        }
-        bi->labels = r->labels;
-        bi->iscrowd = r->crowd;
-        if (r->kps) {
-            int nk = s->nk;
-            for (int k = 0; k < r->ninst; k++)
-                for (int q = 0; q < nk; q++) {
-                    const float *sk = r->kps + ((size_t)k * nk + q) * 3;
-                    float *dk = bt->kps[i] + ((size_t)k * nk + (flip[i] ? s->flipmap[q] : q)) * 3;
-                    dk[0] = flip[i] ? r->w - sk[0] : sk[0];
-                    dk[1] = sk[1];
-                    dk[2] = sk[2];
-                }
-            bi->nkp = nk;
-            bi->keypoints = bt->kps[i];
-        }
-        if (r->masks) {
-            bt->mctx[i].r = r;
-            bt->mctx[i].flip = flip[i];
-            bi->mask_target = mask_target;
-            bi->mask_ctx = &bt->mctx[i];
-        }
-    }
-}
-
-/* images and flips of iteration it: epoch-wise shuffles from (seed, epoch) */
-static void iteration_batch(uint64_t seed, long it, int B, int n, int flip_on, int *idx, int *flip, int *perm)
-{
-    long first = it * B;
-    long cur_epoch = -1;
-    for (int k = 0; k < B; k++) {
-        long g = first + k;
-        long epoch = g / n;
-        if (epoch != cur_epoch) {
-            mr_pcg32 r;
-            mr_pcg32_seed(&r, seed, 1000 + (uint64_t)epoch);
-            for (int i = 0; i < n; i++) perm[i] = i;
-            for (int i = n - 1; i > 0; i--) {
-                int j = (int)mr_pcg32_bounded(&r, (uint32_t)(i + 1));
-                int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
-            }
-            cur_epoch = epoch;
-        }
-        idx[k] = perm[g % n];
-        mr_pcg32 fr;
-        mr_pcg32_seed(&fr, seed, 0x666c6970 + (uint64_t)g);
-        flip[k] = flip_on ? (int)(mr_pcg32_next(&fr) & 1) : 0;
-    }
-}
-
-static int max_instances(const split *s)
-{
-    int m = 0;
-    for (int i = 0; i < s->n; i++) if (s->im[i].ninst > m) m = s->im[i].ninst;
     return m;
 }
 
-/* ---- inference over a split into a results mr_coco ---- */
+/* inference timing of a split (the fps protocol): the first `warmup`
+ * batches untimed, then every batch; time = inference + post-processing
+ * (mask pasting and RLE included), not data loading (prefetched) */
+typedef struct infer_stats {
+    double sec;            /* timed batches */
+    long images, batches;  /* timed */
+    int warmup;            /* untimed batches */
+    mr_stage_ms ms;        /* summed over the timed images */
+} infer_stats;
 
-typedef struct infer_stats { double sec; long images; mr_stage_ms ms; } infer_stats;
+#define MR_FPS_WARMUP 3
 
 static int infer_split(mr_detector *d, const split *s, const mr_config *c, mr_coco *res,
                        infer_stats *st, mr_err *e)
 {
-    int B = c->batch_size, rc;
-    batcher bt;
-    if ((rc = batcher_init(&bt, B, s->maxh, s->maxw, c->size_div, max_instances(s), s->nk, e))) { batcher_free(&bt); return rc; }
+    memset(st, 0, sizeof *st);
     mr_coco_init(res);
-    int idx[64], flip[64] = {0};
-    mr_dets dets[64];
-    int maxo = 1;
-    for (int i = 0; i < s->n; i++)
-        if (s->im[i].oh * s->im[i].ow > maxo) maxo = s->im[i].oh * s->im[i].ow;
-    uint8_t *paste = malloc((size_t)maxo);
-    if (!paste) { batcher_free(&bt); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    mr_loader_cfg lc;
+    loader_cfg(c, 0, &lc);
+    mr_loader *L = NULL;
+    int rc = mr_loader_open(&L, &s->ds, &lc, e);
+    if (rc) return rc;
+    mr_dets *dets = calloc((size_t)lc.batch, sizeof *dets);
+    uint8_t *paste = malloc(max_orig_pixels(s));
+    if (!dets || !paste) rc = mr_errf(e, MR_ENOMEM, "out of memory");
+    const long nb = (s->ds.nimg + lc.batch - 1) / lc.batch;
+    st->warmup = nb > MR_FPS_WARMUP ? MR_FPS_WARMUP : 0;
     memset(&d->ms, 0, sizeof d->ms);
-    double t0 = wall();
-    for (int i0 = 0; i0 < s->n && !rc; i0 += B) {
-        int n = s->n - i0 < B ? s->n - i0 : B;
-        for (int k = 0; k < n; k++) idx[k] = i0 + k;
-        batcher_fill(&bt, s, idx, flip, n, c->size_div);
-        for (int k = 0; k < n; k++) bt.img[k].ninst = 0;  /* inference: no targets */
-        if ((rc = mr_detector_infer(d, &bt.b, dets, e))) break;
-        for (int k = 0; k < n && !rc; k++) {
-            for (int q = 0; q < dets[k].n; q++) {
-                mr_coco_ann a;
-                memset(&a, 0, sizeof a);
-                a.id = (int64_t)res->num_anns + 1;
-                const float *bx = dets[k].boxes_orig + 4 * q;
-                a.image_id = s->im[i0 + k].id;
-                a.category_id = s->coco.cats[dets[k].labels[q] - 1].id;
-                a.bbox[0] = bx[0];
-                a.bbox[1] = bx[1];
-                a.bbox[2] = bx[2] - bx[0];
-                a.bbox[3] = bx[3] - bx[1];
-                a.area = a.bbox[2] * a.bbox[3];
-                a.score = dets[k].scores[q];
-                a.has_bbox = a.has_score = a.has_area = 1;
-                mr_rle rle = MR_RLE_INIT;
-                if (dets[k].masks) {
-                    const img_rec *r = &s->im[i0 + k];
-                    double tp = wall();
-                    mr_paste_mask(dets[k].masks + (size_t)q * dets[k].mask_size * dets[k].mask_size,
-                                  dets[k].mask_size, bx, r->oh, r->ow, 0.5f, paste);
-                    if ((rc = mr_rle_encode_rowmajor(&rle, paste, (uint32_t)r->oh, (uint32_t)r->ow, e))) break;
-                    a.seg.kind = MR_SEG_RLE;
-                    a.seg.rle = rle;
-                    d->ms.mask_paste += (wall() - tp) * 1e3;
-                }
-                double kp[3 * 64];
-                if (dets[k].kps && dets[k].labels[q] - 1 == s->kp_cat && dets[k].num_kp == s->nk) {
-                    float inv = 1.0f / s->im[i0 + k].scale;
-                    for (int p2 = 0; p2 < s->nk; p2++) {
-                        kp[3 * p2] = dets[k].kps[((size_t)q * s->nk + p2) * 3] * inv;
-                        kp[3 * p2 + 1] = dets[k].kps[((size_t)q * s->nk + p2) * 3 + 1] * inv;
-                        kp[3 * p2 + 2] = 1;
-                    }
-                    a.num_kpt = s->nk;
-                    a.keypoints = kp;
-                }
-                rc = mr_coco_add_ann(res, &a, e);
-                mr_rle_free(&rle);
-                if (rc) break;
-            }
+    for (long it = 0; it < nb && !rc; it++) {
+        const mr_batch *b;
+        if ((rc = mr_loader_get(L, it, &b, e))) break;
+        if (it == st->warmup) memset(&d->ms, 0, sizeof d->ms);
+        double t0 = wall();
+        rc = infer_batch(d, b, s, dets, paste, res, e);
+        if (it >= st->warmup) {
+            st->sec += wall() - t0;
+            st->images += b->n;
+            st->batches++;
         }
     }
-    st->sec = wall() - t0;
-    st->images = s->n;
     st->ms = d->ms;
     free(paste);
-    batcher_free(&bt);
+    free(dets);
+    mr_loader_close(L);
     if (rc) return rc;
-    for (size_t i = 0; i < s->coco.num_images && !rc; i++)
-        rc = mr_coco_add_image(res, s->coco.images[i].id, s->coco.images[i].width, s->coco.images[i].height,
-                               s->coco.images[i].file_name, e);
-    for (size_t i = 0; i < s->coco.num_cats && !rc; i++) rc = mr_coco_add_category(res, &s->coco.cats[i], e);
+    const mr_coco *co = &s->ds.coco;
+    for (size_t i = 0; i < co->num_images && !rc; i++)
+        rc = mr_coco_add_image(res, co->images[i].id, co->images[i].width, co->images[i].height,
+                               co->images[i].file_name, e);
+    for (size_t i = 0; i < co->num_cats && !rc; i++) rc = mr_coco_add_category(res, &co->cats[i], e);
     if (!rc) rc = mr_coco_finish(res, e);
     return rc;
 }
 
 /* evaluate results_path against the split's gt for bbox (and segm when
- * masks were predicted); metrics.json {"bbox": EVAL, "segm": EVAL} */
+ * masks were predicted, keypoints when predicted and the set has them);
+ * metrics.json {"bbox": EVAL, "segm": EVAL, "keypoints": EVAL} */
 static int evaluate(const split *val, const char *results_path, const char *out_dir, int segm, int kps,
                     double *ap, mr_err *e)
 {
+    const mr_coco *gt = &val->ds.coco;
     mr_coco dt;
     mr_coco_init(&dt);
-    int rc = mr_coco_load_results(&dt, &val->coco, results_path, e);
+    int rc = mr_coco_load_results(&dt, gt, results_path, e);
     if (rc) { mr_coco_free(&dt); return rc; }
     cJSON *m = cJSON_CreateObject();
     static const char *const names[3] = {"bbox", "segm", "keypoints"};
@@ -487,9 +267,9 @@ static int evaluate(const split *val, const char *results_path, const char *out_
         memset(&ev, 0, sizeof ev);
         mr_eval_params p;
         mr_eval_params_default(&p, t == 0 ? MR_IOU_BBOX : t == 1 ? MR_IOU_SEGM : MR_IOU_KEYPOINTS);
-        int64_t kcat = t == 2 ? val->coco.cats[val->kp_cat].id : 0;
+        int64_t kcat = t == 2 ? gt->cats[val->kp_cat].id : 0;
         if (t == 2) { p.cat_ids = &kcat; p.num_cat_ids = 1; }
-        rc = mr_eval_run(&ev, &val->coco, &dt, &p, e);
+        rc = mr_eval_run(&ev, gt, &dt, &p, e);
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s/eval_%s.json", out_dir, names[t]);
         if (!rc) rc = mr_eval_write_json(&ev, tmp, e);
@@ -549,42 +329,89 @@ static long newest_checkpoint(const char *dir, char *path, size_t n)
     return best > 0 ? best : 0;
 }
 
-static int write_speed(const char *out_dir, const mr_config *c, int threads, int H, int W, double train_ips,
-                       const infer_stats *is, const mr_stage_ms *tms, long titers, mr_err *e)
+/* ---- the fps protocol ---- */
+
+static void ms_add(mr_stage_ms *a, const mr_stage_ms *b, double s)
+{
+    a->backbone += s * b->backbone;
+    a->rpn += s * b->rpn;
+    a->roi_extract += s * b->roi_extract;
+    a->heads += s * b->heads;
+    a->postprocess += s * b->postprocess;
+    a->mask_paste += s * b->mask_paste;
+    a->rpn_head += s * b->rpn_head;
+    a->mask_branch += s * b->mask_branch;
+}
+
+/* the machine side of the protocol: CPU, BLAS core and threading */
+static void fps_machine(mr_fps *f, int threads)
 {
     mr_machine m;
     mr_machine_detect(&m, threads);
+    snprintf(f->cpu, sizeof f->cpu, "%s", m.cpu);
+    snprintf(f->blas_core, sizeof f->blas_core, "%s", m.blas_core);
+    f->threads = threads;
+    int par = openblas_get_parallel();
+    f->blas_threading = par == 2 ? "openmp (one pool with the OpenMP loops)"
+                        : par == 1 ? (threads > 1 ? "pthread (BLAS kept on 1 thread)" : "pthread")
+                                   : "serial";
+}
+
+cJSON *mr_fps_json(const mr_fps *f)
+{
     cJSON *j = cJSON_CreateObject(), *p = cJSON_AddObjectToObject(j, "protocol");
-    cJSON_AddNumberToObject(p, "warmup", 3);
-    cJSON_AddNumberToObject(p, "iters", (double)is->images);
-    cJSON_AddNumberToObject(p, "batch", c->batch_size);
-    cJSON_AddNumberToObject(p, "threads", threads);
-    cJSON_AddStringToObject(p, "blas_core", m.blas_core);
-    cJSON_AddStringToObject(p, "cpu", m.cpu);
+    cJSON_AddNumberToObject(p, "warmup", f->warmup);
+    cJSON_AddNumberToObject(p, "iters", (double)f->iters);
+    cJSON_AddNumberToObject(p, "infer_warmup", f->infer_warmup);
+    cJSON_AddNumberToObject(p, "infer_batches", (double)f->infer_batches);
+    cJSON_AddNumberToObject(p, "infer_images", (double)f->infer_images);
+    cJSON_AddNumberToObject(p, "rounds", f->rounds);
+    cJSON_AddStringToObject(p, "stat", f->stat ? f->stat : "");
+    cJSON_AddNumberToObject(p, "batch", f->batch);
+    cJSON_AddNumberToObject(p, "threads", f->threads);
+    cJSON_AddStringToObject(p, "blas_core", f->blas_core);
+    cJSON_AddStringToObject(p, "blas_threading", f->blas_threading ? f->blas_threading : "");
+    cJSON_AddStringToObject(p, "cpu", f->cpu);
     cJSON *in = cJSON_AddArrayToObject(p, "input");
-    cJSON_AddItemToArray(in, cJSON_CreateNumber(H));
-    cJSON_AddItemToArray(in, cJSON_CreateNumber(W));
-    cJSON_AddStringToObject(p, "note", "train: all iterations after the first 3; infer: the whole val split, post-processing included");
-    double ni = is->images > 0 ? (double)is->images : 1;
-    cJSON_AddNumberToObject(j, "infer_img_per_s", is->sec > 0 ? is->images / is->sec : 0);
-    cJSON_AddNumberToObject(j, "train_iter_per_s", train_ips);
+    cJSON_AddItemToArray(in, cJSON_CreateNumber(f->input_h));
+    cJSON_AddItemToArray(in, cJSON_CreateNumber(f->input_w));
+    cJSON_AddStringToObject(p, "timing",
+                            "wall clock; train: mr_trainer_step only (batches prefetched), after `warmup` "
+                            "iterations; infer: detector + post-processing (mask pasting and RLE encoding "
+                            "included) per batch, after `infer_warmup` batches, data loading excluded");
+    cJSON_AddNumberToObject(j, "infer_img_per_s", f->infer_img_per_s);
+    cJSON_AddNumberToObject(j, "train_iter_per_s", f->train_iter_per_s);
     cJSON *s = cJSON_AddObjectToObject(j, "stages_ms");
-    cJSON_AddNumberToObject(s, "backbone", is->ms.backbone / ni);
-    cJSON_AddNumberToObject(s, "rpn", is->ms.rpn / ni);
-    cJSON_AddNumberToObject(s, "roi_extract", is->ms.roi_extract / ni);
-    cJSON_AddNumberToObject(s, "heads", is->ms.heads / ni);
-    cJSON_AddNumberToObject(s, "postprocess", is->ms.postprocess / ni);
-    cJSON_AddNumberToObject(s, "mask_paste", is->ms.mask_paste / ni);
-    /* training: per iteration (forward + backward), over the whole run */
-    double nt = titers > 0 ? (double)titers : 1;
+    cJSON_AddNumberToObject(s, "backbone", f->infer_ms.backbone);
+    cJSON_AddNumberToObject(s, "rpn", f->infer_ms.rpn);
+    cJSON_AddNumberToObject(s, "roi_extract", f->infer_ms.roi_extract);
+    cJSON_AddNumberToObject(s, "heads", f->infer_ms.heads);
+    cJSON_AddNumberToObject(s, "postprocess", f->infer_ms.postprocess);
+    cJSON_AddNumberToObject(s, "mask_paste", f->infer_ms.mask_paste);
+    cJSON_AddNumberToObject(s, "post_total", f->infer_ms.postprocess + f->infer_ms.mask_paste);
     s = cJSON_AddObjectToObject(j, "train_stages_ms");
-    cJSON_AddNumberToObject(s, "backbone", tms->backbone / nt);
-    cJSON_AddNumberToObject(s, "rpn", tms->rpn / nt);
-    cJSON_AddNumberToObject(s, "roi_extract", tms->roi_extract / nt);
-    cJSON_AddNumberToObject(s, "heads", tms->heads / nt);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/speed.json", out_dir);
-    int rc = mr_json_write_file(path, j, e);
+    cJSON_AddNumberToObject(s, "backbone", f->train_ms.backbone);
+    cJSON_AddNumberToObject(s, "rpn", f->train_ms.rpn);
+    cJSON_AddNumberToObject(s, "roi_extract", f->train_ms.roi_extract);
+    cJSON_AddNumberToObject(s, "heads", f->train_ms.heads);
+    return j;
+}
+
+/* fill the inference part of f from the stats of a split's inference */
+static void fps_infer(mr_fps *f, const infer_stats *is)
+{
+    f->infer_warmup = is->warmup;
+    f->infer_batches = is->batches;
+    f->infer_images = is->images;
+    f->infer_img_per_s = is->sec > 0 ? is->images / is->sec : 0;
+    memset(&f->infer_ms, 0, sizeof f->infer_ms);
+    if (is->images > 0) ms_add(&f->infer_ms, &is->ms, 1.0 / (double)is->images);
+}
+
+static int write_fps(const char *path, const mr_fps *f, mr_err *e)
+{
+    cJSON *j = mr_fps_json(f);
+    int rc = j ? mr_json_write_file(path, j, e) : mr_errf(e, MR_ENOMEM, "out of memory");
     cJSON_Delete(j);
     return rc;
 }
@@ -608,6 +435,31 @@ static void truncate_log(const char *path, long upto)
         fclose(f);
     }
     free(buf);
+}
+
+/* Load the train and val splits for config c and complete c from them
+ * (num_classes, keypoint count); errors name the config field or file. */
+static int bind_data(mr_config *c, const char *config_path, const char *data_dir, split *tr, split *va, mr_err *e)
+{
+    int rc;
+    if ((rc = split_load(tr, c, data_dir, "train", 1, e))) return rc;
+    if ((rc = split_load(va, c, data_dir, "val", 0, e))) return rc;
+    int K = tr->ds.num_classes;
+    if (c->num_classes && c->num_classes != K)
+        return mr_errf(e, MR_EUSER, "%s: field num_classes: %d, but %s/train.json has %d categories",
+                       config_path, c->num_classes, data_dir, K);
+    if (va->ds.coco.num_cats != tr->ds.coco.num_cats)
+        return mr_errf(e, MR_EUSER, "%s/val.json: %zu categories, train.json has %zu", data_dir,
+                       va->ds.coco.num_cats, tr->ds.coco.num_cats);
+    c->num_classes = K;
+    c->spec.box.num_classes = K + 1;
+    if (c->kp_on) {
+        if (tr->ds.nkp == 0)
+            return mr_errf(e, MR_EUSER, "%s: field heads.keypoints: on, but %s/train.json has no category with keypoints",
+                           config_path, data_dir);
+        c->spec.kp.num_kp = tr->ds.nkp;
+    }
+    return MR_OK;
 }
 
 int mr_train_run(const char *config_path, const char *data_dir, const char *out_dir,
@@ -635,33 +487,9 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     mr_detector *d = NULL;
     mr_trainer t;
     memset(&t, 0, sizeof t);
-    batcher bt;
-    memset(&bt, 0, sizeof bt);
-    int *perm = NULL;
+    mr_loader *L = NULL;
     FILE *log = NULL;
-    if ((rc = split_load(&tr, &c, data_dir, "train", 1, e))) goto done;
-    if ((rc = split_load(&va, &c, data_dir, "val", 0, e))) goto done;
-    int K = (int)tr.coco.num_cats;
-    if (c.num_classes && c.num_classes != K) {
-        rc = mr_errf(e, MR_EUSER, "%s: field num_classes: %d, but %s/train.json has %d categories",
-                     config_path, c.num_classes, data_dir, K);
-        goto done;
-    }
-    if (va.coco.num_cats != tr.coco.num_cats) {
-        rc = mr_errf(e, MR_EUSER, "%s/val.json: %zu categories, train.json has %zu", data_dir,
-                     va.coco.num_cats, tr.coco.num_cats);
-        goto done;
-    }
-    c.num_classes = K;
-    c.spec.box.num_classes = K + 1;
-    if (c.kp_on) {
-        if (tr.nk == 0) {
-            rc = mr_errf(e, MR_EUSER, "%s: field heads.keypoints: on, but %s/train.json has no category with keypoints",
-                         config_path, data_dir);
-            goto done;
-        }
-        c.spec.kp.num_kp = tr.nk;
-    }
+    if ((rc = bind_data(&c, config_path, data_dir, &tr, &va, e))) goto done;
     if ((rc = mr_mkdir_p(out_dir, e))) goto done;
     char path[4096], fp[32];
     snprintf(path, sizeof path, "%s/config.json", out_dir);
@@ -686,44 +514,44 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     }
     log = fopen(logpath, "a");
     if (!log) { rc = mr_errf(e, MR_EIO, "%s: cannot open for writing", logpath); goto done; }
-    int B = c.batch_size;
-    if (B > 64) B = 64;
-    if ((rc = batcher_init(&bt, B, tr.maxh, tr.maxw, c.size_div, max_instances(&tr), tr.nk, e))) goto done;
-    perm = malloc(sizeof(int) * (size_t)tr.n);
-    if (!perm) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto done; }
+    mr_loader_cfg lc;
+    loader_cfg(&c, 1, &lc);
+    if ((rc = mr_loader_open(&L, &tr.ds, &lc, e))) goto done;
     mr_progress pg;
     if (!o->quiet) {
         mr_progress_init(&pg, stderr, "train", c.sched.iters);
         mr_progress_resume(&pg, t.iter);
     }
-    int idx[64], flip[64];
     double t0 = wall(), t_timed = 0;
     long timed_iters = 0, start_iter = t.iter;
+    mr_stage_ms ms_warm;
     memset(&d->ms, 0, sizeof d->ms);
+    memset(&ms_warm, 0, sizeof ms_warm);
     while (t.iter < c.sched.iters) {
-        iteration_batch(c.seed, t.iter, B, tr.n, c.flip, idx, flip, perm);
-        batcher_fill(&bt, &tr, idx, flip, B, c.size_div);
+        const mr_batch *b;
+        if ((rc = mr_loader_get(L, t.iter, &b, e))) goto done;
         double ts = wall();
-        mr_losses L;
-        if ((rc = mr_trainer_step(&t, &bt.b, &L, e))) goto done;
-        if (t.iter - start_iter > 3) { t_timed += wall() - ts; timed_iters++; }
+        mr_losses Ls;
+        if ((rc = mr_trainer_step(&t, b, &Ls, e))) goto done;
+        if (t.iter - start_iter > MR_FPS_WARMUP) { t_timed += wall() - ts; timed_iters++; }
+        else if (t.iter - start_iter == MR_FPS_WARMUP) ms_warm = d->ms;
         if (t.iter % c.log_every == 0 || t.iter == c.sched.iters) {
             fprintf(log, "{\"iter\": %ld, \"lr\": %.8g, \"loss\": %.6g, \"loss_rpn_cls\": %.6g, \"loss_rpn_box\": %.6g, "
                          "\"loss_cls\": %.6g, \"loss_box\": %.6g, ",
-                    t.iter, t.last_lr, L.total, L.rpn_cls, L.rpn_box, L.cls, L.box);
-            if (L.has_mask) fprintf(log, "\"loss_mask\": %.6g, ", L.mask);
-            if (L.has_kp) fprintf(log, "\"loss_kp\": %.6g, ", L.kp);
+                    t.iter, t.last_lr, Ls.total, Ls.rpn_cls, Ls.rpn_box, Ls.cls, Ls.box);
+            if (Ls.has_mask) fprintf(log, "\"loss_mask\": %.6g, ", Ls.mask);
+            if (Ls.has_kp) fprintf(log, "\"loss_kp\": %.6g, ", Ls.kp);
             fprintf(log, "\"sec\": %.3f}\n", wall() - t0);
             fflush(log);
         }
         if (!o->quiet) {
-            mr_progress_set(&pg, "loss", L.total);
-            mr_progress_set(&pg, "rpn_cls", L.rpn_cls);
-            mr_progress_set(&pg, "rpn_box", L.rpn_box);
-            mr_progress_set(&pg, "cls", L.cls);
-            mr_progress_set(&pg, "box", L.box);
-            if (L.has_mask) mr_progress_set(&pg, "mask", L.mask);
-            if (L.has_kp) mr_progress_set(&pg, "kp", L.kp);
+            mr_progress_set(&pg, "loss", Ls.total);
+            mr_progress_set(&pg, "rpn_cls", Ls.rpn_cls);
+            mr_progress_set(&pg, "rpn_box", Ls.rpn_box);
+            mr_progress_set(&pg, "cls", Ls.cls);
+            mr_progress_set(&pg, "box", Ls.box);
+            if (Ls.has_mask) mr_progress_set(&pg, "mask", Ls.mask);
+            if (Ls.has_kp) mr_progress_set(&pg, "kp", Ls.kp);
             mr_progress_update(&pg, t.iter);
         }
         if (t.iter % c.checkpoint_every == 0 || t.iter == c.sched.iters) {
@@ -732,14 +560,29 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         }
     }
     if (!o->quiet) mr_progress_finish(&pg);
-    mr_stage_ms train_ms = d->ms;
-    long train_done = t.iter - start_iter;
+    mr_loader_close(L);
+    L = NULL;
+    /* the fps protocol: training over the timed iterations */
+    mr_fps f;
+    memset(&f, 0, sizeof f);
+    fps_machine(&f, threads);
+    f.warmup = MR_FPS_WARMUP;
+    f.iters = timed_iters;
+    f.rounds = 1;
+    f.stat = "mean over the run";
+    f.batch = c.batch_size;
+    f.input_h = round_up(tr.maxh, c.size_div);
+    f.input_w = round_up(tr.maxw, c.size_div);
+    f.train_iter_per_s = timed_iters > 0 && t_timed > 0 ? timed_iters / t_timed : 0;
+    if (timed_iters > 0) {
+        ms_add(&f.train_ms, &d->ms, 1.0 / (double)timed_iters);
+        ms_add(&f.train_ms, &ms_warm, -1.0 / (double)timed_iters);
+    }
     snprintf(path, sizeof path, "%s/model_final.safetensors", out_dir);
     if ((rc = mr_detector_save_weights(d, path, e))) goto done;
     /* evaluation on val */
     mr_coco res;
     infer_stats is;
-    memset(&is, 0, sizeof is);
     if ((rc = infer_split(d, &va, &c, &res, &is, e))) { mr_coco_free(&res); goto done; }
     snprintf(path, sizeof path, "%s/results_val.json", out_dir);
     rc = mr_coco_save_results(&res, path, e);
@@ -747,8 +590,9 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     if (rc) goto done;
     double ap = 0;
     if ((rc = evaluate(&va, path, out_dir, c.mask_on, c.kp_on, &ap, e))) goto done;
-    double train_ips = timed_iters > 0 && t_timed > 0 ? timed_iters / t_timed : 0;
-    if ((rc = write_speed(out_dir, &c, threads, bt.cap_h, bt.cap_w, train_ips, &is, &train_ms, train_done, e))) goto done;
+    fps_infer(&f, &is);
+    snprintf(path, sizeof path, "%s/speed.json", out_dir);
+    if ((rc = write_fps(path, &f, e))) goto done;
     cJSON *rec = NULL;
     if ((rc = mr_record_build(out_dir, o->config_name ? o->config_name : c.name, (long)c.seed, threads, &rec, e)))
         goto done;
@@ -756,10 +600,183 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     cJSON_Delete(rec);
 done:
     if (log) fclose(log);
-    free(perm);
-    batcher_free(&bt);
+    mr_loader_close(L);
     mr_trainer_free(&t);
     mr_detector_free(d);
+    split_free(&tr);
+    split_free(&va);
+    return rc;
+}
+
+/* ---- the benchmark (mrcnn bench detector) ---- */
+
+static double median(const double *v, int n)
+{
+    double s[64];
+    if (n < 1) return 0;
+    if (n > 64) n = 64;
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && s[j - 1] > s[j]; j--) { double x = s[j]; s[j] = s[j - 1]; s[j - 1] = x; }
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+/* per-stage medians over rounds */
+static void ms_median(const mr_stage_ms *v, int n, mr_stage_ms *out)
+{
+    double x[64];
+    if (n > 64) n = 64;
+#define MED(f) do { for (int i = 0; i < n; i++) x[i] = v[i].f; out->f = median(x, n); } while (0)
+    MED(backbone); MED(rpn); MED(roi_extract); MED(heads); MED(postprocess); MED(mask_paste);
+    MED(rpn_head); MED(mask_branch);
+#undef MED
+}
+
+typedef struct bench_one {
+    mr_detector *d;
+    mr_trainer t;
+    mr_loader *Lt, *Lv;
+    mr_dets *dets;
+    long vit;              /* next val batch (cycles) */
+} bench_one;
+
+/* `n` training steps of one detector; seconds spent in the steps */
+static int bench_train(bench_one *b, int n, double *sec, mr_err *e)
+{
+    *sec = 0;
+    for (int i = 0; i < n; i++) {
+        const mr_batch *bt;
+        int rc = mr_loader_get(b->Lt, b->t.iter, &bt, e);
+        if (rc) return rc;
+        double t0 = wall();
+        mr_losses Ls;
+        if ((rc = mr_trainer_step(&b->t, bt, &Ls, e))) return rc;
+        *sec += wall() - t0;
+    }
+    return MR_OK;
+}
+
+/* `n` inference batches (cycling over the val split) with post-processing */
+static int bench_infer(bench_one *b, const split *va, long nb, uint8_t *paste, int n, double *sec, long *images,
+                       mr_err *e)
+{
+    *sec = 0;
+    *images = 0;
+    for (int i = 0; i < n; i++) {
+        const mr_batch *bt;
+        int rc = mr_loader_get(b->Lv, b->vit % nb, &bt, e);
+        if (rc) return rc;
+        b->vit++;
+        double t0 = wall();
+        if ((rc = infer_batch(b->d, bt, va, b->dets, paste, NULL, e))) return rc;
+        *sec += wall() - t0;
+        *images += bt->n;
+    }
+    return MR_OK;
+}
+
+int mr_speed_bench(const char *config_path, const char *data_dir, const mr_speed_opts *o, mr_fps *out, mr_err *e)
+{
+    if (o->nthreads < 1 || o->nthreads > MR_SPEED_MAX_THREADS)
+        return mr_errf(e, MR_EUSAGE, "bench: %d thread counts (1..%d)", o->nthreads, MR_SPEED_MAX_THREADS);
+    if (o->iters < 1 || o->rounds < 1 || o->rounds > 64 || o->warmup < 0)
+        return mr_errf(e, MR_EUSAGE, "bench: iters %d, rounds %d, warmup %d (expected >= 1, 1..64, >= 0)", o->iters,
+                       o->rounds, o->warmup);
+    for (int j = 0; j < o->nthreads; j++)
+        if (o->threads[j] < 1) return mr_errf(e, MR_EUSAGE, "bench: thread count %d", o->threads[j]);
+    mr_config c;
+    int rc = mr_config_load(&c, config_path, e);
+    if (rc) return rc;
+    split tr, va;
+    memset(&tr, 0, sizeof tr);
+    memset(&va, 0, sizeof va);
+    const int NT = o->nthreads, R = o->rounds;
+    bench_one one[MR_SPEED_MAX_THREADS];
+    memset(one, 0, sizeof one);
+    uint8_t *paste = NULL;
+    double (*tr_ips)[64] = calloc((size_t)NT, sizeof *tr_ips), (*in_ips)[64] = calloc((size_t)NT, sizeof *in_ips);
+    mr_stage_ms (*tr_ms)[64] = calloc((size_t)NT, sizeof *tr_ms), (*in_ms)[64] = calloc((size_t)NT, sizeof *in_ms);
+    if (!tr_ips || !in_ips || !tr_ms || !in_ms) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto done; }
+    if ((rc = bind_data(&c, config_path, data_dir, &tr, &va, e))) goto done;
+    if (c.sched.iters < o->warmup + (long)R * o->iters + 1) c.sched.iters = o->warmup + (long)R * o->iters + 1;
+    paste = malloc(max_orig_pixels(&va));
+    if (!paste) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto done; }
+    mr_loader_cfg lt, lv;
+    loader_cfg(&c, 1, &lt);
+    loader_cfg(&c, 0, &lv);
+    const long nb = (va.ds.nimg + lv.batch - 1) / lv.batch;
+    /* a detector per thread count: the same initial weights and batches */
+    for (int j = 0; j < NT && !rc; j++) {
+        bench_one *b = &one[j];
+        if ((rc = mr_detector_create(&b->d, &c.spec, e))) { mr_err_prefix(e, "%s", config_path); break; }
+        mr_detector_init_weights(b->d, c.seed);
+        if ((rc = mr_trainer_init(&b->t, b->d, &c.sched, c.seed, e))) break;
+        if ((rc = mr_loader_open(&b->Lt, &tr.ds, &lt, e))) break;
+        if ((rc = mr_loader_open(&b->Lv, &va.ds, &lv, e))) break;
+        b->dets = calloc((size_t)lv.batch, sizeof *b->dets);
+        if (!b->dets) rc = mr_errf(e, MR_ENOMEM, "out of memory");
+    }
+    /* warm-up, then rounds; within a round every thread count in turn, the
+     * order reversed every other round, so load on a shared machine hits
+     * all counts alike */
+    for (int j = 0; j < NT && !rc; j++) {
+        double s;
+        long im;
+        mr_run_set_threads(o->threads[j]);
+        rc = bench_train(&one[j], o->warmup, &s, e);
+        if (!rc) rc = bench_infer(&one[j], &va, nb, paste, o->warmup, &s, &im, e);
+    }
+    for (int r = 0; r < R && !rc; r++)
+        for (int q = 0; q < NT && !rc; q++) {
+            int j = r % 2 ? NT - 1 - q : q;
+            bench_one *b = &one[j];
+            double s;
+            long im;
+            mr_run_set_threads(o->threads[j]);
+            memset(&b->d->ms, 0, sizeof b->d->ms);
+            if ((rc = bench_train(b, o->iters, &s, e))) break;
+            tr_ips[j][r] = s > 0 ? o->iters / s : 0;
+            memset(&tr_ms[j][r], 0, sizeof tr_ms[j][r]);
+            ms_add(&tr_ms[j][r], &b->d->ms, 1.0 / o->iters);
+            memset(&b->d->ms, 0, sizeof b->d->ms);
+            if ((rc = bench_infer(b, &va, nb, paste, o->iters, &s, &im, e))) break;
+            in_ips[j][r] = s > 0 ? im / s : 0;
+            memset(&in_ms[j][r], 0, sizeof in_ms[j][r]);
+            if (im > 0) ms_add(&in_ms[j][r], &b->d->ms, 1.0 / (double)im);
+        }
+    for (int j = 0; j < NT && !rc; j++) {
+        mr_fps *f = &out[j];
+        memset(f, 0, sizeof *f);
+        fps_machine(f, o->threads[j]);
+        f->warmup = o->warmup;
+        f->iters = o->iters;
+        f->infer_warmup = o->warmup;
+        f->infer_batches = o->iters;
+        f->infer_images = (long)o->iters * lv.batch;
+        f->rounds = R;
+        f->stat = "median over interleaved rounds";
+        f->batch = c.batch_size;
+        f->input_h = round_up(tr.maxh, c.size_div);
+        f->input_w = round_up(tr.maxw, c.size_div);
+        f->train_iter_per_s = median(tr_ips[j], R);
+        f->infer_img_per_s = median(in_ips[j], R);
+        ms_median(tr_ms[j], R, &f->train_ms);
+        ms_median(in_ms[j], R, &f->infer_ms);
+    }
+done:
+    for (int j = 0; j < NT; j++) {
+        mr_loader_close(one[j].Lt);
+        mr_loader_close(one[j].Lv);
+        free(one[j].dets);
+        mr_trainer_free(&one[j].t);
+        mr_detector_free(one[j].d);
+    }
+    mr_run_set_threads(1);
+    free(paste);
+    free(tr_ips);
+    free(in_ips);
+    free(tr_ms);
+    free(in_ms);
     split_free(&tr);
     split_free(&va);
     return rc;
@@ -786,13 +803,83 @@ static void draw_box(uint8_t *px, int w, int h, const float *b, const uint8_t co
         }
 }
 
+/* A one-image dataset (categories 1..K, no annotations) for --image. */
+static int one_image_split(split *s, const mr_config *c, const char *image_path, int K, mr_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->kp_cat = -1;
+    mr_dataset *d = &s->ds;
+    mr_coco_init(&d->coco);
+    int w = 0, h = 0, ch = 0;
+    if (!mr_file_exists(image_path)) return mr_errf(e, MR_EIO, "%s: cannot open", image_path);
+    if (!stbi_info(image_path, &w, &h, &ch))
+        return mr_errf(e, MR_EUSER, "%s: cannot read image (%s)", image_path, stbi_failure_reason());
+    int rc = mr_coco_add_image(&d->coco, 1, w, h, image_path, e);
+    for (int k = 1; k <= K && !rc; k++) {
+        mr_coco_cat cat;
+        memset(&cat, 0, sizeof cat);
+        cat.id = k;
+        cat.name = "";
+        cat.supercategory = "";
+        rc = mr_coco_add_category(&d->coco, &cat, e);
+    }
+    if (!rc) rc = mr_coco_finish(&d->coco, e);
+    if (rc) return rc;
+    d->json_path = strdup(image_path);
+    d->image_dir = strdup(image_path[0] == '/' ? "" : ".");
+    d->cat_of_label = calloc((size_t)K + 1, sizeof *d->cat_of_label);
+    d->img = calloc(1, sizeof *d->img);
+    if (!d->json_path || !d->image_dir || !d->cat_of_label || !d->img) return mr_errf(e, MR_ENOMEM, "out of memory");
+    d->num_classes = K;
+    for (int k = 1; k <= K; k++) d->cat_of_label[k] = k;
+    d->nimg = 1;
+    d->img[0].id = 1;
+    d->img[0].width = w;
+    d->img[0].height = h;
+    d->img[0].file_name = d->coco.images[0].file_name;
+    mr_resized_size(w, h, c->min_size, c->max_size, &s->maxw, &s->maxh, &(float){0});
+    return MR_OK;
+}
+
+/* draw the detections of image i (score >= 0.3) on its resized pixels and
+ * write VIS_DIR/<id>.png */
+static int write_vis(const split *s, int i, const mr_coco *res, const mr_config *c, const char *vis_dir, mr_err *e)
+{
+    const mr_dataset_img *di = &s->ds.img[i];
+    mr_image im;
+    int rc = mr_dataset_load_image(&s->ds, i, &im, e);
+    if (rc) return rc;
+    int rw, rh;
+    float sc;
+    mr_resized_size(im.width, im.height, c->min_size, c->max_size, &rw, &rh, &sc);
+    uint8_t *px = malloc((size_t)rw * rh * 3);
+    if (!px) { mr_image_free(&im); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    mr_image_resize_bilinear(im.rgb, im.width, im.height, px, rw, rh);
+    mr_image_free(&im);
+    long ii = mr_coco_image_index(res, di->id);
+    for (size_t k = ii >= 0 ? res->img_off[ii] : 0; ii >= 0 && k < res->img_off[ii + 1]; k++) {
+        const mr_coco_ann *a = &res->anns[res->img_anns[k]];
+        if (a->score < 0.3) continue;
+        float b[4] = {(float)(a->bbox[0] * sc), (float)(a->bbox[1] * sc), (float)((a->bbox[0] + a->bbox[2]) * sc),
+                      (float)((a->bbox[1] + a->bbox[3]) * sc)};
+        uint8_t col[3] = {(uint8_t)(80 * a->category_id), 255, (uint8_t)(255 - 60 * a->category_id)};
+        draw_box(px, rw, rh, b, col);
+    }
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%lld.png", vis_dir, (long long)di->id);
+    if (!stbi_write_png(p, rw, rh, 3, px, rw * 3)) rc = mr_errf(e, MR_EIO, "%s: cannot write", p);
+    free(px);
+    return rc;
+}
+
 int mr_infer_run(const char *config_path, const char *weights, const char *data_dir,
                  const char *image_path, const char *out_json, const mr_infer_opts *o,
                  mr_err *e)
 {
     mr_infer_opts defo = {1, NULL, -1.0f};
     if (!o) o = &defo;
-    mr_run_set_threads(o->threads);
+    int threads = o->threads > 0 ? o->threads : 1;
+    mr_run_set_threads(threads);
     mr_config c;
     int rc = mr_config_load(&c, config_path, e);
     if (rc) return rc;
@@ -812,38 +899,12 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
     memset(&s, 0, sizeof s);
     mr_detector *d = NULL;
     if (image_path) {
-        /* a one-image split with categories 1..K */
-        mr_coco_init(&s.coco);
-        int w, h, ch;
-        uint8_t *px = stbi_load(image_path, &w, &h, &ch, 3);
-        if (!px) return mr_errf(e, MR_EUSER, "%s: cannot read image (%s)", image_path, stbi_failure_reason());
-        s.n = 1;
-        s.im = calloc(1, sizeof *s.im);
-        img_rec *r = &s.im[0];
-        r->id = 1;
-        r->ow = w;
-        r->oh = h;
-        mr_resized_size(w, h, c.min_size, c.max_size, &r->w, &r->h, &r->scale);
-        r->pix = malloc((size_t)r->w * r->h * 3);
-        mr_image_resize_bilinear(px, w, h, r->pix, r->w, r->h);
-        stbi_image_free(px);
-        s.maxh = r->h;
-        s.maxw = r->w;
-        rc = mr_coco_add_image(&s.coco, 1, w, h, image_path, e);
-        for (int k = 1; k <= K1 - 1 && !rc; k++) {
-            mr_coco_cat cat;
-            memset(&cat, 0, sizeof cat);
-            cat.id = k;
-            cat.name = "";
-            cat.supercategory = "";
-            rc = mr_coco_add_category(&s.coco, &cat, e);
-        }
-        if (!rc) rc = mr_coco_finish(&s.coco, e);
+        rc = one_image_split(&s, &c, image_path, K1 - 1, e);
     } else {
         rc = split_load(&s, &c, data_dir, "val", 0, e);
-        if (!rc && (int)s.coco.num_cats != K1 - 1)
+        if (!rc && (int)s.ds.coco.num_cats != K1 - 1)
             rc = mr_errf(e, MR_EUSER, "%s: %zu categories but %s was trained for %d", data_dir,
-                         s.coco.num_cats, weights, K1 - 1);
+                         s.ds.coco.num_cats, weights, K1 - 1);
     }
     if (!rc) rc = mr_detector_create(&d, &c.spec, e);
     if (!rc) rc = mr_detector_load_weights(d, weights, e);
@@ -852,27 +913,25 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
     infer_stats is;
     if (!rc) rc = infer_split(d, &s, &c, &res, &is, e);
     if (!rc) rc = mr_coco_save_results(&res, out_json, e);
+    if (!rc) {
+        char sp[4096];
+        size_t l = strlen(out_json);
+        if (l > 5 && !strcmp(out_json + l - 5, ".json")) snprintf(sp, sizeof sp, "%.*s.speed.json", (int)(l - 5), out_json);
+        else snprintf(sp, sizeof sp, "%s.speed.json", out_json);
+        mr_fps fp;
+        memset(&fp, 0, sizeof fp);
+        fps_machine(&fp, threads);
+        fp.rounds = 1;
+        fp.stat = "mean over the split";
+        fp.batch = c.batch_size;
+        fp.input_h = round_up(s.maxh, c.size_div);
+        fp.input_w = round_up(s.maxw, c.size_div);
+        fps_infer(&fp, &is);
+        rc = write_fps(sp, &fp, e);
+    }
     if (!rc && o->vis_dir) {
         rc = mr_mkdir_p(o->vis_dir, e);
-        for (int i = 0; i < s.n && !rc; i++) {
-            img_rec *r = &s.im[i];
-            uint8_t *px = malloc((size_t)r->w * r->h * 3);
-            if (!px) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); break; }
-            memcpy(px, r->pix, (size_t)r->w * r->h * 3);
-            long ii = mr_coco_image_index(&res, r->id);
-            for (size_t k = ii >= 0 ? res.img_off[ii] : 0; ii >= 0 && k < res.img_off[ii + 1]; k++) {
-                const mr_coco_ann *a = &res.anns[res.img_anns[k]];
-                if (a->score < 0.3) continue;
-                float b[4] = {(float)(a->bbox[0] * r->scale), (float)(a->bbox[1] * r->scale),
-                              (float)((a->bbox[0] + a->bbox[2]) * r->scale), (float)((a->bbox[1] + a->bbox[3]) * r->scale)};
-                uint8_t col[3] = {(uint8_t)(80 * a->category_id), 255, (uint8_t)(255 - 60 * a->category_id)};
-                draw_box(px, r->w, r->h, b, col);
-            }
-            char p[4096];
-            snprintf(p, sizeof p, "%s/%lld.png", o->vis_dir, (long long)r->id);
-            if (!stbi_write_png(p, r->w, r->h, 3, px, r->w * 3)) rc = mr_errf(e, MR_EIO, "%s: cannot write", p);
-            free(px);
-        }
+        for (int i = 0; i < s.ds.nimg && !rc; i++) rc = write_vis(&s, i, &res, &c, o->vis_dir, e);
     }
     mr_coco_free(&res);
     mr_detector_free(d);

@@ -294,7 +294,7 @@ static void test_bad_input(void **st)
              g_data, odd, g_data, odd, g_data, odd);
     assert_int_equal(system(args), 0);
     snprintf(args, sizeof args, "train --config variants/configs/tiny_fpn.json --data %s --out %s/r3 --quiet", odd, dir);
-    expect_cli(args, 1, "the file is 64x64 but the annotation says 80x64");
+    expect_cli(args, 1, "is 64x64 but the JSON says 80x64");
     const char *dirs[5] = {odd, empty, dir, g_data, g_run};
     for (int i = 0; i < 5; i++) {
         snprintf(args, sizeof args, "rm -rf '%s'", dirs[i]);
