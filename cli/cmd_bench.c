@@ -14,11 +14,22 @@
  * every shape forward and backward once), so that on a shared machine a
  * burst of load hits all figures alike. Backward computes all of dinp, dw
  * (and db). Progress goes to stderr, the table (or --json) to stdout.
+ *
+ * Suite detector: training iterations/s and inference images/s of configs
+ * (default the bench_fpn, bench_c4, bench_c5 configs) at 1 and --threads
+ * (default 2) threads, with the per-stage breakdown, by
+ * harness/train_run.h's mr_speed_bench: the fps protocol of
+ * docs/run_layout.md (warm-up, timed iterations, batch, threads, BLAS core
+ * and threading, CPU, input size), 1 and N threads interleaved in rounds,
+ * medians reported. Data: --data DIR, or 64/32 images of the bench preset
+ * generated into a temporary folder.
  */
 #include "cli/cli.h"
 #include "core/buildinfo.h"
 #include "core/fileio.h"
 #include "core/layer_cases.h"
+#include "datasets/synth.h"
+#include "harness/train_run.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -37,6 +48,11 @@ typedef struct bench_ctx {
     int json;             /* print JSON instead of the table */
     double min_sec;       /* time each measurement at least this long */
     const char *filter;   /* only rows whose name contains this (NULL: all) */
+    /* suite detector */
+    const char *configs[16];
+    int nconfigs;         /* 0: the bench configs */
+    const char *data;     /* NULL: a small bench-preset set, generated */
+    int warmup, iters, rounds;
 } bench_ctx;
 
 typedef int (*bench_fn)(const bench_ctx *ctx, mr_err *e);
@@ -258,12 +274,173 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     return rc;
 }
 
+/* ---- suite detector ---- */
+
+/* the bench preset's distribution, few images: what the timing needs */
+static int bench_data(char *dir, size_t n, mr_err *e)
+{
+    snprintf(dir, n, "/tmp/mrcnn-bench-det-XXXXXX");
+    if (!mkdtemp(dir)) return mr_errf(e, MR_EIO, "bench detector: cannot create a temporary folder");
+    mr_synth_params p;
+    int rc = mr_synth_preset("bench", &p, e);
+    if (rc) return rc;
+    p.n_train = 64;
+    p.n_val = 32;
+    return mr_synth_write(&p, dir, 2, NULL, e);
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) fprintf(stderr, "bench detector: could not remove %s\n", dir);
+}
+
+/* the stem of a config path (variants/configs/bench_fpn.json -> bench_fpn) */
+static void stem(const char *path, char *out, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(out, n, "%s", b);
+    char *dot = strrchr(out, '.');
+    if (dot && !strcmp(dot, ".json")) *dot = 0;
+}
+
+static int suite_detector(const bench_ctx *ctx, mr_err *e)
+{
+    static const char *const defaults[] = {"variants/configs/bench_fpn.json", "variants/configs/bench_c4.json",
+                                           "variants/configs/bench_c5.json"};
+    const char *const *cfgs = ctx->nconfigs ? ctx->configs : defaults;
+    const int ncfg = ctx->nconfigs ? ctx->nconfigs : 3;
+    char tmp[256] = "", data_note[512];
+    const char *data = ctx->data;
+    int rc = MR_OK;
+    if (!data) {
+        if (!ctx->json) fprintf(stderr, "  generating 64 train / 32 val images of the bench preset\n");
+        if ((rc = bench_data(tmp, sizeof tmp, e))) { if (*tmp) rm_rf(tmp); return rc; }
+        data = tmp;
+        snprintf(data_note, sizeof data_note, "synthetic bench preset (128x128), 64 train / 32 val images");
+    } else {
+        snprintf(data_note, sizeof data_note, "%s", data);
+    }
+    mr_speed_opts o;
+    memset(&o, 0, sizeof o);
+    o.warmup = ctx->warmup;
+    o.iters = ctx->iters;
+    o.rounds = ctx->rounds;
+    o.nthreads = 2;
+    o.threads[0] = 1;
+    o.threads[1] = ctx->threads > 1 ? ctx->threads : 2;
+    const double load0 = load_avg();
+    char cpu[256];
+    cpu_name(cpu, sizeof cpu);
+    cJSON *root = cJSON_CreateObject(), *runs = cJSON_CreateArray();
+    cJSON_AddStringToObject(root, "suite", "detector");
+    cJSON_AddStringToObject(root, "data", data_note);
+    cJSON_AddStringToObject(root, "cpu", cpu);
+    cJSON_AddStringToObject(root, "blas_core", mr_blas_core());
+    cJSON_AddStringToObject(root, "commit", mr_git_commit());
+    cJSON_AddNumberToObject(root, "load_avg_1min_start", load0);
+    char md[16384];
+    size_t ml = 0;
+    ml += (size_t)snprintf(md + ml, sizeof md - ml,
+                           "# Detector speed (mrcnn bench detector; fps protocol of docs/run_layout.md)\n\n"
+                           "Data: %s. cpu: %s, OpenBLAS core %s, commit %s, load average %.2f at start.\n"
+                           "Protocol: per thread count its own detector (same initial weights and batches); "
+                           "%d warm-up training iterations and inference batches, then %d rounds of %d training "
+                           "iterations and %d inference batches per thread count, 1 and %d threads interleaved "
+                           "(order reversed every other round); figures are medians over the rounds. Train: the "
+                           "step only (batches prefetched). Infer: detector + post-processing incl. mask pasting "
+                           "and RLE encoding, data loading excluded. Stage times: infer per image, train per "
+                           "iteration (forward + backward).\n\n"
+                           "| config | threads | input | batch | BLAS threading | train it/s | infer img/s | "
+                           "infer ms/img: backbone | RPN | RoI extract | heads | post | mask paste | "
+                           "train ms/it: backbone | RPN | RoI extract | heads |\n"
+                           "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+                           data_note, cpu, mr_blas_core(), mr_git_commit(), load0, o.warmup, o.rounds, o.iters,
+                           o.iters, o.threads[1]);
+    if (!ctx->json)
+        printf("%-12s %3s %9s %10s %11s   infer ms/img: bb / rpn / roi / heads / post+paste   train ms/it: bb / rpn / roi / heads\n",
+               "config", "thr", "input", "train it/s", "infer img/s");
+    double speedup[16][2];
+    for (int k = 0; k < ncfg && !rc; k++) {
+        char name[128];
+        stem(cfgs[k], name, sizeof name);
+        if (!ctx->json) fprintf(stderr, "  %s: %d rounds at %d and %d threads\n", name, o.rounds, o.threads[0], o.threads[1]);
+        mr_fps f[2];
+        if ((rc = mr_speed_bench(cfgs[k], data, &o, f, e))) { mr_err_prefix(e, "bench detector: %s", cfgs[k]); break; }
+        if (k < 16) {
+            speedup[k][0] = f[0].train_iter_per_s > 0 ? f[1].train_iter_per_s / f[0].train_iter_per_s : 0;
+            speedup[k][1] = f[0].infer_img_per_s > 0 ? f[1].infer_img_per_s / f[0].infer_img_per_s : 0;
+        }
+        for (int j = 0; j < 2; j++) {
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "config", name);
+            cJSON_AddStringToObject(r, "config_path", cfgs[k]);
+            cJSON_AddNumberToObject(r, "threads", f[j].threads);
+            cJSON_AddItemToObject(r, "speed", mr_fps_json(&f[j]));
+            cJSON_AddItemToArray(runs, r);
+            const mr_stage_ms *im = &f[j].infer_ms, *tm = &f[j].train_ms;
+            if (!ctx->json)
+                printf("%-12s %3d %4dx%-4d %10.2f %11.1f   %.2f / %.2f / %.2f / %.2f / %.3f+%.3f   %.1f / %.1f / %.1f / %.1f\n",
+                       name, f[j].threads, f[j].input_h, f[j].input_w, f[j].train_iter_per_s, f[j].infer_img_per_s,
+                       im->backbone, im->rpn, im->roi_extract, im->heads, im->postprocess, im->mask_paste,
+                       tm->backbone, tm->rpn, tm->roi_extract, tm->heads);
+            ml += (size_t)snprintf(md + ml, sizeof md - ml,
+                                   "| %s | %d | %dx%d | %d | %s | %.2f | %.1f | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | "
+                                   "%.1f | %.1f | %.1f | %.1f |\n",
+                                   name, f[j].threads, f[j].input_h, f[j].input_w, f[j].batch, f[j].blas_threading,
+                                   f[j].train_iter_per_s, f[j].infer_img_per_s, im->backbone, im->rpn, im->roi_extract,
+                                   im->heads, im->postprocess, im->mask_paste, tm->backbone, tm->rpn, tm->roi_extract,
+                                   tm->heads);
+            if (ml >= sizeof md) ml = sizeof md - 1;
+        }
+    }
+    if (*tmp) rm_rf(tmp);
+    if (rc) { cJSON_Delete(root); return rc; }
+    cJSON_AddItemToObject(root, "runs", runs);
+    cJSON_AddNumberToObject(root, "load_avg_1min_end", load_avg());
+    ml += (size_t)snprintf(md + ml, sizeof md - ml, "\n%d threads vs 1:", o.threads[1]);
+    for (int k = 0; k < ncfg && k < 16; k++) {
+        char name[128];
+        stem(cfgs[k], name, sizeof name);
+        ml += (size_t)snprintf(md + ml, sizeof md - ml, " %s train x%.2f, infer x%.2f;", name, speedup[k][0],
+                               speedup[k][1]);
+        if (ml >= sizeof md) ml = sizeof md - 1;
+    }
+    ml += (size_t)snprintf(md + ml, sizeof md - ml,
+                           " load average %.2f at the end. On a shared machine the figures are noisy; the "
+                           "interleaving and medians make the 1-vs-%d comparison fair, not the absolute numbers.\n",
+                           load_avg(), o.threads[1]);
+    if (ml >= sizeof md) ml = sizeof md - 1;
+    char *js = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!js) return mr_errf(e, MR_ENOMEM, "bench detector: cannot format JSON");
+    if (ctx->json) printf("%s\n", js);
+    if (ctx->out_dir) {
+        size_t jl = strlen(js);
+        char *jsn = malloc(jl + 2);
+        if (!jsn) rc = mr_errf(e, MR_ENOMEM, "bench detector: out of memory");
+        else {
+            memcpy(jsn, js, jl);
+            jsn[jl] = '\n';
+            jsn[jl + 1] = 0;
+            rc = write_out(ctx, "detector.json", jsn, e);
+            if (!rc) rc = write_out(ctx, "detector.md", md, e);
+            free(jsn);
+        }
+    }
+    free(js);
+    return rc;
+}
+
 static const struct {
     const char *name;
     bench_fn fn;
     const char *help;
 } suites[] = {
     {"conv", suite_conv, "conv2d forward/backward GFLOP/s on ResNet-50-FPN shapes vs sgemm 2048^3"},
+    {"detector", suite_detector, "train it/s and infer img/s at 1 and N threads, per stage (fps protocol)"},
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 
@@ -277,6 +454,12 @@ static void usage(FILE *f)
                "  --json        print the JSON instead of the table\n"
                "  --min-sec S   at least 3 rounds and S seconds per measurement in all (default 1)\n"
                "  --filter STR  only the rows whose name contains STR (e.g. stem)\n"
+               "suite detector (1 thread vs --threads, default 2):\n"
+               "  --config C    a config to time (repeatable; default the bench_fpn/c4/c5 configs)\n"
+               "  --data DIR    a dataset with train.json/val.json (default: 64/32 bench-preset images, generated)\n"
+               "  --warmup N    untimed training iterations and inference batches first (default 3)\n"
+               "  --iters N     timed iterations and batches per round (default 10)\n"
+               "  --rounds N    interleaved rounds; the figures are medians over them (default 5)\n"
                "  --help        this text\n\nsuites:\n");
     for (size_t i = 0; i < NSUITES; i++) fprintf(f, "  %-8s %s\n", suites[i].name, suites[i].help);
 }
@@ -287,11 +470,20 @@ int cmd_bench(int argc, char **argv)
         {"help", no_argument, 0, 'h'},       {"threads", required_argument, 0, 't'},
         {"out", required_argument, 0, 'o'},  {"json", no_argument, 0, 'j'},
         {"min-sec", required_argument, 0, 'm'}, {"filter", required_argument, 0, 'f'},
-        {0, 0, 0, 0}};
-    bench_ctx ctx = {1, NULL, 0, 1.0, NULL};
+        {"config", required_argument, 0, 'c'}, {"data", required_argument, 0, 'd'},
+        {"warmup", required_argument, 0, 'W'}, {"iters", required_argument, 0, 'I'},
+        {"rounds", required_argument, 0, 'R'}, {0, 0, 0, 0}};
+    bench_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.threads = 1;
+    ctx.min_sec = 1.0;
+    ctx.warmup = 3;
+    ctx.iters = 10;
+    ctx.rounds = 5;
+    long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "ht:o:jm:f:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ht:o:jm:f:c:d:", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
@@ -303,6 +495,19 @@ int cmd_bench(int argc, char **argv)
         case 'o': ctx.out_dir = optarg; break;
         case 'j': ctx.json = 1; break;
         case 'f': ctx.filter = optarg; break;
+        case 'c':
+            if (ctx.nconfigs >= 16) return cli_usage_error("bench", "at most 16 --config");
+            ctx.configs[ctx.nconfigs++] = optarg;
+            break;
+        case 'd': ctx.data = optarg; break;
+        case 'W': case 'I': case 'R':
+            v = strtol(optarg, &end, 10);
+            if (*end || v < (c == 'W' ? 0 : 1) || v > (c == 'R' ? 64 : 100000))
+                return cli_usage_error("bench", "--%s wants %s, got '%s'",
+                                       c == 'W' ? "warmup" : c == 'I' ? "iters" : "rounds",
+                                       c == 'W' ? "a count >= 0" : c == 'R' ? "1..64" : "a positive count", optarg);
+            if (c == 'W') ctx.warmup = (int)v; else if (c == 'I') ctx.iters = (int)v; else ctx.rounds = (int)v;
+            break;
         case 'm':
             ctx.min_sec = strtod(optarg, &end);
             if (*end || !(ctx.min_sec >= 0.0 && ctx.min_sec <= 600.0))

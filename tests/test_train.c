@@ -9,7 +9,8 @@
  * checkpoint from another config, images of unexpected sizes) fails with
  * the field or file named. Threads: BLAS and OpenMP share one pool (the
  * build links OpenBLAS's OpenMP build), and two runs at 2 threads are
- * bitwise identical too.
+ * bitwise identical too. The fps protocol: speed.json's fields, and
+ * mr_speed_bench (mrcnn bench detector) on the tiny set.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -226,6 +227,66 @@ static void test_determinism_two_threads(void **st)
     free(r2);
 }
 
+/* the fps protocol: speed.json of the reference run, and mr_speed_bench
+ * (what mrcnn bench detector runs) with the same fields */
+static void test_speed_protocol(void **st)
+{
+    (void)st;
+    char p[1024], *buf = NULL;
+    size_t n;
+    mr_err e;
+    snprintf(p, sizeof p, "%s/speed.json", g_run);
+    assert_int_equal(mr_read_file(p, &buf, &n, &e), MR_OK);
+    cJSON *j = cJSON_Parse(buf);
+    free(buf);
+    assert_non_null(j);
+    const cJSON *pr = cJSON_GetObjectItem(j, "protocol");
+    assert_int_equal(cJSON_GetObjectItem(pr, "warmup")->valueint, 3);
+    assert_int_equal(cJSON_GetObjectItem(pr, "iters")->valueint, (int)g_iters - 3);
+    assert_int_equal(cJSON_GetObjectItem(pr, "threads")->valueint, 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(pr, "input")), 2);
+    assert_non_null(strstr(cJSON_GetObjectItem(pr, "blas_threading")->valuestring, "openmp"));
+    assert_true(cJSON_GetObjectItem(pr, "infer_images")->valueint > 0);
+    const cJSON *sm = cJSON_GetObjectItem(j, "stages_ms");
+    const char *stages[] = {"backbone", "rpn", "roi_extract", "heads", "postprocess", "mask_paste", "post_total"};
+    for (int i = 0; i < 7; i++) assert_true(cJSON_IsNumber(cJSON_GetObjectItem(sm, stages[i])));
+    assert_true(cJSON_GetObjectItem(sm, "backbone")->valuedouble > 0);
+    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "train_stages_ms"), "backbone")->valuedouble > 0);
+    cJSON_Delete(j);
+
+    mr_speed_opts o;
+    memset(&o, 0, sizeof o);
+    o.warmup = 1;
+    o.iters = 2;
+    o.rounds = 2;
+    o.nthreads = 2;
+    o.threads[0] = 1;
+    o.threads[1] = 2;
+    mr_fps f[2];
+    int rc = mr_speed_bench(g_cfg, g_data, &o, f, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(f[k].threads, o.threads[k]);
+        assert_int_equal(f[k].rounds, 2);
+        assert_int_equal(f[k].iters, 2);
+        assert_int_equal(f[k].infer_images, 2 * f[k].batch);
+        assert_true(f[k].train_iter_per_s > 0);
+        assert_true(f[k].infer_img_per_s > 0);
+        assert_true(f[k].train_ms.backbone > 0 && f[k].infer_ms.backbone > 0);
+        assert_int_equal(f[k].input_h % 32, 0);
+        cJSON *fj = mr_fps_json(&f[k]);
+        assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(fj, "protocol"), "stat"));
+        cJSON_Delete(fj);
+    }
+    /* bad input: no thread counts, a dataset folder that does not exist */
+    o.nthreads = 0;
+    assert_int_equal(mr_speed_bench(g_cfg, g_data, &o, f, &e), MR_EUSAGE);
+    o.nthreads = 1;
+    assert_int_not_equal(mr_speed_bench(g_cfg, "/nonexistent-data", &o, f, &e), MR_OK);
+    assert_non_null(strstr(e.msg, "/nonexistent-data"));
+}
+
 /* mrcnn infer with the final weights reproduces the run's results file */
 static void test_infer_matches(void **st)
 {
@@ -319,6 +380,7 @@ static const struct CMUnitTest tests[] = {
     T(test_determinism),
     T(test_threads_one_pool),
     T(test_determinism_two_threads),
+    T(test_speed_protocol),
     T(test_infer_matches),
     T(test_bad_input),
 };
