@@ -4,8 +4,10 @@
  * synthetic tiny set, every bad-input rule of issue 4 (errors naming the
  * record and field; counted skips), mask targets against a brute-force
  * point-in-polygon reference (polygon and RLE, flipped and resized), batch
- * transforms (padding, flips, keypoint swap) and the loader's determinism
- * across worker counts.
+ * transforms (padding, flips, keypoint swap), the loader's determinism
+ * across worker counts, and on-demand decoding on the real COCO images
+ * (a small cache gives the same batches, its budget holds, a truncated
+ * JPEG fails the batch that needs it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
