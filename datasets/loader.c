@@ -557,7 +557,17 @@ int mr_loader_batch(mr_loader *L, const int *idx, const int *flip, int n, const 
     return rc;
 }
 
-size_t mr_loader_cache_used(const mr_loader *L) { return L ? L->cache_used : 0; }
+size_t mr_loader_cache_used(mr_loader *L)
+{
+    if (!L) return 0;
+    if (!L->has_thread) return L->cache_used;
+    /* the prefetch thread may be filling the cache: wait for it */
+    pthread_mutex_lock(&L->mu);
+    while (L->pending) pthread_cond_wait(&L->cv, &L->mu);
+    size_t n = L->cache_used;
+    pthread_mutex_unlock(&L->mu);
+    return n;
+}
 
 void mr_loader_close(mr_loader *L)
 {

@@ -78,8 +78,9 @@ int mr_loader_get(mr_loader *L, long it, const mr_batch **out, mr_err *e);
 int mr_loader_batch(mr_loader *L, const int *idx, const int *flip, int n, const mr_batch **out,
                     mr_err *e);
 void mr_loader_close(mr_loader *L);
-/* bytes of resized pixels held in the cache (at most cfg.cache_bytes) */
-size_t mr_loader_cache_used(const mr_loader *L);
+/* bytes of resized pixels held in the cache (at most cfg.cache_bytes);
+ * waits for a batch being prefetched */
+size_t mr_loader_cache_used(mr_loader *L);
 
 /* The mask-target callback used in the batches (exposed for tests). */
 int mr_mask_target(const void *ctx, int inst, const float box[4], int M, float *out);
