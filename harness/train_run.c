@@ -624,7 +624,7 @@ static double median(const double *v, int n)
 /* per-stage medians over rounds */
 static void ms_median(const mr_stage_ms *v, int n, mr_stage_ms *out)
 {
-    double x[64];
+    double x[64] = {0};
     if (n > 64) n = 64;
 #define MED(f) do { for (int i = 0; i < n; i++) x[i] = v[i].f; out->f = median(x, n); } while (0)
     MED(backbone); MED(rpn); MED(roi_extract); MED(heads); MED(postprocess); MED(mask_paste);
