@@ -12,7 +12,13 @@
 # after its warm-up; the figures are the medians over all timed runs of all
 # rounds, and the ratio is mrcnn / torchvision (below 1: mrcnn faster).
 # Threads: OMP_NUM_THREADS and OPENBLAS_NUM_THREADS for both processes, and
-# torch.set_num_threads on torchvision's side.
+# torch.set_num_threads on torchvision's side. mrcnn's side also runs with
+# OMP_WAIT_POLICY=PASSIVE (MRCNN_OMP_WAIT_POLICY overrides): with OpenBLAS's
+# pthread pool and libgomp's pool both at 2 threads on 2 cores, libgomp's
+# spinning threads otherwise take the cores from OpenBLAS (3-5x slower at 2
+# threads; the fix for `mrcnn` itself belongs to harness/ and cli/).
+# THREADS="2" KEEP_FROM=results/bench/torchvision.json reruns one thread
+# count and keeps the other counts' figures from the earlier file (marked).
 # Writes results/bench/torchvision.json and results/bench/torchvision.md.
 # Needs python3-torchvision (skipped with a note when missing). BUILD
 # (default "build") names the build directory whose libmrcnn.a is linked.
@@ -40,17 +46,18 @@ for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t
     $PY scripts/torchvision_reference.py bench-infer "$t" "$ITERS" 2>/dev/null | tee -a "$lines" | cut -c1-200
-    "$BUILD/bench_torchvision" infer "$tmp" "$ITERS" | tee -a "$lines" | cut -c1-200
+    OMP_WAIT_POLICY=${MRCNN_OMP_WAIT_POLICY:-PASSIVE} "$BUILD/bench_torchvision" infer "$tmp" "$ITERS" | tee -a "$lines" | cut -c1-200
     $PY scripts/torchvision_reference.py bench-train "$t" "$ITERS" 2>/dev/null | tee -a "$lines" | cut -c1-200
-    "$BUILD/bench_torchvision" train "$ITERS" | tee -a "$lines" | cut -c1-200
+    OMP_WAIT_POLICY=${MRCNN_OMP_WAIT_POLICY:-PASSIVE} "$BUILD/bench_torchvision" train "$ITERS" | tee -a "$lines" | cut -c1-200
   done
 done
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //; s/"/ /g')
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p results/bench
-$PY - "$lines" "$cpu" "$load" "$ROUNDS" "$ITERS" <<'PY'
-import json, sys, datetime, torch, torchvision
+$PY - "$lines" "$cpu" "$load" "$ROUNDS" "$ITERS" "${KEEP_FROM:-}" "${MRCNN_OMP_WAIT_POLICY:-PASSIVE}" <<'PY'
+import json, os, sys, datetime, torch, torchvision
 path, cpu, load, rounds, iters = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+keep_from, wait_policy = sys.argv[6], sys.argv[7]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 
 def median(v):
@@ -63,6 +70,7 @@ out = {"bench": "torchvision", "cpu": cpu, "date": datetime.datetime.utcnow().st
        "torch": torch.__version__, "torchvision": torchvision.__version__,
        "protocol": "sides interleaved per round and thread count; per-stage figures are medians over the "
                    "rounds' per-process medians, totals the medians of all timed runs",
+       "mrcnn_env": {"OMP_WAIT_POLICY": wait_policy},
        "infer": {}, "train": {}, "targets": {"infer_total_ratio": 0.7, "train_ratio": 0.5}}
 for mode in ("infer", "train"):
     for t in sorted({r["threads"] for r in rows if r["mode"] == mode}):
@@ -83,17 +91,30 @@ for mode in ("infer", "train"):
             m, v = ent["mrcnn"]["ms"], ent["torchvision"]["ms"]
             ent["ratio"] = {k: m[k] / v[k] for k in m if k in v and v[k] > 0}
         out[mode][str(t)] = ent
+if keep_from and os.path.exists(keep_from):
+    old = json.load(open(keep_from))
+    for mode in ("infer", "train"):
+        for t, ent in old.get(mode, {}).items():
+            if t not in out[mode]:
+                ent = dict(ent)
+                ent.setdefault("from_run", old.get("date"))
+                ent.setdefault("load_average_then", old.get("load_average_at_end"))
+                out[mode][t] = ent
+    for mode in ("infer", "train"):
+        out[mode] = dict(sorted(out[mode].items()))
 with open("results/bench/torchvision.json.tmp", "w") as f:
     json.dump(out, f, indent=1)
-import os
 os.replace("results/bench/torchvision.json.tmp", "results/bench/torchvision.json")
 
 L = ["# mrcnn vs torchvision %s (torch %s)" % (torchvision.__version__, torch.__version__), "",
      "CPU: %s. %d rounds, sides interleaved, %d timed runs per process after a warm-up; medians. "
-     "Load average at the end: %s (a shared machine: noisy)." % (cpu, rounds, iters, load), "",
+     "Load average at the end: %s (a shared machine: noisy). mrcnn's side: OMP_WAIT_POLICY=%s."
+     % (cpu, rounds, iters, load, wait_policy), "",
      "## Inference: maskrcnn_resnet50_fpn, 800 x 1067, same random weights, 100 detections", "",
      "| threads | stage | mrcnn ms | torchvision ms | ratio mrcnn/torchvision |", "| --- | --- | --- | --- | --- |"]
 for t, ent in out["infer"].items():
+    if "from_run" in ent:
+        L.append("| %s | (from the run of %s, load %s) | | | |" % (t, ent["from_run"], ent.get("load_average_then")))
     for k in STAGES:
         if k in ent.get("ratio", {}):
             L.append("| %s | %s | %.0f | %.0f | %.2f |" % (t, k, ent["mrcnn"]["ms"][k], ent["torchvision"]["ms"][k],
@@ -104,6 +125,8 @@ L += ["", "Target: total ratio <= 0.70 at both thread counts.", "",
       "| --- | --- | --- | --- | --- |"]
 for t, ent in out["train"].items():
     if "ratio" in ent:
+        if "from_run" in ent:
+            L.append("| %s | (from the run of %s) | | | |" % (t, ent["from_run"]))
         sp = ent["mrcnn"].get("mrcnn_split_ms", {})
         L.append("| %s | %.0f | %.0f | %.2f | %s |" % (t, ent["mrcnn"]["ms"]["total"], ent["torchvision"]["ms"]["total"],
                                                     ent["ratio"]["total"], " / ".join("%.0f" % sp[k] for k in sp)))
