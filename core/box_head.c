@@ -238,10 +238,18 @@ int mr_box_postprocess(const mr_box_head *h, const mr_box_head_act *act, int R, 
             }
         int nk = mr_batched_nms(c, cb, cs, cl, h->cfg.nms_thresh, D, keep, ws);
         if (nk > D) nk = D;
+        /* back to the original image per axis, as torchvision's
+         * resize_boxes does (original / resized size of each side: the
+         * rounded resized sides make the two ratios differ slightly) */
         float inv = im->scale > 0 ? 1.0f / im->scale : 1.0f;
+        float rx = inv, ry = inv;
+        if (im->orig_width > 0 && im->width > 0 && im->orig_height > 0 && im->height > 0) {
+            rx = (float)im->orig_width / (float)im->width;
+            ry = (float)im->orig_height / (float)im->height;
+        }
         for (int i = 0; i < nk; i++) {
             memcpy(d->boxes + 4 * i, cb + 4 * (size_t)keep[i], 4 * sizeof(float));
-            for (int q = 0; q < 4; q++) d->boxes_orig[4 * i + q] = d->boxes[4 * i + q] * inv;
+            for (int q = 0; q < 4; q++) d->boxes_orig[4 * i + q] = d->boxes[4 * i + q] * (q % 2 ? ry : rx);
             d->scores[i] = cs[keep[i]];
             d->labels[i] = cl[keep[i]];
         }

@@ -89,7 +89,8 @@ void mr_box_loss(const mr_box_head *h, const mr_box_head_act *act, const mr_box_
                  float *dcls, float *ddeltas, double *loss_cls, double *loss_box);
 
 /* Detections of one image. boxes in the resized image's coordinates
- * (boxes_orig divided by the image's scale, for results files). */
+ * (boxes_orig scaled back to the original image per axis, original /
+ * resized side as torchvision does, for results files). */
 typedef struct mr_dets {
     int n;
     float *boxes, *boxes_orig, *scores;

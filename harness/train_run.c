@@ -166,10 +166,12 @@ static int infer_batch(mr_detector *d, const mr_batch *b, const split *s, mr_det
             }
             double kp[3 * MR_DATASET_MAX_KP];
             if (dets[k].kps && nk > 0 && dets[k].labels[q] == s->ds.kp_label && dets[k].num_kp == nk) {
-                float inv = 1.0f / bi->scale;
+                /* per axis, original / resized side, as the boxes (torchvision's resize_keypoints) */
+                float rx = bi->width > 0 ? (float)bi->orig_width / (float)bi->width : 1.0f / bi->scale;
+                float ry = bi->height > 0 ? (float)bi->orig_height / (float)bi->height : 1.0f / bi->scale;
                 for (int p2 = 0; p2 < nk; p2++) {
-                    kp[3 * p2] = dets[k].kps[((size_t)q * nk + p2) * 3] * inv;
-                    kp[3 * p2 + 1] = dets[k].kps[((size_t)q * nk + p2) * 3 + 1] * inv;
+                    kp[3 * p2] = dets[k].kps[((size_t)q * nk + p2) * 3] * rx;
+                    kp[3 * p2 + 1] = dets[k].kps[((size_t)q * nk + p2) * 3 + 1] * ry;
                     kp[3 * p2 + 2] = 1;
                 }
                 a.num_kpt = nk;

@@ -632,6 +632,7 @@ static void test_ref_pipeline(void **state)
                   Dtv, Dmy, paired, dok, 100 * drate, bmax, smax, omax);
     assert_true(Dtv > 0);
     assert_true(drate >= 0.99);
+    assert_true(omax <= 0.01); /* boxes in original coordinates (per-axis rescale) */
 
     /* 4. pasted masks (mrcnn's boxes in original coordinates) */
     if (s.mask_on) {
@@ -643,9 +644,8 @@ static void test_ref_pipeline(void **state)
         uint8_t *bin = malloc((size_t)H * W);
         double miou = 1, miou_s = 1, pdiff = 0;
         /* torchvision's postprocess rescales boxes per axis by orig / resized
-         * size; mrcnn's boxes_orig divide by the one scale factor (see
-         * docs/reference.md): both pastes are measured, the first is the
-         * equality criterion */
+         * size, and so does mrcnn's boxes_orig: pasted with both the pair's
+         * resized box rescaled here and with boxes_orig, both must match */
         float rw = (float)(osz[1] / isz[1]), rh = (float)(osz[0] / isz[0]);
         for (int i = 0; i < Dtv; i++) {
             int j = dp[i];
@@ -671,6 +671,7 @@ static void test_ref_pipeline(void **state)
                       "per axis as torchvision): min IoU %.6f; pasted with mrcnn's boxes_orig: min IoU %.6f\n",
                       pdiff, miou, miou_s);
         assert_true(miou > 0.99);
+        assert_true(miou_s > 0.99);
         free(bin);
         free(om);
         free(tprob);
