@@ -107,6 +107,23 @@ static int write_out(const bench_ctx *ctx, const char *name, const char *text, m
     return mr_write_file_atomic(path, text, strlen(text), e);
 }
 
+/* SUITE.json (js plus a final newline) and SUITE.md into --out */
+static int write_suite(const bench_ctx *ctx, const char *suite, const char *js, const char *md, mr_err *e)
+{
+    size_t jl = strlen(js);
+    char *jsn = malloc(jl + 2), name[64];
+    if (!jsn) return mr_errf(e, MR_ENOMEM, "bench %s: out of memory", suite);
+    memcpy(jsn, js, jl);
+    jsn[jl] = '\n';
+    jsn[jl + 1] = 0;
+    snprintf(name, sizeof name, "%s.json", suite);
+    int rc = write_out(ctx, name, jsn, e);
+    free(jsn);
+    snprintf(name, sizeof name, "%s.md", suite);
+    if (!rc) rc = write_out(ctx, name, md, e);
+    return rc;
+}
+
 /* ---- suite conv ---- */
 
 typedef struct { int n; float *a, *b, *c; } sgemm_arg;
@@ -256,19 +273,7 @@ static int suite_conv(const bench_ctx *ctx, mr_err *e)
     if (!js) rc = mr_errf(e, MR_ENOMEM, "bench conv: cannot format JSON");
     if (!rc && ctx->json) printf("%s\n", js);
     if (!rc && !ctx->json) printf("forward >= 75%% of sgemm on every shape: %s\n", all_ok ? "yes" : "no");
-    if (!rc && ctx->out_dir) {
-        size_t jl = strlen(js);
-        char *jsn = malloc(jl + 2);
-        if (!jsn) rc = mr_errf(e, MR_ENOMEM, "bench conv: out of memory");
-        else {
-            memcpy(jsn, js, jl);
-            jsn[jl] = '\n';
-            jsn[jl + 1] = 0;
-            rc = write_out(ctx, "conv.json", jsn, e);
-            if (!rc) rc = write_out(ctx, "conv.md", md, e);
-            free(jsn);
-        }
-    }
+    if (!rc && ctx->out_dir) rc = write_suite(ctx, "conv", js, md, e);
     free(js);
     cJSON_Delete(root);
     return rc;
@@ -417,19 +422,7 @@ static int suite_detector(const bench_ctx *ctx, mr_err *e)
     cJSON_Delete(root);
     if (!js) return mr_errf(e, MR_ENOMEM, "bench detector: cannot format JSON");
     if (ctx->json) printf("%s\n", js);
-    if (ctx->out_dir) {
-        size_t jl = strlen(js);
-        char *jsn = malloc(jl + 2);
-        if (!jsn) rc = mr_errf(e, MR_ENOMEM, "bench detector: out of memory");
-        else {
-            memcpy(jsn, js, jl);
-            jsn[jl] = '\n';
-            jsn[jl + 1] = 0;
-            rc = write_out(ctx, "detector.json", jsn, e);
-            if (!rc) rc = write_out(ctx, "detector.md", md, e);
-            free(jsn);
-        }
-    }
+    if (ctx->out_dir) rc = write_suite(ctx, "detector", js, md, e);
     free(js);
     return rc;
 }
