@@ -2,23 +2,23 @@
 # make demo — the main job, end to end on a fresh machine (make has already
 # run `make deps` and built ./mrcnn): generate the synthetic dataset, train a
 # short version of the paper's Table 2c (RoIPool vs RoIAlign on the C4
-# backbone, tiny preset, one seed), print the table next to the paper's and
-# plot it. Measured 11 min 39 s on 2 shared cores under load average 7-12
-# (2026-11-25); rerunning resumes / reuses what is done (delete runs/demo
-# to start over). Note: at 200 tiny iterations the C4 model's AP is still
-# about 0; DEMO_ITERS="" uses the preset's 300, bench preset for real numbers.
+# backbone, bench preset, one seed, 500 iterations, the two rows trained side
+# by side, one core each), print the table next to the paper's and plot it.
+# Rerunning resumes / reuses what is done (delete runs/demo to start over).
 #
-# Knobs (environment): DEMO_PRESET (tiny), DEMO_ROWS (roialign_ave; "all"
-# for the five rows of 2c), DEMO_SEEDS (1), DEMO_ITERS (200; "" = the
-# preset's schedule), THREADS (all cores), MRCNN (the binary, ./mrcnn).
+# Knobs (environment): DEMO_PRESET (bench), DEMO_ROWS (roialign_ave; "all"
+# for the five rows of 2c), DEMO_SEEDS (1), DEMO_ITERS (500; "" = the
+# preset's schedule), THREADS (all cores), JOBS (runs in parallel: THREADS),
+# MRCNN (the binary, ./mrcnn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PRESET=${DEMO_PRESET:-tiny}
+PRESET=${DEMO_PRESET:-bench}
 ROWS=${DEMO_ROWS:-roialign_ave}
 SEEDS=${DEMO_SEEDS:-1}
-ITERS=${DEMO_ITERS-200}
+ITERS=${DEMO_ITERS-500}
 THREADS=${THREADS:-$(nproc)}
+JOBS=${JOBS:-$THREADS}
 OUT=runs/demo
 DATA=data/synth_$PRESET
 start=$(date +%s)
@@ -33,7 +33,7 @@ if [ ! -f "$DATA/val.json" ]; then
   "$MRCNN" synth --preset "$PRESET" --out "$DATA"
 fi
 
-args=(2c --preset "$PRESET" --seeds "$SEEDS" --threads "$THREADS" --data "$DATA"
+args=(2c --preset "$PRESET" --seeds "$SEEDS" --threads "$THREADS" --jobs "$JOBS" --data "$DATA"
       --runs "$OUT/runs" --results "$OUT/results" --store "$OUT/store.jsonl")
 [ "$ROWS" = all ] || args+=(--rows "$ROWS")
 [ -z "$ITERS" ] || args+=(--iters "$ITERS")
