@@ -65,7 +65,7 @@ typedef struct mr_table_row {
 typedef struct mr_table {
     char id[8];          /* the paper's table name: 2a, 2b, ..., 6 */
     char title[160];
-    char note[256];      /* set-up line printed under the table (preset, iterations) */
+    char note[512];      /* set-up line printed under the table (preset, iterations) */
     int base;            /* index of the base row */
     int ncols, nrows;
     mr_table_col col[MR_TABLE_MAX_COLS];

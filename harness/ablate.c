@@ -7,6 +7,7 @@
 #include "core/fileio.h"
 #include "variants/config.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -286,6 +287,38 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, mr_
     return first_rc;
 }
 
+/* "our base row: FPN tap, ResNet-18 x0.25, 128 px input, 2000 iterations
+ * at lr 0.02" from the base row's config as trained (or as configured): the
+ * table's title names the paper's set-up, this names ours (a --configs
+ * directory may use another base). Fields the config lacks are left out. */
+static double num_at(const cJSON *cfg, const char *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, obj), key);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+}
+
+static void setup_note(const cJSON *cfg, long max_iters, char *buf, size_t n)
+{
+    const cJSON *tap = cJSON_GetObjectItemCaseSensitive(cfg, "tap");
+    double depth = num_at(cfg, "backbone", "depth"), width = num_at(cfg, "backbone", "width");
+    double size = num_at(cfg, "input", "min_size"), iters = num_at(cfg, "schedule", "iters");
+    double lr = num_at(cfg, "schedule", "lr");
+    size_t l = 0;
+    l += (size_t)snprintf(buf + l, n - l, "; our base row:");
+    if (cJSON_IsString(tap)) {
+        char up[16] = "";
+        for (size_t i = 0; i < sizeof up - 1 && tap->valuestring[i]; i++)
+            up[i] = (char)toupper((unsigned char)tap->valuestring[i]);
+        if (l < n) l += (size_t)snprintf(buf + l, n - l, " %s tap,", up);
+    }
+    if (depth > 0 && l < n) l += (size_t)snprintf(buf + l, n - l, " ResNet-%.0f x%g,", depth, width > 0 ? width : 1.0);
+    if (size > 0 && l < n) l += (size_t)snprintf(buf + l, n - l, " %.0f px input,", size);
+    if (max_iters > 0 && (iters <= 0 || max_iters < iters)) iters = (double)max_iters;
+    if (iters > 0 && l < n) l += (size_t)snprintf(buf + l, n - l, " %.0f iterations", iters);
+    if (lr > 0 && l < n) l += (size_t)snprintf(buf + l, n - l, " at lr %g", lr);
+    if (l < n && l > 0 && buf[l - 1] == ',') buf[l - 1] = '\0';
+}
+
 int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, mr_err *e)
 {
     const mr_ablate_table_def *td = mr_ablate_find(table);
@@ -302,7 +335,7 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
         size_t l = strlen(t->note);
         snprintf(t->note + l, sizeof t->note - l, "%ld", o->max_iters);
     }
-    cJSON *base_cfg = NULL;
+    cJSON *base_cfg = NULL, *base_run_cfg = NULL;
     int rc = MR_OK;
     cJSON *runs_per_row = cJSON_CreateArray();
     if ((rc = check_rows(o, td, e))) { cJSON_Delete(runs_per_row); return rc; }
@@ -325,6 +358,9 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
             snprintf(dir, sizeof dir, "%s/%s/%s/%s/seed%ld", o->runs_dir, o->preset, td->id,
                      td->rows[r].name, seed);
             if (!run_done(dir)) continue;
+            snprintf(path, sizeof path, "%s/config.json", dir);
+            if (r == td->base && !base_run_cfg && mr_file_exists(path) && mr_json_load(path, &base_run_cfg, e))
+                base_run_cfg = NULL;   /* the note then falls back to the row's config */
             snprintf(path, sizeof path, "%s/metrics.json", dir);
             cJSON *m = NULL;
             if ((rc = mr_json_load(path, &m, e))) goto fail;
@@ -349,6 +385,16 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
             if (rc) goto fail;
         }
     }
+    /* as trained (preset overlay, cap) when a base run holds its resolved config */
+    if (base_run_cfg && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(base_run_cfg, "tap"))) {
+        cJSON_Delete(base_run_cfg);
+        base_run_cfg = NULL;
+    }
+    if (base_run_cfg || base_cfg) {
+        size_t l = strlen(t->note);
+        setup_note(base_run_cfg ? base_run_cfg : base_cfg, base_run_cfg ? 0 : o->max_iters,
+                   t->note + l, sizeof t->note - l);
+    }
     if (o->paper_json && (rc = mr_table_paper_load(t, o->paper_json, e))) goto fail;
     mr_table_compute(t);
     cJSON *j = mr_table_json(t);
@@ -363,6 +409,7 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
     cJSON_Delete(j);
 fail:
     cJSON_Delete(base_cfg);
+    cJSON_Delete(base_run_cfg);
     cJSON_Delete(runs_per_row);
     return rc;
 }

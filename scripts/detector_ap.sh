@@ -1,44 +1,76 @@
 #!/usr/bin/env bash
 # detector_ap.sh — box AP50 / AP75 / AP of the C4, C5 and FPN taps with
 # RoIPool and RoIAlign (issue 5's calibration table), trained from the
-# bench_* configs on DATA (default: a fresh `mrcnn synth --preset bench`,
-# else the 128x128 stand-in of scripts/bench_detector.sh). ITERS_FPN /
-# ITERS_C5 / ITERS_C4 shorten the runs (default: the configs' schedules).
-# Writes results/detector_ap.md and .json. Runs sequentially (1 thread).
+# bench_* configs on DATA (a `mrcnn synth --preset bench` directory).
+# CONFIGS lists the bench_<name>.json configs (default: fpn c5 c4 c5_256
+# c4_256, the last two on inputs upsampled to 256 px); ITERS_<NAME> (e.g.
+# ITERS_C4_256) shortens a config's runs (default: its schedule); JOBS runs that many rows side by side, one thread each
+# (default 1). Each row is a plain `mrcnn train` run under OUT/run_<tap>_<roi>;
+# a row whose run already finished (metrics.json present) is not retrained.
+# Writes results/detector_ap.md and .json from the finished runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${MRCNN_BIN:-./mrcnn}
 OUT=${OUT:-/tmp/mrcnn-detector-ap}
 DATA=${DATA:?set DATA to a dataset directory (train.json, val.json)}
+JOBS=${JOBS:-1}
 mkdir -p "$OUT" results
-rows=()
-for tap in fpn c5 c4; do
+jobs_file="$OUT/jobs.txt"
+: > "$jobs_file"
+CONFIGS=${CONFIGS:-fpn c5 c4 c5_256 c4_256}
+for tap in $CONFIGS; do
   var="ITERS_$(echo $tap | tr a-z A-Z)"
   iters=${!var:-0}
   for roi in roialign roipool; do
     cfg="$OUT/${tap}_${roi}.json"
     echo "{\"base\": \"$PWD/variants/configs/bench_$tap.json\", \"name\": \"bench_${tap}_$roi\", \"roi\": {\"extractor\": \"$roi\"}}" > "$cfg"
-    args=()
-    [ "$iters" -gt 0 ] && args=(--iters "$iters")
-    t0=$(date +%s)
-    "$BIN" train --config "$cfg" --data "$DATA" --out "$OUT/run_${tap}_$roi" --threads 1 --quiet "${args[@]}"
-    t1=$(date +%s)
-    rows+=("$tap $roi $OUT/run_${tap}_$roi $((t1 - t0))")
-    echo "$tap $roi done in $((t1 - t0)) s"
+    [ -f "$OUT/run_${tap}_$roi/metrics.json" ] && continue
+    rm -rf "$OUT/run_${tap}_$roi"
+    echo "$tap $roi $iters" >> "$jobs_file"
   done
 done
-python3 - "${rows[@]}" <<'PY'
-import json, sys
-out = []
-md = ["# Box AP by tap and RoI extractor (bench configs)\n",
-      "| tap | RoI extractor | iterations | AP | AP50 | AP75 | train min |", "|---|---|---|---|---|---|---|"]
-for r in sys.argv[1:]:
-    tap, roi, run, sec = r.split()
-    m = json.load(open(run + "/metrics.json"))["bbox"]["metrics"]
-    cfg = json.load(open(run + "/config.json"))
-    out.append({"tap": tap, "roi": roi, "iters": cfg["schedule"]["iters"], "AP": m["AP"], "AP50": m["AP50"], "AP75": m["AP75"], "sec": int(sec)})
-    md.append("| %s | %s | %d | %.3f | %.3f | %.3f | %.1f |" % (tap, roi, cfg["schedule"]["iters"], m["AP"], m["AP50"], m["AP75"], int(sec) / 60))
-json.dump(out, open("results/detector_ap.json", "w"), indent=1)
-open("results/detector_ap.md", "w").write("\n".join(md) + "\n")
+run_one() {  # tap roi iters
+  local args=()
+  [ "$3" -gt 0 ] && args=(--iters "$3")
+  local t0 t1
+  t0=$(date +%s)
+  "$BIN" train --config "$OUT/$1_$2.json" --data "$DATA" --out "$OUT/run_$1_$2" \
+    --threads 1 --quiet "${args[@]}" > "$OUT/log_$1_$2.txt" 2>&1
+  t1=$(date +%s)
+  echo $((t1 - t0)) > "$OUT/run_$1_$2/wall_seconds"
+  echo "$1 $2 done in $((t1 - t0)) s"
+}
+export -f run_one
+export BIN OUT DATA
+xargs -a "$jobs_file" -P "$JOBS" -L 1 bash -c 'run_one "$@"' _
+python3 - "$OUT" "$JOBS" $CONFIGS <<'PY'
+import json, os, sys
+out_dir, jobs, configs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+rows = []
+md = ["# Box AP by tap and RoI extractor (bench configs, bench synthetic preset)\n",
+      "Produced by `scripts/detector_ap.sh` (one thread per run, %d run(s) side by side on the "
+      "2-core box; wall minutes include the final evaluation on the 300 val images).\n" % jobs,
+      "| config | tap | input px | RoI extractor | iterations | AP | AP50 | AP75 | APs | APm | APl | wall min |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+for tap in configs:
+    for roi in ("roialign", "roipool"):
+        run = os.path.join(out_dir, "run_%s_%s" % (tap, roi))
+        if not os.path.exists(run + "/metrics.json"):
+            continue
+        m = json.load(open(run + "/metrics.json"))["bbox"]["metrics"]
+        cfg = json.load(open(run + "/config.json"))
+        sec = int(open(run + "/wall_seconds").read()) if os.path.exists(run + "/wall_seconds") else 0
+        r = {"config": "bench_" + tap, "tap": cfg["tap"], "input": cfg["input"]["min_size"], "roi": roi,
+             "iters": cfg["schedule"]["iters"], "wall_seconds": sec}
+        r.update({k: m[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl")})
+        rows.append(r)
+        md.append("| bench_%s | %s | %d | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+            tap, r["tap"], r["input"], roi, r["iters"], 100 * m["AP"], 100 * m["AP50"], 100 * m["AP75"],
+            100 * m["APs"], 100 * m["APm"], 100 * m["APl"], sec / 60))
+tmp = "results/detector_ap.json.tmp"
+json.dump(rows, open(tmp, "w"), indent=1)
+os.replace(tmp, "results/detector_ap.json")
+open("results/detector_ap.md.tmp", "w").write("\n".join(md) + "\n")
+os.replace("results/detector_ap.md.tmp", "results/detector_ap.md")
 print("\n".join(md))
 PY
