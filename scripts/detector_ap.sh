@@ -7,13 +7,15 @@
 # ITERS_C4_256) shortens a config's runs (default: its schedule); JOBS runs that many rows side by side, one thread each
 # (default 1). Each row is a plain `mrcnn train` run under OUT/run_<tap>_<roi>;
 # a row whose run already finished (metrics.json present) is not retrained.
-# Writes results/detector_ap.md and .json from the finished runs.
+# Writes results/detector_ap.md and .json from the finished runs; each run
+# appends its record to STORE (default results/store.jsonl; "" for none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${MRCNN_BIN:-./mrcnn}
 OUT=${OUT:-/tmp/mrcnn-detector-ap}
 DATA=${DATA:?set DATA to a dataset directory (train.json, val.json)}
 JOBS=${JOBS:-1}
+STORE=${STORE-$PWD/results/store.jsonl}
 mkdir -p "$OUT" results
 jobs_file="$OUT/jobs.txt"
 : > "$jobs_file"
@@ -32,6 +34,7 @@ done
 run_one() {  # tap roi iters
   local args=()
   [ "$3" -gt 0 ] && args=(--iters "$3")
+  [ -z "$STORE" ] || args+=(--store "$STORE")
   local t0 t1
   t0=$(date +%s)
   "$BIN" train --config "$OUT/$1_$2.json" --data "$DATA" --out "$OUT/run_$1_$2" \
@@ -41,8 +44,8 @@ run_one() {  # tap roi iters
   echo "$1 $2 done in $((t1 - t0)) s"
 }
 export -f run_one
-export BIN OUT DATA
-xargs -a "$jobs_file" -P "$JOBS" -L 1 bash -c 'run_one "$@"' _
+export BIN OUT DATA STORE
+xargs -r -a "$jobs_file" -P "$JOBS" -L 1 bash -c 'run_one "$@"' _
 python3 - "$OUT" "$JOBS" $CONFIGS <<'PY'
 import json, os, sys
 out_dir, jobs, configs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
@@ -64,9 +67,10 @@ for tap in configs:
              "iters": cfg["schedule"]["iters"], "wall_seconds": sec}
         r.update({k: m[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl")})
         rows.append(r)
-        md.append("| bench_%s | %s | %d | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
-            tap, r["tap"], r["input"], roi, r["iters"], 100 * m["AP"], 100 * m["AP50"], 100 * m["AP75"],
-            100 * m["APs"], 100 * m["APm"], 100 * m["APl"], sec / 60))
+        pct = lambda v: "%.1f" % (100 * v) if v >= 0 else "n/a"   # -1: no object of that size
+        md.append("| bench_%s | %s | %d | %s | %d | %s | %s | %s | %s | %s | %s | %.1f |" % (
+            tap, r["tap"], r["input"], roi, r["iters"], pct(m["AP"]), pct(m["AP50"]), pct(m["AP75"]),
+            pct(m["APs"]), pct(m["APm"]), pct(m["APl"]), sec / 60))
 tmp = "results/detector_ap.json.tmp"
 json.dump(rows, open(tmp, "w"), indent=1)
 os.replace(tmp, "results/detector_ap.json")
