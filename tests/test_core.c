@@ -196,6 +196,37 @@ static void test_arena_steady_state(void **s)
     mr_arena_free(&a);
 }
 
+/* Steps whose peak creeps up (training: the number of positive RoIs moves
+ * from step to step) reuse the block within its headroom instead of
+ * mapping a new one at every new high water. */
+static void test_arena_growing_peak(void **s)
+{
+    (void)s;
+    mr_arena a;
+    mr_arena_init(&a, 4096);
+    size_t n = 100000;
+    assert_non_null(mr_arena_alloc(&a, n));
+    assert_non_null(mr_arena_alloc(&a, 50000));   /* a second block */
+    mr_arena_reset(&a);
+    long blocks = a.block_allocs;
+    for (int step = 0; step < 20; step++) {
+        n += 1000;   /* +0.7% per step: 20 steps stay within the +25% headroom */
+        assert_non_null(mr_arena_alloc(&a, n));
+        assert_non_null(mr_arena_alloc(&a, 50000));
+        assert_null(a.head->next);
+        mr_arena_reset(&a);
+    }
+    assert_int_equal(a.block_allocs, blocks);
+    /* growth past the headroom: one new block, then steady again */
+    assert_non_null(mr_arena_alloc(&a, 4 * n));
+    mr_arena_reset(&a);
+    blocks = a.block_allocs;
+    assert_non_null(mr_arena_alloc(&a, 4 * n));
+    mr_arena_reset(&a);
+    assert_int_equal(a.block_allocs, blocks);
+    mr_arena_free(&a);
+}
+
 /* ---- fileio and err ---- */
 
 static void test_fileio_atomic(void **s)
@@ -680,6 +711,7 @@ size_t tests_core(const struct CMUnitTest **out)
         cmocka_unit_test(test_arena_absurd_sizes),
         cmocka_unit_test(test_arena_mark_release),
         cmocka_unit_test(test_arena_steady_state),
+        cmocka_unit_test(test_arena_growing_peak),
         cmocka_unit_test(test_fileio_atomic),
         cmocka_unit_test(test_fileio_errors),
         cmocka_unit_test(test_err),
