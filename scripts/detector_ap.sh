@@ -4,7 +4,8 @@
 # bench_* configs on DATA (a `mrcnn synth --preset bench` directory).
 # CONFIGS lists the bench_<name>.json configs (default: fpn c5 c4 c5_256
 # c4_256, the last two on inputs upsampled to 256 px); ITERS_<NAME> (e.g.
-# ITERS_C4_256) shortens a config's runs (default: its schedule); JOBS runs that many rows side by side, one thread each
+# ITERS_C4_256) shortens a config's runs (default: its schedule); ROIS
+# picks the extractors (default: roialign roipool); JOBS runs that many rows side by side, one thread each
 # (default 1). Each row is a plain `mrcnn train` run under OUT/run_<tap>_<roi>;
 # a row whose run already finished (metrics.json present) is not retrained.
 # Writes results/detector_ap.md and .json from the finished runs; each run
@@ -17,13 +18,14 @@ DATA=${DATA:?set DATA to a dataset directory (train.json, val.json)}
 JOBS=${JOBS:-1}
 STORE=${STORE-$PWD/results/store.jsonl}
 mkdir -p "$OUT" results
-jobs_file="$OUT/jobs.txt"
+ROIS=${ROIS:-roialign roipool}
+jobs_file="$OUT/jobs.$$.txt"
 : > "$jobs_file"
 CONFIGS=${CONFIGS:-fpn c5 c4 c5_256 c4_256}
 for tap in $CONFIGS; do
   var="ITERS_$(echo $tap | tr a-z A-Z)"
   iters=${!var:-0}
-  for roi in roialign roipool; do
+  for roi in $ROIS; do
     cfg="$OUT/${tap}_${roi}.json"
     echo "{\"base\": \"$PWD/variants/configs/bench_$tap.json\", \"name\": \"bench_${tap}_$roi\", \"roi\": {\"extractor\": \"$roi\"}}" > "$cfg"
     [ -f "$OUT/run_${tap}_$roi/metrics.json" ] && continue
@@ -46,6 +48,7 @@ run_one() {  # tap roi iters
 export -f run_one
 export BIN OUT DATA STORE
 xargs -r -a "$jobs_file" -P "$JOBS" -L 1 bash -c 'run_one "$@"' _
+rm -f "$jobs_file"
 python3 - "$OUT" "$JOBS" $CONFIGS <<'PY'
 import json, os, sys
 out_dir, jobs, configs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
