@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <ftw.h>
 #include <unistd.h>
 
 #include "core/detector.h"
@@ -47,6 +48,43 @@ static void expect_fail(const char *dir, const char *name, const char *text, con
     assert_int_not_equal(rc, MR_OK);
     assert_non_null(strstr(e.msg, want));
     assert_non_null(strstr(e.msg, name));   /* every message names the config file */
+}
+
+/* every config file shipped under variants/configs (top level, ablation
+ * rows, demo rows) loads and validates: a renamed field or a broken base
+ * chain in a row that no test trains is caught here */
+static int every_cfg_n, every_cfg_bad;
+static int every_cfg_visit(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)ftw;
+    size_t l = strlen(path);
+    if (flag != FTW_F || l < 5 || strcmp(path + l - 5, ".json")) return 0;
+    mr_config c;
+    mr_err e;
+    every_cfg_n++;
+    if (mr_config_load(&c, path, &e)) {
+        print_error("%s: %s\n", path, e.msg);
+        every_cfg_bad++;
+    }
+    return 0;
+}
+
+static void test_every_shipped_config(void **st)
+{
+    (void)st;
+    every_cfg_n = every_cfg_bad = 0;
+    assert_int_equal(nftw("variants/configs", every_cfg_visit, 16, FTW_PHYS), 0);
+    assert_true(every_cfg_n >= 30);
+    assert_int_equal(every_cfg_bad, 0);
+    /* the upsampled C4 / C5 calibration configs change the input only */
+    mr_config a, b;
+    mr_err e;
+    assert_int_equal(mr_config_load(&a, "variants/configs/bench_c4_256.json", &e), MR_OK);
+    assert_int_equal(mr_config_load(&b, "variants/configs/bench_c4.json", &e), MR_OK);
+    assert_int_equal(a.min_size, 256);
+    assert_int_equal(a.max_size, 256);
+    assert_int_equal(a.spec.box.batch_per_image, b.spec.box.batch_per_image);
+    assert_string_equal(a.tap, b.tap);
 }
 
 static void test_shipped_configs(void **st)
@@ -267,6 +305,7 @@ static void test_mask_mlp_layers(void **st)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shipped_configs),
+    cmocka_unit_test(test_every_shipped_config),
     cmocka_unit_test(test_base_deep_merge_and_roundtrip),
     cmocka_unit_test(test_empty_config_defaults),
     cmocka_unit_test(test_bad_configs),
