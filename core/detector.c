@@ -827,9 +827,14 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     memset(&ks, 0, sizeof ks);
     if (d->s.kp_on && (rc = kp_forward_train(d, &f, b, &smp, &ks, L, e))) return rc;
     L->total = L->rpn_cls + L->rpn_box + L->cls + L->box + L->mask + L->kp;
-    if (!isfinite(L->total))
-        return mr_errf(e, MR_EUSER, "training diverged: loss is %g (rpn_cls %g rpn_box %g cls %g box %g); "
-                       "lower schedule.lr", L->total, L->rpn_cls, L->rpn_box, L->cls, L->box);
+    if (!isfinite(L->total)) {   /* before any gradient: the caller's weights stay as they are */
+        char extra[64] = "";
+        if (d->s.mask_on) snprintf(extra, sizeof extra, " mask %g", L->mask);
+        if (d->s.kp_on) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " kp %g", L->kp);
+        return mr_errf(e, MR_EUSER, "training diverged: loss is %g (rpn_cls %g rpn_box %g cls %g box %g%s); "
+                       "lower schedule.lr or lengthen schedule.warmup_iters", L->total, L->rpn_cls, L->rpn_box,
+                       L->cls, L->box, extra);
+    }
     /* ---- backward ---- */
     int C = d->roi_in_ch, P = d->s.roi_params.pooled_h;
     float *dpooled = mr_arena_zeros(a, (size_t)(R + 1) * C * P * P);

@@ -125,6 +125,42 @@ static void test_taps_and_extractors(void **st)
     run_taps("c5", "roipool");
 }
 
+/* a step whose loss is not finite fails with the terms named and leaves
+ * the weights as they were (no NaN update); lr 1e9 makes the tiny model
+ * blow up within a few steps */
+static void test_divergence_stops(void **st)
+{
+    (void)st;
+    mr_err e;
+    mr_detector *d = make_tiny("fpn", "roialign", 2);
+    td_batch tb;
+    td_batch_make(&tb, 2, 64, 9);
+    mr_schedule sch = {100, 1e9, 0, 1.0, 0, {0}, 0.1, 0.9, 0};
+    mr_trainer t;
+    assert_int_equal(mr_trainer_init(&t, d, &sch, 1, &e), MR_OK);
+    size_t n = d->params.numel;
+    float *before = malloc(n * sizeof *before);
+    assert_non_null(before);
+    mr_losses L;
+    int rc = MR_OK, it = 0;
+    for (; it < 50 && rc == MR_OK; it++) {
+        memcpy(before, d->params.data, n * sizeof *before);
+        rc = mr_trainer_step(&t, &tb.b, &L, &e);
+    }
+    if (rc != MR_EUSER || !strstr(e.msg, "training diverged: loss is "))
+        print_error("step %d: rc %d: %s\n", it, rc, rc ? e.msg : "");
+    assert_int_equal(rc, MR_EUSER);
+    assert_non_null(strstr(e.msg, "training diverged: loss is "));
+    assert_non_null(strstr(e.msg, "(rpn_cls "));
+    assert_non_null(strstr(e.msg, "lower schedule.lr"));
+    assert_int_equal(t.iter, it - 1);   /* the failed step is not counted */
+    assert_memory_equal(before, d->params.data, n * sizeof *before);
+    free(before);
+    mr_trainer_free(&t);
+    td_batch_free(&tb);
+    mr_detector_free(d);
+}
+
 /* after a few steps the arena stops calling malloc */
 static void test_no_malloc_steady_state(void **st)
 {
@@ -494,6 +530,7 @@ static const struct CMUnitTest tests[] = {
     T(test_torchvision_names),
     T(test_taps_and_extractors),
     T(test_no_malloc_steady_state),
+    T(test_divergence_stops),
     T(test_loss_falls),
     T(test_rpn_loss_gradcheck),
     T(test_box_loss_gradcheck),
