@@ -289,11 +289,13 @@ static int plot_ap_iou(const cJSON *j, const char *id, const mr_plot_opts *o, in
     if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); return rc; }
     if (!nblocks) { free(plot.p); return MR_OK; }
     char title[300];
-    snprintf(title, sizeof title, "Table %s: %s AP vs IoU threshold (mean ± std over seeds)", id, iou_type);
+    /* keypoints are matched by OKS, not IoU (same 0.50:0.95 thresholds) */
+    const char *thr = strcmp(iou_type, "keypoints") ? "IoU threshold" : "OKS threshold";
+    snprintf(title, sizeof title, "Table %s: %s AP vs %s (mean ± std over seeds)", id, iou_type, thr);
     sbuf b = {0};
     FILE *f = open_memstream(&b.p, &b.n);
     if (!f) { free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-    gp_head(f, title, "IoU threshold", "AP (%)");
+    gp_head(f, title, thr, "AP (%)");
     fprintf(f, "set xrange [0.48:0.97]\nset xtics 0.5,0.05,0.95\n%s\n", plot.p);
     fclose(f);
     free(plot.p);
