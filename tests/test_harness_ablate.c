@@ -129,7 +129,7 @@ static void test_ablate_fake_2c(void **s)
     assert_true(tu_file_contains(p, "RoIAlign, ave"));
     /* the note names our set-up (these fake runs hold no resolved config:
      * the base row's config file) */
-    assert_true(tu_file_contains(p, "our base row: C4 tap, ResNet-18 x0.25, 128 px input"));
+    assert_true(tu_file_contains(p, "our base row: C4 tap, ResNet-18 x0.25, 256 px input"));
     free(d);
 }
 
