@@ -125,6 +125,17 @@ static void test_taps_and_extractors(void **st)
     run_taps("c5", "roipool");
 }
 
+/* a tiny FPN/RoIAlign detector, its trainer on sch (1 thread) and a
+ * 2-image 64 px batch */
+static mr_detector *tiny_trainer(mr_trainer *t, td_batch *tb, const mr_schedule *sch)
+{
+    mr_err e;
+    mr_detector *d = make_tiny("fpn", "roialign", 2);
+    td_batch_make(tb, 2, 64, 9);
+    assert_int_equal(mr_trainer_init(t, d, sch, 1, &e), MR_OK);
+    return d;
+}
+
 /* a step whose loss is not finite fails with the terms named and leaves
  * the weights as they were (no NaN update); lr 1e9 makes the tiny model
  * blow up within a few steps */
@@ -132,12 +143,10 @@ static void test_divergence_stops(void **st)
 {
     (void)st;
     mr_err e;
-    mr_detector *d = make_tiny("fpn", "roialign", 2);
     td_batch tb;
-    td_batch_make(&tb, 2, 64, 9);
-    mr_schedule sch = {100, 1e9, 0, 1.0, 0, {0}, 0.1, 0.9, 0};
     mr_trainer t;
-    assert_int_equal(mr_trainer_init(&t, d, &sch, 1, &e), MR_OK);
+    mr_schedule sch = {100, 1e9, 0, 1.0, 0, {0}, 0.1, 0.9, 0};
+    mr_detector *d = tiny_trainer(&t, &tb, &sch);
     size_t n = d->params.numel;
     float *before = malloc(n * sizeof *before);
     assert_non_null(before);
@@ -166,12 +175,10 @@ static void test_no_malloc_steady_state(void **st)
 {
     (void)st;
     mr_err e;
-    mr_detector *d = make_tiny("fpn", "roialign", 2);
     td_batch tb;
-    td_batch_make(&tb, 2, 64, 9);
-    mr_schedule sch = {100, 0.01, 10, 0.001, 0, {0}, 0.1, 0.9, 1e-4};
     mr_trainer t;
-    assert_int_equal(mr_trainer_init(&t, d, &sch, 1, &e), MR_OK);
+    mr_schedule sch = {100, 0.01, 10, 0.001, 0, {0}, 0.1, 0.9, 1e-4};
+    mr_detector *d = tiny_trainer(&t, &tb, &sch);
     mr_losses L;
     for (int i = 0; i < 3; i++) assert_int_equal(mr_trainer_step(&t, &tb.b, &L, &e), MR_OK);
     long before = d->arena.block_allocs;
