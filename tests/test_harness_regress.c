@@ -166,22 +166,11 @@ static void test_regress_ci_set(void **s)
     /* the detector issue's end-to-end check on the synthetic tiny preset:
      * tiny_fpn's loss falls over its 200 iterations and its box AP clears a
      * floor (AP50 0.024 in the baseline; chance is ~0) */
-    char p[1200], line[4096];
+    char p[1200];
     snprintf(p, sizeof p, "%s/runs/ci/tiny_fpn/train_log.jsonl", d);
-    FILE *f = fopen(p, "r");
-    assert_non_null(f);
-    double first = NAN, last = NAN;
-    int lines = 0;
-    while (fgets(line, sizeof line, f)) {
-        cJSON *j = cJSON_Parse(line);
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "loss");
-        if (cJSON_IsNumber(l)) {
-            if (!lines++) first = l->valuedouble;
-            last = l->valuedouble;
-        }
-        cJSON_Delete(j);
-    }
-    fclose(f);
+    double losses[1000];
+    int lines = tu_log_losses(p, losses, 1000);
+    double first = lines > 0 ? losses[0] : NAN, last = lines > 0 ? losses[lines - 1] : NAN;
     if (!(lines >= 5 && last < 0.8 * first)) print_error("loss %g -> %g over %d log lines\n", first, last, lines);
     assert_true(lines >= 5 && last < 0.8 * first);
     snprintf(p, sizeof p, "%s/runs/ci/tiny_fpn/metrics.json", d);

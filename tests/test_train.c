@@ -95,16 +95,11 @@ static int setup_run(void **st)
 static void test_loss_falls_and_ap(void **st)
 {
     (void)st;
-    char p[1024], *buf = NULL;
-    size_t n;
-    mr_err e;
+    char p[1024];
     snprintf(p, sizeof p, "%s/train_log.jsonl", g_run);
-    assert_int_equal(mr_read_file(p, &buf, &n, &e), MR_OK);
     /* mean loss of the first and last three logged lines */
     double first = 0, last = 0, losses[1000];
-    int nl = 0;
-    for (char *s = buf; (s = strstr(s, "\"loss\": ")) && nl < 1000; s += 8) losses[nl++] = atof(s + 8);
-    free(buf);
+    int nl = tu_log_losses(p, losses, 1000);
     assert_true(nl >= 6);
     for (int i = 0; i < 3; i++) { first += losses[i] / 3; last += losses[nl - 1 - i] / 3; }
     if (!(last < 0.7 * first)) print_error("loss %.4f -> %.4f\n", first, last);

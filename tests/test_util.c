@@ -51,6 +51,20 @@ int tu_run(const char *cmd, char *out, size_t outn)
     return WEXITSTATUS(st);
 }
 
+int tu_log_losses(const char *path, double *out, int max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char line[8192];
+    int n = 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        const char *s = strstr(line, "\"loss\": ");
+        if (s) out[n++] = atof(s + 8);
+    }
+    fclose(f);
+    return n;
+}
+
 int tu_file_contains(const char *path, const char *text)
 {
     FILE *f = fopen(path, "rb");

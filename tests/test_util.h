@@ -22,6 +22,9 @@ char *tu_tmpdir(const char *tag);
 int tu_run(const char *cmd, char *out, size_t outn);
 /* 1 if file contains the text */
 int tu_file_contains(const char *path, const char *text);
+/* the "loss" of every line of a run's train_log.jsonl, in order, into
+ * out[0..max); returns how many (-1 when the file cannot be read) */
+int tu_log_losses(const char *path, double *out, int max);
 /* 1 under AddressSanitizer builds (make asan): long tests may shrink */
 int tu_asan(void);
 
