@@ -802,6 +802,8 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     if ((rc = mr_box_assign(&d->box, &props, b, rng, a, &smp, e))) return rc;
     double t2 = now_ms();
     d->ms.rpn += t2 - t1;
+    L->rois = smp.R;
+    L->pos_rois = smp.npos;
     f.R = smp.R;
     f.rois = smp.rois;
     f.box_job.R = smp.R;

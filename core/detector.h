@@ -99,6 +99,8 @@ int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, m
 typedef struct mr_losses {
     double rpn_cls, rpn_box, cls, box, mask, kp, total;
     int has_mask, has_kp;
+    int rois, pos_rois; /* box-head RoIs sampled in the step, positives among them
+                         * (the mask/keypoint heads' batch): the step's workload */
 } mr_losses;
 
 /* milliseconds spent per stage since the last reset (forward + backward) */

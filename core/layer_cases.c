@@ -58,6 +58,13 @@ const mr_lcase mr_layer_cases[] = {
     CONV("conv3x3_s2_p1_wide", 1, 2, 5, 70, 3, 3, 3, 2, 2, 1, 1, 1, 1, 0, G),
     /* wide enough that the column buffer is cut into bands of output rows */
     CONV("conv3x3_multiband", 1, 64, 7, 301, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, G),
+    /* Winograd F(2x2,3x3) (>= 16 channels in and out): odd sizes (partial
+     * tiles), RoI-head shape, and more tiles than one chunk (1024 at 16
+     * channels) so a chunk boundary falls inside an image */
+    CONV("conv3x3_wino_odd", 2, 16, 7, 9, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, G),
+    CONV("conv3x3_wino_roi", 3, 24, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 0, G),
+    CONV("conv3x3_wino_1x1img", 2, 16, 1, 1, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, G),
+    CONV("conv3x3_wino_chunks", 2, 16, 46, 45, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, G),
     /* transposed conv: the mask head's 2x2/2, and a padded 3x3/2 */
     DECONV("deconv2x2_s2", 2, 4, 5, 7, 3, 2, 2, 0, 1),
     DECONV("deconv3x3_s2_p1", 1, 3, 4, 5, 2, 3, 2, 1, 1),

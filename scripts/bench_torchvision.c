@@ -263,12 +263,14 @@ static int run_train(int iters)
     }
     mr_batch b = {N, S, S, images, bi};
     double *times = malloc(sizeof(double) * (size_t)(iters + 2));
+    int *pos = malloc(sizeof(int) * (size_t)(iters + 2));
     mr_losses L;
     for (int it = 0; it < iters + 2; it++) {
         if (it == 2) memset(&d->ms, 0, sizeof d->ms);
         double t0 = now_ms();
         if (mr_trainer_step(&tr, &b, &L, &e)) die("train step", &e);
         times[it] = now_ms() - t0;
+        pos[it] = L.pos_rois;
     }
     /* mrcnn's own split (forward + backward, means over the timed runs) */
     const mr_stage_ms *ms = &d->ms;
@@ -278,7 +280,10 @@ static int run_train(int iters)
            median(times + 2, iters), (ms->backbone - ms->rpn_head) / iters, (ms->rpn + ms->rpn_head) / iters,
            ms->roi_extract / iters, ms->heads / iters);
     for (int i = 0; i < iters; i++) printf("%s%.3f", i ? ", " : "", times[i + 2]);
+    printf("], \"pos_rois\": [");
+    for (int i = 0; i < iters; i++) printf("%s%d", i ? ", " : "", pos[i + 2]);
     printf("], \"loss\": %.6f}\n", L.total);
+    free(pos);
     free(times);
     free(images);
     mr_trainer_free(&tr);

@@ -82,6 +82,9 @@ for mode in ("infer", "train"):
             st = {k: median([r["ms"][k] for r in rs]) for k in rs[0]["ms"]}
             st["total"] = median([x for r in rs for x in r["runs_total_ms"]])
             ent[side] = {"ms": st, "runs_total_ms": [x for r in rs for x in r["runs_total_ms"]]}
+            if "pos_rois" in rs[0]:
+                pr = [x for r in rs for x in r["pos_rois"]]
+                ent[side]["pos_rois_mean"] = sum(pr) / len(pr)
             if "detections" in rs[0]:
                 ent[side]["detections"] = rs[0]["detections"]
             if "mean_split_ms" in rs[0]:
@@ -121,16 +124,21 @@ for t, ent in out["infer"].items():
                                                         ent["ratio"][k]))
 L += ["", "Target: total ratio <= 0.70 at both thread counts.", "",
       "## Training: one SGD iteration, Mask R-CNN ResNet-18-FPN, 256 x 256, batch 2", "",
-      "| threads | mrcnn ms | torchvision ms | ratio | mrcnn split (backbone / rpn / roi_extract / heads, ms) |",
-      "| --- | --- | --- | --- | --- |"]
+      "| threads | mrcnn ms | torchvision ms | ratio | positive RoIs per step, mrcnn / torchvision | mrcnn split (backbone / rpn / roi_extract / heads, ms) |",
+      "| --- | --- | --- | --- | --- | --- |"]
 for t, ent in out["train"].items():
     if "ratio" in ent:
         if "from_run" in ent:
-            L.append("| %s | (from the run of %s) | | | |" % (t, ent["from_run"]))
+            L.append("| %s | (from the run of %s) | | | | |" % (t, ent["from_run"]))
         sp = ent["mrcnn"].get("mrcnn_split_ms", {})
-        L.append("| %s | %.0f | %.0f | %.2f | %s |" % (t, ent["mrcnn"]["ms"]["total"], ent["torchvision"]["ms"]["total"],
-                                                    ent["ratio"]["total"], " / ".join("%.0f" % sp[k] for k in sp)))
-L += ["", "Target: ratio <= 0.50 at both thread counts.", "",
+        pos = ["%.0f" % ent[side]["pos_rois_mean"] if "pos_rois_mean" in ent[side] else "?"
+               for side in ("mrcnn", "torchvision")]
+        L.append("| %s | %.0f | %.0f | %.2f | %s | %s |" % (t, ent["mrcnn"]["ms"]["total"], ent["torchvision"]["ms"]["total"],
+                                                    ent["ratio"]["total"], " / ".join(pos),
+                                                    " / ".join("%.0f" % sp[k] for k in sp)))
+L += ["", "Target: ratio <= 0.50 at both thread counts. Each side trains from its own random weights, so the "
+      "number of positive RoIs (the mask head's batch, most of the step's work) differs between the sides and "
+      "between steps; its mean over the timed steps is shown so the workloads can be compared.", "",
       "Stages: transform = normalise, resize (identity here) and pad; backbone = ResNet + FPN; rpn = RPN head, "
       "anchors and proposals; roi_heads = box RoIAlign, box head and box post-processing; mask = mask RoIAlign, "
       "head and class channel; post = boxes to the original size and masks pasted into the image."]

@@ -607,6 +607,16 @@ def cmd_bench_train(threads, iters, warmup=2):
     tg = [train_targets(n) for n in range(2)]
     opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01, momentum=0.9,
                           weight_decay=1e-4)
+    # the step's workload: positive RoIs sampled for the box head (the mask
+    # head's batch), counted from select_training_samples' labels
+    npos = []
+    sel = m.roi_heads.select_training_samples
+
+    def counting_select(*a, **k):
+        out = sel(*a, **k)
+        npos.append(int(sum(int((lab > 0).sum()) for lab in out[2])))
+        return out
+    m.roi_heads.select_training_samples = counting_select
     times = []
     for it in range(warmup + iters):
         t = time.perf_counter()
@@ -619,7 +629,8 @@ def cmd_bench_train(threads, iters, warmup=2):
         if it >= warmup:
             times.append(dt * 1e3)
     res = {"side": "torchvision", "mode": "train", "threads": threads, "iters": iters,
-           "ms": {"total": median(times)}, "runs_total_ms": times, "loss": float(loss)}
+           "ms": {"total": median(times)}, "runs_total_ms": times, "pos_rois": npos[warmup:],
+           "loss": float(loss)}
     print(json.dumps(res))
 
 
