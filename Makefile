@@ -107,3 +107,8 @@ clean:
 	rm -rf build build-* mrcnn
 
 -include $(DEPS)
+
+# the link flags, for scripts that build a driver against libmrcnn.a (scripts/bench_torchvision.sh)
+print-ldlibs:
+	@echo $(LDLIBS)
+.PHONY: print-ldlibs

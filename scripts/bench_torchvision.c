@@ -14,12 +14,15 @@
  *         roi_heads  box RoIAlign, box head, box post-processing
  *         mask       the mask branch (RoIAlign, head, class channel)
  *         post       boxes to the original size, masks pasted (threshold 0.5)
- *   bench_torchvision train ITERS
+ *   bench_torchvision train DIR ITERS
  *       one SGD iteration (forward, backward, update) of Mask R-CNN on a
- *       ResNet-18-FPN (frozen BN, stem and layer1 frozen), 81 classes,
- *       256 x 256 noise images, batch 2, the ground truth of
+ *       ResNet-18-FPN (frozen BN, stem and layer1 frozen), 81 classes, from
+ *       the starting weights and the two 256 x 256 noise images that
+ *       bench-export wrote (torchvision's own), batch 2, the ground truth of
  *       torchvision_reference.py's train_targets; median of ITERS after two
- *       warm-ups.
+ *       warm-ups. Same weights and images: both sides sample the same RoIs
+ *       at the first step (all positives are kept below 128 per image) and
+ *       about the same afterwards; the positives per step are printed.
  * One JSON line on stdout. Threads: OMP_NUM_THREADS and
  * OPENBLAS_NUM_THREADS, set by the caller. A benchmark driver, not a
  * library file: it prints and exits.
@@ -31,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buildinfo.h"
 #include "core/detector.h"
 #include "core/postprocess.h"
 #include "core/safetensors.h"
@@ -191,6 +195,13 @@ static int run_infer(const char *dir, int iters)
 #define TRAIN_CLASSES 81
 #define TRAIN_SIZE 256
 #define TRAIN_INST 4
+/* A small learning rate, the same on both sides: the cost of a step does
+ * not depend on it, and it keeps every timed step's workload (the positive
+ * RoIs, which both sides sample alike from the same starting weights) that
+ * of the first. At 0.01 from random weights on noise both sides' losses
+ * climb (mrcnn's mask loss reached 116 and diverged at step 9), and the
+ * positives drift apart. */
+#define BENCH_TRAIN_LR 1e-4
 
 typedef struct gt_image { float boxes[TRAIN_INST * 4]; } gt_image;
 
@@ -212,39 +223,56 @@ static int rect_target(const void *ctx, int inst, const float box[4], int M, flo
     return 0;
 }
 
-static int run_train(int iters)
+static int run_train(const char *dir, int iters)
 {
+    char path[4096];
     mr_err e;
+    mr_st_file wf, inf;
+    snprintf(path, sizeof path, "%s/tv_bench_train_weights.safetensors", dir);
+    if (mr_st_read(&wf, path, &e)) die("train weights", &e);
+    const char *config = mr_st_meta(&wf, "config");
+    if (!config) die("train weights: no config metadata", NULL);
     const mr_tap *tap = mr_registry_tap("fpn", &e);
     const mr_roi_extractor *rx = mr_registry_roi_extractor("roialign", &e);
     mr_detector_spec s = mr_detector_spec_default(tap, rx, TRAIN_CLASSES - 1);
-    s.backbone.depth = 18;
-    s.backbone.freeze_at = 2;
-    s.roi_params.sampling_ratio = 2;
-    s.roi_params.aligned = 0;
-    s.mask_on = 1;
-    s.mask = mr_mask_head_cfg_fpn(256, TRAIN_CLASSES, 256);
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
-    s.mask_pooled = 14;
+    if (mr_detector_spec_torchvision(&s, config, &e)) die("train config", &e);
+    if (!s.mask_on) die("train config: expected a mask head", NULL);
+    s.backbone.freeze_at = 2; /* trainable_layers=3: the stem and layer1 frozen */
+    float mean[3], stdv[3];
+    mean_std(config, mean, stdv);
+    mr_st_close(&wf);
     mr_detector *d = NULL;
     if (mr_detector_create(&d, &s, &e)) die("detector", &e);
-    mr_detector_init_weights(d, 7);
+    if (mr_detector_load_weights(d, path, &e)) die("train weights", &e);
     mr_schedule sch;
     memset(&sch, 0, sizeof sch);
     sch.iters = 1000000;
-    sch.lr = 0.01;
+    sch.lr = BENCH_TRAIN_LR;
     sch.warmup_factor = 1.0;
     sch.gamma = 0.1;
     sch.momentum = 0.9;
     sch.weight_decay = 1e-4;
     mr_trainer tr;
     if (mr_trainer_init(&tr, d, &sch, 1, &e)) die("trainer", &e);
-    /* two noise images, normalised; the ground truth of train_targets() */
+    /* torchvision's two noise images, normalised as its transform does (the
+     * resize is the identity at 256); the ground truth of train_targets() */
     const int N = 2, S = TRAIN_SIZE;
     float *images = malloc(sizeof(float) * 3 * S * S * N);
-    mr_pcg32 rng;
-    mr_pcg32_seed(&rng, 6, 1);
-    for (size_t i = 0; i < (size_t)3 * S * S * N; i++) images[i] = (mr_pcg32_uniform(&rng) - 0.45f) / 0.225f;
+    if (!images) die("out of memory", NULL);
+    snprintf(path, sizeof path, "%s/tv_bench_train_input.safetensors", dir);
+    if (mr_st_read(&inf, path, &e)) die("train input", &e);
+    for (int n = 0; n < N; n++) {
+        char name[16];
+        snprintf(name, sizeof name, "image%d", n);
+        const int64_t shape[3] = {3, S, S};
+        float *im = images + (size_t)n * 3 * S * S;
+        if (mr_st_get_f32(&inf, name, 3, shape, im, &e)) die("train input", &e);
+        for (int c = 0; c < 3; c++)
+            for (size_t i = 0; i < (size_t)S * S; i++)
+                im[(size_t)c * S * S + i] = (im[(size_t)c * S * S + i] - mean[c]) / stdv[c];
+    }
+    mr_st_close(&inf);
     gt_image gt[2];
     mr_batch_image bi[2];
     int labels[2][TRAIN_INST];
@@ -280,7 +308,7 @@ static int run_train(int iters)
            median(times + 2, iters), (ms->backbone - ms->rpn_head) / iters, (ms->rpn + ms->rpn_head) / iters,
            ms->roi_extract / iters, ms->heads / iters);
     for (int i = 0; i < iters; i++) printf("%s%.3f", i ? ", " : "", times[i + 2]);
-    printf("], \"pos_rois\": [");
+    printf("], \"blas_core\": \"%s\", \"pos_rois\": [", mr_blas_core());
     for (int i = 0; i < iters; i++) printf("%s%d", i ? ", " : "", pos[i + 2]);
     printf("], \"loss\": %.6f}\n", L.total);
     free(pos);
@@ -294,7 +322,7 @@ static int run_train(int iters)
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "infer")) return run_infer(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1);
-    if (argc == 3 && !strcmp(argv[1], "train")) return run_train(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
-    fprintf(stderr, "usage: bench_torchvision infer DIR ITERS | train ITERS\n");
+    if (argc == 4 && !strcmp(argv[1], "train")) return run_train(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1);
+    fprintf(stderr, "usage: bench_torchvision infer DIR ITERS | train DIR ITERS\n");
     return 2;
 }

@@ -5,9 +5,11 @@
 #              800 x 1067 input, 100 detections kept; per stage (transform,
 #              backbone, rpn, roi_heads, mask, post) and total
 #   training   one SGD iteration of Mask R-CNN on ResNet-18-FPN, 256 x 256,
-#              batch 2, 81 classes, the same ground truth (weights: each
-#              side's own initialisation)
-# at 1 and 2 threads. The two sides run interleaved (ROUNDS rounds of: for
+#              batch 2, 81 classes, the same ground truth, the same starting
+#              weights and images (torchvision's initialisation, exported by
+#              bench-export), lr 1e-4 on both sides so that every timed step
+#              samples about the same positive RoIs as the first (printed)
+# at 1 and 2 threads (THREADS), both modes or one (MODES="infer train"). The two sides run interleaved (ROUNDS rounds of: for
 # each thread count, torchvision then mrcnn), each process timing ITERS runs
 # after its warm-up; the figures are the medians over all timed runs of all
 # rounds, and the ratio is mrcnn / torchvision (below 1: mrcnn faster).
@@ -29,14 +31,20 @@ BUILD=${BUILD:-build}
 ROUNDS=${ROUNDS:-2}
 ITERS=${ITERS:-3}
 THREADS=${THREADS:-"1 2"}
+MODES=${MODES:-"infer train"}
 PY=/usr/bin/python3
+# Both sides use OpenBLAS (torch for its matrix products, through libblas;
+# oneDNN for its convs picks its own ISA): by default both run OpenBLAS's own
+# CPU detection, so an inherited OPENBLAS_CORETYPE is dropped;
+# BENCH_OPENBLAS_CORETYPE sets one core type for both sides.
+if [ -n "${BENCH_OPENBLAS_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=$BENCH_OPENBLAS_CORETYPE; else unset OPENBLAS_CORETYPE; fi
 if ! $PY -c "import torchvision" 2>/dev/null; then
   echo "bench_torchvision: python3-torchvision is not installed; skipped (apt-get install python3-torchvision)"
   exit 0
 fi
 make --no-print-directory -s BUILD="$BUILD" "$BUILD/libmrcnn.a"
 cc -O3 -march=native -std=c11 -D_GNU_SOURCE -fopenmp -I. scripts/bench_torchvision.c "$BUILD/libmrcnn.a" \
-   -lopenblas -lcjson -lstb -lm -pthread -fopenmp -o "$BUILD/bench_torchvision"
+   $(make --no-print-directory -s print-ldlibs) -o "$BUILD/bench_torchvision"
 tmp=$(mktemp -d /tmp/mrcnn-bench-tv-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 $PY scripts/torchvision_reference.py bench-export "$tmp" 2>/dev/null
@@ -45,10 +53,10 @@ lines="$tmp/lines.jsonl"
 for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t
-    $PY scripts/torchvision_reference.py bench-infer "$t" "$ITERS" 2>/dev/null | tee -a "$lines" | cut -c1-200
-    OMP_WAIT_POLICY=${MRCNN_OMP_WAIT_POLICY:-PASSIVE} "$BUILD/bench_torchvision" infer "$tmp" "$ITERS" | tee -a "$lines" | cut -c1-200
-    $PY scripts/torchvision_reference.py bench-train "$t" "$ITERS" 2>/dev/null | tee -a "$lines" | cut -c1-200
-    OMP_WAIT_POLICY=${MRCNN_OMP_WAIT_POLICY:-PASSIVE} "$BUILD/bench_torchvision" train "$ITERS" | tee -a "$lines" | cut -c1-200
+    for mode in $MODES; do
+      $PY scripts/torchvision_reference.py "bench-$mode" "$t" "$ITERS" 2>/dev/null | tee -a "$lines" | cut -c1-200
+      OMP_WAIT_POLICY=${MRCNN_OMP_WAIT_POLICY:-PASSIVE} "$BUILD/bench_torchvision" "$mode" "$tmp" "$ITERS" | tee -a "$lines" | cut -c1-200
+    done
   done
 done
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //; s/"/ /g')
@@ -59,6 +67,7 @@ import json, os, sys, datetime, torch, torchvision
 path, cpu, load, rounds, iters = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 keep_from, wait_policy = sys.argv[6], sys.argv[7]
 rows = [json.loads(l) for l in open(path) if l.strip()]
+blas_core = next((r["blas_core"] for r in rows if "blas_core" in r), "unknown")
 
 def median(v):
     v = sorted(v); n = len(v)
@@ -70,7 +79,7 @@ out = {"bench": "torchvision", "cpu": cpu, "date": datetime.datetime.utcnow().st
        "torch": torch.__version__, "torchvision": torchvision.__version__,
        "protocol": "sides interleaved per round and thread count; per-stage figures are medians over the "
                    "rounds' per-process medians, totals the medians of all timed runs",
-       "mrcnn_env": {"OMP_WAIT_POLICY": wait_policy},
+       "mrcnn_env": {"OMP_WAIT_POLICY": wait_policy}, "openblas_core": blas_core,
        "infer": {}, "train": {}, "targets": {"infer_total_ratio": 0.7, "train_ratio": 0.5}}
 for mode in ("infer", "train"):
     for t in sorted({r["threads"] for r in rows if r["mode"] == mode}):
@@ -111,8 +120,11 @@ os.replace("results/bench/torchvision.json.tmp", "results/bench/torchvision.json
 
 L = ["# mrcnn vs torchvision %s (torch %s)" % (torchvision.__version__, torch.__version__), "",
      "CPU: %s. %d rounds, sides interleaved, %d timed runs per process after a warm-up; medians. "
-     "Load average at the end: %s (a shared machine: noisy). mrcnn's side: OMP_WAIT_POLICY=%s."
-     % (cpu, rounds, iters, load, wait_policy), "",
+     "Load average at the end: %s (a shared machine: noisy). mrcnn's side: OMP_WAIT_POLICY=%s. "
+     "OpenBLAS core on both sides: %s (%s)."
+     % (cpu, rounds, iters, load, wait_policy, blas_core,
+        "set by BENCH_OPENBLAS_CORETYPE" if os.environ.get("BENCH_OPENBLAS_CORETYPE")
+        else "OpenBLAS's own detection; an inherited OPENBLAS_CORETYPE is dropped"), "",
      "## Inference: maskrcnn_resnet50_fpn, 800 x 1067, same random weights, 100 detections", "",
      "| threads | stage | mrcnn ms | torchvision ms | ratio mrcnn/torchvision |", "| --- | --- | --- | --- | --- |"]
 for t, ent in out["infer"].items():

@@ -496,7 +496,8 @@ BENCH_BOX_SCORE_THRESH = 0.001
 
 def cmd_bench_export(outdir):
     """Write the inference benchmark's weights (with the "config" metadata) and
-    input (image (3, H, W) in 0..1) for mrcnn's side (scripts/bench_torchvision.c)."""
+    input (image (3, H, W) in 0..1) for mrcnn's side (scripts/bench_torchvision.c),
+    and the training benchmark's starting weights and two images."""
     m, img = bench_model()
     extra = dict(backbone=dict(depth=50, width=1.0, norm="frozen_bn", block="bottleneck"),
                  fpn_channels=256, representation_size=1024, num_classes=91,
@@ -505,6 +506,16 @@ def cmd_bench_export(outdir):
             "torchvision": torchvision.__version__, "torch": torch.__version__}
     write_safetensors(os.path.join(outdir, "tv_bench_weights.safetensors"), export_state_dict(m), meta)
     write_safetensors(os.path.join(outdir, "tv_bench_input.safetensors"), {"image": img}, meta)
+    # the training benchmark's starting weights and images
+    m, imgs = bench_train_model()
+    extra = dict(backbone=dict(depth=18, width=1.0, norm="frozen_bn", block="basic"),
+                 fpn_channels=256, representation_size=1024, num_classes=TRAIN_CLASSES,
+                 mask_head=dict(nconv=4, conv_ch=256, deconv_ch=256), seed=7)
+    meta = {"config": json.dumps(model_config(m, "maskrcnn_resnet18_fpn", extra)),
+            "torchvision": torchvision.__version__, "torch": torch.__version__}
+    write_safetensors(os.path.join(outdir, "tv_bench_train_weights.safetensors"), export_state_dict(m), meta)
+    write_safetensors(os.path.join(outdir, "tv_bench_train_input.safetensors"),
+                      {"image%d" % i: im for i, im in enumerate(imgs)}, meta)
 
 
 def stage_timer(m):
@@ -590,22 +601,36 @@ def train_targets(n):
     return {"boxes": boxes, "labels": torch.tensor(labels, dtype=torch.int64), "masks": masks}
 
 
-def cmd_bench_train(threads, iters, warmup=2):
-    """torchvision's side of the training benchmark: Mask R-CNN on a
-    ResNet-18-FPN (resnet_fpn_backbone, FrozenBatchNorm2d, trainable layers
-    2-4), 81 classes, 256 x 256 images, batch 2, one SGD step (lr 0.01,
-    momentum 0.9, weight decay 1e-4) per iteration; one JSON line."""
-    import time
+# the same as scripts/bench_torchvision.c's (see there why it is small)
+BENCH_TRAIN_LR = 1e-4
+
+
+def bench_train_model():
+    """The training benchmark's model and batch: Mask R-CNN on a ResNet-18-FPN
+    (resnet_fpn_backbone, FrozenBatchNorm2d, trainable layers 2-4), 81
+    classes, torchvision's default initialisation (seed 7), two 256 x 256
+    noise images in 0..1 (seed 6)."""
     from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
-    torch.set_num_threads(threads)
     torch.manual_seed(7)
     bb = resnet_fpn_backbone(backbone_name="resnet18", weights=None, trainable_layers=3)
     m = MaskRCNN(bb, num_classes=TRAIN_CLASSES, min_size=TRAIN_SIZE, max_size=TRAIN_SIZE)
-    m.train()
     g = torch.Generator().manual_seed(6)
     imgs = [torch.rand(3, TRAIN_SIZE, TRAIN_SIZE, generator=g) for _ in range(2)]
+    return m, imgs
+
+
+def cmd_bench_train(threads, iters, warmup=2):
+    """torchvision's side of the training benchmark: bench_train_model(), one
+    SGD step (lr BENCH_TRAIN_LR, momentum 0.9, weight decay 1e-4) per iteration on
+    train_targets(); one JSON line. mrcnn's side starts from the same weights
+    and images (bench-export), so both sample the same RoIs at the first
+    step and about the same afterwards."""
+    import time
+    torch.set_num_threads(threads)
+    m, imgs = bench_train_model()
+    m.train()
     tg = [train_targets(n) for n in range(2)]
-    opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01, momentum=0.9,
+    opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=BENCH_TRAIN_LR, momentum=0.9,
                           weight_decay=1e-4)
     # the step's workload: positive RoIs sampled for the box head (the mask
     # head's batch), counted from select_training_samples' labels

@@ -181,6 +181,73 @@ static inline __attribute__((always_inline)) void backward_plane(
         }
 }
 
+/* The average over a bin as a short list of (offset, weight) taps: the four
+ * neighbours of each of the bin's samples, weights wy * wx / count, taps on
+ * the same cell merged. Built once per RoI and reused for every channel, so
+ * the channel loops do no index or weight arithmetic (RoIAlign's avg with
+ * sampling_ratio <= 2, the FPN and C4 set-ups, spend most of the RoI stage
+ * there). Only for grids of at most MAX_TAP_SAMPLES samples per bin and at
+ * most MAX_TAP_BINS bins; others take the general loops above. */
+#define MAX_TAP_SAMPLES 4
+#define MAX_TAP_BINS 256
+typedef struct {
+    int n[MAX_TAP_BINS];                        /* taps per bin */
+    int32_t off[MAX_TAP_BINS][4 * MAX_TAP_SAMPLES];
+    float w[MAX_TAP_BINS][4 * MAX_TAP_SAMPLES];
+} taps_s;
+
+static int taps_usable(const samples_s *s)
+{
+    return s->cached && s->g.grid_h * s->g.grid_w <= MAX_TAP_SAMPLES && s->ph * s->pw <= MAX_TAP_BINS;
+}
+
+static void tap_add(taps_s *t, int bin, int32_t off, float w)
+{
+    if (w == 0.0f) return;
+    for (int k = 0; k < t->n[bin]; k++)
+        if (t->off[bin][k] == off) { t->w[bin][k] += w; return; }
+    t->off[bin][t->n[bin]] = off;
+    t->w[bin][t->n[bin]++] = w;
+}
+
+static void taps_init(taps_s *t, const samples_s *s)
+{
+    const int PH = s->ph, PW = s->pw, W = s->W, gh = s->g.grid_h, gw = s->g.grid_w;
+    const float inv = 1.0f / (float)(gh * gw > 0 ? gh * gw : 1);
+    for (int ph = 0; ph < PH; ph++)
+        for (int pw = 0; pw < PW; pw++) {
+            const int bin = ph * PW + pw;
+            t->n[bin] = 0;
+            for (int iy = 0; iy < gh; iy++) {
+                const axis_s y = s->ys[ph * gh + iy];
+                for (int ix = 0; ix < gw; ix++) {
+                    const axis_s x = s->xs[pw * gw + ix];
+                    tap_add(t, bin, y.lo * W + x.lo, y.wlo * x.wlo * inv);
+                    tap_add(t, bin, y.lo * W + x.hi, y.wlo * x.whi * inv);
+                    tap_add(t, bin, y.hi * W + x.lo, y.whi * x.wlo * inv);
+                    tap_add(t, bin, y.hi * W + x.hi, y.whi * x.whi * inv);
+                }
+            }
+        }
+}
+
+static void taps_forward(const taps_s *t, int bins, const float *plane, float *o)
+{
+    for (int b = 0; b < bins; b++) {
+        float acc = 0.0f;
+        for (int k = 0; k < t->n[b]; k++) acc += t->w[b][k] * plane[t->off[b][k]];
+        o[b] = acc;
+    }
+}
+
+static void taps_backward(const taps_s *t, int bins, const float *d, float *plane)
+{
+    for (int b = 0; b < bins; b++) {
+        const float g = d[b];
+        for (int k = 0; k < t->n[b]; k++) plane[t->off[b][k]] += g * t->w[b][k];
+    }
+}
+
 size_t mr_roi_bilinear_aux_size(const mr_roi_params *p, int R, int C)
 {
     return p->agg == MR_ROI_MAX ? (size_t)R * C * p->pooled_h * p->pooled_w : 0;
@@ -197,9 +264,16 @@ int mr_roi_bilinear_forward(const char *name, int quantise, const mr_roi_params 
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < R; r++) {
         samples_s s;
+        taps_s taps; /* ~33 KB, on the stack like samples_s */
         const float *q = rois + 5 * (size_t)r;
         samples_init(&s, p, q, quantise, H, W);
         const float *img = feat + (size_t)q[0] * C * HW;
+        if (!maxagg && taps_usable(&s)) {
+            taps_init(&taps, &s);
+            for (int c = 0; c < C; c++)
+                taps_forward(&taps, (int)bins, img + c * HW, out + ((size_t)r * C + c) * bins);
+            continue;
+        }
         for (int c = 0; c < C; c++) {
             const float *plane = img + c * HW;
             float *o = out + ((size_t)r * C + c) * bins;
@@ -225,11 +299,19 @@ void mr_roi_bilinear_backward(int quantise, const mr_roi_params *p, int N, int C
 #pragma omp parallel
     {
         samples_s s;
+        taps_s taps; /* ~33 KB, on the stack like samples_s */
         int c0, c1;
         mr_roi_channel_range(C, &c0, &c1);
         for (int r = 0; r < R && c0 < c1; r++) {
             const float *q = rois + 5 * (size_t)r;
             samples_init(&s, p, q, quantise, H, W);
+            if (!maxagg && taps_usable(&s)) {
+                taps_init(&taps, &s);
+                for (int c = c0; c < c1; c++)
+                    taps_backward(&taps, (int)bins, dout + ((size_t)r * C + c) * bins,
+                                  dfeat + ((size_t)q[0] * C + c) * HW);
+                continue;
+            }
             for (int c = c0; c < c1; c++) {
                 float *plane = dfeat + ((size_t)q[0] * C + c) * HW;
                 const float *d = dout + ((size_t)r * C + c) * bins;
