@@ -114,6 +114,31 @@ static void json_diff(const cJSON *a, const cJSON *b, const char *prefix, char *
     }
 }
 
+/* "a.b: 0.005 -> 0.01, c (removed)": the leaves present in the config a run
+ * was prepared with (old) that the row's config (now) changes or drops.
+ * Leaves only in `now` are not listed: a field added to the config schema
+ * after the run was prepared has a default that keeps the old behaviour. */
+static void config_changes(const cJSON *old, const cJSON *now, const char *prefix, char *out, size_t n)
+{
+    const cJSON *x;
+    cJSON_ArrayForEach(x, old) {
+        if (!strcmp(x->string, "name") || !strcmp(x->string, "comment") || !strcmp(x->string, "seed")) continue;
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(now, x->string);
+        char key[600];
+        snprintf(key, sizeof key, "%.200s%s%.200s", prefix, prefix[0] ? "." : "", x->string);
+        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { config_changes(x, y, key, out, n); continue; }
+        if (y && cJSON_Compare(x, y, 1)) continue;
+        char *a = cJSON_PrintUnformatted(x), *b = y ? cJSON_PrintUnformatted(y) : NULL;
+        size_t l = strlen(out);
+        if (a && l + 8 < n) {
+            if (b) snprintf(out + l, n - l, "%s%.120s: %.60s -> %.60s", l ? ", " : "", key, a, b);
+            else snprintf(out + l, n - l, "%s%.120s (removed)", l ? ", " : "", key);
+        }
+        free(a);
+        free(b);
+    }
+}
+
 /* the resolved config of a row (through base chains), as JSON */
 static int row_config(const char *configs_dir, const char *table, const char *row, cJSON **out,
                       mr_err *e)
@@ -173,6 +198,24 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
     cJSON_AddNumberToObject(cfg, "seed", (double)seed);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "name");
     cJSON_AddStringToObject(cfg, "name", j->config_name);
+    /* a run already started (or finished) from another config is not
+     * resumed or tabulated as this row: say what changed */
+    if (mr_file_exists(j->config)) {
+        cJSON *old = NULL;
+        mr_err e2;
+        if (mr_json_load(j->config, &old, &e2) == MR_OK) {
+            char diff[1024] = "";
+            config_changes(old, cfg, "", diff, sizeof diff);
+            cJSON_Delete(old);
+            if (diff[0]) {
+                cJSON_Delete(cfg);
+                return mr_errf(e, MR_EUSER,
+                               "%s was prepared from another config than row %s of table %s resolves to now "
+                               "(%s): move that run directory away to train the row again, or use another --runs",
+                               j->run_dir, td->rows[r].name, td->id, diff);
+            }
+        }
+    }
     rc = write_json(j->config, cfg, e);
     cJSON_Delete(cfg);
     DIR *d = opendir(j->run_dir);

@@ -148,9 +148,9 @@ for t, ent in out["train"].items():
         L.append("| %s | %.0f | %.0f | %.2f | %s | %s |" % (t, ent["mrcnn"]["ms"]["total"], ent["torchvision"]["ms"]["total"],
                                                     ent["ratio"]["total"], " / ".join(pos),
                                                     " / ".join("%.0f" % sp[k] for k in sp)))
-L += ["", "Target: ratio <= 0.50 at both thread counts. Each side trains from its own random weights, so the "
-      "number of positive RoIs (the mask head's batch, most of the step's work) differs between the sides and "
-      "between steps; its mean over the timed steps is shown so the workloads can be compared.", "",
+L += ["", "Target: ratio <= 0.50 at both thread counts. Both sides start from the same weights (torchvision's "
+      "initialisation) and images and step at lr 1e-4, so they sample about the same positive RoIs (the mask "
+      "head's batch, most of the step's work) at every step: their mean over the timed steps is shown.", "",
       "Stages: transform = normalise, resize (identity here) and pad; backbone = ResNet + FPN; rpn = RPN head, "
       "anchors and proposals; roi_heads = box RoIAlign, box head and box post-processing; mask = mask RoIAlign, "
       "head and class channel; post = boxes to the original size and masks pasted into the image."]

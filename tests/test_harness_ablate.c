@@ -124,6 +124,19 @@ static void test_ablate_fake_2c(void **s)
     assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(j, "input"), "min_size")->valuedouble, 64);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "roi"), "extractor")->valuestring, "roipool");
     cJSON_Delete(j);
+    /* a row whose config changed after its runs: refused, naming the run
+     * and what changed, rather than resumed or tabulated as the new row */
+    snprintf(p, sizeof p, "%s/tiny/2c/roipool/seed2/input_config.json", runs);
+    assert_int_equal(mr_json_load(p, &j, &e), 0);
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "schedule"), "lr", cJSON_CreateNumber(0.5));
+    char *txt = cJSON_Print(j);
+    assert_int_equal(mr_write_file_atomic(p, txt, strlen(txt), &e), 0);
+    free(txt);
+    cJSON_Delete(j);
+    rc = mr_ablate_run(&o, &e);
+    assert_int_equal(rc, MR_EUSER);
+    assert_non_null(strstr(e.msg, "roipool/seed2 was prepared from another config"));
+    assert_non_null(strstr(e.msg, "schedule.lr: 0.5 -> "));
     /* one store line per finished run */
     snprintf(p, sizeof p, "%s/2c/table_2c.md", res);
     assert_true(tu_file_contains(p, "RoIAlign, ave"));
