@@ -68,9 +68,9 @@ static geo geo_of(int H, int W)
 /* U[xi][co][ci] = (G g G^T)[xi] for every (co, ci) */
 static void weight_transform(int cin, int cout, const float *w, float *U)
 {
-    const long plane = pstride((long)cout * cin);
-#pragma omp parallel for schedule(static) if (plane >= 4096)
-    for (long k = 0; k < plane; k++) {
+    const long nk = (long)cout * cin, plane = pstride(nk);
+#pragma omp parallel for schedule(static) if (nk >= 4096)
+    for (long k = 0; k < nk; k++) {
         const float *g = w + 9 * k;
         float a[4][3];
         for (int j = 0; j < 3; j++) {
@@ -91,9 +91,9 @@ static void weight_transform(int cin, int cout, const float *w, float *U)
 /* dw[co][ci] += G^T dU G */
 static void weight_grad(int cin, int cout, const float *dU, float *dw)
 {
-    const long plane = pstride((long)cout * cin);
-#pragma omp parallel for schedule(static) if (plane >= 4096)
-    for (long k = 0; k < plane; k++) {
+    const long nk = (long)cout * cin, plane = pstride(nk);
+#pragma omp parallel for schedule(static) if (nk >= 4096)
+    for (long k = 0; k < nk; k++) {
         float d[4][4], r[3][4];
         for (int x = 0; x < 16; x++) d[x / 4][x % 4] = dU[x * plane + k];
         for (int j = 0; j < 4; j++) {
