@@ -130,8 +130,14 @@ void mr_argsort_desc(int n, const float *scores, int *order, int *tmp)
 size_t mr_nms_workspace(int n)
 {
     size_t m = n > 0 ? (size_t)n : 0;
-    return m * (3 * sizeof(int) + sizeof(float) + 1) + sizeof(int) + 64;
+    return m * (3 * sizeof(int) + 5 * sizeof(float) + 1) + sizeof(int) + 64;
 }
+
+/* min / max for the NMS inner loop: plain comparisons the compiler inlines
+ * (fminf/fmaxf are library calls at -O3 for their NaN rules); equal to them
+ * for the finite coordinates NMS sees */
+static inline float mn(float a, float b) { return b < a ? b : a; }
+static inline float mx(float a, float b) { return b > a ? b : a; }
 
 /* Greedy NMS. Boxes are ranked by mr_argsort_desc; with classes, the ranks
  * are grouped by class (a counting sort keeps score order inside a class)
@@ -144,10 +150,15 @@ static int nms_impl(int n, const float *boxes, const float *scores, const int *c
     if (n <= 0) return 0;
     int *order = ws, *grp = order + n, *cnt = grp + n;   /* cnt: n + 1 ints */
     float *area = (float *)(cnt + n + 1);
-    unsigned char *state = (unsigned char *)(area + n);  /* 0 open, 1 suppressed, 2 kept */
+    /* the boxes in rank order, one array per coordinate: the inner loop
+     * reads them contiguously */
+    float *x1 = area + n, *y1 = x1 + n, *x2 = y1 + n, *y2 = x2 + n;
+    unsigned char *state = (unsigned char *)(y2 + n);  /* 0 open, 1 suppressed, 2 kept */
     mr_argsort_desc(n, scores, order, grp);
     for (int i = 0; i < n; i++) {
-        area[i] = mr_box_area(boxes + 4 * (size_t)order[i]);
+        const float *b = boxes + 4 * (size_t)order[i];
+        area[i] = mr_box_area(b);
+        x1[i] = b[0]; y1[i] = b[1]; x2[i] = b[2]; y2[i] = b[3];
         state[i] = 0;
     }
     int lo = 0, hi = 0;
@@ -173,11 +184,17 @@ static int nms_impl(int n, const float *boxes, const float *scores, const int *c
             state[i] = 2;
             /* one class: ranks are visited in order, so max_keep can stop early */
             if (nc == 1 && max_keep > 0 && ++kept >= max_keep) break;
-            const float *b = boxes + 4 * (size_t)order[i];
+            const float bx1 = x1[i], by1 = y1[i], bx2 = x2[i], by2 = y2[i], ba = area[i];
             for (int bpos = a + 1; bpos < end; bpos++) {
                 int j = grp[bpos];
-                if (!state[j] && iou_pair(b, area[i], boxes + 4 * (size_t)order[j], area[j]) > thr)
-                    state[j] = 1;
+                if (state[j]) continue;
+                /* iou_pair's arithmetic, on the rank-ordered copies */
+                float w = mn(bx2, x2[j]) - mx(bx1, x1[j]);
+                float h = mn(by2, y2[j]) - mx(by1, y1[j]);
+                if (w < 0.0f) w = 0.0f;
+                if (h < 0.0f) h = 0.0f;
+                float inter = w * h, uni = ba + area[j] - inter;
+                if ((uni > 0.0f ? inter / uni : 0.0f) > thr) state[j] = 1;
             }
         }
     } else {
