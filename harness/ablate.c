@@ -96,8 +96,11 @@ int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *w
     return MR_OK;
 }
 
-/* "a.b=1, c=x": the leaves where two resolved configs differ */
-static void json_diff(const cJSON *a, const cJSON *b, const char *prefix, char *out, size_t n)
+/* The leaves of a that b changes or lacks, skipping name, comment and
+ * seed, appended to out: as "a.b=1, c=x" (a's values; the table's
+ * "differs" column) or, with arrows, as "a.b: 1 -> 2, c (removed)". Leaves
+ * only in b are not listed. */
+static void json_diff_to(const cJSON *a, const cJSON *b, const char *prefix, int arrows, char *out, size_t n)
 {
     const cJSON *x;
     cJSON_ArrayForEach(x, a) {
@@ -105,38 +108,34 @@ static void json_diff(const cJSON *a, const cJSON *b, const char *prefix, char *
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
         char key[600];
         snprintf(key, sizeof key, "%.200s%s%.200s", prefix, prefix[0] ? "." : "", x->string);
-        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { json_diff(x, y, key, out, n); continue; }
+        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { json_diff_to(x, y, key, arrows, out, n); continue; }
         if (y && cJSON_Compare(x, y, 1)) continue;
-        char *v = cJSON_PrintUnformatted(x);
+        char *v = cJSON_PrintUnformatted(x), *w = arrows && y ? cJSON_PrintUnformatted(y) : NULL;
         size_t l = strlen(out);
-        if (v && l + 8 < n) snprintf(out + l, n - l, "%s%.120s=%.100s", l ? ", " : "", key, v);
+        if (v && l + 8 < n) {
+            const char *sep = l ? ", " : "";
+            if (!arrows) snprintf(out + l, n - l, "%s%.120s=%.100s", sep, key, v);
+            else if (w) snprintf(out + l, n - l, "%s%.120s: %.60s -> %.60s", sep, key, v, w);
+            else snprintf(out + l, n - l, "%s%.120s (removed)", sep, key);
+        }
         free(v);
+        free(w);
     }
 }
 
-/* "a.b: 0.005 -> 0.01, c (removed)": the leaves present in the config a run
- * was prepared with (old) that the row's config (now) changes or drops.
- * Leaves only in `now` are not listed: a field added to the config schema
- * after the run was prepared has a default that keeps the old behaviour. */
-static void config_changes(const cJSON *old, const cJSON *now, const char *prefix, char *out, size_t n)
+/* "a.b=1, c=x": the leaves where two resolved configs differ */
+static void json_diff(const cJSON *a, const cJSON *b, const char *prefix, char *out, size_t n)
 {
-    const cJSON *x;
-    cJSON_ArrayForEach(x, old) {
-        if (!strcmp(x->string, "name") || !strcmp(x->string, "comment") || !strcmp(x->string, "seed")) continue;
-        const cJSON *y = cJSON_GetObjectItemCaseSensitive(now, x->string);
-        char key[600];
-        snprintf(key, sizeof key, "%.200s%s%.200s", prefix, prefix[0] ? "." : "", x->string);
-        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { config_changes(x, y, key, out, n); continue; }
-        if (y && cJSON_Compare(x, y, 1)) continue;
-        char *a = cJSON_PrintUnformatted(x), *b = y ? cJSON_PrintUnformatted(y) : NULL;
-        size_t l = strlen(out);
-        if (a && l + 8 < n) {
-            if (b) snprintf(out + l, n - l, "%s%.120s: %.60s -> %.60s", l ? ", " : "", key, a, b);
-            else snprintf(out + l, n - l, "%s%.120s (removed)", l ? ", " : "", key);
-        }
-        free(a);
-        free(b);
-    }
+    json_diff_to(a, b, prefix, 0, out, n);
+}
+
+/* "a.b: 0.005 -> 0.01, c (removed)": the leaves of the config a run was
+ * prepared with (old) that the row's config (now) changes or drops. Leaves
+ * only in `now` are not listed: a field added to the config schema after
+ * the run was prepared has a default that keeps the old behaviour. */
+static void config_changes(const cJSON *old, const cJSON *now, char *out, size_t n)
+{
+    json_diff_to(old, now, "", 1, out, n);
 }
 
 /* the resolved config of a row (through base chains), as JSON */
@@ -205,7 +204,7 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
         mr_err e2;
         if (mr_json_load(j->config, &old, &e2) == MR_OK) {
             char diff[1024] = "";
-            config_changes(old, cfg, "", diff, sizeof diff);
+            config_changes(old, cfg, diff, sizeof diff);
             cJSON_Delete(old);
             if (diff[0]) {
                 cJSON_Delete(cfg);
