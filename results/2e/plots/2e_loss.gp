@@ -11,8 +11,14 @@ set ylabel "loss"
 set grid
 set key outside right top
 plot "results/2e/plots/2e_loss.dat" index 0 using 1:2 with lines lw 1.5 title "MLP fc-fc-K*28^2 (2 hidden fc), seed 1", \
-     "results/2e/plots/2e_loss.dat" index 1 using 1:2 with lines lw 1.5 title "MLP fc-fc-fc-K*28^2 (3 hidden fc), seed 1", \
-     "results/2e/plots/2e_loss.dat" index 2 using 1:2 with lines lw 1.5 title "FCN 4 convs + deconv, seed 1"
+     "results/2e/plots/2e_loss.dat" index 1 using 1:2 with lines lw 1.5 title "MLP fc-fc-K*28^2 (2 hidden fc), seed 2", \
+     "results/2e/plots/2e_loss.dat" index 2 using 1:2 with lines lw 1.5 title "MLP fc-fc-K*28^2 (2 hidden fc), seed 3", \
+     "results/2e/plots/2e_loss.dat" index 3 using 1:2 with lines lw 1.5 title "MLP fc-fc-fc-K*28^2 (3 hidden fc), seed 1", \
+     "results/2e/plots/2e_loss.dat" index 4 using 1:2 with lines lw 1.5 title "MLP fc-fc-fc-K*28^2 (3 hidden fc), seed 2", \
+     "results/2e/plots/2e_loss.dat" index 5 using 1:2 with lines lw 1.5 title "MLP fc-fc-fc-K*28^2 (3 hidden fc), seed 3", \
+     "results/2e/plots/2e_loss.dat" index 6 using 1:2 with lines lw 1.5 title "FCN 4 convs + deconv, seed 1", \
+     "results/2e/plots/2e_loss.dat" index 7 using 1:2 with lines lw 1.5 title "FCN 4 convs + deconv, seed 2", \
+     "results/2e/plots/2e_loss.dat" index 8 using 1:2 with lines lw 1.5 title "FCN 4 convs + deconv, seed 3"
 set terminal svg size 1000,650 dynamic noenhanced
 set output "results/2e/plots/2e_loss.svg"
 replot
