@@ -75,15 +75,28 @@ int mr_boxes_remove_small(int n, const float *boxes, float min_size, int *keep)
     return k;
 }
 
-/* IoU of two boxes with known areas, torchvision's arithmetic */
-static inline float iou_pair(const float *a, float area_a, const float *b, float area_b)
+/* min / max as plain comparisons the compiler inlines (fminf/fmaxf are
+ * library calls at -O3 for their NaN rules); equal to them for the finite
+ * coordinates boxes have here */
+static inline float mn(float a, float b) { return b < a ? b : a; }
+static inline float mx(float a, float b) { return b > a ? b : a; }
+
+/* IoU of two boxes given by their coordinates and areas, torchvision's
+ * arithmetic */
+static inline float iou_xyxy(float ax1, float ay1, float ax2, float ay2, float area_a, float bx1, float by1,
+                             float bx2, float by2, float area_b)
 {
-    float w = fminf(a[2], b[2]) - fmaxf(a[0], b[0]);
-    float h = fminf(a[3], b[3]) - fmaxf(a[1], b[1]);
+    float w = mn(ax2, bx2) - mx(ax1, bx1);
+    float h = mn(ay2, by2) - mx(ay1, by1);
     if (w < 0.0f) w = 0.0f;
     if (h < 0.0f) h = 0.0f;
     float inter = w * h, uni = area_a + area_b - inter;
     return uni > 0.0f ? inter / uni : 0.0f;
+}
+
+static inline float iou_pair(const float *a, float area_a, const float *b, float area_b)
+{
+    return iou_xyxy(a[0], a[1], a[2], a[3], area_a, b[0], b[1], b[2], b[3], area_b);
 }
 
 void mr_box_iou(int M, const float *a, int N, const float *b, float *iou)
@@ -133,11 +146,6 @@ size_t mr_nms_workspace(int n)
     return m * (3 * sizeof(int) + 5 * sizeof(float) + 1) + sizeof(int) + 64;
 }
 
-/* min / max for the NMS inner loop: plain comparisons the compiler inlines
- * (fminf/fmaxf are library calls at -O3 for their NaN rules); equal to them
- * for the finite coordinates NMS sees */
-static inline float mn(float a, float b) { return b < a ? b : a; }
-static inline float mx(float a, float b) { return b > a ? b : a; }
 
 /* Greedy NMS. Boxes are ranked by mr_argsort_desc; with classes, the ranks
  * are grouped by class (a counting sort keeps score order inside a class)
@@ -187,14 +195,8 @@ static int nms_impl(int n, const float *boxes, const float *scores, const int *c
             const float bx1 = x1[i], by1 = y1[i], bx2 = x2[i], by2 = y2[i], ba = area[i];
             for (int bpos = a + 1; bpos < end; bpos++) {
                 int j = grp[bpos];
-                if (state[j]) continue;
-                /* iou_pair's arithmetic, on the rank-ordered copies */
-                float w = mn(bx2, x2[j]) - mx(bx1, x1[j]);
-                float h = mn(by2, y2[j]) - mx(by1, y1[j]);
-                if (w < 0.0f) w = 0.0f;
-                if (h < 0.0f) h = 0.0f;
-                float inter = w * h, uni = ba + area[j] - inter;
-                if ((uni > 0.0f ? inter / uni : 0.0f) > thr) state[j] = 1;
+                if (!state[j] && iou_xyxy(bx1, by1, bx2, by2, ba, x1[j], y1[j], x2[j], y2[j], area[j]) > thr)
+                    state[j] = 1;
             }
         }
     } else {
