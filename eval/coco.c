@@ -390,17 +390,24 @@ fail:
     return -1;
 }
 
+/* '{' opening an element of images / annotations / categories; else the
+ * reader's error (a syntax error where there is one, "expected an object"
+ * for any other value) */
+static int open_object(reader *r)
+{
+    if (mr_jr_eat(&r->j, '{')) return 0;
+    int t = mr_jr_peek(&r->j);
+    if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_expect(&r->j, '{'); return FAIL(r, "%s", ""); }
+    return FAIL(r, "expected an object");
+}
+
 /* one annotation / detection object */
 static int read_ann(reader *r, mr_coco_ann *a, int results)
 {
     memset(a, 0, sizeof *a);
     a->image_index = a->category_index = -1;
     a->segm_area = -1;
-    if (!mr_jr_eat(&r->j, '{')) {
-        int t = mr_jr_peek(&r->j);
-        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_expect(&r->j, '{'); return FAIL(r, "%s", ""); }
-        return FAIL(r, "expected an object");
-    }
+    if (open_object(r)) return -1;
     const char *key; size_t kl;
     int first = 1, k, have_id = 0, have_img = 0, have_cat = 0;
     while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
@@ -472,11 +479,7 @@ static int read_image(reader *r, mr_coco_image *img)
 {
     memset(img, 0, sizeof *img);
     img->file_name = "";
-    if (!mr_jr_eat(&r->j, '{')) {
-        int t = mr_jr_peek(&r->j);
-        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_expect(&r->j, '{'); return FAIL(r, "%s", ""); }
-        return FAIL(r, "expected an object");
-    }
+    if (open_object(r)) return -1;
     const char *key; size_t kl;
     int first = 1, k, have_id = 0, have_w = 0, have_h = 0;
     while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
@@ -506,11 +509,7 @@ static int read_cat(reader *r, mr_coco_cat *cat)
 {
     memset(cat, 0, sizeof *cat);
     cat->name = cat->supercategory = "";
-    if (!mr_jr_eat(&r->j, '{')) {
-        int t = mr_jr_peek(&r->j);
-        if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_expect(&r->j, '{'); return FAIL(r, "%s", ""); }
-        return FAIL(r, "expected an object");
-    }
+    if (open_object(r)) return -1;
     const char *key; size_t kl;
     int first = 1, k, have_id = 0;
     while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
@@ -1182,18 +1181,6 @@ int mr_coco_add_ann(mr_coco *c, const mr_coco_ann *a, mr_err *e)
 
 /* ---- writers ---- */
 
-static void put_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 32) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static void put_num(FILE *f, double v)
 {
     if (v == floor(v) && fabs(v) < 1e15) fprintf(f, "%.1f", v);
@@ -1227,7 +1214,7 @@ static int put_seg(FILE *f, const mr_coco_seg *s, mr_err *e)
         char *str;
         int rc = mr_rle_to_string(&s->rle, &str, e);
         if (rc) return rc;
-        put_str(f, str);
+        mr_jw_str(f, str);
         free(str);
     }
     fputc('}', f);
@@ -1276,19 +1263,19 @@ int mr_coco_save(const mr_coco *c, const char *path, mr_err *e)
         const mr_coco_image *im = &c->images[i];
         fprintf(f, "%s\n{\"id\": %lld, \"width\": %d, \"height\": %d, \"file_name\": ", i ? "," : "",
                 (long long)im->id, im->width, im->height);
-        put_str(f, im->file_name ? im->file_name : "");
+        mr_jw_str(f, im->file_name ? im->file_name : "");
         fputc('}', f);
     }
     fputs("],\n\"categories\": [", f);
     for (size_t i = 0; i < c->num_cats; i++) {
         const mr_coco_cat *k = &c->cats[i];
         fprintf(f, "%s\n{\"id\": %lld, \"name\": ", i ? "," : "", (long long)k->id);
-        put_str(f, k->name ? k->name : "");
+        mr_jw_str(f, k->name ? k->name : "");
         fputs(", \"supercategory\": ", f);
-        put_str(f, k->supercategory ? k->supercategory : "");
+        mr_jw_str(f, k->supercategory ? k->supercategory : "");
         if (k->num_keypoints) {
             fputs(", \"keypoints\": [", f);
-            for (int32_t j = 0; j < k->num_keypoints; j++) { if (j) fputs(", ", f); put_str(f, k->keypoint_names[j]); }
+            for (int32_t j = 0; j < k->num_keypoints; j++) { if (j) fputs(", ", f); mr_jw_str(f, k->keypoint_names[j]); }
             fputs("], \"skeleton\": [", f);
             for (int32_t j = 0; j < k->num_skeleton; j++)
                 fprintf(f, "%s[%d, %d]", j ? ", " : "", k->skeleton[2 * j], k->skeleton[2 * j + 1]);

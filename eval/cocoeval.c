@@ -21,6 +21,7 @@
 
 #include "core/fileio.h"
 #include "eval/bigmem.h"
+#include "eval/json_fast.h"
 
 enum { FL_FP = 0, FL_TP = 1, FL_IG = 2 };
 
@@ -910,18 +911,6 @@ static void jnum(FILE *f, double v)
     else fprintf(f, "%.17g", v);
 }
 
-static void jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 32) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static const char *iou_name(int t) { return t == MR_IOU_BBOX ? "bbox" : t == MR_IOU_SEGM ? "segm" : "keypoints"; }
 
 int mr_eval_write_json(const mr_eval *ev, const char *path, mr_err *e)
@@ -938,13 +927,13 @@ int mr_eval_write_json(const mr_eval *ev, const char *path, mr_err *e)
     fputs("], \"areaRng\": [", f);
     for (int a = 0; a < p->A; a++) { fputs(a ? ", [" : "[", f); jnum(f, p->area_rng[a][0]); fputs(", ", f); jnum(f, p->area_rng[a][1]); fputc(']', f); }
     fputs("], \"areaRngLbl\": [", f);
-    for (int a = 0; a < p->A; a++) { if (a) fputs(", ", f); jstr(f, p->area_lbl[a]); }
+    for (int a = 0; a < p->A; a++) { if (a) fputs(", ", f); mr_jw_str(f, p->area_lbl[a]); }
     fprintf(f, "], \"useCats\": %d, \"catIds\": [", p->use_cats ? 1 : 0);
     for (size_t k = 0; k < ev->K0; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)ev->cat_ids[k]);
     fprintf(f, "], \"imgIds\": %zu},\n \"stats\": [", ev->I);
     for (int i = 0; i < ev->nstats; i++) { if (i) fputs(", ", f); jnum(f, ev->stats[i]); }
     fputs("], \"stats_names\": [", f);
-    for (int i = 0; i < ev->nstats; i++) { if (i) fputs(", ", f); jstr(f, ev->stats_names[i]); }
+    for (int i = 0; i < ev->nstats; i++) { if (i) fputs(", ", f); mr_jw_str(f, ev->stats_names[i]); }
     fputs("],\n \"metrics\": {", f);
     for (int i = 0; i < ev->nstats; i++) { fprintf(f, "%s\"%s\": ", i ? ", " : "", ev->stats_names[i]); jnum(f, ev->stats[i]); }
     fputs("},\n \"ap_per_iou\": [", f);
@@ -967,7 +956,7 @@ int mr_eval_write_json(const mr_eval *ev, const char *path, mr_err *e)
     for (size_t k = 0; k < ev->ncats; k++) {
         const mr_cat_result *cr = &ev->cats[k];
         fprintf(f, "%s\n  {\"id\": %lld, \"name\": ", k ? "," : "", (long long)cr->id);
-        jstr(f, cr->name);
+        mr_jw_str(f, cr->name);
         fputs(", \"AP\": ", f); jnum(f, cr->ap);
         fputs(", \"AP50\": ", f); jnum(f, cr->ap50);
         fputs(", \"AP75\": ", f); jnum(f, cr->ap75);

@@ -403,3 +403,15 @@ int mr_jr_skip_fast(mr_jr *j)
     j->p = end;
     return syntax(j, "a closing bracket");
 }
+
+void mr_jw_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 32) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}

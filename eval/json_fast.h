@@ -9,16 +9,20 @@
  * Errors: the reader remembers the first error (position as line:column and
  * what was expected); callers add the record and field (mr_jr_fail).
  *
+ * The writers of those files (COCO datasets and results, eval summaries)
+ * stream their JSON with fprintf; mr_jw_str writes a string for them.
+ *
  * defines: mr_jr, mr_jr_init, mr_jr_peek, mr_jr_eat, mr_jr_expect,
  *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip,
  *          mr_jr_skip_fast, mr_jr_next_item, mr_jr_next_key, mr_jr_fail,
- *          mr_jr_lit, MR_JT_*
+ *          mr_jr_lit, MR_JT_*, mr_jw_str
  */
 #ifndef MR_JSON_FAST_H
 #define MR_JSON_FAST_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "core/err.h"
 
 typedef struct mr_jr {
@@ -66,5 +70,9 @@ int mr_jr_next_item(mr_jr *j, int first);
 int mr_jr_next_key(mr_jr *j, int first, const char **key, size_t *klen);
 /* fail with "FILE: WHERE: WHAT" (first failure wins); returns MR_EUSER */
 int mr_jr_fail(mr_jr *j, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* s as a JSON string literal: quotes, '"' and backslash escaped, control
+ * characters as \u00XX; bytes >= 0x80 pass through (UTF-8 stays UTF-8) */
+void mr_jw_str(FILE *f, const char *s);
 
 #endif
