@@ -15,7 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SEGM3 {{"AP", "segm", "AP", ""}, {"AP50", "segm", "AP50", ""}, {"AP75", "segm", "AP75", ""}}
 
@@ -217,13 +221,6 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
     }
     rc = write_json(j->config, cfg, e);
     cJSON_Delete(cfg);
-    DIR *d = opendir(j->run_dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)))
-            if (!strncmp(de->d_name, "checkpoint_", 11)) j->resume = 1;
-        closedir(d);
-    }
     return rc;
 }
 
@@ -262,6 +259,20 @@ static int check_rows(const mr_ablate_opts *o, const mr_ablate_table_def *td, mr
     return MR_OK;
 }
 
+/* has an earlier (interrupted) training left a checkpoint to resume from? */
+static int run_started(const char *run_dir)
+{
+    int found = 0;
+    DIR *d = opendir(run_dir);
+    if (d) {
+        struct dirent *de;
+        while (!found && (de = readdir(d)))
+            if (!strncmp(de->d_name, "checkpoint_", 11)) found = 1;
+        closedir(d);
+    }
+    return found;
+}
+
 static int run_done(const char *run_dir)
 {
     char a[4200], b[4200];
@@ -282,50 +293,118 @@ static void say(const mr_ablate_opts *o, const char *fmt, ...)
     o->progress(o->progress_ctx, buf);
 }
 
-typedef struct running { pid_t pid; mr_ablate_job job; } running;
+typedef struct running { pid_t pid; int lock_fd; mr_ablate_job job; } running;
 
-/* run every job not yet done, at most o->jobs at a time */
+/* RUN/lock, flock()ed while a run trains: a second `mrcnn ablate` of the
+ * same table (another terminal, another lane) skips the runs the first
+ * holds and waits for them only at the end, so two invocations share the
+ * work instead of training one run directory twice at once. The child
+ * inherits the descriptor, so the lock lives as long as the training does
+ * even when this scheduler is killed. Returns the fd (>= 0), -1 if another
+ * process holds it (wait = 0), -2 on an error (in e). */
+static int lock_run(const mr_ablate_job *j, int wait, mr_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lock", j->run_dir);
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) { mr_errf(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno)); return -2; }
+    for (;;) {
+        if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0) return fd;
+        if (errno == EINTR) continue;
+        int busy = errno == EWOULDBLOCK;
+        if (!busy) mr_errf(e, MR_EIO, "%s: cannot lock: %s", path, strerror(errno));
+        close(fd);
+        return busy ? -1 : -2;
+    }
+}
+
+/* wait for one of our running children (never waitpid(-1): that would
+ * reap the caller's other children too); a child that cannot be waited for
+ * reads as failed (*st = -1) */
+static pid_t wait_ours(const running *rs, int par, int *st)
+{
+    for (;;) {
+        for (int k = 0; k < par; k++) {
+            if (!rs[k].pid) continue;
+            pid_t p = waitpid(rs[k].pid, st, WNOHANG);
+            if (p == rs[k].pid) return p;
+            if (p < 0 && errno != EINTR) { *st = -1; return rs[k].pid; }
+        }
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* run every job not yet done, at most o->jobs at a time; a job whose run
+ * another process is training is put last and waited for (pass 1) */
 static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, mr_err *e)
 {
-    int par = o->jobs > 0 ? o->jobs : 1, nrun = 0, next = 0, first_rc = MR_OK, done = 0;
+    int par = o->jobs > 0 ? o->jobs : 1, nrun = 0, first_rc = MR_OK, done = 0;
     running *rs = calloc((size_t)par, sizeof *rs);
-    if (!rs) return mr_errf(e, MR_ENOMEM, "out of memory");
-    while (next < njobs || nrun > 0) {
-        while (nrun < par && next < njobs) {
-            mr_ablate_job *j = &jobs[next++];
-            mr_err e2;
-            pid_t pid;
-            if (o->spawn(o->spawn_ctx, j, &pid, &e2)) {
-                if (!first_rc) { first_rc = e2.code; *e = e2; }
-                continue;
+    char *busy = calloc((size_t)njobs + 1, 1);
+    if (!rs || !busy) { free(rs); free(busy); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    for (int pass = 0; pass < 2; pass++) {
+        int next = 0;
+        while (next < njobs || nrun > 0) {
+            while (nrun < par && next < njobs) {
+                mr_ablate_job *j = &jobs[next++];
+                if (pass == 1 && !busy[j - jobs]) continue;
+                mr_err e2;
+                if (pass == 1)
+                    say(o, "waiting for %s seed %ld: another process is training %s", j->config_name,
+                        j->seed, j->run_dir);
+                int fd = lock_run(j, pass == 1, &e2);
+                if (fd == -1) {
+                    busy[j - jobs] = 1;
+                    say(o, "%s seed %ld is being trained by another process: left to it, "
+                        "waited for at the end", j->config_name, j->seed);
+                    continue;
+                }
+                if (fd < 0) {
+                    if (!first_rc) { first_rc = e2.code; *e = e2; }
+                    continue;
+                }
+                if (run_done(j->run_dir)) {   /* the other process finished it */
+                    close(fd);
+                    done++;
+                    say(o, "[%d/%d] %s seed %ld finished (by another process)", done, njobs,
+                        j->config_name, j->seed);
+                    continue;
+                }
+                j->resume = run_started(j->run_dir);
+                pid_t pid;
+                if (o->spawn(o->spawn_ctx, j, &pid, &e2)) {
+                    close(fd);
+                    if (!first_rc) { first_rc = e2.code; *e = e2; }
+                    continue;
+                }
+                for (int k = 0; k < par; k++)
+                    if (!rs[k].pid) { rs[k].pid = pid; rs[k].lock_fd = fd; rs[k].job = *j; break; }
+                nrun++;
+                say(o, "started %s seed %ld%s (%d thread%s): %s", j->config_name, j->seed,
+                    j->resume ? " (resuming)" : "", j->threads, j->threads > 1 ? "s" : "", j->run_dir);
             }
-            for (int k = 0; k < par; k++)
-                if (!rs[k].pid) { rs[k].pid = pid; rs[k].job = *j; break; }
-            nrun++;
-            say(o, "started %s seed %ld%s (%d thread%s): %s", j->config_name, j->seed,
-                j->resume ? " (resuming)" : "", j->threads, j->threads > 1 ? "s" : "", j->run_dir);
-        }
-        int st;
-        pid_t p = waitpid(-1, &st, 0);
-        if (p < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        for (int k = 0; k < par; k++) {
-            if (rs[k].pid != p) continue;
-            rs[k].pid = 0;
-            nrun--;
-            done++;
-            mr_ablate_job *j = &rs[k].job;
-            int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && run_done(j->run_dir);
-            say(o, "[%d/%d] %s seed %ld %s", done, njobs, j->config_name, j->seed,
-                ok ? "finished" : "FAILED");
-            if (!ok && !first_rc)
-                first_rc = mr_errf(e, MR_EUSER, "%s seed %ld failed (exit %d); its log: %s/train.out",
-                                   j->config_name, j->seed, WIFEXITED(st) ? WEXITSTATUS(st) : -1, j->run_dir);
+            if (!nrun) continue;
+            int st;
+            pid_t p = wait_ours(rs, par, &st);
+            for (int k = 0; k < par; k++) {
+                if (rs[k].pid != p) continue;
+                rs[k].pid = 0;
+                close(rs[k].lock_fd);
+                nrun--;
+                done++;
+                mr_ablate_job *j = &rs[k].job;
+                int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && run_done(j->run_dir);
+                say(o, "[%d/%d] %s seed %ld %s", done, njobs, j->config_name, j->seed,
+                    ok ? "finished" : "FAILED");
+                if (!ok && !first_rc)
+                    first_rc = mr_errf(e, MR_EUSER, "%s seed %ld failed (exit %d); its log: %s/train.out",
+                                       j->config_name, j->seed, WIFEXITED(st) ? WEXITSTATUS(st) : -1, j->run_dir);
+            }
         }
     }
     free(rs);
+    free(busy);
     return first_rc;
 }
 

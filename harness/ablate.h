@@ -8,7 +8,9 @@
  *
  * Resuming: a row+seed is done when its run directory holds metrics.json and
  * record.json; done runs are never retrained; an interrupted run is started
- * again with resume (continues from its newest checkpoint).
+ * again with resume (continues from its newest checkpoint). A run being
+ * trained holds RUN/lock (flock): another mrcnn ablate of the same table
+ * skips it, trains the rest, then waits for it and tabulates it.
  * Parallelism: up to `jobs` runs at once, each a separate process started by
  * opts.spawn (the CLI execs itself), with threads / jobs threads each.
  * Presets: the row configs are sized for the bench preset; for another

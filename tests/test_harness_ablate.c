@@ -2,8 +2,8 @@
  * test_harness_ablate.c — ablation orchestration with a fake trainer: the
  * spawn callback forks a child that writes a fake finished run (metrics,
  * speed, record) whose AP depends on the row, so the table, resuming (done
- * runs are not retrained), parallel jobs and the paper columns are checked
- * without the detector. Also: unknown table names, a store line that does
+ * runs are not retrained), parallel jobs, two invocations sharing a table
+ * (run locks) and the paper columns are checked without the detector. Also: unknown table names, a store line that does
  * not parse (refused before any run starts), malformed run dirs, and
  * every row config in variants/configs/ablations loads.
  */
@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 
@@ -27,6 +29,21 @@
 
 typedef struct fake { int spawned; int fail_row_roiwarp_ave; } fake;
 
+/* a finished fake run (metrics, speed, record in the store); exit status */
+static int fake_train(const mr_ablate_job *j)
+{
+    double ap = !strcmp(j->row, "roipool") ? 0.20 : strstr(j->row, "roialign") ? 0.26 : 0.21;
+    ap += 0.005 * (double)(j->seed % 3);
+    th_make_run(j->run_dir, j->config_name, j->seed, ap, ap + 0.1, 10.0 + (double)j->seed);
+    /* the trainer writes config.json: keep the prepared one's content */
+    mr_err e2;
+    cJSON *rec = NULL;
+    if (mr_record_build(j->run_dir, j->config_name, j->seed, j->threads, &rec, &e2)) return 4;
+    if (mr_record_commit(j->run_dir, rec, j->store, &e2)) return 5;
+    cJSON_Delete(rec);
+    return 0;
+}
+
 static int fake_spawn(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e)
 {
     fake *f = ctx;
@@ -37,16 +54,7 @@ static int fake_spawn(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e)
     if (p < 0) return mr_errf(e, MR_EIO, "fork");
     if (p == 0) {
         if (f->fail_row_roiwarp_ave && !strcmp(j->row, "roiwarp_ave")) _exit(3);
-        double ap = !strcmp(j->row, "roipool") ? 0.20 : strstr(j->row, "roialign") ? 0.26 : 0.21;
-        ap += 0.005 * (double)(j->seed % 3);
-        th_make_run(j->run_dir, j->config_name, j->seed, ap, ap + 0.1, 10.0 + (double)j->seed);
-        /* the trainer writes config.json: keep the prepared one's content */
-        mr_err e2;
-        cJSON *rec = NULL;
-        if (mr_record_build(j->run_dir, j->config_name, j->seed, j->threads, &rec, &e2)) _exit(4);
-        if (mr_record_commit(j->run_dir, rec, j->store, &e2)) _exit(5);
-        cJSON_Delete(rec);
-        _exit(0);
+        _exit(fake_train(j));
     }
     *pid = p;
     return MR_OK;
@@ -143,6 +151,78 @@ static void test_ablate_fake_2c(void **s)
     /* the note names our set-up (these fake runs hold no resolved config:
      * the base row's config file) */
     assert_true(tu_file_contains(p, "our base row: C4 tap, ResNet-18 x0.25, 256 px input"));
+    free(d);
+}
+
+/* two `mrcnn ablate` of one table share the work: a run another process
+ * holds (its RUN/lock) is not started again but waited for at the end, and
+ * tabulated once that process has finished it */
+typedef struct other { int go_fd; int told; int waited; int by_other; } other;
+
+static void other_progress(void *ctx, const char *line)
+{
+    other *ot = ctx;
+    if (strstr(line, "being trained by another process") && !ot->told) {
+        ot->told = 1;
+        assert_int_equal(write(ot->go_fd, "g", 1), 1);   /* let the other process finish */
+    }
+    if (strstr(line, "waiting for 2c_roialign_ave seed 1")) ot->waited = 1;
+    if (strstr(line, "2c_roialign_ave seed 1 finished (by another process)")) ot->by_other = 1;
+}
+
+static void test_ablate_shared_lock(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("ablate_lock");
+    char runs[600], res[600], store[600], paper[600];
+    fake f = {0, 0};
+    mr_ablate_opts o;
+    opts_for(&o, d, &f, runs, res, store, paper);
+    mr_ablate_job j = {0};
+    j.table = "2c";
+    j.row = "roialign_ave";
+    snprintf(j.config_name, sizeof j.config_name, "2c_roialign_ave");
+    snprintf(j.run_dir, sizeof j.run_dir, "%s/tiny/2c/roialign_ave/seed1", runs);
+    j.seed = 1;
+    j.threads = 1;
+    j.store = store;
+    mr_err e;
+    assert_int_equal(mr_mkdir_p(j.run_dir, &e), 0);
+    int locked[2], go[2];
+    assert_int_equal(pipe(locked), 0);
+    assert_int_equal(pipe(go), 0);
+    fflush(NULL);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {   /* the other process: holds the run's lock until told */
+        char path[800], c;
+        snprintf(path, sizeof path, "%s/lock", j.run_dir);
+        int fd = open(path, O_RDWR | O_CREAT, 0644);
+        if (fd < 0 || flock(fd, LOCK_EX)) _exit(2);
+        if (write(locked[1], "l", 1) != 1 || read(go[0], &c, 1) != 1) _exit(3);
+        _exit(fake_train(&j));
+    }
+    char c;
+    assert_int_equal(read(locked[0], &c, 1), 1);
+    other ot = {go[1], 0, 0, 0};
+    o.progress = other_progress;
+    o.progress_ctx = &ot;
+    int rc = mr_ablate_run(&o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(f.spawned, 14);   /* 15 runs, one trained by the other process */
+    assert_true(ot.told && ot.waited && ot.by_other);
+    char path[800];
+    snprintf(path, sizeof path, "%s/2c/table_2c.json", res);
+    cJSON *t;
+    assert_int_equal(mr_json_load(path, &t, &e), 0);
+    const cJSON *r4 = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "rows"), 4);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r4, "runs")), 3);
+    cJSON_Delete(t);
+    close(locked[0]); close(locked[1]); close(go[0]); close(go[1]);
     free(d);
 }
 
@@ -253,6 +333,7 @@ static void test_ablate_configs_resolve(void **s)
 
 const struct CMUnitTest th_ablate_tests[] = {
     cmocka_unit_test(test_ablate_fake_2c),
+    cmocka_unit_test(test_ablate_shared_lock),
     cmocka_unit_test(test_ablate_bad_input),
     cmocka_unit_test(test_ablate_configs_resolve),
 };
