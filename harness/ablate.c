@@ -293,7 +293,7 @@ static void say(const mr_ablate_opts *o, const char *fmt, ...)
     o->progress(o->progress_ctx, buf);
 }
 
-typedef struct running { pid_t pid; int lock_fd; mr_ablate_job job; } running;
+typedef struct running { pid_t pid; int lock_fd; double t0; mr_ablate_job job; } running;
 
 /* RUN/lock, flock()ed while a run trains: a second `mrcnn ablate` of the
  * same table (another terminal, another lane) skips the runs the first
@@ -318,6 +318,28 @@ static int lock_run(const mr_ablate_job *j, int wait, mr_err *e)
     }
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ": AP 3.1" — the table's first column for a finished run, for the
+ * progress line (nothing if it cannot be read: the table reports that) */
+static void finished_value(const mr_ablate_table_def *td, const char *run_dir, char *out, size_t n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.json", run_dir);
+    cJSON *m = NULL;
+    mr_err e2;
+    double v;
+    if (mr_json_load(path, &m, &e2)) return;
+    if (!mr_ablate_value(m, &td->cols[0], path, &v, &e2) && !isnan(v))
+        snprintf(out, n, ": %s %.1f", td->cols[0].name, v);
+    cJSON_Delete(m);
+}
+
 /* wait for one of our running children (never waitpid(-1): that would
  * reap the caller's other children too); a child that cannot be waited for
  * reads as failed (*st = -1) */
@@ -337,9 +359,11 @@ static pid_t wait_ours(const running *rs, int par, int *st)
 
 /* run every job not yet done, at most o->jobs at a time; a job whose run
  * another process is training is put last and waited for (pass 1) */
-static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, mr_err *e)
+static int run_jobs(const mr_ablate_opts *o, const mr_ablate_table_def *td, mr_ablate_job *jobs, int njobs,
+                    mr_err *e)
 {
-    int par = o->jobs > 0 ? o->jobs : 1, nrun = 0, first_rc = MR_OK, done = 0;
+    int par = o->jobs > 0 ? o->jobs : 1, nrun = 0, first_rc = MR_OK, done = 0, ntimed = 0;
+    double trained_s = 0;   /* wall time of the runs trained here, for the estimate */
     running *rs = calloc((size_t)par, sizeof *rs);
     char *busy = calloc((size_t)njobs + 1, 1);
     if (!rs || !busy) { free(rs); free(busy); return mr_errf(e, MR_ENOMEM, "out of memory"); }
@@ -379,7 +403,10 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, mr_
                     continue;
                 }
                 for (int k = 0; k < par; k++)
-                    if (!rs[k].pid) { rs[k].pid = pid; rs[k].lock_fd = fd; rs[k].job = *j; break; }
+                    if (!rs[k].pid) {
+                        rs[k].pid = pid; rs[k].lock_fd = fd; rs[k].t0 = now_s(); rs[k].job = *j;
+                        break;
+                    }
                 nrun++;
                 say(o, "started %s seed %ld%s (%d thread%s): %s", j->config_name, j->seed,
                     j->resume ? " (resuming)" : "", j->threads, j->threads > 1 ? "s" : "", j->run_dir);
@@ -395,8 +422,15 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, mr_
                 done++;
                 mr_ablate_job *j = &rs[k].job;
                 int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && run_done(j->run_dir);
-                say(o, "[%d/%d] %s seed %ld %s", done, njobs, j->config_name, j->seed,
-                    ok ? "finished" : "FAILED");
+                double dt = now_s() - rs[k].t0;
+                if (ok) { trained_s += dt; ntimed++; }
+                char what[160] = "", left[80] = "";
+                if (ok) finished_value(td, j->run_dir, what, sizeof what);
+                if (ok && done < njobs)   /* the remaining runs at this pace, `par` at a time */
+                    snprintf(left, sizeof left, "; about %.0f min left for table %s",
+                             trained_s / ntimed * (njobs - done) / par / 60.0, td->id);
+                say(o, "[%d/%d] %s seed %ld %s in %.1f min%s%s", done, njobs, j->config_name, j->seed,
+                    ok ? "finished" : "FAILED", dt / 60.0, what, left);
                 if (!ok && !first_rc)
                     first_rc = mr_errf(e, MR_EUSER, "%s seed %ld failed (exit %d); its log: %s/train.out",
                                        j->config_name, j->seed, WIFEXITED(st) ? WEXITSTATUS(st) : -1, j->run_dir);
@@ -568,7 +602,7 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
             }
         say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run ? 0 : nj, skipped);
         if (!o->dry_run && nj) {
-            rc = run_jobs(o, jobs, nj, e);
+            rc = run_jobs(o, td, jobs, nj, e);
             if (rc && !first) { first = rc; first_e = *e; }
         }
         free(jobs);

@@ -157,7 +157,7 @@ static void test_ablate_fake_2c(void **s)
 /* two `mrcnn ablate` of one table share the work: a run another process
  * holds (its RUN/lock) is not started again but waited for at the end, and
  * tabulated once that process has finished it */
-typedef struct other { int go_fd; int told; int waited; int by_other; } other;
+typedef struct other { int go_fd; int told; int waited; int by_other; int progress_line; } other;
 
 static void other_progress(void *ctx, const char *line)
 {
@@ -168,6 +168,10 @@ static void other_progress(void *ctx, const char *line)
     }
     if (strstr(line, "waiting for 2c_roialign_ave seed 1")) ot->waited = 1;
     if (strstr(line, "2c_roialign_ave seed 1 finished (by another process)")) ot->by_other = 1;
+    /* a run trained here: its time, the table's first column, an estimate */
+    if (strstr(line, "2c_roialign_ave seed 2 finished in ") && strstr(line, " min: AP 27.0; about ") &&
+        strstr(line, " min left for table 2c"))
+        ot->progress_line = 1;
 }
 
 static void test_ablate_shared_lock(void **s)
@@ -204,7 +208,7 @@ static void test_ablate_shared_lock(void **s)
     }
     char c;
     assert_int_equal(read(locked[0], &c, 1), 1);
-    other ot = {go[1], 0, 0, 0};
+    other ot = {go[1], 0, 0, 0, 0};
     o.progress = other_progress;
     o.progress_ctx = &ot;
     int rc = mr_ablate_run(&o, &e);
@@ -214,7 +218,7 @@ static void test_ablate_shared_lock(void **s)
     assert_int_equal(waitpid(p, &st, 0), p);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_int_equal(f.spawned, 14);   /* 15 runs, one trained by the other process */
-    assert_true(ot.told && ot.waited && ot.by_other);
+    assert_true(ot.told && ot.waited && ot.by_other && ot.progress_line);
     char path[800];
     snprintf(path, sizeof path, "%s/2c/table_2c.json", res);
     cJSON *t;
