@@ -5,7 +5,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
   set terminal png size 1000,650 noenhanced
 }
 set output "results/2c/plots/2c_ap_speed.png"
-set title "Table 2c: AP vs inference speed (mean ± std over seeds)\nfps protocol: 3 warm-up + 300 timed iterations, batch 4, 1 threads, Haswell, AMD EPYC, input 128x128"
+set title "Table 2c: AP vs inference speed (mean ± std over seeds)\nfps protocol: 3 warm-up + 1997 timed iterations, batch 4, 1 threads, Haswell, AMD EPYC, input 256x256"
 set xlabel "inference speed (images/s)"
 set ylabel "AP (%)"
 set grid
