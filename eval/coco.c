@@ -142,6 +142,14 @@ void mr_coco_free(mr_coco *c)
     mr_coco_init(c);
 }
 
+/* a failed parse leaves c empty; the code is e's when e was given */
+static int fail_free(mr_coco *c, int rc, const mr_err *e)
+{
+    int code = e ? e->code : rc;
+    mr_coco_free(c);
+    return code ? code : MR_EUSER;
+}
+
 long mr_coco_image_index(const mr_coco *c, int64_t id)
 {
     return c->impl ? idmap_get(&((coco_impl *)c->impl)->imgs, id) : -1;
@@ -783,15 +791,7 @@ static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, 
 out:
     free(r->nums);
     free(r->cnt_tmp);
-    if (rc) {
-        char keep[sizeof e->msg];
-        int code = e ? e->code : rc;
-        if (e) memcpy(keep, e->msg, sizeof keep);
-        mr_coco_free(c);
-        if (e) { memcpy(e->msg, keep, sizeof keep); e->code = code; }
-        return code ? code : MR_EUSER;
-    }
-    return MR_OK;
+    return rc ? fail_free(c, rc, e) : MR_OK;
 }
 
 /* map a whole file read-only (populated up front); *map = 1 when mapped,
@@ -924,15 +924,7 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
     }
     rc = build_lists(res, e);
 out:
-    if (rc) {
-        char keep[sizeof e->msg];
-        int code = e ? e->code : rc;
-        if (e) memcpy(keep, e->msg, sizeof keep);
-        mr_coco_free(res);
-        if (e) { memcpy(e->msg, keep, sizeof keep); e->code = code; }
-        return code ? code : MR_EUSER;
-    }
-    return MR_OK;
+    return rc ? fail_free(res, rc, e) : MR_OK;
 }
 
 static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
@@ -971,15 +963,7 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
 out:
     free(r->nums);
     free(r->cnt_tmp);
-    if (rc) {
-        char keep[sizeof e->msg];
-        int code = e ? e->code : rc;
-        if (e) memcpy(keep, e->msg, sizeof keep);
-        mr_coco_free(res);
-        if (e) { memcpy(e->msg, keep, sizeof keep); e->code = code; }
-        return code ? code : MR_EUSER;
-    }
-    return MR_OK;
+    return rc ? fail_free(res, rc, e) : MR_OK;
 }
 
 int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
