@@ -357,16 +357,36 @@ static pid_t wait_ours(const running *rs, int par, int *st)
     }
 }
 
-/* run every job not yet done, at most o->jobs at a time; a job whose run
- * another process is training is put last and waited for (pass 1) */
-static int run_jobs(const mr_ablate_opts *o, const mr_ablate_table_def *td, mr_ablate_job *jobs, int njobs,
-                    mr_err *e)
+/* write one table from its finished runs, and say where */
+static int tabulate(const mr_ablate_opts *o, const char *id, mr_err *e)
+{
+    mr_table t;
+    int rc = mr_ablate_collect(o, id, &t, e);
+    if (!rc)
+        say(o, "table %s written to %s/%s/table_%s.{md,tex,csv,json}", id, o->results_dir, id, id);
+    return rc;
+}
+
+/* run every job not yet done, at most o->jobs at a time, in one queue over
+ * every table asked for (`all` keeps both cores busy across a table's end
+ * instead of waiting there for its last run); a job whose run another
+ * process is training is put last and waited for (pass 1). pending[t] counts
+ * table t's jobs not yet finished: at 0 the table is written at once.
+ * label names the queue in the time estimate ("table 2c", "tables 2a-6"). */
+static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, int *pending,
+                    const char *label, mr_err *e)
 {
     int par = o->jobs > 0 ? o->jobs : 1, nrun = 0, first_rc = MR_OK, done = 0, ntimed = 0;
     double trained_s = 0;   /* wall time of the runs trained here, for the estimate */
     running *rs = calloc((size_t)par, sizeof *rs);
     char *busy = calloc((size_t)njobs + 1, 1);
     if (!rs || !busy) { free(rs); free(busy); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+#define FIRST_FAIL(E2) do { if (!first_rc) { first_rc = (E2).code; *e = (E2); } } while (0)
+#define JOB_ENDED(J) do {                                                      \
+        mr_err e3;                                                             \
+        if (--pending[(J)->table_idx] == 0 && tabulate(o, (J)->table, &e3))    \
+            FIRST_FAIL(e3);                                                    \
+    } while (0)
     for (int pass = 0; pass < 2; pass++) {
         int next = 0;
         while (next < njobs || nrun > 0) {
@@ -384,22 +404,21 @@ static int run_jobs(const mr_ablate_opts *o, const mr_ablate_table_def *td, mr_a
                         "waited for at the end", j->config_name, j->seed);
                     continue;
                 }
-                if (fd < 0) {
-                    if (!first_rc) { first_rc = e2.code; *e = e2; }
-                    continue;
-                }
+                if (fd < 0) { FIRST_FAIL(e2); JOB_ENDED(j); continue; }
                 if (run_done(j->run_dir)) {   /* the other process finished it */
                     close(fd);
                     done++;
                     say(o, "[%d/%d] %s seed %ld finished (by another process)", done, njobs,
                         j->config_name, j->seed);
+                    JOB_ENDED(j);
                     continue;
                 }
                 j->resume = run_started(j->run_dir);
                 pid_t pid;
                 if (o->spawn(o->spawn_ctx, j, &pid, &e2)) {
                     close(fd);
-                    if (!first_rc) { first_rc = e2.code; *e = e2; }
+                    FIRST_FAIL(e2);
+                    JOB_ENDED(j);
                     continue;
                 }
                 for (int k = 0; k < par; k++)
@@ -424,19 +443,22 @@ static int run_jobs(const mr_ablate_opts *o, const mr_ablate_table_def *td, mr_a
                 int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && run_done(j->run_dir);
                 double dt = now_s() - rs[k].t0;
                 if (ok) { trained_s += dt; ntimed++; }
-                char what[160] = "", left[80] = "";
-                if (ok) finished_value(td, j->run_dir, what, sizeof what);
+                char what[160] = "", left[160] = "";
+                if (ok) finished_value(mr_ablate_find(j->table), j->run_dir, what, sizeof what);
                 if (ok && done < njobs)   /* the remaining runs at this pace, `par` at a time */
-                    snprintf(left, sizeof left, "; about %.0f min left for table %s",
-                             trained_s / ntimed * (njobs - done) / par / 60.0, td->id);
+                    snprintf(left, sizeof left, "; about %.0f min left for %s",
+                             trained_s / ntimed * (njobs - done) / par / 60.0, label);
                 say(o, "[%d/%d] %s seed %ld %s in %.1f min%s%s", done, njobs, j->config_name, j->seed,
                     ok ? "finished" : "FAILED", dt / 60.0, what, left);
                 if (!ok && !first_rc)
                     first_rc = mr_errf(e, MR_EUSER, "%s seed %ld failed (exit %d); its log: %s/train.out",
                                        j->config_name, j->seed, WIFEXITED(st) ? WEXITSTATUS(st) : -1, j->run_dir);
+                JOB_ENDED(j);
             }
         }
     }
+#undef JOB_ENDED
+#undef FIRST_FAIL
     free(rs);
     free(busy);
     return first_rc;
@@ -583,33 +605,51 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
      * reported now, not after hours of training */
     int rc = o->dry_run ? MR_OK : mr_precheck_store(o->store, NULL, e);
     if (rc) return rc;
-    int first = MR_OK;
-    mr_err first_e = {0};
+    /* one queue over every table asked for, seeds outer within a table (a
+     * first full table sooner); a table with nothing to train is written now */
+    int pending[16] = {0}, nj = 0, cap = 0;
+    if (nids > 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
+    mr_ablate_job *jobs = NULL;
     for (int ti = 0; ti < nids; ti++) {
         if (!all && strcmp(ids[ti], o->table)) continue;
         const mr_ablate_table_def *td = mr_ablate_find(ids[ti]);
-        if ((rc = check_rows(o, td, e))) return rc;
-        mr_ablate_job *jobs = calloc((size_t)(td->nrows * o->seeds), sizeof *jobs);
-        if (!jobs) return mr_errf(e, MR_ENOMEM, "out of memory");
-        int nj = 0, skipped = 0;
-        for (int k = 0; k < o->seeds; k++)   /* seeds outer: a first full table sooner */
+        if ((rc = check_rows(o, td, e))) { free(jobs); return rc; }
+        int skipped = 0, nt = 0;
+        for (int k = 0; k < o->seeds; k++)
             for (int r = 0; r < td->nrows; r++) {
                 mr_ablate_job j;
                 if (!row_wanted(o, td, r)) continue;
                 if ((rc = prepare_job(o, td, r, o->seed0 + k, &j, e))) { free(jobs); return rc; }
                 if (run_done(j.run_dir)) { skipped++; continue; }
+                if (o->dry_run) { nt++; continue; }
+                if (nj == cap) {
+                    cap = cap ? 2 * cap : 64;
+                    mr_ablate_job *nw = realloc(jobs, (size_t)cap * sizeof *jobs);
+                    if (!nw) { free(jobs); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+                    jobs = nw;
+                }
+                j.table_idx = ti;
                 jobs[nj++] = j;
+                nt++;
             }
-        say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run ? 0 : nj, skipped);
-        if (!o->dry_run && nj) {
-            rc = run_jobs(o, td, jobs, nj, e);
-            if (rc && !first) { first = rc; first_e = *e; }
-        }
-        free(jobs);
-        mr_table t;
-        if ((rc = mr_ablate_collect(o, td->id, &t, e))) return rc;
-        say(o, "table %s written to %s/%s/table_%s.{md,tex,csv,json}", td->id, o->results_dir, td->id, td->id);
+        say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run ? 0 : nt, skipped);
+        pending[ti] = o->dry_run ? 0 : nt;
     }
+    int first = MR_OK;
+    mr_err first_e = {0};
+    for (int ti = 0; ti < nids; ti++)   /* nothing to train: tabulate now */
+        if ((all || !strcmp(ids[ti], o->table)) && !pending[ti] && (rc = tabulate(o, ids[ti], e))) {
+            free(jobs);
+            return rc;
+        }
+    if (nj) {
+        char label[64];
+        if (all) snprintf(label, sizeof label, "tables %s-%s", ids[0], ids[nids - 1]);
+        else snprintf(label, sizeof label, "table %s", o->table);
+        rc = run_jobs(o, jobs, nj, pending, label, e);
+        if (rc) { first = rc; first_e = *e; }
+    }
+    free(jobs);
     if (first) *e = first_e;
     return first;
 }

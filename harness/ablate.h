@@ -11,6 +11,9 @@
  * again with resume (continues from its newest checkpoint). A run being
  * trained holds RUN/lock (flock): another mrcnn ablate of the same table
  * skips it, trains the rest, then waits for it and tabulates it.
+ * `all` is one queue over every table (no core idles at a table's end
+ * while later tables have runs); each table is written when its last run
+ * ends, a table with nothing to train at once.
  * Parallelism: up to `jobs` runs at once, each a separate process started by
  * opts.spawn (the CLI execs itself), with threads / jobs threads each.
  * Presets: the row configs are sized for the bench preset; for another
@@ -57,6 +60,7 @@ typedef struct mr_ablate_job {
     const char *data_dir, *store;
     long seed, max_iters;
     int threads, resume;
+    int table_idx;          /* its table's index in mr_ablate_names' order */
 } mr_ablate_job;
 
 typedef struct mr_ablate_opts {

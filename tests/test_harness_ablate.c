@@ -3,7 +3,7 @@
  * spawn callback forks a child that writes a fake finished run (metrics,
  * speed, record) whose AP depends on the row, so the table, resuming (done
  * runs are not retrained), parallel jobs, two invocations sharing a table
- * (run locks) and the paper columns are checked without the detector. Also: unknown table names, a store line that does
+ * (run locks), `all` as one queue over the tables, and the paper columns are checked without the detector. Also: unknown table names, a store line that does
  * not parse (refused before any run starts), malformed run dirs, and
  * every row config in variants/configs/ablations loads.
  */
@@ -199,7 +199,7 @@ static void test_ablate_shared_lock(void **s)
     pid_t p = fork();
     assert_true(p >= 0);
     if (p == 0) {   /* the other process: holds the run's lock until told */
-        char path[800], c;
+        char path[4200], c;
         snprintf(path, sizeof path, "%s/lock", j.run_dir);
         int fd = open(path, O_RDWR | O_CREAT, 0644);
         if (fd < 0 || flock(fd, LOCK_EX)) _exit(2);
@@ -225,6 +225,90 @@ static void test_ablate_shared_lock(void **s)
     assert_int_equal(mr_json_load(path, &t, &e), 0);
     const cJSON *r4 = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "rows"), 4);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r4, "runs")), 3);
+    cJSON_Delete(t);
+    close(locked[0]); close(locked[1]); close(go[0]); close(go[1]);
+    free(d);
+}
+
+/* `all` is one queue over the tables: a run another process holds in the
+ * first table (2a) does not stop the queue there; the later tables are
+ * trained and written first, and 2a once the held run has finished */
+typedef struct order { int go_fd; int told; int n_written; int later_before_2a; int wrote_2a; int est; } order;
+
+static void order_progress(void *ctx, const char *line)
+{
+    order *ot = ctx;
+    if (strstr(line, "being trained by another process") && !ot->told) ot->told = 1;
+    if (strstr(line, " min left for tables 2a-6")) ot->est = 1;
+    if (strstr(line, "table ") && strstr(line, " written to ")) {
+        ot->n_written++;
+        if (strstr(line, "table 2a written")) {
+            ot->wrote_2a = 1;
+            ot->later_before_2a = ot->n_written == 7;   /* the six other tables came first */
+        }
+    }
+    /* let the other process finish once every other table is done */
+    if (ot->told && ot->n_written == 6 && ot->go_fd >= 0) {
+        assert_int_equal(write(ot->go_fd, "g", 1), 1);
+        ot->go_fd = -1;
+    }
+}
+
+static void test_ablate_all_one_queue(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("ablate_all");
+    char runs[600], res[600], store[600], paper[600];
+    fake f = {0, 0};
+    mr_ablate_opts o;
+    opts_for(&o, d, &f, runs, res, store, paper);
+    o.table = "all";
+    o.seeds = 1;
+    mr_ablate_job j = {0};
+    j.table = "2a";
+    j.row = "r50_c4";
+    snprintf(j.config_name, sizeof j.config_name, "2a_r50_c4");
+    snprintf(j.run_dir, sizeof j.run_dir, "%s/tiny/2a/r50_c4/seed1", runs);
+    j.seed = 1;
+    j.threads = 1;
+    j.store = store;
+    mr_err e;
+    assert_int_equal(mr_mkdir_p(j.run_dir, &e), 0);
+    int locked[2], go[2];
+    assert_int_equal(pipe(locked), 0);
+    assert_int_equal(pipe(go), 0);
+    fflush(NULL);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        char path[4200], c;
+        snprintf(path, sizeof path, "%s/lock", j.run_dir);
+        int fd = open(path, O_RDWR | O_CREAT, 0644);
+        if (fd < 0 || flock(fd, LOCK_EX)) _exit(2);
+        alarm(60);   /* a scheduler that waits here first fails the test, not hangs it */
+        if (write(locked[1], "l", 1) != 1 || read(go[0], &c, 1) != 1) _exit(3);
+        _exit(fake_train(&j));
+    }
+    char c;
+    assert_int_equal(read(locked[0], &c, 1), 1);
+    order ot = {go[1], 0, 0, 0, 0, 0};
+    o.progress = order_progress;
+    o.progress_ctx = &ot;
+    int rc = mr_ablate_run(&o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(f.spawned, 21);   /* 22 rows, one trained by the other process */
+    assert_true(ot.told && ot.wrote_2a && ot.later_before_2a && ot.est);
+    assert_int_equal(ot.n_written, 7);
+    char path[800];
+    snprintf(path, sizeof path, "%s/2a/table_2a.json", res);
+    cJSON *t;
+    assert_int_equal(mr_json_load(path, &t, &e), 0);
+    const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "rows"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r0, "runs")), 1);
     cJSON_Delete(t);
     close(locked[0]); close(locked[1]); close(go[0]); close(go[1]);
     free(d);
@@ -338,6 +422,7 @@ static void test_ablate_configs_resolve(void **s)
 const struct CMUnitTest th_ablate_tests[] = {
     cmocka_unit_test(test_ablate_fake_2c),
     cmocka_unit_test(test_ablate_shared_lock),
+    cmocka_unit_test(test_ablate_all_one_queue),
     cmocka_unit_test(test_ablate_bad_input),
     cmocka_unit_test(test_ablate_configs_resolve),
 };
