@@ -5,7 +5,8 @@
  *   0 success, 1 user error (one line "mrcnn <cmd>: message"), 2 usage error.
  *
  * defines: mr_cmd_fn, MR_EXIT_OK, MR_EXIT_USER, MR_EXIT_USAGE, cli_fail,
- *          cli_usage_error, cli_exit_code, and the cmd_* entry points
+ *          cli_usage_error, cli_long_arg, cli_double_arg, cli_exit_code, and
+ *          the cmd_* entry points
  */
 #ifndef MR_CLI_H
 #define MR_CLI_H
@@ -21,6 +22,13 @@ int cli_fail(const char *cmd, const mr_err *e);
 /* Print "mrcnn CMD: MSG" and "try 'mrcnn CMD --help'" and return 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_code(int code);
+/* An option's number: the whole text must be a decimal integer (a finite
+ * number for cli_double_arg) in [lo, hi]; otherwise a usage error
+ * "--OPT: 'TEXT' is not an integer in LO..HI" is printed and 2 returned.
+ * 0 when *out was set. Empty text, trailing junk, overflow and nan are
+ * refused, not read as 0 or passed on. */
+int cli_long_arg(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
+int cli_double_arg(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out);
 
 /* Subcommands. Each is defined in cli/cmd_<name>.c; weak so that the
  * table in main.c lists every command the tool is meant to have. */

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,27 +150,29 @@ int cmd_ablate(int argc, char **argv)
     o.store = "results/store.jsonl";
     const char *data = NULL;
     int c;
-    char *end;
+    long v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
-        case 's': o.seeds = (int)strtol(optarg, &end, 10);
-            if (*end || o.seeds < 1 || o.seeds > MR_TABLE_MAX_SEEDS)
-                return cli_usage_error("ablate", "--seeds: '%s' is not 1..%d", optarg, MR_TABLE_MAX_SEEDS);
+        case 's':
+            if (cli_long_arg("ablate", "seeds", optarg, 1, MR_TABLE_MAX_SEEDS, &v)) return MR_EXIT_USAGE;
+            o.seeds = (int)v;
             break;
-        case 'S': o.seed0 = strtol(optarg, &end, 10);
-            if (*end || o.seed0 < 0) return cli_usage_error("ablate", "--seed0: '%s' is not a seed", optarg);
+        case 'S':
+            if (cli_long_arg("ablate", "seed0", optarg, 0, LONG_MAX, &o.seed0)) return MR_EXIT_USAGE;
             break;
         case 'p': o.preset = optarg; break;
-        case 'j': o.jobs = (int)strtol(optarg, &end, 10);
-            if (*end || o.jobs < 1 || o.jobs > 64) return cli_usage_error("ablate", "--jobs: '%s' is not 1..64", optarg);
+        case 'j':
+            if (cli_long_arg("ablate", "jobs", optarg, 1, 64, &v)) return MR_EXIT_USAGE;
+            o.jobs = (int)v;
             break;
-        case 't': o.threads = (int)strtol(optarg, &end, 10);
-            if (*end || o.threads < 1 || o.threads > 256) return cli_usage_error("ablate", "--threads: '%s' is not 1..256", optarg);
+        case 't':
+            if (cli_long_arg("ablate", "threads", optarg, 1, 256, &v)) return MR_EXIT_USAGE;
+            o.threads = (int)v;
             break;
-        case 'i': o.max_iters = strtol(optarg, &end, 10);
-            if (*end || o.max_iters < 1) return cli_usage_error("ablate", "--iters: '%s' is not a positive integer", optarg);
+        case 'i':
+            if (cli_long_arg("ablate", "iters", optarg, 1, LONG_MAX, &o.max_iters)) return MR_EXIT_USAGE;
             break;
         case 'd': data = optarg; break;
         case 'r': o.runs_dir = optarg; break;

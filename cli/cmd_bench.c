@@ -486,13 +486,11 @@ int cmd_bench(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "ht:o:jm:f:c:d:", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 't':
-            ctx.threads = (int)strtol(optarg, &end, 10);
-            if (*end || ctx.threads < 1 || ctx.threads > 1024)
-                return cli_usage_error("bench", "--threads wants a positive integer, got '%s'", optarg);
+            if (cli_long_arg("bench", "threads", optarg, 1, 1024, &v)) return MR_EXIT_USAGE;
+            ctx.threads = (int)v;
             break;
         case 'o': ctx.out_dir = optarg; break;
         case 'j': ctx.json = 1; break;
@@ -503,17 +501,13 @@ int cmd_bench(int argc, char **argv)
             break;
         case 'd': ctx.data = optarg; break;
         case 'W': case 'I': case 'R':
-            v = strtol(optarg, &end, 10);
-            if (*end || v < (c == 'W' ? 0 : 1) || v > (c == 'R' ? 64 : 100000))
-                return cli_usage_error("bench", "--%s wants %s, got '%s'",
-                                       c == 'W' ? "warmup" : c == 'I' ? "iters" : "rounds",
-                                       c == 'W' ? "a count >= 0" : c == 'R' ? "1..64" : "a positive count", optarg);
+            if (cli_long_arg("bench", c == 'W' ? "warmup" : c == 'I' ? "iters" : "rounds", optarg,
+                             c == 'W' ? 0 : 1, c == 'R' ? 64 : 100000, &v))
+                return MR_EXIT_USAGE;
             if (c == 'W') ctx.warmup = (int)v; else if (c == 'I') ctx.iters = (int)v; else ctx.rounds = (int)v;
             break;
         case 'm':
-            ctx.min_sec = strtod(optarg, &end);
-            if (*end || !(ctx.min_sec >= 0.0 && ctx.min_sec <= 600.0))
-                return cli_usage_error("bench", "--min-sec wants seconds in [0, 600], got '%s'", optarg);
+            if (cli_double_arg("bench", "min-sec", optarg, 0.0, 600.0, &ctx.min_sec)) return MR_EXIT_USAGE;
             break;
         default: return cli_usage_error("bench", "unknown option");
         }

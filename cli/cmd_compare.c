@@ -8,6 +8,7 @@
 #include "core/fileio.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +35,12 @@ int cmd_compare(int argc, char **argv)
     double tol = -1;
     const char *csv = NULL, *md = NULL;
     int c;
-    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
-        case 't': tol = strtod(optarg, &end);
-            if (*end || tol < 0) return cli_usage_error("compare", "--tolerance: '%s' is not a non-negative number", optarg);
+        case 't':
+            if (cli_double_arg("compare", "tolerance", optarg, 0, INFINITY, &tol)) return MR_EXIT_USAGE;
             break;
         case 'c': csv = optarg; break;
         case 'm': md = optarg; break;

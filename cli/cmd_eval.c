@@ -115,9 +115,8 @@ int cmd_eval(int argc, char **argv)
         case O_PR: pr = optarg; break;
         case O_STRICT: strict = 1; break;
         case O_THREADS: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 64) return cli_usage_error("eval", "--threads: expected 1..64, got '%s'", optarg);
+            long v;
+            if (cli_long_arg("eval", "threads", optarg, 1, 64, &v)) return MR_EXIT_USAGE;
             threads = (int)v;
             break;
         }

@@ -31,7 +31,8 @@ int cmd_infer(int argc, char **argv)
     const char *config = NULL, *weights = NULL, *data = NULL, *image = NULL, *out = NULL;
     mr_infer_opts o = {1, NULL, -1.0f};
     int c;
-    char *end;
+    long v;
+    double d;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -42,14 +43,12 @@ int cmd_infer(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'v': o.vis_dir = optarg; break;
         case 't':
-            o.threads = (int)strtol(optarg, &end, 10);
-            if (*end || o.threads < 1 || o.threads > 256)
-                return cli_usage_error("infer", "--threads: '%s' is not a thread count (1..256)", optarg);
+            if (cli_long_arg("infer", "threads", optarg, 1, 256, &v)) return MR_EXIT_USAGE;
+            o.threads = (int)v;
             break;
         case 's':
-            o.score_thresh = strtof(optarg, &end);
-            if (*end || !(o.score_thresh >= 0 && o.score_thresh <= 1))
-                return cli_usage_error("infer", "--score-thresh: '%s' is not in [0, 1]", optarg);
+            if (cli_double_arg("infer", "score-thresh", optarg, 0, 1, &d)) return MR_EXIT_USAGE;
+            o.score_thresh = (float)d;
             break;
         case 'h': help(); return MR_EXIT_OK;
         default: return cli_usage_error("infer", "unknown option");

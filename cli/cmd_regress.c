@@ -10,6 +10,7 @@
 #include "core/fileio.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,18 +62,17 @@ int cmd_regress(int argc, char **argv)
     o.runs_dir = "runs/regress";
     o.train = train;
     int c;
-    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 'b': o.baseline = optarg; break;
         case 's': o.set = optarg; break;
-        case 't': o.ap_tol = strtod(optarg, &end);
-            if (*end || o.ap_tol < 0) return cli_usage_error("regress", "--tolerance: '%s' is not a non-negative number", optarg);
+        case 't':
+            if (cli_double_arg("regress", "tolerance", optarg, 0, INFINITY, &o.ap_tol)) return MR_EXIT_USAGE;
             break;
-        case 'S': o.speed_tol = strtod(optarg, &end);
-            if (*end || o.speed_tol < 0) return cli_usage_error("regress", "--speed-tolerance: '%s' is not a non-negative number", optarg);
+        case 'S':
+            if (cli_double_arg("regress", "speed-tolerance", optarg, 0, INFINITY, &o.speed_tol)) return MR_EXIT_USAGE;
             break;
         case 'u': o.update = 1; break;
         case 'd': o.data_dir = optarg; break;

@@ -32,15 +32,6 @@ static const char *USAGE =
     "Generator parameters are documented in docs/synthetic.md.\n"
     "Exit codes: 0 ok, 1 error (message names the file), 2 usage.\n";
 
-static int parse_int(const char *s, long lo, long hi, long *v)
-{
-    char *end;
-    long x = strtol(s, &end, 10);
-    if (!*s || *end || x < lo || x > hi) return -1;
-    *v = x;
-    return 0;
-}
-
 int cmd_synth(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -59,19 +50,19 @@ int cmd_synth(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'p': preset = optarg; break;
         case 't':
-            if (parse_int(optarg, 0, 10000000, &ntrain)) return cli_usage_error("synth", "--train: expected a count, got '%s'", optarg);
+            if (cli_long_arg("synth", "train", optarg, 0, 10000000, &ntrain)) return MR_EXIT_USAGE;
             break;
         case 'v':
-            if (parse_int(optarg, 0, 10000000, &nval)) return cli_usage_error("synth", "--val: expected a count, got '%s'", optarg);
+            if (cli_long_arg("synth", "val", optarg, 0, 10000000, &nval)) return MR_EXIT_USAGE;
             break;
         case 's':
-            if (parse_int(optarg, 16, 4096, &size)) return cli_usage_error("synth", "--size: expected 16..4096, got '%s'", optarg);
+            if (cli_long_arg("synth", "size", optarg, 16, 4096, &size)) return MR_EXIT_USAGE;
             break;
         case 'k':
-            if (parse_int(optarg, 0, 2147483647L, &seed)) return cli_usage_error("synth", "--seed: expected a non-negative integer, got '%s'", optarg);
+            if (cli_long_arg("synth", "seed", optarg, 0, 2147483647L, &seed)) return MR_EXIT_USAGE;
             break;
         case 'j':
-            if (parse_int(optarg, 1, 64, &threads)) return cli_usage_error("synth", "--threads: expected 1..64, got '%s'", optarg);
+            if (cli_long_arg("synth", "threads", optarg, 1, 64, &threads)) return MR_EXIT_USAGE;
             break;
         case 'S': stats = 1; break;
         case 'h': fputs(USAGE, stdout); return MR_EXIT_OK;

@@ -9,6 +9,7 @@
 #include "harness/train_run.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,7 @@ int cmd_train(int argc, char **argv)
     o.seed = -1;
     o.threads = 1;
     int c;
-    char *end;
+    long v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -63,17 +64,14 @@ int cmd_train(int argc, char **argv)
         case 'S': o.store = optarg; break;
         case 'n': o.config_name = optarg; break;
         case 't':
-            o.threads = (int)strtol(optarg, &end, 10);
-            if (*end || o.threads < 1 || o.threads > 256)
-                return cli_usage_error("train", "--threads: '%s' is not a thread count (1..256)", optarg);
+            if (cli_long_arg("train", "threads", optarg, 1, 256, &v)) return MR_EXIT_USAGE;
+            o.threads = (int)v;
             break;
         case 'i':
-            o.max_iters = strtol(optarg, &end, 10);
-            if (*end || o.max_iters < 1) return cli_usage_error("train", "--iters: '%s' is not a positive integer", optarg);
+            if (cli_long_arg("train", "iters", optarg, 1, LONG_MAX, &o.max_iters)) return MR_EXIT_USAGE;
             break;
         case 's':
-            o.seed = strtol(optarg, &end, 10);
-            if (*end || o.seed < 0) return cli_usage_error("train", "--seed: '%s' is not a non-negative integer", optarg);
+            if (cli_long_arg("train", "seed", optarg, 0, LONG_MAX, &o.seed)) return MR_EXIT_USAGE;
             break;
         case 'h': help(); return MR_EXIT_OK;
         default: return cli_usage_error("train", "unknown option");

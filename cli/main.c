@@ -5,6 +5,9 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +36,32 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\ntry 'mrcnn %s --help'\n", cmd);
     return MR_EXIT_USAGE;
+}
+
+int cli_long_arg(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno == ERANGE || v < lo || v > hi) {
+        if (hi == LONG_MAX)
+            return cli_usage_error(cmd, "--%s: '%s' is not an integer >= %ld", opt, text, lo);
+        return cli_usage_error(cmd, "--%s: '%s' is not an integer in %ld..%ld", opt, text, lo, hi);
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_double_arg(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (!*text || *end || !isfinite(v) || v < lo || v > hi) {
+        if (isinf(hi)) return cli_usage_error(cmd, "--%s: '%s' is not a number >= %g", opt, text, lo);
+        return cli_usage_error(cmd, "--%s: '%s' is not a number in [%g, %g]", opt, text, lo, hi);
+    }
+    *out = v;
+    return 0;
 }
 
 typedef struct { const char *name; mr_cmd_fn *fn; const char *help; } cmd_entry;

@@ -1,6 +1,7 @@
 /*
  * test_cli.c — the command-line contract: --help, exit codes for unknown
- * subcommands and options, `mrcnn version`; bad input through the command
+ * subcommands and options, `mrcnn version`, numeric options (empty text,
+ * junk, overflow, nan and out-of-range values are usage errors, exit 2); bad input through the command
  * line is in tests/test_cli_bad.c (same group).
  */
 #include <setjmp.h>
@@ -31,6 +32,27 @@ static void test_version(void **s) { (void)s; run("version", 0, "openblas: core"
 static void test_version_help(void **s) { (void)s; run("version --help", 0, "usage: mrcnn version"); }
 static void test_version_bad_option(void **s) { (void)s; run("version --frob", 2, "try 'mrcnn version --help'"); }
 
+/* every subcommand's numbers go through cli_long_arg / cli_double_arg: none
+ * reads '' as 0, wraps an overflow or lets nan through a range check */
+static void test_numeric_options(void **s)
+{
+    (void)s;
+    run("train --seed ''", 2, "--seed: '' is not an integer >= 0");
+    run("train --seed 99999999999999999999", 2, "is not an integer >= 0");
+    run("train --threads 4x", 2, "--threads: '4x' is not an integer in 1..256");
+    run("train --iters 0", 2, "--iters: '0' is not an integer >= 1");
+    run("infer --score-thresh nan", 2, "--score-thresh: 'nan' is not a number in [0, 1]");
+    run("regress --tolerance nan", 2, "--tolerance: 'nan' is not a number >= 0");
+    run("regress --speed-tolerance -1", 2, "--speed-tolerance: '-1' is not a number >= 0");
+    run("compare --tolerance ''", 2, "--tolerance: '' is not a number >= 0");
+    run("ablate 2c --jobs 65", 2, "--jobs: '65' is not an integer in 1..64");
+    run("bench --min-sec inf conv", 2, "--min-sec: 'inf' is not a number in [0, 600]");
+    run("bench --rounds 65 conv", 2, "--rounds: '65' is not an integer in 1..64");
+    run("eval --threads 0", 2, "--threads: '0' is not an integer in 1..64");
+    run("synth --size 9", 2, "--size: '9' is not an integer in 16..4096");
+    run("synth --seed -1", 2, "try 'mrcnn synth --help'");
+}
+
 /* tests/test_cli_bad.c */
 extern const struct CMUnitTest tc_bad_tests[];
 extern const size_t tc_bad_ntests;
@@ -44,6 +66,7 @@ size_t tests_cli(const struct CMUnitTest **out)
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_version_help),
         cmocka_unit_test(test_version_bad_option),
+        cmocka_unit_test(test_numeric_options),
     };
     static struct CMUnitTest all[sizeof t / sizeof t[0] + 8];
     static size_t n;
