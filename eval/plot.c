@@ -74,6 +74,12 @@ static void gp_head(FILE *f, const char *title, const char *xl, const char *yl)
     gp_str(y, sizeof y, yl);
     fprintf(f, "set title \"%s\"\nset xlabel \"%s\"\nset ylabel \"%s\"\nset grid\nset key outside right top\n",
             t, x, y);
+    /* eight colours that read on white (gnuplot's default fifth is a pale
+     * yellow); line types cycle through them */
+    static const char *const PAL[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                      "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+    for (int i = 0; i < 8; i++) fprintf(f, "set linetype %d lc rgb \"%s\"\n", i + 1, PAL[i]);
+    fprintf(f, "set linetype cycle 8\n");
 }
 
 /* Wrap the plot commands in body into a script that writes PNG and SVG,
@@ -155,8 +161,17 @@ static void protocol_line(const cJSON *rows, char *o, size_t n)
             const cJSON *in = cJSON_GetObjectItemCaseSensitive(p, "input");
             const cJSON *core = cJSON_GetObjectItemCaseSensitive(p, "blas_core");
             const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(p, "cpu");
-            snprintf(o, n, "fps protocol: %g warm-up + %g timed iterations, batch %g, %g threads, %s, %s, input %gx%g",
-                     num(p, "warmup"), num(p, "iters"), num(p, "batch"), num(p, "threads"),
+            /* the inference protocol (the plot's x axis); records written
+             * before it was stored separately give the training one */
+            char what[160];
+            if (!isnan(num(p, "infer_batches")))
+                snprintf(what, sizeof what, "%g warm-up + %g timed batches of %g (%g images)",
+                         num(p, "infer_warmup"), num(p, "infer_batches"), num(p, "batch"), num(p, "infer_images"));
+            else
+                snprintf(what, sizeof what, "%g warm-up + %g timed iterations, batch %g", num(p, "warmup"),
+                         num(p, "iters"), num(p, "batch"));
+            double th = num(p, "threads");
+            snprintf(o, n, "fps protocol: %s, %g thread%s, %s, %s, input %gx%g", what, th, th == 1 ? "" : "s",
                      cJSON_IsString(core) ? core->valuestring : "?", cJSON_IsString(cpu) ? cpu->valuestring : "?",
                      cJSON_IsArray(in) ? cJSON_GetArrayItem(in, 0)->valuedouble : NAN,
                      cJSON_IsArray(in) && cJSON_GetArraySize(in) > 1 ? cJSON_GetArrayItem(in, 1)->valuedouble : NAN);
@@ -205,7 +220,8 @@ static int plot_ap_speed(const cJSON *j, const char *id, const mr_plot_opts *o, 
     mr_atomic_file af;
     int rc = open_dat(o, name, &af, path, sizeof path, e), npts = 0;
     if (rc) return rc;
-    fprintf(af.f, "# img/s  %s  img/s_std  %s_std  label\n", cname, cname);
+    fprintf(af.f, "# one block per row: img/s  %s  img/s_std  %s_std  label\n", cname, cname);
+    sbuf plot = {0};
     const cJSON *r;
     cJSON_ArrayForEach(r, rows) {
         double fps[64];
@@ -221,22 +237,26 @@ static int plot_ap_speed(const cJSON *j, const char *id, const mr_plot_opts *o, 
         char lab[200];
         const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "label");
         gp_str(lab, sizeof lab, cJSON_IsString(l) ? l->valuestring : "?");
-        fprintf(af.f, "%.6g %.6g %.6g %.6g \"%s\"\n", fm, am, fs, isnan(as) ? 0 : as, lab);
+        fprintf(af.f, "%s%.6g %.6g %.6g %.6g \"%s\"\n", npts ? "\n\n" : "", fm, am, fs, isnan(as) ? 0 : as, lab);
+        /* each row its own colour and point type, named in the key: text
+         * labels next to the points overlap when two rows run at one speed */
+        sb_add(&plot, "%s\"%s\" index %d using 1:2:3:4 with xyerrorbars pt %d ps 1.5 lc %d title \"%s\"",
+               npts ? ", \\\n     " : "plot ", path, npts, 5 + 2 * (npts % 4), npts + 1, lab);
         npts++;
     }
-    if ((rc = mr_atomic_commit(&af, e))) return rc;
-    if (!npts) return MR_OK;  /* no run has both speed and AP: nothing to draw */
+    if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); return rc; }
+    if (!npts) { free(plot.p); return MR_OK; }  /* no run has both speed and AP: nothing to draw */
     char proto[600], title[900], body[6000], yl[64];
     protocol_line(rows, proto, sizeof proto);
     snprintf(title, sizeof title, "Table %s: %s vs inference speed (mean ± std over seeds)\n%s", id, cname, proto);
     snprintf(yl, sizeof yl, "%s (%%)", cname);
     sbuf b = {0};
     FILE *f = open_memstream(&b.p, &b.n);
-    if (!f) return mr_errf(e, MR_ENOMEM, "out of memory");
+    if (!f) { free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
     gp_head(f, title, "inference speed (images/s)", yl);
-    fprintf(f, "set offsets graph 0.15, graph 0.15, graph 0.1, graph 0.1\n"
-               "plot \"%s\" using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 title \"%s ± std (seeds)\", \\\n"
-               "     \"%s\" using 1:2:5 with labels offset 1,1 left noenhanced notitle\n", path, cname, path);
+    fprintf(f, "set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1\n");
+    fprintf(f, "%s\n", plot.p);
+    free(plot.p);
     fclose(f);
     snprintf(body, sizeof body, "%s", b.p ? b.p : "");
     free(b.p);
@@ -296,7 +316,7 @@ static int plot_ap_iou(const cJSON *j, const char *id, const mr_plot_opts *o, in
     FILE *f = open_memstream(&b.p, &b.n);
     if (!f) { free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
     gp_head(f, title, thr, "AP (%)");
-    fprintf(f, "set xrange [0.48:0.97]\nset xtics 0.5,0.05,0.95\n%s\n", plot.p);
+    fprintf(f, "set xrange [0.48:0.97]\nset xtics 0.5,0.05,0.95\nset yrange [0:*]\n%s\n", plot.p);
     fclose(f);
     free(plot.p);
     rc = render(o, name, b.p, e);

@@ -34,7 +34,7 @@ static void make_table_json(const char *d, char *path, size_t n)
             snprintf(run, sizeof run, "%s/runs/%s/seed%d", d, rows[r], s);
             th_make_run(run, rows[r], s, 0.2 + 0.05 * r, 0.3, 10 + s);
             used += (size_t)snprintf(buf + used, sizeof buf - used,
-                                     "%s{\"seed\": %d, \"run_dir\": \"%s\", \"speed\": {\"protocol\": {\"warmup\": 3, \"iters\": 20, \"batch\": 1, \"threads\": 2, \"blas_core\": \"Haswell\", \"cpu\": \"X\", \"input\": [64, 64]}, \"infer_img_per_s\": %d},"
+                                     "%s{\"seed\": %d, \"run_dir\": \"%s\", \"speed\": {\"protocol\": {\"warmup\": 3, \"iters\": 20, \"infer_warmup\": 3, \"infer_batches\": 72, \"infer_images\": 72, \"batch\": 1, \"threads\": 2, \"blas_core\": \"Haswell\", \"cpu\": \"X\", \"input\": [64, 64]}, \"infer_img_per_s\": %d},"
                                      " \"ap_per_iou\": {\"segm\": [{\"iou\": 0.5, \"AP\": 0.4}, {\"iou\": 0.55, \"AP\": 0.38}, {\"iou\": 0.6, \"AP\": 0.35},"
                                      " {\"iou\": 0.65, \"AP\": 0.3}, {\"iou\": 0.7, \"AP\": 0.25}, {\"iou\": 0.75, \"AP\": 0.2}, {\"iou\": 0.8, \"AP\": 0.15},"
                                      " {\"iou\": 0.85, \"AP\": 0.1}, {\"iou\": 0.9, \"AP\": 0.05}, {\"iou\": 0.95, \"AP\": -1}]}}",
@@ -69,8 +69,12 @@ static void test_plot_table(void **s)
     assert_int_equal(rc, 0);
     assert_int_equal(n, 3);
     snprintf(p, sizeof p, "%s/2c_ap_speed.gp", out);
-    assert_true(tu_file_contains(p, "fps protocol: 3 warm-up + 20 timed iterations, batch 1, 2 threads, Haswell"));
-    assert_true(tu_file_contains(p, "xyerrorbars"));
+    /* the inference protocol (the x axis), not the training one */
+    assert_true(tu_file_contains(p, "fps protocol: 3 warm-up + 72 timed batches of 1 (72 images), 2 threads, Haswell"));
+    /* one keyed series per row, no text labels that overlap */
+    assert_true(tu_file_contains(p, "index 1 using 1:2:3:4 with xyerrorbars"));
+    assert_true(tu_file_contains(p, "title \"Row 'roialign' _x_\""));
+    assert_false(tu_file_contains(p, "with labels"));
     snprintf(p, sizeof p, "%s/2c_ap_speed.dat", out);
     assert_true(tu_file_contains(p, "11.5 20 0.707107 0.5 \"Row 'roipool' _x_\""));
     snprintf(p, sizeof p, "%s/2c_ap_iou.dat", out);
