@@ -174,19 +174,19 @@ static void other_progress(void *ctx, const char *line)
         ot->progress_line = 1;
 }
 
-static void test_ablate_shared_lock(void **s)
+/* the other process: a child that holds run ROW seed 1 of TABLE's lock
+ * (like a second `mrcnn ablate` training it) until a byte arrives on the
+ * returned *go_fd, then writes the finished run; returns its pid once the
+ * lock is held. The child gives up after 60 s, so a scheduler that waits for
+ * it first fails the test instead of hanging it. */
+static pid_t hold_run(const char *runs, const char *store, const char *table, const char *row,
+                      int *go_fd)
 {
-    (void)s;
-    char *d = tu_tmpdir("ablate_lock");
-    char runs[600], res[600], store[600], paper[600];
-    fake f = {0, 0};
-    mr_ablate_opts o;
-    opts_for(&o, d, &f, runs, res, store, paper);
     mr_ablate_job j = {0};
-    j.table = "2c";
-    j.row = "roialign_ave";
-    snprintf(j.config_name, sizeof j.config_name, "2c_roialign_ave");
-    snprintf(j.run_dir, sizeof j.run_dir, "%s/tiny/2c/roialign_ave/seed1", runs);
+    j.table = table;
+    j.row = row;
+    snprintf(j.config_name, sizeof j.config_name, "%s_%s", table, row);
+    snprintf(j.run_dir, sizeof j.run_dir, "%s/tiny/%s/%s/seed1", runs, table, row);
     j.seed = 1;
     j.threads = 1;
     j.store = store;
@@ -198,17 +198,34 @@ static void test_ablate_shared_lock(void **s)
     fflush(NULL);
     pid_t p = fork();
     assert_true(p >= 0);
-    if (p == 0) {   /* the other process: holds the run's lock until told */
+    if (p == 0) {
         char path[4200], c;
         snprintf(path, sizeof path, "%s/lock", j.run_dir);
         int fd = open(path, O_RDWR | O_CREAT, 0644);
         if (fd < 0 || flock(fd, LOCK_EX)) _exit(2);
+        alarm(60);
         if (write(locked[1], "l", 1) != 1 || read(go[0], &c, 1) != 1) _exit(3);
         _exit(fake_train(&j));
     }
     char c;
     assert_int_equal(read(locked[0], &c, 1), 1);
-    other ot = {go[1], 0, 0, 0, 0};
+    close(locked[0]); close(locked[1]); close(go[0]);
+    *go_fd = go[1];
+    return p;
+}
+
+static void test_ablate_shared_lock(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("ablate_lock");
+    char runs[600], res[600], store[600], paper[600];
+    fake f = {0, 0};
+    mr_ablate_opts o;
+    opts_for(&o, d, &f, runs, res, store, paper);
+    int go;
+    pid_t p = hold_run(runs, store, "2c", "roialign_ave", &go);
+    mr_err e;
+    other ot = {go, 0, 0, 0, 0};
     o.progress = other_progress;
     o.progress_ctx = &ot;
     int rc = mr_ablate_run(&o, &e);
@@ -226,7 +243,7 @@ static void test_ablate_shared_lock(void **s)
     const cJSON *r4 = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "rows"), 4);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r4, "runs")), 3);
     cJSON_Delete(t);
-    close(locked[0]); close(locked[1]); close(go[0]); close(go[1]);
+    close(go);
     free(d);
 }
 
@@ -264,34 +281,10 @@ static void test_ablate_all_one_queue(void **s)
     opts_for(&o, d, &f, runs, res, store, paper);
     o.table = "all";
     o.seeds = 1;
-    mr_ablate_job j = {0};
-    j.table = "2a";
-    j.row = "r50_c4";
-    snprintf(j.config_name, sizeof j.config_name, "2a_r50_c4");
-    snprintf(j.run_dir, sizeof j.run_dir, "%s/tiny/2a/r50_c4/seed1", runs);
-    j.seed = 1;
-    j.threads = 1;
-    j.store = store;
+    int go;
+    pid_t p = hold_run(runs, store, "2a", "r50_c4", &go);
     mr_err e;
-    assert_int_equal(mr_mkdir_p(j.run_dir, &e), 0);
-    int locked[2], go[2];
-    assert_int_equal(pipe(locked), 0);
-    assert_int_equal(pipe(go), 0);
-    fflush(NULL);
-    pid_t p = fork();
-    assert_true(p >= 0);
-    if (p == 0) {
-        char path[4200], c;
-        snprintf(path, sizeof path, "%s/lock", j.run_dir);
-        int fd = open(path, O_RDWR | O_CREAT, 0644);
-        if (fd < 0 || flock(fd, LOCK_EX)) _exit(2);
-        alarm(60);   /* a scheduler that waits here first fails the test, not hangs it */
-        if (write(locked[1], "l", 1) != 1 || read(go[0], &c, 1) != 1) _exit(3);
-        _exit(fake_train(&j));
-    }
-    char c;
-    assert_int_equal(read(locked[0], &c, 1), 1);
-    order ot = {go[1], 0, 0, 0, 0, 0};
+    order ot = {go, 0, 0, 0, 0, 0};
     o.progress = order_progress;
     o.progress_ctx = &ot;
     int rc = mr_ablate_run(&o, &e);
@@ -310,7 +303,7 @@ static void test_ablate_all_one_queue(void **s)
     const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "rows"), 0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r0, "runs")), 1);
     cJSON_Delete(t);
-    close(locked[0]); close(locked[1]); close(go[0]); close(go[1]);
+    close(go);
     free(d);
 }
 
