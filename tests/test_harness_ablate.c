@@ -214,6 +214,32 @@ static pid_t hold_run(const char *runs, const char *store, const char *table, co
     return p;
 }
 
+/* run the scheduler beside the holder p: both finish cleanly */
+static void run_beside(const mr_ablate_opts *o, pid_t p)
+{
+    mr_err e;
+    int rc = mr_ablate_run(o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* how many runs row r of RESULTS/<table>/table_<table>.json lists */
+static int runs_in_row(const char *res, const char *table, int r)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s/table_%s.json", res, table, table);
+    cJSON *t;
+    mr_err e;
+    assert_int_equal(mr_json_load(path, &t, &e), 0);
+    const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "rows"), r);
+    int n = cJSON_GetArraySize(cJSON_GetObjectItem(row, "runs"));
+    cJSON_Delete(t);
+    return n;
+}
+
 static void test_ablate_shared_lock(void **s)
 {
     (void)s;
@@ -224,25 +250,13 @@ static void test_ablate_shared_lock(void **s)
     opts_for(&o, d, &f, runs, res, store, paper);
     int go;
     pid_t p = hold_run(runs, store, "2c", "roialign_ave", &go);
-    mr_err e;
     other ot = {go, 0, 0, 0, 0};
     o.progress = other_progress;
     o.progress_ctx = &ot;
-    int rc = mr_ablate_run(&o, &e);
-    if (rc) print_error("%s\n", e.msg);
-    assert_int_equal(rc, 0);
-    int st;
-    assert_int_equal(waitpid(p, &st, 0), p);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    run_beside(&o, p);
     assert_int_equal(f.spawned, 14);   /* 15 runs, one trained by the other process */
     assert_true(ot.told && ot.waited && ot.by_other && ot.progress_line);
-    char path[800];
-    snprintf(path, sizeof path, "%s/2c/table_2c.json", res);
-    cJSON *t;
-    assert_int_equal(mr_json_load(path, &t, &e), 0);
-    const cJSON *r4 = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "rows"), 4);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r4, "runs")), 3);
-    cJSON_Delete(t);
+    assert_int_equal(runs_in_row(res, "2c", 4), 3);
     close(go);
     free(d);
 }
@@ -283,26 +297,14 @@ static void test_ablate_all_one_queue(void **s)
     o.seeds = 1;
     int go;
     pid_t p = hold_run(runs, store, "2a", "r50_c4", &go);
-    mr_err e;
     order ot = {go, 0, 0, 0, 0, 0};
     o.progress = order_progress;
     o.progress_ctx = &ot;
-    int rc = mr_ablate_run(&o, &e);
-    if (rc) print_error("%s\n", e.msg);
-    assert_int_equal(rc, 0);
-    int st;
-    assert_int_equal(waitpid(p, &st, 0), p);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    run_beside(&o, p);
     assert_int_equal(f.spawned, 21);   /* 22 rows, one trained by the other process */
     assert_true(ot.told && ot.wrote_2a && ot.later_before_2a && ot.est);
     assert_int_equal(ot.n_written, 7);
-    char path[800];
-    snprintf(path, sizeof path, "%s/2a/table_2a.json", res);
-    cJSON *t;
-    assert_int_equal(mr_json_load(path, &t, &e), 0);
-    const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "rows"), 0);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r0, "runs")), 1);
-    cJSON_Delete(t);
+    assert_int_equal(runs_in_row(res, "2a", 0), 1);
     close(go);
     free(d);
 }
