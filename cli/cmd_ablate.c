@@ -30,7 +30,9 @@ static void usage(FILE *f)
             "never retrained; interrupted ones resume from their last checkpoint.\n\n"
             "TABLE: 2a (backbone), 2b (softmax vs sigmoid), 2c (RoIPool/RoIWarp/RoIAlign),\n"
             "       2d (C5: mask and box AP), 2e (MLP vs FCN mask head), 5 (multi-task),\n"
-            "       6 (keypoints: RoIPool vs RoIAlign), all\n\n"
+            "       6 (keypoints: RoIPool vs RoIAlign), all; several as 5,6: one queue\n"
+            "       over their runs (no core idles at a table's end), each table written\n"
+            "       when its last run ends\n\n"
             "options:\n"
             "  --seeds N       seeds per row (default 3)\n"
             "  --seed0 S       first seed (default 1)\n"
@@ -190,10 +192,8 @@ int cmd_ablate(int argc, char **argv)
     if (optind + 1 < argc) return cli_usage_error("ablate", "unexpected argument '%s'", argv[optind + 1]);
     o.table = argv[optind];
     mr_err e = {0};
-    if (strcmp(o.table, "all") && !mr_ablate_find(o.table)) {
-        mr_errf(&e, MR_EUSER, "unknown table '%s' (known: %s)", o.table, mr_ablate_names(NULL, NULL));
-        return cli_fail("ablate", &e);
-    }
+    char sel[16];
+    if (mr_ablate_select(o.table, sel, &e)) return cli_fail("ablate", &e);
     if (strcmp(o.preset, "bench") && strcmp(o.preset, "tiny"))
         return cli_usage_error("ablate", "--preset: '%s' is not bench or tiny", o.preset);
     spawn_ctx sc;
@@ -218,7 +218,7 @@ int cmd_ablate(int argc, char **argv)
     int nids;
     mr_ablate_names(&ids, &nids);
     for (int i = 0; i < nids; i++) {
-        if (strcmp(o.table, "all") && strcmp(o.table, ids[i])) continue;
+        if (!sel[i]) continue;
         char p[4200], *buf;
         size_t len;
         snprintf(p, sizeof p, "%s/%s/table_%s.md", o.results_dir, ids[i], ids[i]);

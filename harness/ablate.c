@@ -69,6 +69,26 @@ const char *mr_ablate_names(const char *const **ids, int *n)
     return "2a, 2b, 2c, 2d, 2e, 5, 6, all";
 }
 
+int mr_ablate_select(const char *spec, char *sel, mr_err *e)
+{
+    const char *const *ids;
+    int nids;
+    mr_ablate_names(&ids, &nids);
+    memset(sel, 0, (size_t)nids);
+    if (!strcmp(spec, "all")) { memset(sel, 1, (size_t)nids); return MR_OK; }
+    for (const char *p = spec;;) {
+        size_t k = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < nids; i++)
+            if (k && strlen(ids[i]) == k && !strncmp(p, ids[i], k)) { sel[i] = 1; found = 1; }
+        if (!found)
+            return mr_errf(e, MR_EUSER, "unknown table '%.*s' (known: %s; several as 5,6)", (int)k, p,
+                           mr_ablate_names(NULL, NULL));
+        if (!p[k]) return MR_OK;
+        p += k + 1;
+    }
+}
+
 int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *where, double *v,
                     mr_err *e)
 {
@@ -368,7 +388,7 @@ static int tabulate(const mr_ablate_opts *o, const char *id, mr_err *e)
 }
 
 /* run every job not yet done, at most o->jobs at a time, in one queue over
- * every table asked for (`all` keeps both cores busy across a table's end
+ * every table asked for (`all` or `5,6` keeps both cores busy across a table's end
  * instead of waiting there for its last run); a job whose run another
  * process is training is put last and waited for (pass 1). pending[t] counts
  * table t's jobs not yet finished: at 0 the table is written at once.
@@ -596,22 +616,22 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
     const char *const *ids;
     int nids;
     mr_ablate_names(&ids, &nids);
-    int all = !strcmp(o->table, "all");
-    if (!all && !mr_ablate_find(o->table))
-        return mr_errf(e, MR_EUSER, "unknown table '%s' (known: %s)", o->table, mr_ablate_names(NULL, NULL));
+    char sel[16];
+    if (nids > 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
+    int rc = mr_ablate_select(o->table, sel, e);
+    if (rc) return rc;
     if (o->seeds < 1 || o->seeds > MR_TABLE_MAX_SEEDS)
         return mr_errf(e, MR_EUSAGE, "--seeds must be 1..%d", MR_TABLE_MAX_SEEDS);
     /* every run appends to the store: a line that does not parse is
      * reported now, not after hours of training */
-    int rc = o->dry_run ? MR_OK : mr_precheck_store(o->store, NULL, e);
+    rc = o->dry_run ? MR_OK : mr_precheck_store(o->store, NULL, e);
     if (rc) return rc;
     /* one queue over every table asked for, seeds outer within a table (a
      * first full table sooner); a table with nothing to train is written now */
     int pending[16] = {0}, nj = 0, cap = 0;
-    if (nids > 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
     mr_ablate_job *jobs = NULL;
     for (int ti = 0; ti < nids; ti++) {
-        if (!all && strcmp(ids[ti], o->table)) continue;
+        if (!sel[ti]) continue;
         const mr_ablate_table_def *td = mr_ablate_find(ids[ti]);
         if ((rc = check_rows(o, td, e))) { free(jobs); return rc; }
         int skipped = 0, nt = 0;
@@ -638,14 +658,14 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
     int first = MR_OK;
     mr_err first_e = {0};
     for (int ti = 0; ti < nids; ti++)   /* nothing to train: tabulate now */
-        if ((all || !strcmp(ids[ti], o->table)) && !pending[ti] && (rc = tabulate(o, ids[ti], e))) {
+        if (sel[ti] && !pending[ti] && (rc = tabulate(o, ids[ti], e))) {
             free(jobs);
             return rc;
         }
     if (nj) {
         char label[64];
-        if (all) snprintf(label, sizeof label, "tables %s-%s", ids[0], ids[nids - 1]);
-        else snprintf(label, sizeof label, "table %s", o->table);
+        if (!strcmp(o->table, "all")) snprintf(label, sizeof label, "tables %s-%s", ids[0], ids[nids - 1]);
+        else snprintf(label, sizeof label, "table%s %.50s", strchr(o->table, ',') ? "s" : "", o->table);
         rc = run_jobs(o, jobs, nj, pending, label, e);
         if (rc) { first = rc; first_e = *e; }
     }

@@ -11,7 +11,7 @@
  * again with resume (continues from its newest checkpoint). A run being
  * trained holds RUN/lock (flock): another mrcnn ablate of the same table
  * skips it, trains the rest, then waits for it and tabulates it.
- * `all` is one queue over every table (no core idles at a table's end
+ * `all` (or a list, "5,6") is one queue over every table (no core idles at a table's end
  * while later tables have runs); each table is written when its last run
  * ends, a table with nothing to train at once.
  * Parallelism: up to `jobs` runs at once, each a separate process started by
@@ -23,7 +23,7 @@
  *
  * defines: mr_ablate_table_def, mr_ablate_row_def, mr_ablate_find,
  *          mr_ablate_names, mr_ablate_job, mr_ablate_opts, mr_ablate_run,
- *          mr_ablate_collect, mr_ablate_value
+ *          mr_ablate_collect, mr_ablate_select, mr_ablate_value
  */
 #ifndef MR_ABLATE_H
 #define MR_ABLATE_H
@@ -64,7 +64,7 @@ typedef struct mr_ablate_job {
 } mr_ablate_job;
 
 typedef struct mr_ablate_opts {
-    const char *table;        /* one id, or "all" */
+    const char *table;        /* one id, a comma-separated list ("5,6"), or "all" */
     int seeds;                /* seeds per row (seed0, seed0+1, ...) */
     long seed0;
     const char *preset;       /* "bench", "tiny", ... (names the runs folder and overlay) */
@@ -100,6 +100,11 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e);
  * RESULTS/<table>/. A malformed run directory is an MR_EUSER error naming
  * the file. */
 int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, mr_err *e);
+
+/* Which tables spec names: "all", one id or a comma-separated list; sel
+ * (one flag per id in mr_ablate_names' order) is set. An unknown or empty
+ * name: MR_EUSER naming it and the known ones. */
+int mr_ablate_select(const char *spec, char *sel, mr_err *e);
 
 /* One table column's value (percent; NAN when -1 or absent) from a
  * metrics.json object; where names the file in errors. */

@@ -320,7 +320,18 @@ static void test_ablate_bad_input(void **s)
     mr_err e;
     o.table = "2z";
     assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
-    assert_non_null(strstr(e.msg, "unknown table '2z' (known: 2a, 2b, 2c, 2d, 2e, 5, 6, all)"));
+    assert_non_null(strstr(e.msg, "unknown table '2z' (known: 2a, 2b, 2c, 2d, 2e, 5, 6, all"));
+    /* a list: each name is checked, an empty one too */
+    o.table = "2b,2z";
+    assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown table '2z'"));
+    o.table = "2b,";
+    assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown table ''"));
+    char sel[16];
+    assert_int_equal(mr_ablate_select("6,2b", sel, &e), 0);
+    assert_true(sel[1] && sel[6] && !sel[0] && !sel[2] && !sel[5]);
+    assert_int_equal(f.spawned, 0);
     /* a store line that does not parse: named, and nothing is trained */
     char sdir[700];
     snprintf(sdir, sizeof sdir, "%s/results", d);
