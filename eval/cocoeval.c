@@ -1047,3 +1047,22 @@ int mr_eval_write_pr(const mr_eval *ev, const char *path, mr_err *e)
         }
     return mr_atomic_commit(&af, e);
 }
+
+int mr_eval_mean_pr(const mr_eval *ev, double iou, double *prec)
+{
+    const mr_eval_params *p = &ev->p;
+    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M, t = -1;
+    for (int i = 0; i < T; i++)
+        if (fabs(p->iou_thrs[i] - iou) < 1e-6) t = i;
+    if (t < 0) return -1;
+    for (int r = 0; r < R; r++) {
+        double sum = 0;
+        int n = 0;
+        for (int k = 0; k < K; k++) {
+            double v = ev->precision[((((size_t)t * R + r) * K + k) * A + 0) * M + (M - 1)];
+            if (v > -1) { sum += v; n++; }
+        }
+        prec[r] = n ? sum / n : -1;
+    }
+    return R;
+}

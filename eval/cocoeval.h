@@ -18,6 +18,7 @@
  *          MR_IOU_KEYPOINTS, mr_eval_params_default, mr_eval_iou_type,
  *          mr_eval_run, mr_eval_free, mr_eval_summary, mr_eval_write_json,
  *          mr_eval_write_csv, mr_eval_write_markdown, mr_eval_write_pr,
+ *          mr_eval_mean_pr,
  *          MR_EVAL_MAX_T, MR_EVAL_MAX_A, MR_EVAL_MAX_M
  */
 #ifndef MR_COCOEVAL_H
@@ -98,5 +99,13 @@ int mr_eval_write_json(const mr_eval *ev, const char *path, mr_err *e);
 int mr_eval_write_csv(const mr_eval *ev, const char *path, mr_err *e);
 int mr_eval_write_markdown(const mr_eval *ev, const char *path, mr_err *e);
 int mr_eval_write_pr(const mr_eval *ev, const char *path, mr_err *e);
+
+/* The precision-recall curve at IoU threshold iou (one of p.iou_thrs),
+ * area range 0 (all), the largest maxDets: precision at each of the p.R
+ * recall thresholds, averaged over the categories that have ground truth
+ * (-1 where none has), into prec[p.R]. Its mean over recall is the AP at
+ * that threshold (AP50 at 0.5). Returns p.R, or -1 when iou is not one of
+ * the thresholds. */
+int mr_eval_mean_pr(const mr_eval *ev, double iou, double *prec);
 
 #endif

@@ -325,6 +325,76 @@ static int plot_ap_iou(const cJSON *j, const char *id, const mr_plot_opts *o, in
     return rc;
 }
 
+/* precision-recall at IoU 0.50 (w = 0) or 0.75 per row: each run's
+ * category-mean curve (the table JSON's runs[].pr, from mrcnn ablate),
+ * averaged over the row's seeds point by point */
+static int plot_pr_rows(const cJSON *j, const char *id, int w, const mr_plot_opts *o, int *made, mr_err *e)
+{
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(j, "rows");
+    const char *key = w ? "iou75" : "iou50";
+    char name[64], path[4200], iou_type[32] = "", cat[64] = "";
+    snprintf(name, sizeof name, "%s_pr%s", id, w ? "75" : "50");
+    mr_atomic_file af;
+    int rc = MR_OK, nblocks = 0, opened = 0;
+    sbuf plot = {0};
+    const cJSON *r, *run;
+    cJSON_ArrayForEach(r, rows) {
+        double v[101][64];
+        int n = 0;
+        cJSON_ArrayForEach(run, cJSON_GetObjectItemCaseSensitive(r, "runs")) {
+            const cJSON *pr = cJSON_GetObjectItemCaseSensitive(run, "pr");
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(pr, key);
+            if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 101 || n >= 64) continue;
+            const cJSON *it = cJSON_GetObjectItemCaseSensitive(pr, "iou_type");
+            const cJSON *ct = cJSON_GetObjectItemCaseSensitive(pr, "category");
+            if (!iou_type[0] && cJSON_IsString(it)) gp_str(iou_type, sizeof iou_type, it->valuestring);
+            if (!cat[0] && cJSON_IsString(ct)) gp_str(cat, sizeof cat, ct->valuestring);
+            for (int k = 0; k < 101; k++) {
+                const cJSON *xi = cJSON_GetArrayItem(a, k);
+                double x = cJSON_IsNumber(xi) ? xi->valuedouble : NAN;
+                v[k][n] = x >= 0 ? x : NAN;
+            }
+            n++;
+        }
+        if (!n) continue;
+        if (!opened) {
+            if ((rc = open_dat(o, name, &af, path, sizeof path, e))) { free(plot.p); return rc; }
+            opened = 1;
+        }
+        char lab[200];
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "label");
+        gp_str(lab, sizeof lab, cJSON_IsString(l) ? l->valuestring : "?");
+        fprintf(af.f, "%s# %s (%d seeds): recall precision std\n", nblocks ? "\n\n" : "", lab, n);
+        for (int k = 0; k < 101; k++) {
+            double m, sd;
+            mean_std(v[k], n, &m, &sd);
+            fprintf(af.f, "%.2f %.6g %.6g\n", 0.01 * k, isnan(m) ? -1 : m, sd);
+        }
+        sb_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2) with lines lw 2 title \"%s\"",
+               nblocks ? ", \\\n     " : "plot ", path, nblocks, lab);
+        nblocks++;
+    }
+    if (!opened) return MR_OK;   /* no run holds curves (tables from before, fake runs) */
+    if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); return rc; }
+    char title[400], xl[64];
+    const char *thr = strcmp(iou_type, "keypoints") ? "IoU" : "OKS";
+    snprintf(title, sizeof title, "Table %s: %s%s%s precision-recall at %s %s\n"
+             "area all, largest maxDets; mean over categories, then over seeds", id, iou_type,
+             cat[0] ? ", category " : "", cat, thr, w ? "0.75" : "0.50");
+    snprintf(xl, sizeof xl, "recall");
+    sbuf b = {0};
+    FILE *f = open_memstream(&b.p, &b.n);
+    if (!f) { free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    gp_head(f, title, xl, "precision");
+    fprintf(f, "set xrange [0:1]\nset yrange [0:1.02]\n%s\n", plot.p);
+    fclose(f);
+    free(plot.p);
+    rc = render(o, name, b.p, e);
+    free(b.p);
+    if (!rc) (*made)++;
+    return rc;
+}
+
 /* training loss per run from RUN/train_log.jsonl */
 static int plot_loss(const cJSON *j, const char *id, const mr_plot_opts *o, int *made, mr_err *e)
 {
@@ -404,7 +474,8 @@ int mr_plot_table(const char *table_json, const mr_plot_opts *o, int *nplots, mr
     snprintf(tid, sizeof tid, "%s", id->valuestring);
     for (char *c = tid; *c; c++) if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z'))) *c = '_';
     if (!(rc = mr_mkdir_p(o->out_dir, e)) && !(rc = plot_ap_speed(j, tid, o, &made, e)) &&
-        !(rc = plot_ap_iou(j, tid, o, &made, e)))
+        !(rc = plot_ap_iou(j, tid, o, &made, e)) && !(rc = plot_pr_rows(j, tid, 0, o, &made, e)) &&
+        !(rc = plot_pr_rows(j, tid, 1, o, &made, e)))
         rc = plot_loss(j, tid, o, &made, e);
     cJSON_Delete(j);
     if (nplots) *nplots = made;

@@ -4,6 +4,7 @@
 #include "harness/ablate.h"
 #include "harness/precheck.h"
 #include "harness/record.h"
+#include "harness/run_pr.h"
 #include "core/fileio.h"
 #include "variants/config.h"
 
@@ -534,8 +535,10 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
     }
     cJSON *base_cfg = NULL, *base_run_cfg = NULL;
     int rc = MR_OK;
+    if ((rc = check_rows(o, td, e))) return rc;
     cJSON *runs_per_row = cJSON_CreateArray();
-    if ((rc = check_rows(o, td, e))) { cJSON_Delete(runs_per_row); return rc; }
+    mr_run_pr_ctx prc;   /* PR curves of the first column, from each run's detections */
+    mr_run_pr_init(&prc, o->data_dir);
     for (int r = 0; r < td->nrows; r++) {
         cJSON *cfg = NULL;
         char diff[256] = "";
@@ -573,6 +576,9 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
                 const cJSON *a = cJSON_GetObjectItemCaseSensitive(ev, "ap_per_iou");
                 if (cJSON_IsArray(a)) cJSON_AddItemToObject(api, ev->string, cJSON_Duplicate(a, 1));
             }
+            cJSON *pr = NULL;
+            if (!rc) rc = mr_run_pr(&prc, dir, t->col[0].iou_type, t->col[0].category, m, &pr, e);
+            if (pr) cJSON_AddItemToObject(run, "pr", pr);
             cJSON_Delete(m);
             snprintf(path, sizeof path, "%s/speed.json", dir);
             cJSON *sp = NULL;
@@ -608,6 +614,7 @@ fail:
     cJSON_Delete(base_cfg);
     cJSON_Delete(base_run_cfg);
     cJSON_Delete(runs_per_row);
+    mr_run_pr_free(&prc);
     return rc;
 }
 

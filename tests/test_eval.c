@@ -63,6 +63,24 @@ static void check_set(const char *set, int threads)
             if (fabs(ev.stats[i] - want) > 1e-9)
                 fail_msg("%s useCats=%d stat %d: got %.17g, pycocotools %.17g", set, uc, i, ev.stats[i], want);
         }
+        /* the category-mean PR curves at 0.50 and 0.75: their mean over
+         * recall is pycocotools' AP50 / AP75 */
+        for (int w = 0; w < 2; w++) {
+            double prec[MR_EVAL_MAX_R], sum = 0;
+            int R = mr_eval_mean_pr(&ev, w ? 0.75 : 0.5, prec);
+            assert_int_equal(R, 101);
+            for (int r = 0; r < R; r++) {
+                assert_true(prec[r] >= 0 && prec[r] <= 1);
+                if (r) assert_true(prec[r] <= prec[r - 1] + 1e-12);   /* interpolated: non-increasing */
+                sum += prec[r];
+            }
+            double want = cJSON_GetArrayItem(st, w ? 2 : 1)->valuedouble;
+            if (fabs(sum / R - want) > 1e-9)
+                fail_msg("%s useCats=%d: mean PR at %.2f %.17g, pycocotools AP%s %.17g", set, uc, w ? 0.75 : 0.5,
+                         sum / R, w ? "75" : "50", want);
+        }
+        double dummy[MR_EVAL_MAX_R];
+        assert_int_equal(mr_eval_mean_pr(&ev, 0.52, dummy), -1);
         cJSON *pa = cJSON_GetObjectItem(ex, "per_category_ap"), *p50 = cJSON_GetObjectItem(ex, "per_category_ap50");
         if (uc && pa) {
             for (size_t k = 0; k < ev.ncats; k++) {

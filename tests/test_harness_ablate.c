@@ -3,7 +3,8 @@
  * spawn callback forks a child that writes a fake finished run (metrics,
  * speed, record) whose AP depends on the row, so the table, resuming (done
  * runs are not retrained), parallel jobs, two invocations sharing a table
- * (run locks), `all` as one queue over the tables, and the paper columns are checked without the detector. Also: unknown table names, a store line that does
+ * (run locks), `all` as one queue over the tables, PR curves from a run's
+ * detections (pycocotools' fixture), and the paper columns are checked without the detector. Also: unknown table names, a store line that does
  * not parse (refused before any run starts), malformed run dirs, and
  * every row config in variants/configs/ablations loads.
  */
@@ -11,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +311,84 @@ static void test_ablate_all_one_queue(void **s)
     free(d);
 }
 
+/* PR curves in the table: each run's detections evaluated against the
+ * dataset's val split (pycocotools' fixture: mini-segm-s1, whose AP50 and
+ * AP75 the curves' means must give), and refused when the run's
+ * metrics.json disagrees (a run tabulated against another dataset) */
+static void test_ablate_pr_curves(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("ablate_pr");
+    char runs[600], res[600], store[600], paper[600];
+    fake f = {0, 0};
+    mr_ablate_opts o;
+    opts_for(&o, d, &f, runs, res, store, paper);
+    o.rows = "roipool";   /* the base row only */
+    o.seeds = 1;
+    o.dry_run = 1;
+    o.store = NULL;
+    char data[700], p[900], src[700], run[800];
+    snprintf(data, sizeof data, "%s/data", d);
+    mr_err e;
+    assert_int_equal(mr_mkdir_p(data, &e), 0);
+    o.data_dir = data;
+    char abs[PATH_MAX];   /* symlink targets: absolute (the shared path may be relative) */
+    tu_shared_path(src, sizeof src, "coco/gt/instances_mini.json");
+    assert_non_null(realpath(src, abs));
+    snprintf(p, sizeof p, "%s/val.json", data);
+    assert_int_equal(symlink(abs, p), 0);
+    snprintf(run, sizeof run, "%s/tiny/2c/roipool/seed1", runs);
+    assert_int_equal(mr_mkdir_p(run, &e), 0);
+    tu_shared_path(src, sizeof src, "coco/mini-segm-s1/dt.json");
+    assert_non_null(realpath(src, abs));
+    snprintf(p, sizeof p, "%s/results_val.json", run);
+    assert_int_equal(symlink(abs, p), 0);
+    cJSON *ex;
+    tu_shared_path(src, sizeof src, "coco/mini-segm-s1/expected.json");
+    assert_int_equal(mr_json_load(src, &ex, &e), 0);
+    const cJSON *st = cJSON_GetObjectItem(ex, "stats");
+    double ap50 = cJSON_GetArrayItem(st, 1)->valuedouble, ap75 = cJSON_GetArrayItem(st, 2)->valuedouble;
+    cJSON_Delete(ex);
+    char m[600];
+    snprintf(m, sizeof m, "{\"segm\": {\"metrics\": {\"AP\": 0.4, \"AP50\": %.17g, \"AP75\": %.17g}}}", ap50, ap75);
+    snprintf(p, sizeof p, "%s/metrics.json", run);
+    th_write(p, m);
+    snprintf(p, sizeof p, "%s/record.json", run);
+    th_write(p, "{}");
+    mr_table t;
+    int rc = mr_ablate_collect(&o, "2c", &t, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    snprintf(p, sizeof p, "%s/2c/table_2c.json", res);
+    cJSON *j;
+    assert_int_equal(mr_json_load(p, &j, &e), 0);
+    const cJSON *pr = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 0), "runs"), 0), "pr");
+    assert_non_null(pr);
+    assert_string_equal(cJSON_GetObjectItem(pr, "iou_type")->valuestring, "segm");
+    for (int w = 0; w < 2; w++) {
+        const cJSON *a = cJSON_GetObjectItem(pr, w ? "iou75" : "iou50");
+        assert_int_equal(cJSON_GetArraySize(a), 101);
+        double sum = 0;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, a) sum += x->valuedouble;
+        assert_true(fabs(sum / 101 - (w ? ap75 : ap50)) < 1e-5);   /* stored to 6 decimals */
+    }
+    cJSON_Delete(j);
+    /* a metrics.json from another dataset: named, with both numbers */
+    snprintf(m, sizeof m, "{\"segm\": {\"metrics\": {\"AP\": 0.4, \"AP50\": 0.25, \"AP75\": 0.1}}}");
+    snprintf(p, sizeof p, "%s/metrics.json", run);
+    th_write(p, m);
+    assert_int_equal(mr_ablate_collect(&o, "2c", &t, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "results_val.json evaluated against"));
+    assert_non_null(strstr(e.msg, "val.json gives segm AP50 0.6884, but"));
+    assert_non_null(strstr(e.msg, "metrics.json says 0.2500"));
+    /* without the dataset: the table, no curves */
+    snprintf(p, sizeof p, "%s/val.json", data);
+    assert_int_equal(remove(p), 0);
+    assert_int_equal(mr_ablate_collect(&o, "2c", &t, &e), 0);
+    free(d);
+}
+
 static void test_ablate_bad_input(void **s)
 {
     (void)s;
@@ -429,6 +509,7 @@ const struct CMUnitTest th_ablate_tests[] = {
     cmocka_unit_test(test_ablate_fake_2c),
     cmocka_unit_test(test_ablate_shared_lock),
     cmocka_unit_test(test_ablate_all_one_queue),
+    cmocka_unit_test(test_ablate_pr_curves),
     cmocka_unit_test(test_ablate_bad_input),
     cmocka_unit_test(test_ablate_configs_resolve),
 };

@@ -18,10 +18,26 @@
 #include "eval/table.h"
 #include "core/fileio.h"
 
-/* a table JSON with two rows, each with two runs (dirs with train logs) */
+/* ", \"pr\": {...}" for a fake run: precision 1 - r/(100 s) at IoU 0.50,
+ * and at 0.75 the same up to recall 0.49 then -1 (no category defined) */
+static size_t pr_json(char *o, size_t n, int s)
+{
+    size_t u = (size_t)snprintf(o, n, ", \"pr\": {\"iou_type\": \"segm\", \"category\": \"\", \"iou50\": [");
+    for (int w = 0; w < 2; w++) {
+        if (w) u += (size_t)snprintf(o + u, n - u, "], \"iou75\": [");
+        for (int k = 0; k <= 100; k++)
+            u += (size_t)snprintf(o + u, n - u, "%s%g", k ? ", " : "", w && k >= 50 ? -1.0 : 1.0 - k / (100.0 * s));
+    }
+    u += (size_t)snprintf(o + u, n - u, "]}");
+    return u;
+}
+
+/* a table JSON with two rows, each with two runs (dirs with train logs);
+ * PR curves for three of the four runs (not roialign seed 2) */
 static void make_table_json(const char *d, char *path, size_t n)
 {
-    char run[600], buf[16384];
+    char run[600];
+    static char buf[65536];
     const char *rows[2] = {"roipool", "roialign"};
     size_t used = 0;
     used += (size_t)snprintf(buf + used, sizeof buf - used,
@@ -39,6 +55,9 @@ static void make_table_json(const char *d, char *path, size_t n)
                                      " {\"iou\": 0.65, \"AP\": 0.3}, {\"iou\": 0.7, \"AP\": 0.25}, {\"iou\": 0.75, \"AP\": 0.2}, {\"iou\": 0.8, \"AP\": 0.15},"
                                      " {\"iou\": 0.85, \"AP\": 0.1}, {\"iou\": 0.9, \"AP\": 0.05}, {\"iou\": 0.95, \"AP\": -1}]}}",
                                      s > 1 ? "," : "", s, run, 10 + s + r);
+            used--;   /* reopen the run object for its curves */
+            if (!(r == 1 && s == 2)) used += pr_json(buf + used, sizeof buf - used, s);
+            used += (size_t)snprintf(buf + used, sizeof buf - used, "}");
         }
         used += (size_t)snprintf(buf + used, sizeof buf - used, "]}");
     }
@@ -67,7 +86,16 @@ static void test_plot_table(void **s)
     int rc = mr_plot_table(tj, &o, &n, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, 0);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 5);
+    /* PR curves: the seeds' mean point by point; -1 (undefined) not drawn */
+    snprintf(p, sizeof p, "%s/2c_pr50.dat", out);
+    assert_true(tu_file_contains(p, "# Row 'roipool' _x_ (2 seeds): recall precision std"));
+    assert_true(tu_file_contains(p, "1.00 0.25 0.353553"));   /* (0 + 0.5) / 2 at recall 1 */
+    assert_true(tu_file_contains(p, "# Row 'roialign' _x_ (1 seeds)"));
+    snprintf(p, sizeof p, "%s/2c_pr75.dat", out);
+    assert_true(tu_file_contains(p, "0.50 -1 "));
+    snprintf(p, sizeof p, "%s/2c_pr75.gp", out);
+    assert_true(tu_file_contains(p, "segm precision-recall at IoU 0.75"));
     snprintf(p, sizeof p, "%s/2c_ap_speed.gp", out);
     /* the inference protocol (the x axis), not the training one */
     assert_true(tu_file_contains(p, "fps protocol: 3 warm-up + 72 timed batches of 1 (72 images), 2 threads, Haswell"));
@@ -82,8 +110,8 @@ static void test_plot_table(void **s)
     snprintf(p, sizeof p, "%s/2c_loss.gp", out);
     assert_true(tu_file_contains(p, "roialign' _x_, seed 2"));
     if (!o.no_run) {
-        const char *names[] = {"2c_ap_speed", "2c_ap_iou", "2c_loss"};
-        for (int i = 0; i < 3; i++) {
+        const char *names[] = {"2c_ap_speed", "2c_ap_iou", "2c_loss", "2c_pr50", "2c_pr75"};
+        for (int i = 0; i < 5; i++) {
             snprintf(p, sizeof p, "%s/%s.png", out, names[i]);
             assert_true(mr_file_exists(p));
             snprintf(p, sizeof p, "%s/%s.svg", out, names[i]);
