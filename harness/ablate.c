@@ -669,6 +669,16 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
             free(jobs);
             return rc;
         }
+    /* a dataset that is not there fails now, not once per spawned run */
+    for (int k = 0; nj && k < 2; k++) {
+        char dp[4200];
+        snprintf(dp, sizeof dp, "%s/%s", o->data_dir, k ? "val.json" : "train.json");
+        if (!mr_file_exists(dp)) {
+            free(jobs);
+            return mr_errf(e, MR_EUSER, "%s: the dataset has no %s (make one with mrcnn synth --preset %s --out %s)",
+                           o->data_dir, k ? "val.json" : "train.json", o->preset, o->data_dir);
+        }
+    }
     if (nj) {
         char label[64];
         if (!strcmp(o->table, "all")) snprintf(label, sizeof label, "tables %s-%s", ids[0], ids[nids - 1]);

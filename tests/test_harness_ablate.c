@@ -76,7 +76,17 @@ static void opts_for(mr_ablate_opts *o, const char *d, fake *f, char *runs, char
     o->jobs = 2;
     o->threads = 2;
     o->configs_dir = "variants/configs/ablations";
-    o->data_dir = "/nonexistent-data";
+    /* the fake runs read no data; the scheduler only checks it is there */
+    static char data[700];
+    snprintf(data, sizeof data, "%s/data", d);
+    mr_err e;
+    assert_int_equal(mr_mkdir_p(data, &e), 0);
+    char p[800];
+    snprintf(p, sizeof p, "%s/train.json", data);
+    th_write(p, "{}");
+    snprintf(p, sizeof p, "%s/val.json", data);
+    th_write(p, "{}");
+    o->data_dir = data;
     o->runs_dir = runs;
     o->results_dir = res;
     o->paper_json = tu_shared_path(paper, 600, "paper/mask_rcnn_tables.json");
@@ -328,7 +338,7 @@ static void test_ablate_pr_curves(void **s)
     o.dry_run = 1;
     o.store = NULL;
     char data[700], p[900], src[700], run[800];
-    snprintf(data, sizeof data, "%s/data", d);
+    snprintf(data, sizeof data, "%s/data_pr", d);
     mr_err e;
     assert_int_equal(mr_mkdir_p(data, &e), 0);
     o.data_dir = data;
@@ -423,6 +433,13 @@ static void test_ablate_bad_input(void **s)
     assert_non_null(strstr(e.msg, "store.jsonl:1: record lacks the field \"dirty\""));
     assert_int_equal(f.spawned, 0);
     remove(store);
+    /* a dataset directory without train.json: refused before any run */
+    const char *keep = o.data_dir;
+    o.data_dir = d;
+    assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, ": the dataset has no train.json (make one with mrcnn synth --preset tiny"));
+    assert_int_equal(f.spawned, 0);
+    o.data_dir = keep;
     /* a run dir whose metrics.json is malformed: the error names the file */
     o.table = "2b";
     o.seeds = 1;
