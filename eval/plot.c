@@ -379,8 +379,8 @@ static int plot_pr_rows(const cJSON *j, const char *id, int w, const mr_plot_opt
     char title[400], xl[64];
     const char *thr = strcmp(iou_type, "keypoints") ? "IoU" : "OKS";
     snprintf(title, sizeof title, "Table %s: %s%s%s precision-recall at %s %s\n"
-             "area all, largest maxDets; mean over categories, then over seeds", id, iou_type,
-             cat[0] ? ", category " : "", cat, thr, w ? "0.75" : "0.50");
+             "area all, largest maxDets; mean over %s", id, iou_type, cat[0] ? ", category " : "", cat, thr,
+             w ? "0.75" : "0.50", cat[0] ? "seeds" : "categories, then over seeds");
     snprintf(xl, sizeof xl, "recall");
     sbuf b = {0};
     FILE *f = open_memstream(&b.p, &b.n);

@@ -131,13 +131,20 @@ void mr_table_compute(mr_table *t)
             st->std = n >= 2 ? sqrt(ss / (n - 1)) : NAN;
         }
     }
-    const mr_table_row *b = t->base >= 0 && t->base < t->nrows ? &t->row[t->base] : NULL;
+    int has_base = t->base >= 0 && t->base < t->nrows;
+    for (int c = 0; c < t->ncols; c++) {   /* the reference row of each column */
+        t->ref[c] = has_base ? t->base : -1;
+        if (has_base && t->row[t->base].stat[c].n == 0)
+            for (int r = 0; r < t->nrows; r++)
+                if (t->row[r].stat[c].n > 0) { t->ref[c] = r; break; }
+    }
     for (int r = 0; r < t->nrows; r++) {
         mr_table_row *row = &t->row[r];
         for (int c = 0; c < t->ncols; c++) {
             row->delta[c] = row->noise[c] = row->paper_delta[c] = NAN;
             row->agree[c] = row->exceeds[c] = -1;
-            if (!b || r == t->base) continue;
+            if (t->ref[c] < 0 || r == t->ref[c]) continue;
+            const mr_table_row *b = &t->row[t->ref[c]];
             const mr_stat *x = &row->stat[c], *y = &b->stat[c];
             row->delta[c] = x->mean - y->mean;  /* NAN propagates */
             if (x->n >= 2 && y->n >= 2)
@@ -211,12 +218,17 @@ char *mr_table_markdown(const mr_table *t)
             fmt_pm(d, sizeof d, row->delta[c], row->noise[c], 1);
             fmt_num(p, sizeof p, row->paper[c], 0);
             fmt_num(pd, sizeof pd, row->paper_delta[c], 1);
-            sb_printf(&b, " %s | %s | %s | %s | %s |", v, r == t->base ? "—" : d, p,
-                      r == t->base ? "—" : pd, r == t->base ? "—" : row->delta[c] == 0 ? "no change" : verdict(row->agree[c], row->exceeds[c]));
+            int ref = r == t->ref[c];
+            sb_printf(&b, " %s | %s | %s | %s | %s |", v, ref ? "—" : d, p, ref ? "—" : pd,
+                      ref ? "—" : row->delta[c] == 0 ? "no change" : verdict(row->agree[c], row->exceeds[c]));
         }
         sb_printf(&b, "\n");
     }
     sb_printf(&b, "\nAP in percent; %s.\n", noise_text());
+    for (int c = 0; c < t->ncols; c++)
+        if (t->ref[c] >= 0 && t->ref[c] != t->base)
+            sb_printf(&b, "Δ%s is to %s, the first row with %s (the base row has none), as in the paper.\n",
+                      t->col[c].name, t->row[t->ref[c]].label, t->col[c].name);
     if (max_seeds(t) < 2) sb_printf(&b, "With one seed per row the noise is unknown.\n");
     return sb_take(&b);
 }
@@ -287,7 +299,7 @@ char *mr_table_latex(const mr_table *t)
         for (int c = 0; c < t->ncols; c++) {
             char v[128], d[128], p[128], pd[128];
             tex_pm(v, sizeof v, row->stat[c].mean, row->stat[c].std, 0);
-            if (r == t->base) { snprintf(d, sizeof d, "--"); snprintf(pd, sizeof pd, "--"); }
+            if (r == t->ref[c]) { snprintf(d, sizeof d, "--"); snprintf(pd, sizeof pd, "--"); }
             else {
                 tex_pm(d, sizeof d, row->delta[c], row->noise[c], 1);
                 if (row->agree[c] == 1 && row->exceeds[c] == 1) strcat(d, "$^*$");
@@ -392,6 +404,8 @@ cJSON *mr_table_json(const mr_table *t)
         cJSON_AddStringToObject(o, "iou_type", t->col[c].iou_type);
         cJSON_AddStringToObject(o, "metric", t->col[c].metric);
         cJSON_AddStringToObject(o, "category", t->col[c].category);
+        /* the row this column's deltas are to (the base, unless it has none) */
+        cJSON_AddStringToObject(o, "delta_to", t->ref[c] >= 0 ? t->row[t->ref[c]].name : "");
         cJSON_AddItemToArray(cols, o);
     }
     cJSON *rows = cJSON_AddArrayToObject(j, "rows");

@@ -12,7 +12,10 @@
  * Statistics (also written into every output):
  *   mean, std    sample mean and sample standard deviation (n - 1) over the
  *                row's seeds; std is undefined (NAN) for one seed.
- *   delta        mean(row) - mean(base).
+ *   delta        mean(row) - mean(ref), ref the base row; for a column the
+ *                base row has no number for (table 5: box-only has no
+ *                mask or keypoint AP) the first row that has one, which is
+ *                how the paper compares those columns.
  *   noise        the standard deviation of that difference of means,
  *                sqrt(std_row^2 / n_row + std_base^2 / n_base) (Welch);
  *                undefined unless both rows have 2 or more seeds.
@@ -67,6 +70,7 @@ typedef struct mr_table {
     char title[160];
     char note[512];      /* set-up line printed under the table (preset, iterations) */
     int base;            /* index of the base row */
+    int ref[MR_TABLE_MAX_COLS];   /* per column, the row deltas are taken to (mr_table_compute) */
     int ncols, nrows;
     mr_table_col col[MR_TABLE_MAX_COLS];
     mr_table_row row[MR_TABLE_MAX_ROWS];

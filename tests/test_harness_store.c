@@ -311,6 +311,32 @@ static void test_table_stats(void **s)
     free(d);
 }
 
+/* a column the base row has no number for (table 5: box-only has no mask
+ * AP): its deltas are to the first row that has one, as in the paper */
+static void test_table_delta_ref(void **s)
+{
+    (void)s;
+    mr_table t;
+    build_table(&t, 3);
+    for (int k = 0; k < 3; k++) t.row[0].val[k][1] = NAN;   /* the base has no AP75 */
+    t.row[1].paper[1] = 31.5;
+    t.row[2].paper[1] = 30.0;
+    mr_table_compute(&t);
+    assert_int_equal(t.ref[0], 0);
+    assert_int_equal(t.ref[1], 1);
+    assert_true(isnan(t.row[1].delta[1]));                     /* the reference itself */
+    assert_true(fabs(t.row[2].delta[1] - 0) < 1e-12);          /* 11 - 11 */
+    assert_true(fabs(t.row[2].paper_delta[1] + 1.5) < 1e-9);   /* 30.0 - 31.5 */
+    assert_true(fabs(t.row[1].delta[0] - 5) < 1e-12);          /* AP: to the base, as before */
+    char *md = mr_table_markdown(&t);
+    assert_non_null(strstr(md, "ΔAP75 is to RoIAlign, ave, the first row with AP75 (the base row has none)"));
+    free(md);
+    cJSON *j = mr_table_json(&t);
+    const cJSON *c1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "columns"), 1);
+    assert_string_equal(cJSON_GetObjectItem(c1, "delta_to")->valuestring, "roialign_ave");
+    cJSON_Delete(j);
+}
+
 static void test_table_one_seed(void **s)
 {
     (void)s;
@@ -343,6 +369,7 @@ const struct CMUnitTest th_store_tests[] = {
     cmocka_unit_test(test_store_append_load),
     cmocka_unit_test(test_store_bad_lines),
     cmocka_unit_test(test_table_stats),
+    cmocka_unit_test(test_table_delta_ref),
     cmocka_unit_test(test_table_one_seed),
 };
 const size_t th_store_ntests = sizeof th_store_tests / sizeof th_store_tests[0];
