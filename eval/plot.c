@@ -208,6 +208,25 @@ static int open_dat(const mr_plot_opts *o, const char *name, mr_atomic_file *af,
     return mr_atomic_open(af, path, e);
 }
 
+/* the plot script: head (title, axis labels, palette), setup lines, then
+ * the plot command in series (freed here); rendered as name.png / .svg;
+ * *made (may be NULL) counts it */
+static int draw(const mr_plot_opts *o, const char *name, const char *title, const char *xl, const char *yl,
+                const char *setup, char *series, int *made, mr_err *e)
+{
+    sbuf b = {0};
+    FILE *f = open_memstream(&b.p, &b.n);
+    if (!f) { free(series); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    gp_head(f, title, xl, yl);
+    fprintf(f, "%s%s\n", setup, series ? series : "");
+    fclose(f);
+    free(series);
+    int rc = render(o, name, b.p, e);
+    free(b.p);
+    if (!rc && made) (*made)++;
+    return rc;
+}
+
 /* AP (first column) vs inference images/s */
 static int plot_ap_speed(const cJSON *j, const char *id, const mr_plot_opts *o, int *made, mr_err *e)
 {
@@ -246,23 +265,12 @@ static int plot_ap_speed(const cJSON *j, const char *id, const mr_plot_opts *o, 
     }
     if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); return rc; }
     if (!npts) { free(plot.p); return MR_OK; }  /* no run has both speed and AP: nothing to draw */
-    char proto[600], title[900], body[6000], yl[64];
+    char proto[600], title[900], yl[64];
     protocol_line(rows, proto, sizeof proto);
     snprintf(title, sizeof title, "Table %s: %s vs inference speed (mean ± std over seeds)\n%s", id, cname, proto);
     snprintf(yl, sizeof yl, "%s (%%)", cname);
-    sbuf b = {0};
-    FILE *f = open_memstream(&b.p, &b.n);
-    if (!f) { free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-    gp_head(f, title, "inference speed (images/s)", yl);
-    fprintf(f, "set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1\n");
-    fprintf(f, "%s\n", plot.p);
-    free(plot.p);
-    fclose(f);
-    snprintf(body, sizeof body, "%s", b.p ? b.p : "");
-    free(b.p);
-    if ((rc = render(o, name, body, e))) return rc;
-    (*made)++;
-    return MR_OK;
+    return draw(o, name, title, "inference speed (images/s)", yl,
+                "set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1\n", plot.p, made, e);
 }
 
 /* AP vs IoU threshold per row */
@@ -312,17 +320,8 @@ static int plot_ap_iou(const cJSON *j, const char *id, const mr_plot_opts *o, in
     /* keypoints are matched by OKS, not IoU (same 0.50:0.95 thresholds) */
     const char *thr = strcmp(iou_type, "keypoints") ? "IoU threshold" : "OKS threshold";
     snprintf(title, sizeof title, "Table %s: %s AP vs %s (mean ± std over seeds)", id, iou_type, thr);
-    sbuf b = {0};
-    FILE *f = open_memstream(&b.p, &b.n);
-    if (!f) { free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-    gp_head(f, title, thr, "AP (%)");
-    fprintf(f, "set xrange [0.48:0.97]\nset xtics 0.5,0.05,0.95\nset yrange [0:*]\n%s\n", plot.p);
-    fclose(f);
-    free(plot.p);
-    rc = render(o, name, b.p, e);
-    free(b.p);
-    if (!rc) (*made)++;
-    return rc;
+    return draw(o, name, title, thr, "AP (%)", "set xrange [0.48:0.97]\nset xtics 0.5,0.05,0.95\nset yrange [0:*]\n",
+                plot.p, made, e);
 }
 
 /* precision-recall at IoU 0.50 (w = 0) or 0.75 per row: each run's
@@ -376,23 +375,12 @@ static int plot_pr_rows(const cJSON *j, const char *id, int w, const mr_plot_opt
     }
     if (!opened) return MR_OK;   /* no run holds curves (tables from before, fake runs) */
     if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); return rc; }
-    char title[400], xl[64];
+    char title[400];
     const char *thr = strcmp(iou_type, "keypoints") ? "IoU" : "OKS";
     snprintf(title, sizeof title, "Table %s: %s%s%s precision-recall at %s %s\n"
              "area all, largest maxDets; mean over %s", id, iou_type, cat[0] ? ", category " : "", cat, thr,
              w ? "0.75" : "0.50", cat[0] ? "seeds" : "categories, then over seeds");
-    snprintf(xl, sizeof xl, "recall");
-    sbuf b = {0};
-    FILE *f = open_memstream(&b.p, &b.n);
-    if (!f) { free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-    gp_head(f, title, xl, "precision");
-    fprintf(f, "set xrange [0:1]\nset yrange [0:1.02]\n%s\n", plot.p);
-    fclose(f);
-    free(plot.p);
-    rc = render(o, name, b.p, e);
-    free(b.p);
-    if (!rc) (*made)++;
-    return rc;
+    return draw(o, name, title, "recall", "precision", "set xrange [0:1]\nset yrange [0:1.02]\n", plot.p, made, e);
 }
 
 /* training loss per run from RUN/train_log.jsonl */
@@ -443,17 +431,7 @@ static int plot_loss(const cJSON *j, const char *id, const mr_plot_opts *o, int 
     if (!nblocks) { free(plot.p); return MR_OK; }
     char title[300];
     snprintf(title, sizeof title, "Table %s: training loss (sum of all terms) per run", id);
-    sbuf b = {0};
-    FILE *f = open_memstream(&b.p, &b.n);
-    if (!f) { free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-    gp_head(f, title, "iteration", "loss");
-    fprintf(f, "%s\n", plot.p);
-    fclose(f);
-    free(plot.p);
-    rc = render(o, name, b.p, e);
-    free(b.p);
-    if (!rc) (*made)++;
-    return rc;
+    return draw(o, name, title, "iteration", "loss", "", plot.p, made, e);
 }
 
 int mr_plot_table(const char *table_json, const mr_plot_opts *o, int *nplots, mr_err *e)
@@ -531,15 +509,7 @@ int mr_plot_pr(const char *pr_dat, const char *name, const mr_plot_opts *o, mr_e
         char nm[200], title[300];
         snprintf(nm, sizeof nm, "%s_pr%02d", name, (int)lround(ious[w] * 100));
         snprintf(title, sizeof title, "%s: precision vs recall per category at IoU %.2f", name, ious[w]);
-        sbuf b = {0};
-        FILE *f = open_memstream(&b.p, &b.n);
-        if (!f) { free(buf); free(plot.p); return mr_errf(e, MR_ENOMEM, "out of memory"); }
-        gp_head(f, title, "recall", "precision");
-        fprintf(f, "set xrange [0:1]\nset yrange [0:1.02]\n%s\n", plot.p);
-        fclose(f);
-        free(plot.p);
-        rc = render(o, nm, b.p, e);
-        free(b.p);
+        rc = draw(o, nm, title, "recall", "precision", "set xrange [0:1]\nset yrange [0:1.02]\n", plot.p, NULL, e);
         if (rc) break;
     }
     free(buf);
