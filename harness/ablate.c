@@ -662,8 +662,6 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
         say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run ? 0 : nt, skipped);
         pending[ti] = o->dry_run ? 0 : nt;
     }
-    int first = MR_OK;
-    mr_err first_e = {0};
     for (int ti = 0; ti < nids; ti++)   /* nothing to train: tabulate now */
         if (sel[ti] && !pending[ti] && (rc = tabulate(o, ids[ti], e))) {
             free(jobs);
@@ -683,10 +681,8 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
         char label[64];
         if (!strcmp(o->table, "all")) snprintf(label, sizeof label, "tables %s-%s", ids[0], ids[nids - 1]);
         else snprintf(label, sizeof label, "table%s %.50s", strchr(o->table, ',') ? "s" : "", o->table);
-        rc = run_jobs(o, jobs, nj, pending, label, e);
-        if (rc) { first = rc; first_e = *e; }
+        rc = run_jobs(o, jobs, nj, pending, label, e);   /* the first failure, in e */
     }
     free(jobs);
-    if (first) *e = first_e;
-    return first;
+    return rc;
 }
