@@ -38,6 +38,18 @@ static void linspace(double *y, double start, double stop, int num)
     y[num - 1] = stop;
 }
 
+/* offsets into pycocotools' C-order arrays precision/scores[T][R][K][A][M]
+ * and recall[T][K][A][M] */
+static size_t pr_at(const mr_eval *ev, int t, int r, int k, int a, int m)
+{
+    return ((((size_t)t * ev->p.R + r) * ev->K + k) * ev->p.A + a) * ev->p.M + m;
+}
+
+static size_t rec_at(const mr_eval *ev, int t, int k, int a, int m)
+{
+    return (((size_t)t * ev->K + k) * ev->p.A + a) * ev->p.M + m;
+}
+
 void mr_eval_params_default(mr_eval_params *p, int iou_type)
 {
     memset(p, 0, sizeof *p);
@@ -523,8 +535,8 @@ static double summarize1(const mr_eval *ev, int ap, double iou, const char *area
                     for (int ai = 0; ai < na; ai++)
                         for (int mi = 0; mi < nm; mi++) {
                             int t = tsel[ti], a = asel[ai], m = msel[mi];
-                            vals[n++] = ap ? ev->precision[((((size_t)t * R + r) * K + k) * A + a) * M + m]
-                                           : ev->recall[(((size_t)t * K + k) * A + a) * M + m];
+                            vals[n++] = ap ? ev->precision[pr_at(ev, t, r, k, a, m)]
+                                           : ev->recall[rec_at(ev, t, k, a, m)];
                         }
         res = mean_sel(vals, n, vals + cnt);
         free(vals);
@@ -625,7 +637,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
     const ctx *c = ac->c;
     mr_eval *ev = ac->ev;
     const mr_eval_params *p = c->p;
-    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    int T = p->T, R = p->R, A = p->A, M = p->M;
     size_t AT = (size_t)A * T;
     const size_t *koff = ac->koff, *kcells = ac->kcells;
     skey *sk = S->sk; size_t *base = S->base, *sbase = S->sbase;
@@ -680,7 +692,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
                     rc[i] = tp[i] / (double)npig;
                     pr[i] = tp[i] / (fp[i] + tp[i] + eps);
                 }
-                ev->recall[(((size_t)t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0;
+                ev->recall[rec_at(ev, t, k, a, m)] = nd ? rc[nd - 1] : 0;
                 /* F1-optimal threshold at IoU .5, area index 0, last maxDets */
                 if (t == t50 && a == 0 && m == M - 1 && p->use_cats) {
                     double best = 0, bscore = -1;
@@ -698,7 +710,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
                 size_t pi = 0;
                 for (int r = 0; r < R; r++) {
                     while (pi < nd && rc[pi] < p->rec_thrs[r]) pi++;
-                    size_t o = ((((size_t)t * R + r) * K + k) * A + a) * M + m;
+                    size_t o = pr_at(ev, t, r, k, a, m);
                     if (pi < nd) { ev->precision[o] = pr[pi]; ev->scores[o] = ss[pi]; }
                     else { ev->precision[o] = 0; ev->scores[o] = 0; }
                 }
@@ -780,7 +792,7 @@ static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
 static void per_category(mr_eval *ev)
 {
     const mr_eval_params *p = &ev->p;
-    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    int T = p->T, R = p->R, M = p->M;
     int m = M - 1;
     for (int i = 0; i < M; i++) if (p->max_dets[i] == 100) m = i;
     double *tmp = malloc(sizeof(double) * 2 * (size_t)T * R + 2);
@@ -793,12 +805,12 @@ static void per_category(mr_eval *ev)
             size_t n = 0;
             for (int t = 0; t < T; t++) {
                 if (thr[w] >= 0 && p->iou_thrs[t] != thr[w]) continue;
-                for (int r = 0; r < R; r++) tmp[n++] = ev->precision[((((size_t)t * R + r) * K + (int)k) * A + 0) * M + m];
+                for (int r = 0; r < R; r++) tmp[n++] = ev->precision[pr_at(ev, t, r, (int)k, 0, m)];
             }
             *dst[w] = mean_sel(tmp, n, buf);
         }
         size_t n = 0;
-        for (int t = 0; t < T; t++) tmp[n++] = ev->recall[(((size_t)t * K + (int)k) * A + 0) * M + m];
+        for (int t = 0; t < T; t++) tmp[n++] = ev->recall[rec_at(ev, t, (int)k, 0, m)];
         cr->ar = mean_sel(tmp, n, buf);
         if (cr->ap < 0) { cr->f1_best = -1; cr->f1_best_score = -1; }
     }
@@ -938,12 +950,12 @@ int mr_eval_write_json(const mr_eval *ev, const char *path, mr_err *e)
     for (int i = 0; i < ev->nstats; i++) { fprintf(f, "%s\"%s\": ", i ? ", " : "", ev->stats_names[i]); jnum(f, ev->stats[i]); }
     fputs("},\n \"ap_per_iou\": [", f);
     {
-        int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+        int T = p->T, R = p->R, K = ev->K, M = p->M;
         double *tmp = malloc(sizeof(double) * 2 * (size_t)R * K + 2);
         for (int t = 0; t < T && tmp; t++) {
             size_t n = 0;
             for (int r = 0; r < R; r++)
-                for (int k = 0; k < K; k++) tmp[n++] = ev->precision[((((size_t)t * R + r) * K + k) * A + 0) * M + (M - 1)];
+                for (int k = 0; k < K; k++) tmp[n++] = ev->precision[pr_at(ev, t, r, k, 0, M - 1)];
             fprintf(f, "%s{\"iou\": ", t ? ", " : "");
             jnum(f, p->iou_thrs[t]);
             fputs(", \"AP\": ", f);
@@ -1031,7 +1043,7 @@ int mr_eval_write_pr(const mr_eval *ev, const char *path, mr_err *e)
     int rc = mr_atomic_open(&af, path, e);
     if (rc) return rc;
     FILE *f = af.f;
-    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    int T = p->T, R = p->R, K = ev->K, M = p->M;
     fprintf(f, "# mrcnn eval PR curves: %s, area %s, maxDets %d\n# one gnuplot index per (category, IoU); columns: recall precision score\n",
             iou_name(p->iou_type), p->area_lbl[0], p->max_dets[M - 1]);
     int idx = 0;
@@ -1040,7 +1052,7 @@ int mr_eval_write_pr(const mr_eval *ev, const char *path, mr_err *e)
             fprintf(f, "%s# index %d: category %lld \"%s\" iou %.2f\n", idx ? "\n\n" : "", idx,
                     p->use_cats ? (long long)ev->cat_ids[k] : -1LL, p->use_cats ? ev->cats[k].name : "all", p->iou_thrs[t]);
             for (int r = 0; r < R; r++) {
-                size_t o = ((((size_t)t * R + r) * K + k) * A + 0) * M + (M - 1);
+                size_t o = pr_at(ev, t, r, k, 0, M - 1);
                 fprintf(f, "%.2f %.6f %.6f\n", p->rec_thrs[r], ev->precision[o], ev->scores[o]);
             }
             idx++;
@@ -1051,7 +1063,7 @@ int mr_eval_write_pr(const mr_eval *ev, const char *path, mr_err *e)
 int mr_eval_mean_pr(const mr_eval *ev, double iou, double *prec)
 {
     const mr_eval_params *p = &ev->p;
-    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M, t = -1;
+    int T = p->T, R = p->R, K = ev->K, M = p->M, t = -1;
     for (int i = 0; i < T; i++)
         if (fabs(p->iou_thrs[i] - iou) < 1e-6) t = i;
     if (t < 0) return -1;
@@ -1059,7 +1071,7 @@ int mr_eval_mean_pr(const mr_eval *ev, double iou, double *prec)
         double sum = 0;
         int n = 0;
         for (int k = 0; k < K; k++) {
-            double v = ev->precision[((((size_t)t * R + r) * K + k) * A + 0) * M + (M - 1)];
+            double v = ev->precision[pr_at(ev, t, r, k, 0, M - 1)];
             if (v > -1) { sum += v; n++; }
         }
         prec[r] = n ? sum / n : -1;
