@@ -10,8 +10,20 @@ set xlabel "iteration"
 set ylabel "loss"
 set grid
 set key outside right top
+set linetype 1 lc rgb "#1f77b4"
+set linetype 2 lc rgb "#d62728"
+set linetype 3 lc rgb "#2ca02c"
+set linetype 4 lc rgb "#9467bd"
+set linetype 5 lc rgb "#ff7f0e"
+set linetype 6 lc rgb "#8c564b"
+set linetype 7 lc rgb "#e377c2"
+set linetype 8 lc rgb "#17becf"
+set linetype cycle 8
 plot "results/6/plots/6_loss.dat" index 0 using 1:2 with lines lw 1.5 title "RoIPool, seed 1", \
-     "results/6/plots/6_loss.dat" index 1 using 1:2 with lines lw 1.5 title "RoIAlign, seed 1"
+     "results/6/plots/6_loss.dat" index 1 using 1:2 with lines lw 1.5 title "RoIPool, seed 2", \
+     "results/6/plots/6_loss.dat" index 2 using 1:2 with lines lw 1.5 title "RoIPool, seed 3", \
+     "results/6/plots/6_loss.dat" index 3 using 1:2 with lines lw 1.5 title "RoIAlign, seed 1", \
+     "results/6/plots/6_loss.dat" index 4 using 1:2 with lines lw 1.5 title "RoIAlign, seed 2"
 set terminal svg size 1000,650 dynamic noenhanced
 set output "results/6/plots/6_loss.svg"
 replot
