@@ -208,6 +208,22 @@ static int open_dat(const mr_plot_opts *o, const char *name, mr_atomic_file *af,
     return mr_atomic_open(af, path, e);
 }
 
+/* one data block: the row's label, then per point x = x0 + k * dx, the
+ * mean over the n seeds of v[k][] and its std (mean -1 when undefined, which
+ * the plots do not draw) */
+static void mean_block(FILE *f, int first, const cJSON *row, const char *cols, double (*v)[64], int npts, int n,
+                       double x0, double dx, char *lab, size_t nlab)
+{
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(row, "label");
+    gp_str(lab, nlab, cJSON_IsString(l) ? l->valuestring : "?");
+    fprintf(f, "%s# %s (%d seeds): %s\n", first ? "" : "\n\n", lab, n, cols);
+    for (int k = 0; k < npts; k++) {
+        double m, sd;
+        mean_std(v[k], n, &m, &sd);
+        fprintf(f, "%.2f %.6g %.6g\n", x0 + dx * k, isnan(m) ? -1 : m, sd);
+    }
+}
+
 /* the plot script: head (title, axis labels, palette), setup lines, then
  * the plot command in series (freed here); rendered as name.png / .svg;
  * *made (may be NULL) counts it */
@@ -302,14 +318,7 @@ static int plot_ap_iou(const cJSON *j, const char *id, const mr_plot_opts *o, in
         }
         if (!n) continue;
         char lab[200];
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "label");
-        gp_str(lab, sizeof lab, cJSON_IsString(l) ? l->valuestring : "?");
-        fprintf(af.f, "%s# %s (%d seeds): iou AP std\n", nblocks ? "\n\n" : "", lab, n);
-        for (int t = 0; t < 10; t++) {
-            double m, s;
-            mean_std(v[t], n, &m, &s);
-            fprintf(af.f, "%.2f %.6g %.6g\n", 0.5 + 0.05 * t, isnan(m) ? -1 : m, s);
-        }
+        mean_block(af.f, !nblocks, r, "iou AP std", v, 10, n, 0.5, 0.05, lab, sizeof lab);
         sb_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2):3 with yerrorlines lw 2 title \"%s\"",
                nblocks ? ", \\\n     " : "plot ", path, nblocks, lab);
         nblocks++;
@@ -361,14 +370,7 @@ static int plot_pr_rows(const cJSON *j, const char *id, int w, const mr_plot_opt
             opened = 1;
         }
         char lab[200];
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "label");
-        gp_str(lab, sizeof lab, cJSON_IsString(l) ? l->valuestring : "?");
-        fprintf(af.f, "%s# %s (%d seeds): recall precision std\n", nblocks ? "\n\n" : "", lab, n);
-        for (int k = 0; k < 101; k++) {
-            double m, sd;
-            mean_std(v[k], n, &m, &sd);
-            fprintf(af.f, "%.2f %.6g %.6g\n", 0.01 * k, isnan(m) ? -1 : m, sd);
-        }
+        mean_block(af.f, !nblocks, r, "recall precision std", v, 101, n, 0.0, 0.01, lab, sizeof lab);
         sb_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2) with lines lw 2 title \"%s\"",
                nblocks ? ", \\\n     " : "plot ", path, nblocks, lab);
         nblocks++;
