@@ -23,7 +23,8 @@ plot "results/6/plots/6_loss.dat" index 0 using 1:2 with lines lw 1.5 title "RoI
      "results/6/plots/6_loss.dat" index 1 using 1:2 with lines lw 1.5 title "RoIPool, seed 2", \
      "results/6/plots/6_loss.dat" index 2 using 1:2 with lines lw 1.5 title "RoIPool, seed 3", \
      "results/6/plots/6_loss.dat" index 3 using 1:2 with lines lw 1.5 title "RoIAlign, seed 1", \
-     "results/6/plots/6_loss.dat" index 4 using 1:2 with lines lw 1.5 title "RoIAlign, seed 2"
+     "results/6/plots/6_loss.dat" index 4 using 1:2 with lines lw 1.5 title "RoIAlign, seed 2", \
+     "results/6/plots/6_loss.dat" index 5 using 1:2 with lines lw 1.5 title "RoIAlign, seed 3"
 set terminal svg size 1000,650 dynamic noenhanced
 set output "results/6/plots/6_loss.svg"
 replot
