@@ -54,7 +54,8 @@ end=$(date +%s)
 cat <<MSG
 == done in $(( (end - start) / 60 )) min $(( (end - start) % 60 )) s
 table:  $OUT/results/2c/table_2c.md (also .tex, .csv, .json)
-plots:  $OUT/plots/2c_ap_speed.png  $OUT/plots/2c_ap_iou.png  $OUT/plots/2c_loss.png (and .svg)
+plots:  $OUT/plots/2c_ap_speed.png  $OUT/plots/2c_ap_iou.png  $OUT/plots/2c_pr50.png
+        $OUT/plots/2c_pr75.png  $OUT/plots/2c_loss.png (and .svg)
 store:  $OUT/store.jsonl (one record per run)
 The paper's full table (C4, five rows): ./mrcnn ablate 2c --seeds 3 (see README for run times).
 MSG

@@ -10,8 +10,18 @@ set xlabel "IoU threshold"
 set ylabel "AP (%)"
 set grid
 set key outside right top
+set linetype 1 lc rgb "#1f77b4"
+set linetype 2 lc rgb "#d62728"
+set linetype 3 lc rgb "#2ca02c"
+set linetype 4 lc rgb "#9467bd"
+set linetype 5 lc rgb "#ff7f0e"
+set linetype 6 lc rgb "#8c564b"
+set linetype 7 lc rgb "#e377c2"
+set linetype 8 lc rgb "#17becf"
+set linetype cycle 8
 set xrange [0.48:0.97]
 set xtics 0.5,0.05,0.95
+set yrange [0:*]
 plot "runs/demo/plots/2c_ap_iou.dat" index 0 using 1:($2 < 0 ? 1/0 : $2):3 with yerrorlines lw 2 title "RoIPool (max)", \
      "runs/demo/plots/2c_ap_iou.dat" index 1 using 1:($2 < 0 ? 1/0 : $2):3 with yerrorlines lw 2 title "RoIAlign, ave"
 set terminal svg size 1000,650 dynamic noenhanced

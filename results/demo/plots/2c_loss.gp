@@ -10,6 +10,15 @@ set xlabel "iteration"
 set ylabel "loss"
 set grid
 set key outside right top
+set linetype 1 lc rgb "#1f77b4"
+set linetype 2 lc rgb "#d62728"
+set linetype 3 lc rgb "#2ca02c"
+set linetype 4 lc rgb "#9467bd"
+set linetype 5 lc rgb "#ff7f0e"
+set linetype 6 lc rgb "#8c564b"
+set linetype 7 lc rgb "#e377c2"
+set linetype 8 lc rgb "#17becf"
+set linetype cycle 8
 plot "runs/demo/plots/2c_loss.dat" index 0 using 1:2 with lines lw 1.5 title "RoIPool (max), seed 1", \
      "runs/demo/plots/2c_loss.dat" index 1 using 1:2 with lines lw 1.5 title "RoIAlign, ave, seed 1"
 set terminal svg size 1000,650 dynamic noenhanced
