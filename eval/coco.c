@@ -318,6 +318,11 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
                 goto fail;
             }
             hw[0] = (int64_t)r->nums[0]; hw[1] = (int64_t)r->nums[1];
+            if (hw[0] * hw[1] > MR_MASK_MAX_PIXELS) {
+                FAIL(r, "field 'segmentation.size': %lld x %lld is more than the %lld pixels a mask may have",
+                     (long long)hw[0], (long long)hw[1], MR_MASK_MAX_PIXELS);
+                goto fail;
+            }
             have_size = 1;
         } else if (key_is(key, kl, "counts")) {
             int tt = mr_jr_peek(&r->j);
@@ -510,6 +515,9 @@ static int read_image(reader *r, mr_coco_image *img)
     if (!have_id) return FAIL(r, "field 'id': missing");
     if (!have_w) return FAIL(r, "field 'width': missing");
     if (!have_h) return FAIL(r, "field 'height': missing");
+    if ((int64_t)img->width * img->height > MR_MASK_MAX_PIXELS)
+        return FAIL(r, "fields 'width' x 'height': %d x %d is more than the %lld pixels an image may have",
+                    img->width, img->height, MR_MASK_MAX_PIXELS);
     return 0;
 }
 
@@ -1078,6 +1086,9 @@ int mr_coco_add_image(mr_coco *c, int64_t id, int32_t width, int32_t height,
     if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
     if (!c->path) c->path = strdup("");
     if (width <= 0 || height <= 0) return mr_errf(e, MR_EUSER, "image %lld: width and height must be positive", (long long)id);
+    if ((int64_t)width * height > MR_MASK_MAX_PIXELS)
+        return mr_errf(e, MR_EUSER, "image %lld: %d x %d is more than the %lld pixels an image may have",
+                       (long long)id, width, height, MR_MASK_MAX_PIXELS);
     if (grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image)))
         return mr_errf(e, MR_ENOMEM, "out of memory");
     mr_coco_image *img = &c->images[c->num_images];

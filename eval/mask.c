@@ -257,6 +257,10 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
         return mr_rle_set(r, h, w, &a, 1, e);
     }
     const double scale = 5;
+    for (size_t j = 0; j < 2 * k; j++)
+        if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
+            return mr_errf(e, MR_EUSER, "polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
+                           j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
     int *x = malloc(sizeof(int) * (k + 1)), *y = malloc(sizeof(int) * (k + 1));
     int *u = NULL, *v = NULL;
     uint32_t *a = NULL, *b = NULL;
@@ -268,6 +272,11 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
     size_t m = 0;
     for (size_t j = 0; j < k; j++)
         m += umax32((uint32_t)abs(x[j] - x[j + 1]), (uint32_t)abs(y[j] - y[j + 1])) + 1;
+    if (m > MR_POLY_MAX_TRACE) {
+        free(x); free(y);
+        return mr_errf(e, MR_EUSER, "polygon of %zu points: its outline is %zu points at 5x resolution, more than "
+                       "the %zu allowed", k, m, MR_POLY_MAX_TRACE);
+    }
     u = malloc(sizeof(int) * (m ? m : 1));
     v = malloc(sizeof(int) * (m ? m : 1));
     if (!u || !v) goto oom;

@@ -67,7 +67,17 @@ int mr_rle_counts_from_string(const char *s, size_t len, uint32_t *cnts, size_t 
 /* MR_OK iff the counts sum to exactly h*w; else MR_EUSER with the sum. */
 int mr_rle_check(const mr_rle *r, mr_err *e);
 
-/* One polygon of k points xy[2k] = x0,y0,x1,y1,... (rleFrPoly exactly). */
+/* One polygon of k points xy[2k] = x0,y0,x1,y1,... (rleFrPoly exactly).
+ * Limits where pycocotools' C would overflow int or allocate without bound:
+ * every coordinate finite and within +-MR_POLY_MAX_COORD pixels, and the
+ * outline traced at 5x resolution at most MR_POLY_MAX_TRACE points; beyond
+ * them MR_EUSER naming the value (no polygon within them changes). */
+#define MR_POLY_MAX_COORD 1e6
+/* The most pixels (height x width) a mask may have: pycocotools' rleFrPoly
+ * indexes pixels as x * h + y in int; images and RLE sizes beyond it are
+ * refused when read. */
+#define MR_MASK_MAX_PIXELS 2147483647LL
+#define MR_POLY_MAX_TRACE ((size_t)1 << 27)
 int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w, mr_err *e);
 /* Several polygons (parts of one object) merged by union, as pycocotools'
  * annToRLE does: xy[i] has k[i] points. n == 0 gives an all-zero mask. */

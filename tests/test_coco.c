@@ -222,6 +222,12 @@ static void test_bad_gt(void **s)
     bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1],"
            " \"segmentation\": [[1, 2, 3]]}]}", "annotations[0]", "even number");
     bad_gt("{" IMG ", \"annotations\": []}", "categories", "missing");
+    /* masks index pixels as x * h + y in int (pycocotools): larger images and RLE sizes are refused */
+    bad_gt("{\"images\": [{\"id\": 1, \"width\": 1000000, \"height\": 1000000}], " CAT ", \"annotations\": []}",
+           "images[0]", "1000000 x 1000000 is more than the 2147483647 pixels");
+    bad_gt("{" IMG ", " CAT ", \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1],"
+           " \"segmentation\": {\"size\": [100000, 100000], \"counts\": [1410065408, 1410065408, 1410065408, 1410065408]}}]}",
+           "annotations[0]", "segmentation.size': 100000 x 100000 is more than");
 }
 
 static void bad_res(const char *json, const char *w1, const char *w2)

@@ -150,6 +150,35 @@ static void test_box_and_poly(void **s)
     mr_rle_free(&r);
 }
 
+/* beyond the coordinates pycocotools' int arithmetic holds, or an outline
+ * too long to trace, a polygon is a user error naming the value; a polygon
+ * far outside the image but within the limits is rasterised as before */
+static void test_poly_limits(void **s)
+{
+    (void)s;
+    mr_rle r = MR_RLE_INIT;
+    mr_err e;
+    double far[6] = {0, 0, 1e9, 0, 0, 10};
+    assert_int_equal(mr_rle_from_poly(&r, far, 3, 12, 12, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "polygon point 1: x 1000000000 is not a coordinate within +-1e+06 pixels"));
+    double nan[6] = {0, 0, 10, NAN, 0, 10};
+    assert_int_equal(mr_rle_from_poly(&r, nan, 3, 12, 12, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "polygon point 1: y nan"));
+    double bb[4] = {0, 0, INFINITY, 5};
+    assert_int_equal(mr_rle_from_bbox(&r, bb, 12, 12, &e), MR_EUSER);
+    /* 40 edges of 1e7 points each: more than MR_POLY_MAX_TRACE */
+    double zig[80];
+    for (int i = 0; i < 40; i++) { zig[2 * i] = i % 2 ? 1e6 : -1e6; zig[2 * i + 1] = i; }
+    assert_int_equal(mr_rle_from_poly(&r, zig, 40, 12, 12, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "at 5x resolution, more than"));
+    /* a triangle reaching 1e5 px outside a 12 x 12 image covers its lower-left half */
+    double big[6] = {0, 0, 0, 1e5, 1e5, 0};
+    assert_int_equal(mr_rle_from_poly(&r, big, 3, 12, 12, &e), MR_OK);
+    assert_int_equal(mr_rle_check(&r, NULL), MR_OK);
+    assert_int_equal(mr_rle_area(&r), 144);
+    mr_rle_free(&r);
+}
+
 /* pixel IoU of decoded masks */
 static double pixel_iou(const uint8_t *a, const uint8_t *b, size_t n, int crowd)
 {
@@ -242,6 +271,7 @@ size_t tests_mask(const struct CMUnitTest **out)
         cmocka_unit_test(test_string_roundtrip),
         cmocka_unit_test(test_fixture_strings),
         cmocka_unit_test(test_box_and_poly),
+        cmocka_unit_test(test_poly_limits),
         cmocka_unit_test(test_merge_iou_random),
         cmocka_unit_test(test_poly_prefilter),
         cmocka_unit_test(test_bbox_iou),
