@@ -72,7 +72,7 @@ int mr_config_load(mr_config *c, const char *path, mr_err *e)
     int rc = load_merged(path, 0, &j, e);
     if (rc) return rc;
     const char *slash = strrchr(path, '/');
-    rc = mr_config_parse(c, j, slash ? slash + 1 : path, e);
+    rc = mr_config_parse(c, j, path, e);
     cJSON_Delete(j);
     if (rc) return rc;
     snprintf(c->file, sizeof c->file, "%s", path);
