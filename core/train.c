@@ -24,6 +24,18 @@ double mr_schedule_lr(const mr_schedule *s, long it)
     return s->lr * f;
 }
 
+void mr_schedule_scale(mr_schedule *s, long iters)
+{
+    double f = (double)iters / (double)s->iters;
+    for (int i = 0; i < s->nsteps; i++) {
+        long v = (long)(s->steps[i] * f);
+        long lo = i ? s->steps[i - 1] + 1 : 1;
+        s->steps[i] = v < lo ? lo : v;
+    }
+    if (s->warmup_iters > iters / 2) s->warmup_iters = iters / 2;
+    s->iters = iters;
+}
+
 int mr_trainer_init(mr_trainer *t, mr_detector *d, const mr_schedule *s, uint64_t seed, mr_err *e)
 {
     memset(t, 0, sizeof *t);

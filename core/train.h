@@ -45,6 +45,12 @@ typedef struct mr_schedule {
 
 /* learning rate at iteration it (0-based) */
 double mr_schedule_lr(const mr_schedule *s, long it);
+/* The schedule shortened or lengthened to `iters` iterations (--iters):
+ * steps scale with it, the warm-up is at most half the run, and the steps
+ * stay strictly increasing and >= 1 (a step that would collapse onto the
+ * one before moves one iteration later), so the result is a schedule a
+ * config may state: RUN/config.json reloads for resume and inference. */
+void mr_schedule_scale(mr_schedule *s, long iters);
 
 typedef struct mr_trainer {
     mr_detector *d;

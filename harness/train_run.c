@@ -475,13 +475,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     mr_config c;
     int rc = mr_config_load(&c, config_path, e);
     if (rc) return rc;
-    if (o->max_iters > 0) {
-        /* scale the schedule's steps and warm-up with the shortened run */
-        double f = (double)o->max_iters / (double)c.sched.iters;
-        for (int i = 0; i < c.sched.nsteps; i++) c.sched.steps[i] = (long)(c.sched.steps[i] * f);
-        if (c.sched.warmup_iters > o->max_iters / 2) c.sched.warmup_iters = o->max_iters / 2;
-        c.sched.iters = o->max_iters;
-    }
+    if (o->max_iters > 0) mr_schedule_scale(&c.sched, o->max_iters);
     if (o->seed >= 0) c.seed = (uint64_t)o->seed;
     split tr, va;
     memset(&tr, 0, sizeof tr);

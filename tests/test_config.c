@@ -159,6 +159,64 @@ static void test_base_deep_merge_and_roundtrip(void **st)
     free(dir);
 }
 
+/* a resolved config must parse again: short runs (mrcnn train --iters 2,
+ * a config of 1-3 iterations without steps) used to write steps such as
+ * [1, 1] or [0, 0] that the parser then refused for resume and inference */
+static void reparses(const mr_config *c, const char *dir)
+{
+    char p[512];
+    mr_config c2;
+    mr_err e;
+    snprintf(p, sizeof p, "%s/resolved.json", dir);
+    assert_int_equal(mr_config_write(c, p, &e), MR_OK);
+    int rc = mr_config_load(&c2, p, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(c2.sched.nsteps, c->sched.nsteps);
+    for (int i = 0; i < c->sched.nsteps; i++) assert_int_equal(c2.sched.steps[i], c->sched.steps[i]);
+}
+
+static void test_short_schedules(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir("config");
+    assert_non_null(dir);
+    char p[512];
+    mr_config c;
+    mr_err e;
+    write_file(dir, "run.json", "{\"schedule\": {\"iters\": 1800, \"warmup_iters\": 500, \"steps\": [1000, 1500, 1600]}}");
+    snprintf(p, sizeof p, "%s/run.json", dir);
+    for (long iters = 1; iters <= 3; iters++) {
+        assert_int_equal(mr_config_load(&c, p, &e), MR_OK);
+        mr_schedule_scale(&c.sched, iters);
+        assert_int_equal(c.sched.iters, iters);
+        assert_int_equal(c.sched.warmup_iters, iters / 2);
+        assert_int_equal(c.sched.steps[0], 1);
+        assert_int_equal(c.sched.steps[1], 2);
+        assert_int_equal(c.sched.steps[2], 3);
+        reparses(&c, dir);
+    }
+    /* scaling that keeps the steps apart is plain scaling */
+    assert_int_equal(mr_config_load(&c, p, &e), MR_OK);
+    mr_schedule_scale(&c.sched, 900);
+    assert_int_equal(c.sched.steps[0], 500);
+    assert_int_equal(c.sched.steps[1], 750);
+    assert_int_equal(c.sched.steps[2], 800);
+    assert_int_equal(c.sched.warmup_iters, 450);
+    /* default steps (2/3 and 8/9 of the run) of a very short run */
+    for (int iters = 1; iters <= 3; iters++) {
+        char txt[128];
+        snprintf(txt, sizeof txt, "{\"schedule\": {\"iters\": %d}}", iters);
+        write_file(dir, "short.json", txt);
+        snprintf(p, sizeof p, "%s/short.json", dir);
+        assert_int_equal(mr_config_load(&c, p, &e), MR_OK);
+        assert_true(c.sched.steps[0] >= 1 && c.sched.steps[1] > c.sched.steps[0]);
+        reparses(&c, dir);
+    }
+    assert_int_equal(mr_config_load(&c, p, &e), MR_OK);
+    free(dir);
+}
+
 /* every field is optional: an empty config is the paper's R-50-FPN
  * set-up with the documented defaults (config.h) */
 static void test_empty_config_defaults(void **st)
@@ -307,6 +365,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shipped_configs),
     cmocka_unit_test(test_every_shipped_config),
     cmocka_unit_test(test_base_deep_merge_and_roundtrip),
+    cmocka_unit_test(test_short_schedules),
     cmocka_unit_test(test_empty_config_defaults),
     cmocka_unit_test(test_bad_configs),
     cmocka_unit_test(test_mask_mlp_layers),

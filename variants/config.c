@@ -328,9 +328,10 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
             sc->steps[i] = steps[i];
         }
     } else {
+        /* at 2/3 and 8/9 of the run, kept increasing and >= 1 for short runs */
         sc->nsteps = 2;
-        sc->steps[0] = sc->iters * 2 / 3;
-        sc->steps[1] = sc->iters * 8 / 9;
+        sc->steps[0] = sc->iters * 2 / 3 > 1 ? sc->iters * 2 / 3 : 1;
+        sc->steps[1] = sc->iters * 8 / 9 > sc->steps[0] ? sc->iters * 8 / 9 : sc->steps[0] + 1;
     }
     CK(mr_json_get_double_range(o, "gamma", 0, 0.1, 0, 1, &sc->gamma, ctx, e));
     CK(mr_json_get_double_range(o, "momentum", 0, 0.9, 0, 1, &sc->momentum, ctx, e));
