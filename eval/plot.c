@@ -462,6 +462,44 @@ int mr_plot_table(const char *table_json, const mr_plot_opts *o, int *nplots, mr
     return rc;
 }
 
+/* gnuplot reads the curves straight from the file, by block index, and
+ * skips what it cannot parse: check first that the file is what mrcnn eval
+ * --pr-curves writes (header k before the k-th block, blocks two blank
+ * lines apart, data lines of three numbers in range), so a damaged file is
+ * an error naming its line rather than a wrong or gappy curve. */
+static int check_pr_file(const char *buf, const char *path, mr_err *e)
+{
+    int lineno = 0, blocks = 0, blank = 2;
+    for (const char *p = buf; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(l < 511 ? l : 511), p);
+        lineno++;
+        p += l + (nl ? 1 : 0);
+        if (l == 0) { blank++; continue; }
+        if (!strncmp(line, "# index ", 8)) {
+            int idx;
+            if (sscanf(line, "# index %d:", &idx) != 1 || idx != blocks)
+                return mr_errf(e, MR_EUSER, "%s:%d: expected '# index %d: ...' (blocks numbered in order)", path, lineno, blocks);
+            if (blank < 2)
+                return mr_errf(e, MR_EUSER, "%s:%d: expected two blank lines before block %d", path, lineno, blocks);
+            blocks++;
+        } else if (line[0] != '#') {
+            double r, pr, sc;
+            int n = 0;
+            if (!blocks)
+                return mr_errf(e, MR_EUSER, "%s:%d: data before the first '# index' header", path, lineno);
+            if (l > 511 || sscanf(line, "%lf %lf %lf%n", &r, &pr, &sc, &n) != 3 || line[n] != '\0' ||
+                !(r >= 0 && r <= 1) || !(pr == -1 || (pr >= 0 && pr <= 1)) || !isfinite(sc))
+                return mr_errf(e, MR_EUSER, "%s:%d: expected 'recall precision score': recall in [0, 1], precision "
+                               "in [0, 1] or -1, a finite score", path, lineno);
+            blank = 0;   /* comments do not count as records for gnuplot */
+        }
+    }
+    return MR_OK;
+}
+
 int mr_plot_pr(const char *pr_dat, const char *name, const mr_plot_opts *o, mr_err *e)
 {
     char *buf;
@@ -470,6 +508,7 @@ int mr_plot_pr(const char *pr_dat, const char *name, const mr_plot_opts *o, mr_e
     if (rc) return rc;
     if ((rc = mr_mkdir_p(o->out_dir, e))) { free(buf); return rc; }
     if (strchr(pr_dat, '"')) { free(buf); return mr_errf(e, MR_EUSER, "%s: quotes in the path", pr_dat); }
+    if ((rc = check_pr_file(buf, pr_dat, e))) { free(buf); return rc; }
     static const double ious[2] = {0.50, 0.75};
     for (int w = 0; w < 2; w++) {
         sbuf plot = {0};

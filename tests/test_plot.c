@@ -161,6 +161,31 @@ static void test_plot_pr(void **s)
     th_write(pr, "# nothing\n");
     assert_int_equal(mr_plot_pr(pr, "bad", &o, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "no curve at IoU 0.50"));
+    /* gnuplot would skip a damaged data line or plot the wrong block: errors naming the line */
+#define H0 "# index 0: category 1 \"a\" iou 0.50\n"
+#define H1 "# index 1: category 1 \"a\" iou 0.75\n"
+    th_write(pr, H0 "0.00 1.0 0.9\n0.01 nan 0.8\n\n\n" H1 "0.00 1.0 0.9\n");
+    assert_int_equal(mr_plot_pr(pr, "bad", &o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "segm_pr.dat:3: expected 'recall precision score'"));
+    th_write(pr, H0 "0.00 1.0 0.9\n1.5 1.0 0.8\n\n\n" H1 "0.00 1.0 0.9\n");
+    assert_int_equal(mr_plot_pr(pr, "bad", &o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "segm_pr.dat:3: expected 'recall precision score'"));
+    th_write(pr, H0 "0.00 1.0 0.9\n\n" H1 "0.00 1.0 0.9\n");
+    assert_int_equal(mr_plot_pr(pr, "bad", &o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "segm_pr.dat:4: expected two blank lines before block 1"));
+    th_write(pr, H1 "0.00 1.0 0.9\n");
+    assert_int_equal(mr_plot_pr(pr, "bad", &o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "segm_pr.dat:1: expected '# index 0: ...'"));
+    th_write(pr, "0.00 1.0 0.9\n" H0);
+    assert_int_equal(mr_plot_pr(pr, "bad", &o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "segm_pr.dat:1: data before the first"));
+    /* comments between blocks are not records: still two blank lines apart */
+    th_write(pr, H0 "0.00 1.0 0.9\n\n# c\n\n" H1 "0.00 1.0 0.9\n");
+    rc = mr_plot_pr(pr, "ok", &o, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+#undef H0
+#undef H1
     free(d);
 }
 
