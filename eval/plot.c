@@ -149,6 +149,13 @@ static void mean_std(const double *x, int n, double *m, double *s)
     *s = k >= 2 ? sqrt(b / (k - 1)) : 0;
 }
 
+/* the i-th entry of an array when it is a number, else NaN */
+static double item_num(const cJSON *a, int i)
+{
+    const cJSON *v = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, i) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
 /* the fps protocol of the first run that has one, as a line */
 static void protocol_line(const cJSON *rows, char *o, size_t n)
 {
@@ -173,8 +180,7 @@ static void protocol_line(const cJSON *rows, char *o, size_t n)
             double th = num(p, "threads");
             snprintf(o, n, "fps protocol: %s, %g thread%s, %s, %s, input %gx%g", what, th, th == 1 ? "" : "s",
                      cJSON_IsString(core) ? core->valuestring : "?", cJSON_IsString(cpu) ? cpu->valuestring : "?",
-                     cJSON_IsArray(in) ? cJSON_GetArrayItem(in, 0)->valuedouble : NAN,
-                     cJSON_IsArray(in) && cJSON_GetArraySize(in) > 1 ? cJSON_GetArrayItem(in, 1)->valuedouble : NAN);
+                     item_num(in, 0), item_num(in, 1));
             return;
         }
     }
@@ -436,6 +442,99 @@ static int plot_loss(const cJSON *j, const char *id, const mr_plot_opts *o, int 
     return draw(o, name, title, "iteration", "loss", "", plot.p, made, e);
 }
 
+/* The fields the plots read, checked before anything is drawn. Absent is
+ * fine (tables from before a field existed, runs without speed); present
+ * but of the wrong type or out of range is an error naming its path, where
+ * the plots would otherwise show a damaged or hand-edited table as gaps or
+ * wild points. */
+#define NUM_NULL 1   /* JSON null allowed (a statistic without values) */
+#define NUM_M1 2     /* -1 allowed (pycocotools' "no ground truth") */
+static int chk_num(const cJSON *v, double lo, double hi, int flags, const char *file, const char *path,
+                   mr_err *e)
+{
+    if (!v || ((flags & NUM_NULL) && cJSON_IsNull(v))) return MR_OK;
+    if (cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+        ((v->valuedouble >= lo && v->valuedouble <= hi) || ((flags & NUM_M1) && v->valuedouble == -1)))
+        return MR_OK;
+    return mr_errf(e, MR_EUSER, "%s: field %s: expected a number in [%g, %g]%s%s", file, path, lo, hi,
+                   flags & NUM_M1 ? " or -1" : "", flags & NUM_NULL ? " or null" : "");
+}
+
+static int chk_curve(const cJSON *a, int len, double lo, double hi, int flags, const char *file, const char *path,
+                     mr_err *e)
+{
+    if (!a) return MR_OK;
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != len)
+        return mr_errf(e, MR_EUSER, "%s: field %s: expected an array of %d numbers", file, path, len);
+    char p[200];
+    for (int k = 0; k < len; k++) {
+        snprintf(p, sizeof p, "%s[%d]", path, k);
+        int rc = chk_num(cJSON_GetArrayItem(a, k), lo, hi, flags, file, p, e);
+        if (rc) return rc;
+    }
+    return MR_OK;
+}
+
+static int check_table(const cJSON *j, const char *file, mr_err *e)
+{
+    char p[160];
+    int rc = MR_OK, i = 0;
+    const cJSON *r, *run, *st;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(j, "rows")) {
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "label");
+        if (!cJSON_IsObject(r) || (l && !cJSON_IsString(l)))
+            return mr_errf(e, MR_EUSER, "%s: field rows[%d]: expected an object with a string \"label\"", file, i);
+        cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(r, "stats")) {
+            snprintf(p, sizeof p, "rows[%d].stats.%.40s.mean", i, st->string ? st->string : "?");
+            if ((rc = chk_num(cJSON_GetObjectItemCaseSensitive(st, "mean"), 0, 100, NUM_NULL, file, p, e))) return rc;
+            snprintf(p, sizeof p, "rows[%d].stats.%.40s.std", i, st->string ? st->string : "?");
+            if ((rc = chk_num(cJSON_GetObjectItemCaseSensitive(st, "std"), 0, 100, NUM_NULL, file, p, e))) return rc;
+        }
+        int k = 0;
+        cJSON_ArrayForEach(run, cJSON_GetObjectItemCaseSensitive(r, "runs")) {
+            const cJSON *dir = cJSON_GetObjectItemCaseSensitive(run, "run_dir");
+            if (!cJSON_IsObject(run) || (dir && !cJSON_IsString(dir)))
+                return mr_errf(e, MR_EUSER, "%s: field rows[%d].runs[%d]: expected an object with a string \"run_dir\"",
+                               file, i, k);
+            snprintf(p, sizeof p, "rows[%d].runs[%d].seed", i, k);
+            if ((rc = chk_num(cJSON_GetObjectItemCaseSensitive(run, "seed"), 0, 9.007199254740992e15, 0, file, p, e)))
+                return rc;
+            snprintf(p, sizeof p, "rows[%d].runs[%d].speed.infer_img_per_s", i, k);
+            const cJSON *sp = cJSON_GetObjectItemCaseSensitive(run, "speed");
+            if ((rc = chk_num(cJSON_GetObjectItemCaseSensitive(sp, "infer_img_per_s"), 1e-9, 1e9, 0, file, p, e)))
+                return rc;
+            const cJSON *api = cJSON_GetObjectItemCaseSensitive(run, "ap_per_iou"), *a;
+            cJSON_ArrayForEach(a, api) {
+                if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 10)
+                    return mr_errf(e, MR_EUSER, "%s: field rows[%d].runs[%d].ap_per_iou.%.40s: expected an array of 10 "
+                                   "{\"iou\", \"AP\"}", file, i, k, a->string ? a->string : "?");
+                for (int t = 0; t < 10; t++) {
+                    snprintf(p, sizeof p, "rows[%d].runs[%d].ap_per_iou.%.40s[%d].AP", i, k, a->string, t);
+                    const cJSON *ap = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(a, t), "AP");
+                    if (!ap) return mr_errf(e, MR_EUSER, "%s: field %s: missing", file, p);
+                    if ((rc = chk_num(ap, 0, 1, NUM_M1, file, p, e))) return rc;
+                    /* the plot puts entry t at 0.50 + 0.05 t */
+                    const cJSON *th = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(a, t), "iou");
+                    if (th && !(cJSON_IsNumber(th) && fabs(th->valuedouble - (0.5 + 0.05 * t)) < 1e-9))
+                        return mr_errf(e, MR_EUSER, "%s: field rows[%d].runs[%d].ap_per_iou.%.40s[%d].iou: expected %.2f",
+                                       file, i, k, a->string, t, 0.5 + 0.05 * t);
+                }
+            }
+            const cJSON *pr = cJSON_GetObjectItemCaseSensitive(run, "pr");
+            static const char *const curves[3] = {"recall", "iou50", "iou75"};
+            for (int c = 0; pr && c < 3; c++) {
+                snprintf(p, sizeof p, "rows[%d].runs[%d].pr.%s", i, k, curves[c]);
+                if ((rc = chk_curve(cJSON_GetObjectItemCaseSensitive(pr, curves[c]), 101, 0, 1, c ? NUM_M1 : 0, file,
+                                    p, e)))
+                    return rc;
+            }
+            k++;
+        }
+        i++;
+    }
+    return MR_OK;
+}
+
 int mr_plot_table(const char *table_json, const mr_plot_opts *o, int *nplots, mr_err *e)
 {
     cJSON *j = NULL;
@@ -450,6 +549,7 @@ int mr_plot_table(const char *table_json, const mr_plot_opts *o, int *nplots, mr
         return mr_errf(e, MR_EUSER, "%s: not an ablation table JSON (expected \"table\", \"columns\" and \"rows\")",
                        table_json);
     }
+    if ((rc = check_table(j, table_json, e))) { cJSON_Delete(j); return rc; }
     char tid[16];
     snprintf(tid, sizeof tid, "%s", id->valuestring);
     for (char *c = tid; *c; c++) if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z'))) *c = '_';

@@ -189,6 +189,34 @@ static void test_plot_pr(void **s)
     free(d);
 }
 
+/* the table at tj with the first `from` replaced by `to` must be refused
+ * with a message containing `want` (and write no plot) */
+static void damaged_table(const char *d, const char *from, const char *to, const char *want)
+{
+    char tj[600], out[600], *buf;
+    size_t len;
+    mr_err e;
+    make_table_json(d, tj, sizeof tj);
+    assert_int_equal(mr_read_file(tj, &buf, &len, &e), MR_OK);
+    char *at = strstr(buf, from);
+    assert_non_null(at);
+    size_t n = len - strlen(from) + strlen(to) + 1;
+    char *t = malloc(n);
+    assert_non_null(t);
+    snprintf(t, n, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+    th_write(tj, t);
+    snprintf(out, sizeof out, "%s/damaged", d);
+    mr_plot_opts o = {out, NULL, 1};
+    int rc = mr_plot_table(tj, &o, NULL, &e);
+    if (rc != MR_EUSER || !strstr(e.msg, want))
+        fail_msg("'%s' -> '%s': rc %d, message '%s', wanted '%s'", from, to, rc, rc ? e.msg : "", want);
+    char p[700];
+    snprintf(p, sizeof p, "%s/2c_ap_iou.dat", out);
+    assert_false(mr_file_exists(p));
+    free(t);
+    free(buf);
+}
+
 static void test_plot_bad_input(void **s)
 {
     (void)s;
@@ -227,6 +255,18 @@ static void test_plot_bad_input(void **s)
     assert_non_null(strstr(e.msg, "train_log.jsonl:2: not valid JSON"));
     snprintf(cmd, sizeof cmd, "%s plot", tu_bin());
     assert_int_equal(tu_run(cmd, txt, sizeof txt), 2);
+    /* a plotted field of the wrong type or out of range names its path
+     * (it was drawn as a gap or a wild point) */
+    damaged_table(d, "\"infer_img_per_s\": 11", "\"infer_img_per_s\": \"fast\"",
+                  "table_2c.json: field rows[0].runs[0].speed.infer_img_per_s: expected a number in");
+    damaged_table(d, "\"AP\": 0.38", "\"AP\": 3.8", "field rows[0].runs[0].ap_per_iou.segm[1].AP: expected a number in [0, 1] or -1");
+    damaged_table(d, "{\"iou\": 0.55, \"AP\": 0.38}", "{\"iou\": 0.55}", "field rows[0].runs[0].ap_per_iou.segm[1].AP: missing");
+    damaged_table(d, "\"iou50\": [1, ", "\"iou50\": [1.5, ", "field rows[0].runs[0].pr.iou50[0]: expected a number in [0, 1] or -1");
+    damaged_table(d, "\"iou50\": [1, ", "\"iou50\": [", "field rows[0].runs[0].pr.iou50: expected an array of 101 numbers");
+    damaged_table(d, "\"mean\": 20", "\"mean\": \"x\"", "field rows[0].stats.AP.mean: expected a number in [0, 100] or null");
+    damaged_table(d, "\"seed\": 1", "\"seed\": -1", "field rows[0].runs[0].seed");
+    damaged_table(d, "\"iou\": 0.55", "\"iou\": 0.6", "field rows[0].runs[0].ap_per_iou.segm[1].iou: expected 0.55");
+    damaged_table(d, "\"label\": ", "\"label\": 7, \"x\": ", "field rows[0]: expected an object with a string \"label\"");
     free(d);
 }
 
