@@ -16,11 +16,11 @@
 #define MAXS 64
 
 /* one side: the metrics.json (and speed.json) of each seed */
-typedef struct side { int n; cJSON *m[MAXS]; cJSON *sp[MAXS]; } side;
+typedef struct side { int n; cJSON *m[MAXS]; cJSON *sp[MAXS]; char *dir[MAXS]; } side;
 
 static void side_free(side *s)
 {
-    for (int i = 0; i < s->n; i++) { cJSON_Delete(s->m[i]); cJSON_Delete(s->sp[i]); }
+    for (int i = 0; i < s->n; i++) { cJSON_Delete(s->m[i]); cJSON_Delete(s->sp[i]); free(s->dir[i]); }
     s->n = 0;
 }
 
@@ -40,6 +40,11 @@ static int load_one(side *s, const char *dir, mr_err *e)
     if (mr_file_exists(p) && (rc = mr_json_load(p, &s->sp[s->n], e))) {
         cJSON_Delete(s->m[s->n]);
         return rc;
+    }
+    if (!(s->dir[s->n] = strdup(dir))) {
+        cJSON_Delete(s->m[s->n]);
+        cJSON_Delete(s->sp[s->n]);
+        return mr_errf(e, MR_ENOMEM, "out of memory");
     }
     s->n++;
     return MR_OK;
@@ -75,21 +80,34 @@ static int load_side(side *s, const char *run, mr_err *e)
     return rc;
 }
 
-/* value of (iou_type, key) in seed i: category NULL = summary metric */
-static double get(const side *s, int i, const char *iou, const char *cat, const char *key, const char **bad)
+/* value of (iou_type, key) in seed i, in AP points (NaN where absent or
+ * -1): category NULL = summary metric. A value that is not an AP (a number
+ * in [0, 1], or -1 for "no ground truth") is an error naming the file and
+ * the field, not a metric that "moved". */
+static int get(const side *s, int i, const char *iou, const char *cat, const char *key, double *out, mr_err *e)
 {
     const cJSON *ev = cJSON_GetObjectItemCaseSensitive(s->m[i], iou);
     const cJSON *v = NULL;
-    if (!cat) v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "metrics"), key);
-    else {
+    char field[200];
+    if (!cat) {
+        v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "metrics"), key);
+        snprintf(field, sizeof field, "%s.metrics.%s", iou, key);
+    } else {
         const cJSON *c;
+        int k = 0;
         cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(ev, "per_category")) {
             const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c, "name");
             if (cJSON_IsString(nm) && !strcmp(nm->valuestring, cat)) { v = cJSON_GetObjectItemCaseSensitive(c, key); break; }
+            k++;
         }
+        snprintf(field, sizeof field, "%s.per_category[%d].%s", iou, k, key);
     }
-    if (v && !cJSON_IsNumber(v)) { *bad = key; return NAN; }
-    return v && v->valuedouble >= 0 ? 100 * v->valuedouble : NAN;
+    *out = NAN;
+    if (!v) return MR_OK;
+    if (!cJSON_IsNumber(v) || !((v->valuedouble >= 0 && v->valuedouble <= 1) || v->valuedouble == -1))
+        return mr_errf(e, MR_EUSER, "%s/metrics.json: field %s: expected a number in [0, 1] or -1", s->dir[i], field);
+    if (v->valuedouble >= 0) *out = 100 * v->valuedouble;
+    return MR_OK;
 }
 
 static void stats(const double *x, int n, double *m, double *s, int *k)
@@ -117,13 +135,13 @@ static mr_compare_row *add_row(mr_compare *c)
 }
 
 static int compare_value(mr_compare *c, const side *A, const side *B, const char *iou, const char *cat,
-                         const char *key, double tol, const char *ra, mr_err *e)
+                         const char *key, double tol, mr_err *e)
 {
     double xa[MAXS], xb[MAXS];
-    const char *bad = NULL;
-    for (int i = 0; i < A->n; i++) xa[i] = get(A, i, iou, cat, key, &bad);
-    for (int i = 0; i < B->n; i++) xb[i] = get(B, i, iou, cat, key, &bad);
-    if (bad) return mr_errf(e, MR_EUSER, "%s or the other run: %s.%s is not a number", ra, iou, bad);
+    int rc = MR_OK;
+    for (int i = 0; i < A->n && !rc; i++) rc = get(A, i, iou, cat, key, &xa[i], e);
+    for (int i = 0; i < B->n && !rc; i++) rc = get(B, i, iou, cat, key, &xb[i], e);
+    if (rc) return rc;
     mr_compare_row *r = add_row(c);
     if (!r) return mr_errf(e, MR_ENOMEM, "out of memory");
     snprintf(r->kind, sizeof r->kind, "%s", cat ? "category" : "metric");
@@ -167,7 +185,7 @@ int mr_compare_runs(const char *run_a, const char *run_b, double tolerance, mr_c
             int other_has = cJSON_GetObjectItemCaseSensitive(O->m[0], ev->string) != NULL;
             if (pass && other_has) continue;
             cJSON_ArrayForEach(k, m)
-                if (!rc) rc = compare_value(c, &A, &B, ev->string, NULL, k->string, tolerance, run_a, e);
+                if (!rc) rc = compare_value(c, &A, &B, ev->string, NULL, k->string, tolerance, e);
             const cJSON *cat;
             cJSON_ArrayForEach(cat, cJSON_GetObjectItemCaseSensitive(ev, "per_category")) {
                 const cJSON *nm = cJSON_GetObjectItemCaseSensitive(cat, "name");
@@ -175,7 +193,7 @@ int mr_compare_runs(const char *run_a, const char *run_b, double tolerance, mr_c
                 static const char *keys[] = {"AP", "AP50", "AP75"};
                 for (int q = 0; q < 3 && !rc; q++)
                     if (cJSON_GetObjectItemCaseSensitive(cat, keys[q]))
-                        rc = compare_value(c, &A, &B, ev->string, nm->valuestring, keys[q], tolerance, run_a, e);
+                        rc = compare_value(c, &A, &B, ev->string, nm->valuestring, keys[q], tolerance, e);
             }
         }
     }
@@ -183,14 +201,18 @@ int mr_compare_runs(const char *run_a, const char *run_b, double tolerance, mr_c
     for (int q = 0; q < 2 && !rc; q++) {
         double a = 0, b = 0;
         int na = 0, nb = 0;
-        for (int i = 0; i < A.n; i++) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(A.sp[i], sp[q]);
-            if (cJSON_IsNumber(v)) { a += v->valuedouble; na++; }
+        for (int w = 0; w < 2 && !rc; w++) {
+            const side *S = w ? &B : &A;
+            for (int i = 0; i < S->n && !rc; i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(S->sp[i], sp[q]);
+                if (!v) continue;
+                if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble < 1e12))
+                    rc = mr_errf(e, MR_EUSER, "%s/speed.json: field %s: expected a positive number", S->dir[i], sp[q]);
+                else if (w) { b += v->valuedouble; nb++; }
+                else { a += v->valuedouble; na++; }
+            }
         }
-        for (int i = 0; i < B.n; i++) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(B.sp[i], sp[q]);
-            if (cJSON_IsNumber(v)) { b += v->valuedouble; nb++; }
-        }
+        if (rc) break;
         if (!na || !nb) continue;
         mr_compare_row *r = add_row(c);
         if (!r) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); break; }

@@ -105,7 +105,21 @@ static void test_compare_bad(void **s)
     assert_non_null(strstr(e.msg, "\"bbox\" has no \"metrics\""));
     th_write(p, "{\"segm\": {\"metrics\": {\"AP\": \"x\"}}}");
     assert_int_equal(mr_compare_runs(run, run, -1, &c, &e), MR_EUSER);
-    assert_non_null(strstr(e.msg, "segm.AP is not a number"));
+    assert_non_null(strstr(e.msg, "/r/metrics.json: field segm.metrics.AP: expected a number in [0, 1] or -1"));
+    /* out of range is damage, not a metric that moved; per-category values name their entry */
+    th_write(p, "{\"segm\": {\"metrics\": {\"AP\": 0.1, \"AR10\": 65536}}}");
+    assert_int_equal(mr_compare_runs(run, run, -1, &c, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "field segm.metrics.AR10: expected a number in [0, 1] or -1"));
+    th_write(p, "{\"segm\": {\"metrics\": {\"AP\": 0.1}, \"per_category\": [{\"name\": \"a\", \"AP\": 0.2},"
+                " {\"name\": \"b\", \"AP\": 0.3, \"AP50\": true}]}}");
+    assert_int_equal(mr_compare_runs(run, run, -1, &c, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "field segm.per_category[1].AP50: expected a number"));
+    th_write(p, "{\"segm\": {\"metrics\": {\"AP\": 0.1}}}");
+    snprintf(p, sizeof p, "%s/speed.json", run);
+    th_write(p, "{\"infer_img_per_s\": -3}");
+    assert_int_equal(mr_compare_runs(run, run, -1, &c, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "/r/speed.json: field infer_img_per_s: expected a positive number"));
+    snprintf(p, sizeof p, "%s/metrics.json", run);
     th_write(p, "[1,");
     assert_int_equal(mr_compare_runs(run, run, -1, &c, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "metrics.json:1: not valid JSON"));
