@@ -162,11 +162,14 @@ static void rep_add(rep *r, const char *fmt, ...)
     r->n += (size_t)k;
 }
 
+/* one number: moved when past the tolerance, when only one side has a
+ * value (-1, pycocotools' "no ground truth", is no value) or when one side
+ * lacks the number altogether (missing) */
 static void check(rep *rp, mr_regress_result *res, const char *run, const char *what, double base, double now,
-                  int speed, double tol)
+                  int speed, double tol, int missing)
 {
     double d = speed ? (base > 0 ? now / base - 1 : NAN) : now - base;
-    int moved = isnan(base) != isnan(now) || (!isnan(d) && fabs(d) > tol);
+    int moved = missing || isnan(base) != isnan(now) || (!isnan(d) && fabs(d) > tol);
     res->checked++;
     res->moved += moved;
     char b[32], n[32], c[32];
@@ -180,6 +183,52 @@ static void check(rep *rp, mr_regress_result *res, const char *run, const char *
     else
         rep_add(rp, "| %s | %s | %s | %s | %s | ±%.4f | %s |\n", run, what, b, n, c, tol,
                 moved ? "**MOVED**" : "ok");
+}
+
+/* A baseline's numbers, checked before anything is trained: one run per
+ * config of the set, AP numbers in [0, 1] or -1 (pycocotools' "no ground
+ * truth"), positive speed ratios. A damaged or hand-edited baseline is an
+ * error naming the field; before, a number of the wrong type counted as
+ * "moved" after the training, and a run or metrics object missing from the
+ * baseline was not compared at all. */
+static int check_baseline(const cJSON *base, const mr_regress_set *s, const char *path, mr_err *e)
+{
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(base, "runs"), *r;
+    int i = 0;
+    cJSON_ArrayForEach(r, runs) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(r, "name");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "metrics");
+        const cJSON *sr = cJSON_GetObjectItemCaseSensitive(r, "speed_ratio"), *ev, *k;
+        if (!cJSON_IsString(nm)) return mr_errf(e, MR_EUSER, "%s: field runs[%d].name: expected a string", path, i);
+        if (!cJSON_IsObject(m) || !m->child)
+            return mr_errf(e, MR_EUSER, "%s: field runs[%d].metrics: expected an object of evaluations", path, i);
+        cJSON_ArrayForEach(ev, m) {
+            if (!cJSON_IsObject(ev) || !ev->child)
+                return mr_errf(e, MR_EUSER, "%s: field runs[%d].metrics.%.40s: expected an object of AP numbers", path, i,
+                               ev->string);
+            cJSON_ArrayForEach(k, ev)
+                if (!cJSON_IsNumber(k) || !((k->valuedouble >= 0 && k->valuedouble <= 1) || k->valuedouble == -1))
+                    return mr_errf(e, MR_EUSER, "%s: field runs[%d].metrics.%.40s.%.40s: expected a number in [0, 1] or -1",
+                                   path, i, ev->string, k->string);
+        }
+        if (sr && !cJSON_IsObject(sr))
+            return mr_errf(e, MR_EUSER, "%s: field runs[%d].speed_ratio: expected an object", path, i);
+        cJSON_ArrayForEach(k, sr)
+            if (!cJSON_IsNumber(k) || !(k->valuedouble > 0 && k->valuedouble < 1e12))
+                return mr_errf(e, MR_EUSER, "%s: field runs[%d].speed_ratio.%.40s: expected a positive number", path, i,
+                               k->string);
+        i++;
+    }
+    for (int c = 0; c < s->nconfigs; c++) {
+        char nm[128];
+        int n = 0;
+        stem(s->configs[c], nm, sizeof nm);
+        cJSON_ArrayForEach(r, runs) n += !strcmp(cJSON_GetObjectItemCaseSensitive(r, "name")->valuestring, nm);
+        if (n != 1)
+            return mr_errf(e, MR_EUSER, "%s: field runs: expected one run named '%s' (config %s), found %d", path, nm,
+                           s->configs[c], n);
+    }
+    return MR_OK;
 }
 
 int mr_regress_run(const mr_regress_opts *o, mr_regress_result *res, mr_err *e)
@@ -210,6 +259,7 @@ int mr_regress_run(const mr_regress_opts *o, mr_regress_result *res, mr_err *e)
             cJSON_Delete(base);
             return rc;
         }
+        if ((rc = check_baseline(base, s, o->baseline, e))) { cJSON_Delete(base); return rc; }
     }
     double gflops = o->ref_gflops > 0 ? o->ref_gflops : mr_regress_reference_gflops();
     cJSON *runs = NULL;
@@ -246,33 +296,37 @@ int mr_regress_run(const mr_regress_opts *o, mr_regress_result *res, mr_err *e)
     double sp_tol = o->speed_tol >= 0 ? o->speed_tol : MR_REGRESS_SPEED_TOL;
     rep rp = {0};
     rep_add(&rp, "| run | number | baseline | now | change | tolerance | |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n");
-    const cJSON *br;
-    cJSON_ArrayForEach(br, cJSON_GetObjectItemCaseSensitive(base, "runs")) {
-        const cJSON *bn = cJSON_GetObjectItemCaseSensitive(br, "name"), *nr = NULL, *x;
-        cJSON_ArrayForEach(x, runs)
-            if (cJSON_IsString(bn) && !strcmp(cJSON_GetObjectItemCaseSensitive(x, "name")->valuestring, bn->valuestring)) nr = x;
-        if (!nr) continue;  /* cannot happen with equal fingerprints */
+    const cJSON *br, *nr;
+    cJSON_ArrayForEach(nr, runs) {
+        /* every number of either side: one the other side lacks has moved */
+        const char *rn = cJSON_GetObjectItemCaseSensitive(nr, "name")->valuestring;
+        cJSON_ArrayForEach(br, cJSON_GetObjectItemCaseSensitive(base, "runs"))
+            if (!strcmp(cJSON_GetObjectItemCaseSensitive(br, "name")->valuestring, rn)) break;
         const cJSON *bm = cJSON_GetObjectItemCaseSensitive(br, "metrics"), *nm = cJSON_GetObjectItemCaseSensitive(nr, "metrics");
-        const cJSON *ev;
-        cJSON_ArrayForEach(ev, bm) {
-            const cJSON *k;
-            cJSON_ArrayForEach(k, ev) {
-                char what[64];
-                snprintf(what, sizeof what, "%s %s", ev->string, k->string);
-                double b = cJSON_IsNumber(k) && k->valuedouble >= 0 ? 100 * k->valuedouble : NAN;
-                double n = num(cJSON_GetObjectItemCaseSensitive(nm, ev->string), k->string);
-                n = n >= 0 ? 100 * n : NAN;
-                check(&rp, res, bn->valuestring, what, b, n, 0, ap_tol);
+        for (int side = 0; side < 2; side++) {
+            const cJSON *ev, *k, *S = side ? nm : bm, *O = side ? bm : nm;
+            cJSON_ArrayForEach(ev, S) {
+                const cJSON *oev = cJSON_GetObjectItemCaseSensitive(O, ev->string);
+                cJSON_ArrayForEach(k, ev) {
+                    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(oev, k->string);
+                    if (side && ok) continue;   /* compared in the first pass */
+                    char what[64];
+                    snprintf(what, sizeof what, "%s %s%s", ev->string, k->string,
+                             ok ? "" : side ? " (not in the baseline)" : " (not measured now)");
+                    double x = k->valuedouble >= 0 ? 100 * k->valuedouble : NAN;
+                    double y = cJSON_IsNumber(ok) && ok->valuedouble >= 0 ? 100 * ok->valuedouble : NAN;
+                    check(&rp, res, rn, what, side ? y : x, side ? x : y, 0, ap_tol, !ok);
+                }
             }
         }
         if (sp_tol > 0) {
             const cJSON *bsr = cJSON_GetObjectItemCaseSensitive(br, "speed_ratio"), *nsr = cJSON_GetObjectItemCaseSensitive(nr, "speed_ratio");
             static const char *keys[] = {"train", "infer"};
             for (int q = 0; q < 2; q++)
-                if (cJSON_GetObjectItemCaseSensitive(bsr, keys[q])) {
+                if (cJSON_GetObjectItemCaseSensitive(bsr, keys[q]) || cJSON_GetObjectItemCaseSensitive(nsr, keys[q])) {
                     char what[64];
                     snprintf(what, sizeof what, "%s speed / sgemm GFLOP/s", keys[q]);
-                    check(&rp, res, bn->valuestring, what, num(bsr, keys[q]), num(nsr, keys[q]), 1, sp_tol);
+                    check(&rp, res, rn, what, num(bsr, keys[q]), num(nsr, keys[q]), 1, sp_tol, 0);
                 }
         }
     }

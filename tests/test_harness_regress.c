@@ -90,6 +90,7 @@ static void test_regress_bad_baseline(void **s)
     mr_regress_opts o = {"ci", base, 1, -1, -1, "/nonexistent", runs, fake_train, &f, 100.0};
     mr_regress_result r;
     mr_err e;
+    int rc;
     /* a baseline of set "tiny" used for set "ci" */
     o.set = "tiny";
     assert_int_equal(mr_regress_run(&o, &r, &e), 0);
@@ -134,6 +135,49 @@ static void test_regress_bad_baseline(void **s)
     snprintf(cmd, sizeof cmd, "%s regress --baseline %s/none.json --set ci --data %s --runs %s", tu_bin(), d, data, runs);
     assert_int_equal(tu_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "none.json: cannot open"));
+    /* damaged numbers: errors naming the field, before anything is trained */
+    o.set = "ci";
+    o.update = 1;
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    o.update = 0;
+    char *good, *t;
+    size_t len;
+    assert_int_equal(mr_read_file(base, &good, &len, &e), MR_OK);
+    static const struct { const char *from, *to, *want; } dmg[] = {
+        {"\"AP\":\t0.25", "\"AP\":\t\"x\"", "field runs[0].metrics.segm.AP: expected a number in [0, 1] or -1"},
+        {"\"AP\":\t0.25", "\"AP\":\t65536", "field runs[0].metrics.segm.AP: expected a number in [0, 1] or -1"},
+        {"\"metrics\":\t{", "\"metrics\":\t{}, \"x\": {", "field runs[0].metrics: expected an object of evaluations"},
+        {"\"name\":\t\"tiny_fpn\"", "\"name\":\t\"other\"", "expected one run named 'tiny_fpn' (config variants/configs/tiny_fpn.json), found 0"},
+        {"\"train\":\t", "\"train\":\t-", "field runs[0].speed_ratio.train: expected a positive number"},
+    };
+    for (size_t q = 0; q < sizeof dmg / sizeof dmg[0]; q++) {
+        char *at = strstr(good, dmg[q].from);
+        assert_non_null(at);
+        size_t n = len + strlen(dmg[q].to) + 1;
+        t = malloc(n);
+        assert_non_null(t);
+        snprintf(t, n, "%.*s%s%s", (int)(at - good), good, dmg[q].to, at + strlen(dmg[q].from));
+        th_write(base, t);
+        f.calls = 0;
+        rc = mr_regress_run(&o, &r, &e);
+        if (rc != MR_EUSER || !strstr(e.msg, dmg[q].want))
+            fail_msg("case %zu: rc %d, '%s', wanted '%s'", q, rc, rc ? e.msg : "", dmg[q].want);
+        assert_int_equal(f.calls, 0);
+        free(t);
+    }
+    /* a number only one side has moved (before, a baseline lacking it passed) */
+    char *at = strstr(good, "\"AP50\":");
+    assert_non_null(at);
+    char *eol = strchr(at, '\n');
+    t = malloc(len + 1);
+    snprintf(t, len + 1, "%.*s%s", (int)(at - good), good, eol + 1);
+    th_write(base, t);
+    free(t);
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    assert_int_equal(r.moved, 1);
+    assert_non_null(strstr(r.report, "AP50 (not in the baseline)"));
+    mr_regress_result_free(&r);
+    free(good);
     /* the reference workload gives a plausible number */
     double g = mr_regress_reference_gflops();
     assert_true(g > 0.1 && g < 1e5);
