@@ -115,8 +115,9 @@ int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *w
         }
         if (!x) return MR_OK;  /* category absent: no number */
     }
-    if (x && !cJSON_IsNumber(x))
-        return mr_errf(e, MR_EUSER, "%s: %s.%s must be a number", where, col->iou_type, col->metric);
+    if (x && (!cJSON_IsNumber(x) || !((x->valuedouble >= 0 && x->valuedouble <= 1) || x->valuedouble == -1)))
+        return mr_errf(e, MR_EUSER, "%s: %s.%s%s%s must be a number in [0, 1] or -1", where, col->iou_type,
+                       col->category[0] ? col->category : "", col->category[0] ? "." : "", col->metric);
     if (x && x->valuedouble >= 0) *v = 100.0 * x->valuedouble;
     return MR_OK;
 }

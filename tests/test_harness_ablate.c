@@ -452,7 +452,10 @@ static void test_ablate_bad_input(void **s)
     th_write(p, "{\"segm\": {\"metrics\": {\"AP\": \"high\"}}}");
     mr_table t;
     assert_int_equal(mr_ablate_collect(&o, "2b", &t, &e), MR_EUSER);
-    assert_non_null(strstr(e.msg, "metrics.json: segm.AP must be a number"));
+    assert_non_null(strstr(e.msg, "metrics.json: segm.AP must be a number in [0, 1] or -1"));
+    th_write(p, "{\"segm\": {\"metrics\": {\"AP\": 30}}}");   /* percent where a fraction belongs */
+    assert_int_equal(mr_ablate_collect(&o, "2b", &t, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "metrics.json: segm.AP must be a number in [0, 1] or -1"));
     th_write(p, "{\"segm\": [1, 2");
     assert_int_equal(mr_ablate_collect(&o, "2b", &t, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "metrics.json:1: not valid JSON"));
