@@ -224,6 +224,18 @@ int cmd_eval(int argc, char **argv)
     memset(&ev, 0, sizeof ev);
     /* box and keypoint evaluation never look at ground-truth masks */
     int rc = mr_coco_load_both(&gt, gtp, type == MR_IOU_SEGM ? 0 : MR_COCO_SKIP_SEGM, &dt, dtp, threads, &e);
+    if (!rc && dt.mask_size_mismatch) {
+        const mr_coco_ann *a = &dt.anns[dt.first_mask_size_mismatch];
+        const mr_coco_image *im = &gt.images[a->image_index];
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s: [%zu]: field 'segmentation.size': %ux%u, but image %lld is %dx%d (height x width); "
+                 "%zu result%s with masks of another size than their image", dtp, dt.first_mask_size_mismatch,
+                 a->seg.rle.h, a->seg.rle.w, (long long)im->id, im->height, im->width, dt.mask_size_mismatch,
+                 dt.mask_size_mismatch == 1 ? "" : "s");
+        if (strict) rc = mr_errf(&e, MR_EUSER, "%s", msg);
+        else fprintf(stderr, "mrcnn eval: warning: %s: they match no ground truth (IoU -1, as in pycocotools); "
+                     "--strict makes this an error\n", msg);
+    }
     if (!rc) rc = mr_eval_run(&ev, &gt, &dt, &p, &e);
     if (!rc) {
         char *s = mr_eval_summary(&ev);

@@ -915,6 +915,10 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
             double bb[4];
             if (seg_area_box(a, img, &a->area, bb, e)) { mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", name, i); goto out; }
             if (!a->has_bbox) memcpy(a->bbox, bb, sizeof bb);
+            if (a->seg.kind == MR_SEG_RLE &&
+                (a->seg.rle.h != (uint32_t)img->height || a->seg.rle.w != (uint32_t)img->width) &&
+                !res->mask_size_mismatch++)
+                res->first_mask_size_mismatch = i;
             a->segm_area = a->area;
             a->iscrowd = 0;
         } else {

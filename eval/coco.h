@@ -122,6 +122,12 @@ typedef struct mr_coco {
     /* results only: which loadRes branch the first record chose: "bbox",
      * "segmentation" or "keypoints" ("" for an empty results file) */
     const char *res_kind;
+    /* results only: how many records have an RLE mask whose size is not
+     * their image's, and the first one's index. pycocotools gives such a
+     * mask IoU -1 with every ground truth (never matched), and so does the
+     * evaluator; the command line warns (an error under --strict), since it
+     * is almost always masks left at the network's input resolution. */
+    size_t mask_size_mismatch, first_mask_size_mismatch;
     void *impl;                  /* arena, id lookup tables (private) */
 } mr_coco;
 

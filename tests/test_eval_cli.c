@@ -182,6 +182,14 @@ static void test_bad_inputs(void **s)
     char args[2000];
     snprintf(args, sizeof args, "--gt %s --dt %s --iou bbox", g, d);
     expect(args, 0, "maxDets=100 ] = 0.000", NULL);
+    /* a mask of another size than its image: evaluated as pycocotools does
+     * (IoU -1, never matched) with a warning; an error under --strict */
+    put(dir, "d.json", "[{\"image_id\": 1, \"category_id\": 1, \"segmentation\": {\"size\": [4, 5], \"counts\": [20]},"
+                      " \"score\": 0.5}]");
+    snprintf(args, sizeof args, "--gt %s --dt %s --iou segm", g, d);
+    expect(args, 0, "warning: ", "d.json: [0]: field 'segmentation.size': 4x5, but image 1 is ");
+    snprintf(args, sizeof args, "--gt %s --dt %s --iou segm --strict", g, d);
+    expect(args, 1, "1 result with masks of another size than their image", NULL);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     tu_run(cmd, NULL, 0);
