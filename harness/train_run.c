@@ -105,6 +105,34 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
     return MR_OK;
 }
 
+/* The model's categories, stored in its weights (metadata "categories") so
+ * that inference without the dataset knows them: a JSON array in label
+ * order (label k = entry k - 1; labels are the categories in increasing id
+ * order), each {"id", "name"} and, for the keypointed category, its
+ * "keypoints" names. Caller frees; NULL when out of memory. */
+static char *categories_meta(const mr_dataset *ds)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int k = 1; k <= ds->num_classes; k++) {
+        int64_t id = mr_dataset_cat_of_label(ds, k);
+        const mr_coco_cat *cat = NULL;
+        for (size_t q = 0; q < ds->coco.num_cats; q++)
+            if (ds->coco.cats[q].id == id) cat = &ds->coco.cats[q];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", (double)id);
+        cJSON_AddStringToObject(o, "name", cat ? cat->name : "");
+        if (cat && k == ds->kp_label) {
+            cJSON *kn = cJSON_AddArrayToObject(o, "keypoints");
+            for (int32_t i = 0; i < cat->num_keypoints; i++)
+                cJSON_AddItemToArray(kn, cJSON_CreateString(cat->keypoint_names[i]));
+        }
+        cJSON_AddItemToArray(a, o);
+    }
+    char *txt = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
+    return txt;
+}
+
 /* the loader settings of a config: training (shuffled epochs, flips from
  * the config) or inference (images in order, no flips); one prefetch
  * thread that uses no OpenMP team of its own (one pool: see
@@ -575,7 +603,10 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         ms_add(&f.train_ms, &ms_warm, -1.0 / (double)timed_iters);
     }
     snprintf(path, sizeof path, "%s/model_final.safetensors", out_dir);
-    if ((rc = mr_detector_save_weights(d, path, e))) goto done;
+    char *cats = categories_meta(&tr.ds);
+    rc = cats ? mr_detector_save_weights(d, path, cats, e) : mr_errf(e, MR_ENOMEM, "out of memory");
+    free(cats);
+    if (rc) goto done;
     /* evaluation on val */
     mr_coco res;
     infer_stats is;
@@ -800,7 +831,63 @@ static void draw_box(uint8_t *px, int w, int h, const float *b, const uint8_t co
 }
 
 /* A one-image dataset (categories 1..K, no annotations) for --image. */
-static int one_image_split(split *s, const mr_config *c, const char *image_path, int K, mr_err *e)
+/* meta (a model's "categories", see categories_meta) into an array of K
+ * objects, checked: increasing integer ids, string names, at most one
+ * keypointed category with names. Errors name the weights file. */
+static int parse_categories_meta(const char *meta, int K, const char *weights, cJSON **out, mr_err *e)
+{
+    cJSON *a = cJSON_Parse(meta);
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (n != K) {
+        cJSON_Delete(a);
+        return mr_errf(e, MR_EUSER, "%s: metadata 'categories': expected a JSON array of the %d categories the weights "
+                       "predict", weights, K);
+    }
+    double prev = -1;
+    int nkp = 0;
+    for (int k = 0; k < K; k++) {
+        const cJSON *o = cJSON_GetArrayItem(a, k);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id"), *nm = cJSON_GetObjectItemCaseSensitive(o, "name");
+        const cJSON *kn = cJSON_GetObjectItemCaseSensitive(o, "keypoints"), *x;
+        int ok = cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble) && id->valuedouble > prev &&
+                 id->valuedouble < 9.007199254740992e15 && cJSON_IsString(nm);
+        if (ok && kn) {
+            ok = cJSON_IsArray(kn) && cJSON_GetArraySize(kn) >= 1 && cJSON_GetArraySize(kn) <= MR_DATASET_MAX_KP && !nkp++;
+            cJSON_ArrayForEach(x, kn) ok = ok && cJSON_IsString(x);
+        }
+        if (!ok) {
+            cJSON_Delete(a);
+            return mr_errf(e, MR_EUSER, "%s: metadata 'categories'[%d]: expected {\"id\": an integer above the previous "
+                           "one, \"name\": a string} and, for one category only, \"keypoints\": 1 to %d names",
+                           weights, k, MR_DATASET_MAX_KP);
+        }
+        prev = id->valuedouble;
+    }
+    *out = a;
+    return MR_OK;
+}
+
+/* --data: the dataset must have the categories the model was trained on */
+static int check_categories(const split *s, const cJSON *cats, const char *weights, mr_err *e)
+{
+    for (int k = 1; k <= s->ds.num_classes; k++) {
+        const cJSON *o = cJSON_GetArrayItem(cats, k - 1);
+        int64_t want = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "id")->valuedouble;
+        const char *wn = cJSON_GetObjectItemCaseSensitive(o, "name")->valuestring;
+        int64_t id = mr_dataset_cat_of_label(&s->ds, k);
+        const char *name = "";
+        for (size_t q = 0; q < s->ds.coco.num_cats; q++)
+            if (s->ds.coco.cats[q].id == id) name = s->ds.coco.cats[q].name;
+        if (id != want || strcmp(name, wn))
+            return mr_errf(e, MR_EUSER, "%s: categories differ from those %s was trained on: label %d is category %lld "
+                           "'%s' here, %lld '%s' there", s->ds.json_path, weights, k, (long long)id, name,
+                           (long long)want, wn);
+    }
+    return MR_OK;
+}
+
+static int one_image_split(split *s, const mr_config *c, const char *image_path, int K, const cJSON *cats,
+                           mr_err *e)
 {
     memset(s, 0, sizeof *s);
     s->kp_cat = -1;
@@ -811,14 +898,31 @@ static int one_image_split(split *s, const mr_config *c, const char *image_path,
     if (!stbi_info(image_path, &w, &h, &ch))
         return mr_errf(e, MR_EUSER, "%s: cannot read image (%s)", image_path, stbi_failure_reason());
     int rc = mr_coco_add_image(&d->coco, 1, w, h, image_path, e);
+    /* the model's categories when its weights name them, else ids 1..K */
     for (int k = 1; k <= K && !rc; k++) {
         mr_coco_cat cat;
         memset(&cat, 0, sizeof cat);
         cat.id = k;
         cat.name = "";
         cat.supercategory = "";
+        const cJSON *o = cats ? cJSON_GetArrayItem(cats, k - 1) : NULL;
+        const char *kpn[MR_DATASET_MAX_KP];
+        if (o) {
+            const cJSON *kn = cJSON_GetObjectItemCaseSensitive(o, "keypoints"), *x;
+            cat.id = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "id")->valuedouble;
+            cat.name = cJSON_GetObjectItemCaseSensitive(o, "name")->valuestring;
+            cJSON_ArrayForEach(x, kn) kpn[cat.num_keypoints++] = x->valuestring;
+            cat.keypoint_names = kpn;
+            if (kn) { d->nkp = cat.num_keypoints; d->kp_label = k; }
+        }
         rc = mr_coco_add_category(&d->coco, &cat, e);
     }
+    /* without names: a single-class keypoint model (torchvision's
+     * keypointrcnn) has its keypoints on label 1 */
+    if (!cats && c->kp_on && K == 1) { d->nkp = c->spec.kp.num_kp; d->kp_label = 1; }
+    if (!rc && c->kp_on && d->nkp && d->nkp != c->spec.kp.num_kp)
+        rc = mr_errf(e, MR_EUSER, "%s: metadata 'categories' names %d keypoints, the weights predict %d", image_path,
+                     d->nkp, c->spec.kp.num_kp);
     if (!rc) rc = mr_coco_finish(&d->coco, e);
     if (rc) return rc;
     d->json_path = strdup(image_path);
@@ -827,7 +931,7 @@ static int one_image_split(split *s, const mr_config *c, const char *image_path,
     d->img = calloc(1, sizeof *d->img);
     if (!d->json_path || !d->image_dir || !d->cat_of_label || !d->img) return mr_errf(e, MR_ENOMEM, "out of memory");
     d->num_classes = K;
-    for (int k = 1; k <= K; k++) d->cat_of_label[k] = k;
+    for (int k = 1; k <= K; k++) d->cat_of_label[k] = d->coco.cats[k - 1].id;
     d->nimg = 1;
     d->img[0].id = 1;
     d->img[0].width = w;
@@ -887,7 +991,11 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
     int K1 = cs && cs->ndim == 1 ? (int)cs->shape[0] : 0;
     const mr_st_tensor *kb = mr_st_find(&f, "roi_heads.keypoint_predictor.kps_score_lowres.bias");
     if (c.kp_on && kb && kb->ndim == 1) c.spec.kp.num_kp = (int)kb->shape[0];
+    cJSON *cats = NULL;
+    if (K1 >= 2 && mr_st_meta(&f, "categories"))
+        rc = parse_categories_meta(mr_st_meta(&f, "categories"), K1 - 1, weights, &cats, e);
     mr_st_close(&f);
+    if (rc) return rc;
     if (K1 < 2) return mr_errf(e, MR_EUSER, "%s: no roi_heads.box_predictor.cls_score.bias: not a detector checkpoint", weights);
     c.num_classes = K1 - 1;
     c.spec.box.num_classes = K1;
@@ -895,13 +1003,15 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
     memset(&s, 0, sizeof s);
     mr_detector *d = NULL;
     if (image_path) {
-        rc = one_image_split(&s, &c, image_path, K1 - 1, e);
+        rc = one_image_split(&s, &c, image_path, K1 - 1, cats, e);
     } else {
         rc = split_load(&s, &c, data_dir, "val", 0, e);
         if (!rc && (int)s.ds.coco.num_cats != K1 - 1)
             rc = mr_errf(e, MR_EUSER, "%s: %zu categories but %s was trained for %d", data_dir,
                          s.ds.coco.num_cats, weights, K1 - 1);
+        if (!rc && cats) rc = check_categories(&s, cats, weights, e);
     }
+    cJSON_Delete(cats);
     if (!rc) rc = mr_detector_create(&d, &c.spec, e);
     if (!rc) rc = mr_detector_load_weights(d, weights, e);
     mr_coco res;

@@ -153,8 +153,9 @@ static void test_cli_bad_dataset_and_store(void **s)
     rmrf(d);
 }
 
-/* an untrained checkpoint of the tiny FPN config (7 synthetic categories) */
-static void make_checkpoint(const char *path, const char *run_ck, const char *fingerprint)
+/* an untrained checkpoint of the tiny FPN config (7 synthetic categories);
+ * cats: its "categories" metadata (NULL: none) */
+static void make_checkpoint(const char *path, const char *run_ck, const char *fingerprint, const char *cats)
 {
     mr_config c;
     mr_err e;
@@ -166,7 +167,7 @@ static void make_checkpoint(const char *path, const char *run_ck, const char *fi
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
     mr_detector_init_weights(d, 1);
-    assert_int_equal(mr_detector_save_weights(d, path, &e), MR_OK);
+    assert_int_equal(mr_detector_save_weights(d, path, cats, &e), MR_OK);
     mr_trainer t;
     assert_int_equal(mr_trainer_init(&t, d, &c.sched, 1, &e), MR_OK);
     t.iter = 10;
@@ -187,11 +188,21 @@ static void test_cli_bad_checkpoints(void **s)
     mr_err e;
     assert_int_equal(mr_mkdir_p(run, &e), MR_OK);
     snprintf(ck, sizeof ck, "%s/checkpoint_0000010.safetensors", run);
-    make_checkpoint(w, ck, "0123456789abcdef");
+    make_checkpoint(w, ck, "0123456789abcdef", NULL);
     /* the weights fit their own config */
     snprintf(a, sizeof a, "infer --config variants/configs/tiny_fpn.json --weights %s --data %s/data --out %s/o.json",
              w, d, d);
     cli(a, 0, NULL, NULL);
+    /* weights whose "categories" metadata is damaged or names fewer categories than they predict */
+    char w2[1100];
+    snprintf(w2, sizeof w2, "%s/cats.safetensors", d);
+    make_checkpoint(w2, ck, "0123456789abcdef", "[{\"id\": 1, \"name\": \"a\"}]");
+    snprintf(a, sizeof a, "infer --config variants/configs/tiny_fpn.json --weights %s --data %s/data --out %s/o.json",
+             w2, d, d);
+    cli(a, 1, "cats.safetensors: metadata 'categories': expected a JSON array of the 7 categories", NULL);
+    make_checkpoint(w2, ck, "0123456789abcdef", "[{\"id\": 1, \"name\": \"a\"}, {\"id\": 1, \"name\": \"b\"}, "
+                    "{}, {}, {}, {}, {}]");
+    cli(a, 1, "cats.safetensors: metadata 'categories'[1]: expected {\"id\": an integer above the previous one", NULL);
     /* a checkpoint missing a tensor: the mask branch of another config */
     snprintf(a, sizeof a, "infer --config variants/configs/tiny_fpn_mask.json --weights %s --data %s/data --out %s/o.json",
              w, d, d);

@@ -299,6 +299,74 @@ static void test_infer_matches(void **st)
     assert_true(mr_file_exists(res));
 }
 
+/* the detections of image_id `id` in a results file, each printed unformatted, one per line */
+static char *dets_of_image(const char *path, long id)
+{
+    char *buf = NULL;
+    size_t n;
+    mr_err e;
+    if (mr_read_file(path, &buf, &n, &e)) return NULL;
+    cJSON *a = cJSON_Parse(buf), *x;
+    free(buf);
+    size_t cap = 1 << 20, len = 0;
+    char *o = calloc(cap, 1);
+    cJSON_ArrayForEach(x, a) {
+        if ((long)cJSON_GetObjectItem(x, "image_id")->valuedouble != id) continue;
+        char *t = cJSON_PrintUnformatted(x);
+        len += (size_t)snprintf(o + len, cap - len, "%s\n", t);
+        free(t);
+    }
+    cJSON_Delete(a);
+    return o;
+}
+
+/* --image knows the categories the weights were trained on (their
+ * "categories" metadata): the same detections, category ids and keypoints
+ * as --data gives for that image (a one-image val split, so that both run
+ * batches of one: a batch of two rounds the scores differently in the last
+ * bits); before, --image numbered the categories 1..K and dropped
+ * keypoints. --data with other categories is refused. */
+static void test_infer_image_keypoints(void **st)
+{
+    (void)st;
+    char *d = tu_tmpdir("infer-kp");
+    char cmd[8192], out[4096], a[1024], b[1024];
+    snprintf(cmd, sizeof cmd, "%s synth --preset tiny --train 8 --val 1 --out %s/data && "
+             "%s train --config variants/configs/tiny_fpn_kp.json --data %s/data --out %s/run --iters 2 --quiet",
+             tu_bin(), d, tu_bin(), d, d);
+    int rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    const char *w = "--weights %s/run/model_final.safetensors --config %s/run/config.json --score-thresh 0";
+    char wa[1024];
+    snprintf(wa, sizeof wa, w, d, d);
+    snprintf(a, sizeof a, "%s/data.json", d);
+    snprintf(b, sizeof b, "%s/image.json", d);
+    snprintf(cmd, sizeof cmd, "%s infer %s --data %s/data --out %s && %s infer %s --image %s/data/images/val_000001.png "
+             "--out %s", tu_bin(), wa, d, a, tu_bin(), wa, d, b);
+    rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    char *x = dets_of_image(a, 1), *y = dets_of_image(b, 1);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_non_null(strstr(x, "\"keypoints\":["));
+    assert_non_null(strstr(x, "\"category_id\":7,"));
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+    snprintf(cmd, sizeof cmd, "mkdir %s/other && ln -s %s/data/images %s/other/images && "
+             "sed 's/\"ring\"/\"ringo\"/' %s/data/val.json > %s/other/val.json && %s infer %s --data %s/other --out %s",
+             d, d, d, d, d, tu_bin(), wa, d, a);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    if (!strstr(out, "categories differ from those")) print_error("%s\n", out);
+    assert_non_null(strstr(out, "other/val.json: categories differ from those"));
+    assert_non_null(strstr(out, "label 1 is category 1 'ringo' here, 1 'ring' there"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
+    tu_run(cmd, NULL, 0);
+    free(d);
+}
+
 static void expect_cli(const char *args, int code, const char *want)
 {
     char cmd[4096], out[4096];
@@ -377,6 +445,7 @@ static const struct CMUnitTest tests[] = {
     T(test_determinism_two_threads),
     T(test_speed_protocol),
     T(test_infer_matches),
+    T(test_infer_image_keypoints),
     T(test_bad_input),
 };
 
