@@ -196,6 +196,12 @@ int cmd_ablate(int argc, char **argv)
     if (mr_ablate_select(o.table, sel, &e)) return cli_fail("ablate", &e);
     if (strcmp(o.preset, "bench") && strcmp(o.preset, "tiny"))
         return cli_usage_error("ablate", "--preset: '%s' is not bench or tiny", o.preset);
+    /* the default configs are the repository's: say so before data is made */
+    if (!strcmp(o.configs_dir, "variants/configs/ablations") && !mr_file_exists(o.configs_dir)) {
+        mr_errf(&e, MR_EUSER, "%s: not found: run mrcnn ablate from the repository root, or name the configs with "
+                "--configs DIR", o.configs_dir);
+        return cli_fail("ablate", &e);
+    }
     spawn_ctx sc;
     ssize_t n = readlink("/proc/self/exe", sc.exe, sizeof sc.exe - 1);
     if (n <= 0) { mr_errf(&e, MR_EIO, "cannot find this program's path (/proc/self/exe)"); return cli_fail("ablate", &e); }

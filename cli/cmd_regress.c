@@ -87,6 +87,14 @@ int cmd_regress(int argc, char **argv)
         mr_errf(&e, MR_EUSER, "unknown regression set '%s' (known: %s)", o.set, mr_regress_set_names());
         return cli_fail("regress", &e);
     }
+    /* the set's configs are the repository's: say so before data is made */
+    const mr_regress_set *set = mr_regress_find_set(o.set);
+    for (int i = 0; i < set->nconfigs; i++)
+        if (!mr_file_exists(set->configs[i])) {
+            mr_errf(&e, MR_EUSER, "%s: not found: run mrcnn regress from the repository root (set '%s' names its "
+                    "configs relative to it)", set->configs[i], set->name);
+            return cli_fail("regress", &e);
+        }
     char vj[4200];
     snprintf(vj, sizeof vj, "%s/val.json", o.data_dir);
     if (!mr_file_exists(vj)) {

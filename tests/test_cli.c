@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/fileio.h"
 #include "tests/test_util.h"
 
 static void run(const char *args, int want_rc, const char *want_text)
@@ -31,6 +33,26 @@ static void test_unknown_sub(void **s) { (void)s; run("frobnicate", 2, "unknown 
 static void test_version(void **s) { (void)s; run("version", 0, "openblas: core"); }
 static void test_version_help(void **s) { (void)s; run("version --help", 0, "usage: mrcnn version"); }
 static void test_version_bad_option(void **s) { (void)s; run("version --frob", 2, "try 'mrcnn version --help'"); }
+
+/* ablate and regress read the repository's configs: run elsewhere, they
+ * say so (exit 1) before generating any data there */
+static void test_outside_repo(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("outside");
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "cd %s && %s ablate 2b --seeds 1", d, tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "variants/configs/ablations: not found: run mrcnn ablate from the repository root"));
+    snprintf(cmd, sizeof cmd, "cd %s && %s regress --baseline b.json", d, tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "variants/configs/tiny_fpn.json: not found: run mrcnn regress from the repository root"));
+    snprintf(cmd, sizeof cmd, "%s/data", d);
+    assert_false(mr_file_exists(cmd));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
+    tu_run(cmd, NULL, 0);
+    free(d);
+}
 
 /* every subcommand's numbers go through cli_long_arg / cli_double_arg: none
  * reads '' as 0, wraps an overflow or lets nan through a range check */
@@ -67,6 +89,7 @@ size_t tests_cli(const struct CMUnitTest **out)
         cmocka_unit_test(test_version_help),
         cmocka_unit_test(test_version_bad_option),
         cmocka_unit_test(test_numeric_options),
+        cmocka_unit_test(test_outside_repo),
     };
     static struct CMUnitTest all[sizeof t / sizeof t[0] + 8];
     static size_t n;
