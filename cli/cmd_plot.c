@@ -5,6 +5,7 @@
  */
 #include "cli/cli.h"
 #include "eval/plot.h"
+#include "harness/store.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -24,10 +25,17 @@ static void usage(FILE *f)
                "                      over categories, then seeds; from the runs' detections,\n"
                "                      evaluated when mrcnn ablate wrote the table)\n"
                "    <table>_loss      training loss curves per run\n"
-               "  --pr PR.dat (mrcnn eval --pr-curves): <stem>_pr50, <stem>_pr75\n\n"
+               "  --pr PR.dat (mrcnn eval --pr-curves): <stem>_pr50, <stem>_pr75\n"
+               "  --store STORE.jsonl (results/store.jsonl): store_bbox_ap, store_segm_ap,\n"
+               "                      store_keypoints_ap: AP per commit (mean ± std over seeds),\n"
+               "                      one series per config (and per version of a config whose\n"
+               "                      settings changed); every config with two or more commits,\n"
+               "                      or those named with --config\n\n"
                "options:\n"
                "  --out DIR        where plots go (default: the first input's folder + /plots)\n"
                "  --pr FILE        a PR-curve file (repeatable)\n"
+               "  --store FILE     a results store\n"
+               "  --config NAME    with --store: plot this config (repeatable)\n"
                "  --gnuplot PROG   the gnuplot to run (default: gnuplot from PATH, or $MRCNN_GNUPLOT)\n"
                "  --no-run         write scripts and data only\n");
 }
@@ -36,11 +44,12 @@ int cmd_plot(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"out", required_argument, 0, 'o'},
                                          {"pr", required_argument, 0, 'p'}, {"gnuplot", required_argument, 0, 'g'},
-                                         {"no-run", no_argument, 0, 'n'}, {0, 0, 0, 0}};
+                                         {"no-run", no_argument, 0, 'n'}, {"store", required_argument, 0, 's'},
+                                         {"config", required_argument, 0, 'c'}, {0, 0, 0, 0}};
     mr_plot_opts o = {0};
     o.gnuplot = getenv("MRCNN_GNUPLOT");
-    const char *out = NULL, *prs[32];
-    int npr = 0, c;
+    const char *out = NULL, *prs[32], *store = NULL, *names[64];
+    int npr = 0, nnames = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -51,14 +60,21 @@ int cmd_plot(int argc, char **argv)
             prs[npr++] = optarg;
             break;
         case 'g': o.gnuplot = optarg; break;
+        case 's': store = optarg; break;
+        case 'c':
+            if (nnames >= 64) return cli_usage_error("plot", "at most 64 --config names");
+            names[nnames++] = optarg;
+            break;
         case 'n': o.no_run = 1; break;
         default: return cli_usage_error("plot", "unknown option");
         }
     }
-    if (optind >= argc && !npr) return cli_usage_error("plot", "nothing to plot: give TABLE.json or --pr FILE");
+    if (nnames && !store) return cli_usage_error("plot", "--config goes with --store");
+    if (optind >= argc && !npr && !store)
+        return cli_usage_error("plot", "nothing to plot: give TABLE.json, --pr FILE or --store FILE");
     char dflt[4096];
     if (!out) {
-        const char *first = optind < argc ? argv[optind] : prs[0];
+        const char *first = optind < argc ? argv[optind] : npr ? prs[0] : store;
         const char *sl = strrchr(first, '/');
         snprintf(dflt, sizeof dflt, "%.*s%splots", sl ? (int)(sl - first) : 0, first, sl ? "/" : "");
         out = dflt;
@@ -81,6 +97,15 @@ int cmd_plot(int argc, char **argv)
         if (dot) *dot = 0;
         if (mr_plot_pr(prs[i], stem, &o, &e)) return cli_fail("plot", &e);
         printf("%s: %s/%s_pr50.{png,svg}, %s/%s_pr75.{png,svg}\n", prs[i], out, stem, out, stem);
+    }
+    if (store) {
+        mr_store st;
+        int n = 0;
+        if (mr_store_load(store, &st, &e)) return cli_fail("plot", &e);
+        int rc = mr_plot_history(st.rec, st.line, st.n, store, names, nnames, &o, &n, &e);
+        mr_store_free(&st);
+        if (rc) return cli_fail("plot", &e);
+        printf("%s: %d plot%s in %s/ (store_<iou>_ap)\n", store, n, n == 1 ? "" : "s", out);
     }
     return MR_EXIT_OK;
 }

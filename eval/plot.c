@@ -656,3 +656,150 @@ int mr_plot_pr(const char *pr_dat, const char *name, const mr_plot_opts *o, mr_e
     free(buf);
     return rc;
 }
+
+/* ---- the results store over commits ---- */
+
+/* a record's config as text without its comment, name and seed: two
+ * records with the same text trained the same configuration, seeds apart
+ * (caller frees) */
+static char *config_text(const cJSON *rec)
+{
+    cJSON *c = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(rec, "config"), 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "comment");
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "name");
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "seed");
+    char *t = c ? cJSON_PrintUnformatted(c) : NULL;
+    cJSON_Delete(c);
+    return t ? t : strdup("");
+}
+
+typedef struct hist_series {
+    const char *name;        /* config_name */
+    char *config;            /* config_text */
+    int version, nversions;  /* 1-based among the name's configs */
+    int ncommits;            /* commits with a value */
+} hist_series;
+
+int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *store_path,
+                    const char *const *names, int nnames, const mr_plot_opts *o, int *nplots, mr_err *e)
+{
+    static const char *const ious[3] = {"bbox", "segm", "keypoints"};
+    int made = 0, rc = MR_OK;
+    if (nplots) *nplots = 0;
+    /* commits in order of first appearance ("+": a dirty tree) */
+    char (*commit)[16] = calloc((size_t)(n ? n : 1), sizeof *commit);
+    int *ci = calloc((size_t)(n ? n : 1), sizeof *ci), *si = calloc((size_t)(n ? n : 1), sizeof *si);
+    hist_series *ser = calloc((size_t)(n ? n : 1), sizeof *ser);
+    int nc = 0, ns = 0;
+    if (!commit || !ci || !si || !ser) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+    if ((rc = mr_mkdir_p(o->out_dir, e))) goto out;
+    for (int i = 0; i < n; i++) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(recs[i], "commit");
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(recs[i], "config_name");
+        if (!cJSON_IsString(c) || !cJSON_IsString(nm)) {
+            rc = mr_errf(e, MR_EUSER, "%s:%d: fields 'commit' and 'config_name': expected strings", store_path, lines[i]);
+            goto out;
+        }
+        char lab[16];
+        snprintf(lab, sizeof lab, "%.7s%s", c->valuestring,
+                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(recs[i], "dirty")) ? "+" : "");
+        int k = 0;
+        while (k < nc && strcmp(commit[k], lab)) k++;
+        if (k == nc) snprintf(commit[nc++], sizeof commit[0], "%s", lab);
+        ci[i] = k;
+        char *cfg = config_text(recs[i]);
+        int s = 0;
+        while (s < ns && (strcmp(ser[s].name, nm->valuestring) || strcmp(ser[s].config, cfg))) s++;
+        if (s == ns) {
+            ser[ns].name = nm->valuestring;
+            ser[ns].config = cfg;
+            for (int q = 0; q < ns; q++) ser[ns].version += !strcmp(ser[q].name, nm->valuestring);
+            ser[ns].version++;
+            ns++;
+        } else free(cfg);
+        si[i] = s;
+    }
+    for (int s = 0; s < ns; s++)
+        for (int q = 0; q < ns; q++) ser[s].nversions += !strcmp(ser[q].name, ser[s].name);
+    for (int k = 0; k < nnames; k++) {
+        int found = 0;
+        for (int s = 0; s < ns; s++) found |= !strcmp(ser[s].name, names[k]);
+        if (!found) { rc = mr_errf(e, MR_EUSER, "%s: no record of config '%s'", store_path, names[k]); goto out; }
+    }
+    for (int t = 0; t < 3 && !rc; t++) {
+        /* per series and commit: the seeds' AP (points) */
+        for (int s = 0; s < ns; s++) ser[s].ncommits = 0;
+        double *v = calloc((size_t)ns * (size_t)nc * 64, sizeof *v);
+        int *cnt = calloc((size_t)ns * (size_t)nc, sizeof *cnt);
+        if (!v || !cnt) { free(v); free(cnt); rc = mr_errf(e, MR_ENOMEM, "out of memory"); break; }
+        for (int i = 0; i < n && !rc; i++) {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(recs[i], "metrics");
+            const cJSON *ev = cJSON_GetObjectItemCaseSensitive(m, ious[t]);
+            const cJSON *ap = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "metrics"), "AP");
+            if (!ap) ap = cJSON_GetObjectItemCaseSensitive(ev, "AP");   /* summary form */
+            if (!ap) continue;
+            if (!cJSON_IsNumber(ap) || !((ap->valuedouble >= 0 && ap->valuedouble <= 1) || ap->valuedouble == -1)) {
+                rc = mr_errf(e, MR_EUSER, "%s:%d: field metrics.%s AP: expected a number in [0, 1] or -1", store_path,
+                             lines[i], ious[t]);
+                break;
+            }
+            if (ap->valuedouble < 0) continue;
+            int *c = &cnt[si[i] * nc + ci[i]];
+            if (*c < 64) v[((size_t)si[i] * nc + ci[i]) * 64 + (size_t)(*c)++] = 100 * ap->valuedouble;
+        }
+        for (int s = 0; s < ns; s++)
+            for (int k = 0; k < nc; k++) ser[s].ncommits += cnt[s * nc + k] > 0;
+        char name[64], path[4200];
+        snprintf(name, sizeof name, "store_%s_ap", ious[t]);
+        mr_atomic_file af;
+        sbuf plot = {0};
+        int nb = 0, opened = 0;
+        for (int s = 0; s < ns && !rc; s++) {
+            int want = 0;
+            for (int k = 0; k < nnames; k++) want |= !strcmp(ser[s].name, names[k]);
+            if (!nnames) want = ser[s].ncommits >= 2;   /* a history needs two commits */
+            if (!want || !ser[s].ncommits) continue;
+            if (!opened && (rc = open_dat(o, name, &af, path, sizeof path, e))) break;
+            opened = 1;
+            char lab[200];
+            if (ser[s].nversions > 1) {
+                char t2[160];
+                gp_str(t2, sizeof t2, ser[s].name);
+                snprintf(lab, sizeof lab, "%s (config %d of %d)", t2, ser[s].version, ser[s].nversions);
+            } else gp_str(lab, sizeof lab, ser[s].name);
+            fprintf(af.f, "%s# %s: commit_index AP std seeds\n", nb ? "\n\n" : "", lab);
+            for (int k = 0; k < nc; k++) {
+                int c = cnt[s * nc + k];
+                if (!c) continue;
+                double mu, sd;
+                mean_std(v + ((size_t)s * nc + k) * 64, c, &mu, &sd);
+                fprintf(af.f, "%d %.6g %.6g %d\n", k, mu, c > 1 ? sd : 0, c);
+            }
+            sb_add(&plot, "%s\"%s\" index %d using 1:2:3 with yerrorlines lw 2 pt %d title \"%s\"",
+                   nb ? ", \\\n     " : "plot ", path, nb, 5 + 2 * (nb % 4), lab);
+            nb++;
+        }
+        free(v);
+        free(cnt);
+        if (!opened) { free(plot.p); continue; }
+        if (rc || (rc = mr_atomic_commit(&af, e))) { if (rc && opened) mr_atomic_abort(&af); free(plot.p); break; }
+        sbuf setup = {0};
+        sb_add(&setup, "set xrange [-0.5:%d.5]\nset xtics rotate by 45 right (", nc - 1);
+        for (int k = 0; k < nc; k++) sb_add(&setup, "%s\"%s\" %d", k ? ", " : "", commit[k], k);
+        sb_add(&setup, ")\nset yrange [0:*]\nset bmargin 6\n");
+        char title[400];
+        snprintf(title, sizeof title, "Results store: %s AP per commit (mean ± std over seeds)\n"
+                 "%d records, %d commits in store order; a config whose settings changed is one series per version",
+                 ious[t], n, nc);
+        rc = draw(o, name, title, "commit (+: uncommitted changes)", "AP (%)", setup.p ? setup.p : "", plot.p, &made, e);
+        free(setup.p);
+    }
+out:
+    if (ser) for (int s = 0; s < ns; s++) free(ser[s].config);
+    free(ser);
+    free(commit);
+    free(ci);
+    free(si);
+    if (nplots) *nplots = made;
+    return rc;
+}

@@ -17,12 +17,17 @@
  * gnuplot is looked up in PATH (or given explicitly); a missing gnuplot is
  * an MR_EUSER error that says how to install it.
  *
- * defines: mr_plot_opts, mr_plot_find_gnuplot, mr_plot_table, mr_plot_pr
+ * From the results store (results/store.jsonl):
+ *   store_<iou>_ap     AP per commit, one series per config (mr_plot_history)
+ *
+ * defines: mr_plot_opts, mr_plot_find_gnuplot, mr_plot_table, mr_plot_pr,
+ *          mr_plot_history
  */
 #ifndef MR_PLOT_H
 #define MR_PLOT_H
 
 #include <stddef.h>
+#include <cjson/cJSON.h>
 #include "core/err.h"
 
 typedef struct mr_plot_opts {
@@ -39,5 +44,15 @@ int mr_plot_table(const char *table_json, const mr_plot_opts *o, int *nplots, mr
 
 /* PR curves at IoU 0.50 and 0.75 from a PR data file; name prefixes outputs. */
 int mr_plot_pr(const char *pr_dat, const char *name, const mr_plot_opts *o, mr_err *e);
+
+/* The results store over commits (recs: its n records in file order, lines
+ * their line numbers, for messages): store_<iou>_ap for bbox, segm and
+ * keypoints, AP (mean ± std over seeds) per commit in order of first
+ * appearance, one series per config; a config name whose settings changed
+ * between records is one series per version. names: the configs to draw
+ * (an unknown one is an error); none: every config with values at two or
+ * more commits. */
+int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *store_path,
+                    const char *const *names, int nnames, const mr_plot_opts *o, int *nplots, mr_err *e);
 
 #endif

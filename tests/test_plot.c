@@ -15,6 +15,7 @@
 #include "tests/test_harness.h"
 #include "tests/test_util.h"
 #include "eval/plot.h"
+#include "harness/store.h"
 #include "eval/table.h"
 #include "core/fileio.h"
 
@@ -270,12 +271,85 @@ static void test_plot_bad_input(void **s)
     free(d);
 }
 
+/* one store record: config `name` (lr: its setting) at `commit`, seed, segm AP */
+static void rec_line(FILE *f, const char *name, double lr, const char *commit, int dirty, int seed, double ap)
+{
+    fprintf(f, "{\"commit\": \"%s\", \"dirty\": %s, \"date\": \"2026-12-06T00:00:00Z\", \"machine\": {}, "
+               "\"config_name\": \"%s\", \"config\": {\"name\": \"%s\", \"seed\": %d, \"comment\": \"c%d\", "
+               "\"schedule\": {\"lr\": %g}}, \"seed\": %d, \"metrics\": {\"segm\": {\"AP\": %g}, "
+               "\"bbox\": {\"AP\": -1}}}\n",
+            commit, dirty ? "true" : "false", name, name, seed, seed, lr, seed, ap);
+}
+
+static void test_plot_history(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("plothist");
+    char st[600], out[600], p[800], cmd[2048], txt[4096];
+    snprintf(st, sizeof st, "%s/store.jsonl", d);
+    snprintf(out, sizeof out, "%s/plots", d);
+    FILE *f = fopen(st, "w");
+    assert_non_null(f);
+    rec_line(f, "a", 0.02, "1111111aaaa", 0, 1, 0.10);   /* a at two commits, two seeds at the first */
+    rec_line(f, "a", 0.02, "1111111aaaa", 0, 2, 0.20);
+    rec_line(f, "b", 0.02, "1111111aaaa", 0, 1, 0.30);   /* b only once: no history */
+    rec_line(f, "a", 0.02, "2222222bbbb", 1, 1, 0.25);
+    rec_line(f, "c", 0.02, "1111111aaaa", 0, 1, 0.40);   /* c changed its lr: two versions */
+    rec_line(f, "c", 0.01, "2222222bbbb", 1, 1, 0.45);
+    rec_line(f, "c", 0.01, "3333333cccc", 0, 1, 0.50);
+    fclose(f);
+    mr_store store;
+    mr_err e;
+    assert_int_equal(mr_store_load(st, &store, &e), MR_OK);
+    mr_plot_opts o = {out, NULL, !have_gnuplot()};
+    int n = 0;
+    int rc = mr_plot_history(store.rec, store.line, store.n, st, NULL, 0, &o, &n, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 1);   /* segm only: bbox AP is -1 everywhere */
+    snprintf(p, sizeof p, "%s/store_segm_ap.dat", out);
+    assert_true(tu_file_contains(p, "# a: commit_index AP std seeds\n0 15 7.07107 2\n1 25 0 1\n"));
+    assert_true(tu_file_contains(p, "# c (config 2 of 2): commit_index AP std seeds\n1 45 0 1\n2 50 0 1\n"));
+    assert_false(tu_file_contains(p, "# b"));
+    assert_false(tu_file_contains(p, "config 1 of 2"));   /* one commit only */
+    snprintf(p, sizeof p, "%s/store_segm_ap.gp", out);
+    assert_true(tu_file_contains(p, "(\"1111111\" 0, \"2222222+\" 1, \"3333333\" 2)"));
+    snprintf(p, sizeof p, "%s/store_bbox_ap.gp", out);
+    assert_false(mr_file_exists(p));
+    /* named configs: drawn even with one commit; an unknown name is an error */
+    const char *names[2] = {"b", "zz"};
+    rc = mr_plot_history(store.rec, store.line, store.n, st, names, 1, &o, &n, &e);
+    assert_int_equal(rc, 0);
+    snprintf(p, sizeof p, "%s/store_segm_ap.dat", out);
+    assert_true(tu_file_contains(p, "# b: commit_index AP std seeds\n0 30 0 1\n"));
+    assert_int_equal(mr_plot_history(store.rec, store.line, store.n, st, names, 2, &o, &n, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "store.jsonl: no record of config 'zz'"));
+    mr_store_free(&store);
+    /* an AP that is not one names the store line */
+    f = fopen(st, "a");
+    rec_line(f, "a", 0.02, "4444444dddd", 0, 1, 7.5);
+    fclose(f);
+    assert_int_equal(mr_store_load(st, &store, &e), MR_OK);
+    assert_int_equal(mr_plot_history(store.rec, store.line, store.n, st, NULL, 0, &o, &n, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "store.jsonl:8: field metrics.segm AP: expected a number in [0, 1] or -1"));
+    mr_store_free(&store);
+    /* the command line */
+    snprintf(cmd, sizeof cmd, "%s plot --config a", tu_bin());
+    assert_int_equal(tu_run(cmd, txt, sizeof txt), 2);
+    assert_non_null(strstr(txt, "--config goes with --store"));
+    snprintf(cmd, sizeof cmd, "%s plot --store %s --no-run --out %s", tu_bin(), st, out);
+    assert_int_equal(tu_run(cmd, txt, sizeof txt), 1);
+    assert_non_null(strstr(txt, "store.jsonl:8: field metrics.segm AP"));
+    free(d);
+}
+
 size_t tests_plot(const struct CMUnitTest **out)
 {
     static const struct CMUnitTest t[] = {
         cmocka_unit_test(test_plot_table),
         cmocka_unit_test(test_plot_pr),
         cmocka_unit_test(test_plot_bad_input),
+        cmocka_unit_test(test_plot_history),
     };
     *out = t;
     return sizeof t / sizeof t[0];
