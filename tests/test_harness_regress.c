@@ -151,12 +151,8 @@ static void test_regress_bad_baseline(void **s)
         {"\"train\":\t", "\"train\":\t-", "field runs[0].speed_ratio.train: expected a positive number"},
     };
     for (size_t q = 0; q < sizeof dmg / sizeof dmg[0]; q++) {
-        char *at = strstr(good, dmg[q].from);
-        assert_non_null(at);
-        size_t n = len + strlen(dmg[q].to) + 1;
-        t = malloc(n);
+        t = tu_replace_first(good, dmg[q].from, dmg[q].to);
         assert_non_null(t);
-        snprintf(t, n, "%.*s%s%s", (int)(at - good), good, dmg[q].to, at + strlen(dmg[q].from));
         th_write(base, t);
         f.calls = 0;
         rc = mr_regress_run(&o, &r, &e);

@@ -199,12 +199,8 @@ static void damaged_table(const char *d, const char *from, const char *to, const
     mr_err e;
     make_table_json(d, tj, sizeof tj);
     assert_int_equal(mr_read_file(tj, &buf, &len, &e), MR_OK);
-    char *at = strstr(buf, from);
-    assert_non_null(at);
-    size_t n = len - strlen(from) + strlen(to) + 1;
-    char *t = malloc(n);
+    char *t = tu_replace_first(buf, from, to);
     assert_non_null(t);
-    snprintf(t, n, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
     th_write(tj, t);
     snprintf(out, sizeof out, "%s/damaged", d);
     mr_plot_opts o = {out, NULL, 1};

@@ -87,3 +87,13 @@ int tu_asan(void)
     const char *a = getenv("MRCNN_ASAN");
     return a && *a == '1';
 }
+
+char *tu_replace_first(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    if (!at) return NULL;
+    size_t n = strlen(s) - strlen(from) + strlen(to) + 1;
+    char *t = malloc(n);
+    if (t) snprintf(t, n, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+    return t;
+}

@@ -3,7 +3,8 @@
  * the built binary are, temporary directories, and running `mrcnn` as a
  * subprocess to check its exit code and messages.
  *
- * defines: tu_shared_path, tu_bin, tu_tmpdir, tu_run, tu_file_contains
+ * defines: tu_shared_path, tu_bin, tu_tmpdir, tu_run, tu_file_contains,
+ *          tu_replace_first
  */
 #ifndef MR_TEST_UTIL_H
 #define MR_TEST_UTIL_H
@@ -25,6 +26,9 @@ int tu_file_contains(const char *path, const char *text);
 /* the "loss" of every line of a run's train_log.jsonl, in order, into
  * out[0..max); returns how many (-1 when the file cannot be read) */
 int tu_log_losses(const char *path, double *out, int max);
+/* s with its first `from` replaced by `to` (malloc'd; NULL when s lacks
+ * from): damaged copies of a good file for bad-input tests */
+char *tu_replace_first(const char *s, const char *from, const char *to);
 /* 1 under AddressSanitizer builds (make asan): long tests may shrink */
 int tu_asan(void);
 
