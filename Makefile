@@ -4,6 +4,7 @@
 #   make demo       the main job: deps, build, synthetic data, short table 2c
 #   make test       build and run every test (one cmocka runner; GROUP=name runs one group)
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       mutation fuzzing of every input file under both (scripts/fuzz.py)
 #   make bench      benchmarks; results go to results/bench/
 #   make deps       install the Debian packages the project needs, when missing
 #
@@ -33,7 +34,7 @@ DEPS     = $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
 
-.PHONY: all deps test asan bench demo clean determinism test-reference
+.PHONY: all deps test asan fuzz bench demo clean determinism test-reference
 all: mrcnn
 
 deps:
@@ -74,10 +75,18 @@ test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/mrcnn $(BUILD)/mrcnn_tests
 	MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests $(GROUP)
 
+ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  LDLIBS="$(LDLIBS) -fsanitize=address,undefined"
+
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	  LDLIBS="$(LDLIBS) -fsanitize=address,undefined" build-asan/mrcnn build-asan/mrcnn_tests
+	@$(ASAN_BUILD) build-asan/mrcnn build-asan/mrcnn_tests
 	ASAN_OPTIONS=detect_leaks=1 MRCNN_ASAN=1 MRCNN_BIN=$(CURDIR)/build-asan/mrcnn ./build-asan/mrcnn_tests $(GROUP)
+
+# mutation fuzzing of every input file under ASan + UBSan (scripts/fuzz.py;
+# FUZZ="--iters 200 --seed 2 eval_dt" passes options and targets)
+fuzz: deps mrcnn
+	@$(ASAN_BUILD) build-asan/mrcnn
+	python3 scripts/fuzz.py $(FUZZ)
 
 bench: deps mrcnn
 	./scripts/bench.sh

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""fuzz.py — mutation fuzzing of every file mrcnn reads, under ASan + UBSan.
+
+Takes good inputs (the ../shared/coco fixtures, a tiny trained model, the
+committed tables, baseline and store), mutates them (values swapped for
+other JSON types, extreme numbers, NaN/inf tokens, deleted or duplicated
+keys, truncation, byte flips) and runs the command that reads each one with
+build-asan/mrcnn. A finding is a crash (signal), a sanitizer report, an exit
+code other than 0, 1 or 2, or a run past the time limit (a hang). Bad input
+must be exit 1 with a message; the script prints each finding with its
+input saved under OUT/ and exits 1 if there was any.
+
+    make asan GROUP=mask          # builds build-asan/mrcnn
+    python3 scripts/fuzz.py [--iters N] [--seed S] [--out DIR] [TARGET...]
+
+Targets: eval_gt, eval_dt, rle, config, weights, image, table, compare,
+pr (default: all). Run from the repository root; uses /tmp for its data.
+Deterministic for a given --seed.
+"""
+import argparse
+import copy
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("MRCNN_SHARED", os.path.join(ROOT, "..", "shared"))
+COCO = os.path.join(SHARED, "coco")
+BIN = os.path.join(ROOT, "build-asan", "mrcnn")
+PLAIN = os.path.join(ROOT, "mrcnn")
+ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="print_stacktrace=1")
+
+WEIRD = [None, True, "", "x", -1, 0, 1, 2, 0.5, 65536, 100000, 1000000, 1e308, -1e308, 1e-320, 2**31,
+         -2**31 - 1, 2**63, 1e20, [], {}, [1], [0, 0, 0, 0], [-5, -5, 1e9, 1e9], [1e30] * 4, {"a": 1},
+         {"counts": "", "size": [1, 1]}, {"counts": [1, 2], "size": [10, 10]},
+         {"counts": "abc", "size": [100000, 100000]}, [[0, 0, 1e9, 0, 1e9, 1e9]], [[]], [[1, 2, 3]],
+         "NaNTOKEN", "INFTOKEN"]
+
+
+EXTREME = [1e9, -1e9, 2**31, -2**31, 2**53 + 1, 1e20, 1e308, -1, 0, 0.5, 1e-320, "NaNTOKEN", "INFTOKEN"]
+
+
+class Fuzzer:
+    def __init__(self, seed, out):
+        self.rng = random.Random(seed)
+        self.out = out
+        self.findings = 0
+        self.runs = 0
+
+    def nodes(self, x, path=()):
+        yield path, x
+        if isinstance(x, dict):
+            for k, v in x.items():
+                yield from self.nodes(v, path + (k,))
+        elif isinstance(x, list):
+            for i, v in enumerate(x[:50]):
+                yield from self.nodes(v, path + (i,))
+
+    def mutate_json(self, doc):
+        d = copy.deepcopy(doc)
+        for _ in range(self.rng.randint(1, 3)):
+            ns = list(self.nodes(d))
+            if len(ns) < 2:
+                break
+            nums = [n for n in ns[1:] if isinstance(n[1], (int, float)) and not isinstance(n[1], bool)]
+            if nums and self.rng.random() < 0.4:
+                # a number far out of its range: coordinates, sizes, ids, scores
+                path, _ = self.rng.choice(nums)
+                parent = d
+                for p in path[:-1]:
+                    parent = parent[p]
+                parent[path[-1]] = self.rng.choice(EXTREME)
+                continue
+            path, _ = self.rng.choice(ns[1:])
+            parent = d
+            for p in path[:-1]:
+                parent = parent[p]
+            k = path[-1]
+            op = self.rng.random()
+            if op < 0.15 and isinstance(parent, dict):
+                del parent[k]
+            elif op < 0.2 and isinstance(parent, list):
+                parent.append(copy.deepcopy(parent[k]))
+            else:
+                parent[k] = copy.deepcopy(self.rng.choice(WEIRD))
+        s = json.dumps(d)
+        return s.replace('"NaNTOKEN"', "NaN").replace('"INFTOKEN"', "1e999").encode()
+
+    def mutate_bytes(self, b):
+        b = bytearray(b)
+        if not b or self.rng.random() < 0.4:
+            return bytes(b[:self.rng.randint(0, len(b))])
+        for _ in range(self.rng.randint(1, 6)):
+            b[self.rng.randrange(len(b))] = self.rng.randrange(256)
+        return bytes(b)
+
+    def mutate(self, doc):
+        if self.rng.random() < 0.8:
+            return self.mutate_json(doc)
+        return self.mutate_bytes(json.dumps(doc).encode())
+
+    def run(self, target, args, data, path, ok_codes=(0, 1, 2), cwd=ROOT, timeout=120):
+        with open(path, "wb") as f:
+            f.write(data)
+        self.runs += 1
+        try:
+            p = subprocess.run(args, capture_output=True, timeout=timeout, env=ENV, cwd=cwd)
+            err = p.stderr.decode(errors="replace")
+            bad = p.returncode not in ok_codes or "Sanitizer" in err or "runtime error" in err
+            what = "exit %d" % p.returncode
+        except subprocess.TimeoutExpired:
+            bad, err, what = True, "", "hang (over %d s)" % timeout
+        if bad:
+            self.findings += 1
+            keep = os.path.join(self.out, "%s_%d%s" % (target, self.findings, os.path.splitext(path)[1]))
+            shutil.copy(path, keep)
+            print("FINDING %s: %s: %s (input: %s)\n%s" % (target, " ".join(args), what, keep, err[-2000:]))
+
+
+def tiny_model(f):
+    """a 2-iteration keypoint model on a tiny synthetic set (plain build: fast)"""
+    d = "/tmp/mrcnn_fuzz_model"
+    if not os.path.exists(os.path.join(d, "run", "model_final.safetensors")):
+        shutil.rmtree(d, ignore_errors=True)
+        subprocess.run([PLAIN, "synth", "--preset", "tiny", "--train", "8", "--val", "2", "--out", d + "/data"],
+                       check=True, capture_output=True)
+        subprocess.run([PLAIN, "train", "--config", "variants/configs/tiny_fpn_kp.json", "--data", d + "/data",
+                        "--out", d + "/run", "--iters", "2", "--quiet"], check=True, capture_output=True, cwd=ROOT)
+    return d
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--iters", type=int, default=50, help="mutations per target (default 50)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default="/tmp/mrcnn_fuzz", help="where findings are kept")
+    ap.add_argument("targets", nargs="*")
+    a = ap.parse_args()
+    if not os.access(BIN, os.X_OK):
+        sys.exit("fuzz.py: %s missing: run `make asan GROUP=mask` first" % BIN)
+    os.makedirs(a.out, exist_ok=True)
+    f = Fuzzer(a.seed, a.out)
+    tmp = os.path.join(a.out, "work")
+    os.makedirs(tmp, exist_ok=True)
+    gt_i, gt_k = os.path.join(COCO, "gt", "instances_mini.json"), os.path.join(COCO, "gt", "person_keypoints_mini.json")
+    sets = [(gt_i, os.path.join(COCO, "mini-segm-s1", "dt.json"), "segm"),
+            (gt_i, os.path.join(COCO, "mini-bbox-s1", "dt.json"), "bbox"),
+            (gt_k, os.path.join(COCO, "mini-keypoints-s1", "dt.json"), "keypoints")]
+    load = {}
+
+    def doc(p):
+        if p not in load:
+            with open(p) as fh:
+                load[p] = json.load(fh)
+        return load[p]
+
+    def t_eval_gt():
+        gt, dt, iou = f.rng.choice(sets)
+        p = os.path.join(tmp, "gt.json")
+        f.run("eval_gt", [BIN, "eval", "--gt", p, "--dt", dt, "--iou", iou], f.mutate(doc(gt)), p)
+
+    def t_eval_dt():
+        gt, dt, iou = f.rng.choice(sets)
+        p = os.path.join(tmp, "dt.json")
+        f.run("eval_dt", [BIN, "eval", "--gt", gt, "--dt", p, "--iou", iou], f.mutate(doc(dt)), p)
+
+    def t_rle():
+        gt, dt, _ = sets[0]
+        d = copy.deepcopy(doc(dt))
+        for _ in range(f.rng.randint(1, 3)):
+            seg = f.rng.choice(d)["segmentation"]
+            c = seg["counts"]
+            i = f.rng.randrange(len(c))
+            op = f.rng.random()
+            if op < 0.5:
+                c = c[:i] + chr(f.rng.randrange(32, 127)) + c[i + 1:]
+            elif op < 0.7:
+                c = c[:i]
+            elif op < 0.85:
+                c = c + c[:i]
+            else:
+                seg["size"] = [f.rng.choice([0, 1, 100000]), f.rng.choice([0, 7, seg["size"][1]])]
+            seg["counts"] = c
+        p = os.path.join(tmp, "rle.json")
+        f.run("rle", [BIN, "eval", "--gt", gt, "--dt", p, "--iou", "segm"], json.dumps(d).encode(), p)
+
+    def t_config():
+        src = f.rng.choice(["variants/configs/bench_fpn_kp.json", "variants/configs/bench_c4_256.json",
+                            "variants/configs/tiny_fpn_mask.json"])
+        # the resolved form (no base chain), as a run directory holds it
+        m = tiny_model(f)
+        with open(os.path.join(m, "run", "config.json")) as fh:
+            cfg = json.load(fh)
+        if f.rng.random() < 0.5:
+            with open(os.path.join(ROOT, src)) as fh:
+                cfg.update({k: v for k, v in json.load(fh).items() if k not in ("base", "comment")})
+        p = os.path.join(tmp, "config.json")
+        f.run("config", [BIN, "train", "--config", p, "--data", "/nonexistent", "--out", tmp + "/o"],
+              f.mutate(cfg), p, ok_codes=(1, 2))
+
+    def t_weights():
+        m = tiny_model(f)
+        raw = open(os.path.join(m, "run", "model_final.safetensors"), "rb").read()
+        hl = struct.unpack("<Q", raw[:8])[0]
+        hdr, body = json.loads(raw[8:8 + hl]), raw[8 + hl:]
+        op = f.rng.random()
+        if op < 0.6:
+            h = f.mutate_json(hdr)
+            data = struct.pack("<Q", len(h)) + h + body
+        elif op < 0.8:
+            data = raw[:f.rng.randint(0, len(raw))]
+        else:
+            data = struct.pack("<Q", f.rng.choice([0, 1, hl + 1, 2**63, len(raw)])) + raw[8:]
+        p = os.path.join(tmp, "w.safetensors")
+        f.run("weights", [BIN, "infer", "--config", m + "/run/config.json", "--weights", p, "--image",
+                          m + "/data/images/val_000001.png", "--out", tmp + "/r.json"], data, p)
+
+    def t_image():
+        m = tiny_model(f)
+        src = f.rng.choice([m + "/data/images/val_000001.png", os.path.join(COCO, "images", "000000000139.jpg")])
+        data = f.mutate_bytes(open(src, "rb").read())
+        p = os.path.join(tmp, "img" + os.path.splitext(src)[1])
+        f.run("image", [BIN, "infer", "--config", m + "/run/config.json", "--weights",
+                        m + "/run/model_final.safetensors", "--image", p, "--out", tmp + "/r.json"], data, p)
+
+    def t_table():
+        t = f.rng.choice(["2c", "6", "5"])
+        src = os.path.join(ROOT, "results", t, "table_%s.json" % t)
+        p = os.path.join(tmp, os.path.basename(src))
+        f.run("table", [BIN, "plot", p, "--out", tmp + "/plots", "--no-run"], f.mutate(doc(src)), p)
+
+    def t_compare():
+        run = os.path.join(tmp, "run")
+        os.makedirs(run, exist_ok=True)
+        m = tiny_model(f)
+        for n in ("metrics.json", "speed.json"):
+            shutil.copy(os.path.join(m, "run", n), run)
+        n = f.rng.choice(["metrics.json", "speed.json"])
+        f.run("compare", [BIN, "compare", run, m + "/run"], f.mutate(doc(os.path.join(m, "run", n))),
+              os.path.join(run, n))
+
+    def t_pr():
+        src = os.path.join(tmp, "pr.dat")
+        if not os.path.exists(src):
+            subprocess.run([PLAIN, "eval", "--gt", sets[0][0], "--dt", sets[0][1], "--iou", "segm", "--pr-curves",
+                            src], check=True, capture_output=True)
+        lines = open(src, "rb").read().split(b"\n")
+        for _ in range(f.rng.randint(1, 4)):
+            i = f.rng.randrange(len(lines))
+            lines[i] = f.rng.choice([b"", b"x", b"nan nan nan", b"0.5 2 1", b"# index 99: category 1 \"a\" iou 0.50",
+                                     f.mutate_bytes(lines[i])])
+        p = os.path.join(tmp, "m.dat")
+        f.run("pr", [BIN, "plot", "--pr", p, "--out", tmp + "/plots", "--no-run"], b"\n".join(lines), p)
+
+    targets = {"eval_gt": t_eval_gt, "eval_dt": t_eval_dt, "rle": t_rle, "config": t_config, "weights": t_weights,
+               "image": t_image, "table": t_table, "compare": t_compare, "pr": t_pr}
+    names = a.targets or list(targets)
+    for n in names:
+        if n not in targets:
+            sys.exit("fuzz.py: unknown target '%s' (known: %s)" % (n, ", ".join(targets)))
+    for n in names:
+        for _ in range(a.iters):
+            targets[n]()
+        print("%-8s %d mutations, %d findings so far" % (n, a.iters, f.findings), flush=True)
+    print("fuzz.py: %d runs, %d findings%s" % (f.runs, f.findings, " (inputs in %s)" % a.out if f.findings else ""))
+    sys.exit(1 if f.findings else 0)
+
+
+if __name__ == "__main__":
+    main()
