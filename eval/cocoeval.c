@@ -83,6 +83,8 @@ int mr_eval_iou_type(const char *name)
     return -1;
 }
 
+int mr_eval_valid_metric(double x) { return (x >= 0 && x <= 1) || x == -1; }
+
 /* numpy's pairwise summation (pairwise_sum for float64, block 128) */
 static double pairwise_sum(const double *a, size_t n)
 {

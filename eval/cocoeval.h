@@ -16,6 +16,7 @@
  *
  * defines: mr_eval_params, mr_eval, mr_cat_result, MR_IOU_BBOX, MR_IOU_SEGM,
  *          MR_IOU_KEYPOINTS, mr_eval_params_default, mr_eval_iou_type,
+ *          mr_eval_valid_metric,
  *          mr_eval_run, mr_eval_free, mr_eval_summary, mr_eval_write_json,
  *          mr_eval_write_csv, mr_eval_write_markdown, mr_eval_write_pr,
  *          mr_eval_mean_pr,
@@ -79,6 +80,10 @@ typedef struct mr_eval {
 void mr_eval_params_default(mr_eval_params *p, int iou_type);
 /* "bbox" / "segm" / "keypoints" -> MR_IOU_*, -1 if unknown */
 int mr_eval_iou_type(const char *name);
+/* 1 when x is a summary number as the evaluator writes it (AP, AR, per
+ * category): in [0, 1], or -1 where it is undefined (no ground truth);
+ * what readers of stored metrics accept */
+int mr_eval_valid_metric(double x);
 
 /* evaluate + accumulate + summarize. gt is a ground truth, dt a results file
  * loaded against it (mr_coco_load_results). Errors: MR_EUSER for params that

@@ -3,6 +3,7 @@
  */
 #include "eval/plot.h"
 #include "core/fileio.h"
+#include "eval/cocoeval.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -738,7 +739,7 @@ int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *sto
             const cJSON *ap = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "metrics"), "AP");
             if (!ap) ap = cJSON_GetObjectItemCaseSensitive(ev, "AP");   /* summary form */
             if (!ap) continue;
-            if (!cJSON_IsNumber(ap) || !((ap->valuedouble >= 0 && ap->valuedouble <= 1) || ap->valuedouble == -1)) {
+            if (!cJSON_IsNumber(ap) || !mr_eval_valid_metric(ap->valuedouble)) {
                 rc = mr_errf(e, MR_EUSER, "%s:%d: field metrics.%s AP: expected a number in [0, 1] or -1", store_path,
                              lines[i], ious[t]);
                 break;

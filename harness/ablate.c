@@ -7,6 +7,7 @@
 #include "harness/run_pr.h"
 #include "core/fileio.h"
 #include "variants/config.h"
+#include "eval/cocoeval.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -115,7 +116,7 @@ int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *w
         }
         if (!x) return MR_OK;  /* category absent: no number */
     }
-    if (x && (!cJSON_IsNumber(x) || !((x->valuedouble >= 0 && x->valuedouble <= 1) || x->valuedouble == -1)))
+    if (x && (!cJSON_IsNumber(x) || !mr_eval_valid_metric(x->valuedouble)))
         return mr_errf(e, MR_EUSER, "%s: %s.%s%s%s must be a number in [0, 1] or -1", where, col->iou_type,
                        col->category[0] ? col->category : "", col->category[0] ? "." : "", col->metric);
     if (x && x->valuedouble >= 0) *v = 100.0 * x->valuedouble;

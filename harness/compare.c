@@ -5,6 +5,7 @@
 #include "harness/record.h"
 #include "core/fileio.h"
 #include "eval/table.h"
+#include "eval/cocoeval.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -104,7 +105,7 @@ static int get(const side *s, int i, const char *iou, const char *cat, const cha
     }
     *out = NAN;
     if (!v) return MR_OK;
-    if (!cJSON_IsNumber(v) || !((v->valuedouble >= 0 && v->valuedouble <= 1) || v->valuedouble == -1))
+    if (!cJSON_IsNumber(v) || !mr_eval_valid_metric(v->valuedouble))
         return mr_errf(e, MR_EUSER, "%s/metrics.json: field %s: expected a number in [0, 1] or -1", s->dir[i], field);
     if (v->valuedouble >= 0) *out = 100 * v->valuedouble;
     return MR_OK;

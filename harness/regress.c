@@ -6,6 +6,7 @@
 #include "core/buildinfo.h"
 #include "core/fileio.h"
 #include "variants/config.h"
+#include "eval/cocoeval.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -207,7 +208,7 @@ static int check_baseline(const cJSON *base, const mr_regress_set *s, const char
                 return mr_errf(e, MR_EUSER, "%s: field runs[%d].metrics.%.40s: expected an object of AP numbers", path, i,
                                ev->string);
             cJSON_ArrayForEach(k, ev)
-                if (!cJSON_IsNumber(k) || !((k->valuedouble >= 0 && k->valuedouble <= 1) || k->valuedouble == -1))
+                if (!cJSON_IsNumber(k) || !mr_eval_valid_metric(k->valuedouble))
                     return mr_errf(e, MR_EUSER, "%s: field runs[%d].metrics.%.40s.%.40s: expected a number in [0, 1] or -1",
                                    path, i, ev->string, k->string);
         }
