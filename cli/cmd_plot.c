@@ -105,7 +105,8 @@ int cmd_plot(int argc, char **argv)
         int rc = mr_plot_history(st.rec, st.line, st.n, store, names, nnames, &o, &n, &e);
         mr_store_free(&st);
         if (rc) return cli_fail("plot", &e);
-        printf("%s: %d plot%s in %s/ (store_<iou>_ap)\n", store, n, n == 1 ? "" : "s", out);
+        printf("%s: %d plot%s in %s/ (store_<iou>_ap)%s\n", store, n, n == 1 ? "" : "s", out,
+               n || nnames ? "" : ": no config has AP values at two or more commits; name configs with --config");
     }
     return MR_EXIT_OK;
 }

@@ -14,7 +14,7 @@ input saved under OUT/ and exits 1 if there was any.
     python3 scripts/fuzz.py [--iters N] [--seed S] [--out DIR] [TARGET...]
 
 Targets: eval_gt, eval_dt, rle, config, weights, image, table, compare,
-pr (default: all). Run from the repository root; uses /tmp for its data.
+pr, store (default: all). Run from the repository root; uses /tmp for its data.
 Deterministic for a given --seed.
 """
 import argparse
@@ -256,8 +256,15 @@ def main():
         p = os.path.join(tmp, "m.dat")
         f.run("pr", [BIN, "plot", "--pr", p, "--out", tmp + "/plots", "--no-run"], b"\n".join(lines), p)
 
+    def t_store():
+        lines = open(os.path.join(ROOT, "results", "store.jsonl"), "rb").read().split(b"\n")[:12]
+        i = f.rng.randrange(len(lines) - 1)
+        lines[i] = f.mutate(json.loads(lines[i])).replace(b"\n", b" ")
+        p = os.path.join(tmp, "store.jsonl")
+        f.run("store", [BIN, "plot", "--store", p, "--out", tmp + "/plots", "--no-run"], b"\n".join(lines), p)
+
     targets = {"eval_gt": t_eval_gt, "eval_dt": t_eval_dt, "rle": t_rle, "config": t_config, "weights": t_weights,
-               "image": t_image, "table": t_table, "compare": t_compare, "pr": t_pr}
+               "image": t_image, "table": t_table, "compare": t_compare, "pr": t_pr, "store": t_store}
     names = a.targets or list(targets)
     for n in names:
         if n not in targets:
