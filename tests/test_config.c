@@ -217,6 +217,33 @@ static void test_short_schedules(void **st)
     free(dir);
 }
 
+/* a bad value inherited from a base config: the message names the base
+ * file that set it as well as the config given */
+static void test_base_blame(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir("config");
+    assert_non_null(dir);
+    write_file(dir, "base.json", "{\"roi\": {\"extractor\": \"roialgn\"}}");
+    write_file(dir, "mid.json", "{\"base\": \"base.json\", \"schedule\": {\"lr\": 0.01}}");
+    write_file(dir, "row.json", "{\"base\": \"mid.json\", \"schedule\": {\"lr\": -1}}");
+    char p[512];
+    mr_config c;
+    mr_err e;
+    snprintf(p, sizeof p, "%s/mid.json", dir);
+    assert_int_equal(mr_config_load(&c, p, &e), MR_EUSER);
+    if (!strstr(e.msg, "mid.json: field roi.extractor: unknown roi_extractor 'roialgn'") ||
+        !strstr(e.msg, "(the value comes from its base ") || !strstr(e.msg, "/base.json)"))
+        fail_msg("%s", e.msg);
+    /* the row's own value: no base named */
+    write_file(dir, "base.json", "{\"roi\": {\"extractor\": \"roialign\"}}");
+    snprintf(p, sizeof p, "%s/row.json", dir);
+    assert_int_equal(mr_config_load(&c, p, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "row.json: field schedule.lr"));
+    assert_null(strstr(e.msg, "comes from"));
+    free(dir);
+}
+
 /* every field is optional: an empty config is the paper's R-50-FPN
  * set-up with the documented defaults (config.h) */
 static void test_empty_config_defaults(void **st)
@@ -366,6 +393,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_every_shipped_config),
     cmocka_unit_test(test_base_deep_merge_and_roundtrip),
     cmocka_unit_test(test_short_schedules),
+    cmocka_unit_test(test_base_blame),
     cmocka_unit_test(test_empty_config_defaults),
     cmocka_unit_test(test_bad_configs),
     cmocka_unit_test(test_mask_mlp_layers),

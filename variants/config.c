@@ -66,6 +66,47 @@ static int load_merged(const char *path, int depth, cJSON **out, mr_err *e)
     return MR_OK;
 }
 
+/* The merged config failed on "field A.B...": name the file of the base
+ * chain whose value won (the first, from path down its bases, that sets
+ * that field), when it is not path itself. */
+static void blame_base(const char *path, mr_err *e)
+{
+    const char *f = strstr(e->msg, ": field ");
+    if (!f) return;
+    char field[128];
+    size_t n = 0;
+    for (f += 8; *f && *f != ':' && *f != ' ' && *f != '[' && n + 1 < sizeof field; f++) field[n++] = *f;
+    field[n] = 0;
+    char file[4096];
+    snprintf(file, sizeof file, "%s", path);
+    for (int depth = 0; depth <= 8; depth++) {
+        cJSON *j = NULL;
+        mr_err e2;
+        if (mr_json_load_file(file, &j, &e2)) return;
+        const cJSON *v = j;
+        char tmp[128], *save = NULL;
+        snprintf(tmp, sizeof tmp, "%s", field);
+        for (char *k = strtok_r(tmp, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+            v = cJSON_GetObjectItemCaseSensitive(v, k);
+        if (v) {
+            if (depth) {
+                size_t l = strlen(e->msg);
+                snprintf(e->msg + l, sizeof e->msg - l, " (the value comes from its base %s)", file);
+            }
+            cJSON_Delete(j);
+            return;
+        }
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "base");
+        if (!cJSON_IsString(b)) { cJSON_Delete(j); return; }
+        char dir[4096], next[4096];
+        snprintf(dir, sizeof dir, "%s", file);
+        if (b->valuestring[0] == '/') snprintf(next, sizeof next, "%s", b->valuestring);
+        else snprintf(next, sizeof next, "%s/%.2000s", dirname(dir), b->valuestring);
+        snprintf(file, sizeof file, "%s", next);
+        cJSON_Delete(j);
+    }
+}
+
 int mr_config_load(mr_config *c, const char *path, mr_err *e)
 {
     cJSON *j = NULL;
@@ -74,7 +115,10 @@ int mr_config_load(mr_config *c, const char *path, mr_err *e)
     const char *slash = strrchr(path, '/');
     rc = mr_config_parse(c, j, path, e);
     cJSON_Delete(j);
-    if (rc) return rc;
+    if (rc) {
+        if (e) blame_base(path, e);
+        return rc;
+    }
     snprintf(c->file, sizeof c->file, "%s", path);
     if (!c->name[0]) {
         snprintf(c->name, sizeof c->name, "%s", slash ? slash + 1 : path);
