@@ -46,6 +46,8 @@ static const char *USAGE =
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 /* parse "a,b,c" into doubles; returns count or -1 */
+/* comma-separated finite numbers into out[0..cap): their count, -1 when
+ * one is not a number, -2 when there are more than cap */
 static int parse_doubles(const char *s, double *out, int cap)
 {
     int n = 0;
@@ -53,7 +55,8 @@ static int parse_doubles(const char *s, double *out, int cap)
     while (*p) {
         char *end;
         double v = strtod(p, &end);
-        if (end == p || !isfinite(v) || n >= cap) return -1;
+        if (end == p || !isfinite(v)) return -1;
+        if (n >= cap) return -2;
         out[n++] = v;
         p = end;
         if (*p == ',') p++;
@@ -158,6 +161,7 @@ int cmd_eval(int argc, char **argv)
             p.T = n;
         } else {
             int n = parse_doubles(iouthrs, p.iou_thrs, MR_EVAL_MAX_T);
+            if (n == -2) return cli_usage_error("eval", "--iou-thrs: at most %d thresholds", MR_EVAL_MAX_T);
             if (n < 1) return cli_usage_error("eval", "--iou-thrs: expected numbers like 0.5,0.75 or lo:hi:step, got '%s'", iouthrs);
             p.T = n;
         }
@@ -167,6 +171,7 @@ int cmd_eval(int argc, char **argv)
     if (maxdets) {
         double v[MR_EVAL_MAX_M];
         int n = parse_doubles(maxdets, v, MR_EVAL_MAX_M);
+        if (n == -2) return cli_usage_error("eval", "--max-dets: at most %d values", MR_EVAL_MAX_M);
         if (n < 1) return cli_usage_error("eval", "--max-dets: expected integers like 1,10,100, got '%s'", maxdets);
         for (int i = 0; i < n; i++) {
             if (v[i] < 1 || v[i] != floor(v[i]) || v[i] > 1e6) return cli_usage_error("eval", "--max-dets: expected positive integers");

@@ -43,6 +43,9 @@ static void test_usage(void **s)
     expect("--gt a --dt b --iou bbox --threads 0", 2, "--threads", NULL);
     expect("--gt a --dt b --iou bbox --frob", 2, "unknown", NULL);
     expect("--gt a --dt b --iou bbox --area-rng all", 2, "--area-rng", NULL);
+    expect("--gt a --dt b --iou bbox --max-dets 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", 2,
+           "--max-dets: at most 16 values", NULL);
+    expect("--gt a --dt b --iou bbox --max-dets 1,x", 2, "--max-dets: expected integers like 1,10,100", NULL);
     expect("--gt /nonexistent/gt.json --dt b --iou bbox", 1, "/nonexistent/gt.json", NULL);
 }
 
