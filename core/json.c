@@ -397,3 +397,31 @@ int mr_json_write_file(const char *path, const cJSON *j, mr_err *e)
     free(s);
     return rc;
 }
+
+static void diff_at(const cJSON *a, const cJSON *b, const char *prefix, int arrows, char *out, size_t n)
+{
+    const cJSON *x;
+    cJSON_ArrayForEach(x, a) {
+        if (!strcmp(x->string, "name") || !strcmp(x->string, "comment") || !strcmp(x->string, "seed")) continue;
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+        char key[600];
+        snprintf(key, sizeof key, "%.200s%s%.200s", prefix, prefix[0] ? "." : "", x->string);
+        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { diff_at(x, y, key, arrows, out, n); continue; }
+        if (y && cJSON_Compare(x, y, 1)) continue;
+        char *v = cJSON_PrintUnformatted(x), *w = arrows && y ? cJSON_PrintUnformatted(y) : NULL;
+        size_t l = strlen(out);
+        if (v && l + 8 < n) {
+            const char *sep = l ? ", " : "";
+            if (!arrows) snprintf(out + l, n - l, "%s%.120s=%.100s", sep, key, v);
+            else if (w) snprintf(out + l, n - l, "%s%.120s: %.60s -> %.60s", sep, key, v, w);
+            else snprintf(out + l, n - l, "%s%.120s (removed)", sep, key);
+        }
+        free(v);
+        free(w);
+    }
+}
+
+void mr_json_diff(const cJSON *a, const cJSON *b, int arrows, char *out, size_t n)
+{
+    if (n) diff_at(a, b, "", arrows, out, n);
+}

@@ -21,7 +21,8 @@
  *          mr_json_get_int64, mr_json_get_double, mr_json_get_double_range,
  *          mr_json_get_bool, mr_json_get_string, mr_json_get_enum,
  *          mr_json_get_int_array, mr_json_get_double_array,
- *          mr_json_get_object, mr_json_get_array, mr_json_check_keys
+ *          mr_json_get_object, mr_json_get_array, mr_json_check_keys,
+ *          mr_json_diff
  */
 #ifndef MR_JSON_H
 #define MR_JSON_H
@@ -83,5 +84,13 @@ int mr_json_get_array(const cJSON *obj, const char *key, int required, const cJS
 /* Every key of obj must be in allowed[0..n): otherwise "field model.rpn.nms_thres:
  * unknown field (did you mean nms_thresh?)". obj NULL is fine. */
 int mr_json_check_keys(const cJSON *obj, const char *const *allowed, int n, const char *ctx, mr_err *e);
+
+/* The leaves of a that b changes or lacks (objects compared key by key;
+ * "name", "comment" and "seed" skipped), appended to out (n bytes, kept
+ * NUL-terminated) separated by ", ": as "a.b=1, c=\"x\"" (a's values), or
+ * with arrows as "a.b: 1 -> 2, c (removed)". Leaves only in b are not
+ * listed. Used for the tables' "differs" column and for what a run or a
+ * model was made with against the config now. */
+void mr_json_diff(const cJSON *a, const cJSON *b, int arrows, char *out, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
 #include "harness/record.h"
 #include "harness/run_pr.h"
 #include "core/fileio.h"
+#include "core/json.h"
 #include "variants/config.h"
 #include "eval/cocoeval.h"
 
@@ -123,48 +124,6 @@ int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *w
     return MR_OK;
 }
 
-/* The leaves of a that b changes or lacks, skipping name, comment and
- * seed, appended to out: as "a.b=1, c=x" (a's values; the table's
- * "differs" column) or, with arrows, as "a.b: 1 -> 2, c (removed)". Leaves
- * only in b are not listed. */
-static void json_diff_to(const cJSON *a, const cJSON *b, const char *prefix, int arrows, char *out, size_t n)
-{
-    const cJSON *x;
-    cJSON_ArrayForEach(x, a) {
-        if (!strcmp(x->string, "name") || !strcmp(x->string, "comment") || !strcmp(x->string, "seed")) continue;
-        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
-        char key[600];
-        snprintf(key, sizeof key, "%.200s%s%.200s", prefix, prefix[0] ? "." : "", x->string);
-        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { json_diff_to(x, y, key, arrows, out, n); continue; }
-        if (y && cJSON_Compare(x, y, 1)) continue;
-        char *v = cJSON_PrintUnformatted(x), *w = arrows && y ? cJSON_PrintUnformatted(y) : NULL;
-        size_t l = strlen(out);
-        if (v && l + 8 < n) {
-            const char *sep = l ? ", " : "";
-            if (!arrows) snprintf(out + l, n - l, "%s%.120s=%.100s", sep, key, v);
-            else if (w) snprintf(out + l, n - l, "%s%.120s: %.60s -> %.60s", sep, key, v, w);
-            else snprintf(out + l, n - l, "%s%.120s (removed)", sep, key);
-        }
-        free(v);
-        free(w);
-    }
-}
-
-/* "a.b=1, c=x": the leaves where two resolved configs differ */
-static void json_diff(const cJSON *a, const cJSON *b, const char *prefix, char *out, size_t n)
-{
-    json_diff_to(a, b, prefix, 0, out, n);
-}
-
-/* "a.b: 0.005 -> 0.01, c (removed)": the leaves of the config a run was
- * prepared with (old) that the row's config (now) changes or drops. Leaves
- * only in `now` are not listed: a field added to the config schema after
- * the run was prepared has a default that keeps the old behaviour. */
-static void config_changes(const cJSON *old, const cJSON *now, char *out, size_t n)
-{
-    json_diff_to(old, now, "", 1, out, n);
-}
-
 /* the resolved config of a row (through base chains), as JSON */
 static int row_config(const char *configs_dir, const char *table, const char *row, cJSON **out,
                       mr_err *e)
@@ -230,8 +189,10 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
         cJSON *old = NULL;
         mr_err e2;
         if (mr_json_load(j->config, &old, &e2) == MR_OK) {
+            /* leaves only in the row's config now are not listed: a field
+             * added to the schema since has a default that keeps the old behaviour */
             char diff[1024] = "";
-            config_changes(old, cfg, diff, sizeof diff);
+            mr_json_diff(old, cfg, 1, diff, sizeof diff);
             cJSON_Delete(old);
             if (diff[0]) {
                 cJSON_Delete(cfg);
@@ -547,7 +508,7 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
         if (!row_wanted(o, td, r)) continue;
         if (!row_config(o->configs_dir, td->id, td->rows[r].name, &cfg, e)) {
             if (r == td->base) base_cfg = cJSON_Duplicate(cfg, 1);
-            else if (base_cfg) json_diff(cfg, base_cfg, "", diff, sizeof diff);
+            else if (base_cfg) mr_json_diff(cfg, base_cfg, 0, diff, sizeof diff);
         } else snprintf(diff, sizeof diff, "(config unreadable: %.200s)", e->msg);
         cJSON_Delete(cfg);
         int ri = mr_table_add_row(t, td->rows[r].name, td->rows[r].label, diff, td->rows[r].paper_index);
