@@ -29,7 +29,7 @@ int cmd_infer(int argc, char **argv)
         {"threads", required_argument, 0, 't'}, {"score-thresh", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *config = NULL, *weights = NULL, *data = NULL, *image = NULL, *out = NULL;
-    mr_infer_opts o = {1, NULL, -1.0f};
+    mr_infer_opts o = {1, NULL, -1.0f, NULL, 0};
     int c;
     long v;
     double d;
@@ -59,7 +59,14 @@ int cmd_infer(int argc, char **argv)
     if (!data == !image) return cli_usage_error("infer", "give exactly one of --data and --image");
     mr_err e;
     mr_err_clear(&e);
+    char changed[1024];
+    o.changed = changed;
+    o.changed_n = sizeof changed;
     int rc = mr_infer_run(config, weights, data, image, out, &o, &e);
     if (rc) return cli_fail("infer", &e);
+    /* allowed (a train/test mismatch can be the experiment), but said */
+    if (changed[0])
+        fprintf(stderr, "mrcnn infer: note: %s was trained with settings that %s changes: %s\n", weights, config,
+                changed);
     return MR_EXIT_OK;
 }

@@ -122,10 +122,14 @@ static int save(const mr_param_table *pt, const float *mom, const char *path, co
     return rc;
 }
 
-int mr_detector_save_weights(const mr_detector *d, const char *path, const char *categories, mr_err *e)
+int mr_detector_save_weights(const mr_detector *d, const char *path, const char *categories, const char *config,
+                             mr_err *e)
 {
-    const char *mk[2] = {"format", "categories"}, *mv[2] = {"mrcnn", categories};
-    return save(&d->params, NULL, path, mk, mv, categories ? 2 : 1, e);
+    const char *mk[3] = {"format"}, *mv[3] = {"mrcnn"};
+    int n = 1;
+    if (categories) { mk[n] = "categories"; mv[n++] = categories; }
+    if (config) { mk[n] = "config"; mv[n++] = config; }
+    return save(&d->params, NULL, path, mk, mv, n, e);
 }
 
 int mr_trainer_save(const mr_trainer *t, const char *path, const char *fingerprint, mr_err *e)

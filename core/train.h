@@ -73,9 +73,12 @@ void mr_trainer_free(mr_trainer *t);
 
 /* weights only (inference): every parameter must be present with its shape */
 int mr_detector_load_weights(mr_detector *d, const char *path, mr_err *e);
-/* categories: the training set's categories as a JSON array in label order
- * (see harness/train_run.c), stored as the metadata "categories" so that
- * `mrcnn infer --image` names real category ids and keypoints; NULL: none */
-int mr_detector_save_weights(const mr_detector *d, const char *path, const char *categories, mr_err *e);
+/* Metadata, each NULL for none: categories, the training set's categories
+ * as a JSON array in label order (see harness/train_run.c), so that
+ * `mrcnn infer --image` names real category ids and keypoints; config, the
+ * resolved config trained with (JSON), so that inference with another
+ * variant can say what differs. */
+int mr_detector_save_weights(const mr_detector *d, const char *path, const char *categories, const char *config,
+                             mr_err *e);
 
 #endif

@@ -604,8 +604,12 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     }
     snprintf(path, sizeof path, "%s/model_final.safetensors", out_dir);
     char *cats = categories_meta(&tr.ds);
-    rc = cats ? mr_detector_save_weights(d, path, cats, e) : mr_errf(e, MR_ENOMEM, "out of memory");
+    cJSON *cj = mr_config_to_json(&c);
+    char *ctext = cj ? cJSON_PrintUnformatted(cj) : NULL;
+    cJSON_Delete(cj);
+    rc = cats && ctext ? mr_detector_save_weights(d, path, cats, ctext, e) : mr_errf(e, MR_ENOMEM, "out of memory");
     free(cats);
+    free(ctext);
     if (rc) goto done;
     /* evaluation on val */
     mr_coco res;
@@ -976,14 +980,13 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
                  const char *image_path, const char *out_json, const mr_infer_opts *o,
                  mr_err *e)
 {
-    mr_infer_opts defo = {1, NULL, -1.0f};
+    mr_infer_opts defo = {1, NULL, -1.0f, NULL, 0};
     if (!o) o = &defo;
     int threads = o->threads > 0 ? o->threads : 1;
     mr_run_set_threads(threads);
     mr_config c;
     int rc = mr_config_load(&c, config_path, e);
     if (rc) return rc;
-    if (o->score_thresh >= 0) c.spec.box.score_thresh = o->score_thresh;
     /* the class count comes from the weights */
     mr_st_file f;
     if ((rc = mr_st_read(&f, weights, e))) return rc;
@@ -994,7 +997,21 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
     cJSON *cats = NULL;
     if (K1 >= 2 && mr_st_meta(&f, "categories"))
         rc = parse_categories_meta(mr_st_meta(&f, "categories"), K1 - 1, weights, &cats, e);
+    if (!rc && o->changed && o->changed_n) {
+        /* what the weights were trained with that this config changes */
+        o->changed[0] = 0;
+        cJSON *was = mr_st_meta(&f, "config") ? cJSON_Parse(mr_st_meta(&f, "config")) : NULL;
+        cJSON *now = mr_config_to_json(&c);
+        if (cJSON_IsObject(was) && now) {
+            cJSON_DeleteItemFromObjectCaseSensitive(was, "schedule");
+            cJSON_DeleteItemFromObjectCaseSensitive(was, "num_classes");
+            mr_json_diff(was, now, 1, o->changed, o->changed_n);
+        }
+        cJSON_Delete(was);
+        cJSON_Delete(now);
+    }
     mr_st_close(&f);
+    if (o->score_thresh >= 0) c.spec.box.score_thresh = o->score_thresh;   /* after the comparison: an option, not the config */
     if (rc) return rc;
     if (K1 < 2) return mr_errf(e, MR_EUSER, "%s: no roi_heads.box_predictor.cls_score.bias: not a detector checkpoint", weights);
     c.num_classes = K1 - 1;

@@ -45,6 +45,12 @@ typedef struct mr_infer_opts {
     int threads;
     const char *vis_dir;      /* write PNGs with boxes drawn here (NULL = none) */
     float score_thresh;       /* < 0: the config's */
+    /* when set (n bytes): the settings the weights were trained with (their
+     * "config" metadata) that this config changes, as "roi.extractor:
+     * \"roipool\" -> \"roialign\", ..." (schedule and seed not compared),
+     * "" when none or when the weights do not say */
+    char *changed;
+    size_t changed_n;
 } mr_infer_opts;
 
 /* Run weights on a dataset directory's val split (or one image when

@@ -167,7 +167,7 @@ static void make_checkpoint(const char *path, const char *run_ck, const char *fi
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
     mr_detector_init_weights(d, 1);
-    assert_int_equal(mr_detector_save_weights(d, path, cats, &e), MR_OK);
+    assert_int_equal(mr_detector_save_weights(d, path, cats, NULL, &e), MR_OK);
     mr_trainer t;
     assert_int_equal(mr_trainer_init(&t, d, &c.sched, 1, &e), MR_OK);
     t.iter = 10;

@@ -355,6 +355,14 @@ static void test_infer_image_keypoints(void **st)
     assert_string_equal(x, y);
     free(x);
     free(y);
+    assert_null(strstr(out, "note:"));   /* the run's own config: nothing changed */
+    /* another variant than the weights were trained with: allowed, and said */
+    snprintf(cmd, sizeof cmd, "echo '{\"base\": \"%s/run/config.json\", \"roi\": {\"extractor\": \"roipool\", "
+             "\"agg\": \"max\"}}' > %s/pool.json && %s infer --config %s/pool.json --weights %s/run/model_final.safetensors "
+             "--image %s/data/images/val_000001.png --out %s", d, d, tu_bin(), d, d, d, b);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    if (!strstr(out, "changes: roi.extractor: \"roialign\" -> \"roipool\", roi.agg: \"avg\" -> \"max\"")) print_error("%s\n", out);
+    assert_non_null(strstr(out, "changes: roi.extractor: \"roialign\" -> \"roipool\", roi.agg: \"avg\" -> \"max\""));
     snprintf(cmd, sizeof cmd, "mkdir %s/other && ln -s %s/data/images %s/other/images && "
              "sed 's/\"ring\"/\"ringo\"/' %s/data/val.json > %s/other/val.json && %s infer %s --data %s/other --out %s",
              d, d, d, d, d, tu_bin(), wa, d, a);
