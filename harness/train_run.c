@@ -91,9 +91,7 @@ static int split_load(split *s, const mr_config *c, const char *dir, const char 
         return mr_errf(e, MR_EUSER, "%s: no annotations (nothing to train on)", path);
     if (co->num_cats == 0) return mr_errf(e, MR_EUSER, "%s: no categories", path);
     if (s->ds.kp_label > 0) {
-        int64_t id = mr_dataset_cat_of_label(&s->ds, s->ds.kp_label);
-        for (size_t k = 0; k < co->num_cats; k++)
-            if (co->cats[k].id == id) s->kp_cat = (int)k;
+        s->kp_cat = (int)mr_coco_cat_index(co, mr_dataset_cat_of_label(&s->ds, s->ds.kp_label));
     }
     for (int i = 0; i < s->ds.nimg; i++) {
         int w, h;
@@ -115,9 +113,8 @@ static char *categories_meta(const mr_dataset *ds)
     cJSON *a = cJSON_CreateArray();
     for (int k = 1; k <= ds->num_classes; k++) {
         int64_t id = mr_dataset_cat_of_label(ds, k);
-        const mr_coco_cat *cat = NULL;
-        for (size_t q = 0; q < ds->coco.num_cats; q++)
-            if (ds->coco.cats[q].id == id) cat = &ds->coco.cats[q];
+        long ci = mr_coco_cat_index(&ds->coco, id);
+        const mr_coco_cat *cat = ci >= 0 ? &ds->coco.cats[ci] : NULL;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", (double)id);
         cJSON_AddStringToObject(o, "name", cat ? cat->name : "");
@@ -879,9 +876,8 @@ static int check_categories(const split *s, const cJSON *cats, const char *weigh
         int64_t want = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "id")->valuedouble;
         const char *wn = cJSON_GetObjectItemCaseSensitive(o, "name")->valuestring;
         int64_t id = mr_dataset_cat_of_label(&s->ds, k);
-        const char *name = "";
-        for (size_t q = 0; q < s->ds.coco.num_cats; q++)
-            if (s->ds.coco.cats[q].id == id) name = s->ds.coco.cats[q].name;
+        long ci = mr_coco_cat_index(&s->ds.coco, id);
+        const char *name = ci >= 0 ? s->ds.coco.cats[ci].name : "";
         if (id != want || strcmp(name, wn))
             return mr_errf(e, MR_EUSER, "%s: categories differ from those %s was trained on: label %d is category %lld "
                            "'%s' here, %lld '%s' there", s->ds.json_path, weights, k, (long long)id, name,
