@@ -681,6 +681,17 @@ typedef struct hist_series {
     int ncommits;            /* commits with a value */
 } hist_series;
 
+/* one record's value in a history plot: series, commit index, record index */
+typedef struct hist_pt { int s, k, i; double v; } hist_pt;
+
+static int cmp_hist_pt(const void *a, const void *b)
+{
+    const hist_pt *x = a, *y = b;
+    if (x->s != y->s) return x->s < y->s ? -1 : 1;
+    if (x->k != y->k) return x->k < y->k ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
 int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *store_path,
                     const char *const *names, int nnames, const mr_plot_opts *o, int *nplots, mr_err *e)
 {
@@ -727,12 +738,13 @@ int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *sto
         for (int s = 0; s < ns; s++) found |= !strcmp(ser[s].name, names[k]);
         if (!found) { rc = mr_errf(e, MR_EUSER, "%s: no record of config '%s'", store_path, names[k]); goto out; }
     }
+    hist_pt *pt = calloc((size_t)(n ? n : 1), sizeof *pt);
+    double *vals = calloc((size_t)(n ? n : 1), sizeof *vals);
+    if (!pt || !vals) { free(pt); free(vals); rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
     for (int t = 0; t < 3 && !rc; t++) {
-        /* per series and commit: the seeds' AP (points) */
-        for (int s = 0; s < ns; s++) ser[s].ncommits = 0;
-        double *v = calloc((size_t)ns * (size_t)nc * 64, sizeof *v);
-        int *cnt = calloc((size_t)ns * (size_t)nc, sizeof *cnt);
-        if (!v || !cnt) { free(v); free(cnt); rc = mr_errf(e, MR_ENOMEM, "out of memory"); break; }
+        /* the records' AP (points) by series, then commit, then store order:
+         * a group of equal (series, commit) is one point, its seeds' mean */
+        int np = 0;
         for (int i = 0; i < n && !rc; i++) {
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(recs[i], "metrics");
             const cJSON *ev = cJSON_GetObjectItemCaseSensitive(m, ious[t]);
@@ -744,12 +756,13 @@ int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *sto
                              lines[i], ious[t]);
                 break;
             }
-            if (ap->valuedouble < 0) continue;
-            int *c = &cnt[si[i] * nc + ci[i]];
-            if (*c < 64) v[((size_t)si[i] * nc + ci[i]) * 64 + (size_t)(*c)++] = 100 * ap->valuedouble;
+            if (ap->valuedouble >= 0) pt[np++] = (hist_pt){si[i], ci[i], i, 100 * ap->valuedouble};
         }
-        for (int s = 0; s < ns; s++)
-            for (int k = 0; k < nc; k++) ser[s].ncommits += cnt[s * nc + k] > 0;
+        if (rc) break;
+        qsort(pt, (size_t)np, sizeof *pt, cmp_hist_pt);
+        for (int q = 0; q < ns; q++) ser[q].ncommits = 0;
+        for (int q = 0; q < np; q++)
+            if (!q || pt[q].s != pt[q - 1].s || pt[q].k != pt[q - 1].k) ser[pt[q].s].ncommits++;
         char name[64], path[4200];
         snprintf(name, sizeof name, "store_%s_ap", ious[t]);
         mr_atomic_file af;
@@ -769,21 +782,21 @@ int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *sto
                 snprintf(lab, sizeof lab, "%s (config %d of %d)", t2, ser[s].version, ser[s].nversions);
             } else gp_str(lab, sizeof lab, ser[s].name);
             fprintf(af.f, "%s# %s: commit_index AP std seeds\n", nb ? "\n\n" : "", lab);
-            for (int k = 0; k < nc; k++) {
-                int c = cnt[s * nc + k];
-                if (!c) continue;
+            for (int q = 0; q < np;) {
+                if (pt[q].s != s) { q++; continue; }
+                int c = 0, k = pt[q].k;
+                for (; q < np && pt[q].s == s && pt[q].k == k; q++) vals[c++] = pt[q].v;
                 double mu, sd;
-                mean_std(v + ((size_t)s * nc + k) * 64, c, &mu, &sd);
+                mean_std(vals, c, &mu, &sd);
                 fprintf(af.f, "%d %.6g %.6g %d\n", k, mu, c > 1 ? sd : 0, c);
             }
             sb_add(&plot, "%s\"%s\" index %d using 1:2:3 with yerrorlines lw 2 pt %d title \"%s\"",
                    nb ? ", \\\n     " : "plot ", path, nb, 5 + 2 * (nb % 4), lab);
             nb++;
         }
-        free(v);
-        free(cnt);
         if (!opened) { free(plot.p); continue; }
-        if (rc || (rc = mr_atomic_commit(&af, e))) { if (rc && opened) mr_atomic_abort(&af); free(plot.p); break; }
+        if (rc) { mr_atomic_abort(&af); free(plot.p); break; }
+        if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); break; }
         sbuf setup = {0};
         sb_add(&setup, "set xrange [-0.5:%d.5]\nset xtics rotate by 45 right (", nc - 1);
         for (int k = 0; k < nc; k++) sb_add(&setup, "%s\"%s\" %d", k ? ", " : "", commit[k], k);
@@ -795,6 +808,8 @@ int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *sto
         rc = draw(o, name, title, "commit (+: uncommitted changes)", "AP (%)", setup.p ? setup.p : "", plot.p, &made, e);
         free(setup.p);
     }
+    free(pt);
+    free(vals);
 out:
     if (ser) for (int s = 0; s < ns; s++) free(ser[s].config);
     free(ser);
