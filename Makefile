@@ -51,7 +51,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # the version object carries the commit; rebuild it when HEAD moves
-$(BUILD)/core/buildinfo.o: CPPFLAGS += -DMRCNN_GIT_COMMIT='"$(GIT_COMMIT)"' -DMRCNN_GIT_DIRTY=$(GIT_DIRTY)
+$(BUILD)/core/buildinfo.o: CPPFLAGS += -DMRCNN_GIT_COMMIT='"$(GIT_COMMIT)"' -DMRCNN_GIT_DIRTY=$(GIT_DIRTY) -DMRCNN_CFLAGS='"$(OPT)"'
 $(BUILD)/core/buildinfo.o: $(wildcard .git/HEAD .git/index)
 
 $(BUILD)/libmrcnn.a: $(LIB_OBJ)
@@ -64,7 +64,7 @@ $(BUILD)/mrcnn: $(CLI_OBJ) $(BUILD)/libmrcnn.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmrcnn.a $(LDLIBS)
 
 mrcnn: $(BUILD)/mrcnn
-	cp $(BUILD)/mrcnn $@
+	cp $(BUILD)/mrcnn $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/mrcnn_tests: $(TEST_OBJ) $(BUILD)/libmrcnn.a
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libmrcnn.a $(LDLIBS) $(TEST_LDLIBS)

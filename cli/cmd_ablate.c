@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "  --runs DIR      run directories (default runs/ablate)\n"
             "  --results DIR   tables (default results)\n"
             "  --configs DIR   row configs (default variants/configs/ablations)\n"
-            "  --paper FILE    the paper's tables (default ../shared/paper/mask_rcnn_tables.json)\n"
+            "  --paper FILE    the paper's tables (default " MR_PAPER_TABLES ")\n"
             "  --store FILE    results store (default results/store.jsonl); --no-store: none\n"
             "  --rows A,B      only these rows (the base row is always included), e.g.\n"
             "                  2c --rows roialign_ave: RoIPool vs RoIAlign\n"
@@ -148,7 +148,7 @@ int cmd_ablate(int argc, char **argv)
     o.runs_dir = "runs/ablate";
     o.results_dir = "results";
     o.configs_dir = "variants/configs/ablations";
-    o.paper_json = "../shared/paper/mask_rcnn_tables.json";
+    o.paper_json = MR_PAPER_TABLES;
     o.store = "results/store.jsonl";
     const char *data = NULL;
     int c;

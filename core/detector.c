@@ -610,8 +610,9 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
     ms->dlogits = mr_arena_zeros(a, (size_t)(P + 1) * K1 * M * M);
     if (!ms->dlogits) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
     if (P > 0) {
-        L->mask = d->s.mask_loss->forward(P, K1, M, ms->acts.logits, labels, tg);
-        d->s.mask_loss->backward(P, K1, M, ms->acts.logits, labels, tg, 1.0f, ms->dlogits);
+        float w = d->s.mask_loss_weight > 0 ? d->s.mask_loss_weight : 1.0f;
+        L->mask = w * d->s.mask_loss->forward(P, K1, M, ms->acts.logits, labels, tg);
+        d->s.mask_loss->backward(P, K1, M, ms->acts.logits, labels, tg, w, ms->dlogits);
     }
     L->has_mask = 1;
     d->ms.heads += now_ms() - t1;

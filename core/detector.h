@@ -74,6 +74,7 @@ typedef struct mr_detector_spec {
     int mask_on;
     mr_mask_head_cfg mask;
     const mr_mask_loss *mask_loss;
+    float mask_loss_weight;          /* the mask loss's weight in the total (1 by default) */
     int mask_pooled;
     /* the keypoint branch (FPN and C5 taps): kp.num_kp keypoints per
      * instance from the batch, RoIs pooled at kp_pooled (14) */

@@ -4,6 +4,7 @@
 #include "core/fileio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -111,4 +112,13 @@ int mr_file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+void mr_path_for_record(const char *path, char *out, size_t n)
+{
+    char cwd[4096];
+    snprintf(out, n, "%s", path);
+    if (path[0] != '/' || !getcwd(cwd, sizeof cwd)) return;
+    size_t l = strlen(cwd);
+    if (l > 1 && !strncmp(path, cwd, l) && path[l] == '/') snprintf(out, n, "%s", path + l + 1);
 }

@@ -36,5 +36,9 @@ void mr_atomic_abort(mr_atomic_file *af);
 /* mkdir -p; an existing directory is fine */
 int mr_mkdir_p(const char *dir, mr_err *e);
 int mr_file_exists(const char *path);
+/* path as recorded in results: an absolute path under the current directory
+ * becomes relative to it (so committed results carry no machine's absolute
+ * paths); any other path is copied as given */
+void mr_path_for_record(const char *path, char *out, size_t n);
 
 #endif

@@ -91,7 +91,34 @@ int mr_synth_preset(const char *name, mr_synth_params *p, mr_err *e)
         p->max_distractors = 4;
         return MR_OK;
     }
-    return mr_errf(e, MR_EUSAGE, "unknown preset '%s' (expected tiny or bench)", name);
+    if (!strcmp(name, "ci")) {
+        /* the regression gate's preset (harness/regress.c): 64x64, few large,
+         * high-contrast objects, so that a model trained for a few hundred
+         * iterations reaches an AP far from zero and a regression shows */
+        p->size = 64;
+        p->n_train = 400;
+        p->n_val = 100;
+        p->min_objects = 1;
+        p->max_objects = 3;
+        p->min_obj_size = 22;
+        p->max_obj_frac = 0.85;
+        p->max_aspect = 2.5;
+        p->min_visible_frac = 0.6;
+        p->max_outside_frac = 0.05;
+        p->figure_prob = 0;
+        p->worm_width_min = 3;
+        p->worm_width_max = 5;
+        p->crowd_prob = 0;
+        p->min_distractors = 0;
+        p->max_distractors = 2;
+        p->bg_noise = 6;
+        p->obj_noise = 4;
+        p->bg_texture = 0.3;
+        p->min_contrast = 60;
+        p->shape_cats = 1u << CAT_RING | 1u << CAT_CROSS | 1u << CAT_STRIPED | 1u << CAT_CHECKER;
+        return MR_OK;
+    }
+    return mr_errf(e, MR_EUSAGE, "unknown preset '%s' (expected tiny, ci or bench)", name);
 }
 
 /* ---- geometry ---- */
@@ -227,6 +254,17 @@ static long shape_raster(const shape *sh, int S, uint8_t *mask, mr_err *e, int *
 
 static double U(mr_pcg32 *r, double lo, double hi) { return lo + (hi - lo) * mr_pcg32_uniform_double(r); }
 static int I(mr_pcg32 *r, int lo, int hi) { return lo + (int)mr_pcg32_bounded(r, (uint32_t)(hi - lo + 1)); }
+
+/* a non-figure category: any of 1..CAT_WORM, or one of those in
+ * P->shape_cats (a bit per category id) when it names some */
+static int shape_cat(mr_pcg32 *r, const mr_synth_params *P)
+{
+    int allowed[CAT_WORM], n = 0;
+    for (int c = 1; c <= CAT_WORM; c++)
+        if (P->shape_cats >> c & 1) allowed[n++] = c;
+    if (!n) return I(r, 1, CAT_WORM);
+    return allowed[I(r, 0, n - 1)];
+}
 static double noise(mr_pcg32 *r, double amp)
 {
     /* triangular on [-amp, amp]: cheap and bounded */
@@ -575,8 +613,8 @@ int mr_synth_image(const mr_synth_params *P, int split, int index, mr_synth_imag
         for (int tries = 0; tries < 8 && !placed; tries++) {
             o->sh.np = 0;
             o->crowd = is_crowd;
-            o->cat = is_crowd ? I(r, 1, CAT_WORM)
-                              : (mr_pcg32_uniform_double(r) < P->figure_prob ? CAT_FIGURE : I(r, 1, CAT_WORM));
+            o->cat = is_crowd ? shape_cat(r, P)
+                              : (mr_pcg32_uniform_double(r) < P->figure_prob ? CAT_FIGURE : shape_cat(r, P));
             o->is_fig = o->cat == CAT_FIGURE;
             double lo = o->is_fig ? fmax(P->min_figure_size, P->min_obj_size) : P->min_obj_size;
             double hi = fmax(maxext, lo);

@@ -61,6 +61,9 @@ typedef struct mr_synth_params {
     double bg_texture;      /* contrast of the background pattern (0..1) */
     double min_contrast;    /* minimum mean |RGB difference| between an
                                object's colour and the background under it */
+    unsigned shape_cats;    /* non-figure categories drawn: bit c for category
+                               id c (1..6); 0 = all six. Every category stays
+                               in the JSON's list either way */
 } mr_synth_params;
 
 /* The defaults (= preset "bench"). */

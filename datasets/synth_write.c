@@ -146,6 +146,7 @@ static cJSON *params_json(const mr_synth_params *P)
     PN(max_outside_frac); PN(figure_prob); PN(min_figure_size); PN(worm_width_min);
     PN(worm_width_max); PN(crowd_prob); PN(min_distractors); PN(max_distractors);
     PN(bg_noise); PN(obj_noise); PN(bg_texture); PN(min_contrast);
+    if (P->shape_cats) PN(shape_cats);   /* absent for the default: older files unchanged */
 #undef PN
     return o;
 }

@@ -34,6 +34,10 @@
 #include <cjson/cJSON.h>
 #include "core/err.h"
 
+/* the paper's tables as data, relative to the repository root (our copy;
+ * checked against the reference copy in tests/test_harness_store.c) */
+#define MR_PAPER_TABLES "variants/configs/ablations/paper_tables.json"
+
 #define MR_TABLE_MAX_COLS 8
 #define MR_TABLE_MAX_ROWS 16
 #define MR_TABLE_MAX_SEEDS 16
@@ -84,7 +88,7 @@ int mr_table_add_row(mr_table *t, const char *name, const char *label, const cha
 /* Add one seed's values (ncols numbers, percent, NAN = missing) to row r. */
 int mr_table_add_seed(mr_table *t, int r, long seed, const double *vals, mr_err *e);
 
-/* Fill each row's paper[] from the paper JSON (../shared/paper/mask_rcnn_tables.json):
+/* Fill each row's paper[] from the paper JSON (MR_PAPER_TABLES):
  * table t->id, row paper_index, column by name. A missing table, row index
  * or malformed file is an MR_EUSER error naming the path and what is missing. */
 int mr_table_paper_load(mr_table *t, const char *paper_json, mr_err *e);

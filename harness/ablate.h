@@ -74,7 +74,7 @@ typedef struct mr_ablate_opts {
     const char *data_dir;     /* the dataset (train.json, val.json, images) */
     const char *runs_dir;     /* runs/ablate */
     const char *results_dir;  /* results */
-    const char *paper_json;   /* ../shared/paper/mask_rcnn_tables.json */
+    const char *paper_json;   /* MR_PAPER_TABLES */
     const char *store;        /* results/store.jsonl (NULL = none) */
     int dry_run;              /* tabulate what exists, train nothing */
     const char *rows;         /* comma-separated row names to run and show (the base

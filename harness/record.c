@@ -39,6 +39,29 @@ void mr_machine_detect(mr_machine *m, int threads)
     m->threads = threads > 0 ? threads : mr_blas_threads();
     const char *core = mr_blas_core();
     snprintf(m->blas_core, sizeof m->blas_core, "%s", core ? core : "unknown");
+    snprintf(m->arch, sizeof m->arch, "%s", mr_arch());
+    snprintf(m->cpu_isa, sizeof m->cpu_isa, "%s", mr_cpu_isa());
+    snprintf(m->build_isa, sizeof m->build_isa, "%s", mr_build_isa());
+    snprintf(m->compiler, sizeof m->compiler, "%s", mr_compiler());
+    snprintf(m->flags, sizeof m->flags, "%s", mr_build_flags());
+    snprintf(m->class_id, sizeof m->class_id, "%s cpu %s, build %s, OpenBLAS %s, %s %s, %d thread%s", m->arch,
+             m->cpu_isa, m->build_isa, m->blas_core, m->compiler, m->flags, m->threads, m->threads == 1 ? "" : "s");
+}
+
+cJSON *mr_machine_json(const mr_machine *m)
+{
+    cJSON *mj = cJSON_CreateObject();
+    cJSON_AddStringToObject(mj, "cpu", m->cpu);
+    cJSON_AddNumberToObject(mj, "threads", m->threads);
+    cJSON_AddNumberToObject(mj, "cores_online", m->cores_online);
+    cJSON_AddStringToObject(mj, "blas_core", m->blas_core);
+    cJSON_AddStringToObject(mj, "arch", m->arch);
+    cJSON_AddStringToObject(mj, "cpu_isa", m->cpu_isa);
+    cJSON_AddStringToObject(mj, "build_isa", m->build_isa);
+    cJSON_AddStringToObject(mj, "compiler", m->compiler);
+    cJSON_AddStringToObject(mj, "flags", m->flags);
+    cJSON_AddStringToObject(mj, "class", m->class_id);
+    return mj;
 }
 
 int mr_json_load(const char *path, cJSON **out, mr_err *e)
@@ -145,11 +168,7 @@ int mr_record_build(const char *run_dir, const char *config_name, long seed, int
     cJSON_AddStringToObject(r, "commit", commit);
     cJSON_AddBoolToObject(r, "dirty", dirty);
     cJSON_AddStringToObject(r, "date", date);
-    cJSON *mj = cJSON_AddObjectToObject(r, "machine");
-    cJSON_AddStringToObject(mj, "cpu", m.cpu);
-    cJSON_AddNumberToObject(mj, "threads", m.threads);
-    cJSON_AddNumberToObject(mj, "cores_online", m.cores_online);
-    cJSON_AddStringToObject(mj, "blas_core", m.blas_core);
+    cJSON_AddItemToObject(r, "machine", mr_machine_json(&m));
     cJSON_AddStringToObject(r, "config_name", name);
     cJSON_AddItemToObject(r, "config", config);
     config = NULL;
@@ -166,7 +185,9 @@ int mr_record_build(const char *run_dir, const char *config_name, long seed, int
     cJSON_AddItemToObject(r, "ap_per_iou", api);
     if (speed) { cJSON_AddItemToObject(r, "speed", speed); speed = NULL; }
     else cJSON_AddNullToObject(r, "speed");
-    cJSON_AddStringToObject(r, "run_dir", run_dir);
+    char rel[4096];
+    mr_path_for_record(run_dir, rel, sizeof rel);
+    cJSON_AddStringToObject(r, "run_dir", rel);
     *out = r;
 done:
     cJSON_Delete(config);

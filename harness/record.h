@@ -5,7 +5,7 @@
  * finished run directory, written to RUN/record.json and appended to the
  * results store (harness/store.h).
  *
- * defines: mr_machine, mr_machine_detect, mr_record_build, mr_record_commit,
+ * defines: mr_machine, mr_machine_detect, mr_machine_json, mr_record_build, mr_record_commit,
  *          mr_metrics_summary, mr_json_load
  */
 #ifndef MR_RECORD_H
@@ -19,10 +19,22 @@ typedef struct mr_machine {
     int threads;          /* threads the run used */
     int cores_online;     /* sysconf(_SC_NPROCESSORS_ONLN) */
     char blas_core[64];   /* openblas_get_corename() */
+    char arch[16];        /* mr_arch() */
+    char cpu_isa[16];     /* mr_cpu_isa(): what this CPU runs (glibc's libm picks its code by it) */
+    char build_isa[16];   /* mr_build_isa(): what our code was compiled for */
+    char compiler[64];    /* mr_compiler() */
+    char flags[128];      /* mr_build_flags() */
+    /* The machine class: everything that decides a run's bits (BLAS kernel,
+     * CPU and build ISA levels, compiler and flags, threads), one string.
+     * Runs of one config and seed on one class are bitwise identical; on
+     * two classes they are not (docs/regress.md). */
+    char class_id[640];
 } mr_machine;
 
 /* Fill m for a run that uses `threads` threads (<= 0: OpenBLAS's count). */
 void mr_machine_detect(mr_machine *m, int threads);
+/* m as the records' and baselines' "machine" object (caller deletes) */
+cJSON *mr_machine_json(const mr_machine *m);
 
 /* Parse a JSON file into *out (caller deletes); errors name the path and the
  * column where parsing stopped. */

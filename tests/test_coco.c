@@ -301,8 +301,8 @@ static void test_load_both(void **s)
 {
     (void)s;
     char gp[512], dp[512];
-    tu_shared_path(gp, sizeof gp, "coco/gt/person_keypoints_mini.json");
-    tu_shared_path(dp, sizeof dp, "coco/mini-keypoints-s1/dt.json");
+    tu_fixture(gp, sizeof gp, "coco/gt/person_keypoints_mini.json");
+    tu_fixture(dp, sizeof dp, "coco/mini-keypoints-s1/dt.json");
     mr_coco g[2], d[2];
     mr_err e;
     for (int i = 0; i < 2; i++)

@@ -39,15 +39,15 @@ static void test_datasets_coco(void **state)
 {
     (void)state;
     char gt[4096], kp[4096], dir[4096];
-    tu_shared_path(gt, sizeof gt, "coco/gt/instances_mini.json");
-    tu_shared_path(kp, sizeof kp, "coco/gt/person_keypoints_mini.json");
-    tu_shared_path(dir, sizeof dir, "coco/images");
+    tu_fixture(gt, sizeof gt, "coco/images/instances_img8.json");
+    tu_fixture(kp, sizeof kp, "coco/images/person_keypoints_img8.json");
+    tu_fixture(dir, sizeof dir, "coco/images");
     mr_dataset d;
     mr_err e;
     int rc = mr_dataset_load(&d, gt, dir, 1, &e);
     if (rc) fprintf(stderr, "%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
-    assert_int_equal(d.nimg, 79);
+    assert_int_equal(d.nimg, 8);
     assert_int_equal(d.num_classes, 80);
     assert_int_equal(mr_dataset_cat_of_label(&d, 1), 1);
     assert_int_equal(mr_dataset_cat_of_label(&d, 80), 90);
@@ -55,8 +55,8 @@ static void test_datasets_coco(void **state)
     assert_int_equal(mr_dataset_label_of_cat(&d, 90), 80);
     assert_int_equal(mr_dataset_label_of_cat(&d, 12), -1);   /* COCO has no id 12 */
     for (int l = 1; l <= 80; l++) assert_int_equal(mr_dataset_label_of_cat(&d, mr_dataset_cat_of_label(&d, l)), l);
-    assert_int_equal(d.num_crowd, 5);
-    assert_int_equal(d.ninst + d.skipped_degenerate + d.skipped_zero_area, 624);
+    assert_int_equal(d.num_crowd, 1);
+    assert_int_equal(d.ninst + d.skipped_degenerate + d.skipped_zero_area, 60);
     assert_int_equal(d.nkp, 0);
     /* instance labels agree with the annotation's category */
     for (int k = 0; k < d.ninst; k++)
@@ -444,7 +444,7 @@ static void test_datasets_loader(void **state)
     rmdir_rf(dir);
 }
 
-/* On-demand decoding on real COCO images (../shared/coco: 79 JPEGs): a
+/* On-demand decoding on real COCO images (tests/fixtures/coco/images: 8 JPEGs): a
  * loader whose cache holds only a few images gives the same batches as one
  * that caches all of them, its cache stays under its budget, and opening
  * decodes nothing (headers only). A truncated JPEG is reported by the batch
@@ -453,8 +453,8 @@ static void test_datasets_on_demand(void **state)
 {
     (void)state;
     char gt[4096], dir[4096];
-    tu_shared_path(gt, sizeof gt, "coco/gt/instances_mini.json");
-    tu_shared_path(dir, sizeof dir, "coco/images");
+    tu_fixture(gt, sizeof gt, "coco/images/instances_img8.json");
+    tu_fixture(dir, sizeof dir, "coco/images");
     mr_dataset d;
     mr_err e;
     assert_int_equal(mr_dataset_load(&d, gt, dir, 1, &e), MR_OK);

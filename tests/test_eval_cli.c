@@ -62,8 +62,8 @@ static void test_outputs_and_threads(void **s)
 {
     (void)s;
     char gt[512], dt[512], args[3000];
-    tu_shared_path(gt, sizeof gt, "coco/gt/instances_mini.json");
-    tu_shared_path(dt, sizeof dt, "coco/mini-bbox-s1/dt.json");
+    tu_fixture(gt, sizeof gt, "coco/gt/instances_mini.json");
+    tu_fixture(dt, sizeof dt, "coco/mini-bbox-s1/dt.json");
     char *dir = tu_tmpdir("evalcli");
     const char *ext[4] = {"json", "csv", "md", "dat"};
     char *first[4] = {0};
@@ -111,8 +111,8 @@ static void test_strict_and_params(void **s)
 {
     (void)s;
     char gt[512], dt[512], args[2000];
-    tu_shared_path(gt, sizeof gt, "coco/gt/person_keypoints_mini.json");
-    tu_shared_path(dt, sizeof dt, "coco/mini-keypoints-s1/dt.json");
+    tu_fixture(gt, sizeof gt, "coco/gt/person_keypoints_mini.json");
+    tu_fixture(dt, sizeof dt, "coco/mini-keypoints-s1/dt.json");
     snprintf(args, sizeof args, "--gt %s --dt %s --iou keypoints --strict", gt, dt);
     expect(args, 0, "strict:", "maxDets= 20 ] = 0.561");
     snprintf(args, sizeof args, "--gt %s --dt %s --iou keypoints --iou-thrs 0.5:0.95:0.05 --use-cats 1 --img-ids 397133,37777", gt, dt);

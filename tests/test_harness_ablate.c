@@ -62,8 +62,7 @@ static int fake_spawn(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e)
     return MR_OK;
 }
 
-static void opts_for(mr_ablate_opts *o, const char *d, fake *f, char *runs, char *res, char *store,
-                     char *paper)
+static void opts_for(mr_ablate_opts *o, const char *d, fake *f, char *runs, char *res, char *store)
 {
     memset(o, 0, sizeof *o);
     snprintf(runs, 600, "%s/runs", d);
@@ -89,7 +88,7 @@ static void opts_for(mr_ablate_opts *o, const char *d, fake *f, char *runs, char
     o->data_dir = data;
     o->runs_dir = runs;
     o->results_dir = res;
-    o->paper_json = tu_shared_path(paper, 600, "paper/mask_rcnn_tables.json");
+    o->paper_json = MR_PAPER_TABLES;
     o->store = store;
     o->spawn = fake_spawn;
     o->spawn_ctx = f;
@@ -99,10 +98,10 @@ static void test_ablate_fake_2c(void **s)
 {
     (void)s;
     char *d = tu_tmpdir("ablate");
-    char runs[600], res[600], store[600], paper[600];
+    char runs[600], res[600], store[600];
     fake f = {0, 1};
     mr_ablate_opts o;
-    opts_for(&o, d, &f, runs, res, store, paper);
+    opts_for(&o, d, &f, runs, res, store);
     mr_err e;
     /* one row fails: the others finish, the error names the row and its log */
     int rc = mr_ablate_run(&o, &e);
@@ -256,10 +255,10 @@ static void test_ablate_shared_lock(void **s)
 {
     (void)s;
     char *d = tu_tmpdir("ablate_lock");
-    char runs[600], res[600], store[600], paper[600];
+    char runs[600], res[600], store[600];
     fake f = {0, 0};
     mr_ablate_opts o;
-    opts_for(&o, d, &f, runs, res, store, paper);
+    opts_for(&o, d, &f, runs, res, store);
     int go;
     pid_t p = hold_run(runs, store, "2c", "roialign_ave", &go);
     other ot = {go, 0, 0, 0, 0};
@@ -301,10 +300,10 @@ static void test_ablate_all_one_queue(void **s)
 {
     (void)s;
     char *d = tu_tmpdir("ablate_all");
-    char runs[600], res[600], store[600], paper[600];
+    char runs[600], res[600], store[600];
     fake f = {0, 0};
     mr_ablate_opts o;
-    opts_for(&o, d, &f, runs, res, store, paper);
+    opts_for(&o, d, &f, runs, res, store);
     o.table = "all";
     o.seeds = 1;
     int go;
@@ -329,10 +328,10 @@ static void test_ablate_pr_curves(void **s)
 {
     (void)s;
     char *d = tu_tmpdir("ablate_pr");
-    char runs[600], res[600], store[600], paper[600];
+    char runs[600], res[600], store[600];
     fake f = {0, 0};
     mr_ablate_opts o;
-    opts_for(&o, d, &f, runs, res, store, paper);
+    opts_for(&o, d, &f, runs, res, store);
     o.rows = "roipool";   /* the base row only */
     o.seeds = 1;
     o.dry_run = 1;
@@ -343,18 +342,18 @@ static void test_ablate_pr_curves(void **s)
     assert_int_equal(mr_mkdir_p(data, &e), 0);
     o.data_dir = data;
     char abs[PATH_MAX];   /* symlink targets: absolute (the shared path may be relative) */
-    tu_shared_path(src, sizeof src, "coco/gt/instances_mini.json");
+    tu_fixture(src, sizeof src, "coco/gt/instances_mini.json");
     assert_non_null(realpath(src, abs));
     snprintf(p, sizeof p, "%s/val.json", data);
     assert_int_equal(symlink(abs, p), 0);
     snprintf(run, sizeof run, "%s/tiny/2c/roipool/seed1", runs);
     assert_int_equal(mr_mkdir_p(run, &e), 0);
-    tu_shared_path(src, sizeof src, "coco/mini-segm-s1/dt.json");
+    tu_fixture(src, sizeof src, "coco/mini-segm-s1/dt.json");
     assert_non_null(realpath(src, abs));
     snprintf(p, sizeof p, "%s/results_val.json", run);
     assert_int_equal(symlink(abs, p), 0);
     cJSON *ex;
-    tu_shared_path(src, sizeof src, "coco/mini-segm-s1/expected.json");
+    tu_fixture(src, sizeof src, "coco/mini-segm-s1/expected.json");
     assert_int_equal(mr_json_load(src, &ex, &e), 0);
     const cJSON *st = cJSON_GetObjectItem(ex, "stats");
     double ap50 = cJSON_GetArrayItem(st, 1)->valuedouble, ap75 = cJSON_GetArrayItem(st, 2)->valuedouble;
@@ -403,10 +402,10 @@ static void test_ablate_bad_input(void **s)
 {
     (void)s;
     char *d = tu_tmpdir("ablatebad");
-    char runs[600], res[600], store[600], paper[600];
+    char runs[600], res[600], store[600];
     fake f = {0, 0};
     mr_ablate_opts o;
-    opts_for(&o, d, &f, runs, res, store, paper);
+    opts_for(&o, d, &f, runs, res, store);
     mr_err e;
     o.table = "2z";
     assert_int_equal(mr_ablate_run(&o, &e), MR_EUSER);
@@ -491,10 +490,10 @@ static void test_ablate_configs_resolve(void **s)
     int n;
     mr_ablate_names(&ids, &n);
     char *d = tu_tmpdir("ablatecfg");
-    char runs[600], res[600], store[600], paper[600];
+    char runs[600], res[600], store[600];
     fake f = {0, 0};
     mr_ablate_opts o;
-    opts_for(&o, d, &f, runs, res, store, paper);
+    opts_for(&o, d, &f, runs, res, store);
     o.dry_run = 1;
     o.seeds = 1;
     o.store = NULL;

@@ -257,9 +257,8 @@ static void test_table_stats(void **s)
     (void)s;
     mr_table t;
     build_table(&t, 3);
-    char paper[256];
     mr_err e;
-    int rc = mr_table_paper_load(&t, tu_shared_path(paper, sizeof paper, "paper/mask_rcnn_tables.json"), &e);
+    int rc = mr_table_paper_load(&t, MR_PAPER_TABLES, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, 0);
     assert_true(fabs(t.row[0].paper[0] - 26.9) < 1e-9);
@@ -353,17 +352,67 @@ static void test_table_one_seed(void **s)
     assert_non_null(strstr(md, "agree (noise unknown)"));
     free(md);
     /* the paper file: a missing table or row index is an error */
-    char paper[256];
+    const char *paper = MR_PAPER_TABLES;
     mr_err e;
     snprintf(t.id, sizeof t.id, "9z");
-    assert_int_equal(mr_table_paper_load(&t, tu_shared_path(paper, sizeof paper, "paper/mask_rcnn_tables.json"), &e), MR_EUSER);
+    assert_int_equal(mr_table_paper_load(&t, MR_PAPER_TABLES, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "no table \"9z\""));
     snprintf(t.id, sizeof t.id, "2b");
     assert_int_equal(mr_table_paper_load(&t, paper, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "table 2b has 2 rows"));
 }
 
+/* Our copy of the paper's tables equals the reference copy number for
+ * number (every table, row and column), where ../shared/paper has it. */
+static void test_paper_tables_reference(void **s)
+{
+    (void)s;
+    char ref[512];
+    if (!tu_shared_path(ref, sizeof ref, "paper/mask_rcnn_tables.json")) {
+        print_message("  no ../shared/paper/mask_rcnn_tables.json: skipped\n");
+        skip();
+    }
+    cJSON *a = NULL, *b = NULL;
+    mr_err e;
+    assert_int_equal(mr_json_load(MR_PAPER_TABLES, &a, &e), MR_OK);
+    assert_int_equal(mr_json_load(ref, &b, &e), MR_OK);
+    const cJSON *ta = cJSON_GetObjectItemCaseSensitive(a, "tables"), *tb = cJSON_GetObjectItemCaseSensitive(b, "tables");
+    assert_int_equal(cJSON_GetArraySize(ta), cJSON_GetArraySize(tb));
+    const cJSON *t;
+    int cells = 0;
+    cJSON_ArrayForEach(t, tb) {
+        const cJSON *ra = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ta, t->string), "rows");
+        const cJSON *rb = cJSON_GetObjectItemCaseSensitive(t, "rows");
+        assert_int_equal(cJSON_GetArraySize(ra), cJSON_GetArraySize(rb));
+        for (int r = 0; r < cJSON_GetArraySize(rb); r++) {
+            const cJSON *cb = cJSON_GetArrayItem(rb, r), *ca = cJSON_GetArrayItem(ra, r), *f;
+            cJSON_ArrayForEach(f, cb) {
+                const cJSON *g = cJSON_GetObjectItemCaseSensitive(ca, f->string);
+                if (!g) fail_msg("table %s row %d: no field %s", t->string, r, f->string);
+                if (cJSON_IsNumber(f) != cJSON_IsNumber(g) || (cJSON_IsNumber(f) && f->valuedouble != g->valuedouble))
+                    fail_msg("table %s row %d field %s differs from the reference", t->string, r, f->string);
+                cells++;
+            }
+        }
+    }
+    assert_true(cells > 100);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+/* Results committed under results/ carry no absolute path of the machine
+ * that made them (run directories are recorded relative to the repository). */
+static void test_results_no_absolute_paths(void **s)
+{
+    (void)s;
+    char out[4096];
+    int rc = tu_run("grep -rlE '\"(/work|/tmp|/home|/root|/usr|/var|/mnt)/' results", out, sizeof out);
+    if (rc == 0) fail_msg("absolute paths in:\n%s", out);
+}
+
 const struct CMUnitTest th_store_tests[] = {
+    cmocka_unit_test(test_paper_tables_reference),
+    cmocka_unit_test(test_results_no_absolute_paths),
     cmocka_unit_test(test_record_build),
     cmocka_unit_test(test_record_bad_run),
     cmocka_unit_test(test_store_append_load),

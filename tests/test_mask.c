@@ -87,8 +87,8 @@ static void test_fixture_strings(void **s)
 {
     (void)s;
     char gp[512], dp[512];
-    tu_shared_path(gp, sizeof gp, "coco/gt/instances_mini.json");
-    tu_shared_path(dp, sizeof dp, "coco/mini-segm-s1/dt.json");
+    tu_fixture(gp, sizeof gp, "coco/gt/instances_mini.json");
+    tu_fixture(dp, sizeof dp, "coco/mini-segm-s1/dt.json");
     mr_coco gt, dt;
     mr_err e;
     mr_coco_init(&gt);

@@ -7,12 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+const char *tu_fixture(char *buf, size_t n, const char *rel)
+{
+    snprintf(buf, n, "tests/fixtures/%s", rel);
+    return buf;
+}
 
 const char *tu_shared_path(char *buf, size_t n, const char *rel)
 {
     const char *root = getenv("MRCNN_SHARED");
     snprintf(buf, n, "%s/%s", root && *root ? root : "../shared", rel);
-    return buf;
+    return access(buf, F_OK) == 0 ? buf : NULL;
 }
 
 const char *tu_bin(void)

@@ -3,7 +3,7 @@
  * the built binary are, temporary directories, and running `mrcnn` as a
  * subprocess to check its exit code and messages.
  *
- * defines: tu_shared_path, tu_bin, tu_tmpdir, tu_run, tu_file_contains,
+ * defines: tu_fixture, tu_shared_path, tu_bin, tu_tmpdir, tu_run, tu_file_contains,
  *          tu_replace_first
  */
 #ifndef MR_TEST_UTIL_H
@@ -11,7 +11,13 @@
 
 #include <stddef.h>
 
-/* "../shared/<rel>" (or $MRCNN_SHARED/<rel>) into buf; returns buf */
+/* "tests/fixtures/<rel>" into buf (the fixtures committed with the tests,
+ * see tests/fixtures/coco/README.md); returns buf */
+const char *tu_fixture(char *buf, size_t n, const char *rel);
+/* "../shared/<rel>" (or $MRCNN_SHARED/<rel>) into buf, for the optional
+ * large reference files that are not committed (the val2017-sized eval
+ * sets, the reference paper tables); returns buf, or NULL when that path
+ * does not exist (a clone without ../shared: the caller skips) */
 const char *tu_shared_path(char *buf, size_t n, const char *rel);
 /* the mrcnn binary under test ($MRCNN_BIN, else ./mrcnn) */
 const char *tu_bin(void);

@@ -309,8 +309,8 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     CK(mr_json_get_object(j, "heads", 0, &o, label, e));
     mr_json_ctx(ctx, sizeof ctx, label, "heads");
     static const char *const hk[] = {"mask", "mask_head", "mask_loss", "mask_width", "mask_mlp_layers",
-                                     "keypoints", "kp_width", "kp_convs"};
-    CK(mr_json_check_keys(o, hk, 8, ctx, e));
+                                     "keypoints", "kp_width", "kp_convs", "mask_loss_weight"};
+    CK(mr_json_check_keys(o, hk, 9, ctx, e));
     CK(mr_json_get_bool(o, "mask", 0, 0, &c->mask_on, ctx, e));
     CK(get_name(o, "mask_head", "fcn", c->mask_head, sizeof c->mask_head, ctx, e));
     const struct mr_mask_head *mhp = lookup(MR_VK_MASK_HEAD, c->mask_head, label, "heads.mask_head", e);
@@ -330,6 +330,8 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
                        "this config's mask_head is \"%s\" (remove the field)", label, c->mask_head);
     s->mask_loss = mlp;
     s->mask_pooled = 14;
+    CK(mr_json_get_double_range(o, "mask_loss_weight", 0, 1.0, 1e-6, 1e3, &c->mask_loss_weight, ctx, e));
+    s->mask_loss_weight = (float)c->mask_loss_weight;
 
     CK(mr_json_get_bool(o, "keypoints", 0, 0, &c->kp_on, ctx, e));
     CK(mr_json_get_int_range(o, "kp_width", 0, 512, 1, 4096, &c->kp_width, ctx, e));
@@ -448,6 +450,8 @@ cJSON *mr_config_to_json(const mr_config *c)
     /* only for the mlp head, so that the resolved form (and the regression
      * set's fingerprint over it) of every other config is unchanged */
     if (s->mask.kind == MR_MASK_HEAD_MLP) cJSON_AddNumberToObject(o, "mask_mlp_layers", c->mask_mlp_layers);
+    /* likewise only when not the default 1 */
+    if (c->mask_loss_weight != 1.0) cJSON_AddNumberToObject(o, "mask_loss_weight", c->mask_loss_weight);
     cJSON_AddBoolToObject(o, "keypoints", c->kp_on);
     cJSON_AddNumberToObject(o, "kp_width", c->kp_width);
     cJSON_AddNumberToObject(o, "kp_convs", c->kp_convs);

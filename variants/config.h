@@ -25,6 +25,7 @@
  *   heads      {mask [false], mask_head ["fcn"|"mlp"], mask_loss ["sigmoid"], mask_width [256],
  *               mask_mlp_layers [2: mlp only, hidden fc layers of 4*mask_width before
  *               the K*28*28 logits fc; the paper's Table 2e rows are 2 and 3],
+ *               mask_loss_weight [1: the mask loss's weight in the total],
  *               keypoints [false], kp_width [512], kp_convs [8]}
  *   schedule   {iters [90000], batch_size [2], lr [0.02], warmup_iters [1000],
  *               warmup_factor [0.001], steps [[60000, 80000]], gamma [0.1],
@@ -58,6 +59,7 @@ typedef struct mr_config {
     int mask_on, kp_on, mask_width, kp_width, kp_convs;
     int mask_mlp_layers;        /* hidden fc layers of the mlp mask head */
     char mask_head[16], mask_loss[16];
+    double mask_loss_weight;     /* heads.mask_loss_weight [1] */
 } mr_config;
 
 /* Read path (following `base` chains, at most 8 deep) and validate. */
