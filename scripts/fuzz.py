@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fuzz.py — mutation fuzzing of every file mrcnn reads, under ASan + UBSan.
 
-Takes good inputs (the ../shared/coco fixtures, a tiny trained model, the
+Takes good inputs (the tests/fixtures/coco sets, a tiny trained model, the
 committed tables, baseline and store), mutates them (values swapped for
 other JSON types, extreme numbers, NaN/inf tokens, deleted or duplicated
 keys, truncation, byte flips) and runs the command that reads each one with
@@ -28,8 +28,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("MRCNN_SHARED", os.path.join(ROOT, "..", "shared"))
-COCO = os.path.join(SHARED, "coco")
+COCO = os.path.join(ROOT, "tests", "fixtures", "coco")   # the committed fixtures
 BIN = os.path.join(ROOT, "build-asan", "mrcnn")
 PLAIN = os.path.join(ROOT, "mrcnn")
 ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="print_stacktrace=1")

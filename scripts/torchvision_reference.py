@@ -91,7 +91,7 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-IMAGE = os.path.join(ROOT, "..", "shared", "coco", "images", "000000000139.jpg")
+IMAGE = os.path.join(ROOT, "tests", "fixtures", "coco", "images", "000000000139.jpg")
 
 
 # ---------------------------------------------------------------- safetensors

@@ -159,6 +159,23 @@ static void test_regress_cycle(void **s)
     assert_int_equal(r.moved, 0);
     assert_non_null(strstr(r.baseline_used, "class-d.json"));
     mr_regress_result_free(&r);
+    /* injected changes: a key the schema does not know is an error before
+     * training; an injected set never writes a baseline */
+    o.inject[0] = "roi.nope=1";
+    o.ninject = 1;
+    f.calls = 0;
+    assert_int_equal(mr_regress_run(&o, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "nope"));
+    assert_int_equal(f.calls, 0);
+    o.inject[0] = "roi.extractor=roipool";
+    assert_int_equal(mr_regress_run(&o, &r, &e), 0);
+    assert_int_equal(f.calls, 1);
+    assert_non_null(strstr(r.report, "Injected (a test of the gate): `roi.extractor=roipool`"));
+    mr_regress_result_free(&r);
+    o.update = 1;
+    assert_int_equal(mr_regress_run(&o, &r, &e), MR_EUSAGE);
+    o.update = 0;
+    o.ninject = 0;
     /* a baseline without seed statistics cannot be compared across classes */
     o.baseline = base;
     o.update = 1;
