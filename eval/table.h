@@ -36,7 +36,7 @@
 
 /* the paper's tables as data, relative to the repository root (our copy;
  * checked against the reference copy in tests/test_harness_store.c) */
-#define MR_PAPER_TABLES "variants/configs/ablations/paper_tables.json"
+#define MR_PAPER_TABLES "results/paper/mask_rcnn_tables.json"
 
 #define MR_TABLE_MAX_COLS 8
 #define MR_TABLE_MAX_ROWS 16

@@ -43,7 +43,7 @@
 #define MR_REGRESS_AP_EPS 1e-4      /* AP points: exact comparison (same machine class) */
 #define MR_REGRESS_SPEED_TOL 0.30   /* relative change of the speed ratio */
 #define MR_REGRESS_BAND_K 4.0       /* statistical comparison: k standard deviations over seeds */
-#define MR_REGRESS_BAND_FLOOR 1.5   /* ... but never a band narrower than this many AP points */
+#define MR_REGRESS_BAND_FLOOR 3.0   /* ... but never a band narrower than this many AP points */
 #define MR_REGRESS_MAX_INJECT 4
 
 typedef struct mr_regress_set {

@@ -46,7 +46,7 @@ static void test_outside_repo(void **s)
     assert_non_null(strstr(out, "variants/configs/ablations: not found: run mrcnn ablate from the repository root"));
     snprintf(cmd, sizeof cmd, "cd %s && %s regress --baseline b.json", d, tu_bin());
     assert_int_equal(tu_run(cmd, out, sizeof out), 1);
-    assert_non_null(strstr(out, "variants/configs/tiny_fpn.json: not found: run mrcnn regress from the repository root"));
+    assert_non_null(strstr(out, "variants/configs/ci_fpn_mask.json: not found: run mrcnn regress from the repository root"));
     snprintf(cmd, sizeof cmd, "%s/data", d);
     assert_false(mr_file_exists(cmd));
     snprintf(cmd, sizeof cmd, "rm -rf %s", d);
