@@ -8,7 +8,9 @@
  *   proposals (+ gt, sampled) -> RoI extractor -> [res5 + avg pool] -> box head
  *   positives (training) / detections (inference) -> mask head, keypoint head
  * Backward walks the same path in reverse, the RoI extractor and the RPN
- * adding into the same feature-map gradients.
+ * adding into the same feature-map gradients. Every RoI extraction (box,
+ * mask, keypoint; one map or FPN's four) goes through core/roi_extractor.h's
+ * mr_roi_multilevel_forward / _backward, the path the torchvision tests check.
  */
 #include "core/detector.h"
 
@@ -18,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/boxes.h"
 #include "core/json.h"
 #include "core/layers.h"
 #include "core/postprocess.h"
@@ -366,23 +367,20 @@ int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e)
 
 /* ---- the shared forward state of one batch ---- */
 
-/* one RoI feature extraction: R RoIs (R x 5) pooled to P x P from the maps */
+/* one RoI feature extraction: R RoIs (R x 5) pooled to P x P from the maps
+ * (core/roi_extractor.h's multi-level path; ws keeps the level assignment
+ * and aux scratch from the forward for the backward) */
 typedef struct roi_job {
     int R, P;
     const float *rois;
-    int *lvl_order, lvl_count[4];
-    float *lvl_rois;                 /* R x 5, grouped by level */
-    int32_t *aux[4];
+    void *ws;
     float *pooled;                   /* (R, C, P, P) in RoI order */
 } roi_job;
 
 typedef struct fwd_state {
     mr_stage_act stem, st[4];
     mr_fpn_act fpn;
-    int nmaps;                       /* RoI feature maps */
-    const float *maps[4];
-    int mh[4], mw[4];
-    float scale[4];
+    mr_roi_levels lv;                /* the RoI feature maps */
     mr_rpn_act rpn;
     /* RoI stage */
     int R;
@@ -419,20 +417,23 @@ static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_
             rh[l] = f->fpn.H[l];
             rw[l] = f->fpn.W[l];
         }
-        f->nmaps = 4;
+        f->lv.nlevels = 4;   /* P2-P5 */
+        f->lv.k_min = 2;
+        f->lv.canonical_scale = d->s.canonical_scale;
+        f->lv.canonical_level = d->s.canonical_level;
         for (int l = 0; l < 4; l++) {
-            f->maps[l] = f->fpn.p[l];
-            f->mh[l] = f->fpn.H[l];
-            f->mw[l] = f->fpn.W[l];
-            f->scale[l] = 1.0f / (float)(4 << l);
+            f->lv.feat[l] = f->fpn.p[l];
+            f->lv.H[l] = f->fpn.H[l];
+            f->lv.W[l] = f->fpn.W[l];
+            f->lv.scale[l] = 1.0f / (float)(4 << l);
         }
     } else {
         int s = nst - 1;
-        rpn_maps[0] = f->maps[0] = c[s];
-        rh[0] = f->mh[0] = H[s];
-        rw[0] = f->mw[0] = W[s];
-        f->nmaps = 1;
-        f->scale[0] = d->s.tap->roi_scale;
+        rpn_maps[0] = f->lv.feat[0] = c[s];
+        rh[0] = f->lv.H[0] = H[s];
+        rw[0] = f->lv.W[0] = W[s];
+        f->lv.nlevels = 1;
+        f->lv.scale[0] = d->s.tap->roi_scale;
     }
     double t0 = now_ms();
     rc = mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, rh, rw, rpn_maps, a, &f->rpn, e);
@@ -461,78 +462,33 @@ static void trace_backbone(const mr_detector *d, const fwd_state *f)
     }
 }
 
+/* the extraction parameters of job j: the spec's, at j's output size */
+static mr_roi_params job_params(const mr_detector *d, const roi_job *j)
+{
+    mr_roi_params p = d->s.roi_params;
+    p.pooled_h = p.pooled_w = j->P;
+    return p;
+}
+
 /* RoI features of j->rois (j->R x 5) at j->P x j->P into j->pooled */
 static int roi_forward(mr_detector *d, fwd_state *f, roi_job *j, mr_err *e)
 {
     mr_arena *a = &d->arena;
-    int R = j->R, C = d->roi_in_ch, P = j->P;
-    size_t per = (size_t)C * P * P;
-    j->pooled = mr_arena_floats(a, (R ? (size_t)R : 1) * per);
-    j->lvl_order = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
-    j->lvl_rois = mr_arena_floats(a, (size_t)(R + 1) * 5);
-    int *lvl = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
-    if (!j->pooled || !j->lvl_order || !j->lvl_rois || !lvl)
-        return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
-    if (f->nmaps == 4) {
-        mr_fpn_levels(R, j->rois + 1, 5, 2, 5, d->s.canonical_scale, d->s.canonical_level, lvl);
-        mr_fpn_partition(R, lvl, 2, 5, j->lvl_order, j->lvl_count);
-    } else {
-        for (int i = 0; i < R; i++) j->lvl_order[i] = i;
-        j->lvl_count[0] = R;
-    }
-    int start = 0;
-    for (int l = 0; l < f->nmaps; l++) {
-        int n = j->lvl_count[l];
-        for (int i = 0; i < n; i++)
-            memcpy(j->lvl_rois + 5 * (size_t)(start + i), j->rois + 5 * (size_t)j->lvl_order[start + i],
-                   5 * sizeof(float));
-        mr_roi_params p = d->s.roi_params;
-        p.pooled_h = p.pooled_w = P;
-        p.spatial_scale = f->scale[l];
-        size_t auxn = d->s.roi->aux_size(&p, n, C);
-        j->aux[l] = auxn ? mr_arena_alloc(a, auxn * sizeof(int32_t)) : NULL;
-        float *out = mr_arena_floats(a, (n ? (size_t)n : 1) * per);
-        if (!out || (auxn && !j->aux[l])) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
-        if (n) {
-            int rc = d->s.roi->forward(&p, f->rpn.N, C, f->mh[l], f->mw[l], f->maps[l], n,
-                                       j->lvl_rois + 5 * (size_t)start, out, j->aux[l], e);
-            if (rc) return rc;
-            for (int i = 0; i < n; i++)
-                memcpy(j->pooled + (size_t)j->lvl_order[start + i] * per, out + (size_t)i * per,
-                       per * sizeof(float));
-        }
-        start += n;
-    }
-    return MR_OK;
+    int R = j->R, C = d->roi_in_ch;
+    mr_roi_params p = job_params(d, j);
+    j->pooled = mr_arena_floats(a, (R ? (size_t)R : 1) * C * j->P * j->P);
+    j->ws = mr_arena_alloc(a, mr_roi_multilevel_workspace(d->s.roi, &p, R, C));
+    if (!j->pooled || !j->ws) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
+    return mr_roi_multilevel_forward(d->s.roi, &p, &f->lv, f->rpn.N, C, R, j->rois, j->pooled, j->ws, e);
 }
 
 /* dpooled (R, C, P, P) in RoI order -> dmaps[l] += */
-static int roi_backward(mr_detector *d, fwd_state *f, const roi_job *j, const float *dpooled,
-                        float *const *dmaps, mr_err *e)
+static void roi_backward(const mr_detector *d, const fwd_state *f, const roi_job *j,
+                         const float *dpooled, float *const *dmaps)
 {
-    mr_arena *a = &d->arena;
-    int C = d->roi_in_ch, P = j->P;
-    size_t per = (size_t)C * P * P;
-    int start = 0;
-    for (int l = 0; l < f->nmaps; l++) {
-        int n = j->lvl_count[l];
-        if (n) {
-            mr_arena_mark m = mr_arena_get_mark(a);
-            float *g = mr_arena_floats(a, (size_t)n * per);
-            if (!g) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory in backward");
-            for (int i = 0; i < n; i++)
-                memcpy(g + (size_t)i * per, dpooled + (size_t)j->lvl_order[start + i] * per,
-                       per * sizeof(float));
-            mr_roi_params p = d->s.roi_params;
-            p.pooled_h = p.pooled_w = P;
-            p.spatial_scale = f->scale[l];
-            d->s.roi->backward(&p, f->rpn.N, C, f->mh[l], f->mw[l], n, j->lvl_rois + 5 * (size_t)start,
-                               g, j->aux[l], dmaps[l]);
-            mr_arena_release(a, m);
-        }
-        start += n;
-    }
-    return MR_OK;
+    mr_roi_params p = job_params(d, j);
+    mr_roi_multilevel_backward(d->s.roi, &p, &f->lv, f->rpn.N, d->roi_in_ch, j->R, j->rois, dpooled,
+                               j->ws, dmaps);
 }
 
 /* pooled -> box head input (C4: res5 + avg pool), then the box head */
@@ -875,7 +831,7 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
         dmaps[l] = mr_arena_zeros(a, (size_t)N * d->rpn.C * f.rpn.H[l] * f.rpn.W[l]);
         if (!dmaps[l]) return mr_errf(e, MR_ENOMEM, "out of memory in backward");
     }
-    if ((rc = roi_backward(d, &f, &f.box_job, dpooled, dmaps, e))) return rc;
+    roi_backward(d, &f, &f.box_job, dpooled, dmaps);
     d->ms.roi_extract += now_ms() - t4;
     if (d->s.mask_on && ms.P > 0 && d->s.tap->kind != MR_TAP_C4) {
         float *dx = mr_arena_zeros(a, (size_t)ms.P * C * f.mask_job.P * f.mask_job.P);
@@ -884,7 +840,7 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
         if ((rc = mr_mask_head_backward(&d->mh, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
         double tr = now_ms();
         d->ms.heads += tr - tm;
-        if ((rc = roi_backward(d, &f, &f.mask_job, dx, dmaps, e))) return rc;
+        roi_backward(d, &f, &f.mask_job, dx, dmaps);
         d->ms.roi_extract += now_ms() - tr;
     }
     if (d->s.kp_on && ks.P > 0) {
@@ -894,7 +850,7 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
         if ((rc = mr_kp_head_backward(&d->kh, f.kp_job.pooled, &ks.acts, ks.dlogits, dx, a, e))) return rc;
         double tr = now_ms();
         d->ms.heads += tr - tm;
-        if ((rc = roi_backward(d, &f, &f.kp_job, dx, dmaps, e))) return rc;
+        roi_backward(d, &f, &f.kp_job, dx, dmaps);
         d->ms.roi_extract += now_ms() - tr;
     }
     /* (the mask and keypoint parts above are counted as they run) */
