@@ -36,7 +36,7 @@ mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extrac
 {
     mr_detector_spec s;
     memset(&s, 0, sizeof s);
-    s.backbone = (mr_resnet_cfg){50, 1.0f, MR_NORM_FROZEN_BN, 32, 2, 4};
+    s.backbone = (mr_resnet_cfg){50, 1.0f, NULL, 32, 2, 4};  /* the caller sets the norm */
     s.tap = tap;
     s.fpn_channels = 256;
     mr_rpn_cfg *r = &s.rpn;
@@ -112,6 +112,11 @@ int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, m
     s->box.score_thresh = (float)v;
     if ((rc = mr_json_get_double(j, "box_nms_thresh", 1, 0.5, &v, ctx, e))) goto done;
     s->box.nms_thresh = (float)v;
+    if (!s->backbone.norm || strcmp(s->backbone.norm->name, "frozen_bn")) {
+        rc = mr_errf(e, MR_EUSER, "%s: torchvision's detectors use the frozen_bn norm: set the spec's "
+                     "backbone.norm to it first", ctx);
+        goto done;
+    }
     if (strcmp(norm, "frozen_bn")) {
         rc = mr_errf(e, MR_EUSER, "%s: field backbone.norm: expected frozen_bn, got '%s'", ctx, norm);
         goto done;
@@ -122,7 +127,6 @@ int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, m
     }
     s->backbone.depth = depth;
     s->backbone.width = (float)width;
-    s->backbone.norm = MR_NORM_FROZEN_BN;
     s->rpn.pre_nms_test = (int)pre;
     s->rpn.post_nms_test = (int)post;
     /* anchors: one size per FPN level, the same ratios on every level */

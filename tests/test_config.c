@@ -22,6 +22,7 @@
 #include "core/json.h"
 #include "tests/test_util.h"
 #include "variants/config.h"
+#include "variants/registry.h"
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
@@ -136,7 +137,7 @@ static void test_base_deep_merge_and_roundtrip(void **st)
     assert_int_equal(rc, MR_OK);
     assert_int_equal(c.spec.backbone.depth, 18);
     assert_true(c.spec.backbone.width == 0.25f);
-    assert_int_equal(c.spec.backbone.norm, MR_NORM_GN);
+    assert_ptr_equal(c.spec.backbone.norm, mr_registry_norm("gn", &e));
     assert_string_equal(c.roi, "roipool");
     assert_string_equal(c.agg, "max");
     assert_int_equal(c.sched.iters, 100);

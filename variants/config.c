@@ -234,9 +234,9 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     CK(get_name(o, "norm", "frozen_bn", c->norm, sizeof c->norm, ctx, e));
     const mr_norm *nr = lookup(MR_VK_NORM, c->norm, label, "backbone.norm", e);
     if (!nr) return MR_EUSER;
-    s->backbone.norm = nr->kind;
+    s->backbone.norm = nr;
     CK(mr_json_get_int_range(o, "gn_groups", 0, 32, 1, 1024, &s->backbone.gn_groups, ctx, e));
-    CK(mr_json_get_int_range(o, "freeze_at", 0, nr->kind == MR_NORM_GN ? 0 : 2, 0, 5,
+    CK(mr_json_get_int_range(o, "freeze_at", 0, nr->default_freeze_at, 0, 5,
                              &s->backbone.freeze_at, ctx, e));
 
     CK(mr_json_get_object(j, "fpn", 0, &o, label, e));
