@@ -16,12 +16,13 @@ static int chan(float base, float width)
 
 /* declare a conv+norm unit under prefix: <conv_name>.weight, <norm_name>.* */
 static void cn_declare(mr_cn *u, mr_param_table *t, const mr_resnet_cfg *cfg, int cin, int cout,
-                       int k, int stride, const char *conv_name, const char *norm_name,
+                       int k, int stride, int dil, const char *conv_name, const char *norm_name,
                        int trainable)
 {
     char nm[MR_PARAM_NAME_MAX];
     memset(u, 0, sizeof *u);
-    u->c = (mr_conv2d){cin, cout, k, k, stride, stride, k / 2, k / 2, 1, 1};
+    int pad = dil * (k / 2);
+    u->c = (mr_conv2d){cin, cout, k, k, stride, stride, pad, pad, dil, dil};
     int wd[4] = {cout, cin, k, k};
     snprintf(nm, sizeof nm, "%.80s.weight", conv_name);
     mr_params_add(t, nm, 4, wd, MR_INIT_KAIMING_OUT, 0, trainable, &u->w, &u->dw);
@@ -54,13 +55,15 @@ int mr_resnet_declare(mr_resnet *r, const mr_resnet_cfg *cfg, mr_param_table *t,
     if (!cfg->norm || !cfg->norm->declare || !cfg->norm->forward || !cfg->norm->backward ||
         !cfg->norm->stats_size)
         return mr_errf(e, MR_EUSER, "backbone.norm: no norm variant given");
+    if (cfg->res5_dilation < 0 || cfg->res5_dilation > 2)
+        return mr_errf(e, MR_EUSER, "backbone.res5_dilation: %d: expected 1 or 2", cfg->res5_dilation);
     if (cfg->gn_groups < 1)
         return mr_errf(e, MR_EUSER, "backbone.gn_groups: %d: expected >= 1", cfg->gn_groups);
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->stem_ch = chan(64, cfg->width);
     r->stem_trainable = cfg->freeze_at < 1;
-    cn_declare(&r->stem, t, cfg, 3, r->stem_ch, 7, 2, "backbone.body.conv1", "backbone.body.bn1",
+    cn_declare(&r->stem, t, cfg, 3, r->stem_ch, 7, 2, 1, "backbone.body.conv1", "backbone.body.bn1",
                r->stem_trainable);
     int in = r->stem_ch;
     char cname[MR_PARAM_NAME_MAX], nname[MR_PARAM_NAME_MAX];
@@ -71,7 +74,8 @@ int mr_resnet_declare(mr_resnet *r, const mr_resnet_cfg *cfg, mr_param_table *t,
         st->nblocks = nb[s];
         st->in_ch = in;
         st->out_ch = out;
-        st->stride = s == 0 ? 1 : 2;
+        int dil = s == 3 && cfg->res5_dilation == 2 ? 2 : 1;
+        st->stride = s == 0 || dil > 1 ? 1 : 2;
         st->trainable = cfg->freeze_at < s + 2;
         for (int b = 0; b < nb[s]; b++) {
             mr_block *bl = &st->b[b];
@@ -95,13 +99,14 @@ int mr_resnet_declare(mr_resnet *r, const mr_resnet_cfg *cfg, mr_param_table *t,
                 }
                 snprintf(cname, sizeof cname, "%s.conv%d", pre, u + 1);
                 snprintf(nname, sizeof nname, "%s.bn%d", pre, u + 1);
-                cn_declare(&bl->u[u], t, cfg, cin, cout, k, str, cname, nname, st->trainable);
+                cn_declare(&bl->u[u], t, cfg, cin, cout, k, str, k == 3 ? dil : 1, cname, nname,
+                           st->trainable);
             }
             bl->has_down = b == 0 && (stride != 1 || bin != out);
             if (bl->has_down) {
                 snprintf(cname, sizeof cname, "%s.downsample.0", pre);
                 snprintf(nname, sizeof nname, "%s.downsample.1", pre);
-                cn_declare(&bl->down, t, cfg, bin, out, 1, stride, cname, nname, st->trainable);
+                cn_declare(&bl->down, t, cfg, bin, out, 1, stride, 1, cname, nname, st->trainable);
             }
         }
         r->out_ch[s] = out;

@@ -92,6 +92,9 @@ typedef struct mr_resnet_cfg {
     int gn_groups;      /* GroupNorm groups (reduced to divide small widths) */
     int freeze_at;      /* 0 none, 1 stem, 2 stem + layer1, ... 5 all */
     int nstages;        /* stages built: 4 (FPN, C5, and C4 whose layer4 is the head) */
+    int res5_dilation;  /* 0 or 1: none; 2: layer4 keeps stride 1 (its first block's 3x3
+                         * conv and shortcut) and dilates its 3x3 convs by 2, padding 2
+                         * (detectron2's RES5_DILATION, the DC5 tap): C5 at stride 16 */
 } mr_resnet_cfg;
 
 typedef struct mr_resnet {

@@ -76,7 +76,7 @@ mr_detector_spec td_spec_tiny(const char *tap, const char *roi)
     s.backbone.gn_groups = 4;
     s.backbone.freeze_at = 0;
     s.fpn_channels = 16;
-    if (tp && tp->kind == MR_TAP_FPN) {
+    if (tp && tp->rpn_levels > 1) {
         float sz[5] = {8, 16, 32, 64, 128};
         memcpy(s.rpn.sizes, sz, sizeof sz);
     } else {
