@@ -443,25 +443,27 @@ static int write_fps(const char *path, const mr_fps *f, mr_err *e)
     return rc;
 }
 
-/* keep the lines of train_log.jsonl whose iter <= upto (resume) */
-static void truncate_log(const char *path, long upto)
+/* keep the lines of train_log.jsonl whose iter <= upto (resume): rewritten
+ * atomically; a line that does not parse (torn by a kill) is dropped */
+static int truncate_log(const char *path, long upto, mr_err *e)
 {
     char *buf = NULL;
     size_t len = 0;
-    mr_err e;
-    if (mr_read_file(path, &buf, &len, &e)) return;
-    FILE *f = fopen(path, "w");
-    if (f) {
-        char *save = NULL;
-        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            long it = -1;
-            const char *p = strstr(line, "\"iter\":");
-            if (p) it = strtol(p + 7, NULL, 10);
-            if (it >= 0 && it <= upto) fprintf(f, "%s\n", line);
-        }
-        fclose(f);
+    if (!mr_file_exists(path)) return MR_OK;
+    int rc = mr_read_file(path, &buf, &len, e);
+    if (rc) return rc;
+    mr_atomic_file af;
+    if ((rc = mr_atomic_open(&af, path, e))) { free(buf); return rc; }
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, "iter");
+        if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble <= (double)upto)
+            fprintf(af.f, "%s\n", line);
+        cJSON_Delete(j);
     }
     free(buf);
+    return mr_atomic_commit(&af, e);
 }
 
 /* Load the train and val splits for config c and complete c from them
@@ -512,6 +514,15 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     FILE *log = NULL;
     if ((rc = bind_data(&c, config_path, data_dir, &tr, &va, e))) goto done;
     if ((rc = mr_mkdir_p(out_dir, e))) goto done;
+    mr_clean_stale_tmp(out_dir, NULL);   /* temporaries of writers killed before their rename */
+    if (o->resume) {
+        /* a finished run (record.json) or one killed while committing
+         * (record.pending.json): its record is committed, nothing redone */
+        cJSON *cj = mr_config_to_json(&c), *rec = NULL;
+        rc = cj ? mr_record_recover(out_dir, o->store, cj, &rec, e) : mr_errf(e, MR_ENOMEM, "out of memory");
+        cJSON_Delete(cj);
+        if (rc || rec) { cJSON_Delete(rec); goto done; }
+    }
     char path[4096], fp[32];
     snprintf(path, sizeof path, "%s/config.json", out_dir);
     if ((rc = mr_config_write(&c, path, e))) goto done;
@@ -526,7 +537,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         long it = newest_checkpoint(out_dir, ck, sizeof ck);
         if (it > 0) {
             if ((rc = mr_trainer_load(&t, ck, fp, e))) goto done;
-            truncate_log(logpath, t.iter);
+            if ((rc = truncate_log(logpath, t.iter, e))) goto done;
         } else {
             remove(logpath);
         }
