@@ -441,6 +441,10 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
             if (r->nnums != 4) return FAIL(r, "field 'bbox': expected 4 numbers [x, y, w, h], got %zu", r->nnums);
             if (r->nums[2] < 0 || r->nums[3] < 0)
                 return FAIL(r, "field 'bbox': negative width or height (%g, %g)", r->nums[2], r->nums[3]);
+            for (int k = 0; k < 4; k++)   /* finite numbers whose products stay finite */
+                if (fabs(r->nums[k]) > MR_POLY_MAX_COORD)
+                    return FAIL(r, "field 'bbox': %s %g beyond +-%g pixels", k == 0 ? "x" : k == 1 ? "y" : k == 2 ? "width" : "height",
+                                r->nums[k], MR_POLY_MAX_COORD);
             memcpy(a->bbox, r->nums, sizeof a->bbox);
             a->has_bbox = 1;
         } else if (key_is(key, kl, "area")) {
@@ -464,6 +468,10 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
             if (read_num_array(r, "keypoints")) return -1;
             if (r->nnums % 3)
                 return FAIL(r, "field 'keypoints': expected x,y,v triplets, got %zu numbers", r->nnums);
+            for (size_t k = 0; k < r->nnums; k++)
+                if (k % 3 != 2 && fabs(r->nums[k]) > MR_POLY_MAX_COORD)
+                    return FAIL(r, "field 'keypoints': coordinate %g (element %zu) beyond +-%g pixels", r->nums[k], k,
+                                MR_POLY_MAX_COORD);
             a->keypoints = arena_nums(r);
             if (!a->keypoints) return FAIL(r, "out of memory");
             a->num_kpt = (int32_t)(r->nnums / 3);
@@ -806,7 +814,8 @@ out:
  * else it was read into a malloc'd buffer */
 static int map_file(const char *path, const char **buf, size_t *len, int *map, mr_err *e)
 {
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return mr_errf(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return mr_errf(e, MR_EIO, "%s: not a regular file", path); }

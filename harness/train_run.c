@@ -50,7 +50,6 @@
 void openblas_set_num_threads(int);
 int openblas_get_parallel(void);
 int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride);
-int stbi_info(char const *filename, int *x, int *y, int *comp);
 const char *stbi_failure_reason(void);
 
 static double wall(void)
@@ -904,11 +903,10 @@ static int one_image_split(split *s, const mr_config *c, const char *image_path,
     s->kp_cat = -1;
     mr_dataset *d = &s->ds;
     mr_coco_init(&d->coco);
-    int w = 0, h = 0, ch = 0;
-    if (!mr_file_exists(image_path)) return mr_errf(e, MR_EIO, "%s: cannot open", image_path);
-    if (!stbi_info(image_path, &w, &h, &ch))
-        return mr_errf(e, MR_EUSER, "%s: cannot read image (%s)", image_path, stbi_failure_reason());
-    int rc = mr_coco_add_image(&d->coco, 1, w, h, image_path, e);
+    int w = 0, h = 0;
+    int rc = mr_image_info(image_path, &w, &h, e);
+    if (rc) return rc;
+    rc = mr_coco_add_image(&d->coco, 1, w, h, image_path, e);
     /* the model's categories when its weights name them, else ids 1..K */
     for (int k = 1; k <= K && !rc; k++) {
         mr_coco_cat cat;
