@@ -27,6 +27,8 @@ size_t tests_harness(const struct CMUnitTest **out)
         n += th_regress_ntests;
         memcpy(all + n, th_precheck_tests, th_precheck_ntests * sizeof *all);
         n += th_precheck_ntests;
+        memcpy(all + n, th_faults_tests, th_faults_ntests * sizeof *all);
+        n += th_faults_ntests;
     }
     *out = all;
     return n;
