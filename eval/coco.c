@@ -195,6 +195,17 @@ static int key_is(const char *k, size_t n, const char *lit)
 #define FAIL(R, ...) mr_jr_fail(&(R)->j, (R)->where, __VA_ARGS__)
 
 /* a number field; fails naming the field */
+/* a number that did not read (syntax, or beyond double's range): the
+ * reader's message with the field named */
+static int num_fail(reader *r, const char *field)
+{
+    if (r->j.failed != 1 || !r->j.e) return FAIL(r, "%s", "");
+    char what[sizeof r->j.e->msg];
+    snprintf(what, sizeof what, "%s", r->j.e->msg);
+    r->j.failed = 0;
+    return FAIL(r, "field '%s': %s", field, what);
+}
+
 static int read_num(reader *r, const char *field, double *d)
 {
     int64_t i; int ii;
@@ -203,7 +214,7 @@ static int read_num(reader *r, const char *field, double *d)
         if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
         return FAIL(r, "field '%s': expected a number", field);
     }
-    if (mr_jr_number(&r->j, d, &i, &ii)) return FAIL(r, "%s", "");
+    if (mr_jr_number(&r->j, d, &i, &ii)) return num_fail(r, field);
     return 0;
 }
 
@@ -223,7 +234,7 @@ static int read_int(reader *r, const char *field, int64_t *v, int allow_bool)
         return FAIL(r, "field '%s': expected an integer", field);
     }
     double d; int64_t i; int ii;
-    if (mr_jr_number(&r->j, &d, &i, &ii)) return FAIL(r, "%s", "");
+    if (mr_jr_number(&r->j, &d, &i, &ii)) return num_fail(r, field);
     if (ii) { *v = i; return 0; }
     if (d == floor(d) && fabs(d) < 9e15) { *v = (int64_t)d; return 0; }
     return FAIL(r, "field '%s': expected an integer, got %.17g", field, d);
@@ -254,7 +265,7 @@ static int read_num_array(reader *r, const char *field)
         if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
         return FAIL(r, "field '%s'[%zu]: expected a number", field, r->nnums);
     }
-    if (rc) return FAIL(r, "%s", "");
+    if (rc) return num_fail(r, field);
     return 0;
 }
 

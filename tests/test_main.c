@@ -23,7 +23,7 @@
     X(synth) X(datasets) X(image) \
     X(boxes) X(roi) X(rpn) X(detector) X(config) X(train) \
     X(heads) X(reference) \
-    X(harness) X(plot) X(cli)
+    X(harness) X(plot) X(cli) X(inputs)
 
 #define X(g) size_t tests_##g(const struct CMUnitTest **out) __attribute__((weak));
 TEST_GROUPS(X)
