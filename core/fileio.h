@@ -11,7 +11,7 @@
  *
  * defines: mr_read_file, mr_write_file_atomic, mr_atomic_file,
  *          mr_atomic_open, mr_atomic_commit, mr_atomic_abort, mr_mkdir_p,
- *          mr_file_exists, mr_open_regular, mr_clean_stale_tmp
+ *          mr_file_exists, mr_open_regular, mr_clean_stale_tmp, mr_fault_point
  */
 #ifndef MR_FILEIO_H
 #define MR_FILEIO_H
@@ -50,5 +50,10 @@ int mr_file_exists(const char *path);
  * killed before their rename); *removed (may be NULL) gets the count. A
  * missing dir is fine. */
 int mr_clean_stale_tmp(const char *dir, int *removed);
+/* Fault injection for the kill-9 soak (scripts/soak.sh): the process
+ * SIGKILLs itself here when the environment's MRCNN_FAULT_AT is name
+ * ("store_torn", "store_written", "record_pending", "record_stored").
+ * Does nothing otherwise. */
+void mr_fault_point(const char *name);
 
 #endif

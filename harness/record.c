@@ -195,7 +195,9 @@ int mr_record_commit(const char *run_dir, const cJSON *rec, const char *store, m
     rc = mr_write_file_atomic(pending, txt, n + 1, e);
     free(txt);
     if (rc) return rc;
+    mr_fault_point("record_pending");
     if (store && (rc = mr_store_append(store, rec, e))) return rc;
+    mr_fault_point("record_stored");
     if (rename(pending, path) != 0)
         return mr_errf(e, MR_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
     return MR_OK;

@@ -205,6 +205,10 @@ int mr_store_append_ex(const char *path, const cJSON *rec, int *appended, int *t
      * cut back, so the store is exactly as before */
     off_t old = lseek(fd, 0, SEEK_END);
     if (old < 0) { rc = mr_errf(e, MR_EIO, "%s: cannot seek: %s", path, strerror(errno)); goto done; }
+    if (getenv("MRCNN_FAULT_AT") && !strcmp(getenv("MRCNN_FAULT_AT"), "store_torn")) {
+        if (write(fd, line, (n + 1) / 2) < 0) {}   /* half a line, then killed */
+        mr_fault_point("store_torn");
+    }
     ssize_t w = write(fd, line, n + 1);
     int err = errno;
     if (w != (ssize_t)(n + 1) || fsync(fd) != 0) {
@@ -220,6 +224,7 @@ int mr_store_append_ex(const char *path, const cJSON *rec, int *appended, int *t
         goto done;
     }
     *appended = 1;
+    mr_fault_point("store_written");
 done:
     mr_store_free(&st);
     free(buf);
