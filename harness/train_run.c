@@ -442,6 +442,34 @@ static int write_fps(const char *path, const mr_fps *f, mr_err *e)
     return rc;
 }
 
+/* A run resumed after its last iteration (killed while evaluating) times
+ * no training: the training half of its speed is the one speed.json got
+ * when training ended, not 0. */
+static int keep_train_speed(const char *path, mr_fps *f, mr_err *e)
+{
+    if (!mr_file_exists(path)) return MR_OK;
+    cJSON *j = NULL;
+    int rc = mr_json_load_file(path, &j, e);
+    if (rc) return rc;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "train_iter_per_s");
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "protocol"), "iters");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "train_stages_ms");
+    if (!cJSON_IsNumber(v) || !cJSON_IsNumber(it) || !cJSON_IsObject(ms)) {
+        cJSON_Delete(j);
+        return mr_errf(e, MR_EUSER, "%s: expected train_iter_per_s, protocol.iters and train_stages_ms", path);
+    }
+    f->train_iter_per_s = v->valuedouble;
+    f->iters = (long)it->valuedouble;
+    const char *k[4] = {"backbone", "rpn", "roi_extract", "heads"};
+    double *dst[4] = {&f->train_ms.backbone, &f->train_ms.rpn, &f->train_ms.roi_extract, &f->train_ms.heads};
+    for (int i = 0; i < 4; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(ms, k[i]);
+        if (cJSON_IsNumber(x)) *dst[i] = x->valuedouble;
+    }
+    cJSON_Delete(j);
+    return MR_OK;
+}
+
 /* keep the lines of train_log.jsonl whose iter <= upto (resume): rewritten
  * atomically; a line that does not parse (torn by a kill) is dropped */
 static int truncate_log(const char *path, long upto, mr_err *e)
@@ -608,6 +636,13 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     if (timed_iters > 0) {
         ms_add(&f.train_ms, &d->ms, 1.0 / (double)timed_iters);
         ms_add(&f.train_ms, &ms_warm, -1.0 / (double)timed_iters);
+    }
+    snprintf(path, sizeof path, "%s/speed.json", out_dir);
+    if (timed_iters > 0) {
+        /* the training half now: a run killed before its record keeps it */
+        if ((rc = write_fps(path, &f, e))) goto done;
+    } else if ((rc = keep_train_speed(path, &f, e))) {
+        goto done;
     }
     snprintf(path, sizeof path, "%s/model_final.safetensors", out_dir);
     char *cats = categories_meta(&tr.ds);
