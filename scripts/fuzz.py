@@ -122,7 +122,7 @@ class Fuzzer:
             err = p.stderr.decode(errors="replace")
             bad = p.returncode not in ok_codes or "Sanitizer" in err or "runtime error" in err
             what = "exit %d" % p.returncode
-            if not bad and want and p.returncode and want not in err:
+            if not bad and want and p.returncode and want not in err + p.stdout.decode(errors="replace"):
                 bad, what = True, "exit %d without '%s' in the message" % (p.returncode, want)
         except subprocess.TimeoutExpired:
             bad, err, what = True, "", "hang (over %d s)" % timeout
@@ -306,7 +306,9 @@ def main():
         m = tiny_model(f)
         if kind in ("gt", "dt"):
             gt, dt, iou = f.rng.choice(sets)
-            data, path = overflow_doc(doc(gt if kind == "gt" else dt), used[kind])
+            names = used[kind] - ({"segmentation", "counts", "size"} if iou != "segm" else set())
+            # (for bbox and keypoints the reader skips segmentations unparsed: brackets only)
+            data, path = overflow_doc(doc(gt if kind == "gt" else dt), names)
             p = os.path.join(tmp, kind + ".json")
             args = [BIN, "eval", "--gt", p if kind == "gt" else gt, "--dt", p if kind == "dt" else dt, "--iou", iou]
         elif kind == "config":
@@ -338,7 +340,8 @@ def main():
             args = [BIN, "store", "check", p]
         if data is None:
             return
-        f.run("overflow_" + kind, args, data, p, ok_codes=(1, 2), want="finite")
+        # tables: the range check of the field reads it first ("expected a number in [0, 1] or -1")
+        f.run("overflow_" + kind, args, data, p, ok_codes=(1, 2), want="field " if kind == "table" else "finite")
 
     def t_weights_nan():
         m = tiny_model(f)
@@ -370,9 +373,10 @@ def main():
             i = src.find(b"\xff\xc0")
             data = src[:i + 5] + struct.pack(">HH", h, w) + src[i + 9:]
             p = os.path.join(tmp, "big.jpg")
+        over = w * h > 40000000   # datasets/image.h MR_IMAGE_MAX_PIXELS
         f.run("image_size", [BIN, "infer", "--config", m + "/run/config.json", "--weights",
                              m + "/run/model_final.safetensors", "--image", p, "--out", tmp + "/r.json"], data, p,
-              ok_codes=(1,), want="%dx%d" % (w, h), timeout=60)
+              ok_codes=(1,) if over else (0, 1), want="%dx%d" % (w, h) if over else None, timeout=60)
 
     def t_fifo():
         m = tiny_model(f)
@@ -435,7 +439,10 @@ def main():
             elif op < 0.6:
                 lines.insert(i, b"")
             else:
-                lines[i] = f.mutate(json.loads(lines[i])).replace(b"\n", b" ") if lines[i].startswith(b"{") else lines[i]
+                try:
+                    lines[i] = f.mutate(json.loads(lines[i])).replace(b"\n", b" ")
+                except ValueError:   # cut by an earlier step
+                    lines[i] = f.mutate_bytes(lines[i])
         data = b"\n".join(lines) + (b"\n" if f.rng.random() < 0.5 else b"")
         p = os.path.join(tmp, "check.jsonl")
         for ext in (".rejected",):
