@@ -104,7 +104,8 @@ int mr_image_info(const char *path, int *w, int *h, mr_err *e)
         rewind(f);
         if (!stbi_info_from_file(f, &x, &y, &ch)) {
             const char *why = stbi_failure_reason();
-            rc = mr_errf(e, MR_EUSER, "%s: not a readable JPEG or PNG (%s)", path, why ? why : "unknown reason");
+            rc = mr_errf(e, MR_EUSER, "%s: cannot read image (not a readable JPEG or PNG: %s)", path,
+                         why ? why : "unknown reason");
         } else if (!(rc = mr_image_check_size(x, y, path, e))) {
             *w = x;
             *h = y;
