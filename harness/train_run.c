@@ -549,6 +549,15 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         rc = cj ? mr_record_recover(out_dir, o->store, cj, &rec, e) : mr_errf(e, MR_ENOMEM, "out of memory");
         cJSON_Delete(cj);
         if (rc || rec) { cJSON_Delete(rec); goto done; }
+    } else {
+        /* a new run in an old directory: the old run's record (already in
+         * its store) must not make this one look finished if it is killed */
+        const char *old[2] = {"record.json", "record.pending.json"};
+        for (int k = 0; k < 2; k++) {
+            char op[4200];
+            snprintf(op, sizeof op, "%s/%s", out_dir, old[k]);
+            remove(op);
+        }
     }
     char path[4096], fp[32];
     snprintf(path, sizeof path, "%s/config.json", out_dir);
