@@ -30,10 +30,15 @@ cat > "$tmp/soak.json" <<EOF
 {"base": "$PWD/variants/configs/tiny_fpn.json",
  "schedule": {"iters": 60, "warmup_iters": 10, "steps": [40, 50], "checkpoint_every": 10, "log_every": 5}}
 EOF
-train() {  # train RUN STORE [extra args]: one attempt, prints the exit status
-  local run=$1 store=$2; shift 2
-  "$BIN" train --config "$tmp/soak.json" --data "$tmp/data" --out "$run" --store "$store" --quiet --resume "$@" \
+train() {  # train RUN STORE: one attempt in the foreground, its exit status
+  local run=$1 store=$2
+  "$BIN" train --config "$tmp/soak.json" --data "$tmp/data" --out "$run" --store "$store" --quiet --resume \
     >>"$run.log" 2>&1
+}
+train_bg() {  # the same in the background, as its own process group: $! is mrcnn's pid
+  local run=$1 store=$2
+  setsid "$BIN" train --config "$tmp/soak.json" --data "$tmp/data" --out "$run" --store "$store" --quiet --resume \
+    >>"$run.log" 2>&1 &
 }
 same() {  # same DIR_A DIR_B: the outputs bitwise equal
   local f
@@ -58,9 +63,10 @@ for i in $(seq 1 "$TRAINS"); do
     tries=$((tries + 1))
     [ $tries -gt 30 ] && { bad "run$i never finished"; break; }
     if [ "$mode" = timer ] && [ $tries -le 3 ]; then
-      train "$run" "$S" & pid=$!
+      train_bg "$run" "$S"; pid=$!
       sleep "0.$(( RANDOM % 10 ))$(( RANDOM % 10 ))"
-      kill -9 $pid 2>/dev/null; wait $pid; rc=$?
+      kill -9 -- -$pid 2>/dev/null; wait $pid; rc=$?
+      while pgrep -g $pid >/dev/null 2>&1; do sleep 0.1; done
       if [ $rc = 137 ]; then count timer; continue; fi
     elif [ "$mode" != timer ] && [ $tries = 1 ]; then
       MRCNN_FAULT_AT=$mode train "$run" "$S"; rc=$?
@@ -84,9 +90,13 @@ grep -q "$TRAINS records of $TRAINS runs" "$tmp/a/check.txt" || { bad "part A: n
 # ---- part B: ablation sweeps, the whole process group killed ----
 B="$tmp/b"
 mkdir -p "$B"
-ablate() {  # ablate RUNS STORE RESULTS
-  setsid "$BIN" ablate 2c --preset tiny --rows roialign_ave --seeds 2 --iters 20 --jobs 1 --data "$tmp/data" \
+ablate() {  # ablate RUNS STORE RESULTS [&]: in the foreground
+  "$BIN" ablate 2c --preset tiny --rows roialign_ave --seeds 2 --iters 20 --jobs 1 --data "$tmp/data" \
     --runs "$1" --store "$2" --results "$3" >>"$B/ablate.log" 2>&1
+}
+ablate_bg() {  # in the background as its own process group (the sweep and its runs): $! is its pid
+  setsid "$BIN" ablate 2c --preset tiny --rows roialign_ave --seeds 2 --iters 20 --jobs 1 --data "$tmp/data" \
+    --runs "$1" --store "$2" --results "$3" >>"$B/ablate.log" 2>&1 &
 }
 ablate "$B/ref" "$B/ref.jsonl" "$B/refres" || { echo "soak: the reference sweep failed"; tail "$B/ablate.log"; exit 1; }
 # rounds: each a fresh runs folder (4 runs) on the one store; up to 4 kills
@@ -102,10 +112,12 @@ for r in $(seq 1 "$AROUNDS"); do
         f=${faults[$(( 3 + RANDOM % 4 ))]}
         MRCNN_FAULT_AT=$f ablate "$R" "$B/store.jsonl" "$B/res"; count "ablate_$f"; k=$((k + 1)); continue
       fi
-      ablate "$R" "$B/store.jsonl" "$B/res" & pid=$!
+      ablate_bg "$R" "$B/store.jsonl" "$B/res"; pid=$!
       sleep "$(( RANDOM % 4 )).$(( RANDOM % 10 ))"
-      if kill -0 $pid 2>/dev/null; then
-        kill -9 -- -$pid 2>/dev/null; wait $pid; count ablate_timer; k=$((k + 1)); continue
+      if kill -9 -- -$pid 2>/dev/null; then
+        wait $pid; count ablate_timer; k=$((k + 1))
+        while pgrep -g $pid >/dev/null 2>&1; do sleep 0.1; done   # its runs gone too
+        continue
       fi
       wait $pid && break
     else
