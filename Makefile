@@ -5,6 +5,7 @@
 #   make test       build and run every test (one cmocka runner; GROUP=name runs one group)
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       mutation fuzzing of every input file under both (scripts/fuzz.py)
+#   make soak       kill -9 soak of train --resume and ablate (scripts/soak.sh; minutes, not in CI)
 #   make bench      benchmarks; results go to results/bench/
 #   make deps       install the Debian packages the project needs, when missing
 #
@@ -34,7 +35,7 @@ DEPS     = $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
 
-.PHONY: all deps test asan fuzz bench demo clean determinism test-reference
+.PHONY: all deps test asan fuzz soak bench demo clean determinism test-reference
 all: mrcnn
 
 deps:
@@ -105,6 +106,11 @@ asan: deps
 fuzz: deps mrcnn
 	@$(ASAN_BUILD) build-asan/mrcnn
 	python3 scripts/fuzz.py $(FUZZ)
+
+# kill -9 at random points of training and sweeps, inside store and record
+# writes too; results bitwise equal, one record per run (SOAK_TRAINS=N ...)
+soak: deps mrcnn
+	./scripts/soak.sh
 
 bench: deps mrcnn
 	./scripts/bench.sh

@@ -59,6 +59,17 @@ int mr_resnet_declare(mr_resnet *r, const mr_resnet_cfg *cfg, mr_param_table *t,
         return mr_errf(e, MR_EUSER, "backbone.res5_dilation: %d: expected 1 or 2", cfg->res5_dilation);
     if (cfg->gn_groups < 1)
         return mr_errf(e, MR_EUSER, "backbone.gn_groups: %d: expected >= 1", cfg->gn_groups);
+    /* every GN layer has the stem's or a stage's mid channels (or 4x those):
+     * groups that do not divide them are an error, not quietly fewer groups */
+    for (int s = -1; s < 4 && cfg->norm->uses_groups; s++) {
+        int C = chan(s < 0 ? 64 : 64 << s, cfg->width);
+        if (C % cfg->gn_groups)
+            return mr_errf(e, MR_EUSER, "backbone.gn_groups: %d does not divide the %d channels of %s "
+                           "(backbone.width %g): expected a divisor of every GroupNorm layer's channels",
+                           cfg->gn_groups, C, s < 0 ? "backbone.body.conv1" : (const char *[]){
+                           "backbone.body.layer1", "backbone.body.layer2", "backbone.body.layer3",
+                           "backbone.body.layer4"}[s], (double)cfg->width);
+    }
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->stem_ch = chan(64, cfg->width);

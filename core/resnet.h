@@ -41,6 +41,7 @@ struct mr_norm {
     const char *name;
     const char *summary;
     int default_freeze_at;   /* the config's backbone.freeze_at default (2 pretrained, 0 from scratch) */
+    int uses_groups;         /* 1: splits channels into backbone.gn_groups groups, which must divide them */
     /* declare the layer's tensors for C channels under prefix (prefix.weight,
      * prefix.bias, ...; torchvision's bn names) into n and t; trainable: its
      * stage trains. groups: the config's gn_groups (a variant may ignore it). */

@@ -56,6 +56,7 @@ const struct mr_norm mr_norm_gn = {
     .name = "gn",
     .summary = "GroupNorm (32 groups, trained affine; training from scratch)",
     .default_freeze_at = 0,
+    .uses_groups = 1,
     .declare = gn_declare,
     .stats_size = gn_stats_size,
     .forward = gn_forward,
