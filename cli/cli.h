@@ -43,6 +43,7 @@ int cli_double_arg(const char *cmd, const char *opt, const char *text, double lo
     X(plot,     "plot stored results with gnuplot") \
     X(regress,  "compare the current commit against a results baseline") \
     X(compare,  "compare two runs metric by metric") \
+    X(store,    "check (and repair) the results store") \
     X(convert,  "convert checkpoints (torchvision state_dict) to safetensors")
 
 #define MR_DECLARE_CMD(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));

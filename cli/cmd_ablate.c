@@ -60,10 +60,14 @@ static int run_one(int argc, char **argv)
         return MR_EXIT_USAGE;
     }
     mr_train_opts o = {0};
-    o.seed = atol(argv[3]);
-    o.threads = atoi(argv[4]);
-    o.max_iters = atol(argv[5]);
-    o.resume = atoi(argv[6]);
+    long th, rs;
+    if (cli_long_arg("ablate", "run-one SEED", argv[3], 0, LONG_MAX, &o.seed) ||
+        cli_long_arg("ablate", "run-one THREADS", argv[4], 1, 256, &th) ||
+        cli_long_arg("ablate", "run-one ITERS", argv[5], 0, LONG_MAX, &o.max_iters) ||
+        cli_long_arg("ablate", "run-one RESUME", argv[6], 0, 1, &rs))
+        return MR_EXIT_USAGE;
+    o.threads = (int)th;
+    o.resume = (int)rs;
     o.store = strcmp(argv[7], "-") ? argv[7] : NULL;
     o.config_name = argv[8];
     o.quiet = 1;

@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +73,9 @@ static int64_t *parse_ids(const char *s, size_t *n)
     const char *p = s;
     while (v && *p) {
         char *end;
+        errno = 0;
         long long x = strtoll(p, &end, 10);
-        if (end == p) { free(v); return NULL; }
+        if (end == p || errno == ERANGE) { free(v); return NULL; }   /* overflow is refused, not clamped */
         if (k == cap) { cap *= 2; int64_t *w = realloc(v, cap * sizeof *v); if (!w) { free(v); return NULL; } v = w; }
         v[k++] = x;
         p = end;
@@ -203,12 +205,12 @@ int cmd_eval(int argc, char **argv)
     double sig[1024];
     if (cats) {
         cat_ids = parse_ids(cats, &p.num_cat_ids);
-        if (!cat_ids || !p.num_cat_ids) { free(cat_ids); return cli_usage_error("eval", "--cat-ids: expected integers like 1,2,3"); }
+        if (!cat_ids || !p.num_cat_ids) { free(cat_ids); return cli_usage_error("eval", "--cat-ids: '%s' is not a list of integers like 1,2,3 (each in -2^63..2^63-1)", cats); }
         p.cat_ids = cat_ids;
     }
     if (imgs) {
         img_ids = parse_ids(imgs, &p.num_img_ids);
-        if (!img_ids || !p.num_img_ids) { free(cat_ids); free(img_ids); return cli_usage_error("eval", "--img-ids: expected integers"); }
+        if (!img_ids || !p.num_img_ids) { free(cat_ids); free(img_ids); return cli_usage_error("eval", "--img-ids: '%s' is not a list of integers like 1,2,3 (each in -2^63..2^63-1)", imgs); }
         p.img_ids = img_ids;
     }
     if (sigmas) {

@@ -6,6 +6,7 @@
  */
 #include "cli/cli.h"
 #include "harness/precheck.h"
+#include "harness/store.h"
 #include "harness/train_run.h"
 
 #include <getopt.h>
@@ -28,11 +29,13 @@ static void help(void)
            "  --data DIR        dataset directory\n"
            "  --out RUN/        run directory (created)\n"
            "  --resume          continue from the newest checkpoint in RUN/ (same final weights\n"
-           "                    as an uninterrupted run)\n"
+           "                    as an uninterrupted run); a finished run is not redone: its\n"
+           "                    record is added to --store if missing (one record per run)\n"
            "  --threads N       OpenBLAS/OpenMP threads (default 1)\n"
            "  --iters N         override the schedule length (steps scale with it)\n"
            "  --seed S          override the config's seed\n"
-           "  --store FILE      append the run's record to this results store\n"
+           "  --store FILE      append the run's record to this results store (all or nothing,\n"
+           "                    once per run; see mrcnn store --help)\n"
            "  --name NAME       config name recorded (default: the config's)\n"
            "  --quiet           no progress display\n");
 }
@@ -82,7 +85,8 @@ int cmd_train(int argc, char **argv)
     mr_err e;
     mr_err_clear(&e);
     /* the dataset against the config, and the store, before any work */
-    int rc = mr_precheck_train(config, data, o.store, &e);
+    int rc = o.store ? mr_store_recover(o.store, NULL, &e) : MR_OK;   /* a torn append of a killed writer */
+    if (!rc) rc = mr_precheck_train(config, data, o.store, &e);
     if (!rc) rc = mr_train_run(config, data, out, &o, &e);
     if (rc) return cli_fail("train", &e);
     fprintf(stderr, "mrcnn train: done, results in %s\n", out);

@@ -8,7 +8,9 @@
  *   proposals (+ gt, sampled) -> RoI extractor -> [res5 + avg pool] -> box head
  *   positives (training) / detections (inference) -> mask head, keypoint head
  * Backward walks the same path in reverse, the RoI extractor and the RPN
- * adding into the same feature-map gradients.
+ * adding into the same feature-map gradients. Every RoI extraction (box,
+ * mask, keypoint; one map or FPN's four) goes through core/roi_extractor.h's
+ * mr_roi_multilevel_forward / _backward, the path the torchvision tests check.
  */
 #include "core/detector.h"
 
@@ -18,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/boxes.h"
 #include "core/json.h"
 #include "core/layers.h"
 #include "core/postprocess.h"
@@ -35,13 +36,13 @@ mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extrac
 {
     mr_detector_spec s;
     memset(&s, 0, sizeof s);
-    s.backbone = (mr_resnet_cfg){50, 1.0f, MR_NORM_FROZEN_BN, 32, 2, 4};
+    s.backbone = (mr_resnet_cfg){50, 1.0f, NULL, 32, 2, 4, 1};  /* the caller sets the norm */
     s.tap = tap;
     s.fpn_channels = 256;
     mr_rpn_cfg *r = &s.rpn;
-    int fpn = tap && tap->kind == MR_TAP_FPN;
-    r->nlevels = fpn ? 5 : 1;
-    r->sizes_per_level = fpn ? 1 : 5;
+    int multi = tap && tap->rpn_levels > 1;
+    r->nlevels = tap ? tap->rpn_levels : 1;
+    r->sizes_per_level = multi ? 1 : 5;
     for (int i = 0; i < 5; i++) r->sizes[i] = (float)(32 << i);
     r->nratios = 3;
     r->ratios[0] = 0.5f; r->ratios[1] = 1.0f; r->ratios[2] = 2.0f;
@@ -52,7 +53,7 @@ mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extrac
     r->batch_per_image = 256; r->positive_fraction = 0.5f;
     r->beta = 1.0f / 9.0f;
     mr_box_head_cfg *b = &s.box;
-    b->kind = tap && tap->kind == MR_TAP_C4 ? MR_BOX_HEAD_RES5 : MR_BOX_HEAD_FC2;
+    b->kind = tap ? tap->box_head : MR_BOX_HEAD_FC2;
     b->num_classes = num_classes + 1;
     b->fc_dim = 1024;
     b->batch_per_image = tap ? tap->default_batch : 512;
@@ -76,7 +77,7 @@ int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, m
     cJSON *j = NULL;
     int rc = mr_json_parse(config_json, strlen(config_json), ctx, &j, e);
     if (rc) return rc;
-    if (!s->tap || s->tap->kind != MR_TAP_FPN) {
+    if (!s->tap || strcmp(s->tap->name, "fpn")) {
         rc = mr_errf(e, MR_EUSER, "%s: mrcnn builds torchvision's detectors with the fpn tap", ctx);
         goto done;
     }
@@ -111,6 +112,11 @@ int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, m
     s->box.score_thresh = (float)v;
     if ((rc = mr_json_get_double(j, "box_nms_thresh", 1, 0.5, &v, ctx, e))) goto done;
     s->box.nms_thresh = (float)v;
+    if (!s->backbone.norm || strcmp(s->backbone.norm->name, "frozen_bn")) {
+        rc = mr_errf(e, MR_EUSER, "%s: torchvision's detectors use the frozen_bn norm: set the spec's "
+                     "backbone.norm to it first", ctx);
+        goto done;
+    }
     if (strcmp(norm, "frozen_bn")) {
         rc = mr_errf(e, MR_EUSER, "%s: field backbone.norm: expected frozen_bn, got '%s'", ctx, norm);
         goto done;
@@ -121,7 +127,6 @@ int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, m
     }
     s->backbone.depth = depth;
     s->backbone.width = (float)width;
-    s->backbone.norm = MR_NORM_FROZEN_BN;
     s->rpn.pre_nms_test = (int)pre;
     s->rpn.post_nms_test = (int)post;
     /* anchors: one size per FPN level, the same ratios on every level */
@@ -197,6 +202,49 @@ done:
     return rc;
 }
 
+/* the box head is res5 + average pool on the RoI features (the C4 design):
+ * the mask head then runs on those res5 outputs */
+static int res5_head(const mr_detector *d)
+{
+    return d->s.box.kind == MR_BOX_HEAD_RES5;
+}
+
+/* ---- one-map taps (c4, c5, dc5) ---- */
+
+int mr_tap_single_declare(void *state, const mr_detector_spec *s, const int body_ch[4],
+                          mr_param_table *t, int *map_ch, mr_err *e)
+{
+    (void)state; (void)t; (void)e;
+    *map_ch = body_ch[s->tap->body_stages - 1];
+    return MR_OK;
+}
+
+int mr_tap_single_forward(const void *state, const mr_detector_spec *s, int N, const int H[4],
+                          const int W[4], const float *const c[4], mr_arena *a, void *act,
+                          mr_tap_maps *out, mr_err *e)
+{
+    (void)state; (void)N; (void)a; (void)act; (void)e;
+    int l = s->tap->body_stages - 1;
+    out->nrpn = 1;
+    out->rpn[0] = out->lv.feat[0] = c[l];
+    out->rh[0] = out->lv.H[0] = H[l];
+    out->rw[0] = out->lv.W[0] = W[l];
+    out->lv.nlevels = 1;
+    out->lv.scale[0] = s->tap->roi_scale;
+    return MR_OK;
+}
+
+int mr_tap_single_backward(const void *state, const mr_detector_spec *s, const void *act, int N,
+                           int map_ch, const mr_tap_maps *out, float *const *dmaps, float *const dc[4],
+                           mr_arena *a, mr_err *e)
+{
+    (void)state; (void)act; (void)a; (void)e;
+    float *dst = dc[s->tap->body_stages - 1];
+    size_t n = (size_t)N * map_ch * out->rh[0] * out->rw[0];
+    for (size_t i = 0; i < n; i++) dst[i] += dmaps[0][i];
+    return MR_OK;
+}
+
 int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *e)
 {
     *out = NULL;
@@ -208,10 +256,20 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
     if (!d) return mr_errf(e, MR_ENOMEM, "detector: out of memory");
     d->s = *spec;
     d->s.rpn.nlevels = spec->tap->rpn_levels;
-    d->s.box.kind = spec->tap->kind == MR_TAP_C4 ? MR_BOX_HEAD_RES5 : MR_BOX_HEAD_FC2;
+    d->s.box.kind = spec->tap->box_head;
+    d->s.backbone.res5_dilation = spec->tap->res5_dilation;
     mr_arena_init(&d->arena, 0);
     mr_param_table *t = &d->params;
     if ((rc = mr_resnet_declare(&d->rn, &d->s.backbone, t, e))) goto fail;
+    const mr_tap *tap = spec->tap;
+    if (tap->body_stages < 1 || tap->body_stages > 4 || !tap->declare || !tap->forward || !tap->backward) {
+        rc = mr_errf(e, MR_EINTERNAL, "tap %s: incomplete descriptor", tap->name);
+        goto fail;
+    }
+    if (tap->state_size && !(d->tap_state = calloc(1, tap->state_size))) {
+        rc = mr_errf(e, MR_ENOMEM, "detector: out of memory");
+        goto fail;
+    }
     int P = d->s.roi_params.pooled_h;
     if (d->s.roi_params.pooled_w != P) {
         rc = mr_errf(e, MR_EUSER, "roi.pooled: expected a square output, got %dx%d", P,
@@ -219,25 +277,17 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
         goto fail;
     }
     int rpn_ch, head_in;
-    switch (spec->tap->kind) {
-    case MR_TAP_FPN:
-        if ((rc = mr_fpn_declare(&d->fpn, d->rn.out_ch, d->s.fpn_channels, t, e))) goto fail;
-        rpn_ch = d->roi_in_ch = d->s.fpn_channels;
-        head_in = d->roi_in_ch * P * P;
-        break;
-    case MR_TAP_C4:
-        rpn_ch = d->roi_in_ch = d->rn.out_ch[2];
+    if ((rc = tap->declare(d->tap_state, &d->s, d->rn.out_ch, t, &rpn_ch, e))) goto fail;
+    d->roi_in_ch = rpn_ch;
+    if (res5_head(d)) {
         head_in = d->rn.out_ch[3];
         if (P % 2) {
-            rc = mr_errf(e, MR_EUSER, "roi.pooled: %d: the C4 tap runs res5 (stride 2) on the RoI "
-                         "features and needs an even size (14)", P);
+            rc = mr_errf(e, MR_EUSER, "roi.pooled: %d: the %s tap runs res5 (stride 2) on the RoI "
+                         "features and needs an even size (14)", P, tap->name);
             goto fail;
         }
-        break;
-    default:
-        rpn_ch = d->roi_in_ch = d->rn.out_ch[3];
+    } else {
         head_in = d->roi_in_ch * P * P;
-        break;
     }
     if ((rc = mr_rpn_declare(&d->rpn, &d->s.rpn, rpn_ch, t, e))) goto fail;
     if ((rc = mr_box_head_declare(&d->box, &d->s.box, head_in, t, e))) goto fail;
@@ -248,7 +298,7 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
         if (d->s.mask_pooled < 1) d->s.mask_pooled = 14;
         mcfg.in_ch = d->roi_in_ch;
         mcfg.in_size = d->s.mask_pooled;
-        if (spec->tap->kind == MR_TAP_C4) {
+        if (res5_head(d)) {
             /* C4: the head runs on the res5 output of the box head's RoIs
              * (paper Fig. 4 left): no convs before the deconv */
             d->s.mask_pooled = P;
@@ -270,8 +320,9 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
     }
     mr_kp_head_cfg kcfg = d->s.kp;
     if (d->s.kp_on) {
-        if (spec->tap->kind == MR_TAP_C4) {
-            rc = mr_errf(e, MR_EUSER, "heads.keypoints: the keypoint branch is not available with the c4 tap yet (use fpn or c5)");
+        if (res5_head(d)) {
+            rc = mr_errf(e, MR_EUSER, "heads.keypoints: the keypoint branch is not available with the %s tap yet "
+                         "(its RoI head is res5; use a tap with a 2fc box head)", tap->name);
             goto fail;
         }
         if (d->s.kp_pooled < 1) d->s.kp_pooled = 14;
@@ -339,6 +390,7 @@ void mr_detector_free(mr_detector *d)
     if (!d) return;
     mr_params_free(&d->params);
     mr_arena_free(&d->arena);
+    free(d->tap_state);
     free(d);
 }
 
@@ -366,23 +418,20 @@ int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e)
 
 /* ---- the shared forward state of one batch ---- */
 
-/* one RoI feature extraction: R RoIs (R x 5) pooled to P x P from the maps */
+/* one RoI feature extraction: R RoIs (R x 5) pooled to P x P from the maps
+ * (core/roi_extractor.h's multi-level path; ws keeps the level assignment
+ * and aux scratch from the forward for the backward) */
 typedef struct roi_job {
     int R, P;
     const float *rois;
-    int *lvl_order, lvl_count[4];
-    float *lvl_rois;                 /* R x 5, grouped by level */
-    int32_t *aux[4];
+    void *ws;
     float *pooled;                   /* (R, C, P, P) in RoI order */
 } roi_job;
 
 typedef struct fwd_state {
     mr_stage_act stem, st[4];
-    mr_fpn_act fpn;
-    int nmaps;                       /* RoI feature maps */
-    const float *maps[4];
-    int mh[4], mw[4];
-    float scale[4];
+    void *tap_act;                   /* the tap's forward state (act_size bytes) */
+    mr_tap_maps maps;                /* the RPN's and the RoI stage's feature maps */
     mr_rpn_act rpn;
     /* RoI stage */
     int R;
@@ -401,41 +450,21 @@ static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_
     if ((rc = mr_resnet_stem_forward(&d->rn, N, b->H, b->W, b->images, a, &f->stem, e))) return rc;
     const float *x = f->stem.out;
     int h = f->stem.OH, w = f->stem.OW;
-    int nst = d->s.tap->kind == MR_TAP_C4 ? 3 : 4;
-    int H[4], W[4];
-    const float *c[4];
+    int nst = d->s.tap->body_stages;
+    int H[4] = {0}, W[4] = {0};
+    const float *c[4] = {0};
     for (int s = 0; s < nst; s++) {
         if ((rc = mr_stage_forward(&d->rn, s, N, h, w, x, a, &f->st[s], e))) return rc;
         x = c[s] = f->st[s].out;
         h = H[s] = f->st[s].OH;
         w = W[s] = f->st[s].OW;
     }
-    const float *rpn_maps[5];
-    int rh[5], rw[5];
-    if (d->s.tap->kind == MR_TAP_FPN) {
-        if ((rc = mr_fpn_forward(&d->fpn, N, H, W, c, a, &f->fpn, e))) return rc;
-        for (int l = 0; l < 5; l++) {
-            rpn_maps[l] = f->fpn.p[l];
-            rh[l] = f->fpn.H[l];
-            rw[l] = f->fpn.W[l];
-        }
-        f->nmaps = 4;
-        for (int l = 0; l < 4; l++) {
-            f->maps[l] = f->fpn.p[l];
-            f->mh[l] = f->fpn.H[l];
-            f->mw[l] = f->fpn.W[l];
-            f->scale[l] = 1.0f / (float)(4 << l);
-        }
-    } else {
-        int s = nst - 1;
-        rpn_maps[0] = f->maps[0] = c[s];
-        rh[0] = f->mh[0] = H[s];
-        rw[0] = f->mw[0] = W[s];
-        f->nmaps = 1;
-        f->scale[0] = d->s.tap->roi_scale;
-    }
+    f->tap_act = d->s.tap->act_size ? mr_arena_alloc(a, d->s.tap->act_size) : NULL;
+    if (d->s.tap->act_size && !f->tap_act) return mr_errf(e, MR_ENOMEM, "tap: out of memory");
+    if ((rc = d->s.tap->forward(d->tap_state, &d->s, N, H, W, c, a, f->tap_act, &f->maps, e))) return rc;
     double t0 = now_ms();
-    rc = mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, rh, rw, rpn_maps, a, &f->rpn, e);
+    rc = mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, f->maps.rh, f->maps.rw, f->maps.rpn, a,
+                        &f->rpn, e);
     d->ms.rpn_head += now_ms() - t0;
     return rc;
 }
@@ -445,13 +474,12 @@ static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_
 static void trace_backbone(const mr_detector *d, const fwd_state *f)
 {
     static const char *const body[4] = {"body.c2", "body.c3", "body.c4", "body.c5"};
-    static const char *const fpn[5] = {"fpn.0", "fpn.1", "fpn.2", "fpn.3", "fpn.pool"};
-    int N = f->rpn.N, nst = d->s.tap->kind == MR_TAP_C4 ? 3 : 4;
+    const char *const *names = d->s.tap->trace_names;
+    int N = f->rpn.N, nst = d->s.tap->body_stages;
     for (int s = 0; s < nst; s++)
         trace_t(d, body[s], f->st[s].out, 4, N, d->rn.out_ch[s], f->st[s].OH, f->st[s].OW);
-    if (d->s.tap->kind == MR_TAP_FPN)
-        for (int l = 0; l < 5; l++)
-            trace_t(d, fpn[l], f->fpn.p[l], 4, N, d->s.fpn_channels, f->fpn.H[l], f->fpn.W[l]);
+    for (int l = 0; names && l < f->maps.nrpn; l++)
+        trace_t(d, names[l], f->maps.rpn[l], 4, N, d->roi_in_ch, f->maps.rh[l], f->maps.rw[l]);
     for (int l = 0; l < f->rpn.nlevels; l++) {
         char name[40];
         snprintf(name, sizeof name, "rpn.objectness.%d", l);
@@ -461,78 +489,33 @@ static void trace_backbone(const mr_detector *d, const fwd_state *f)
     }
 }
 
+/* the extraction parameters of job j: the spec's, at j's output size */
+static mr_roi_params job_params(const mr_detector *d, const roi_job *j)
+{
+    mr_roi_params p = d->s.roi_params;
+    p.pooled_h = p.pooled_w = j->P;
+    return p;
+}
+
 /* RoI features of j->rois (j->R x 5) at j->P x j->P into j->pooled */
 static int roi_forward(mr_detector *d, fwd_state *f, roi_job *j, mr_err *e)
 {
     mr_arena *a = &d->arena;
-    int R = j->R, C = d->roi_in_ch, P = j->P;
-    size_t per = (size_t)C * P * P;
-    j->pooled = mr_arena_floats(a, (R ? (size_t)R : 1) * per);
-    j->lvl_order = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
-    j->lvl_rois = mr_arena_floats(a, (size_t)(R + 1) * 5);
-    int *lvl = mr_arena_alloc(a, sizeof(int) * (size_t)(R + 1));
-    if (!j->pooled || !j->lvl_order || !j->lvl_rois || !lvl)
-        return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
-    if (f->nmaps == 4) {
-        mr_fpn_levels(R, j->rois + 1, 5, 2, 5, d->s.canonical_scale, d->s.canonical_level, lvl);
-        mr_fpn_partition(R, lvl, 2, 5, j->lvl_order, j->lvl_count);
-    } else {
-        for (int i = 0; i < R; i++) j->lvl_order[i] = i;
-        j->lvl_count[0] = R;
-    }
-    int start = 0;
-    for (int l = 0; l < f->nmaps; l++) {
-        int n = j->lvl_count[l];
-        for (int i = 0; i < n; i++)
-            memcpy(j->lvl_rois + 5 * (size_t)(start + i), j->rois + 5 * (size_t)j->lvl_order[start + i],
-                   5 * sizeof(float));
-        mr_roi_params p = d->s.roi_params;
-        p.pooled_h = p.pooled_w = P;
-        p.spatial_scale = f->scale[l];
-        size_t auxn = d->s.roi->aux_size(&p, n, C);
-        j->aux[l] = auxn ? mr_arena_alloc(a, auxn * sizeof(int32_t)) : NULL;
-        float *out = mr_arena_floats(a, (n ? (size_t)n : 1) * per);
-        if (!out || (auxn && !j->aux[l])) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
-        if (n) {
-            int rc = d->s.roi->forward(&p, f->rpn.N, C, f->mh[l], f->mw[l], f->maps[l], n,
-                                       j->lvl_rois + 5 * (size_t)start, out, j->aux[l], e);
-            if (rc) return rc;
-            for (int i = 0; i < n; i++)
-                memcpy(j->pooled + (size_t)j->lvl_order[start + i] * per, out + (size_t)i * per,
-                       per * sizeof(float));
-        }
-        start += n;
-    }
-    return MR_OK;
+    int R = j->R, C = d->roi_in_ch;
+    mr_roi_params p = job_params(d, j);
+    j->pooled = mr_arena_floats(a, (R ? (size_t)R : 1) * C * j->P * j->P);
+    j->ws = mr_arena_alloc(a, mr_roi_multilevel_workspace(d->s.roi, &p, R, C));
+    if (!j->pooled || !j->ws) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory");
+    return mr_roi_multilevel_forward(d->s.roi, &p, &f->maps.lv, f->rpn.N, C, R, j->rois, j->pooled, j->ws, e);
 }
 
 /* dpooled (R, C, P, P) in RoI order -> dmaps[l] += */
-static int roi_backward(mr_detector *d, fwd_state *f, const roi_job *j, const float *dpooled,
-                        float *const *dmaps, mr_err *e)
+static void roi_backward(const mr_detector *d, const fwd_state *f, const roi_job *j,
+                         const float *dpooled, float *const *dmaps)
 {
-    mr_arena *a = &d->arena;
-    int C = d->roi_in_ch, P = j->P;
-    size_t per = (size_t)C * P * P;
-    int start = 0;
-    for (int l = 0; l < f->nmaps; l++) {
-        int n = j->lvl_count[l];
-        if (n) {
-            mr_arena_mark m = mr_arena_get_mark(a);
-            float *g = mr_arena_floats(a, (size_t)n * per);
-            if (!g) return mr_errf(e, MR_ENOMEM, "RoI stage: out of memory in backward");
-            for (int i = 0; i < n; i++)
-                memcpy(g + (size_t)i * per, dpooled + (size_t)j->lvl_order[start + i] * per,
-                       per * sizeof(float));
-            mr_roi_params p = d->s.roi_params;
-            p.pooled_h = p.pooled_w = P;
-            p.spatial_scale = f->scale[l];
-            d->s.roi->backward(&p, f->rpn.N, C, f->mh[l], f->mw[l], n, j->lvl_rois + 5 * (size_t)start,
-                               g, j->aux[l], dmaps[l]);
-            mr_arena_release(a, m);
-        }
-        start += n;
-    }
-    return MR_OK;
+    mr_roi_params p = job_params(d, j);
+    mr_roi_multilevel_backward(d->s.roi, &p, &f->maps.lv, f->rpn.N, d->roi_in_ch, j->R, j->rois, dpooled,
+                               j->ws, dmaps);
 }
 
 /* pooled -> box head input (C4: res5 + avg pool), then the box head */
@@ -541,7 +524,7 @@ static int heads_forward(mr_detector *d, fwd_state *f, mr_err *e)
     mr_arena *a = &d->arena;
     const float *x = f->pooled;
     int rc;
-    if (d->s.tap->kind == MR_TAP_C4) {
+    if (res5_head(d)) {
         int P = d->s.roi_params.pooled_h, C5 = d->rn.out_ch[3];
         f->pool5 = mr_arena_floats(a, (f->R ? (size_t)f->R : 1) * C5);
         if (!f->pool5) return mr_errf(e, MR_ENOMEM, "box head: out of memory");
@@ -590,7 +573,7 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
     ms->P = P;
     double t0 = now_ms();
     int rc;
-    if (d->s.tap->kind == MR_TAP_C4) {
+    if (res5_head(d)) {
         /* the positives' res5 outputs, computed for the box head */
         size_t per = (size_t)d->s.mask.in_ch * d->s.mask.in_size * d->s.mask.in_size;
         float *x = mr_arena_floats(a, (size_t)(P + 1) * per);
@@ -654,7 +637,7 @@ static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, m
     if (rc) return rc;
     double t1 = now_ms();
     const float *x = f->mask_job.pooled;
-    if (d->s.tap->kind == MR_TAP_C4 && P > 0) {
+    if (res5_head(d) && P > 0) {
         /* C4: res5 on the detections' RoI features, as for the box head */
         mr_stage_act r5;
         if ((rc = mr_stage_forward(&d->rn, 3, P, f->mask_job.P, f->mask_job.P, x, a, &r5, e))) return rc;
@@ -842,7 +825,7 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     int C = d->roi_in_ch, P = d->s.roi_params.pooled_h;
     float *dpooled = mr_arena_zeros(a, (size_t)(R + 1) * C * P * P);
     if (!dpooled) return mr_errf(e, MR_ENOMEM, "box head: out of memory in backward");
-    if (d->s.tap->kind == MR_TAP_C4) {
+    if (res5_head(d)) {
         int C5 = d->rn.out_ch[3];
         float *dp5 = mr_arena_zeros(a, (size_t)(R + 1) * C5);
         if (!dp5) return mr_errf(e, MR_ENOMEM, "box head: out of memory in backward");
@@ -876,16 +859,16 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
         dmaps[l] = mr_arena_zeros(a, (size_t)N * d->rpn.C * f.rpn.H[l] * f.rpn.W[l]);
         if (!dmaps[l]) return mr_errf(e, MR_ENOMEM, "out of memory in backward");
     }
-    if ((rc = roi_backward(d, &f, &f.box_job, dpooled, dmaps, e))) return rc;
+    roi_backward(d, &f, &f.box_job, dpooled, dmaps);
     d->ms.roi_extract += now_ms() - t4;
-    if (d->s.mask_on && ms.P > 0 && d->s.tap->kind != MR_TAP_C4) {
+    if (d->s.mask_on && ms.P > 0 && !res5_head(d)) {
         float *dx = mr_arena_zeros(a, (size_t)ms.P * C * f.mask_job.P * f.mask_job.P);
         if (!dx) return mr_errf(e, MR_ENOMEM, "mask head: out of memory in backward");
         double tm = now_ms();
         if ((rc = mr_mask_head_backward(&d->mh, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
         double tr = now_ms();
         d->ms.heads += tr - tm;
-        if ((rc = roi_backward(d, &f, &f.mask_job, dx, dmaps, e))) return rc;
+        roi_backward(d, &f, &f.mask_job, dx, dmaps);
         d->ms.roi_extract += now_ms() - tr;
     }
     if (d->s.kp_on && ks.P > 0) {
@@ -895,7 +878,7 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
         if ((rc = mr_kp_head_backward(&d->kh, f.kp_job.pooled, &ks.acts, ks.dlogits, dx, a, e))) return rc;
         double tr = now_ms();
         d->ms.heads += tr - tm;
-        if ((rc = roi_backward(d, &f, &f.kp_job, dx, dmaps, e))) return rc;
+        roi_backward(d, &f, &f.kp_job, dx, dmaps);
         d->ms.roi_extract += now_ms() - tr;
     }
     /* (the mask and keypoint parts above are counted as they run) */
@@ -904,18 +887,14 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     double t6 = now_ms();
     d->ms.rpn += t6 - t5;
     /* backbone */
-    int nst = d->s.tap->kind == MR_TAP_C4 ? 3 : 4;
+    int nst = d->s.tap->body_stages;
     float *dc[4] = {0};
     for (int s = 0; s < nst; s++) {
         dc[s] = mr_arena_zeros(a, (size_t)N * d->rn.out_ch[s] * f.st[s].OH * f.st[s].OW);
         if (!dc[s]) return mr_errf(e, MR_ENOMEM, "out of memory in backward");
     }
-    if (d->s.tap->kind == MR_TAP_FPN) {
-        if ((rc = mr_fpn_backward(&d->fpn, &f.fpn, dmaps, dc, a, e))) return rc;
-    } else {
-        size_t n = (size_t)N * d->rn.out_ch[nst - 1] * f.st[nst - 1].OH * f.st[nst - 1].OW;
-        for (size_t i = 0; i < n; i++) dc[nst - 1][i] += dmaps[0][i];
-    }
+    if ((rc = d->s.tap->backward(d->tap_state, &d->s, f.tap_act, N, d->roi_in_ch, &f.maps, dmaps, dc, a, e)))
+        return rc;
     float *dstem = d->rn.stem_trainable
                        ? mr_arena_zeros(a, (size_t)N * d->rn.stem_ch * f.stem.OH * f.stem.OW) : NULL;
     for (int s = nst - 1; s >= 0; s--) {

@@ -15,12 +15,15 @@
  * mark (mr_arena.block_allocs stops growing).
  *
  * Taps: the detector is handed a `const mr_tap *` (variants/tap_*.c define
- * them and register them by name); core never includes variants/.
+ * them and register them by name) and calls only its fields and function
+ * pointers; core never includes variants/ and never asks which tap it is.
  *   c4   RPN and RoIs on res4 (stride 16), res5 run as the RoI head + avg pool
  *   c5   RPN and RoIs on res5 (stride 32), 2fc head (paper Table 2d)
+ *   dc5  RPN and RoIs on a dilated res5 (stride 1, dilation 2: stride 16), 2fc head
  *   fpn  P2-P6; RPN on all, RoIs on P2-P5 by k = floor(k0 + log2(sqrt(wh)/224))
  *
- * defines: mr_tap_kind, mr_tap, mr_detector_spec, mr_detector_spec_default,
+ * defines: mr_tap_maps, mr_tap, mr_tap_single_declare, mr_tap_single_forward,
+ *   mr_tap_single_backward, mr_detector_spec, mr_detector_spec_default,
  *   mr_losses, mr_stage_ms, mr_detector, mr_detector_create,
  *   mr_detector_init_weights, mr_detector_train_step_grads, mr_detector_infer,
  *   mr_detector_free, mr_detector_check_batch, mr_trace_fn,
@@ -44,22 +47,67 @@
 #include "core/rpn.h"
 #include "core/tensor.h"
 
-typedef enum mr_tap_kind { MR_TAP_C4 = 0, MR_TAP_C5 = 1, MR_TAP_FPN = 2 } mr_tap_kind;
+struct mr_detector_spec;
 
-/* A backbone tap (registry kind "tap"; variants/tap_*.c). */
+/* What a tap's forward hands the detector: the maps the RPN runs on and the
+ * maps RoIs are pooled from (core/roi_extractor.h's levels). */
+typedef struct mr_tap_maps {
+    int nrpn;                        /* = the tap's rpn_levels */
+    const float *rpn[5];             /* (N, map_ch, rh[l], rw[l]) */
+    int rh[5], rw[5];
+    mr_roi_levels lv;
+} mr_tap_maps;
+
+/* A backbone tap (registry kind "tap"; variants/tap_*.c): how the ResNet's
+ * stage outputs become the RPN's and the RoI stage's feature maps.
+ * ADDING ONE: a file in variants/ defining `const struct mr_tap mr_tap_<x>`
+ * and one X(TAP, ...) line in variants/registry.c; nothing in core/. A tap
+ * whose maps are one body stage's output can use the mr_tap_single_*
+ * functions below. */
 struct mr_tap {
     const char *name;
     const char *summary;
-    mr_tap_kind kind;
     int rpn_levels;        /* feature maps the RPN runs on: 5 or 1 */
     int size_divisor;      /* padded image sizes must be multiples of this */
     int default_pooled;    /* box-head RoI output side: 7 (FPN, C5), 14 (C4) */
     int default_batch;     /* box-head RoIs per image: 512 (FPN), 64 (C4) */
-    float roi_scale;       /* spatial scale for one-map taps (1/16, 1/32); 0 for FPN */
+    float roi_scale;       /* spatial scale of a one-map tap's RoI map (1/16, 1/32); 0 for FPN */
+    int body_stages;       /* ResNet stages run on the image: 4, or 3 when res5 is the RoI head */
+    mr_box_head_kind box_head;  /* MR_BOX_HEAD_FC2, or MR_BOX_HEAD_RES5 (res5 + avg pool on the RoIs) */
+    int res5_dilation;     /* 0/1: none; 2: res5 with stride 1 and dilated 3x3 convs (DC5) */
+    const char *const *trace_names;  /* observer names of the RPN maps (NULL: not traced) */
+    size_t state_size;     /* bytes of the tap's own module state (its tensors), 0 if none */
+    size_t act_size;       /* bytes of what its forward keeps for its backward */
+    /* declare the tap's tensors (into state, zeroed, of state_size bytes)
+     * for body stage channels body_ch; *map_ch gets the channels of every
+     * map it gives (RPN and RoI) */
+    int (*declare)(void *state, const struct mr_detector_spec *s, const int body_ch[4],
+                   mr_param_table *t, int *map_ch, mr_err *e);
+    /* body stage outputs c[0 .. body_stages) (N, body_ch[s], H[s], W[s]) -> *out */
+    int (*forward)(const void *state, const struct mr_detector_spec *s, int N, const int H[4],
+                   const int W[4], const float *const c[4], mr_arena *a, void *act,
+                   mr_tap_maps *out, mr_err *e);
+    /* dmaps[l]: gradients at out->rpn[l] (which also hold the RoI maps'
+     * gradients, the RoI levels being the first RPN maps) -> dc[s] += */
+    int (*backward)(const void *state, const struct mr_detector_spec *s, const void *act, int N,
+                    int map_ch, const mr_tap_maps *out, float *const *dmaps, float *const dc[4],
+                    mr_arena *a, mr_err *e);
 };
 typedef struct mr_tap mr_tap;
 
-typedef struct mr_detector_spec {
+/* For one-map taps (c4, c5, dc5): the RPN and the RoIs both use the last
+ * body stage's output, at the tap's roi_scale; backward adds the map's
+ * gradient into that stage's. */
+int mr_tap_single_declare(void *state, const struct mr_detector_spec *s, const int body_ch[4],
+                          mr_param_table *t, int *map_ch, mr_err *e);
+int mr_tap_single_forward(const void *state, const struct mr_detector_spec *s, int N, const int H[4],
+                          const int W[4], const float *const c[4], mr_arena *a, void *act,
+                          mr_tap_maps *out, mr_err *e);
+int mr_tap_single_backward(const void *state, const struct mr_detector_spec *s, const void *act, int N,
+                           int map_ch, const mr_tap_maps *out, float *const *dmaps, float *const dc[4],
+                           mr_arena *a, mr_err *e);
+
+struct mr_detector_spec {
     mr_resnet_cfg backbone;
     const mr_tap *tap;
     int fpn_channels;              /* FPN only */
@@ -81,7 +129,8 @@ typedef struct mr_detector_spec {
     int kp_on;
     mr_kp_head_cfg kp;
     int kp_pooled;
-} mr_detector_spec;
+};
+typedef struct mr_detector_spec mr_detector_spec;
 
 /* the paper's FPN settings for tap and extractor (pooled size 7 or 14) */
 mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extractor *roi,
@@ -134,7 +183,7 @@ typedef struct mr_detector {
     mr_detector_spec s;
     mr_param_table params;
     mr_resnet rn;
-    mr_fpn fpn;
+    void *tap_state;               /* the tap's own module (state_size bytes) */
     mr_rpn rpn;
     mr_box_head box;
     mr_arena arena;

@@ -3,23 +3,58 @@
  */
 #include "core/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+FILE *mr_open_regular(const char *path, const char *what, mr_err *e)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        mr_errf(e, MR_EIO, "%s%s%s: cannot open: %s", what, *what ? " " : "", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        mr_errf(e, MR_EIO, "%s%s%s: cannot stat: %s", what, *what ? " " : "", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        mr_errf(e, MR_EIO, "%s%s%s: not a regular file (%s)", what, *what ? " " : "", path,
+                S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory"
+                : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : S_ISSOCK(st.st_mode) ? "a socket"
+                : "not a plain file");
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        mr_errf(e, MR_EIO, "%s%s%s: cannot open: %s", what, *what ? " " : "", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e)
 {
     *buf = NULL;
     if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mr_errf(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = mr_open_regular(path, "", e);
+    if (!f) return e ? e->code : MR_EIO;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
         fclose(f);
-        return mr_errf(e, MR_EIO, "%s: not a regular file", path);
+        return mr_errf(e, MR_EIO, "%s: cannot stat: %s", path, strerror(errno));
     }
     size_t n = (size_t)st.st_size;
     char *b = malloc(n + 1);
@@ -121,4 +156,46 @@ void mr_path_for_record(const char *path, char *out, size_t n)
     if (path[0] != '/' || !getcwd(cwd, sizeof cwd)) return;
     size_t l = strlen(cwd);
     if (l > 1 && !strncmp(path, cwd, l) && path[l] == '/') snprintf(out, n, "%s", path + l + 1);
+}
+
+/* "NAME.tmp.PID" -> PID (> 0), else 0 */
+static long tmp_pid(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t) return 0;
+    const char *q = t + 5;
+    while (strstr(q, ".tmp.")) { t = strstr(q, ".tmp."); q = t + 5; }
+    if (!*q) return 0;
+    long pid = 0;
+    for (; *q; q++) {
+        if (*q < '0' || *q > '9' || pid > 100000000) return 0;
+        pid = pid * 10 + (*q - '0');
+    }
+    return pid;
+}
+
+int mr_clean_stale_tmp(const char *dir, int *removed)
+{
+    if (removed) *removed = 0;
+    DIR *d = opendir(dir);
+    if (!d) return MR_OK;
+    struct dirent *de;
+    char p[8192];
+    while ((de = readdir(d))) {
+        long pid = tmp_pid(de->d_name);
+        if (pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;  /* its writer is alive */
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (unlink(p) == 0 && removed) (*removed)++;
+    }
+    closedir(d);
+    return MR_OK;
+}
+
+void mr_fault_point(const char *name)
+{
+    const char *at = getenv("MRCNN_FAULT_AT");
+    if (at && !strcmp(at, name)) raise(SIGKILL);
 }

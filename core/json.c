@@ -363,6 +363,8 @@ int mr_json_parse(const char *text, size_t len, const char *name, cJSON **out, m
             return mr_errf(e, MR_EUSER, "%s: invalid JSON at line %d, column %d: text after the end of the value",
                            name, line, col);
         }
+    int rc = mr_json_check_finite(j, name, e);
+    if (rc) { cJSON_Delete(j); return rc; }
     *out = j;
     return MR_OK;
 }
@@ -424,4 +426,32 @@ static void diff_at(const cJSON *a, const cJSON *b, const char *prefix, int arro
 void mr_json_diff(const cJSON *a, const cJSON *b, int arrows, char *out, size_t n)
 {
     if (n) diff_at(a, b, "", arrows, out, n);
+}
+
+/* depth-first: the first number that is not finite, its path in buf */
+static int find_nonfinite(const cJSON *j, char *path, size_t n, size_t at)
+{
+    if (cJSON_IsNumber(j)) return !isfinite(j->valuedouble);
+    if (!cJSON_IsArray(j) && !cJSON_IsObject(j)) return 0;
+    int i = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j) {
+        if (at < n) {
+            if (cJSON_IsObject(j)) snprintf(path + at, n - at, "%s%s", at ? "." : "", c->string ? c->string : "?");
+            else snprintf(path + at, n - at, "[%d]", i);
+        }
+        size_t sub = strlen(path);
+        if (find_nonfinite(c, path, n, sub)) return 1;
+        path[at < n ? at : n - 1] = 0;
+        i++;
+    }
+    return 0;
+}
+
+int mr_json_check_finite(const cJSON *j, const char *name, mr_err *e)
+{
+    char path[512] = "";
+    if (!find_nonfinite(j, path, sizeof path, 0)) return MR_OK;
+    return mr_errf(e, MR_EUSER, "%s: field %s: expected a finite number, got one beyond the range of a double",
+                   name, path[0] ? path : "(top level)");
 }

@@ -22,7 +22,7 @@
  *          mr_json_get_bool, mr_json_get_string, mr_json_get_enum,
  *          mr_json_get_int_array, mr_json_get_double_array,
  *          mr_json_get_object, mr_json_get_array, mr_json_check_keys,
- *          mr_json_diff
+ *          mr_json_diff, mr_json_check_finite
  */
 #ifndef MR_JSON_H
 #define MR_JSON_H
@@ -92,5 +92,10 @@ int mr_json_check_keys(const cJSON *obj, const char *const *allowed, int n, cons
  * listed. Used for the tables' "differs" column and for what a run or a
  * model was made with against the config now. */
 void mr_json_diff(const cJSON *a, const cJSON *b, int arrows, char *out, size_t n);
+
+/* Every number in j finite: cJSON reads an overflowing literal (1e999) as
+ * inf; that is "NAME: field a.b[2]: expected a finite number, ..." (MR_EUSER).
+ * mr_json_parse (and so mr_json_load_file) checks it for every file. */
+int mr_json_check_finite(const cJSON *j, const char *name, mr_err *e);
 
 #endif

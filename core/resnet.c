@@ -8,16 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define GN_EPS 1e-5f
-#define BN_EPS 1e-5f   /* torchvision FrozenBatchNorm2d eps */
-
-static int gn_groups(int C, int want)
-{
-    int g = want < C ? want : C;
-    while (g > 1 && C % g) g--;
-    return g > 0 ? g : 1;
-}
-
 static int chan(float base, float width)
 {
     int c = (int)(base * width + 0.5f);
@@ -26,29 +16,18 @@ static int chan(float base, float width)
 
 /* declare a conv+norm unit under prefix: <conv_name>.weight, <norm_name>.* */
 static void cn_declare(mr_cn *u, mr_param_table *t, const mr_resnet_cfg *cfg, int cin, int cout,
-                       int k, int stride, const char *conv_name, const char *norm_name,
+                       int k, int stride, int dil, const char *conv_name, const char *norm_name,
                        int trainable)
 {
     char nm[MR_PARAM_NAME_MAX];
     memset(u, 0, sizeof *u);
-    u->c = (mr_conv2d){cin, cout, k, k, stride, stride, k / 2, k / 2, 1, 1};
-    int wd[4] = {cout, cin, k, k}, cd[1] = {cout};
-    snprintf(nm, sizeof nm, "%s.weight", conv_name);
+    int pad = dil * (k / 2);
+    u->c = (mr_conv2d){cin, cout, k, k, stride, stride, pad, pad, dil, dil};
+    int wd[4] = {cout, cin, k, k};
+    snprintf(nm, sizeof nm, "%.80s.weight", conv_name);
     mr_params_add(t, nm, 4, wd, MR_INIT_KAIMING_OUT, 0, trainable, &u->w, &u->dw);
-    u->n.kind = cfg->norm;
-    u->n.C = cout;
-    u->n.G = gn_groups(cout, cfg->gn_groups);
-    int ntrain = cfg->norm == MR_NORM_GN && trainable;
-    snprintf(nm, sizeof nm, "%s.weight", norm_name);
-    mr_params_add(t, nm, 1, cd, MR_INIT_ONE, 0, ntrain, &u->n.weight, &u->n.dweight);
-    snprintf(nm, sizeof nm, "%s.bias", norm_name);
-    mr_params_add(t, nm, 1, cd, MR_INIT_ZERO, 0, ntrain, &u->n.bias, &u->n.dbias);
-    if (cfg->norm == MR_NORM_FROZEN_BN) {
-        snprintf(nm, sizeof nm, "%s.running_mean", norm_name);
-        mr_params_add(t, nm, 1, cd, MR_INIT_ZERO, 0, 0, &u->n.rmean, NULL);
-        snprintf(nm, sizeof nm, "%s.running_var", norm_name);
-        mr_params_add(t, nm, 1, cd, MR_INIT_ONE, 0, 0, &u->n.rvar, NULL);
-    }
+    u->n.v = cfg->norm;
+    cfg->norm->declare(&u->n, t, norm_name, cout, cfg->gn_groups, trainable);
 }
 
 int mr_resnet_declare(mr_resnet *r, const mr_resnet_cfg *cfg, mr_param_table *t, mr_err *e)
@@ -73,13 +52,29 @@ int mr_resnet_declare(mr_resnet *r, const mr_resnet_cfg *cfg, mr_param_table *t,
                        (double)cfg->width);
     if (cfg->freeze_at < 0 || cfg->freeze_at > 5)
         return mr_errf(e, MR_EUSER, "backbone.freeze_at: %d: expected 0..5", cfg->freeze_at);
-    if (cfg->norm == MR_NORM_GN && cfg->gn_groups < 1)
+    if (!cfg->norm || !cfg->norm->declare || !cfg->norm->forward || !cfg->norm->backward ||
+        !cfg->norm->stats_size)
+        return mr_errf(e, MR_EUSER, "backbone.norm: no norm variant given");
+    if (cfg->res5_dilation < 0 || cfg->res5_dilation > 2)
+        return mr_errf(e, MR_EUSER, "backbone.res5_dilation: %d: expected 1 or 2", cfg->res5_dilation);
+    if (cfg->gn_groups < 1)
         return mr_errf(e, MR_EUSER, "backbone.gn_groups: %d: expected >= 1", cfg->gn_groups);
+    /* every GN layer has the stem's or a stage's mid channels (or 4x those):
+     * groups that do not divide them are an error, not quietly fewer groups */
+    for (int s = -1; s < 4 && cfg->norm->uses_groups; s++) {
+        int C = chan(s < 0 ? 64 : 64 << s, cfg->width);
+        if (C % cfg->gn_groups)
+            return mr_errf(e, MR_EUSER, "backbone.gn_groups: %d does not divide the %d channels of %s "
+                           "(backbone.width %g): expected a divisor of every GroupNorm layer's channels",
+                           cfg->gn_groups, C, s < 0 ? "backbone.body.conv1" : (const char *[]){
+                           "backbone.body.layer1", "backbone.body.layer2", "backbone.body.layer3",
+                           "backbone.body.layer4"}[s], (double)cfg->width);
+    }
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
     r->stem_ch = chan(64, cfg->width);
     r->stem_trainable = cfg->freeze_at < 1;
-    cn_declare(&r->stem, t, cfg, 3, r->stem_ch, 7, 2, "backbone.body.conv1", "backbone.body.bn1",
+    cn_declare(&r->stem, t, cfg, 3, r->stem_ch, 7, 2, 1, "backbone.body.conv1", "backbone.body.bn1",
                r->stem_trainable);
     int in = r->stem_ch;
     char cname[MR_PARAM_NAME_MAX], nname[MR_PARAM_NAME_MAX];
@@ -90,7 +85,8 @@ int mr_resnet_declare(mr_resnet *r, const mr_resnet_cfg *cfg, mr_param_table *t,
         st->nblocks = nb[s];
         st->in_ch = in;
         st->out_ch = out;
-        st->stride = s == 0 ? 1 : 2;
+        int dil = s == 3 && cfg->res5_dilation == 2 ? 2 : 1;
+        st->stride = s == 0 || dil > 1 ? 1 : 2;
         st->trainable = cfg->freeze_at < s + 2;
         for (int b = 0; b < nb[s]; b++) {
             mr_block *bl = &st->b[b];
@@ -114,13 +110,14 @@ int mr_resnet_declare(mr_resnet *r, const mr_resnet_cfg *cfg, mr_param_table *t,
                 }
                 snprintf(cname, sizeof cname, "%s.conv%d", pre, u + 1);
                 snprintf(nname, sizeof nname, "%s.bn%d", pre, u + 1);
-                cn_declare(&bl->u[u], t, cfg, cin, cout, k, str, cname, nname, st->trainable);
+                cn_declare(&bl->u[u], t, cfg, cin, cout, k, str, k == 3 ? dil : 1, cname, nname,
+                           st->trainable);
             }
             bl->has_down = b == 0 && (stride != 1 || bin != out);
             if (bl->has_down) {
                 snprintf(cname, sizeof cname, "%s.downsample.0", pre);
                 snprintf(nname, sizeof nname, "%s.downsample.1", pre);
-                cn_declare(&bl->down, t, cfg, bin, out, 1, stride, cname, nname, st->trainable);
+                cn_declare(&bl->down, t, cfg, bin, out, 1, stride, 1, cname, nname, st->trainable);
             }
         }
         r->out_ch[s] = out;
@@ -143,23 +140,15 @@ static int cn_forward(const mr_cn *u, int N, int H, int W, const float *x, int r
     act->N = N; act->H = H; act->W = W; act->OH = OH; act->OW = OW;
     act->y = mr_arena_floats(a, n);
     act->z = mr_arena_floats(a, n);
-    act->mean = act->rstd = NULL;
-    if (u->n.kind == MR_NORM_GN) {
-        act->mean = mr_arena_floats(a, (size_t)N * u->n.G);
-        act->rstd = mr_arena_floats(a, (size_t)N * u->n.G);
-    }
+    size_t ns = u->n.v->stats_size(&u->n, N);
+    act->stats = ns ? mr_arena_floats(a, ns) : NULL;
     mr_arena_mark m = mr_arena_get_mark(a);
     float *ws = mr_arena_floats(a, mr_conv2d_workspace(c, H, W) + 1);
-    if (!act->y || !act->z || !ws || (u->n.kind == MR_NORM_GN && (!act->mean || !act->rstd)))
+    if (!act->y || !act->z || !ws || (ns && !act->stats))
         return mr_errf(e, MR_ENOMEM, "backbone: out of memory for activations");
     mr_conv2d_forward(c, N, H, W, x, u->w, NULL, act->y, ws);
     mr_arena_release(a, m);
-    if (u->n.kind == MR_NORM_GN)
-        mr_groupnorm_forward(N, c->cout, OH * OW, u->n.G, GN_EPS, act->y, u->n.weight, u->n.bias,
-                             act->z, act->mean, act->rstd);
-    else
-        mr_frozenbn_forward(N, c->cout, OH * OW, BN_EPS, act->y, u->n.weight, u->n.bias,
-                            u->n.rmean, u->n.rvar, act->z);
+    u->n.v->forward(&u->n, N, OH * OW, act->y, act->z, act->stats);
     if (relu) mr_relu_forward(n, act->z, act->z);
     return MR_OK;
 }
@@ -182,12 +171,7 @@ static int cn_backward(const mr_cn *u, const mr_cn_act *act, const float *dz, in
     float *dy = mr_arena_zeros(a, n);
     float *ws = mr_arena_floats(a, mr_conv2d_workspace(c, act->H, act->W) + 1);
     if (!dy || !ws) return mr_errf(e, MR_ENOMEM, "backbone: out of memory in backward");
-    if (u->n.kind == MR_NORM_GN)
-        mr_groupnorm_backward(act->N, c->cout, act->OH * act->OW, u->n.G, act->y, u->n.weight,
-                              act->mean, act->rstd, dn, dy, u->n.dweight, u->n.dbias);
-    else
-        mr_frozenbn_backward(act->N, c->cout, act->OH * act->OW, BN_EPS, u->n.weight, u->n.rvar,
-                             dn, dy);
+    u->n.v->backward(&u->n, act->N, act->OH * act->OW, act->y, act->stats, dn, dy);
     mr_conv2d_backward(c, act->N, act->H, act->W, act->x, u->w, dy, dx, u->dw, NULL, ws);
     mr_arena_release(a, m);
     return MR_OK;

@@ -4,8 +4,9 @@
  * bottleneck blocks (depth 50, 101; also 26 as a CPU-sized [2,2,2,2]) or basic
  * blocks (depth 10 as [1,1,1,1], 18, 34), stride on the 3x3 conv (v1.5, as
  * torchvision), a width multiplier on every channel count, and a norm after
- * each conv: frozen BatchNorm (torchvision FrozenBatchNorm2d; for pretrained
- * weights) or GroupNorm (from scratch). Stages up to freeze_at are frozen.
+ * each conv: a norm variant (struct mr_norm below, e.g. frozen BatchNorm or
+ * GroupNorm in variants/norm_*.c), called only through its function
+ * pointers. Stages up to freeze_at are frozen.
  *
  * Parameter names are torchvision's: backbone.body.conv1.weight,
  * backbone.body.bn1.{weight,bias,running_mean,running_var},
@@ -18,7 +19,7 @@
  * parameter gradients. Stages can be run separately (the C4 tap runs layer4
  * as the RoI head, on pooled RoI features).
  *
- * defines: mr_norm_kind, mr_norm, mr_normp, mr_cn, mr_block, mr_stage,
+ * defines: mr_norm, mr_normp, mr_cn, mr_block, mr_stage,
  *   mr_resnet, mr_resnet_cfg, mr_resnet_declare, mr_cn_act, mr_block_act,
  *   mr_stage_act, mr_resnet_stem_forward/backward, mr_stage_forward/backward
  */
@@ -30,19 +31,36 @@
 #include "core/params.h"
 #include "core/tensor.h"
 
-typedef enum mr_norm_kind { MR_NORM_FROZEN_BN = 0, MR_NORM_GN = 1 } mr_norm_kind;
+struct mr_normp;
 
-/* The norm variant descriptor (registry kind "norm"; variants/norm_*.c). */
+/* A norm variant (registry kind "norm"; variants/norm_*.c define one each):
+ * the layer after every conv of the backbone, over (N, C, HW) maps.
+ * ADDING ONE: a file in variants/ defining `const struct mr_norm mr_norm_<x>`
+ * and one X(NORM, ...) line in variants/registry.c; nothing in core/. */
 struct mr_norm {
     const char *name;
     const char *summary;
-    mr_norm_kind kind;
+    int default_freeze_at;   /* the config's backbone.freeze_at default (2 pretrained, 0 from scratch) */
+    int uses_groups;         /* 1: splits channels into backbone.gn_groups groups, which must divide them */
+    /* declare the layer's tensors for C channels under prefix (prefix.weight,
+     * prefix.bias, ...; torchvision's bn names) into n and t; trainable: its
+     * stage trains. groups: the config's gn_groups (a variant may ignore it). */
+    void (*declare)(struct mr_normp *n, mr_param_table *t, const char *prefix, int C, int groups,
+                    int trainable);
+    /* floats of statistics forward keeps for backward for N samples (0: none) */
+    size_t (*stats_size)(const struct mr_normp *n, int N);
+    /* z = norm(y) (N, C, HW); stats gets what backward needs */
+    void (*forward)(const struct mr_normp *n, int N, int HW, const float *y, float *z, float *stats);
+    /* dy += d/dy, and the bound parameter gradients += */
+    void (*backward)(const struct mr_normp *n, int N, int HW, const float *y, const float *stats,
+                     const float *dz, float *dy);
 };
 typedef struct mr_norm mr_norm;
 
-/* one norm layer's parameters */
+/* one norm layer: its variant and the tensors it declared (rmean / rvar
+ * only for variants with fixed statistics; dweight / dbias NULL when frozen) */
 typedef struct mr_normp {
-    mr_norm_kind kind;
+    const mr_norm *v;
     int C, G;
     float *weight, *bias, *rmean, *rvar;
     float *dweight, *dbias;
@@ -71,10 +89,13 @@ typedef struct mr_stage {
 typedef struct mr_resnet_cfg {
     int depth;          /* 10, 18, 34 (basic); 26, 50, 101 (bottleneck) */
     float width;        /* multiplier on 64 (stem / first stage base width) */
-    mr_norm_kind norm;
+    const mr_norm *norm;  /* the variant (from the registry; required) */
     int gn_groups;      /* GroupNorm groups (reduced to divide small widths) */
     int freeze_at;      /* 0 none, 1 stem, 2 stem + layer1, ... 5 all */
     int nstages;        /* stages built: 4 (FPN, C5, and C4 whose layer4 is the head) */
+    int res5_dilation;  /* 0 or 1: none; 2: layer4 keeps stride 1 (its first block's 3x3
+                         * conv and shortcut) and dilates its 3x3 convs by 2, padding 2
+                         * (detectron2's RES5_DILATION, the DC5 tap): C5 at stride 16 */
 } mr_resnet_cfg;
 
 typedef struct mr_resnet {
@@ -97,7 +118,7 @@ typedef struct mr_cn_act {
     int N, H, W, OH, OW;
     float *y;           /* conv output */
     float *z;           /* norm output (after ReLU when relu) */
-    float *mean, *rstd; /* GroupNorm statistics */
+    float *stats;       /* the norm's statistics (NULL when it keeps none) */
 } mr_cn_act;
 
 typedef struct mr_block_act {

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -299,12 +300,12 @@ int mr_st_read(mr_st_file *f, const char *path, mr_err *e)
     memset(f, 0, sizeof *f);
     char *hdr = NULL;
     int rc = MR_OK;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return mr_errf(e, MR_EIO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+    FILE *fp = mr_open_regular(path, "checkpoint", e);
+    if (!fp) return e ? e->code : MR_EIO;
     if (!(f->path = strdup(path))) { rc = mr_errf(e, MR_ENOMEM, "checkpoint %s: out of memory", path); goto fail; }
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = mr_errf(e, MR_EIO, "checkpoint %s: not a regular file", path);
+    if (fstat(fileno(fp), &st) != 0) {
+        rc = mr_errf(e, MR_EIO, "checkpoint %s: cannot stat: %s", path, strerror(errno));
         goto fail;
     }
     f->size = (size_t)st.st_size;
@@ -404,13 +405,18 @@ int mr_st_get_f32(const mr_st_file *f, const char *name, int ndim, const int64_t
     switch (t->dtype) {
     case MR_ST_F32:
         if (n) memcpy(dst, p, n * 4);
-        return MR_OK;
+        break;
     case MR_ST_F64:
-        for (size_t i = 0; i < n; i++) { double d; memcpy(&d, p + 8 * i, 8); dst[i] = (float)d; }
-        return MR_OK;
+        for (size_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, p + 8 * i, 8);
+            /* a finite double beyond float's range would become inf */
+            dst[i] = isfinite(d) && fabs(d) > FLT_MAX ? (float)INFINITY : (float)d;
+        }
+        break;
     case MR_ST_F16:
         for (size_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); dst[i] = half_to_float(h); }
-        return MR_OK;
+        break;
     case MR_ST_BF16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
@@ -418,11 +424,12 @@ int mr_st_get_f32(const mr_st_file *f, const char *name, int ndim, const int64_t
             uint32_t bits = (uint32_t)h << 16;
             memcpy(&dst[i], &bits, 4);
         }
-        return MR_OK;
+        break;
     default:
         return mr_errf(e, MR_EUSER, "checkpoint %s: tensor %s has dtype %s, expected a floating-point dtype "
                        "(F32, F64, F16 or BF16)", f->path, name, DTYPES[t->dtype].name);
     }
+    return MR_OK;
 }
 
 /* ---- writing ---- */

@@ -156,6 +156,12 @@ static int load_into(const mr_st_file *f, const mr_param_table *pt, float *base,
                            f->path, nm);
         int rc = mr_st_get_f32(f, nm, p->d.ndim, p->d.shape, base + p->d.offset, e);
         if (rc) return mr_err_prefix(e, "checkpoint does not fit this config");
+        /* nan or inf weights would infer without a word (every score alike) */
+        const float *v = base + p->d.offset;
+        for (size_t k = 0; k < p->d.numel; k++)
+            if (!isfinite(v[k]))
+                return mr_errf(e, MR_EUSER, "checkpoint %s: tensor %s: element %zu is %s, expected a finite number",
+                               f->path, nm, k, isnan(v[k]) ? "nan" : v[k] > 0 ? "inf" : "-inf");
     }
     return MR_OK;
 }

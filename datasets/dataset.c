@@ -10,8 +10,6 @@
 #include "core/fileio.h"
 
 /* stb_image's header probe (libstb provides the implementation) */
-int stbi_info(char const *filename, int *x, int *y, int *comp);
-const char *stbi_failure_reason(void);
 
 void mr_keypoint_flip_map(const char *const *names, int n, int *map)
 {
@@ -87,10 +85,9 @@ int mr_dataset_check_image(const mr_dataset *d, int i, mr_err *e)
     if (!mr_file_exists(p))
         return mr_errf(e, MR_EIO, "%s: images[%d] (id %lld): cannot open '%s'", d->json_path, i,
                        (long long)d->img[i].id, p);
-    int w = 0, h = 0, ch = 0;
-    if (!stbi_info(p, &w, &h, &ch))
-        return mr_errf(e, MR_EUSER, "%s: images[%d] (id %lld): '%s' is not a readable JPEG or PNG (%s)",
-                       d->json_path, i, (long long)d->img[i].id, p, stbi_failure_reason());
+    int w = 0, h = 0;
+    int rc = mr_image_info(p, &w, &h, e);
+    if (rc) return mr_err_prefix(e, "%s: images[%d] (id %lld)", d->json_path, i, (long long)d->img[i].id);
     if (w != d->img[i].width || h != d->img[i].height)
         return mr_errf(e, MR_EUSER, "%s: images[%d] (id %lld): '%s' is %dx%d but the JSON says %dx%d",
                        d->json_path, i, (long long)d->img[i].id, p, w, h, d->img[i].width, d->img[i].height);

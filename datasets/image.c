@@ -3,7 +3,9 @@
  */
 #include "datasets/image.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stb_image.h>
@@ -28,6 +30,91 @@ static int jpeg_has_eoi(const uint8_t *p, size_t n)
     return 0;
 }
 
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* The size a PNG (IHDR) or JPEG (SOFn) header declares, read here rather
+ * than by stb_image, which refuses some large sizes as "unknown image type"
+ * and allocates for others before looking further. 1 when found. */
+static int header_size(const uint8_t *p, size_t n, long *w, long *h)
+{
+    if (n >= 24 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8) && !memcmp(p + 12, "IHDR", 4)) {
+        *w = (long)be32(p + 16);
+        *h = (long)be32(p + 20);
+        return 1;
+    }
+    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return 0;
+    size_t i = 2;
+    while (i + 4 <= n) {
+        if (p[i] != 0xFF) return 0;
+        int m = p[i + 1];
+        if (m == 0xFF) { i++; continue; }
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { i += 2; continue; }
+        size_t seg = (size_t)p[i + 2] << 8 | p[i + 3];
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (i + 9 > n) return 0;
+            *h = (long)((size_t)p[i + 5] << 8 | p[i + 6]);
+            *w = (long)((size_t)p[i + 7] << 8 | p[i + 8]);
+            return 1;
+        }
+        if (m == 0xDA || seg < 2) return 0;
+        i += 2 + seg;
+    }
+    return 0;
+}
+
+int mr_image_max_pixels(long *out, mr_err *e)
+{
+    const char *v = getenv("MRCNN_MAX_IMAGE_PIXELS");
+    *out = MR_IMAGE_MAX_PIXELS;
+    if (!v) return MR_OK;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || errno == ERANGE || x < 1)
+        return mr_errf(e, MR_EUSER, "environment MRCNN_MAX_IMAGE_PIXELS: '%s' is not an integer >= 1", v);
+    *out = x;
+    return MR_OK;
+}
+
+int mr_image_check_size(long w, long h, const char *name, mr_err *e)
+{
+    long max;
+    int rc = mr_image_max_pixels(&max, e);
+    if (rc) return rc;
+    if (w < 1 || h < 1) return mr_errf(e, MR_EUSER, "%s: the header declares a %ldx%ld image", name, w, h);
+    if ((double)w * (double)h > (double)max)
+        return mr_errf(e, MR_EUSER, "%s: image is %ldx%ld (%.0f pixels), over the limit of %ld pixels "
+                       "(MRCNN_MAX_IMAGE_PIXELS)", name, w, h, (double)w * (double)h, max);
+    return MR_OK;
+}
+
+int mr_image_info(const char *path, int *w, int *h, mr_err *e)
+{
+    FILE *f = mr_open_regular(path, "", e);
+    if (!f) return e ? e->code : MR_EIO;
+    uint8_t head[65536];
+    size_t n = fread(head, 1, sizeof head, f);
+    long hw = 0, hh = 0;
+    int rc = MR_OK;
+    if (header_size(head, n, &hw, &hh)) {
+        rc = mr_image_check_size(hw, hh, path, e);
+    }
+    if (!rc) {
+        int x, y, ch;
+        rewind(f);
+        if (!stbi_info_from_file(f, &x, &y, &ch)) {
+            const char *why = stbi_failure_reason();
+            rc = mr_errf(e, MR_EUSER, "%s: cannot read image (not a readable JPEG or PNG: %s)", path,
+                         why ? why : "unknown reason");
+        } else if (!(rc = mr_image_check_size(x, y, path, e))) {
+            *w = x;
+            *h = y;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 int mr_image_decode(const void *data, size_t len, const char *name, mr_image *im, mr_err *e)
 {
     memset(im, 0, sizeof *im);
@@ -36,7 +123,11 @@ int mr_image_decode(const void *data, size_t len, const char *name, mr_image *im
     if (len > 0x7fffffff) return mr_errf(e, MR_EUSER, "%s: file too large to decode", name);
     if (p[0] == 0xFF && p[1] == 0xD8 && !jpeg_has_eoi(p, len))
         return mr_errf(e, MR_EUSER, "%s: truncated JPEG (no end-of-image marker)", name);
-    int w, h, ch;
+    int w, h, ch, rc;
+    long hw, hh;
+    /* the size first: an absurd header is refused before any allocation */
+    if (header_size(p, len, &hw, &hh) && (rc = mr_image_check_size(hw, hh, name, e))) return rc;
+    if (stbi_info_from_memory(p, (int)len, &w, &h, &ch) && (rc = mr_image_check_size(w, h, name, e))) return rc;
     uint8_t *px = stbi_load_from_memory(p, (int)len, &w, &h, &ch, 3);
     if (!px) {
         const char *why = stbi_failure_reason();

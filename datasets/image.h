@@ -9,8 +9,14 @@
  * stb_image would otherwise decode with grey fill), is MR_EUSER with the
  * decoder's reason.
  *
+ * Size limit: an image of more than MR_IMAGE_MAX_PIXELS pixels (or the
+ * environment's MRCNN_MAX_IMAGE_PIXELS) is refused from its header, before
+ * anything is allocated, with its size in the message. Files are opened as
+ * regular files first (a FIFO is an error, not a hang).
+ *
  * defines: mr_image, mr_image_load, mr_image_decode, mr_image_free,
- *          mr_image_resize_bilinear, mr_resized_size
+ *          mr_image_resize_bilinear, mr_resized_size, mr_image_info,
+ *          mr_image_check_size, mr_image_max_pixels, MR_IMAGE_MAX_PIXELS
  */
 #ifndef MR_IMAGE_H
 #define MR_IMAGE_H
@@ -23,6 +29,19 @@ typedef struct mr_image {
     int width, height;
     uint8_t *rgb;        /* height x width x 3, row-major; malloc'd */
 } mr_image;
+
+/* default pixel limit: 40 megapixels (a decoded RGB image of 120 MB) */
+#define MR_IMAGE_MAX_PIXELS 40000000L
+
+/* The limit in force: MRCNN_MAX_IMAGE_PIXELS when set (an integer >= 1,
+ * else MR_EUSER), else MR_IMAGE_MAX_PIXELS. */
+int mr_image_max_pixels(long *out, mr_err *e);
+/* w x h against the limit: "NAME: image is WxH (N pixels), over the limit
+ * of M pixels" (MR_EUSER). */
+int mr_image_check_size(long w, long h, const char *name, mr_err *e);
+/* The width and height of the image file at path, from its header,
+ * checked against the limit; the file must be a regular file. */
+int mr_image_info(const char *path, int *w, int *h, mr_err *e);
 
 /* Read and decode path into im (zeroed on error). */
 int mr_image_load(const char *path, mr_image *im, mr_err *e);

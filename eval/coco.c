@@ -195,6 +195,17 @@ static int key_is(const char *k, size_t n, const char *lit)
 #define FAIL(R, ...) mr_jr_fail(&(R)->j, (R)->where, __VA_ARGS__)
 
 /* a number field; fails naming the field */
+/* a number that did not read (syntax, or beyond double's range): the
+ * reader's message with the field named */
+static int num_fail(reader *r, const char *field)
+{
+    if (r->j.failed != 1 || !r->j.e) return FAIL(r, "%s", "");
+    char what[sizeof r->j.e->msg];
+    snprintf(what, sizeof what, "%s", r->j.e->msg);
+    r->j.failed = 0;
+    return FAIL(r, "field '%s': %s", field, what);
+}
+
 static int read_num(reader *r, const char *field, double *d)
 {
     int64_t i; int ii;
@@ -203,7 +214,7 @@ static int read_num(reader *r, const char *field, double *d)
         if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
         return FAIL(r, "field '%s': expected a number", field);
     }
-    if (mr_jr_number(&r->j, d, &i, &ii)) return FAIL(r, "%s", "");
+    if (mr_jr_number(&r->j, d, &i, &ii)) return num_fail(r, field);
     return 0;
 }
 
@@ -223,7 +234,7 @@ static int read_int(reader *r, const char *field, int64_t *v, int allow_bool)
         return FAIL(r, "field '%s': expected an integer", field);
     }
     double d; int64_t i; int ii;
-    if (mr_jr_number(&r->j, &d, &i, &ii)) return FAIL(r, "%s", "");
+    if (mr_jr_number(&r->j, &d, &i, &ii)) return num_fail(r, field);
     if (ii) { *v = i; return 0; }
     if (d == floor(d) && fabs(d) < 9e15) { *v = (int64_t)d; return 0; }
     return FAIL(r, "field '%s': expected an integer, got %.17g", field, d);
@@ -254,7 +265,7 @@ static int read_num_array(reader *r, const char *field)
         if (t == MR_JT_BAD || t == MR_JT_END) { mr_jr_skip(&r->j); return FAIL(r, "%s", ""); }
         return FAIL(r, "field '%s'[%zu]: expected a number", field, r->nnums);
     }
-    if (rc) return FAIL(r, "%s", "");
+    if (rc) return num_fail(r, field);
     return 0;
 }
 
@@ -441,6 +452,10 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
             if (r->nnums != 4) return FAIL(r, "field 'bbox': expected 4 numbers [x, y, w, h], got %zu", r->nnums);
             if (r->nums[2] < 0 || r->nums[3] < 0)
                 return FAIL(r, "field 'bbox': negative width or height (%g, %g)", r->nums[2], r->nums[3]);
+            for (int k = 0; k < 4; k++)   /* finite numbers whose products stay finite */
+                if (fabs(r->nums[k]) > MR_POLY_MAX_COORD)
+                    return FAIL(r, "field 'bbox': %s %g beyond +-%g pixels", k == 0 ? "x" : k == 1 ? "y" : k == 2 ? "width" : "height",
+                                r->nums[k], MR_POLY_MAX_COORD);
             memcpy(a->bbox, r->nums, sizeof a->bbox);
             a->has_bbox = 1;
         } else if (key_is(key, kl, "area")) {
@@ -464,6 +479,10 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
             if (read_num_array(r, "keypoints")) return -1;
             if (r->nnums % 3)
                 return FAIL(r, "field 'keypoints': expected x,y,v triplets, got %zu numbers", r->nnums);
+            for (size_t k = 0; k < r->nnums; k++)
+                if (k % 3 != 2 && fabs(r->nums[k]) > MR_POLY_MAX_COORD)
+                    return FAIL(r, "field 'keypoints': coordinate %g (element %zu) beyond +-%g pixels", r->nums[k], k,
+                                MR_POLY_MAX_COORD);
             a->keypoints = arena_nums(r);
             if (!a->keypoints) return FAIL(r, "out of memory");
             a->num_kpt = (int32_t)(r->nnums / 3);
@@ -806,7 +825,8 @@ out:
  * else it was read into a malloc'd buffer */
 static int map_file(const char *path, const char **buf, size_t *len, int *map, mr_err *e)
 {
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return mr_errf(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return mr_errf(e, MR_EIO, "%s: not a regular file", path); }

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,6 +238,7 @@ static inline int num_core(const char *p, const char *end, double *d, int64_t *i
         memcpy(tmp, start, len);
         tmp[len] = 0;
         *d = strtod(tmp, NULL);
+        if (isinf(*d)) return 4;   /* 1e999: beyond double's range */
     } else {
         char *t = malloc(len + 1);
         if (!t) { *d = 0; return 0; }
@@ -244,18 +246,34 @@ static inline int num_core(const char *p, const char *end, double *d, int64_t *i
         t[len] = 0;
         *d = strtod(t, NULL);
         free(t);
+        if (isinf(*d)) return 4;
     }
     return 0;
 }
 
 static const char *const NUM_ERR[4] = {"", "a number", "a digit after '.'", "a digit in the exponent"};
 
+/* a number literal that strtod reads as +-inf (1e999): refused like the
+ * literals NaN and Infinity, at the number's position */
+static int overflow(mr_jr *j, const char *at)
+{
+    if (j->failed) return -1;
+    j->p = at;
+    int l, c;
+    pos_of(j, &l, &c);
+    mr_errf(j->e, MR_EUSER, "line %d, column %d: expected a finite number, found one beyond the range of a double",
+            l, c);
+    j->failed = 1;
+    return -1;
+}
+
 int mr_jr_number(mr_jr *j, double *d, int64_t *iv, int *is_int)
 {
     ws(j);
-    const char *q;
+    const char *q, *at = j->p;
     int r = num_core(j->p, j->end, d, iv, is_int, &q);
     j->p = q;
+    if (r == 4) return overflow(j, at);
     if (r) return syntax(j, NUM_ERR[r]);
     return 0;
 }
@@ -283,7 +301,7 @@ int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n)
             j->p = q;
             *n = k;
             /* not a number: the caller's message names the element */
-            return r == 1 ? -2 : syntax(j, NUM_ERR[r]);
+            return r == 1 ? -2 : r == 4 ? overflow(j, p) : syntax(j, NUM_ERR[r]);
         }
         k++;
         p = q;

@@ -3,6 +3,7 @@
  */
 #include "eval/plot.h"
 #include "core/fileio.h"
+#include "core/json.h"
 #include "eval/cocoeval.h"
 
 #include <cjson/cJSON.h>
@@ -41,7 +42,8 @@ static int load_json(const char *path, cJSON **out, mr_err *e)
     *out = cJSON_Parse(buf);
     free(buf);
     if (!*out) return mr_errf(e, MR_EUSER, "%s: not valid JSON", path);
-    return MR_OK;
+    if ((rc = mr_json_check_finite(*out, path, e))) { cJSON_Delete(*out); *out = NULL; }
+    return rc;
 }
 
 /* a string safe inside gnuplot double quotes */

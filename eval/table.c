@@ -3,6 +3,7 @@
  * (see table.h for the statistics and what each output contains).
  */
 #include "eval/table.h"
+#include "core/json.h"
 #include "core/fileio.h"
 
 #include <math.h>
@@ -86,6 +87,7 @@ int mr_table_paper_load(mr_table *t, const char *paper_json, mr_err *e)
     cJSON *j = cJSON_Parse(buf);
     free(buf);
     if (!j) return mr_errf(e, MR_EUSER, "%s: not valid JSON", paper_json);
+    if ((rc = mr_json_check_finite(j, paper_json, e))) { cJSON_Delete(j); return rc; }
     const cJSON *tabs = cJSON_GetObjectItemCaseSensitive(j, "tables");
     const cJSON *tab = cJSON_GetObjectItemCaseSensitive(tabs, t->id);
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(tab, "rows");

@@ -4,6 +4,7 @@
 #include "harness/ablate.h"
 #include "harness/precheck.h"
 #include "harness/record.h"
+#include "harness/store.h"
 #include "harness/run_pr.h"
 #include "core/fileio.h"
 #include "core/json.h"
@@ -38,10 +39,11 @@ static const mr_ablate_table_def TABLES[] = {
      {{"roipool", "RoIPool (max)", 0}, {"roiwarp_max", "RoIWarp, max", 1},
       {"roiwarp_ave", "RoIWarp, ave", 2}, {"roialign_max", "RoIAlign, max", 3},
       {"roialign_ave", "RoIAlign, ave", 4}}},
-    {"2d", "RoIPool vs RoIAlign on C5 (stride 32): mask and box AP", 0, 6, 2,
+    {"2d", "RoIPool vs RoIAlign on C5 (stride 32): mask and box AP", 0, 6, 3,
      {{"AP", "segm", "AP", ""}, {"AP50", "segm", "AP50", ""}, {"AP75", "segm", "AP75", ""},
       {"APbb", "bbox", "AP", ""}, {"APbb50", "bbox", "AP50", ""}, {"APbb75", "bbox", "AP75", ""}},
-     {{"roipool", "RoIPool", 0}, {"roialign", "RoIAlign", 1}}},
+     {{"roipool", "RoIPool", 0}, {"roialign", "RoIAlign", 1},
+      {"roialign_dc5", "RoIAlign, DC5 (dilated C5, stride 16; not in the paper)", -1}}},
     {"2e", "Mask branch: MLP vs FCN (FPN)", 0, 3, 3, SEGM3,
      {{"mlp", "MLP fc-fc-K*28^2 (2 hidden fc)", 0}, {"mlp3", "MLP fc-fc-fc-K*28^2 (3 hidden fc)", 1},
       {"fcn", "FCN 4 convs + deconv", 2}}},
@@ -251,7 +253,7 @@ static int run_started(const char *run_dir)
     if (d) {
         struct dirent *de;
         while (!found && (de = readdir(d)))
-            if (!strncmp(de->d_name, "checkpoint_", 11)) found = 1;
+            if (!strncmp(de->d_name, "checkpoint_", 11) || !strcmp(de->d_name, "record.pending.json")) found = 1;
         closedir(d);
     }
     return found;
@@ -594,6 +596,7 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
         return mr_errf(e, MR_EUSAGE, "--seeds must be 1..%d", MR_TABLE_MAX_SEEDS);
     /* every run appends to the store: a line that does not parse is
      * reported now, not after hours of training */
+    if (!o->dry_run && o->store && (rc = mr_store_recover(o->store, NULL, e))) return rc;  /* a torn append */
     rc = o->dry_run ? MR_OK : mr_precheck_store(o->store, NULL, e);
     if (rc) return rc;
     /* one queue over every table asked for, seeds outer within a table (a
@@ -610,7 +613,18 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
                 mr_ablate_job j;
                 if (!row_wanted(o, td, r)) continue;
                 if ((rc = prepare_job(o, td, r, o->seed0 + k, &j, e))) { free(jobs); return rc; }
-                if (run_done(j.run_dir)) { skipped++; continue; }
+                if (run_done(j.run_dir)) {
+                    /* its record in the store (a store repaired, or a run
+                     * committed by an older mrcnn); idempotent */
+                    cJSON *rec = NULL;
+                    if (!o->dry_run && o->store && (rc = mr_record_recover(j.run_dir, o->store, NULL, &rec, e))) {
+                        free(jobs);
+                        return rc;
+                    }
+                    cJSON_Delete(rec);
+                    skipped++;
+                    continue;
+                }
                 if (o->dry_run) { nt++; continue; }
                 if (nj == cap) {
                     cap = cap ? 2 * cap : 64;

@@ -7,8 +7,12 @@
  * written to RESULTS/<table>/.
  *
  * Resuming: a row+seed is done when its run directory holds metrics.json and
- * record.json; done runs are never retrained; an interrupted run is started
- * again with resume (continues from its newest checkpoint). A run being
+ * record.json; done runs are never retrained, and their record is appended
+ * to the store when it is missing there (idempotent: one record per run);
+ * an interrupted run (a checkpoint or record.pending.json) is started
+ * again with resume (continues from its newest checkpoint, or finishes
+ * the commit of its record). A torn last store line (a writer killed
+ * mid-append) is cut first (mr_store_recover). A run being
  * trained holds RUN/lock (flock): another mrcnn ablate of the same table
  * skips it, trains the rest, then waits for it and tabulates it.
  * `all` (or a list, "5,6") is one queue over every table (no core idles at a table's end

@@ -8,7 +8,9 @@
 #include "harness/store.h"
 #include "core/buildinfo.h"
 #include "core/fileio.h"
+#include "core/json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,7 @@ int mr_json_load(const char *path, cJSON **out, mr_err *e)
         return mr_errf(e, MR_EUSER, "%s:%d: not valid JSON (byte %ld)", path, line, off);
     }
     free(buf);
+    if ((rc = mr_json_check_finite(j, path, e))) { cJSON_Delete(j); return rc; }
     *out = j;
     return MR_OK;
 }
@@ -203,12 +206,52 @@ int mr_record_commit(const char *run_dir, const cJSON *rec, const char *store, m
     if (rc) return rc;
     char *txt = cJSON_Print(rec);
     if (!txt) return mr_errf(e, MR_ENOMEM, "%s: could not serialise the record", run_dir);
-    char path[4200];
+    char path[4200], pending[4200];
     snprintf(path, sizeof path, "%s/record.json", run_dir);
+    snprintf(pending, sizeof pending, "%s/record.pending.json", run_dir);
     size_t n = strlen(txt);
     txt[n] = '\n';  /* replaces the NUL; length passed explicitly */
-    rc = mr_write_file_atomic(path, txt, n + 1, e);
+    /* the order makes a crash anywhere recoverable: record.pending.json, the
+     * store (idempotent), then record.json, which says "done" to ablate */
+    rc = mr_write_file_atomic(pending, txt, n + 1, e);
     free(txt);
     if (rc) return rc;
-    return store ? mr_store_append(store, rec, e) : MR_OK;
+    mr_fault_point("record_pending");
+    if (store && (rc = mr_store_append(store, rec, e))) return rc;
+    mr_fault_point("record_stored");
+    if (rename(pending, path) != 0)
+        return mr_errf(e, MR_EIO, "%s: cannot rename into place: %s", path, strerror(errno));
+    return MR_OK;
+}
+
+int mr_record_recover(const char *run_dir, const char *store, const cJSON *config, cJSON **out, mr_err *e)
+{
+    char path[4200];
+    *out = NULL;
+    cJSON *rec = NULL;
+    int pending = 0, rc;
+    snprintf(path, sizeof path, "%s/record.json", run_dir);
+    if (!mr_file_exists(path)) {
+        snprintf(path, sizeof path, "%s/record.pending.json", run_dir);
+        if (!mr_file_exists(path)) return MR_OK;
+        pending = 1;
+    }
+    if ((rc = mr_json_load(path, &rec, e)) || (rc = mr_record_validate(rec, path, e))) goto fail;
+    if (config) {
+        char diff[1024] = "";
+        mr_json_diff(cJSON_GetObjectItemCaseSensitive(rec, "config"), config, 1, diff, sizeof diff);
+        if (diff[0]) {
+            rc = mr_errf(e, MR_EUSER, "%s: the run finished with another config (%s): move the run directory "
+                         "away to train again", path, diff);
+            goto fail;
+        }
+    }
+    if (pending) rc = mr_record_commit(run_dir, rec, store, e);
+    else if (store) rc = mr_store_append(store, rec, e);
+    if (rc) goto fail;
+    *out = rec;
+    return MR_OK;
+fail:
+    cJSON_Delete(rec);
+    return rc;
 }

@@ -6,6 +6,7 @@
  * results store (harness/store.h).
  *
  * defines: mr_machine, mr_machine_detect, mr_machine_json, mr_record_build, mr_record_commit,
+ *          mr_record_recover,
  *          mr_metrics_summary, mr_json_load
  */
 #ifndef MR_RECORD_H
@@ -53,8 +54,20 @@ int mr_metrics_summary(const cJSON *metrics, const char *where, cJSON **out, mr_
 int mr_record_build(const char *run_dir, const char *config_name, long seed, int threads,
                     cJSON **out, mr_err *e);
 
-/* Write rec to run_dir/record.json (atomically) and then append it to the
- * store (store NULL = no store). */
+/* Commit rec: written to run_dir/record.pending.json (atomically), appended
+ * to the store (store NULL = no store; idempotent, harness/store.h), then
+ * renamed to record.json. A crash at any point leaves either no record
+ * file (the run is redone from its checkpoints), record.pending.json
+ * (mr_record_recover finishes the commit with that very record), or
+ * record.json with the record in the store. */
 int mr_record_commit(const char *run_dir, const cJSON *rec, const char *store, mr_err *e);
+
+/* A run that has its record already: record.pending.json is committed,
+ * record.json is appended to the store if missing there (idempotent).
+ * *out gets the record (caller deletes), NULL when the run has neither
+ * file (not finished). config (may be NULL): the resolved config the run
+ * is resumed with; a record of another config is MR_EUSER naming the
+ * fields that differ. */
+int mr_record_recover(const char *run_dir, const char *store, const cJSON *config, cJSON **out, mr_err *e);
 
 #endif

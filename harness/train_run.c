@@ -50,7 +50,6 @@
 void openblas_set_num_threads(int);
 int openblas_get_parallel(void);
 int stbi_write_png(char const *filename, int w, int h, int comp, const void *data, int stride);
-int stbi_info(char const *filename, int *x, int *y, int *comp);
 const char *stbi_failure_reason(void);
 
 static double wall(void)
@@ -443,25 +442,55 @@ static int write_fps(const char *path, const mr_fps *f, mr_err *e)
     return rc;
 }
 
-/* keep the lines of train_log.jsonl whose iter <= upto (resume) */
-static void truncate_log(const char *path, long upto)
+/* A run resumed after its last iteration (killed while evaluating) times
+ * no training: the training half of its speed is the one speed.json got
+ * when training ended, not 0. */
+static int keep_train_speed(const char *path, mr_fps *f, mr_err *e)
+{
+    if (!mr_file_exists(path)) return MR_OK;
+    cJSON *j = NULL;
+    int rc = mr_json_load_file(path, &j, e);
+    if (rc) return rc;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "train_iter_per_s");
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "protocol"), "iters");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "train_stages_ms");
+    if (!cJSON_IsNumber(v) || !cJSON_IsNumber(it) || !cJSON_IsObject(ms)) {
+        cJSON_Delete(j);
+        return mr_errf(e, MR_EUSER, "%s: expected train_iter_per_s, protocol.iters and train_stages_ms", path);
+    }
+    f->train_iter_per_s = v->valuedouble;
+    f->iters = (long)it->valuedouble;
+    const char *k[4] = {"backbone", "rpn", "roi_extract", "heads"};
+    double *dst[4] = {&f->train_ms.backbone, &f->train_ms.rpn, &f->train_ms.roi_extract, &f->train_ms.heads};
+    for (int i = 0; i < 4; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(ms, k[i]);
+        if (cJSON_IsNumber(x)) *dst[i] = x->valuedouble;
+    }
+    cJSON_Delete(j);
+    return MR_OK;
+}
+
+/* keep the lines of train_log.jsonl whose iter <= upto (resume): rewritten
+ * atomically; a line that does not parse (torn by a kill) is dropped */
+static int truncate_log(const char *path, long upto, mr_err *e)
 {
     char *buf = NULL;
     size_t len = 0;
-    mr_err e;
-    if (mr_read_file(path, &buf, &len, &e)) return;
-    FILE *f = fopen(path, "w");
-    if (f) {
-        char *save = NULL;
-        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-            long it = -1;
-            const char *p = strstr(line, "\"iter\":");
-            if (p) it = strtol(p + 7, NULL, 10);
-            if (it >= 0 && it <= upto) fprintf(f, "%s\n", line);
-        }
-        fclose(f);
+    if (!mr_file_exists(path)) return MR_OK;
+    int rc = mr_read_file(path, &buf, &len, e);
+    if (rc) return rc;
+    mr_atomic_file af;
+    if ((rc = mr_atomic_open(&af, path, e))) { free(buf); return rc; }
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, "iter");
+        if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble <= (double)upto)
+            fprintf(af.f, "%s\n", line);
+        cJSON_Delete(j);
     }
     free(buf);
+    return mr_atomic_commit(&af, e);
 }
 
 /* Load the train and val splits for config c and complete c from them
@@ -512,6 +541,24 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     FILE *log = NULL;
     if ((rc = bind_data(&c, config_path, data_dir, &tr, &va, e))) goto done;
     if ((rc = mr_mkdir_p(out_dir, e))) goto done;
+    mr_clean_stale_tmp(out_dir, NULL);   /* temporaries of writers killed before their rename */
+    if (o->resume) {
+        /* a finished run (record.json) or one killed while committing
+         * (record.pending.json): its record is committed, nothing redone */
+        cJSON *cj = mr_config_to_json(&c), *rec = NULL;
+        rc = cj ? mr_record_recover(out_dir, o->store, cj, &rec, e) : mr_errf(e, MR_ENOMEM, "out of memory");
+        cJSON_Delete(cj);
+        if (rc || rec) { cJSON_Delete(rec); goto done; }
+    } else {
+        /* a new run in an old directory: the old run's record (already in
+         * its store) must not make this one look finished if it is killed */
+        const char *old[2] = {"record.json", "record.pending.json"};
+        for (int k = 0; k < 2; k++) {
+            char op[4200];
+            snprintf(op, sizeof op, "%s/%s", out_dir, old[k]);
+            remove(op);
+        }
+    }
     char path[4096], fp[32];
     snprintf(path, sizeof path, "%s/config.json", out_dir);
     if ((rc = mr_config_write(&c, path, e))) goto done;
@@ -526,7 +573,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         long it = newest_checkpoint(out_dir, ck, sizeof ck);
         if (it > 0) {
             if ((rc = mr_trainer_load(&t, ck, fp, e))) goto done;
-            truncate_log(logpath, t.iter);
+            if ((rc = truncate_log(logpath, t.iter, e))) goto done;
         } else {
             remove(logpath);
         }
@@ -598,6 +645,13 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     if (timed_iters > 0) {
         ms_add(&f.train_ms, &d->ms, 1.0 / (double)timed_iters);
         ms_add(&f.train_ms, &ms_warm, -1.0 / (double)timed_iters);
+    }
+    snprintf(path, sizeof path, "%s/speed.json", out_dir);
+    if (timed_iters > 0) {
+        /* the training half now: a run killed before its record keeps it */
+        if ((rc = write_fps(path, &f, e))) goto done;
+    } else if ((rc = keep_train_speed(path, &f, e))) {
+        goto done;
     }
     snprintf(path, sizeof path, "%s/model_final.safetensors", out_dir);
     char *cats = categories_meta(&tr.ds);
@@ -893,11 +947,10 @@ static int one_image_split(split *s, const mr_config *c, const char *image_path,
     s->kp_cat = -1;
     mr_dataset *d = &s->ds;
     mr_coco_init(&d->coco);
-    int w = 0, h = 0, ch = 0;
-    if (!mr_file_exists(image_path)) return mr_errf(e, MR_EIO, "%s: cannot open", image_path);
-    if (!stbi_info(image_path, &w, &h, &ch))
-        return mr_errf(e, MR_EUSER, "%s: cannot read image (%s)", image_path, stbi_failure_reason());
-    int rc = mr_coco_add_image(&d->coco, 1, w, h, image_path, e);
+    int w = 0, h = 0;
+    int rc = mr_image_info(image_path, &w, &h, e);
+    if (rc) return rc;
+    rc = mr_coco_add_image(&d->coco, 1, w, h, image_path, e);
     /* the model's categories when its weights name them, else ids 1..K */
     for (int k = 1; k <= K && !rc; k++) {
         mr_coco_cat cat;

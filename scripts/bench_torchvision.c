@@ -99,6 +99,7 @@ static int run_infer(const char *dir, int iters)
     const mr_tap *tap = mr_registry_tap("fpn", &e);
     const mr_roi_extractor *rx = mr_registry_roi_extractor("roialign", &e);
     mr_detector_spec s = mr_detector_spec_default(tap, rx, 1);
+    s.backbone.norm = mr_registry_norm("frozen_bn", &e);
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
     if (mr_detector_spec_torchvision(&s, config, &e)) die("config", &e);
     float mean[3], std[3];
@@ -235,6 +236,7 @@ static int run_train(const char *dir, int iters)
     const mr_tap *tap = mr_registry_tap("fpn", &e);
     const mr_roi_extractor *rx = mr_registry_roi_extractor("roialign", &e);
     mr_detector_spec s = mr_detector_spec_default(tap, rx, TRAIN_CLASSES - 1);
+    s.backbone.norm = mr_registry_norm("frozen_bn", &e);
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
     if (mr_detector_spec_torchvision(&s, config, &e)) die("train config", &e);
     if (!s.mask_on) die("train config: expected a mask head", NULL);

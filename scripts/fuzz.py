@@ -14,8 +14,16 @@ input saved under OUT/ and exits 1 if there was any.
     python3 scripts/fuzz.py [--iters N] [--seed S] [--out DIR] [TARGET...]
 
 Targets: eval_gt, eval_dt, rle, config, weights, image, table, compare,
-pr, store (default: all). Run from the repository root; uses /tmp for its data.
-Deterministic for a given --seed.
+pr, store (default: all), and the must-refuse targets of issue 22, where
+exit 0 is a finding too (an input accepted that must be refused):
+overflow (a number the reader uses replaced by 1e999 or -1e999, in ground
+truth, results, configs, tables, metrics and store records), weights_nan
+(a nan or inf value in a weights tensor), image_size (a PNG or JPEG header
+over the pixel limit: exit 1 naming the size), fifo (every reader given a
+FIFO: exit 1 at once, not a hang), int_opts (every integer option given an
+out-of-range or malformed value: exit 2) and store_check (`mrcnn store
+check --repair` on a damaged store, then a clean check). Run from the
+repository root; uses /tmp for its data. Deterministic for a given --seed.
 """
 import argparse
 import copy
@@ -102,17 +110,25 @@ class Fuzzer:
             return self.mutate_json(doc)
         return self.mutate_bytes(json.dumps(doc).encode())
 
-    def run(self, target, args, data, path, ok_codes=(0, 1, 2), cwd=ROOT, timeout=120):
-        with open(path, "wb") as f:
-            f.write(data)
+    def run(self, target, args, data, path, ok_codes=(0, 1, 2), cwd=ROOT, timeout=120, want=None, env=None):
+        """want: text the message must contain (with a non-zero exit)"""
+        if data is not None:
+            with open(path, "wb") as f:
+                f.write(data)
         self.runs += 1
         try:
-            p = subprocess.run(args, capture_output=True, timeout=timeout, env=ENV, cwd=cwd)
+            p = subprocess.run(args, capture_output=True, timeout=timeout, env=env or ENV, cwd=cwd)
             err = p.stderr.decode(errors="replace")
             bad = p.returncode not in ok_codes or "Sanitizer" in err or "runtime error" in err
             what = "exit %d" % p.returncode
+            if not bad and want and p.returncode and want not in err + p.stdout.decode(errors="replace"):
+                bad, what = True, "exit %d without '%s' in the message" % (p.returncode, want)
         except subprocess.TimeoutExpired:
             bad, err, what = True, "", "hang (over %d s)" % timeout
+        if bad and data is None:
+            self.findings += 1
+            print("FINDING %s: %s: %s\n%s" % (target, " ".join(args), what, err[-2000:]))
+            return
         if bad:
             self.findings += 1
             keep = os.path.join(self.out, "%s_%d%s" % (target, self.findings, os.path.splitext(path)[1]))
@@ -262,8 +278,183 @@ def main():
         p = os.path.join(tmp, "store.jsonl")
         f.run("store", [BIN, "plot", "--store", p, "--out", tmp + "/plots", "--no-run"], b"\n".join(lines), p)
 
+    # ---- must refuse (issue 22): exit 0 is a finding ----
+    # fields each reader uses: a number there replaced by one beyond a
+    # double's range must be refused (unused keys may be ignored)
+    used = {"gt": {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "width", "height", "keypoints",
+                   "num_keypoints", "segmentation", "size", "counts", "ignore"},
+            "dt": {"image_id", "category_id", "bbox", "score", "keypoints", "segmentation", "size", "counts"}}
+
+    def overflow_doc(d, names):
+        """d with one number under a used field replaced by the 1e999 token; None if it has none"""
+        d = copy.deepcopy(d)
+        ns = [(path, v) for path, v in f.nodes(d) if path and isinstance(v, (int, float)) and not isinstance(v, bool)
+              and (names is None or any(isinstance(k, str) and k in names for k in path))]
+        if not ns:
+            return None, None
+        path, _ = f.rng.choice(ns)
+        parent = d
+        for k in path[:-1]:
+            parent = parent[k]
+        parent[path[-1]] = "OVERTOKEN"
+        tok = f.rng.choice(["1e999", "-1e999", "1" + "0" * 400, "-2.5e+99999"])
+        return json.dumps(d).replace('"OVERTOKEN"', tok).encode(), path
+
+    def t_overflow():
+        kind = f.rng.choice(["gt", "dt", "config", "table", "metrics", "store"])
+        m = tiny_model(f)
+        if kind in ("gt", "dt"):
+            gt, dt, iou = f.rng.choice(sets)
+            names = used[kind] - ({"segmentation", "counts", "size"} if iou != "segm" else set())
+            # (for bbox and keypoints the reader skips segmentations unparsed: brackets only)
+            data, path = overflow_doc(doc(gt if kind == "gt" else dt), names)
+            p = os.path.join(tmp, kind + ".json")
+            args = [BIN, "eval", "--gt", p if kind == "gt" else gt, "--dt", p if kind == "dt" else dt, "--iou", iou]
+        elif kind == "config":
+            with open(os.path.join(m, "run", "config.json")) as fh:
+                data, path = overflow_doc(json.load(fh), None)
+            p = os.path.join(tmp, "config.json")
+            args = [BIN, "train", "--config", p, "--data", m + "/data", "--out", tmp + "/o"]
+        elif kind == "table":
+            t = f.rng.choice(["2c", "6", "5"])
+            src = os.path.join(ROOT, "results", t, "table_%s.json" % t)
+            data, path = overflow_doc(doc(src), {"mean", "std", "seed", "infer_img_per_s", "AP", "iou", "iou50", "iou75"})
+            p = os.path.join(tmp, os.path.basename(src))
+            args = [BIN, "plot", p, "--out", tmp + "/plots", "--no-run"]
+        elif kind == "metrics":
+            run = os.path.join(tmp, "run")
+            os.makedirs(run, exist_ok=True)
+            for n in ("metrics.json", "speed.json"):
+                shutil.copy(os.path.join(m, "run", n), run)
+            data, path = overflow_doc(doc(os.path.join(m, "run", "metrics.json")), {"metrics"})
+            p = os.path.join(run, "metrics.json")
+            args = [BIN, "compare", run, m + "/run"]
+        else:
+            lines = open(os.path.join(ROOT, "results", "store.jsonl"), "rb").read().split(b"\n")[:6]
+            i = f.rng.randrange(len(lines) - 1)
+            data, path = overflow_doc(json.loads(lines[i]), None)
+            lines[i] = data
+            data = b"\n".join(lines)
+            p = os.path.join(tmp, "store.jsonl")
+            args = [BIN, "store", "check", p]
+        if data is None:
+            return
+        # tables: the range check of the field reads it first ("expected a number in [0, 1] or -1")
+        f.run("overflow_" + kind, args, data, p, ok_codes=(1, 2), want="field " if kind == "table" else "finite")
+
+    def t_weights_nan():
+        m = tiny_model(f)
+        raw = bytearray(open(os.path.join(m, "run", "model_final.safetensors"), "rb").read())
+        hl = struct.unpack("<Q", raw[:8])[0]
+        hdr = json.loads(raw[8:8 + hl])
+        name = f.rng.choice([k for k in hdr if k != "__metadata__"])
+        a, b = hdr[name]["data_offsets"]
+        if b <= a:
+            return
+        k = 8 + hl + a + 4 * f.rng.randrange((b - a) // 4)
+        raw[k:k + 4] = struct.pack("<f", f.rng.choice([float("nan"), float("inf"), float("-inf")]))
+        p = os.path.join(tmp, "w.safetensors")
+        f.run("weights_nan", [BIN, "infer", "--config", m + "/run/config.json", "--weights", p, "--image",
+                              m + "/data/images/val_000001.png", "--out", tmp + "/r.json"], bytes(raw), p,
+              ok_codes=(1,), want=name)
+
+    def t_image_size():
+        m = tiny_model(f)
+        w, h = f.rng.choice([(16000, 16000), (60000, 60000), (7000, 7000), (65535, 1000), (2**31 - 1, 2), (40001, 1000)])
+        if f.rng.random() < 0.5:
+            src = open(m + "/data/images/val_000001.png", "rb").read()
+            data = src[:16] + struct.pack(">II", w, h) + src[24:]
+            p = os.path.join(tmp, "big.png")
+            w, h = w, h
+        else:
+            h, w = min(h, 65535), min(w, 65535)
+            src = open(os.path.join(COCO, "images", "000000000139.jpg"), "rb").read()
+            i = src.find(b"\xff\xc0")
+            data = src[:i + 5] + struct.pack(">HH", h, w) + src[i + 9:]
+            p = os.path.join(tmp, "big.jpg")
+        over = w * h > 40000000   # datasets/image.h MR_IMAGE_MAX_PIXELS
+        f.run("image_size", [BIN, "infer", "--config", m + "/run/config.json", "--weights",
+                             m + "/run/model_final.safetensors", "--image", p, "--out", tmp + "/r.json"], data, p,
+              ok_codes=(1,) if over else (0, 1), want="%dx%d" % (w, h) if over else None, timeout=60)
+
+    def t_fifo():
+        m = tiny_model(f)
+        p = os.path.join(tmp, "pipe")
+        if os.path.exists(p):
+            os.unlink(p)
+        os.mkfifo(p)
+        gt, dt, iou = sets[0]
+        cfg, w, img = m + "/run/config.json", m + "/run/model_final.safetensors", m + "/data/images/val_000001.png"
+        run = os.path.join(tmp, "fiforun")
+        os.makedirs(run, exist_ok=True)
+        for n in ("speed.json",):
+            shutil.copy(os.path.join(m, "run", n), run)
+        if os.path.lexists(run + "/metrics.json"):
+            os.unlink(run + "/metrics.json")
+        os.symlink(p, run + "/metrics.json")
+        cases = [[BIN, "eval", "--gt", p, "--dt", dt, "--iou", iou], [BIN, "eval", "--gt", gt, "--dt", p, "--iou", iou],
+                 [BIN, "train", "--config", p, "--data", m + "/data", "--out", tmp + "/o"],
+                 [BIN, "infer", "--config", p, "--weights", w, "--image", img, "--out", tmp + "/r.json"],
+                 [BIN, "infer", "--config", cfg, "--weights", p, "--image", img, "--out", tmp + "/r.json"],
+                 [BIN, "infer", "--config", cfg, "--weights", w, "--image", p, "--out", tmp + "/r.json"],
+                 [BIN, "plot", p, "--out", tmp + "/plots", "--no-run"],
+                 [BIN, "plot", "--pr", p, "--out", tmp + "/plots", "--no-run"],
+                 [BIN, "plot", "--store", p, "--out", tmp + "/plots", "--no-run"],
+                 [BIN, "store", "check", p], [BIN, "compare", run, m + "/run"],
+                 [BIN, "regress", "--baseline", p, "--data", m + "/data", "--runs", tmp + "/rr"]]
+        args = f.rng.choice(cases)
+        f.run("fifo", args, None, p, ok_codes=(1,), timeout=20)
+
+    int_opts = [["eval", "--threads"], ["train", "--threads"], ["train", "--iters"], ["train", "--seed"],
+                ["infer", "--threads"], ["synth", "--train"], ["synth", "--val"], ["synth", "--size"], ["synth", "--seed"],
+                ["synth", "--threads"], ["ablate", "--seeds"], ["ablate", "--seed0"], ["ablate", "--jobs"],
+                ["ablate", "--threads"], ["ablate", "--iters"], ["bench", "--threads"], ["bench", "--warmup"],
+                ["eval", "--img-ids"], ["eval", "--cat-ids"]]
+    bad_ints = ["99999999999999999999999", "-99999999999999999999", "9223372036854775808", "1e3", "12x", "", "0x",
+                "nan", "inf", "1.5", "--", "+-1", "1,2x", "4294967296000000000000"]
+
+    def t_int_opts():
+        cmd, opt = f.rng.choice(int_opts)
+        v = f.rng.choice(bad_ints)
+        if opt.endswith("-ids") and v in ("9223372036854775808",):
+            v = "1," + v
+        base = {"eval": ["--gt", sets[0][0], "--dt", sets[0][1], "--iou", "bbox"],
+                "train": ["--config", "x.json", "--data", "/nonexistent", "--out", tmp + "/o"],
+                "infer": ["--config", "x.json", "--weights", "w", "--image", "i.png", "--out", tmp + "/r.json"],
+                "synth": ["--out", tmp + "/s"], "ablate": ["2c", "--dry-run", "--runs", tmp + "/ar"],
+                "bench": ["conv"]}[cmd]
+        f.run("int_opts", [BIN, cmd] + base + [opt, v], None, None, ok_codes=(2,), timeout=60)
+
+    def t_store_check():
+        lines = open(os.path.join(ROOT, "results", "store.jsonl"), "rb").read().split(b"\n")[:10]
+        lines = [l for l in lines if l]
+        for _ in range(f.rng.randint(1, 3)):
+            op = f.rng.random()
+            i = f.rng.randrange(len(lines))
+            if op < 0.3:
+                lines.insert(i, lines[f.rng.randrange(len(lines))])   # a second record of a run
+            elif op < 0.5:
+                lines[i] = lines[i][:f.rng.randrange(len(lines[i]) + 1)]
+            elif op < 0.6:
+                lines.insert(i, b"")
+            else:
+                try:
+                    lines[i] = f.mutate(json.loads(lines[i])).replace(b"\n", b" ")
+                except ValueError:   # cut by an earlier step
+                    lines[i] = f.mutate_bytes(lines[i])
+        data = b"\n".join(lines) + (b"\n" if f.rng.random() < 0.5 else b"")
+        p = os.path.join(tmp, "check.jsonl")
+        for ext in (".rejected",):
+            if os.path.exists(p + ext):
+                os.unlink(p + ext)
+        f.run("store_check", [BIN, "store", "check", p], data, p, ok_codes=(0, 1))
+        f.run("store_check", [BIN, "store", "check", "--repair", p], None, p, ok_codes=(0,))
+        f.run("store_check", [BIN, "store", "check", p], None, p, ok_codes=(0,))
+
     targets = {"eval_gt": t_eval_gt, "eval_dt": t_eval_dt, "rle": t_rle, "config": t_config, "weights": t_weights,
-               "image": t_image, "table": t_table, "compare": t_compare, "pr": t_pr, "store": t_store}
+               "image": t_image, "table": t_table, "compare": t_compare, "pr": t_pr, "store": t_store,
+               "overflow": t_overflow, "weights_nan": t_weights_nan, "image_size": t_image_size, "fifo": t_fifo,
+               "int_opts": t_int_opts, "store_check": t_store_check}
     names = a.targets or list(targets)
     for n in names:
         if n not in targets:

@@ -44,6 +44,7 @@ static void test_torchvision_names(void **st)
     assert_non_null(tap);
     assert_non_null(rx);
     mr_detector_spec s = mr_detector_spec_default(tap, rx, 90);
+    s.backbone.norm = mr_registry_norm("frozen_bn", &e);
     mr_detector *d = NULL;
     int rc = mr_detector_create(&d, &s, &e);
     if (rc) print_error("%s\n", e.msg);

@@ -72,11 +72,11 @@ mr_detector_spec td_spec_tiny(const char *tap, const char *roi)
     mr_detector_spec s = mr_detector_spec_default(tp, rx, 2);
     s.backbone.depth = 10;
     s.backbone.width = 0.125f;
-    s.backbone.norm = MR_NORM_GN;
+    s.backbone.norm = mr_registry_norm("gn", &e);
     s.backbone.gn_groups = 4;
     s.backbone.freeze_at = 0;
     s.fpn_channels = 16;
-    if (tp && tp->kind == MR_TAP_FPN) {
+    if (tp && tp->rpn_levels > 1) {
         float sz[5] = {8, 16, 32, 64, 128};
         memcpy(s.rpn.sizes, sz, sizeof sz);
     } else {

@@ -1,6 +1,7 @@
 /*
- * test_harness.c — group `harness`: gathers the harness tests from
- * tests/test_harness_*.c into one list.
+ * test_harness.c — group `harness`: gathers the harness tests of
+ * tests/test_harness_*.c into one list (the parts are discovered by the
+ * Makefile, as the groups are: see tests/test_main.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,23 +11,25 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "tests/test_harness.h"
+#include "test_groups.h"   /* generated: TEST_HARNESS_PARTS(X) */
+
+/* the parts: every `const struct CMUnitTest th_<part>_tests[]` defined in
+ * a file of tests/ (with its th_<part>_ntests), found by the Makefile */
+#define X(p) extern const struct CMUnitTest th_##p##_tests[]; extern const size_t th_##p##_ntests;
+TEST_HARNESS_PARTS(X)
+#undef X
 
 size_t tests_harness(const struct CMUnitTest **out)
 {
-    static struct CMUnitTest all[64];
+    static struct CMUnitTest all[128];
     static size_t n;
     if (!n) {
-        memcpy(all + n, th_store_tests, th_store_ntests * sizeof *all);
-        n += th_store_ntests;
-        memcpy(all + n, th_ablate_tests, th_ablate_ntests * sizeof *all);
-        n += th_ablate_ntests;
-        memcpy(all + n, th_compare_tests, th_compare_ntests * sizeof *all);
-        n += th_compare_ntests;
-        memcpy(all + n, th_regress_tests, th_regress_ntests * sizeof *all);
-        n += th_regress_ntests;
-        memcpy(all + n, th_precheck_tests, th_precheck_ntests * sizeof *all);
-        n += th_precheck_ntests;
+#define X(p)                                                                   \
+        if (n + th_##p##_ntests > sizeof all / sizeof all[0]) abort();         \
+        memcpy(all + n, th_##p##_tests, th_##p##_ntests * sizeof *all);        \
+        n += th_##p##_ntests;
+        TEST_HARNESS_PARTS(X)
+#undef X
     }
     *out = all;
     return n;

@@ -4,7 +4,8 @@
  *
  * defines: th_write, th_make_run, th_store_tests, th_store_ntests,
  *          th_ablate_tests, th_ablate_ntests, th_compare_tests, th_compare_ntests,
- *          th_regress_tests, th_regress_ntests, th_precheck_tests, th_precheck_ntests
+ *          th_regress_tests, th_regress_ntests, th_precheck_tests, th_precheck_ntests,
+ *          th_faults_tests, th_faults_ntests
  */
 #ifndef MR_TEST_HARNESS_H
 #define MR_TEST_HARNESS_H
@@ -28,6 +29,8 @@ extern const struct CMUnitTest th_compare_tests[];
 extern const size_t th_compare_ntests;
 extern const struct CMUnitTest th_regress_tests[];
 extern const size_t th_regress_ntests;
+extern const struct CMUnitTest th_faults_tests[];
+extern const size_t th_faults_ntests;
 extern const struct CMUnitTest th_precheck_tests[];
 extern const size_t th_precheck_ntests;
 

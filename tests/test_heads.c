@@ -33,7 +33,18 @@
 #include "core/postprocess.h"
 #include "core/tensor.h"
 
-extern const struct mr_mask_loss mr_mask_loss_sigmoid, mr_mask_loss_softmax;
+#include "tests/test_variants.h"
+#include "variants/registry.h"
+
+/* a registered variant (the test fails when it is not) */
+static const struct mr_mask_loss *loss_named(const char *name)
+{
+    mr_err e;
+    const struct mr_mask_loss *L = mr_registry_mask_loss(name, &e);
+    if (!L) print_error("%s\n", e.msg);
+    assert_non_null(L);
+    return L;
+}
 
 static void fill(mr_pcg32 *r, float *p, size_t n, float sd)
 {
@@ -233,6 +244,22 @@ static void mask_case(const mr_mask_head_cfg *cfg, int R, uint64_t seed)
     hc_free(&c);
 }
 
+/* a case of the variant table: the registered prototype head at a small
+ * size (3 x 5 x 5 RoI features, 4 classes, widths 5 / 8) */
+void tv_mask_head_gradcheck(const void *impl)
+{
+    const mr_mask_head *proto = impl;
+    mr_mask_head_cfg cfg = proto->cfg;
+    cfg.in_ch = 3;
+    cfg.in_size = 5;
+    cfg.num_classes = 4;
+    cfg.nconv = cfg.nconv > 2 ? 2 : cfg.nconv;
+    cfg.conv_ch = cfg.deconv_ch = 5;
+    cfg.fc_dim = 8;
+    cfg.out_size = 4;
+    mask_case(&cfg, 2, 15);
+}
+
 static void test_grad_mask_fcn(void **s)
 {
     (void)s;
@@ -402,8 +429,11 @@ static double mloss_f(const void *ctx, const float *x)
     return c->L->forward(c->R, c->K, c->M, x, c->labels, c->targets);
 }
 
-static void mask_loss_grad(const struct mr_mask_loss *L)
+/* a case of the variant table (tests/test_variants.c): central differences
+ * of the loss, backward adds and scales by dloss, the empty batch is 0 */
+void tv_mask_loss_gradcheck(const void *impl)
 {
+    const struct mr_mask_loss *L = impl;
     mr_pcg32 r;
     mr_pcg32_seed(&r, 31, 1);
     int R = 3, K = 4, M = 5;
@@ -421,19 +451,28 @@ static void mask_loss_grad(const struct mr_mask_loss *L)
     memcpy(g2, g, n * sizeof(float));
     L->backward(R, K, M, x, labels, t, 2.0f, g2);
     for (size_t i = 0; i < n; i++) assert_float_equal(g2[i], 3.0f * g[i], 1e-6);
-    /* sigmoid: channels other than the label get no gradient */
-    if (L == &mr_mask_loss_sigmoid)
-        for (int i = 0; i < M * M; i++) assert_true(g[(size_t)0 * K * M * M + 2 * M * M + i] == 0.0f);
-    else
-        for (int i = 0; i < M * M; i++) assert_true(g[(size_t)0 * K * M * M + 2 * M * M + i] != 0.0f);
     assert_true(L->forward(0, K, M, x, labels, t) == 0.0);
     free(x);
     free(g);
     free(g2);
 }
 
-static void test_grad_mask_loss_sigmoid(void **s) { (void)s; mask_loss_grad(&mr_mask_loss_sigmoid); }
-static void test_grad_mask_loss_softmax(void **s) { (void)s; mask_loss_grad(&mr_mask_loss_softmax); }
+/* sigmoid: channels other than the label get no gradient; softmax: they do */
+static void test_mask_loss_other_channels(void **s)
+{
+    (void)s;
+    enum { R = 1, K = 4, M = 3 };
+    float x[R * K * M * M], t[R * M * M], g[R * K * M * M];
+    int labels[R] = {1};
+    for (int i = 0; i < R * K * M * M; i++) x[i] = 0.1f * (float)(i % 7) - 0.3f;
+    for (int i = 0; i < R * M * M; i++) t[i] = (float)(i % 2);
+    for (int w = 0; w < 2; w++) {
+        const struct mr_mask_loss *L = loss_named(w ? "softmax" : "sigmoid");
+        memset(g, 0, sizeof g);
+        L->backward(R, K, M, x, labels, t, 1.0f, g);
+        for (int i = 0; i < M * M; i++) assert_true((g[2 * M * M + i] != 0.0f) == w);
+    }
+}
 
 static void test_mask_loss_values(void **s)
 {
@@ -441,19 +480,19 @@ static void test_mask_loss_values(void **s)
     /* zero logits: sigmoid BCE = log 2 whatever the target; softmax = log K */
     float x[2 * 3 * 4] = {0}, t[2 * 4] = {1, 0, 1, 0, 0, 0, 1, 1};
     int lab[2] = {1, 2};
-    assert_float_equal(mr_mask_loss_sigmoid.forward(2, 3, 2, x, lab, t), log(2.0), 1e-12);
-    assert_float_equal(mr_mask_loss_softmax.forward(2, 3, 2, x, lab, t), log(3.0), 1e-12);
+    assert_float_equal(loss_named("sigmoid")->forward(2, 3, 2, x, lab, t), log(2.0), 1e-12);
+    assert_float_equal(loss_named("softmax")->forward(2, 3, 2, x, lab, t), log(3.0), 1e-12);
     /* one pixel: logit 2 on the label, target 1: log(1 + e^-2) */
     float x1[2 * 1] = {-5.0f, 2.0f}, t1[1] = {1.0f};
     int l1[1] = {1};
-    assert_float_equal(mr_mask_loss_sigmoid.forward(1, 2, 1, x1, l1, t1), log1p(exp(-2.0)), 1e-9);
+    assert_float_equal(loss_named("sigmoid")->forward(1, 2, 1, x1, l1, t1), log1p(exp(-2.0)), 1e-9);
     /* softmax over (-5, 2) with target class 1 */
-    assert_float_equal(mr_mask_loss_softmax.forward(1, 2, 1, x1, l1, t1), log1p(exp(-7.0)), 1e-9);
+    assert_float_equal(loss_named("softmax")->forward(1, 2, 1, x1, l1, t1), log1p(exp(-7.0)), 1e-9);
     /* probabilities at inference */
     float p;
-    mr_mask_loss_sigmoid.probs(2, 1, x1, 1, &p);
+    loss_named("sigmoid")->probs(2, 1, x1, 1, &p);
     assert_float_equal(p, 1.0 / (1.0 + exp(-2.0)), 1e-6);
-    mr_mask_loss_softmax.probs(2, 1, x1, 1, &p);
+    loss_named("softmax")->probs(2, 1, x1, 1, &p);
     assert_float_equal(p, 1.0 / (1.0 + exp(-7.0)), 1e-6);
 }
 
@@ -705,8 +744,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_grad_mask_mlp_depths),
     cmocka_unit_test(test_mask_mlp3_forward_reference),
     cmocka_unit_test(test_grad_kp_head),
-    cmocka_unit_test(test_grad_mask_loss_sigmoid),
-    cmocka_unit_test(test_grad_mask_loss_softmax),
+    cmocka_unit_test(test_mask_loss_other_channels),
     cmocka_unit_test(test_mask_loss_values),
     cmocka_unit_test(test_grad_kp_loss),
     cmocka_unit_test(test_keypoints_to_heatmap),

@@ -430,6 +430,7 @@ static mr_detector_spec spec_from_config(const char *meta)
     assert_non_null(tap);
     assert_non_null(rx);
     mr_detector_spec s = mr_detector_spec_default(tap, rx, 1);
+    s.backbone.norm = mr_registry_norm("frozen_bn", &e);
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
     int rc = mr_detector_spec_torchvision(&s, meta, &e);
     if (rc) print_error("%s\n", e.msg);
@@ -742,6 +743,7 @@ static void test_ref_spec_errors(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mr_detector_spec s = mr_detector_spec_default(tap, rx, 1);
+        s.backbone.norm = mr_registry_norm("frozen_bn", &e);
         assert_int_equal(mr_detector_spec_torchvision(&s, bad[i][0], &e), MR_EUSER);
         if (!strstr(e.msg, bad[i][1])) print_error("case %zu: %s\n", i, e.msg);
         assert_non_null(strstr(e.msg, bad[i][1]));

@@ -234,9 +234,9 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     CK(get_name(o, "norm", "frozen_bn", c->norm, sizeof c->norm, ctx, e));
     const mr_norm *nr = lookup(MR_VK_NORM, c->norm, label, "backbone.norm", e);
     if (!nr) return MR_EUSER;
-    s->backbone.norm = nr->kind;
+    s->backbone.norm = nr;
     CK(mr_json_get_int_range(o, "gn_groups", 0, 32, 1, 1024, &s->backbone.gn_groups, ctx, e));
-    CK(mr_json_get_int_range(o, "freeze_at", 0, nr->kind == MR_NORM_GN ? 0 : 2, 0, 5,
+    CK(mr_json_get_int_range(o, "freeze_at", 0, nr->default_freeze_at, 0, 5,
                              &s->backbone.freeze_at, ctx, e));
 
     CK(mr_json_get_object(j, "fpn", 0, &o, label, e));
@@ -254,13 +254,14 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     int n = 0;
     CK(mr_json_get_double_array(o, "sizes", 0, 1, MR_RPN_MAX_SIZES, arr, &n, ctx, e));
     if (n) {
-        if (tap->kind == MR_TAP_FPN && n != 5)
-            return mr_errf(e, MR_EUSER, "%s: field sizes: the fpn tap needs 5 sizes (one per level P2-P6), got %d", ctx, n);
+        if (tap->rpn_levels > 1 && n != tap->rpn_levels)
+            return mr_errf(e, MR_EUSER, "%s: field sizes: the %s tap needs %d sizes (one per RPN level), got %d",
+                           ctx, tap->name, tap->rpn_levels, n);
         for (int i = 0; i < n; i++) {
             if (!(arr[i] > 0)) return mr_errf(e, MR_EUSER, "%s: field sizes[%d]: expected > 0", ctx, i);
             s->rpn.sizes[i] = (float)arr[i];
         }
-        s->rpn.sizes_per_level = tap->kind == MR_TAP_FPN ? 1 : n;
+        s->rpn.sizes_per_level = tap->rpn_levels > 1 ? 1 : n;
     }
     CK(mr_json_get_double_array(o, "ratios", 0, 1, MR_RPN_MAX_RATIOS, arr, &n, ctx, e));
     if (n) {
@@ -336,8 +337,9 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     CK(mr_json_get_bool(o, "keypoints", 0, 0, &c->kp_on, ctx, e));
     CK(mr_json_get_int_range(o, "kp_width", 0, 512, 1, 4096, &c->kp_width, ctx, e));
     CK(mr_json_get_int_range(o, "kp_convs", 0, 8, 1, MR_KP_MAX_CONV, &c->kp_convs, ctx, e));
-    if (c->kp_on && tap->kind == MR_TAP_C4)
-        return mr_errf(e, MR_EUSER, "%s: field keypoints: the keypoint branch is not available with the c4 tap yet (use fpn or c5)", ctx);
+    if (c->kp_on && tap->box_head == MR_BOX_HEAD_RES5)
+        return mr_errf(e, MR_EUSER, "%s: field keypoints: the keypoint branch is not available with the %s tap yet "
+                       "(its RoI head is res5; use a tap with a 2fc box head)", ctx, tap->name);
     s->kp_on = c->kp_on;
     s->kp = mr_kp_head_cfg_fpn(256, 17, c->kp_width);  /* in_ch and num_kp: set by the detector / dataset */
     s->kp.nconv = c->kp_convs;
@@ -411,7 +413,7 @@ cJSON *mr_config_to_json(const mr_config *c)
     o = cJSON_AddObjectToObject(j, "fpn");
     cJSON_AddNumberToObject(o, "channels", s->fpn_channels);
     o = cJSON_AddObjectToObject(j, "anchors");
-    int ns = (s->tap->kind == MR_TAP_FPN ? 5 : 1) * s->rpn.sizes_per_level;
+    int ns = s->tap->rpn_levels * s->rpn.sizes_per_level;
     cJSON *a = cJSON_AddArrayToObject(o, "sizes");
     for (int i = 0; i < ns; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(s->rpn.sizes[i]));
     a = cJSON_AddArrayToObject(o, "ratios");

@@ -23,6 +23,7 @@ static_assert(MR_VK_COUNT == 5, "update MR_VARIANT_KINDS users when adding a kin
     X(TAP, "c4", mr_tap, mr_tap_c4)                                          \
     X(TAP, "c5", mr_tap, mr_tap_c5)                                          \
     X(TAP, "fpn", mr_tap, mr_tap_fpn)                                        \
+    X(TAP, "dc5", mr_tap, mr_tap_dc5)                                        \
     X(NORM, "frozen_bn", mr_norm, mr_norm_frozen_bn)                         \
     X(NORM, "gn", mr_norm, mr_norm_gn)
 

@@ -10,7 +10,7 @@
  *
  * Kinds, and the descriptor struct each kind's variants define:
  *   roi_extractor  struct mr_roi_extractor  (core/roi_extractor.h)
- *   tap            struct mr_tap            (c4, c5, fpn)
+ *   tap            struct mr_tap            (c4, c5, fpn, dc5)
  *   mask_loss      struct mr_mask_loss      (sigmoid, softmax)
  *   mask_head      struct mr_mask_head      (fcn, mlp)
  *   norm           struct mr_norm           (frozen_bn, gn)
@@ -21,11 +21,16 @@
  * HOW TO ADD A VARIANT (one line): define `const struct mr_<kind>
  * mr_<kind>_<name> = {...};` in your variants/ file, then add one line to
  * MR_VARIANTS in variants/registry.c:
- *       X(TAP, "fpn", mr_tap, mr_tap_fpn)
+ *       X(TAP, "dc5", mr_tap, mr_tap_dc5)
  * (kind enum suffix, registry name, struct tag, symbol). The order of the
- * lines is the order names are listed in errors and --help.
- * HOW TO ADD A KIND: one line in MR_VARIANT_KINDS below and bump the
- * static_assert count in registry.c.
+ * lines is the order names are listed in errors and --help. The variant
+ * then needs its row in tests/test_variants.c's case table (the `variants`
+ * test group fails without it) and gets the kind's gradient check,
+ * determinism and bad-input tests. README.md's "Adding a variant" lists the
+ * interface of each kind.
+ * HOW TO ADD A KIND: one line in MR_VARIANT_KINDS below, bump the
+ * static_assert count in registry.c, and give the kind its runners in
+ * tests/test_variants.c.
  *
  * RoI extractors: three names, "roipool" (max only), "roiwarp" and
  * "roialign" (max or avg, chosen by mr_roi_params.agg, so table 2c's
