@@ -45,7 +45,6 @@
 #include "tests/test_util.h"
 #include "variants/registry.h"
 
-extern const struct mr_mask_loss mr_mask_loss_sigmoid, mr_mask_loss_softmax;
 
 /* $MRCNN_REF names another pair of files PREFIX_{ref,weights}.safetensors
  * (make test-reference: build/ref/tv_full_mask, build/ref/tv_full_kp) */
@@ -195,7 +194,7 @@ static void test_ref_mask_head(void **state)
     float *labels = get(&r->ref, "det.labels", NULL, NULL);
     float *mine = malloc((size_t)R * 784 * sizeof(float));
     for (int i = 0; i < R; i++)
-        mr_mask_loss_sigmoid.probs(K, 28, want + (size_t)i * K * 784, (int)labels[i], mine + (size_t)i * 784);
+        mr_registry_mask_loss("sigmoid", &e)->probs(K, 28, want + (size_t)i * K * 784, (int)labels[i], mine + (size_t)i * 784);
     compare("mask probs", mine, probs, (size_t)R * 784, 1e-5);
     free(mine);
     free(probs);
@@ -320,7 +319,10 @@ static void test_ref_losses(void **state)
     int *lab = malloc(R * sizeof(int));
     for (int i = 0; i < R; i++) lab[i] = (int)labels[i];
     float *g = malloc(n * sizeof(float));
-    const struct mr_mask_loss *L[2] = {&mr_mask_loss_sigmoid, &mr_mask_loss_softmax};
+    mr_err e;
+    const struct mr_mask_loss *L[2] = {mr_registry_mask_loss("sigmoid", &e), mr_registry_mask_loss("softmax", &e)};
+    assert_non_null(L[0]);
+    assert_non_null(L[1]);
     const char *names[2][2] = {{"loss.mask_sigmoid", "loss.mask_sigmoid_grad"},
                                {"loss.mask_softmax", "loss.mask_softmax_grad"}};
     for (int v = 0; v < 2; v++) {
