@@ -57,7 +57,9 @@ run_commit() {
     echo "regress_commits: $short does not build (log: $WORK/$short/build.log)" >&2; return 2
   fi
   local st=()
-  if "$wt/mrcnn" train --help 2>&1 | grep -q -- '--store'; then st=(--store "$ROOT/$store"); fi
+  if "$wt/mrcnn" train --help 2>&1 | grep -q -- '--store'; then
+    case "$store" in /*) st=(--store "$store") ;; *) st=(--store "$ROOT/$store") ;; esac
+  fi
   if "$wt/mrcnn" train --help 2>&1 | grep -q -- '--name'; then st+=(--name ci_fpn_mask); fi
   mkdir -p "$out"
   echo "  $short: training the ci set"
