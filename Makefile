@@ -18,7 +18,12 @@ OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread -fopenmp
 CPPFLAGS += -I. -I/usr/include/stb
 # OpenBLAS's OpenMP build, so that BLAS and our OpenMP loops share one thread pool (two pools spin on 2 cores: see harness/train_run.c)
-LDLIBS   += -L/usr/lib/x86_64-linux-gnu/openblas-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp -l:libopenblas.so.0 -lcjson -lstb -lm -pthread -fopenmp
+# Debian's multiarch folder (x86_64-linux-gnu, aarch64-linux-gnu, ...)
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+ifeq ($(MULTIARCH),)
+MULTIARCH := x86_64-linux-gnu
+endif
+LDLIBS   += -L/usr/lib/$(MULTIARCH)/openblas-openmp -Wl,-rpath,/usr/lib/$(MULTIARCH)/openblas-openmp -l:libopenblas.so.0 -lcjson -lstb -lm -pthread -fopenmp
 TEST_LDLIBS = -lcmocka
 
 DEB_PKGS = libopenblas-dev libopenblas0-openmp libcjson-dev gnuplot-nox libstb-dev libcmocka-dev pkg-config
