@@ -9,7 +9,7 @@
 #   make bench      benchmarks; results go to results/bench/
 #   make deps       install the Debian packages the project needs, when missing
 #
-# Sources are found by folder: core/ variants/ eval/ datasets/ harness/ are the
+# Sources are found by folder: core/ coco/ variants/ eval/ datasets/ report/ harness/ are the
 # library (build/libmrcnn.a), cli/ is the command line, tests/ the test runner.
 
 CC       ?= gcc
@@ -17,7 +17,7 @@ BUILD    ?= build
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread -fopenmp
 CPPFLAGS += -I. -I/usr/include/stb
-# OpenBLAS's OpenMP build, so that BLAS and our OpenMP loops share one thread pool (two pools spin on 2 cores: see harness/train_run.c)
+# OpenBLAS's OpenMP build, so that BLAS and our OpenMP loops share one thread pool (two pools spin on 2 cores: see harness/speed.c)
 # Debian's multiarch folder (x86_64-linux-gnu, aarch64-linux-gnu, ...)
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 ifeq ($(MULTIARCH),)
@@ -28,7 +28,7 @@ TEST_LDLIBS = -lcmocka
 
 DEB_PKGS = libopenblas-dev libopenblas0-openmp libcjson-dev gnuplot-nox libstb-dev libcmocka-dev pkg-config
 
-LIB_DIRS = core variants eval datasets harness
+LIB_DIRS = core coco variants eval datasets report harness
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 CLI_SRC  = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/*.c)

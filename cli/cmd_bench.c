@@ -18,7 +18,7 @@
  * Suite detector: training iterations/s and inference images/s of configs
  * (default the bench_fpn, bench_c4, bench_c5 configs) at 1 and --threads
  * (default 2) threads, with the per-stage breakdown, by
- * harness/train_run.h's mr_speed_bench: the fps protocol of
+ * harness/speed.h's mr_speed_bench: the fps protocol of
  * docs/run_layout.md (warm-up, timed iterations, batch, threads, BLAS core
  * and threading, CPU, input size), 1 and N threads interleaved in rounds,
  * medians reported. Data: --data DIR, or 64/32 images of the bench preset
@@ -30,7 +30,7 @@
 #include "core/layer_cases.h"
 #include "core/winograd.h"
 #include "datasets/synth.h"
-#include "harness/train_run.h"
+#include "harness/speed.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>

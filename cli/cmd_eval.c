@@ -2,7 +2,7 @@
  * cmd_eval.c — `mrcnn eval`: COCO evaluation of a results file against a
  * ground truth (bbox, segm or keypoints), pycocotools' numbers and summary
  * layout; optional per-category tables, EVAL JSON (docs/run_layout.md), PR
- * curves. Thin driver over eval/coco.h and eval/cocoeval.h.
+ * curves. Thin driver over coco/coco.h and eval/cocoeval.h.
  */
 #include <getopt.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "eval/coco.h"
+#include "coco/coco.h"
 #include "eval/cocoeval.h"
 
 static const char *USAGE =

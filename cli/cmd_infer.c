@@ -1,10 +1,10 @@
 /*
  * cmd_infer.c — `mrcnn infer --config C.json --weights W.safetensors
  * --data DIR|--image IMG --out results.json [--vis DIR]`: run a trained
- * detector and write a COCO results file (harness/train_run.h).
+ * detector and write a COCO results file (harness/infer_run.h).
  */
 #include "cli/cli.h"
-#include "harness/train_run.h"
+#include "harness/infer_run.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /*
- * cmd_plot.c — `mrcnn plot`: re-plot stored results with gnuplot (eval/plot.h):
+ * cmd_plot.c — `mrcnn plot`: re-plot stored results with gnuplot (report/plot.h):
  * ablation table JSONs (AP vs speed, AP vs IoU, loss curves) and evaluator
  * PR-curve files.
  */
 #include "cli/cli.h"
-#include "eval/plot.h"
+#include "report/plot.h"
 #include "harness/store.h"
 
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /*
  * dataset.h — a COCO-format dataset (instances or person-keypoints JSON plus
- * an image folder) ready for training: the file is parsed by eval/coco.h,
+ * an image folder) ready for training: the file is parsed by coco/coco.h,
  * then checked and indexed here.
  *
  * Promises:
@@ -11,7 +11,7 @@
  *   with its id) and the field: image files that do not exist, polygons with
  *   fewer than 3 points, keypoint arrays whose length differs from the
  *   category's keypoint names, boxes outside the image (by more than
- *   1 px). Unknown image/category references are rejected by eval/coco.h.
+ *   1 px). Unknown image/category references are rejected by coco/coco.h.
  * - As COCO's own data has them, degenerate boxes (width or height <= 0)
  *   and non-crowd annotations with zero area are skipped and counted
  *   (skipped_degenerate, skipped_zero_area), never fatal.
@@ -31,8 +31,8 @@
 #include <stdint.h>
 #include "core/err.h"
 #include "datasets/image.h"
-#include "eval/coco.h"
-#include "eval/mask.h"
+#include "coco/coco.h"
+#include "coco/rle.h"
 
 #define MR_DATASET_MAX_KP 64
 

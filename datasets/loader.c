@@ -23,7 +23,7 @@
 
 #include "core/pcg32.h"
 #include "datasets/image.h"
-#include "eval/mask.h"
+#include "coco/rle.h"
 
 void mr_loader_cfg_default(mr_loader_cfg *c)
 {

@@ -4,7 +4,7 @@
  * One image: a textured background, non-object clutter (rectangles,
  * triangles, line segments, some striped), then objects in draw order. Each
  * object is a set of polygons (clipped to the image, coordinates rounded to
- * 1/100 px) rasterised with pycocotools' rasteriser (eval/mask.h), so the
+ * 1/100 px) rasterised with pycocotools' rasteriser (coco/rle.h), so the
  * pixels drawn are exactly the annotation's polygon mask; an owner map keeps
  * which object is on top at each pixel, and an annotation's mask is the set
  * of pixels it owns at the end. Unoccluded instances are written as
@@ -25,7 +25,7 @@
 
 #include "core/fileio.h"
 #include "core/pcg32.h"
-#include "eval/mask.h"
+#include "coco/rle.h"
 
 const char *const mr_synth_cat_names[MR_SYNTH_NCAT] = {
     "ring", "cross", "crescent", "striped_ellipse", "checkered_ellipse", "worm", "figure"};

@@ -18,7 +18,7 @@
 #include <stb_image_write.h>
 
 #include "core/fileio.h"
-#include "eval/mask.h"
+#include "coco/rle.h"
 
 typedef struct membuf { unsigned char *p; size_t n, cap; int oom; } membuf;
 

@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "core/fileio.h"
-#include "eval/bigmem.h"
-#include "eval/json_fast.h"
+#include "core/bigmem.h"
+#include "coco/json_fast.h"
 
 enum { FL_FP = 0, FL_TP = 1, FL_IG = 2 };
 

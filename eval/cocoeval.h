@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
-#include "eval/coco.h"
+#include "coco/coco.h"
 
 enum { MR_IOU_BBOX = 0, MR_IOU_SEGM = 1, MR_IOU_KEYPOINTS = 2 };
 enum { MR_EVAL_MAX_T = 64, MR_EVAL_MAX_A = 16, MR_EVAL_MAX_M = 16, MR_EVAL_MAX_R = 1001 };

@@ -3,7 +3,7 @@
  * config in variants/configs/ablations/<table>/<row>.json (differing from the
  * table's base row only where the paper's row differs), trained for several
  * seeds in run directories RUNS/<preset>/<table>/<row>/seed<K>/, then read
- * back into an mr_table (eval/table.h) next to the paper's numbers and
+ * back into an mr_table (report/table.h) next to the paper's numbers and
  * written to RESULTS/<table>/.
  *
  * Resuming: a row+seed is done when its run directory holds metrics.json and
@@ -35,7 +35,7 @@
 #include <sys/types.h>
 #include <cjson/cJSON.h>
 #include "core/err.h"
-#include "eval/table.h"
+#include "report/table.h"
 
 typedef struct mr_ablate_row_def {
     const char *name;    /* config file stem */

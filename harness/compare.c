@@ -4,7 +4,7 @@
 #include "harness/compare.h"
 #include "harness/record.h"
 #include "core/fileio.h"
-#include "eval/table.h"
+#include "report/table.h"
 #include "eval/cocoeval.h"
 
 #include <cjson/cJSON.h>

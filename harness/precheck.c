@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/fileio.h"
-#include "eval/coco.h"
+#include "coco/coco.h"
 #include "harness/store.h"
 
 /* does annotation a have a segmentation a mask can be made from? */

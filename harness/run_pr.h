@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 #include "core/err.h"
-#include "eval/coco.h"
+#include "coco/coco.h"
 
 /* the val split, loaded once for all the runs of a table */
 typedef struct mr_run_pr_ctx {

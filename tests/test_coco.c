@@ -17,8 +17,8 @@
 
 #include "core/fileio.h"
 #include "core/pcg32.h"
-#include "eval/coco.h"
-#include "eval/json_fast.h"
+#include "coco/coco.h"
+#include "coco/json_fast.h"
 #include "tests/test_util.h"
 
 static const char *GT =

@@ -24,7 +24,7 @@
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
 #include "datasets/synth.h"
-#include "eval/mask.h"
+#include "coco/rle.h"
 #include "tests/test_util.h"
 
 static void rmdir_rf(char *d)
@@ -137,7 +137,7 @@ static void test_datasets_bad_input(void **state)
     assert_int_equal(d.ninst, 1);
     assert_int_equal(d.inst[0].label, 1);
     mr_dataset_free(&d);
-    /* unknown image and category (eval/coco.h's checks) */
+    /* unknown image and category (coco/coco.h's checks) */
     expect_error(dir, "{\"id\":5,\"image_id\":7,\"category_id\":3,\"bbox\":[1,2,10,10],\"area\":1}", NULL, "image_id", NULL);
     expect_error(dir, "{\"id\":5,\"image_id\":1,\"category_id\":4,\"bbox\":[1,2,10,10],\"area\":1}", NULL, "category_id", NULL);
     /* polygon with 2 points */

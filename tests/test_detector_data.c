@@ -12,7 +12,7 @@
 #include <omp.h>
 
 #include "core/pcg32.h"
-#include "eval/coco.h"
+#include "coco/coco.h"
 #include "variants/registry.h"
 #include <stdio.h>
 

@@ -24,7 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/fileio.h"
-#include "eval/coco.h"
+#include "coco/coco.h"
 #include "eval/cocoeval.h"
 #include "tests/test_util.h"
 

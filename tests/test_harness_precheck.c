@@ -103,7 +103,7 @@ static void test_precheck_dataset(void **s)
     write_set(d, CATS, "{\"id\": 1, \"image_id\": 1, \"category_id\": 2, \"bbox\": [1, 1, 8, 8], " POLY ", " KPS0 "}", "");
     expect(&kp, d, MR_EUSER, "field heads.keypoints: on, but no annotation of category 2 (\"figure\")",
            "has a labelled keypoint");
-    /* our keypoint_sigmas extension with the wrong count (eval/coco.c's check) */
+    /* our keypoint_sigmas extension with the wrong count (coco/read.c's check) */
     write_set(d, "\"categories\": [{\"id\": 2, \"name\": \"figure\", \"keypoints\": [\"head\", \"foot\"],"
                  " \"keypoint_sigmas\": [0.1]}]", "", "");
     expect(&kp, d, MR_EUSER, "train.json", "field 'keypoint_sigmas': 1 sigmas for 2 keypoints");

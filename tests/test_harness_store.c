@@ -18,7 +18,7 @@
 #include "tests/test_util.h"
 #include "harness/store.h"
 #include "harness/record.h"
-#include "eval/table.h"
+#include "report/table.h"
 #include "core/fileio.h"
 
 void th_write(const char *path, const char *text)

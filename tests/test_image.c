@@ -16,7 +16,7 @@
 
 #include "core/fileio.h"
 #include "datasets/image.h"
-#include "eval/coco.h"
+#include "coco/coco.h"
 #include "tests/test_util.h"
 
 static void test_image_coco(void **state)

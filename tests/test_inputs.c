@@ -24,7 +24,7 @@
 #include "core/json.h"
 #include "core/safetensors.h"
 #include "datasets/image.h"
-#include "eval/coco.h"
+#include "coco/coco.h"
 #include "harness/record.h"
 #include "variants/config.h"
 #include "tests/test_util.h"

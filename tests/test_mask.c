@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "core/pcg32.h"
-#include "eval/coco.h"
-#include "eval/mask.h"
+#include "coco/coco.h"
+#include "coco/rle.h"
 #include "tests/test_util.h"
 
 static void test_encode_decode(void **s)

@@ -14,9 +14,9 @@
 
 #include "tests/test_harness.h"
 #include "tests/test_util.h"
-#include "eval/plot.h"
+#include "report/plot.h"
 #include "harness/store.h"
-#include "eval/table.h"
+#include "report/table.h"
 #include "core/fileio.h"
 
 /* ", \"pr\": {...}" for a fake run: precision 1 - r/(100 s) at IoU 0.50,

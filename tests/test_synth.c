@@ -1,7 +1,7 @@
 /*
  * test_synth.c — the synthetic dataset (datasets/synth.h, `mrcnn synth`):
  * byte-identical regeneration (also across thread counts), the JSON loads
- * with eval/coco.h, masks equal the visible pixels (area, box, disjointness),
+ * with coco/coco.h, masks equal the visible pixels (area, box, disjointness),
  * boxes inside the image, keypoint visibility rules, the figure category's
  * names / skeleton / sigmas, and the command line's errors.
  */
@@ -16,8 +16,8 @@
 
 #include "core/fileio.h"
 #include "datasets/synth.h"
-#include "eval/coco.h"
-#include "eval/mask.h"
+#include "coco/coco.h"
+#include "coco/rle.h"
 #include "tests/test_util.h"
 
 static void small_params(mr_synth_params *p)

@@ -26,6 +26,7 @@
 #include <omp.h>
 
 #include "core/fileio.h"
+#include "harness/speed.h"
 #include "harness/train_run.h"
 #include "tests/test_detector.h"
 #include "tests/test_util.h"

@@ -1,6 +1,6 @@
 /*
- * bigmem.h — allocation of large, short-lived evaluation buffers (private to
- * eval/). Buffers of 2 MB or more are 2 MB aligned and marked for
+ * bigmem.h — allocation of large, short-lived buffers (the COCO reader's
+ * arena, the evaluator's tables). Buffers of 2 MB or more are 2 MB aligned and marked for
  * transparent huge pages: on virtual machines a page fault per 4 KB page
  * costs more than the work done on it. Free with free().
  *

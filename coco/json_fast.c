@@ -4,7 +4,7 @@
  * error; the caller then adds file, record and field (mr_jr_fail with
  * where != NULL wraps an existing syntax message).
  */
-#include "eval/json_fast.h"
+#include "coco/json_fast.h"
 
 #include <stdarg.h>
 #include <stdio.h>

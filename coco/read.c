@@ -1,9 +1,10 @@
 /*
- * coco.c — COCO files in memory (see coco.h): the streaming reader for
- * ground-truth and results files, loadRes preparation, id lookups, the
- * builder API and the writers.
+ * read.c — reading COCO files (coco.h): the streaming reader for
+ * ground-truth and results files (coco/json_fast.h), file mapping, and the
+ * second half of pycocotools' loadRes (ids, areas and boxes of results).
+ * The model it fills is model.c's.
  */
-#include "eval/coco.h"
+#include "coco/coco_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,159 +19,8 @@
 #include <string.h>
 
 #include "core/fileio.h"
-#include "eval/bigmem.h"
-#include "eval/json_fast.h"
-
-const double MR_COCO_KPT_SIGMAS[17] = {
-    .26 / 10.0, .25 / 10.0, .25 / 10.0, .35 / 10.0, .35 / 10.0, .79 / 10.0, .79 / 10.0,
-    .72 / 10.0, .72 / 10.0, .62 / 10.0, .62 / 10.0, 1.07 / 10.0, 1.07 / 10.0, .87 / 10.0,
-    .87 / 10.0, .89 / 10.0, .89 / 10.0};
-
-/* ---- arena and id maps (private state behind mr_coco.impl) ---- */
-
-typedef struct arena_blk { struct arena_blk *next; size_t used, cap; char data[]; } arena_blk;
-
-#define big_alloc mr_big_alloc   /* huge-page buffers (eval/bigmem.h) */
-
-typedef struct idmap { int64_t *keys; int32_t *vals; size_t cap; } idmap;
-
-typedef struct coco_impl {
-    arena_blk *blk;
-    idmap imgs, cats;
-    size_t cap_images, cap_cats, cap_anns;
-    int borrowed;   /* results: images/cats arrays borrowed from gt */
-    const char *kept; size_t kept_len; int kept_map;   /* input kept for lazy RLE strings */
-} coco_impl;
-
-static void *arena_alloc(coco_impl *im, size_t n)
-{
-    n = (n + 7) & ~(size_t)7;
-    if (!im->blk || im->blk->used + n > im->blk->cap) {
-        /* blocks grow with the data: 1 MB, then 8 MB huge-page blocks */
-        size_t base = im->blk ? ((size_t)8 << 20) - sizeof(arena_blk) : ((size_t)1 << 20);
-        size_t cap = n > base ? n : base;
-        arena_blk *b = big_alloc(sizeof *b + cap);
-        if (!b) return NULL;
-        b->next = im->blk; b->used = 0; b->cap = cap;
-        im->blk = b;
-    }
-    void *p = im->blk->data + im->blk->used;
-    im->blk->used += n;
-    return p;
-}
-
-static char *arena_strdup(coco_impl *im, const char *s, size_t n)
-{
-    char *d = arena_alloc(im, n + 1);
-    if (!d) return NULL;
-    memcpy(d, s, n);
-    d[n] = 0;
-    return d;
-}
-
-static uint64_t hash64(int64_t k)
-{
-    uint64_t x = (uint64_t)k;
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull; x ^= x >> 33;
-    return x;
-}
-
-/* build a map of n keys; returns the index of a duplicate key, -1 if none,
- * -2 when out of memory */
-static long idmap_build(idmap *m, const int64_t *keys, size_t stride, size_t n)
-{
-    free(m->keys); free(m->vals);
-    size_t cap = 16;
-    while (cap < n * 2) cap <<= 1;
-    m->keys = malloc(cap * sizeof *m->keys);
-    m->vals = malloc(cap * sizeof *m->vals);
-    m->cap = cap;
-    if (!m->keys || !m->vals) return -2;
-    for (size_t i = 0; i < cap; i++) m->vals[i] = -1;
-    for (size_t i = 0; i < n; i++) {
-        int64_t k = *(const int64_t *)((const char *)keys + i * stride);
-        size_t h = hash64(k) & (cap - 1);
-        while (m->vals[h] >= 0) {
-            if (m->keys[h] == k) return (long)i;
-            h = (h + 1) & (cap - 1);
-        }
-        m->keys[h] = k; m->vals[h] = (int32_t)i;
-    }
-    return -1;
-}
-
-static long idmap_get(const idmap *m, int64_t k)
-{
-    if (!m->cap) return -1;
-    size_t h = hash64(k) & (m->cap - 1);
-    while (m->vals[h] >= 0) {
-        if (m->keys[h] == k) return m->vals[h];
-        h = (h + 1) & (m->cap - 1);
-    }
-    return -1;
-}
-
-static void unmap_file(const char *buf, size_t len, int map);
-
-void mr_coco_init(mr_coco *c)
-{
-    memset(c, 0, sizeof *c);
-    c->res_kind = "";
-}
-
-static coco_impl *impl_of(mr_coco *c)
-{
-    if (!c->impl) c->impl = calloc(1, sizeof(coco_impl));
-    return c->impl;
-}
-
-void mr_coco_free(mr_coco *c)
-{
-    if (!c) return;
-    coco_impl *im = c->impl;
-    if (im) {
-        for (arena_blk *b = im->blk, *n; b; b = n) { n = b->next; free(b); }
-        free(im->imgs.keys); free(im->imgs.vals);
-        free(im->cats.keys); free(im->cats.vals);
-        if (!im->borrowed) { free(c->images); free(c->cats); }
-        if (im->kept) unmap_file(im->kept, im->kept_len, im->kept_map);
-        free(im);
-    }
-    free(c->anns);
-    free(c->img_off); free(c->img_anns); free(c->cat_off); free(c->cat_anns);
-    free(c->path);
-    mr_coco_init(c);
-}
-
-/* a failed parse leaves c empty; the code is e's when e was given */
-static int fail_free(mr_coco *c, int rc, const mr_err *e)
-{
-    int code = e ? e->code : rc;
-    mr_coco_free(c);
-    return code ? code : MR_EUSER;
-}
-
-long mr_coco_image_index(const mr_coco *c, int64_t id)
-{
-    return c->impl ? idmap_get(&((coco_impl *)c->impl)->imgs, id) : -1;
-}
-
-long mr_coco_cat_index(const mr_coco *c, int64_t id)
-{
-    return c->impl ? idmap_get(&((coco_impl *)c->impl)->cats, id) : -1;
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 64;
-    while (nc < need) nc *= 2;
-    void *p = realloc(*arr, nc * elem);
-    if (!p) return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
+#include "core/bigmem.h"
+#include "coco/json_fast.h"
 
 /* ---- the reader ---- */
 
@@ -245,7 +95,7 @@ static int read_str(reader *r, const char *field, const char **out)
     if (mr_jr_peek(&r->j) != MR_JT_STR) return FAIL(r, "field '%s': expected a string", field);
     const char *s; size_t n; int esc;
     if (mr_jr_string(&r->j, &s, &n, &esc)) return FAIL(r, "%s", "");
-    *out = arena_strdup(r->im, s, n);
+    *out = coco_arena_strdup(r->im, s, n);
     if (esc) free((void *)s);
     if (!*out) return FAIL(r, "out of memory");
     return 0;
@@ -271,7 +121,7 @@ static int read_num_array(reader *r, const char *field)
 
 static double *arena_nums(reader *r)
 {
-    double *d = arena_alloc(r->im, r->nnums * sizeof(double) + 8);
+    double *d = coco_arena_alloc(r->im, r->nnums * sizeof(double) + 8);
     if (d && r->nnums) memcpy(d, r->nums, r->nnums * sizeof(double));
     return d;
 }
@@ -304,8 +154,8 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
         if (k < 0) return FAIL(r, "%s", "");
         seg->kind = MR_SEG_POLY;
         seg->npoly = np;
-        double **pp = arena_alloc(r->im, sizeof(double *) * (size_t)(np + 1));
-        int32_t *pl = arena_alloc(r->im, sizeof(int32_t) * (size_t)(np + 1));
+        double **pp = coco_arena_alloc(r->im, sizeof(double *) * (size_t)(np + 1));
+        int32_t *pl = coco_arena_alloc(r->im, sizeof(int32_t) * (size_t)(np + 1));
         if (!pp || !pl) return FAIL(r, "out of memory");
         for (int32_t i = 0; i < np; i++) { pp[i] = (double *)polys[i]; pl[i] = lens[i]; }
         seg->poly = (const double *const *)pp;
@@ -342,7 +192,7 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
                 if (mr_jr_string(&r->j, &str, &slen, &sesc)) { FAIL(r, "%s", ""); goto fail; }
             } else if (tt == MR_JT_ARR) {
                 if (read_num_array(r, "segmentation.counts")) goto fail;
-                cnts = arena_alloc(r->im, r->nnums * sizeof(uint32_t) + 4);
+                cnts = coco_arena_alloc(r->im, r->nnums * sizeof(uint32_t) + 4);
                 if (!cnts) { FAIL(r, "out of memory"); goto fail; }
                 for (size_t i = 0; i < r->nnums; i++) {
                     double v = r->nums[i];
@@ -368,7 +218,7 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
     seg->rle.w = (uint32_t)hw[1];
     if (str) {
         mr_err e2;
-        if (grow((void **)&r->cnt_tmp, &r->cap_cnt_tmp, slen + 1, sizeof(uint32_t))) { FAIL(r, "out of memory"); goto fail; }
+        if (coco_grow((void **)&r->cnt_tmp, &r->cap_cnt_tmp, slen + 1, sizeof(uint32_t))) { FAIL(r, "out of memory"); goto fail; }
         if (mr_rle_counts_from_string(str, slen, r->cnt_tmp, &ncnt, &e2)) {
             FAIL(r, "field 'segmentation.counts': %s", e2.msg);
             goto fail;
@@ -382,7 +232,7 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
             mr_rle_bbox(&tmp, a->mask_bbox);
             a->has_mask_bbox = 1;
             if (sesc || !r->keep_buf) {
-                char *k2 = arena_strdup(r->im, str, slen);
+                char *k2 = coco_arena_strdup(r->im, str, slen);
                 if (!k2) { FAIL(r, "out of memory"); goto fail; }
                 if (sesc) free((void *)str);
                 str = k2;
@@ -393,7 +243,7 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
             seg->rle.m = 0;
             return 0;
         }
-        cnts = arena_alloc(r->im, ncnt * sizeof(uint32_t) + 4);
+        cnts = coco_arena_alloc(r->im, ncnt * sizeof(uint32_t) + 4);
         if (!cnts) { FAIL(r, "out of memory"); goto fail; }
         if (ncnt) memcpy(cnts, r->cnt_tmp, ncnt * sizeof(uint32_t));
         if (sesc) free((void *)str);
@@ -567,7 +417,7 @@ static int read_cat(reader *r, mr_coco_cat *cat)
                 n++;
             }
             if (kk < 0) return FAIL(r, "%s", "");
-            const char **nm = arena_alloc(r->im, sizeof(char *) * (size_t)(n + 1));
+            const char **nm = coco_arena_alloc(r->im, sizeof(char *) * (size_t)(n + 1));
             if (!nm) return FAIL(r, "out of memory");
             memcpy(nm, names, sizeof(char *) * (size_t)n);
             cat->keypoint_names = (const char *const *)nm;
@@ -585,7 +435,7 @@ static int read_cat(reader *r, mr_coco_cat *cat)
                 n++;
             }
             if (kk < 0) return FAIL(r, "%s", "");
-            int32_t *sk = arena_alloc(r->im, sizeof(int32_t) * (size_t)(2 * n + 2));
+            int32_t *sk = coco_arena_alloc(r->im, sizeof(int32_t) * (size_t)(2 * n + 2));
             if (!sk) return FAIL(r, "out of memory");
             memcpy(sk, pairs, sizeof(int32_t) * (size_t)(2 * n));
             cat->skeleton = sk;
@@ -610,7 +460,7 @@ static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const
     memset(r, 0, sizeof *r);
     mr_jr_init(&r->j, buf, len, name, e);
     r->c = c;
-    r->im = impl_of(c);
+    r->im = coco_impl_of(c);
     if (!r->im) return mr_errf(e, MR_ENOMEM, "%s: out of memory", name);
     free(c->path);
     c->path = strdup(name);
@@ -618,141 +468,11 @@ static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const
      * only; untouched huge pages cost nothing) */
     size_t n = len / 32 + 16;
     if (n > 4096) {
-        c->anns = big_alloc(n * sizeof(mr_coco_ann));
+        c->anns = mr_big_alloc(n * sizeof(mr_coco_ann));
         if (!c->anns) return mr_errf(e, MR_ENOMEM, "%s: out of memory", name);
         r->im->cap_anns = n;
     }
     return 0;
-}
-
-/* count v > 0 */
-static int32_t visible(const mr_coco_ann *a)
-{
-    int32_t n = 0;
-    for (int32_t i = 0; i < a->num_kpt; i++) n += a->keypoints[3 * i + 2] > 0;
-    return n;
-}
-
-/* build the per-image and per-category index lists (counting sort keeps
- * file order) */
-static int build_lists(mr_coco *c, mr_err *e)
-{
-    free(c->img_off); free(c->img_anns); free(c->cat_off); free(c->cat_anns);
-    c->img_off = calloc(c->num_images + 1, sizeof(size_t));
-    c->cat_off = calloc(c->num_cats + 1, sizeof(size_t));
-    c->img_anns = malloc((c->num_anns + 1) * sizeof(size_t));
-    c->cat_anns = malloc((c->num_anns + 1) * sizeof(size_t));
-    if (!c->img_off || !c->cat_off || !c->img_anns || !c->cat_anns)
-        return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path);
-    for (size_t i = 0; i < c->num_anns; i++) {
-        c->img_off[c->anns[i].image_index + 1]++;
-        c->cat_off[c->anns[i].category_index + 1]++;
-    }
-    for (size_t i = 0; i < c->num_images; i++) c->img_off[i + 1] += c->img_off[i];
-    for (size_t i = 0; i < c->num_cats; i++) c->cat_off[i + 1] += c->cat_off[i];
-    size_t *fi = malloc((c->num_images + 1) * sizeof(size_t)), *fc = malloc((c->num_cats + 1) * sizeof(size_t));
-    if (!fi || !fc) { free(fi); free(fc); return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path); }
-    memcpy(fi, c->img_off, (c->num_images + 1) * sizeof(size_t));
-    memcpy(fc, c->cat_off, (c->num_cats + 1) * sizeof(size_t));
-    for (size_t i = 0; i < c->num_anns; i++) {
-        c->img_anns[fi[c->anns[i].image_index]++] = i;
-        c->cat_anns[fc[c->anns[i].category_index]++] = i;
-    }
-    free(fi); free(fc);
-    return MR_OK;
-}
-
-/* mask area and box of a segmentation (for missing GT fields and results) */
-static int seg_area_box(const mr_coco_ann *a, const mr_coco_image *img, double *area, double bb[4], mr_err *e)
-{
-    if (a->seg.kind == MR_SEG_RLE && a->has_mask_bbox) {
-        if (area) *area = a->segm_area;
-        if (bb) memcpy(bb, a->mask_bbox, 4 * sizeof(double));
-        return MR_OK;
-    }
-    mr_rle r = MR_RLE_INIT;
-    int rc = mr_coco_ann_rle(a, img, &r, e);
-    if (rc) return rc;
-    if (area) *area = (double)mr_rle_area(&r);
-    if (bb) mr_rle_bbox(&r, bb);
-    mr_rle_free(&r);
-    return MR_OK;
-}
-
-int mr_coco_finish(mr_coco *c, mr_err *e)
-{
-    coco_impl *im = impl_of(c);
-    const char *f = c->path ? c->path : "";
-    if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
-    long d = idmap_build(&im->imgs, c->num_images ? &c->images[0].id : NULL, sizeof(mr_coco_image), c->num_images);
-    if (d == -2) return mr_errf(e, MR_ENOMEM, "%s: out of memory", f);
-    if (d >= 0) return mr_errf(e, MR_EUSER, "%s: images[%ld]: field 'id': duplicate image id %lld", f, d,
-                               (long long)c->images[d].id);
-    d = idmap_build(&im->cats, c->num_cats ? &c->cats[0].id : NULL, sizeof(mr_coco_cat), c->num_cats);
-    if (d == -2) return mr_errf(e, MR_ENOMEM, "%s: out of memory", f);
-    if (d >= 0) return mr_errf(e, MR_EUSER, "%s: categories[%ld]: field 'id': duplicate category id %lld", f, d,
-                               (long long)c->cats[d].id);
-    idmap ann_ids = {0};
-    d = idmap_build(&ann_ids, c->num_anns ? &c->anns[0].id : NULL, sizeof(mr_coco_ann), c->num_anns);
-    free(ann_ids.keys); free(ann_ids.vals);
-    if (d == -2) return mr_errf(e, MR_ENOMEM, "%s: out of memory", f);
-    if (d >= 0) return mr_errf(e, MR_EUSER, "%s: annotations[%ld]: field 'id': duplicate annotation id %lld", f, d,
-                               (long long)c->anns[d].id);
-    for (size_t i = 0; i < c->num_anns; i++) {
-        mr_coco_ann *a = &c->anns[i];
-        long ii = mr_coco_image_index(c, a->image_id);
-        if (ii < 0) return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'image_id': image %lld is not in images",
-                                   f, i, (long long)a->image_id);
-        long ci = mr_coco_cat_index(c, a->category_id);
-        if (ci < 0) return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'category_id': category %lld is not in categories",
-                                   f, i, (long long)a->category_id);
-        a->image_index = (int32_t)ii;
-        a->category_index = (int32_t)ci;
-        const mr_coco_cat *cat = &c->cats[ci];
-        int32_t want = cat->num_keypoints ? cat->num_keypoints : cat->num_sigmas;
-        if (a->keypoints && want && a->num_kpt != want)
-            return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'keypoints': expected %d values (%d keypoints of category %lld), got %d",
-                           f, i, 3 * want, want, (long long)a->category_id, 3 * a->num_kpt);
-        if (!a->has_num_keypoints) a->num_keypoints = visible(a);
-        if (a->seg_skipped && (!a->has_bbox || !a->has_area)) {
-            reader sub;
-            memset(&sub, 0, sizeof sub);
-            mr_jr_init(&sub.j, a->seg.rle_str, a->seg.rle_str_len, f, e);
-            sub.c = c;
-            sub.im = im;
-            snprintf(sub.where, sizeof sub.where, "annotations[%zu]", i);
-            a->seg.rle_str = NULL;
-            a->seg.rle_str_len = 0;
-            int src = read_segmentation(&sub, a);
-            free(sub.nums);
-            free(sub.cnt_tmp);
-            if (src) return MR_EUSER;
-        }
-        if (a->seg_skipped) { a->seg.rle_str = NULL; a->seg.rle_str_len = 0; }
-        if (!a->has_bbox || !a->has_area) {
-            double area = 0, bb[4] = {0, 0, 0, 0};
-            if (a->seg.kind != MR_SEG_NONE) {
-                int rc = seg_area_box(a, &c->images[ii], &area, bb, e);
-                if (rc) return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", f, i);
-            } else if (a->has_bbox) {
-                area = a->bbox[2] * a->bbox[3];
-            } else if (a->num_kpt) {
-                double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
-                for (int32_t k = 0; k < a->num_kpt; k++) {
-                    if (!(a->keypoints[3 * k + 2] > 0)) continue;
-                    double x = a->keypoints[3 * k], y = a->keypoints[3 * k + 1];
-                    x0 = fmin(x0, x); x1 = fmax(x1, x); y0 = fmin(y0, y); y1 = fmax(y1, y);
-                }
-                if (x0 <= x1) { bb[0] = x0; bb[1] = y0; bb[2] = x1 - x0; bb[3] = y1 - y0; }
-                area = bb[2] * bb[3];
-            } else {
-                return mr_errf(e, MR_EUSER, "%s: annotations[%zu]: field 'bbox': missing (and no segmentation or keypoints to derive it from)", f, i);
-            }
-            if (!a->has_bbox) { memcpy(a->bbox, bb, sizeof bb); a->has_bbox = 1; }
-            if (!a->has_area) { a->area = area; a->has_area = 1; }
-        }
-    }
-    return build_lists(c, e);
 }
 
 static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, unsigned flags, mr_err *e)
@@ -791,15 +511,15 @@ static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, 
             f2 = 0;
             snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx);
             if (which == 1) {
-                if (grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image))) { FAIL(r, "out of memory"); goto out; }
+                if (coco_grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image))) { FAIL(r, "out of memory"); goto out; }
                 if (read_image(r, &c->images[c->num_images])) goto out;
                 c->num_images++;
             } else if (which == 2) {
-                if (grow((void **)&c->anns, &im->cap_anns, c->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
+                if (coco_grow((void **)&c->anns, &im->cap_anns, c->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
                 if (read_ann(r, &c->anns[c->num_anns], 0)) goto out;
                 c->num_anns++;
             } else {
-                if (grow((void **)&c->cats, &im->cap_cats, c->num_cats + 1, sizeof(mr_coco_cat))) { FAIL(r, "out of memory"); goto out; }
+                if (coco_grow((void **)&c->cats, &im->cap_cats, c->num_cats + 1, sizeof(mr_coco_cat))) { FAIL(r, "out of memory"); goto out; }
                 if (read_cat(r, &c->cats[c->num_cats])) goto out;
                 c->num_cats++;
             }
@@ -818,7 +538,7 @@ static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, 
 out:
     free(r->nums);
     free(r->cnt_tmp);
-    return rc ? fail_free(c, rc, e) : MR_OK;
+    return rc ? coco_fail_free(c, rc, e) : MR_OK;
 }
 
 /* map a whole file read-only (populated up front); *map = 1 when mapped,
@@ -843,7 +563,7 @@ static int map_file(const char *path, const char **buf, size_t *len, int *map, m
     return MR_OK;
 }
 
-static void unmap_file(const char *buf, size_t len, int map)
+void coco_unmap_file(const char *buf, size_t len, int map)
 {
     if (map) munmap((void *)buf, len);
     else free((void *)buf);
@@ -861,7 +581,7 @@ int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e)
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
     rc = parse_gt(c, buf, len, path, flags, e);
-    unmap_file(buf, len, map);
+    coco_unmap_file(buf, len, map);
     return rc;
 }
 
@@ -933,7 +653,7 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
         } else if (kind == 2) {
             if (a->seg.kind == MR_SEG_NONE) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'segmentation': missing (the first record has one)", name, i); goto out; }
             double bb[4];
-            if (seg_area_box(a, img, &a->area, bb, e)) { mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", name, i); goto out; }
+            if (coco_seg_area_box(a, img, &a->area, bb, e)) { mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", name, i); goto out; }
             if (!a->has_bbox) memcpy(a->bbox, bb, sizeof bb);
             if (a->seg.kind == MR_SEG_RLE &&
                 (a->seg.rle.h != (uint32_t)img->height || a->seg.rle.w != (uint32_t)img->width) &&
@@ -954,9 +674,9 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
         }
         a->has_area = a->has_bbox = 1;
     }
-    rc = build_lists(res, e);
+    rc = coco_build_lists(res, e);
 out:
-    return rc ? fail_free(res, rc, e) : MR_OK;
+    return rc ? coco_fail_free(res, rc, e) : MR_OK;
 }
 
 static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
@@ -981,7 +701,7 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
     while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
         f2 = 0;
         snprintf(r->where, sizeof r->where, "[%zu]", idx);
-        if (grow((void **)&res->anns, &im->cap_anns, res->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
+        if (coco_grow((void **)&res->anns, &im->cap_anns, res->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
         if (read_ann(r, &res->anns[res->num_anns], 1)) goto out;
         res->num_anns++;
         idx++;
@@ -995,7 +715,7 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
 out:
     free(r->nums);
     free(r->cnt_tmp);
-    return rc ? fail_free(res, rc, e) : MR_OK;
+    return rc ? coco_fail_free(res, rc, e) : MR_OK;
 }
 
 int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
@@ -1014,7 +734,7 @@ static int load_results_raw(mr_coco *res, const char *path, mr_err *e)
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
     rc = parse_results(res, NULL, buf, len, path, 1, e);
-    if (rc) { unmap_file(buf, len, map); return rc; }
+    if (rc) { coco_unmap_file(buf, len, map); return rc; }
     coco_impl *im = res->impl;
     im->kept = buf; im->kept_len = len; im->kept_map = map;
     return MR_OK;
@@ -1054,279 +774,28 @@ int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_e
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
     rc = parse_results(res, gt, buf, len, path, 1, e);
-    if (rc) { unmap_file(buf, len, map); return rc; }
+    if (rc) { coco_unmap_file(buf, len, map); return rc; }
     /* compressed RLE strings point into the input: keep it */
     coco_impl *im = res->impl;
     im->kept = buf; im->kept_len = len; im->kept_map = map;
     return MR_OK;
 }
 
-int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out, mr_err *e)
+/* mr_coco_finish: a segmentation skipped under MR_COCO_SKIP_SEGM is read
+ * after all when the annotation's area or box must be derived from it */
+int coco_read_skipped_segm(mr_coco *c, mr_coco_ann *a, size_t i, mr_err *e)
 {
-    uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
-    if (a->seg.kind == MR_SEG_RLE) {
-        if (a->seg.rle_str && !a->seg.rle.cnts)
-            return mr_rle_from_string(out, a->seg.rle_str, a->seg.rle_str_len, a->seg.rle.h, a->seg.rle.w, e);
-        return mr_rle_copy(out, &a->seg.rle, e);
-    }
-    if (a->seg.kind == MR_SEG_POLY) {
-        int32_t n = a->seg.npoly;
-        /* pycocotools frPyObjects: when the first part has exactly 4 numbers
-         * every part is taken as a box [x, y, w, h] */
-        if (n > 0 && a->seg.poly_len[0] == 4) {
-            int all4 = 1;
-            for (int32_t i = 0; i < n; i++) all4 &= a->seg.poly_len[i] == 4;
-            if (all4) {
-                mr_rle parts[64], *pp = n <= 64 ? parts : calloc((size_t)n, sizeof *pp);
-                if (!pp) return mr_errf(e, MR_ENOMEM, "out of memory");
-                memset(pp, 0, sizeof(mr_rle) * (size_t)(n <= 64 ? 64 : n));
-                int rc = MR_OK;
-                for (int32_t i = 0; i < n && !rc; i++) rc = mr_rle_from_bbox(&pp[i], a->seg.poly[i], h, w, e);
-                if (!rc) rc = mr_rle_merge(out, pp, (size_t)n, 0, e);
-                for (int32_t i = 0; i < n; i++) mr_rle_free(&pp[i]);
-                if (pp != parts) free(pp);
-                return rc;
-            }
-        }
-        size_t *kp = malloc(sizeof(size_t) * (size_t)(n + 1));
-        if (!kp) return mr_errf(e, MR_ENOMEM, "out of memory");
-        for (int32_t i = 0; i < n; i++) kp[i] = (size_t)a->seg.poly_len[i] / 2;
-        int rc = mr_rle_from_polys(out, a->seg.poly, kp, (size_t)n, h, w, e);
-        free(kp);
-        return rc;
-    }
-    /* no segmentation: the box as a polygon (loadRes for box results) */
-    double x1 = a->bbox[0], x2 = a->bbox[0] + a->bbox[2], y1 = a->bbox[1], y2 = a->bbox[1] + a->bbox[3];
-    double xy[8] = {x1, y1, x1, y2, x2, y2, x2, y1};
-    return mr_rle_from_poly(out, xy, 4, h, w, e);
-}
-
-/* ---- builder ---- */
-
-int mr_coco_add_image(mr_coco *c, int64_t id, int32_t width, int32_t height,
-                      const char *file_name, mr_err *e)
-{
-    coco_impl *im = impl_of(c);
-    if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
-    if (!c->path) c->path = strdup("");
-    if (width <= 0 || height <= 0) return mr_errf(e, MR_EUSER, "image %lld: width and height must be positive", (long long)id);
-    if ((int64_t)width * height > MR_MASK_MAX_PIXELS)
-        return mr_errf(e, MR_EUSER, "image %lld: %d x %d is more than the %lld pixels an image may have",
-                       (long long)id, width, height, MR_MASK_MAX_PIXELS);
-    if (grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image)))
-        return mr_errf(e, MR_ENOMEM, "out of memory");
-    mr_coco_image *img = &c->images[c->num_images];
-    img->id = id; img->width = width; img->height = height;
-    img->file_name = arena_strdup(im, file_name ? file_name : "", file_name ? strlen(file_name) : 0);
-    if (!img->file_name) return mr_errf(e, MR_ENOMEM, "out of memory");
-    c->num_images++;
-    return MR_OK;
-}
-
-static void *arena_copy(coco_impl *im, const void *src, size_t n)
-{
-    void *d = arena_alloc(im, n ? n : 1);
-    if (d && n) memcpy(d, src, n);
-    return d;
-}
-
-int mr_coco_add_category(mr_coco *c, const mr_coco_cat *cat, mr_err *e)
-{
-    coco_impl *im = impl_of(c);
-    if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
-    if (!c->path) c->path = strdup("");
-    if (grow((void **)&c->cats, &im->cap_cats, c->num_cats + 1, sizeof(mr_coco_cat)))
-        return mr_errf(e, MR_ENOMEM, "out of memory");
-    mr_coco_cat *d = &c->cats[c->num_cats];
-    *d = *cat;
-    d->name = arena_strdup(im, cat->name ? cat->name : "", cat->name ? strlen(cat->name) : 0);
-    d->supercategory = arena_strdup(im, cat->supercategory ? cat->supercategory : "",
-                                    cat->supercategory ? strlen(cat->supercategory) : 0);
-    if (cat->num_keypoints) {
-        const char **nm = arena_alloc(im, sizeof(char *) * (size_t)cat->num_keypoints);
-        if (!nm) return mr_errf(e, MR_ENOMEM, "out of memory");
-        for (int32_t i = 0; i < cat->num_keypoints; i++) {
-            const char *s = cat->keypoint_names ? cat->keypoint_names[i] : "";
-            nm[i] = arena_strdup(im, s, strlen(s));
-        }
-        d->keypoint_names = (const char *const *)nm;
-    }
-    d->skeleton = arena_copy(im, cat->skeleton, sizeof(int32_t) * 2 * (size_t)cat->num_skeleton);
-    d->keypoint_sigmas = arena_copy(im, cat->keypoint_sigmas, sizeof(double) * (size_t)cat->num_sigmas);
-    if (!d->name || !d->supercategory || !d->skeleton || !d->keypoint_sigmas) return mr_errf(e, MR_ENOMEM, "out of memory");
-    c->num_cats++;
-    return MR_OK;
-}
-
-int mr_coco_add_ann(mr_coco *c, const mr_coco_ann *a, mr_err *e)
-{
-    coco_impl *im = impl_of(c);
-    if (!im) return mr_errf(e, MR_ENOMEM, "out of memory");
-    if (grow((void **)&c->anns, &im->cap_anns, c->num_anns + 1, sizeof(mr_coco_ann)))
-        return mr_errf(e, MR_ENOMEM, "out of memory");
-    mr_coco_ann *d = &c->anns[c->num_anns];
-    *d = *a;
-    if (a->keypoints) {
-        d->keypoints = arena_copy(im, a->keypoints, sizeof(double) * 3 * (size_t)a->num_kpt);
-        if (!d->keypoints) return mr_errf(e, MR_ENOMEM, "out of memory");
-    }
-    if (a->seg.kind == MR_SEG_POLY) {
-        double **pp = arena_alloc(im, sizeof(double *) * (size_t)(a->seg.npoly + 1));
-        int32_t *pl = arena_copy(im, a->seg.poly_len, sizeof(int32_t) * (size_t)a->seg.npoly);
-        if (!pp || !pl) return mr_errf(e, MR_ENOMEM, "out of memory");
-        for (int32_t i = 0; i < a->seg.npoly; i++) {
-            pp[i] = arena_copy(im, a->seg.poly[i], sizeof(double) * (size_t)a->seg.poly_len[i]);
-            if (!pp[i]) return mr_errf(e, MR_ENOMEM, "out of memory");
-        }
-        d->seg.poly = (const double *const *)pp;
-        d->seg.poly_len = pl;
-    } else if (a->seg.kind == MR_SEG_RLE) {
-        if (a->seg.rle_str && !a->seg.rle.cnts) {
-            d->seg.rle_str = arena_strdup(im, a->seg.rle_str, a->seg.rle_str_len);
-            if (!d->seg.rle_str) return mr_errf(e, MR_ENOMEM, "out of memory");
-        } else {
-            d->seg.rle.cnts = arena_copy(im, a->seg.rle.cnts, sizeof(uint32_t) * a->seg.rle.m);
-            if (!d->seg.rle.cnts) return mr_errf(e, MR_ENOMEM, "out of memory");
-            if (!d->has_mask_bbox) {
-                d->segm_area = (double)mr_rle_area(&d->seg.rle);
-                mr_rle_bbox(&d->seg.rle, d->mask_bbox);
-                d->has_mask_bbox = 1;
-            }
-        }
-    }
-    c->num_anns++;
-    return MR_OK;
-}
-
-/* ---- writers ---- */
-
-static void put_num(FILE *f, double v)
-{
-    if (v == floor(v) && fabs(v) < 1e15) fprintf(f, "%.1f", v);
-    else fprintf(f, "%.17g", v);
-}
-
-static int put_seg(FILE *f, const mr_coco_seg *s, mr_err *e)
-{
-    if (s->kind == MR_SEG_POLY) {
-        fputc('[', f);
-        for (int32_t i = 0; i < s->npoly; i++) {
-            fputs(i ? ", [" : "[", f);
-            for (int32_t k = 0; k < s->poly_len[i]; k++) {
-                if (k) fputs(", ", f);
-                put_num(f, s->poly[i][k]);
-            }
-            fputc(']', f);
-        }
-        fputc(']', f);
-        return MR_OK;
-    }
-    fprintf(f, "{\"size\": [%u, %u], \"counts\": ", s->rle.h, s->rle.w);
-    if (s->rle_str && !s->rle.cnts) {
-        fputc('"', f);
-        for (size_t i = 0; i < s->rle_str_len; i++) {
-            if (s->rle_str[i] == '\\') fputc('\\', f);
-            fputc(s->rle_str[i], f);
-        }
-        fputc('"', f);
-    } else {
-        char *str;
-        int rc = mr_rle_to_string(&s->rle, &str, e);
-        if (rc) return rc;
-        mr_jw_str(f, str);
-        free(str);
-    }
-    fputc('}', f);
-    return MR_OK;
-}
-
-static int put_ann(FILE *f, const mr_coco_ann *a, int results, mr_err *e)
-{
-    fprintf(f, "{");
-    if (!results) fprintf(f, "\"id\": %lld, ", (long long)a->id);
-    fprintf(f, "\"image_id\": %lld, \"category_id\": %lld", (long long)a->image_id, (long long)a->category_id);
-    if (a->has_bbox || !results) {
-        fputs(", \"bbox\": [", f);
-        for (int i = 0; i < 4; i++) { if (i) fputs(", ", f); put_num(f, a->bbox[i]); }
-        fputc(']', f);
-    }
-    if (results) { fputs(", \"score\": ", f); put_num(f, a->score); }
-    else {
-        fputs(", \"area\": ", f); put_num(f, a->area);
-        fprintf(f, ", \"iscrowd\": %d", a->iscrowd);
-        if (a->has_ignore) fprintf(f, ", \"ignore\": %d", a->ignore);
-    }
-    if (a->seg.kind != MR_SEG_NONE) {
-        fputs(", \"segmentation\": ", f);
-        int rc = put_seg(f, &a->seg, e);
-        if (rc) return rc;
-    }
-    if (a->keypoints) {
-        fputs(", \"keypoints\": [", f);
-        for (int32_t i = 0; i < 3 * a->num_kpt; i++) { if (i) fputs(", ", f); put_num(f, a->keypoints[i]); }
-        fputc(']', f);
-        if (!results) fprintf(f, ", \"num_keypoints\": %d", a->num_keypoints);
-    }
-    fputc('}', f);
-    return MR_OK;
-}
-
-int mr_coco_save(const mr_coco *c, const char *path, mr_err *e)
-{
-    mr_atomic_file af;
-    int rc = mr_atomic_open(&af, path, e);
-    if (rc) return rc;
-    FILE *f = af.f;
-    fputs("{\"images\": [", f);
-    for (size_t i = 0; i < c->num_images; i++) {
-        const mr_coco_image *im = &c->images[i];
-        fprintf(f, "%s\n{\"id\": %lld, \"width\": %d, \"height\": %d, \"file_name\": ", i ? "," : "",
-                (long long)im->id, im->width, im->height);
-        mr_jw_str(f, im->file_name ? im->file_name : "");
-        fputc('}', f);
-    }
-    fputs("],\n\"categories\": [", f);
-    for (size_t i = 0; i < c->num_cats; i++) {
-        const mr_coco_cat *k = &c->cats[i];
-        fprintf(f, "%s\n{\"id\": %lld, \"name\": ", i ? "," : "", (long long)k->id);
-        mr_jw_str(f, k->name ? k->name : "");
-        fputs(", \"supercategory\": ", f);
-        mr_jw_str(f, k->supercategory ? k->supercategory : "");
-        if (k->num_keypoints) {
-            fputs(", \"keypoints\": [", f);
-            for (int32_t j = 0; j < k->num_keypoints; j++) { if (j) fputs(", ", f); mr_jw_str(f, k->keypoint_names[j]); }
-            fputs("], \"skeleton\": [", f);
-            for (int32_t j = 0; j < k->num_skeleton; j++)
-                fprintf(f, "%s[%d, %d]", j ? ", " : "", k->skeleton[2 * j], k->skeleton[2 * j + 1]);
-            fputc(']', f);
-        }
-        if (k->num_sigmas) {
-            fputs(", \"keypoint_sigmas\": [", f);
-            for (int32_t j = 0; j < k->num_sigmas; j++) { if (j) fputs(", ", f); fprintf(f, "%.17g", k->keypoint_sigmas[j]); }
-            fputc(']', f);
-        }
-        fputc('}', f);
-    }
-    fputs("],\n\"annotations\": [", f);
-    for (size_t i = 0; i < c->num_anns; i++) {
-        fputs(i ? ",\n" : "\n", f);
-        if ((rc = put_ann(f, &c->anns[i], 0, e))) { mr_atomic_abort(&af); return rc; }
-    }
-    fputs("]}\n", f);
-    return mr_atomic_commit(&af, e);
-}
-
-int mr_coco_save_results(const mr_coco *c, const char *path, mr_err *e)
-{
-    mr_atomic_file af;
-    int rc = mr_atomic_open(&af, path, e);
-    if (rc) return rc;
-    FILE *f = af.f;
-    fputc('[', f);
-    for (size_t i = 0; i < c->num_anns; i++) {
-        fputs(i ? ",\n" : "\n", f);
-        if ((rc = put_ann(f, &c->anns[i], 1, e))) { mr_atomic_abort(&af); return rc; }
-    }
-    fputs("]\n", f);
-    return mr_atomic_commit(&af, e);
+    const char *f = c->path ? c->path : "";
+    reader sub;
+    memset(&sub, 0, sizeof sub);
+    mr_jr_init(&sub.j, a->seg.rle_str, a->seg.rle_str_len, f, e);
+    sub.c = c;
+    sub.im = c->impl;
+    snprintf(sub.where, sizeof sub.where, "annotations[%zu]", i);
+    a->seg.rle_str = NULL;
+    a->seg.rle_str_len = 0;
+    int src = read_segmentation(&sub, a);
+    free(sub.nums);
+    free(sub.cnt_tmp);
+    return src ? MR_EUSER : MR_OK;
 }

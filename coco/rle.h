@@ -1,5 +1,5 @@
 /*
- * mask.h — run-length encoded (RLE) binary masks with pycocotools' maskApi
+ * rle.h — run-length encoded (RLE) binary masks with pycocotools' maskApi
  * semantics, bit for bit: an RLE of an h x w mask is a list of m counts of
  * alternating runs of 0s and 1s over the pixels in column-major order
  * (x-major: pixel (x, y) is at x*h + y), always starting with a run of 0s
@@ -26,8 +26,8 @@
  *          mr_rle_from_bbox, mr_rle_area, mr_rle_bbox, mr_rle_merge,
  *          mr_rle_iou, mr_rle_iou_bb, mr_bbox_iou
  */
-#ifndef MR_MASK_H
-#define MR_MASK_H
+#ifndef MR_RLE_H
+#define MR_RLE_H
 
 #include <stddef.h>
 #include <stdint.h>

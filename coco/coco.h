@@ -5,7 +5,7 @@
  * that parses COCO JSON; the dataset loader, the synthetic generator, `infer`
  * and the evaluator all use it.
  *
- * Files are read with a dedicated streaming JSON reader (eval/json_fast.c;
+ * Files are read with a dedicated streaming JSON reader (coco/json_fast.c;
  * see docs/eval.md for why not cJSON): numbers are converted exactly as
  * Python's json does (correctly rounded doubles), unknown keys are skipped,
  * and every error names the file, the record (e.g. "annotations[12]") and the
@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/err.h"
-#include "eval/mask.h"
+#include "coco/rle.h"
 
 /* COCO's 17 person keypoint OKS sigmas (the values pycocotools divides by
  * 10: .26, .25, ...; stored here as .26/10.0 etc. exactly as it computes). */

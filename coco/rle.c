@@ -1,10 +1,10 @@
 /*
- * mask.c — RLE masks, see mask.h. Each function reproduces the arithmetic
+ * rle.c — RLE masks, see rle.h. Each function reproduces the arithmetic
  * of pycocotools' common/maskApi.c (same integer casts, same rounding, same
  * order of floating-point operations) so that areas, boxes and IoUs are
  * identical to its numbers; the code is our own.
  */
-#include "eval/mask.h"
+#include "coco/rle.h"
 
 #include <math.h>
 #include <stdlib.h>

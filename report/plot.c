@@ -1,7 +1,7 @@
 /*
  * plot.c — gnuplot scripts and data from stored results (see plot.h).
  */
-#include "eval/plot.h"
+#include "report/plot.h"
 #include "core/fileio.h"
 #include "core/json.h"
 #include "eval/cocoeval.h"

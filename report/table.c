@@ -2,7 +2,7 @@
  * table.c — ablation tables in Markdown, LaTeX (booktabs), CSV and JSON
  * (see table.h for the statistics and what each output contains).
  */
-#include "eval/table.h"
+#include "report/table.h"
 #include "core/json.h"
 #include "core/fileio.h"
 

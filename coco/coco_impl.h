@@ -1,0 +1,43 @@
+/*
+ * coco_impl.h — private to coco/: the state behind mr_coco.impl (the arena
+ * that owns every string and array, the id maps) and the helpers model.c,
+ * read.c and write.c share. Nothing outside coco/ includes it.
+ *
+ * defines: coco_impl, coco_arena_blk, coco_idmap, coco_impl_of,
+ *          coco_arena_alloc, coco_arena_strdup, coco_grow, coco_fail_free,
+ *          coco_build_lists, coco_seg_area_box, coco_unmap_file,
+ *          coco_read_skipped_segm
+ */
+#ifndef MR_COCO_IMPL_H
+#define MR_COCO_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "coco/coco.h"
+
+typedef struct arena_blk { struct arena_blk *next; size_t used, cap; char data[]; } arena_blk;
+
+typedef struct idmap { int64_t *keys; int32_t *vals; size_t cap; } idmap;
+
+typedef struct coco_impl {
+    arena_blk *blk;
+    idmap imgs, cats;
+    size_t cap_images, cap_cats, cap_anns;
+    int borrowed;   /* results: images/cats arrays borrowed from gt */
+    const char *kept; size_t kept_len; int kept_map;   /* input kept for lazy RLE strings */
+} coco_impl;
+
+/* model.c */
+coco_impl *coco_impl_of(mr_coco *c);                 /* created on first use; NULL when out of memory */
+void *coco_arena_alloc(coco_impl *im, size_t n);     /* 8-byte aligned, owned by the arena */
+char *coco_arena_strdup(coco_impl *im, const char *s, size_t n);
+int coco_grow(void **arr, size_t *cap, size_t need, size_t elem);   /* 0, or -1 when out of memory */
+int coco_fail_free(mr_coco *c, int rc, const mr_err *e);            /* frees c; the error's code */
+int coco_build_lists(mr_coco *c, mr_err *e);
+int coco_seg_area_box(const mr_coco_ann *a, const mr_coco_image *img, double *area, double bb[4], mr_err *e);
+
+/* read.c */
+void coco_unmap_file(const char *buf, size_t len, int map);
+int coco_read_skipped_segm(mr_coco *c, mr_coco_ann *a, size_t i, mr_err *e);
+
+#endif
