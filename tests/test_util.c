@@ -30,8 +30,10 @@ const char *tu_bin(void)
 
 char *tu_tmpdir(const char *tag)
 {
-    char tmpl[256];
-    snprintf(tmpl, sizeof tmpl, "/tmp/mrcnn-test-%s-XXXXXX", tag);
+    char tmpl[4096];
+    /* under the runner's own folder (test_main.c), removed when every test passed */
+    const char *base = getenv("MRCNN_TEST_TMP");
+    snprintf(tmpl, sizeof tmpl, "%s/mrcnn-test-%s-XXXXXX", base && *base ? base : "/tmp", tag);
     char *d = mkdtemp(tmpl);
     return d ? strdup(d) : NULL;
 }
