@@ -292,6 +292,20 @@ static void test_bad_configs(void **st)
     expect_fail(dir, "d.json", "{\"rpn\": {\"nms_thres\": 0.7}}", "nms_thres");
     expect_fail(dir, "e.json", "{\"base\": \"nothere.json\"}", "field base");
     expect_fail(dir, "f.json", "{\"base\": \"f.json\"}", "cycle");
+    /* a cycle through two files: reported once, with the chain */
+    write_file(dir, "f2.json", "{\"base\": \"f1.json\"}");
+    expect_fail(dir, "f1.json", "{\"base\": \"f2.json\"}", "a cycle of base configs: ");
+    {
+        char p[512];
+        snprintf(p, sizeof p, "%s/f1.json", dir);
+        mr_config c;
+        mr_err e;
+        mr_err_clear(&e);
+        assert_int_not_equal(mr_config_load(&c, p, &e), MR_OK);
+        assert_non_null(strstr(e.msg, "f1.json -> "));
+        assert_non_null(strstr(e.msg, "f2.json -> "));
+        assert_true(strlen(e.msg) < 1000);   /* not the path again at every level */
+    }
     expect_fail(dir, "g.json", "{\"backbone\": {\"depth\": 42}}", "depth");
     expect_fail(dir, "h.json", "{\"backbone\": {\"norm\": \"bn\"}}", "unknown norm 'bn'");
     expect_fail(dir, "i.json", "{\"roi\": {\"extractor\": \"roipool\", \"agg\": \"avg\"}}", "not supported");

@@ -31,10 +31,34 @@ cJSON *mr_config_merge(const cJSON *base, const cJSON *over)
     return out;
 }
 
-/* load path and its base chain, merged; depth guards against cycles */
-static int load_merged(const char *path, int depth, cJSON **out, mr_err *e)
+/* load path and its base chain, merged. chain[0..depth) are the files
+ * that led here (as given, for messages; realpath to compare): a file that
+ * is its own base, directly or through others, is a cycle, reported once
+ * with the whole chain (not prefixed again by every file of it). */
+#define MR_BASE_MAX_DEPTH 8
+typedef struct base_chain { char real[MR_BASE_MAX_DEPTH + 1][4096]; const char *given[MR_BASE_MAX_DEPTH + 1]; int whole; } base_chain;
+
+static int chain_fail(base_chain *ch, int depth, const char *path, const char *why, mr_err *e)
 {
-    if (depth > 8) return mr_errf(e, MR_EUSER, "%s: field base: more than 8 levels of base configs (a cycle?)", path);
+    char msg[2048];
+    size_t used = 0;
+    msg[0] = 0;
+    for (int i = 0; i <= depth && used < sizeof msg; i++)
+        used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s", i ? " -> " : "", i < depth ? ch->given[i] : path);
+    ch->whole = 1;
+    return mr_errf(e, MR_EUSER, "%s: field base: %s: %s", ch->given[0], why, msg);
+}
+
+static int load_merged(const char *path, int depth, base_chain *ch, cJSON **out, mr_err *e)
+{
+    char real[4096];
+    if (!realpath(path, real)) snprintf(real, sizeof real, "%s", path);
+    for (int i = 0; i < depth; i++)
+        if (!strcmp(ch->real[i], real)) return chain_fail(ch, depth, path, "a cycle of base configs", e);
+    if (depth > MR_BASE_MAX_DEPTH)
+        return chain_fail(ch, depth, path, "more than 8 levels of base configs", e);
+    snprintf(ch->real[depth], sizeof ch->real[depth], "%s", real);
+    ch->given[depth] = path;
     cJSON *j = NULL;
     int rc = mr_json_load_file(path, &j, e);
     if (rc) return rc;
@@ -51,9 +75,9 @@ static int load_merged(const char *path, int depth, cJSON **out, mr_err *e)
     if (base[0] == '/') snprintf(bpath, sizeof bpath, "%s", base);
     else snprintf(bpath, sizeof bpath, "%s/%s", d, base);
     cJSON *b = NULL;
-    rc = load_merged(bpath, depth + 1, &b, e);
+    rc = load_merged(bpath, depth + 1, ch, &b, e);
     if (rc) {
-        mr_err_prefix(e, "%s: field base", path);
+        if (!ch->whole) mr_err_prefix(e, "%s: field base", path);
         cJSON_Delete(j);
         return rc;
     }
@@ -110,7 +134,10 @@ static void blame_base(const char *path, mr_err *e)
 int mr_config_load(mr_config *c, const char *path, mr_err *e)
 {
     cJSON *j = NULL;
-    int rc = load_merged(path, 0, &j, e);
+    base_chain *ch = calloc(1, sizeof *ch);
+    if (!ch) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
+    int rc = load_merged(path, 0, ch, &j, e);
+    free(ch);
     if (rc) return rc;
     const char *slash = strrchr(path, '/');
     rc = mr_config_parse(c, j, path, e);
