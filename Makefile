@@ -61,7 +61,7 @@ DEPS     = $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
 
-.PHONY: all deps test asan fuzz soak bench demo clean determinism test-reference
+.PHONY: all deps test asan fuzz soak bench demo clean determinism test-reference test-slurm
 all: mrcnn
 
 deps:
@@ -149,6 +149,10 @@ bench: deps mrcnn
 
 demo: deps mrcnn
 	./scripts/demo.sh
+
+# a one-node Slurm on this machine runs a small ablation sweep (root; installs slurm-wlm munge)
+test-slurm: deps mrcnn
+	./scripts/test_slurm.sh
 
 determinism: deps mrcnn
 	./scripts/determinism.sh

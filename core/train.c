@@ -87,10 +87,14 @@ int mr_trainer_step(mr_trainer *t, const mr_batch *b, mr_losses *L, mr_err *e)
     if (rc) return mr_err_prefix(e, "iteration %ld", t->iter + 1);
     if (t->dist) {
         /* the global batch's gradient and losses: sums in rank order */
+        /* timed apart: waiting for the slowest rank, then the sum itself */
         double t0 = mr_dist_wall();
+        if ((rc = mr_dist_barrier(t->dist, e))) return mr_err_prefix(e, "iteration %ld", t->iter + 1);
+        double t1 = mr_dist_wall();
         if ((rc = mr_dist_sum_f32(t->dist, d->params.grad, d->params.numel, e)))
             return mr_err_prefix(e, "iteration %ld", t->iter + 1);
-        t->grad_sum_sec += mr_dist_wall() - t0;
+        t->grad_wait_sec += t1 - t0;
+        t->grad_sum_sec += mr_dist_wall() - t1;
         double v[8] = {L->rpn_cls, L->rpn_box, L->cls, L->box, L->mask, L->kp, L->rois, L->pos_rois};
         if ((rc = mr_dist_sum_f64(t->dist, v, 8, e))) return mr_err_prefix(e, "iteration %ld", t->iter + 1);
         L->rpn_cls = v[0]; L->rpn_box = v[1]; L->cls = v[2]; L->box = v[3]; L->mask = v[4]; L->kp = v[5];

@@ -66,6 +66,7 @@ typedef struct mr_trainer {
     mr_dist *dist;
     int shard_first, global_batch;
     double grad_sum_sec;       /* wall time of the gradient sums so far */
+    double grad_wait_sec;      /* wall time waiting for the slowest rank before them */
 } mr_trainer;
 
 int mr_trainer_init(mr_trainer *t, mr_detector *d, const mr_schedule *s, uint64_t seed, mr_err *e);

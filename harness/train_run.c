@@ -250,7 +250,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         mr_progress_init(&pg, stderr, "train", c.sched.iters);
         mr_progress_resume(&pg, t.iter);
     }
-    double t0 = mr_run_wall(), t_timed = 0, sum_warm = 0;
+    double t0 = mr_run_wall(), t_timed = 0, sum_warm = 0, wait_warm = 0;
     long timed_iters = 0, start_iter = t.iter;
     mr_stage_ms ms_warm;
     memset(&d->ms, 0, sizeof d->ms);
@@ -262,7 +262,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         mr_losses Ls;
         if ((rc = mr_trainer_step(&t, b, &Ls, e))) goto done;
         if (t.iter - start_iter > MR_FPS_WARMUP) { t_timed += mr_run_wall() - ts; timed_iters++; }
-        else if (t.iter - start_iter == MR_FPS_WARMUP) { ms_warm = d->ms; sum_warm = t.grad_sum_sec; }
+        else if (t.iter - start_iter == MR_FPS_WARMUP) { ms_warm = d->ms; sum_warm = t.grad_sum_sec; wait_warm = t.grad_wait_sec; }
         if (log && (t.iter % c.log_every == 0 || t.iter == c.sched.iters)) {
             fprintf(log, "{\"iter\": %ld, \"lr\": %.8g, \"loss\": %.6g, \"loss_rpn_cls\": %.6g, \"loss_rpn_box\": %.6g, "
                          "\"loss_cls\": %.6g, \"loss_box\": %.6g, ",
@@ -302,6 +302,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     f.stat = "mean over the run";
     f.batch = c.batch_size;
     f.world_size = K;
+    f.grad_bytes = (double)d->params.numel * sizeof(float);
     f.input_h = mr_run_round_up(tr.maxh, c.size_div);
     f.input_w = mr_run_round_up(tr.maxw, c.size_div);
     f.train_iter_per_s = timed_iters > 0 && t_timed > 0 ? timed_iters / t_timed : 0;
@@ -309,6 +310,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         mr_run_ms_add(&f.train_ms, &d->ms, 1.0 / (double)timed_iters);
         mr_run_ms_add(&f.train_ms, &ms_warm, -1.0 / (double)timed_iters);
         f.train_grad_sum_ms = 1e3 * (t.grad_sum_sec - sum_warm) / (double)timed_iters;
+        f.train_grad_wait_ms = 1e3 * (t.grad_wait_sec - wait_warm) / (double)timed_iters;
     }
     snprintf(path, sizeof path, "%s/speed.json", out_dir);
     if (timed_iters > 0) {
