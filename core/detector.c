@@ -833,7 +833,10 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
     memset(&ks, 0, sizeof ks);
     if (d->s.kp_on && (rc = kp_forward_train(d, &f, b, &smp, sh, &ks, L, e))) return rc;
     L->total = L->rpn_cls + L->rpn_box + L->cls + L->box + L->mask + L->kp;
-    if (!isfinite(L->total)) {   /* before any gradient: the caller's weights stay as they are */
+    /* before any gradient: the caller's weights stay as they are. One rank
+     * of a global batch leaves the check to mr_trainer_step, on the global
+     * loss every rank has (so they all stop alike, with one message) */
+    if (!sh && !isfinite(L->total)) {
         char extra[64] = "";
         if (d->s.mask_on) snprintf(extra, sizeof extra, " mask %g", L->mask);
         if (d->s.kp_on) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " kp %g", L->kp);

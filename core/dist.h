@@ -39,7 +39,8 @@
 typedef struct mr_dist {
     int rank, size;
     int mpi;               /* 1: MPI was started by mr_dist_init (finish it) */
-    int agreed;            /* 1: the last mr_dist_agree returned a failure on every rank */
+    int agreed;            /* 1: a failure every rank reached alike (mr_dist_agree, or the
+                              diverged global loss): rank 0 reports it, no abort */
     double sum_sec;        /* wall time spent in mr_dist_sum_f32 (the gradient sum) */
     long sum_calls;
     void *scratch;         /* the sums' receive buffer, grown as needed */

@@ -101,6 +101,16 @@ int mr_trainer_step(mr_trainer *t, const mr_batch *b, mr_losses *L, mr_err *e)
         L->rois = (int)v[6];
         L->pos_rois = (int)v[7];
         L->total = L->rpn_cls + L->rpn_box + L->cls + L->box + L->mask + L->kp;
+        if (!isfinite(L->total)) {
+            /* every rank holds this sum: all stop here, agreed, before the step */
+            t->dist->agreed = 1;
+            char extra[64] = "";
+            if (L->has_mask) snprintf(extra, sizeof extra, " mask %g", L->mask);
+            if (L->has_kp) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " kp %g", L->kp);
+            return mr_errf(e, MR_EUSER, "iteration %ld: training diverged: loss is %g (rpn_cls %g rpn_box %g cls %g "
+                           "box %g%s); lower schedule.lr or lengthen schedule.warmup_iters", t->iter + 1, L->total,
+                           L->rpn_cls, L->rpn_box, L->cls, L->box, extra);
+        }
     }
     float lr = (float)mr_schedule_lr(&t->sch, t->iter);
     mr_sgd_step(&t->opt, d->params.data, d->params.grad, lr);

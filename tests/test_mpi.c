@@ -28,7 +28,8 @@
  *  - a rank killed with SIGKILL ends the job (no hang, non-zero exit);
  *  - an image whose body cannot be decoded, on one rank's shard, ends every
  *    rank with one message naming the file and the rank;
- *  - more ranks than images in a batch: one message (rank 0's), exit 2.
+ *  - more ranks than images in a batch: one message (rank 0's), exit 2;
+ *  - a diverged loss: every rank stops at the same iteration, one message.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,6 +197,10 @@ static int setup_mpi(void **st)
     FILE *f = fopen(p, "w");
     if (!f) return -1;
     fprintf(f, "{\"base\": \"%s/variants/configs/tiny_fpn.json\", \"schedule\": {\"batch_size\": 2}}", cwd());
+    fclose(f);
+    snprintf(p, sizeof p, "%s/diverge.json", g_dir);
+    if (!(f = fopen(p, "w"))) return -1;
+    fprintf(f, "{\"base\": \"%s/variants/configs/tiny_fpn.json\", \"schedule\": {\"lr\": 10, \"warmup_iters\": 0}}", cwd());
     fclose(f);
     g_ok = 1;
     return 0;
@@ -452,6 +457,21 @@ static void test_too_many_ranks(void **st)
     assert_null(strstr(m + 1, "3 ranks for a batch of 2 images"));
 }
 
+/* a diverged loss: every rank sees it in the summed loss; one message */
+static void test_diverged(void **st)
+{
+    (void)st;
+    NEED_MPI();
+    char out[16384];
+    int rc = train(2, "diverge", g_td, "div", "--iters 30", out, sizeof out);
+    const char *m = strstr(out, "training diverged");
+    if (rc != 1 || !m) print_error("rc %d: %s\n", rc, out);
+    assert_int_equal(rc, 1);
+    assert_non_null(m);
+    assert_null(strstr(m + 1, "training diverged"));
+    assert_null(strstr(out, "MPI_ABORT"));
+}
+
 static int teardown_mpi(void **st)
 {
     (void)st;
@@ -473,6 +493,7 @@ static const struct CMUnitTest tests[] = {
     M(test_kill_rank),
     M(test_bad_image),
     M(test_too_many_ranks),
+    M(test_diverged),
 };
 
 size_t tests_mpi(const struct CMUnitTest **out)
