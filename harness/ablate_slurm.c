@@ -297,7 +297,7 @@ int mr_ablate_slurm(const mr_ablate_opts *o, const mr_slurm_opts *so, char **scr
                 return mr_errf(e, MR_EIO, "sbatch %s failed (exit %d): %s", jobpath, src,
                                src == 127 ? "sbatch not found (is Slurm installed?)" : out);
             }
-            snprintf(jid, sizeof jid, "%s", out);
+            snprintf(jid, sizeof jid, "%.60s", out);
             char line[80];
             snprintf(line, sizeof line, "%s\n", jid);
             if ((rc = mr_write_file_atomic(idpath, line, strlen(line), e))) { free(jobs); return rc; }

@@ -70,7 +70,7 @@ static void test_script(void **st)
     for (int i = 0; i < 2; i++) {
         snprintf(j[i].config_name, sizeof j[i].config_name, "2c_row%d", i);
         snprintf(j[i].run_dir, sizeof j[i].run_dir, "runs/ablate/tiny/2c/row%d/seed1", i);
-        snprintf(j[i].config, sizeof j[i].config, "%s/input_config.json", j[i].run_dir);
+        snprintf(j[i].config, sizeof j[i].config, "runs/ablate/tiny/2c/row%d/seed1/input_config.json", i);
         j[i].data_dir = i ? "data/it's odd" : "data/synth_tiny";
         j[i].store = i ? NULL : "results/store.jsonl";
         j[i].seed = 1;
