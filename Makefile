@@ -8,6 +8,13 @@
 #   make soak       kill -9 soak of train --resume and ablate (scripts/soak.sh; minutes, not in CI)
 #   make bench      benchmarks; results go to results/bench/
 #   make deps       install the Debian packages the project needs, when missing
+#                   (with Open MPI unless MPI=0)
+#   make test-slurm a real one-node Slurm on this machine runs a small sweep (root)
+#
+# MPI: built with Open MPI (core/dist_mpi.c, `mpirun -np K mrcnn train`) when
+# mpicc is on the PATH, else the one-process communicator (core/dist_single.c);
+# MPI=0 or MPI=1 forces the choice. Auto, so that a plain `make` works on a
+# machine without MPI and CI, after `make deps`, builds and tests K = 2.
 #
 # Sources are found by folder: core/ coco/ variants/ eval/ datasets/ report/ harness/ are the
 # library (build/libmrcnn.a), cli/ is the command line, tests/ the test runner.
@@ -28,8 +35,22 @@ TEST_LDLIBS = -lcmocka
 
 DEB_PKGS = libopenblas-dev libopenblas0-openmp libcjson-dev gnuplot-nox libstb-dev libcmocka-dev pkg-config
 
+# make deps installs Open MPI unless MPI=0 was asked for
+ifneq ($(MPI),0)
+DEB_PKGS += openmpi-bin libopenmpi-dev
+endif
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+DIST_OFF   = single
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c 2>/dev/null)
+LDLIBS     += $(MPI_LIBS)
+else
+DIST_OFF   = mpi
+endif
+
 LIB_DIRS = core coco variants eval datasets report harness
-LIB_SRC  = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_SRC  = $(filter-out core/dist_$(DIST_OFF).c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRC  = $(wildcard cli/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -40,7 +61,7 @@ DEPS     = $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
 
-.PHONY: all deps test asan fuzz soak bench demo clean determinism test-reference
+.PHONY: all deps test asan fuzz soak bench demo clean determinism test-reference test-slurm
 all: mrcnn
 
 deps:
@@ -60,9 +81,15 @@ $(BUILD)/%.o: %.c
 $(BUILD)/core/buildinfo.o: CPPFLAGS += -DMRCNN_GIT_COMMIT='"$(GIT_COMMIT)"' -DMRCNN_GIT_DIRTY=$(GIT_DIRTY) -DMRCNN_CFLAGS='"$(OPT)"'
 $(BUILD)/core/buildinfo.o: $(wildcard .git/HEAD .git/index)
 
-$(BUILD)/libmrcnn.a: $(LIB_OBJ)
+# the MPI implementation sees mpi.h; the archive is remade when the choice changes
+$(BUILD)/core/dist_mpi.o: CPPFLAGS += $(MPI_CFLAGS)
+DIST_STAMP = $(BUILD)/gen/dist_$(DIST_OFF)_off
+$(DIST_STAMP):
+	@mkdir -p $(dir $@) && rm -f $(BUILD)/gen/dist_*_off && touch $@
+
+$(BUILD)/libmrcnn.a: $(LIB_OBJ) $(DIST_STAMP)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
 # The binary is built per build directory (helpers and sanitizer builds use
 # their own BUILD=...); ./mrcnn is the default build's copy.
@@ -122,6 +149,10 @@ bench: deps mrcnn
 
 demo: deps mrcnn
 	./scripts/demo.sh
+
+# a one-node Slurm on this machine runs a small ablation sweep (root; installs slurm-wlm munge)
+test-slurm: deps mrcnn
+	./scripts/test_slurm.sh
 
 determinism: deps mrcnn
 	./scripts/determinism.sh

@@ -7,6 +7,8 @@
  */
 #include "cli/cli.h"
 #include "harness/ablate.h"
+#include "harness/ablate_slurm.h"
+#include "core/dist.h"
 #include "harness/precheck.h"
 #include "harness/train_run.h"
 #include "core/fileio.h"
@@ -49,7 +51,19 @@ static void usage(FILE *f)
             "  --store FILE    results store (default results/store.jsonl); --no-store: none\n"
             "  --rows A,B      only these rows (the base row is always included), e.g.\n"
             "                  2c --rows roialign_ave: RoIPool vs RoIAlign\n"
-            "  --dry-run       train nothing; tabulate the finished runs\n");
+            "  --dry-run       train nothing; tabulate the finished runs (with --slurm: print\n"
+            "                  the job script, submit nothing)\n\n"
+            "On a Slurm cluster (docs/distributed.md):\n"
+            "  --slurm         one job-array script (RUNS/PRESET/slurm/TABLE/job.sh), one task per\n"
+            "                  row x seed not finished, each running what a local run runs\n"
+            "                  (resumable), submitted with sbatch; call again when the job has\n"
+            "                  left the queue to write the tables (failed tasks listed with\n"
+            "                  their logs; a further call resubmits them)\n"
+            "  --wait          with --slurm: wait for the job, then write the tables\n"
+            "  --partition P   --time T   --account A   #SBATCH lines of every task\n"
+            "  --sbatch OPT    a further #SBATCH option, e.g. --sbatch=--mem=8G (repeatable)\n"
+            "  --ranks K       each task trains data-parallel on K ranks (srun --mpi=pmix)\n"
+            "  --max-running N at most N tasks at once (--array=...%%N)\n");
 }
 
 /* the child's side: one training run (argv after --run-one) */
@@ -72,10 +86,22 @@ static int run_one(int argc, char **argv)
     o.config_name = argv[8];
     o.quiet = 1;
     mr_err e = {0};
-    /* the dataset against the row's config (the parent checked the store) */
-    int rc = mr_precheck_train(argv[0], argv[1], NULL, &e);
-    if (!rc) rc = mr_train_run(argv[0], argv[1], argv[2], &o, &e);
+    /* under srun or mpirun (a Slurm task with --ranks): one rank of the run */
+    mr_dist dist;
+    int rc = mr_dist_init(&dist, mr_dist_launched(), &e);
     if (rc) return cli_fail("ablate", &e);
+    o.dist = &dist;
+    int K = mr_dist_size(&dist);
+    /* the dataset against the row's config (the parent checked the store) */
+    rc = mr_precheck_train(argv[0], argv[1], NULL, &e);
+    if (K > 1) rc = mr_dist_agree(&dist, rc, &e);
+    if (!rc) rc = mr_train_run(argv[0], argv[1], argv[2], &o, &e);
+    if (rc && K > 1 && !dist.agreed) {
+        fprintf(stderr, "mrcnn ablate: rank %d of %d: %s\n", mr_dist_rank(&dist), K, e.msg);
+        mr_dist_abort(&dist, cli_exit_code(e.code));
+    }
+    mr_dist_finish(&dist);
+    if (rc) return mr_dist_rank(&dist) == 0 ? cli_fail("ablate", &e) : cli_exit_code(e.code);
     return MR_EXIT_OK;
 }
 
@@ -142,7 +168,15 @@ int cmd_ablate(int argc, char **argv)
         {"runs", required_argument, 0, 'r'},  {"results", required_argument, 0, 'R'},
         {"configs", required_argument, 0, 'c'}, {"paper", required_argument, 0, 'P'},
         {"store", required_argument, 0, 'o'}, {"no-store", no_argument, 0, 'N'},
-        {"dry-run", no_argument, 0, 'n'},     {"rows", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+        {"dry-run", no_argument, 0, 'n'},     {"rows", required_argument, 0, 'w'},
+        {"slurm", no_argument, 0, 'L'},       {"wait", no_argument, 0, 'W'},
+        {"partition", required_argument, 0, 'A'}, {"time", required_argument, 0, 'T'},
+        {"account", required_argument, 0, 'C'}, {"sbatch", required_argument, 0, 'B'},
+        {"ranks", required_argument, 0, 'K'}, {"max-running", required_argument, 0, 'M'}, {0, 0, 0, 0}};
+    mr_slurm_opts so;
+    memset(&so, 0, sizeof so);
+    int slurm = 0, slurm_only = 0;
+    const char *slurm_opt = NULL;
     mr_ablate_opts o = {0};
     o.seeds = 3;
     o.seed0 = 1;
@@ -189,12 +223,36 @@ int cmd_ablate(int argc, char **argv)
         case 'N': o.store = NULL; break;
         case 'n': o.dry_run = 1; break;
         case 'w': o.rows = optarg; break;
+        case 'L': slurm = 1; break;
+        case 'W': so.wait = 1; slurm_only = 1; slurm_opt = "--wait"; break;
+        case 'A': so.partition = optarg; slurm_only = 1; slurm_opt = "--partition"; break;
+        case 'T': so.time = optarg; slurm_only = 1; slurm_opt = "--time"; break;
+        case 'C': so.account = optarg; slurm_only = 1; slurm_opt = "--account"; break;
+        case 'B':
+            if (so.nsbatch >= MR_SLURM_MAX_ARGS) return cli_usage_error("ablate", "--sbatch: at most %d", MR_SLURM_MAX_ARGS);
+            so.sbatch[so.nsbatch++] = optarg;
+            slurm_only = 1;
+            slurm_opt = "--sbatch";
+            break;
+        case 'K':
+            if (cli_long_arg("ablate", "ranks", optarg, 1, 4096, &v)) return MR_EXIT_USAGE;
+            so.ranks = (int)v;
+            slurm_only = 1;
+            slurm_opt = "--ranks";
+            break;
+        case 'M':
+            if (cli_long_arg("ablate", "max-running", optarg, 1, 100000, &v)) return MR_EXIT_USAGE;
+            so.max_running = (int)v;
+            slurm_only = 1;
+            slurm_opt = "--max-running";
+            break;
         default: return cli_usage_error("ablate", "unknown option");
         }
     }
     if (optind >= argc) return cli_usage_error("ablate", "which table? (%s)", mr_ablate_names(NULL, NULL));
     if (optind + 1 < argc) return cli_usage_error("ablate", "unexpected argument '%s'", argv[optind + 1]);
     o.table = argv[optind];
+    if (slurm_only && !slurm) return cli_usage_error("ablate", "%s needs --slurm", slurm_opt);
     mr_err e = {0};
     char sel[16];
     if (mr_ablate_select(o.table, sel, &e)) return cli_fail("ablate", &e);
@@ -219,6 +277,17 @@ int cmd_ablate(int argc, char **argv)
         if (!o.dry_run && !mr_file_exists(tj) && make_data(sc.exe, o.preset, data, &e)) return cli_fail("ablate", &e);
     }
     o.data_dir = data;
+    if (slurm) {
+        /* the tasks run this binary, and the paths from here, on the cluster's nodes */
+        so.exe = sc.exe;
+        so.dry_run = o.dry_run;
+        o.progress = progress;
+        char *script = NULL;
+        int rc = mr_ablate_slurm(&o, &so, &script, &e);
+        if (script) { fputs(script, stdout); free(script); }
+        if (rc) return cli_fail("ablate", &e);
+        return MR_EXIT_OK;
+    }
     o.spawn = spawn_job;
     o.spawn_ctx = &sc;
     o.progress = progress;

@@ -5,6 +5,7 @@
  * checked against each other first (harness/precheck.h).
  */
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "harness/precheck.h"
 #include "harness/store.h"
 #include "harness/train_run.h"
@@ -37,7 +38,12 @@ static void help(void)
            "  --store FILE      append the run's record to this results store (all or nothing,\n"
            "                    once per run; see mrcnn store --help)\n"
            "  --name NAME       config name recorded (default: the config's)\n"
-           "  --quiet           no progress display\n");
+           "  --quiet           no progress display\n\n"
+           "Data-parallel: `mpirun -np K mrcnn train ...` (or srun) trains one model on K\n"
+           "processes: each takes its share of every batch (batch_size images, K <= batch_size),\n"
+           "the gradients are summed in rank order, every rank steps the same weights; rank 0\n"
+           "writes RUN/. Bitwise reproducible for a fixed K and --threads (per rank); --resume\n"
+           "needs the K the checkpoint was written with. See docs/distributed.md.\n");
 }
 
 int cmd_train(int argc, char **argv)
@@ -84,11 +90,24 @@ int cmd_train(int argc, char **argv)
     if (!config || !data || !out) return cli_usage_error("train", "--config, --data and --out are required");
     mr_err e;
     mr_err_clear(&e);
-    /* the dataset against the config, and the store, before any work */
-    int rc = o.store ? mr_store_recover(o.store, NULL, &e) : MR_OK;   /* a torn append of a killed writer */
-    if (!rc) rc = mr_precheck_train(config, data, o.store, &e);
-    if (!rc) rc = mr_train_run(config, data, out, &o, &e);
+    /* under mpirun (or srun): one rank of data-parallel training */
+    mr_dist dist;
+    int rc = mr_dist_init(&dist, mr_dist_launched(), &e);
     if (rc) return cli_fail("train", &e);
-    fprintf(stderr, "mrcnn train: done, results in %s\n", out);
+    const int K = mr_dist_size(&dist), lead = mr_dist_rank(&dist) == 0;
+    o.dist = &dist;
+    /* the dataset against the config, and the store, before any work */
+    if (lead && o.store) rc = mr_store_recover(o.store, NULL, &e);   /* a torn append of a killed writer */
+    if (!rc) rc = mr_precheck_train(config, data, o.store, &e);
+    if (K > 1) rc = mr_dist_agree(&dist, rc, &e);
+    if (!rc) rc = mr_train_run(config, data, out, &o, &e);
+    if (rc && K > 1 && !dist.agreed) {
+        /* this rank alone failed, the others wait in a sum: end them all */
+        fprintf(stderr, "mrcnn train: rank %d of %d: %s\n", mr_dist_rank(&dist), K, e.msg[0] ? e.msg : "failed");
+        mr_dist_abort(&dist, cli_exit_code(e.code));
+    }
+    mr_dist_finish(&dist);
+    if (rc) return lead ? cli_fail("train", &e) : cli_exit_code(e.code);
+    if (lead) fprintf(stderr, "mrcnn train: done, results in %s%s\n", out, K > 1 ? " (rank 0 of a data-parallel run)" : "");
     return MR_EXIT_OK;
 }

@@ -104,61 +104,131 @@ int mr_box_head_backward(const mr_box_head *h, const mr_box_head_act *act, const
     return MR_OK;
 }
 
+/* image n's candidates (its proposals, then its non-crowd ground truth)
+ * matched and labelled; arrays from the arena (the caller releases) */
+typedef struct box_cand {
+    int G, T, P, Q;
+    int *gidx, *match, *lab;
+    float *gt, *cand;
+} box_cand;
+
+static int label_cands(const mr_box_head *h, const mr_proposals *p, const mr_batch_image *im, int n, mr_arena *a,
+                       box_cand *c, mr_err *e)
+{
+    int G = 0, P = p->n[n];
+    c->gidx = mr_arena_alloc(a, sizeof(int) * (size_t)(im->ninst + 1));
+    c->gt = mr_arena_floats(a, (size_t)(im->ninst + 1) * 4);
+    c->cand = mr_arena_floats(a, (size_t)(P + im->ninst + 1) * 4);
+    if (!c->gidx || !c->gt || !c->cand) return mr_errf(e, MR_ENOMEM, "box head: out of memory (sampling)");
+    for (int i = 0; i < im->ninst; i++) {
+        if (im->iscrowd && im->iscrowd[i]) continue;
+        memcpy(c->gt + 4 * G, im->boxes + 4 * i, 4 * sizeof(float));
+        c->gidx[G++] = i;
+    }
+    memcpy(c->cand, p->boxes[n], sizeof(float) * 4 * (size_t)P);
+    memcpy(c->cand + 4 * (size_t)P, c->gt, sizeof(float) * 4 * (size_t)G);
+    int T = P + G;
+    float *iou = mr_arena_floats(a, (size_t)(G ? G : 1) * (T ? T : 1));
+    c->match = mr_arena_alloc(a, sizeof(int) * (size_t)(T + 1));
+    c->lab = mr_arena_alloc(a, sizeof(int) * (size_t)(T + 1));
+    if (!iou || !c->match || !c->lab) return mr_errf(e, MR_ENOMEM, "box head: out of memory (sampling)");
+    if (G) mr_box_iou(G, c->gt, T, c->cand, iou);
+    mr_match(G, T, iou, h->cfg.fg_iou, h->cfg.bg_iou, 0, c->match, NULL);
+    c->P = c->Q = 0;
+    for (int j = 0; j < T; j++) {
+        c->lab[j] = c->match[j] >= 0 ? im->labels[c->gidx[c->match[j]]]
+                  : c->match[j] == MR_MATCH_BELOW_LOW ? 0 : -1;
+        c->P += c->lab[j] >= 1;
+        c->Q += c->lab[j] == 0;
+    }
+    c->G = G;
+    c->T = T;
+    return MR_OK;
+}
+
+static void sample_cands(const mr_box_head *h, int n, const box_cand *c, mr_pcg32 *rng, int *pos, int *neg,
+                         mr_box_samples *s)
+{
+    mr_box_coder coder = mr_box_coder_make(10, 10, 5, 5);
+    int np = 0, nn = 0;
+    mr_sample_balanced(c->T, c->lab, h->cfg.batch_per_image, h->cfg.positive_fraction, rng, pos, &np, neg, &nn);
+    for (int k = 0; k < np + nn; k++) {
+        int j = k < np ? pos[k] : neg[k - np];
+        int r = s->R++;
+        s->rois[5 * r] = (float)n;
+        memcpy(s->rois + 5 * r + 1, c->cand + 4 * (size_t)j, 4 * sizeof(float));
+        s->labels[r] = k < np ? c->lab[j] : 0;
+        s->gt[r] = k < np ? c->gidx[c->match[j]] : -1;
+        if (k < np)
+            mr_box_encode(&coder, 1, c->gt + 4 * c->match[j], c->cand + 4 * (size_t)j, s->tgt + 4 * r);
+        else
+            memset(s->tgt + 4 * r, 0, 4 * sizeof(float));
+    }
+    s->npos += np;
+}
+
 int mr_box_assign(const mr_box_head *h, const mr_proposals *p, const mr_batch *b,
                   mr_pcg32 *rng, mr_arena *a, mr_box_samples *s, mr_err *e)
 {
-    int B = h->cfg.batch_per_image, N = b->n;
+    return mr_box_assign_shard(h, p, b, NULL, rng, a, s, e);
+}
+
+int mr_box_assign_shard(const mr_box_head *h, const mr_proposals *p, const mr_batch *b, const mr_shard *sh,
+                        mr_pcg32 *rng, mr_arena *a, mr_box_samples *s, mr_err *e)
+{
+    int B = h->cfg.batch_per_image, N = b->n, rc;
     memset(s, 0, sizeof *s);
     size_t cap = (size_t)N * B;
     s->rois = mr_arena_floats(a, cap * 5 + 5);
     s->labels = mr_arena_alloc(a, sizeof(int) * cap + 4);
     s->gt = mr_arena_alloc(a, sizeof(int) * cap + 4);
     s->tgt = mr_arena_floats(a, cap * 4 + 4);
-    if (!s->rois || !s->labels || !s->gt || !s->tgt) return mr_errf(e, MR_ENOMEM, "box head: out of memory (sampling)");
-    mr_box_coder coder = mr_box_coder_make(10, 10, 5, 5);
+    int *pos = mr_arena_alloc(a, sizeof(int) * (size_t)B), *neg = mr_arena_alloc(a, sizeof(int) * (size_t)B);
+    if (!s->rois || !s->labels || !s->gt || !s->tgt || !pos || !neg)
+        return mr_errf(e, MR_ENOMEM, "box head: out of memory (sampling)");
+    box_cand c;
+    if (!sh || mr_dist_size(sh->dist) <= 1) {
+        for (int n = 0; n < N; n++) {
+            mr_arena_mark m = mr_arena_get_mark(a);
+            if ((rc = label_cands(h, p, &b->img[n], n, a, &c, e))) return rc;
+            sample_cands(h, n, &c, rng, pos, neg, s);
+            mr_arena_release(a, m);
+        }
+        return MR_OK;
+    }
+    /* one rank of a global batch (see mr_rpn_assign_shard) */
+    int G = sh->global_n;
+    int32_t *cnt = mr_arena_alloc(a, sizeof(int32_t) * 2 * (size_t)(N + 1));
+    int32_t *gcnt = mr_arena_alloc(a, sizeof(int32_t) * 2 * (size_t)G);
+    if (!cnt || !gcnt) return mr_errf(e, MR_ENOMEM, "box head: out of memory (sampling)");
     for (int n = 0; n < N; n++) {
-        const mr_batch_image *im = &b->img[n];
         mr_arena_mark m = mr_arena_get_mark(a);
-        int G = 0, P = p->n[n];
-        int *gidx = mr_arena_alloc(a, sizeof(int) * (size_t)(im->ninst + 1));
-        float *gt = mr_arena_floats(a, (size_t)(im->ninst + 1) * 4);
-        float *cand = mr_arena_floats(a, (size_t)(P + im->ninst + 1) * 4);
-        if (!gidx || !gt || !cand) return mr_errf(e, MR_ENOMEM, "box head: out of memory (sampling)");
-        for (int i = 0; i < im->ninst; i++) {
-            if (im->iscrowd && im->iscrowd[i]) continue;
-            memcpy(gt + 4 * G, im->boxes + 4 * i, 4 * sizeof(float));
-            gidx[G++] = i;
-        }
-        memcpy(cand, p->boxes[n], sizeof(float) * 4 * (size_t)P);
-        memcpy(cand + 4 * (size_t)P, gt, sizeof(float) * 4 * (size_t)G);
-        int T = P + G;
-        float *iou = mr_arena_floats(a, (size_t)(G ? G : 1) * (T ? T : 1));
-        int *match = mr_arena_alloc(a, sizeof(int) * (size_t)(T + 1));
-        int *lab = mr_arena_alloc(a, sizeof(int) * (size_t)(T + 1));
-        int *pos = mr_arena_alloc(a, sizeof(int) * (size_t)B), *neg = mr_arena_alloc(a, sizeof(int) * (size_t)B);
-        if (!iou || !match || !lab || !pos || !neg) return mr_errf(e, MR_ENOMEM, "box head: out of memory (sampling)");
-        if (G) mr_box_iou(G, gt, T, cand, iou);
-        mr_match(G, T, iou, h->cfg.fg_iou, h->cfg.bg_iou, 0, match, NULL);
-        for (int j = 0; j < T; j++)
-            lab[j] = match[j] >= 0 ? im->labels[gidx[match[j]]]
-                   : match[j] == MR_MATCH_BELOW_LOW ? 0 : -1;
-        int np = 0, nn = 0;
-        mr_sample_balanced(T, lab, B, h->cfg.positive_fraction, rng, pos, &np, neg, &nn);
-        for (int k = 0; k < np + nn; k++) {
-            int j = k < np ? pos[k] : neg[k - np];
-            int r = s->R++;
-            s->rois[5 * r] = (float)n;
-            memcpy(s->rois + 5 * r + 1, cand + 4 * (size_t)j, 4 * sizeof(float));
-            s->labels[r] = k < np ? lab[j] : 0;
-            s->gt[r] = k < np ? gidx[match[j]] : -1;
-            if (k < np)
-                mr_box_encode(&coder, 1, gt + 4 * match[j], cand + 4 * (size_t)j, s->tgt + 4 * r);
-            else
-                memset(s->tgt + 4 * r, 0, 4 * sizeof(float));
-        }
-        s->npos += np;
+        if ((rc = label_cands(h, p, &b->img[n], n, a, &c, e))) return rc;
+        cnt[2 * n] = c.P;
+        cnt[2 * n + 1] = c.Q;
         mr_arena_release(a, m);
     }
+    if ((rc = mr_shard_gather(sh, cnt, N, 2, gcnt, e))) return mr_err_prefix(e, "box sampling");
+    long R = 0, npos = 0;
+    for (int j = 0; j < G; j++) {
+        int n = j - sh->first;
+        if (n >= 0 && n < N) {
+            int r0 = s->R, p0 = s->npos;
+            mr_arena_mark m = mr_arena_get_mark(a);
+            if ((rc = label_cands(h, p, &b->img[n], n, a, &c, e))) return rc;
+            sample_cands(h, n, &c, rng, pos, neg, s);
+            mr_arena_release(a, m);
+            R += s->R - r0;
+            npos += s->npos - p0;
+        } else {
+            int np, nn;
+            mr_sample_balanced_counts(gcnt[2 * j], gcnt[2 * j + 1], B, h->cfg.positive_fraction, rng, &np, &nn);
+            R += np + nn;
+            npos += np;
+        }
+    }
+    s->norm = R;
+    s->npos_global = npos;
     return MR_OK;
 }
 
@@ -166,7 +236,7 @@ void mr_box_loss(const mr_box_head *h, const mr_box_head_act *act, const mr_box_
                  float *dcls, float *ddeltas, double *loss_cls, double *loss_box)
 {
     int R = s->R, K1 = h->cfg.num_classes;
-    float norm = R > 0 ? (float)R : 1.0f;
+    float norm = s->norm > 0 ? (float)s->norm : R > 0 ? (float)R : 1.0f;
     double cls = R > 0 ? mr_softmax_xent_forward(R, K1, act->cls, s->labels, act->probs) : 0;
     if (dcls && R > 0) mr_softmax_xent_backward(R, K1, act->probs, s->labels, 1.0f / norm, dcls);
     double box = 0;

@@ -17,7 +17,7 @@
  *
  * defines: mr_box_head_kind, mr_box_head_cfg, mr_box_head, mr_box_head_declare,
  *   mr_box_head_act, mr_box_head_forward, mr_box_head_backward, mr_box_samples,
- *   mr_box_assign, mr_box_loss, mr_dets, mr_box_postprocess
+ *   mr_box_assign, mr_box_assign_shard, mr_box_loss, mr_dets, mr_box_postprocess
  */
 #ifndef MR_BOX_HEAD_H
 #define MR_BOX_HEAD_H
@@ -79,10 +79,16 @@ typedef struct mr_box_samples {
     int *gt;         /* R: matched instance index in its image (-1 for background) */
     float *tgt;      /* R x 4 regression targets (positives) */
     int npos;
+    long norm;       /* 0 = R (one process); else the global batch's R */
+    long npos_global;/* the global batch's positives (with norm) */
 } mr_box_samples;
 
 int mr_box_assign(const mr_box_head *h, const mr_proposals *p, const mr_batch *b,
                   mr_pcg32 *rng, mr_arena *a, mr_box_samples *s, mr_err *e);
+/* this rank's images of a global batch (as mr_rpn_assign_shard): same
+ * draws as one process, s->norm and s->npos_global the global counts */
+int mr_box_assign_shard(const mr_box_head *h, const mr_proposals *p, const mr_batch *b, const mr_shard *sh,
+                        mr_pcg32 *rng, mr_arena *a, mr_box_samples *s, mr_err *e);
 /* losses over the samples; dcls/ddeltas (may be NULL) get the gradients
  * ADDED. act->probs is written. */
 void mr_box_loss(const mr_box_head *h, const mr_box_head_act *act, const mr_box_samples *s,

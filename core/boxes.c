@@ -275,6 +275,28 @@ static int select_k(int n, const int *labels, int positive, int avail, int k, mr
     return got;
 }
 
+/* select_k's draws without the labels: the same mr_pcg32_bounded calls for
+ * `avail` candidates of which k are taken */
+static int replay_k(int avail, int k, mr_pcg32 *rng)
+{
+    int got = 0;
+    for (int seen = 0; seen < avail && got < k; seen++)
+        if ((int)mr_pcg32_bounded(rng, (uint32_t)(avail - seen)) < k - got) got++;
+    return got;
+}
+
+void mr_sample_balanced_counts(int P, int Q, int batch, float positive_fraction, mr_pcg32 *rng, int *npos,
+                               int *nneg)
+{
+    int want_pos = (int)((float)batch * positive_fraction);
+    if (want_pos > P) want_pos = P;
+    int want_neg = batch - want_pos;
+    if (want_neg > Q) want_neg = Q;
+    if (want_neg < 0) want_neg = 0;
+    *npos = replay_k(P, want_pos, rng);
+    *nneg = replay_k(Q, want_neg, rng);
+}
+
 void mr_sample_balanced(int n, const int *labels, int batch, float positive_fraction,
                         mr_pcg32 *rng, int *pos_idx, int *npos, int *neg_idx, int *nneg)
 {

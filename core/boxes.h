@@ -14,6 +14,7 @@
  *   mr_box_decode, mr_boxes_clip, mr_boxes_remove_small, mr_box_area, mr_box_iou,
  *   mr_argsort_desc, mr_nms_workspace, mr_nms, mr_batched_nms,
  *   MR_MATCH_BELOW_LOW, MR_MATCH_BETWEEN, mr_match, mr_sample_balanced,
+ *   mr_sample_balanced_counts,
  *   mr_fpn_levels, mr_fpn_partition
  */
 #ifndef MR_BOXES_H
@@ -99,6 +100,12 @@ void mr_match(int M, int N, const float *quality, float high, float low,
  * neg_idx (each needs room for batch ints). Same rng state => same choice. */
 void mr_sample_balanced(int n, const int *labels, int batch, float positive_fraction,
                         mr_pcg32 *rng, int *pos_idx, int *npos, int *neg_idx, int *nneg);
+/* mr_sample_balanced's draws (the same rng advance) and counts for an image
+ * with P positive and Q negative candidates, without their labels: a rank
+ * of data-parallel training replays the other ranks' images with it, so that
+ * its own images see the rng state one process would give them. */
+void mr_sample_balanced_counts(int P, int Q, int batch, float positive_fraction, mr_pcg32 *rng, int *npos,
+                               int *nneg);
 
 /* ---- FPN level mapping (torchvision LevelMapper, FPN paper eq. 1) ----
  * level[i] = clamp(floor(k0 + log2(sqrt(area_i) / canonical_scale) + 1e-6),

@@ -594,6 +594,8 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
     if (!ms->dlogits) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
     if (P > 0) {
         float w = d->s.mask_loss_weight > 0 ? d->s.mask_loss_weight : 1.0f;
+        /* one rank of a global batch: its part of the mean over the global positives */
+        if (smp->norm > 0 && smp->npos_global > 0) w *= (float)P / (float)smp->npos_global;
         L->mask = w * d->s.mask_loss->forward(P, K1, M, ms->acts.logits, labels, tg);
         d->s.mask_loss->backward(P, K1, M, ms->acts.logits, labels, tg, w, ms->dlogits);
     }
@@ -670,7 +672,7 @@ typedef struct kp_state {
 } kp_state;
 
 static int kp_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, const mr_box_samples *smp,
-                            kp_state *ks, mr_losses *L, mr_err *e)
+                            const mr_shard *sh, kp_state *ks, mr_losses *L, mr_err *e)
 {
     mr_arena *a = &d->arena;
     int NK = d->s.kp.num_kp, H = mr_kp_head_out_size(&d->s.kp), P = 0;
@@ -705,10 +707,21 @@ static int kp_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, con
     if ((rc = mr_kp_head_forward(&d->kh, P, f->kp_job.pooled, a, &ks->acts, e))) return rc;
     ks->dlogits = mr_arena_zeros(a, (size_t)(P + 1) * NK * H * H);
     if (!ks->dlogits) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
+    /* one rank of a global batch: its part of the mean over the global
+     * batch's valid keypoints (every rank takes part, with or without any) */
+    float kw = 1.0f;
+    if (sh) {
+        int nv = 0;
+        for (long q = 0; q < (long)P * NK; q++) nv += tg[q] >= 0;
+        long gv = 0;
+        if ((rc = mr_shard_sum_int(sh, nv, &gv, e))) return mr_err_prefix(e, "keypoint loss");
+        kw = gv > 0 ? (float)nv / (float)gv : 0.0f;
+    }
     if (P > 0) {
         int nvalid = 0;
         L->kp = mr_kp_loss_forward(P * NK, H * H, ks->acts.logits, tg, probs, &nvalid);
-        if (nvalid > 0) mr_kp_loss_backward(P * NK, H * H, probs, tg, 1.0f, ks->dlogits);
+        if (sh) L->kp *= kw;
+        if (nvalid > 0) mr_kp_loss_backward(P * NK, H * H, probs, tg, kw, ks->dlogits);
     }
     L->has_kp = 1;
     d->ms.heads += now_ms() - t1;
@@ -756,7 +769,14 @@ static int kp_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_
 int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rng, mr_losses *L,
                                  mr_err *e)
 {
+    return mr_detector_train_step_grads_shard(d, b, NULL, rng, L, e);
+}
+
+int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const mr_shard *sh, mr_pcg32 *rng,
+                                       mr_losses *L, mr_err *e)
+{
     int rc;
+    if (sh && mr_dist_size(sh->dist) <= 1) sh = NULL;
     memset(L, 0, sizeof *L);
     if ((rc = mr_detector_check_batch(d, b, e))) return rc;
     mr_arena *a = &d->arena;
@@ -770,7 +790,7 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     d->ms.backbone += t1 - t0;
     /* RPN losses and proposals */
     mr_rpn_targets tg;
-    if ((rc = mr_rpn_assign(&d->rpn, &f.rpn, b, rng, a, &tg, e))) return rc;
+    if ((rc = mr_rpn_assign_shard(&d->rpn, &f.rpn, b, sh, rng, a, &tg, e))) return rc;
     float *dlog[MR_RPN_MAX_LEVELS], *ddel[MR_RPN_MAX_LEVELS];
     int A = d->rpn.A, N = b->n;
     for (int l = 0; l < f.rpn.nlevels; l++) {
@@ -783,7 +803,7 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
     mr_proposals props;
     if ((rc = mr_rpn_proposals(&d->rpn, &f.rpn, b, 1, a, &props, e))) return rc;
     mr_box_samples smp;
-    if ((rc = mr_box_assign(&d->box, &props, b, rng, a, &smp, e))) return rc;
+    if ((rc = mr_box_assign_shard(&d->box, &props, b, sh, rng, a, &smp, e))) return rc;
     double t2 = now_ms();
     d->ms.rpn += t2 - t1;
     L->rois = smp.R;
@@ -811,9 +831,12 @@ int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rn
      * heatmap loss against b->img[n].keypoints */
     kp_state ks;
     memset(&ks, 0, sizeof ks);
-    if (d->s.kp_on && (rc = kp_forward_train(d, &f, b, &smp, &ks, L, e))) return rc;
+    if (d->s.kp_on && (rc = kp_forward_train(d, &f, b, &smp, sh, &ks, L, e))) return rc;
     L->total = L->rpn_cls + L->rpn_box + L->cls + L->box + L->mask + L->kp;
-    if (!isfinite(L->total)) {   /* before any gradient: the caller's weights stay as they are */
+    /* before any gradient: the caller's weights stay as they are. One rank
+     * of a global batch leaves the check to mr_trainer_step, on the global
+     * loss every rank has (so they all stop alike, with one message) */
+    if (!sh && !isfinite(L->total)) {
         char extra[64] = "";
         if (d->s.mask_on) snprintf(extra, sizeof extra, " mask %g", L->mask);
         if (d->s.kp_on) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " kp %g", L->kp);

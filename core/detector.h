@@ -25,7 +25,8 @@
  * defines: mr_tap_maps, mr_tap, mr_tap_single_declare, mr_tap_single_forward,
  *   mr_tap_single_backward, mr_detector_spec, mr_detector_spec_default,
  *   mr_losses, mr_stage_ms, mr_detector, mr_detector_create,
- *   mr_detector_init_weights, mr_detector_train_step_grads, mr_detector_infer,
+ *   mr_detector_init_weights, mr_detector_train_step_grads,
+ *   mr_detector_train_step_grads_shard, mr_detector_infer,
  *   mr_detector_free, mr_detector_check_batch, mr_trace_fn,
  *   mr_detector_set_trace, mr_detector_spec_torchvision
  */
@@ -207,6 +208,15 @@ int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e);
  * rng. Resets the arena first. */
 int mr_detector_train_step_grads(mr_detector *d, const mr_batch *b, mr_pcg32 *rng, mr_losses *L,
                                  mr_err *e);
+/* The same for one rank's part of a global batch (sh, see core/dist.h; NULL
+ * or one rank: the call above): b holds images [first, first + n) of the
+ * global batch; RPN and RoI sampling draw as one process would over the
+ * global batch and every loss is normalised by the global batch's counts,
+ * so the ranks' losses and gradients add up to the global batch's (up to
+ * float rounding: the sums over images run in another order). Collective:
+ * every rank of sh->dist must call it with its shard. */
+int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const mr_shard *sh, mr_pcg32 *rng,
+                                       mr_losses *L, mr_err *e);
 /* Inference: dets[0..b->n) are filled (with masks: dets[n].masks holds
  * n x M x M probabilities of the detected class, M = dets[n].mask_size;
  * with keypoints: dets[n].kps holds n x NK x 3 (x, y, score), resized

@@ -121,8 +121,70 @@ static void anchor_loc(const mr_rpn *r, const mr_rpn_act *act, int img, int g, i
     *hw_out = hw;
 }
 
+/* image im's anchors matched to its non-crowd ground truth: labels (T ints:
+ * 1 positive, 0 negative, -1 ignored), matches (T ints), gt (G boxes, from
+ * the arena: the caller releases), *P and *Q the positives and negatives */
+static int label_anchors(const mr_rpn *r, const mr_batch_image *im, const float *all, int T, mr_arena *a,
+                         float **gt_out, int *matches, int *labels, int *P, int *Q, mr_err *e)
+{
+    int G = 0;
+    float *gt = mr_arena_floats(a, (size_t)(im->ninst + 1) * 4);
+    if (!gt) return mr_errf(e, MR_ENOMEM, "rpn: out of memory (targets)");
+    for (int i = 0; i < im->ninst; i++) {
+        if (im->iscrowd && im->iscrowd[i]) continue;
+        memcpy(gt + 4 * G, im->boxes + 4 * i, 4 * sizeof(float));
+        G++;
+    }
+    float *iou = G ? mr_arena_floats(a, (size_t)G * T) : NULL;
+    float *ws = mr_arena_floats(a, (size_t)G + 1);
+    if ((G && !iou) || !ws) return mr_errf(e, MR_ENOMEM, "rpn: out of memory (IoU %d x %d)", G, T);
+    if (G) mr_box_iou(G, gt, T, all, iou);
+    mr_match(G, T, iou, r->cfg.fg_iou, r->cfg.bg_iou, 1, matches, ws);
+    int p = 0, q = 0;
+    for (int j = 0; j < T; j++) {
+        labels[j] = matches[j] >= 0 ? 1 : matches[j] == MR_MATCH_BELOW_LOW ? 0 : -1;
+        p += labels[j] == 1;
+        q += labels[j] == 0;
+    }
+    *gt_out = gt;
+    *P = p;
+    *Q = q;
+    return MR_OK;
+}
+
+/* sample image n's anchors and append them to tg */
+static void sample_anchors(const mr_rpn *r, int n, int T, const int *labels, const int *matches, const float *gt,
+                           const float *all, mr_pcg32 *rng, int *pos, int *neg, mr_rpn_targets *tg)
+{
+    int B = r->cfg.batch_per_image;
+    mr_box_coder coder = mr_box_coder_make(1, 1, 1, 1);
+    int np = 0, nn = 0;
+    mr_sample_balanced(T, labels, B, r->cfg.positive_fraction, rng, pos, &np, neg, &nn);
+    for (int k = 0; k < np; k++) {
+        int s = tg->S++;
+        tg->img[s] = n;
+        tg->idx[s] = pos[k];
+        tg->label[s] = 1.0f;
+        mr_box_encode(&coder, 1, gt + 4 * matches[pos[k]], all + 4 * (size_t)pos[k], tg->tgt + 4 * s);
+    }
+    for (int k = 0; k < nn; k++) {
+        int s = tg->S++;
+        tg->img[s] = n;
+        tg->idx[s] = neg[k];
+        tg->label[s] = 0.0f;
+        memset(tg->tgt + 4 * s, 0, 4 * sizeof(float));
+    }
+    tg->npos += np;
+}
+
 int mr_rpn_assign(const mr_rpn *r, const mr_rpn_act *act, const mr_batch *b, mr_pcg32 *rng,
                   mr_arena *a, mr_rpn_targets *tg, mr_err *e)
+{
+    return mr_rpn_assign_shard(r, act, b, NULL, rng, a, tg, e);
+}
+
+int mr_rpn_assign_shard(const mr_rpn *r, const mr_rpn_act *act, const mr_batch *b, const mr_shard *sh,
+                        mr_pcg32 *rng, mr_arena *a, mr_rpn_targets *tg, mr_err *e)
 {
     int N = act->N, T = act->off[act->nlevels], B = r->cfg.batch_per_image;
     memset(tg, 0, sizeof *tg);
@@ -139,44 +201,48 @@ int mr_rpn_assign(const mr_rpn *r, const mr_rpn_act *act, const mr_batch *b, mr_
     for (int l = 0; l < act->nlevels; l++)
         memcpy(all + (size_t)act->off[l] * 4, act->anchors[l],
                sizeof(float) * 4 * (size_t)(act->off[l + 1] - act->off[l]));
-    mr_box_coder coder = mr_box_coder_make(1, 1, 1, 1);
+    int rc, P, Q;
+    float *gt;
+    if (!sh || mr_dist_size(sh->dist) <= 1) {
+        for (int n = 0; n < N; n++) {
+            mr_arena_mark m = mr_arena_get_mark(a);
+            if ((rc = label_anchors(r, &b->img[n], all, T, a, &gt, matches, labels, &P, &Q, e))) return rc;
+            sample_anchors(r, n, T, labels, matches, gt, all, rng, pos, neg, tg);
+            mr_arena_release(a, m);
+        }
+        return MR_OK;
+    }
+    /* one rank of a global batch: every image's counts, then the global
+     * batch's draws in order, the other ranks' images replayed */
+    int G = sh->global_n;
+    int32_t *cnt = mr_arena_alloc(a, sizeof(int32_t) * 2 * (size_t)(N + 1));
+    int32_t *gcnt = mr_arena_alloc(a, sizeof(int32_t) * 2 * (size_t)G);
+    if (!cnt || !gcnt) return mr_errf(e, MR_ENOMEM, "rpn: out of memory (targets)");
     for (int n = 0; n < N; n++) {
-        const mr_batch_image *im = &b->img[n];
         mr_arena_mark m = mr_arena_get_mark(a);
-        int G = 0;
-        float *gt = mr_arena_floats(a, (size_t)(im->ninst + 1) * 4);
-        if (!gt) return mr_errf(e, MR_ENOMEM, "rpn: out of memory (targets)");
-        for (int i = 0; i < im->ninst; i++) {
-            if (im->iscrowd && im->iscrowd[i]) continue;
-            memcpy(gt + 4 * G, im->boxes + 4 * i, 4 * sizeof(float));
-            G++;
-        }
-        float *iou = G ? mr_arena_floats(a, (size_t)G * T) : NULL;
-        float *ws = mr_arena_floats(a, (size_t)G + 1);
-        if ((G && !iou) || !ws) return mr_errf(e, MR_ENOMEM, "rpn: out of memory (IoU %d x %d)", G, T);
-        if (G) mr_box_iou(G, gt, T, all, iou);
-        mr_match(G, T, iou, r->cfg.fg_iou, r->cfg.bg_iou, 1, matches, ws);
-        for (int j = 0; j < T; j++)
-            labels[j] = matches[j] >= 0 ? 1 : matches[j] == MR_MATCH_BELOW_LOW ? 0 : -1;
-        int np = 0, nn = 0;
-        mr_sample_balanced(T, labels, B, r->cfg.positive_fraction, rng, pos, &np, neg, &nn);
-        for (int k = 0; k < np; k++) {
-            int s = tg->S++;
-            tg->img[s] = n;
-            tg->idx[s] = pos[k];
-            tg->label[s] = 1.0f;
-            mr_box_encode(&coder, 1, gt + 4 * matches[pos[k]], all + 4 * (size_t)pos[k], tg->tgt + 4 * s);
-        }
-        for (int k = 0; k < nn; k++) {
-            int s = tg->S++;
-            tg->img[s] = n;
-            tg->idx[s] = neg[k];
-            tg->label[s] = 0.0f;
-            memset(tg->tgt + 4 * s, 0, 4 * sizeof(float));
-        }
-        tg->npos += np;
+        if ((rc = label_anchors(r, &b->img[n], all, T, a, &gt, matches, labels, &P, &Q, e))) return rc;
+        cnt[2 * n] = P;
+        cnt[2 * n + 1] = Q;
         mr_arena_release(a, m);
     }
+    if ((rc = mr_shard_gather(sh, cnt, N, 2, gcnt, e))) return mr_err_prefix(e, "rpn sampling");
+    long S = 0;
+    for (int j = 0; j < G; j++) {
+        int n = j - sh->first;
+        if (n >= 0 && n < N) {
+            int s0 = tg->S;
+            mr_arena_mark m = mr_arena_get_mark(a);
+            if ((rc = label_anchors(r, &b->img[n], all, T, a, &gt, matches, labels, &P, &Q, e))) return rc;
+            sample_anchors(r, n, T, labels, matches, gt, all, rng, pos, neg, tg);
+            mr_arena_release(a, m);
+            S += tg->S - s0;
+        } else {
+            int np, nn;
+            mr_sample_balanced_counts(gcnt[2 * j], gcnt[2 * j + 1], B, r->cfg.positive_fraction, rng, &np, &nn);
+            S += np + nn;
+        }
+    }
+    tg->norm = S;
     return MR_OK;
 }
 
@@ -184,7 +250,7 @@ void mr_rpn_loss(const mr_rpn *r, const mr_rpn_act *act, const mr_rpn_targets *t
                  float *const *dlogits, float *const *ddeltas, double *loss_cls, double *loss_box)
 {
     double cls = 0, box = 0;
-    float norm = tg->S > 0 ? (float)tg->S : 1.0f;
+    float norm = tg->norm > 0 ? (float)tg->norm : tg->S > 0 ? (float)tg->S : 1.0f;
     for (int s = 0; s < tg->S; s++) {
         int l;
         size_t lo, dlo, hw;

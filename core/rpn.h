@@ -18,12 +18,14 @@
  *
  * defines: MR_RPN_MAX_LEVELS, mr_rpn_cfg, mr_rpn, mr_rpn_declare, mr_rpn_act,
  *   mr_rpn_forward, mr_rpn_backward, mr_rpn_targets, mr_rpn_assign,
+ *   mr_rpn_assign_shard,
  *   mr_rpn_loss, mr_proposals, mr_rpn_proposals
  */
 #ifndef MR_RPN_H
 #define MR_RPN_H
 
 #include "core/batch.h"
+#include "core/dist.h"
 #include "core/err.h"
 #include "core/layers.h"
 #include "core/params.h"
@@ -85,11 +87,19 @@ typedef struct mr_rpn_targets {
     float *label;
     float *tgt;    /* S x 4 (rows of negatives unused) */
     int npos;
+    long norm;     /* the loss normaliser: 0 = S (one process), else the
+                      global batch's sampled anchors (mr_rpn_assign_shard) */
 } mr_rpn_targets;
 
 /* Match every image's anchors to its non-crowd ground truth and sample. */
 int mr_rpn_assign(const mr_rpn *r, const mr_rpn_act *act, const mr_batch *b, mr_pcg32 *rng,
                   mr_arena *a, mr_rpn_targets *tg, mr_err *e);
+/* The same for this rank's images of a global batch (sh NULL or one rank:
+ * mr_rpn_assign): the rng advances over every image of the global batch in
+ * order, as one process would draw, and tg->norm gets the global count of
+ * sampled anchors, so each rank's loss is its part of the global mean. */
+int mr_rpn_assign_shard(const mr_rpn *r, const mr_rpn_act *act, const mr_batch *b, const mr_shard *sh,
+                        mr_pcg32 *rng, mr_arena *a, mr_rpn_targets *tg, mr_err *e);
 /* Losses of the sampled anchors; when dlogits/ddeltas are non-NULL (arrays
  * of per-level maps) the gradients of loss_cls + loss_box are ADDED there. */
 void mr_rpn_loss(const mr_rpn *r, const mr_rpn_act *act, const mr_rpn_targets *tg,

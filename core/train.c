@@ -67,11 +67,51 @@ void mr_trainer_free(mr_trainer *t)
     t->momentum = NULL;
 }
 
+int mr_trainer_set_dist(mr_trainer *t, mr_dist *dist, int global_batch, mr_err *e)
+{
+    int K = mr_dist_size(dist), n;
+    if (K > global_batch)
+        return mr_errf(e, MR_EUSAGE, "%d ranks for a batch of %d images: at most one rank per image "
+                       "(raise batch_size or start fewer ranks)", K, global_batch);
+    t->dist = K > 1 ? dist : NULL;
+    t->global_batch = global_batch;
+    mr_dist_split(global_batch, K, mr_dist_rank(dist), &t->shard_first, &n);
+    return MR_OK;
+}
+
 int mr_trainer_step(mr_trainer *t, const mr_batch *b, mr_losses *L, mr_err *e)
 {
     mr_detector *d = t->d;
-    int rc = mr_detector_train_step_grads(d, b, &t->rng, L, e);
+    mr_shard sh = {t->dist, t->shard_first, t->global_batch};
+    int rc = mr_detector_train_step_grads_shard(d, b, t->dist ? &sh : NULL, &t->rng, L, e);
     if (rc) return mr_err_prefix(e, "iteration %ld", t->iter + 1);
+    if (t->dist) {
+        /* the global batch's gradient and losses: sums in rank order */
+        /* timed apart: waiting for the slowest rank, then the sum itself */
+        double t0 = mr_dist_wall();
+        if ((rc = mr_dist_barrier(t->dist, e))) return mr_err_prefix(e, "iteration %ld", t->iter + 1);
+        double t1 = mr_dist_wall();
+        if ((rc = mr_dist_sum_f32(t->dist, d->params.grad, d->params.numel, e)))
+            return mr_err_prefix(e, "iteration %ld", t->iter + 1);
+        t->grad_wait_sec += t1 - t0;
+        t->grad_sum_sec += mr_dist_wall() - t1;
+        double v[8] = {L->rpn_cls, L->rpn_box, L->cls, L->box, L->mask, L->kp, L->rois, L->pos_rois};
+        if ((rc = mr_dist_sum_f64(t->dist, v, 8, e))) return mr_err_prefix(e, "iteration %ld", t->iter + 1);
+        L->rpn_cls = v[0]; L->rpn_box = v[1]; L->cls = v[2]; L->box = v[3]; L->mask = v[4]; L->kp = v[5];
+        L->rois = (int)v[6];
+        L->pos_rois = (int)v[7];
+        L->total = L->rpn_cls + L->rpn_box + L->cls + L->box + L->mask + L->kp;
+        if (!isfinite(L->total)) {
+            /* every rank holds this sum: all stop here, agreed, before the step */
+            t->dist->agreed = 1;
+            char extra[64] = "";
+            if (L->has_mask) snprintf(extra, sizeof extra, " mask %g", L->mask);
+            if (L->has_kp) snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " kp %g", L->kp);
+            return mr_errf(e, MR_EUSER, "iteration %ld: training diverged: loss is %g (rpn_cls %g rpn_box %g cls %g "
+                           "box %g%s); lower schedule.lr or lengthen schedule.warmup_iters", t->iter + 1, L->total,
+                           L->rpn_cls, L->rpn_box, L->cls, L->box, extra);
+        }
+    }
     float lr = (float)mr_schedule_lr(&t->sch, t->iter);
     mr_sgd_step(&t->opt, d->params.data, d->params.grad, lr);
     t->last_lr = lr;
@@ -134,13 +174,14 @@ int mr_detector_save_weights(const mr_detector *d, const char *path, const char 
 
 int mr_trainer_save(const mr_trainer *t, const char *path, const char *fingerprint, mr_err *e)
 {
-    char it[32], st[32], inc[32];
+    char it[32], st[32], inc[32], ws[16];
     snprintf(it, sizeof it, "%ld", t->iter);
     snprintf(st, sizeof st, "%" PRIu64, t->rng.state);
     snprintf(inc, sizeof inc, "%" PRIu64, t->rng.inc);
-    const char *mk[5] = {"format", "iteration", "rng_state", "rng_inc", "config"};
-    const char *mv[5] = {"mrcnn", it, st, inc, fingerprint ? fingerprint : ""};
-    return save(&t->d->params, t->momentum, path, mk, mv, 5, e);
+    snprintf(ws, sizeof ws, "%d", mr_dist_size(t->dist));
+    const char *mk[6] = {"format", "iteration", "rng_state", "rng_inc", "config", "world_size"};
+    const char *mv[6] = {"mrcnn", it, st, inc, fingerprint ? fingerprint : "", ws};
+    return save(&t->d->params, t->momentum, path, mk, mv, 6, e);
 }
 
 static int load_into(const mr_st_file *f, const mr_param_table *pt, float *base, const char *prefix,
@@ -195,6 +236,16 @@ int mr_trainer_load(mr_trainer *t, const char *path, const char *fingerprint, mr
     if ((rc = meta_u64(&f, "iteration", &it, e)) || (rc = meta_u64(&f, "rng_state", &st, e)) ||
         (rc = meta_u64(&f, "rng_inc", &inc, e)))
         goto done;
+    /* the split of every batch, and so the numbers, depend on the ranks:
+     * checkpoints without the field come from one process */
+    uint64_t ws = 1;
+    if (mr_st_meta(&f, "world_size") && (rc = meta_u64(&f, "world_size", &ws, e))) goto done;
+    if ((int)ws != mr_dist_size(t->dist)) {
+        rc = mr_errf(e, MR_EUSER, "%s: checkpoint written by a run on %d process%s, this run has %d: resume with "
+                     "the same number (mpirun -np %d), or start a new run directory",
+                     path, (int)ws, ws == 1 ? "" : "es", mr_dist_size(t->dist), (int)ws);
+        goto done;
+    }
     const char *fp = mr_st_meta(&f, "config");
     if (fingerprint && fp && strcmp(fp, fingerprint)) {
         rc = mr_errf(e, MR_EUSER, "%s: checkpoint written by a different config (fingerprint %s, this config %s)",

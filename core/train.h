@@ -10,13 +10,14 @@
  *
  * Checkpoints (safetensors): every parameter under its torchvision name,
  * every momentum tensor as "momentum.<name>", and in __metadata__ the
- * iteration, the RNG state and the caller's config fingerprint; loading a
+ * iteration, the RNG state, the number of ranks (world_size, 1 for one
+ * process) and the caller's config fingerprint; loading a
  * checkpoint restores all of it, so a resumed run continues bit for bit.
  * A checkpoint from another config fails naming the first tensor whose
  * shape differs (or that is missing).
  *
  * defines: mr_schedule, mr_schedule_lr, mr_trainer, mr_trainer_init,
- *   mr_trainer_step, mr_trainer_save, mr_trainer_load, mr_trainer_free,
+ *   mr_trainer_set_dist, mr_trainer_step, mr_trainer_save, mr_trainer_load, mr_trainer_free,
  *   mr_detector_load_weights, mr_detector_save_weights
  */
 #ifndef MR_TRAIN_H
@@ -25,6 +26,7 @@
 #include <stdint.h>
 #include "core/batch.h"
 #include "core/detector.h"
+#include "core/dist.h"
 #include "core/sgd.h"
 #include "core/err.h"
 #include "core/pcg32.h"
@@ -60,10 +62,22 @@ typedef struct mr_trainer {
     long iter;                 /* iterations done */
     mr_pcg32 rng;              /* RoI/anchor sampling */
     double last_lr;
+    /* data-parallel training (mr_trainer_set_dist): NULL = one process */
+    mr_dist *dist;
+    int shard_first, global_batch;
+    double grad_sum_sec;       /* wall time of the gradient sums so far */
+    double grad_wait_sec;      /* wall time waiting for the slowest rank before them */
 } mr_trainer;
 
 int mr_trainer_init(mr_trainer *t, mr_detector *d, const mr_schedule *s, uint64_t seed, mr_err *e);
-/* forward + backward + SGD update; L gets the losses; t->iter++ */
+/* Train as one rank of dist (NULL: one process) on a global batch of
+ * global_batch images: mr_trainer_step then takes this rank's images
+ * (mr_dist_split), sums the gradients and losses over the ranks in rank
+ * order and steps the same weights on every rank. Checkpoints record the
+ * number of ranks; loading one written with another number fails. */
+int mr_trainer_set_dist(mr_trainer *t, mr_dist *dist, int global_batch, mr_err *e);
+/* forward + backward + SGD update; L gets the losses (of the global batch);
+ * t->iter++ */
 int mr_trainer_step(mr_trainer *t, const mr_batch *b, mr_losses *L, mr_err *e);
 /* fingerprint: a string identifying the config (stored, checked on load
  * when non-NULL) */

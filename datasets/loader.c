@@ -282,17 +282,19 @@ static int slot_images(mr_loader *L, slot *s, const int *idx, int n, int nt, con
     return rc;
 }
 
-static int slot_fill(mr_loader *L, slot *s, const int *idx, const int *flip, int n, mr_err *e)
+/* images idx[0..n) padded to the largest of pad_idx[0..pad_n) */
+static int slot_fill_pad(mr_loader *L, slot *s, const int *idx, const int *flip, int n, const int *pad_idx,
+                         int pad_n, mr_err *e)
 {
     const mr_dataset *d = L->d;
     const mr_loader_cfg *c = &L->cfg;
     int H = 0, W = 0;
     size_t ninst = 0;
-    for (int i = 0; i < n; i++) {
-        if (L->rh[idx[i]] > H) H = L->rh[idx[i]];
-        if (L->rw[idx[i]] > W) W = L->rw[idx[i]];
-        ninst += (size_t)d->img[idx[i]].ninst;
+    for (int i = 0; i < pad_n; i++) {
+        if (L->rh[pad_idx[i]] > H) H = L->rh[pad_idx[i]];
+        if (L->rw[pad_idx[i]] > W) W = L->rw[pad_idx[i]];
     }
+    for (int i = 0; i < n; i++) ninst += (size_t)d->img[idx[i]].ninst;
     H = round_up(H, c->size_div);
     W = round_up(W, c->size_div);
     size_t px = (size_t)n * 3 * H * W;
@@ -403,6 +405,11 @@ static int slot_fill(mr_loader *L, slot *s, const int *idx, const int *flip, int
     return MR_OK;
 }
 
+static int slot_fill(mr_loader *L, slot *s, const int *idx, const int *flip, int n, mr_err *e)
+{
+    return slot_fill_pad(L, s, idx, flip, n, idx, n, e);
+}
+
 static void fill_it(mr_loader *L, slot *s, long it)
 {
     /* the prefetch thread has its own index arrays */
@@ -414,6 +421,15 @@ static void fill_it(mr_loader *L, slot *s, long it)
     if (L->cfg.shuffle) {
         mr_loader_iteration(L->cfg.seed, it, B, L->d->nimg, L->cfg.flip, idx, flip, perm);
         n = B;
+        if (L->cfg.shard_n > 0) {
+            /* this rank's images, padded as the whole batch is */
+            int lo = L->cfg.shard_lo;
+            s->rc = slot_fill_pad(L, s, idx + lo, flip + lo, L->cfg.shard_n, idx, B, &s->err);
+            s->it = it;
+            s->valid = 1;
+            free(idx);
+            return;
+        }
     } else {
         n = 0;
         for (long g = it * B; g < (it + 1) * B && g < L->d->nimg; g++, n++) { idx[n] = (int)g; flip[n] = 0; }
@@ -447,6 +463,9 @@ int mr_loader_open(mr_loader **out, const mr_dataset *d, const mr_loader_cfg *cf
 {
     *out = NULL;
     if (cfg->batch < 1 || cfg->batch > 4096) return mr_errf(e, MR_EUSAGE, "loader: batch %d (expected 1..4096)", cfg->batch);
+    if (cfg->shard_n < 0 || cfg->shard_lo < 0 || (cfg->shard_n > 0 && cfg->shard_lo + cfg->shard_n > cfg->batch))
+        return mr_errf(e, MR_EUSAGE, "loader: shard [%d, %d) outside the batch of %d", cfg->shard_lo,
+                       cfg->shard_lo + cfg->shard_n, cfg->batch);
     if (d->nimg < 1) return mr_errf(e, MR_EUSER, "%s: no images", d->json_path ? d->json_path : "dataset");
     if (!(cfg->min_size > 0) || !(cfg->max_size >= cfg->min_size))
         return mr_errf(e, MR_EUSAGE, "loader: sizes min %g max %g (expected 0 < min <= max)", cfg->min_size, cfg->max_size);

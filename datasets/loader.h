@@ -43,6 +43,11 @@ typedef struct mr_loader_cfg {
                                   prefetch thread using this many threads */
     int shuffle;               /* 1: epoch-wise shuffles; 0: images in order
                                   (inference), no flips */
+    int shard_lo, shard_n;     /* shard_n > 0 (data-parallel training, with
+                                  shuffle): a batch holds only images
+                                  [shard_lo, shard_lo + shard_n) of the
+                                  iteration's `batch`, padded to the size
+                                  the whole batch pads to */
     size_t cache_bytes;        /* resized images kept decoded, at most this
                                   many bytes (0: 1 GiB); beyond, decoded per
                                   batch into scratch buffers */

@@ -259,6 +259,20 @@ static int run_started(const char *run_dir)
     return found;
 }
 
+/* the exit status a batch task recorded for a run (RUN/task_rc), 0 when
+ * none or 0 */
+static int task_failed(const char *run_dir)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/task_rc", run_dir);
+    FILE *f = fopen(p, "r");
+    int v = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%d", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
 static int run_done(const char *run_dir)
 {
     char a[4200], b[4200];
@@ -502,6 +516,7 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
     int rc = MR_OK;
     if ((rc = check_rows(o, td, e))) return rc;
     cJSON *runs_per_row = cJSON_CreateArray();
+    int nfailed = 0;
     mr_run_pr_ctx prc;   /* PR curves of the first column, from each run's detections */
     mr_run_pr_init(&prc, o->data_dir);
     for (int r = 0; r < td->nrows; r++) {
@@ -522,7 +537,25 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
             char dir[4096], path[4200];
             snprintf(dir, sizeof dir, "%s/%s/%s/%s/seed%ld", o->runs_dir, o->preset, td->id,
                      td->rows[r].name, seed);
-            if (!run_done(dir)) continue;
+            if (!run_done(dir)) {
+                /* a task of a batch scheduler that ended without finishing
+                 * its run (RUN/task_rc, written by the Slurm script) */
+                int trc = task_failed(dir);
+                if (trc) {
+                    cJSON *run = cJSON_CreateObject();
+                    cJSON_AddNumberToObject(run, "seed", (double)seed);
+                    cJSON_AddStringToObject(run, "run_dir", dir);
+                    cJSON_AddBoolToObject(run, "failed", 1);
+                    cJSON_AddNumberToObject(run, "exit", trc);
+                    snprintf(path, sizeof path, "%s/train.out", dir);
+                    cJSON_AddStringToObject(run, "log", path);
+                    cJSON_AddItemToArray(runs, run);
+                    size_t l = strlen(t->note);
+                    snprintf(t->note + l, sizeof t->note - l, "%s%s seed %ld FAILED (exit %d, log %s)",
+                             nfailed++ ? "; " : ". ", td->rows[r].name, seed, trc, path);
+                }
+                continue;
+            }
             snprintf(path, sizeof path, "%s/config.json", dir);
             if (r == td->base && !base_run_cfg && mr_file_exists(path) && mr_json_load(path, &base_run_cfg, e))
                 base_run_cfg = NULL;   /* the note then falls back to the row's config */
@@ -583,12 +616,14 @@ fail:
     return rc;
 }
 
-int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
+int mr_ablate_plan(const mr_ablate_opts *o, mr_ablate_job **jobs_out, int *njobs, int *pending, mr_err *e)
 {
     const char *const *ids;
     int nids;
     mr_ablate_names(&ids, &nids);
     char sel[16];
+    *jobs_out = NULL;
+    *njobs = 0;
     if (nids > 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
     int rc = mr_ablate_select(o->table, sel, e);
     if (rc) return rc;
@@ -600,10 +635,11 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
     rc = o->dry_run ? MR_OK : mr_precheck_store(o->store, NULL, e);
     if (rc) return rc;
     /* one queue over every table asked for, seeds outer within a table (a
-     * first full table sooner); a table with nothing to train is written now */
-    int pending[16] = {0}, nj = 0, cap = 0;
+     * first full table sooner) */
+    int nj = 0, cap = 0;
     mr_ablate_job *jobs = NULL;
     for (int ti = 0; ti < nids; ti++) {
+        pending[ti] = 0;
         if (!sel[ti]) continue;
         const mr_ablate_table_def *td = mr_ablate_find(ids[ti]);
         if ((rc = check_rows(o, td, e))) { free(jobs); return rc; }
@@ -625,7 +661,7 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
                     skipped++;
                     continue;
                 }
-                if (o->dry_run) { nt++; continue; }
+                if (o->dry_run && !o->keep_dry_jobs) { nt++; continue; }
                 if (nj == cap) {
                     cap = cap ? 2 * cap : 64;
                     mr_ablate_job *nw = realloc(jobs, (size_t)cap * sizeof *jobs);
@@ -636,14 +672,10 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
                 jobs[nj++] = j;
                 nt++;
             }
-        say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run ? 0 : nt, skipped);
+        say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run && !o->keep_dry_jobs ? 0 : nt,
+            skipped);
         pending[ti] = o->dry_run ? 0 : nt;
     }
-    for (int ti = 0; ti < nids; ti++)   /* nothing to train: tabulate now */
-        if (sel[ti] && !pending[ti] && (rc = tabulate(o, ids[ti], e))) {
-            free(jobs);
-            return rc;
-        }
     /* a dataset that is not there fails now, not once per spawned run */
     for (int k = 0; nj && k < 2; k++) {
         char dp[4200];
@@ -654,6 +686,37 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
                            o->data_dir, k ? "val.json" : "train.json", o->preset, o->data_dir);
         }
     }
+    *jobs_out = jobs;
+    *njobs = nj;
+    return MR_OK;
+}
+
+int mr_ablate_tabulate(const mr_ablate_opts *o, const char *id, mr_err *e)
+{
+    return tabulate(o, id, e);
+}
+
+int mr_ablate_run_done(const char *run_dir)
+{
+    return run_done(run_dir);
+}
+
+int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
+{
+    const char *const *ids;
+    int nids;
+    mr_ablate_names(&ids, &nids);
+    char sel[16];
+    int pending[16] = {0}, nj = 0;
+    mr_ablate_job *jobs = NULL;
+    int rc = mr_ablate_plan(o, &jobs, &nj, pending, e);
+    if (rc) return rc;
+    mr_ablate_select(o->table, sel, e);
+    for (int ti = 0; ti < nids; ti++)   /* nothing to train: tabulate now */
+        if (sel[ti] && !pending[ti] && (rc = tabulate(o, ids[ti], e))) {
+            free(jobs);
+            return rc;
+        }
     if (nj) {
         char label[64];
         if (!strcmp(o->table, "all")) snprintf(label, sizeof label, "tables %s-%s", ids[0], ids[nids - 1]);

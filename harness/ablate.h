@@ -27,7 +27,8 @@
  *
  * defines: mr_ablate_table_def, mr_ablate_row_def, mr_ablate_find,
  *          mr_ablate_names, mr_ablate_job, mr_ablate_opts, mr_ablate_run,
- *          mr_ablate_collect, mr_ablate_select, mr_ablate_value
+ *          mr_ablate_collect, mr_ablate_select, mr_ablate_value, mr_ablate_plan,
+ *          mr_ablate_tabulate, mr_ablate_run_done
  */
 #ifndef MR_ABLATE_H
 #define MR_ABLATE_H
@@ -81,6 +82,8 @@ typedef struct mr_ablate_opts {
     const char *paper_json;   /* MR_PAPER_TABLES */
     const char *store;        /* results/store.jsonl (NULL = none) */
     int dry_run;              /* tabulate what exists, train nothing */
+    int keep_dry_jobs;        /* with dry_run: mr_ablate_plan still lists the runs
+                                 to train (the Slurm script of a dry run) */
     const char *rows;         /* comma-separated row names to run and show (the base
                                  row is always included); NULL = every row */
     /* start one job as a child process; the harness waits for it with waitpid */
@@ -98,11 +101,23 @@ typedef struct mr_ablate_opts {
  * MR_EUSER naming the line, before anything is trained (not in dry runs). */
 int mr_ablate_run(const mr_ablate_opts *o, mr_err *e);
 
+/* The runs to train for o->table (every row x seed not finished; each
+ * RUN/input_config.json written), *jobs malloc'd (caller frees); pending
+ * (16 ints, one per table in mr_ablate_names' order) their count per table.
+ * The checks of mr_ablate_run come first (tables, rows, store, dataset). */
+int mr_ablate_plan(const mr_ablate_opts *o, mr_ablate_job **jobs, int *njobs, int *pending, mr_err *e);
+/* mr_ablate_collect of one table, with a progress line */
+int mr_ablate_tabulate(const mr_ablate_opts *o, const char *id, mr_err *e);
+/* a run directory with metrics.json and record.json */
+int mr_ablate_run_done(const char *run_dir);
+
 /* Read the finished runs of one table (rows with no finished seed are kept
  * with no values), fill t with statistics and paper numbers, and save it
  * with the per-run details (run dirs, speeds, AP per IoU, protocol) to
  * RESULTS/<table>/. A malformed run directory is an MR_EUSER error naming
- * the file. */
+ * the file. A run that did not finish but whose batch task recorded a
+ * non-zero exit (RUN/task_rc) is listed as failed: in the note, with the
+ * path of its log, and in the JSON's runs ("failed", "exit", "log"). */
 int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, mr_err *e);
 
 /* Which tables spec names: "all", one id or a comma-separated list; sel

@@ -128,6 +128,25 @@ static void git_identity(char *commit, size_t n, int *dirty)
     pclose(p);
 }
 
+void mr_record_set_world(cJSON *rec, int world_size)
+{
+    if (!rec) return;
+    int K = world_size > 1 ? world_size : 1;
+    cJSON_DeleteItemFromObjectCaseSensitive(rec, "world_size");
+    cJSON_AddNumberToObject(rec, "world_size", K);
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(rec, "machine");
+    if (!cJSON_IsObject(m)) return;
+    cJSON_DeleteItemFromObjectCaseSensitive(m, "world_size");
+    cJSON_AddNumberToObject(m, "world_size", K);
+    const cJSON *cl = cJSON_GetObjectItemCaseSensitive(m, "class");
+    if (K > 1 && cJSON_IsString(cl)) {
+        char buf[1200];
+        snprintf(buf, sizeof buf, "%.1100s, %d ranks", cl->valuestring, K);
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "class");
+        cJSON_AddStringToObject(m, "class", buf);
+    }
+}
+
 int mr_record_build(const char *run_dir, const char *config_name, long seed, int threads,
                     cJSON **out, mr_err *e)
 {

@@ -6,6 +6,7 @@
  * results store (harness/store.h).
  *
  * defines: mr_machine, mr_machine_detect, mr_machine_json, mr_record_build, mr_record_commit,
+ *   mr_record_set_world,
  *          mr_record_recover,
  *          mr_metrics_summary, mr_json_load
  */
@@ -51,6 +52,10 @@ int mr_metrics_summary(const cJSON *metrics, const char *where, cJSON **out, mr_
  * metrics.json (required) and speed.json (optional: "speed" is null when
  * absent). config_name NULL = the run directory's last path component;
  * seed < 0 = the resolved config's "seed" field. */
+/* A record of a data-parallel run: "world_size": K at the top and in
+ * "machine" (whose "threads" are per rank), and, for K > 1, ", K ranks" in
+ * the machine class (K ranks split each batch: another class's numbers). */
+void mr_record_set_world(cJSON *rec, int world_size);
 int mr_record_build(const char *run_dir, const char *config_name, long seed, int threads,
                     cJSON **out, mr_err *e);
 

@@ -96,6 +96,7 @@ cJSON *mr_fps_json(const mr_fps *f)
     cJSON_AddStringToObject(p, "stat", f->stat ? f->stat : "");
     cJSON_AddNumberToObject(p, "batch", f->batch);
     cJSON_AddNumberToObject(p, "threads", f->threads);
+    cJSON_AddNumberToObject(p, "world_size", f->world_size > 1 ? f->world_size : 1);
     cJSON_AddStringToObject(p, "blas_core", f->blas_core);
     cJSON_AddStringToObject(p, "blas_threading", f->blas_threading ? f->blas_threading : "");
     cJSON_AddStringToObject(p, "cpu", f->cpu);
@@ -121,6 +122,11 @@ cJSON *mr_fps_json(const mr_fps *f)
     cJSON_AddNumberToObject(s, "rpn", f->train_ms.rpn);
     cJSON_AddNumberToObject(s, "roi_extract", f->train_ms.roi_extract);
     cJSON_AddNumberToObject(s, "heads", f->train_ms.heads);
+    if (f->world_size > 1) {
+        cJSON_AddNumberToObject(s, "grad_sum", f->train_grad_sum_ms);
+        cJSON_AddNumberToObject(s, "grad_wait", f->train_grad_wait_ms);
+        cJSON_AddNumberToObject(j, "grad_bytes", f->grad_bytes);
+    }
     return j;
 }
 

@@ -37,6 +37,10 @@ typedef struct mr_fps {
     mr_stage_ms infer_ms;         /* per image: backbone, rpn, roi_extract, heads,
                                      postprocess, mask_paste */
     mr_stage_ms train_ms;         /* per training iteration (forward + backward) */
+    int world_size;               /* data-parallel ranks (0 or 1: one process); threads is per rank */
+    double train_grad_sum_ms;     /* per training iteration: the sum of the gradients over the ranks */
+    double train_grad_wait_ms;    /* per iteration: waiting for the slowest rank before the sum */
+    double grad_bytes;            /* bytes each rank contributes to that sum per iteration */
 } mr_fps;
 
 /* speed.json's object for f (caller deletes) */

@@ -108,19 +108,59 @@ static int truncate_log(const char *path, long upto, mr_err *e)
     return mr_atomic_commit(&af, e);
 }
 
+/* FNV-1a of the weights: every rank must hold the same bits */
+static uint64_t weights_hash(const mr_detector *d)
+{
+    const unsigned char *p = (const unsigned char *)d->params.data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < d->params.numel * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* the ranks' weights after training, compared on every rank */
+static int check_same_weights(mr_dist *dist, const mr_detector *d, mr_err *e)
+{
+    int K = mr_dist_size(dist);
+    if (K <= 1) return MR_OK;
+    uint64_t h = weights_hash(d);
+    int32_t mine[2] = {(int32_t)(uint32_t)(h >> 32), (int32_t)(uint32_t)h};
+    int32_t *all = malloc(sizeof(int32_t) * 2 * (size_t)K);
+    if (!all) return mr_errf(e, MR_ENOMEM, "out of memory");
+    int rc = mr_dist_allgather_i32(dist, mine, 2, all, e);
+    for (int r = 1; r < K && !rc; r++)
+        if (all[2 * r] != all[0] || all[2 * r + 1] != all[1])
+            rc = mr_errf(e, MR_EINTERNAL, "after training, rank %d's weights differ from rank 0's (a bug in "
+                         "data-parallel training)", r);
+    free(all);
+    return rc;
+}
+
+/* the trainer's state from rank 0 to every rank */
+static int bcast_trainer(mr_dist *dist, mr_trainer *t, mr_err *e)
+{
+    if (mr_dist_size(dist) <= 1) return MR_OK;
+    mr_detector *d = t->d;
+    int64_t st[3] = {t->iter, (int64_t)t->rng.state, (int64_t)t->rng.inc};
+    int rc = mr_dist_bcast(dist, st, sizeof st, 0, e);
+    if (!rc) rc = mr_dist_bcast(dist, d->params.data, d->params.numel * sizeof(float), 0, e);
+    if (!rc) rc = mr_dist_bcast(dist, t->momentum, d->params.numel * sizeof(float), 0, e);
+    t->iter = (long)st[0];
+    t->rng.state = (uint64_t)st[1];
+    t->rng.inc = (uint64_t)st[2];
+    return rc;
+}
+
 int mr_train_run(const char *config_path, const char *data_dir, const char *out_dir,
                  const mr_train_opts *o, mr_err *e)
 {
     mr_train_opts defo = {0};
     defo.seed = -1;
     if (!o) o = &defo;
+    mr_dist *dist = o->dist;
+    const int K = mr_dist_size(dist), lead = mr_dist_rank(dist) == 0;
     int threads = o->threads > 0 ? o->threads : 1;
     mr_run_set_threads(threads);
     mr_config c;
-    int rc = mr_config_load(&c, config_path, e);
-    if (rc) return rc;
-    if (o->max_iters > 0) mr_schedule_scale(&c.sched, o->max_iters);
-    if (o->seed >= 0) c.seed = (uint64_t)o->seed;
     mr_run_split tr, va;
     memset(&tr, 0, sizeof tr);
     memset(&va, 0, sizeof va);
@@ -129,58 +169,88 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     memset(&t, 0, sizeof t);
     mr_loader *L = NULL;
     FILE *log = NULL;
-    if ((rc = mr_run_bind_data(&c, config_path, data_dir, &tr, &va, e))) goto done;
-    if ((rc = mr_mkdir_p(out_dir, e))) goto done;
-    mr_clean_stale_tmp(out_dir, NULL);   /* temporaries of writers killed before their rename */
-    if (o->resume) {
-        /* a finished run (record.json) or one killed while committing
-         * (record.pending.json): its record is committed, nothing redone */
-        cJSON *cj = mr_config_to_json(&c), *rec = NULL;
-        rc = cj ? mr_record_recover(out_dir, o->store, cj, &rec, e) : mr_errf(e, MR_ENOMEM, "out of memory");
-        cJSON_Delete(cj);
-        if (rc || rec) { cJSON_Delete(rec); goto done; }
-    } else {
-        /* a new run in an old directory: the old run's record (already in
-         * its store) must not make this one look finished if it is killed */
-        const char *old[2] = {"record.json", "record.pending.json"};
-        for (int k = 0; k < 2; k++) {
-            char op[4200];
-            snprintf(op, sizeof op, "%s/%s", out_dir, old[k]);
-            remove(op);
+    char path[4096], fp[32], logpath[4096];
+    /* ---- set-up: every rank reaches the agreement below, failed or not ---- */
+    int rc = mr_config_load(&c, config_path, e), finished = 0;
+    if (!rc) {
+        if (o->max_iters > 0) mr_schedule_scale(&c.sched, o->max_iters);
+        if (o->seed >= 0) c.seed = (uint64_t)o->seed;
+        rc = mr_run_bind_data(&c, config_path, data_dir, &tr, &va, e);
+    }
+    if (!rc && lead) rc = mr_mkdir_p(out_dir, e);
+    if (!rc && lead) {
+        mr_clean_stale_tmp(out_dir, NULL);   /* temporaries of writers killed before their rename */
+        if (o->resume) {
+            /* a finished run (record.json) or one killed while committing
+             * (record.pending.json): its record is committed, nothing redone */
+            cJSON *cj = mr_config_to_json(&c), *rec = NULL;
+            rc = cj ? mr_record_recover(out_dir, o->store, cj, &rec, e) : mr_errf(e, MR_ENOMEM, "out of memory");
+            cJSON_Delete(cj);
+            if (!rc && rec) finished = 1;
+            cJSON_Delete(rec);
+        } else {
+            /* a new run in an old directory: the old run's record (already in
+             * its store) must not make this one look finished if it is killed */
+            const char *old[2] = {"record.json", "record.pending.json"};
+            for (int k = 0; k < 2; k++) {
+                char op[4200];
+                snprintf(op, sizeof op, "%s/%s", out_dir, old[k]);
+                remove(op);
+            }
         }
     }
-    char path[4096], fp[32];
-    snprintf(path, sizeof path, "%s/config.json", out_dir);
-    if ((rc = mr_config_write(&c, path, e))) goto done;
-    mr_config_fingerprint(&c, fp, sizeof fp);
-    if ((rc = mr_detector_create(&d, &c.spec, e))) { mr_err_prefix(e, "%s", config_path); goto done; }
-    mr_detector_init_weights(d, c.seed);
-    if ((rc = mr_trainer_init(&t, d, &c.sched, c.seed, e))) goto done;
-    char logpath[4096];
+    if (!rc && lead && !finished) {
+        snprintf(path, sizeof path, "%s/config.json", out_dir);
+        rc = mr_config_write(&c, path, e);
+    }
+    if (!rc) {
+        mr_config_fingerprint(&c, fp, sizeof fp);
+        if ((rc = mr_detector_create(&d, &c.spec, e))) mr_err_prefix(e, "%s", config_path);
+    }
+    if (!rc) {
+        mr_detector_init_weights(d, c.seed);
+        rc = mr_trainer_init(&t, d, &c.sched, c.seed, e);
+    }
+    if (!rc) rc = mr_trainer_set_dist(&t, dist, c.batch_size, e);
     snprintf(logpath, sizeof logpath, "%s/train_log.jsonl", out_dir);
-    if (o->resume) {
-        char ck[4096];
-        long it = newest_checkpoint(out_dir, ck, sizeof ck);
-        if (it > 0) {
-            if ((rc = mr_trainer_load(&t, ck, fp, e))) goto done;
-            if ((rc = truncate_log(logpath, t.iter, e))) goto done;
+    if (!rc && lead && !finished) {
+        if (o->resume) {
+            char ck[4096];
+            long it = newest_checkpoint(out_dir, ck, sizeof ck);
+            if (it > 0) {
+                if (!(rc = mr_trainer_load(&t, ck, fp, e))) rc = truncate_log(logpath, t.iter, e);
+            } else {
+                remove(logpath);
+            }
         } else {
             remove(logpath);
         }
-    } else {
-        remove(logpath);
     }
-    log = fopen(logpath, "a");
-    if (!log) { rc = mr_errf(e, MR_EIO, "%s: cannot open for writing", logpath); goto done; }
+    if (!rc && lead && !finished) {
+        log = fopen(logpath, "a");
+        if (!log) rc = mr_errf(e, MR_EIO, "%s: cannot open for writing", logpath);
+    }
+    int fin32 = finished;
+    if (K > 1) {
+        if ((rc = mr_dist_agree(dist, rc, e))) goto done;
+        if ((rc = mr_dist_bcast(dist, &fin32, sizeof fin32, 0, e))) goto done;
+    }
+    if (rc || fin32) goto done;
+    if ((rc = bcast_trainer(dist, &t, e))) goto done;
     mr_loader_cfg lc;
     mr_run_loader_cfg(&c, 1, &lc);
-    if ((rc = mr_loader_open(&L, &tr.ds, &lc, e))) goto done;
+    if (K > 1) mr_dist_split(c.batch_size, K, mr_dist_rank(dist), &lc.shard_lo, &lc.shard_n);
+    rc = mr_loader_open(&L, &tr.ds, &lc, e);
+    if (K > 1 && (rc = mr_dist_agree(dist, rc, e))) goto done;
+    if (rc) goto done;
+    /* ---- training: from here an error on one rank ends the job ---- */
+    const int show = !o->quiet && lead;
     mr_progress pg;
-    if (!o->quiet) {
+    if (show) {
         mr_progress_init(&pg, stderr, "train", c.sched.iters);
         mr_progress_resume(&pg, t.iter);
     }
-    double t0 = mr_run_wall(), t_timed = 0;
+    double t0 = mr_run_wall(), t_timed = 0, sum_warm = 0, wait_warm = 0;
     long timed_iters = 0, start_iter = t.iter;
     mr_stage_ms ms_warm;
     memset(&d->ms, 0, sizeof d->ms);
@@ -192,8 +262,8 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         mr_losses Ls;
         if ((rc = mr_trainer_step(&t, b, &Ls, e))) goto done;
         if (t.iter - start_iter > MR_FPS_WARMUP) { t_timed += mr_run_wall() - ts; timed_iters++; }
-        else if (t.iter - start_iter == MR_FPS_WARMUP) ms_warm = d->ms;
-        if (t.iter % c.log_every == 0 || t.iter == c.sched.iters) {
+        else if (t.iter - start_iter == MR_FPS_WARMUP) { ms_warm = d->ms; sum_warm = t.grad_sum_sec; wait_warm = t.grad_wait_sec; }
+        if (log && (t.iter % c.log_every == 0 || t.iter == c.sched.iters)) {
             fprintf(log, "{\"iter\": %ld, \"lr\": %.8g, \"loss\": %.6g, \"loss_rpn_cls\": %.6g, \"loss_rpn_box\": %.6g, "
                          "\"loss_cls\": %.6g, \"loss_box\": %.6g, ",
                     t.iter, t.last_lr, Ls.total, Ls.rpn_cls, Ls.rpn_box, Ls.cls, Ls.box);
@@ -202,7 +272,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
             fprintf(log, "\"sec\": %.3f}\n", mr_run_wall() - t0);
             fflush(log);
         }
-        if (!o->quiet) {
+        if (show) {
             mr_progress_set(&pg, "loss", Ls.total);
             mr_progress_set(&pg, "rpn_cls", Ls.rpn_cls);
             mr_progress_set(&pg, "rpn_box", Ls.rpn_box);
@@ -212,14 +282,16 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
             if (Ls.has_kp) mr_progress_set(&pg, "kp", Ls.kp);
             mr_progress_update(&pg, t.iter);
         }
-        if (t.iter % c.checkpoint_every == 0 || t.iter == c.sched.iters) {
+        if (lead && (t.iter % c.checkpoint_every == 0 || t.iter == c.sched.iters)) {
             snprintf(path, sizeof path, "%s/checkpoint_%07ld.safetensors", out_dir, t.iter);
             if ((rc = mr_trainer_save(&t, path, fp, e))) goto done;
         }
     }
-    if (!o->quiet) mr_progress_finish(&pg);
+    if (show) mr_progress_finish(&pg);
     mr_loader_close(L);
     L = NULL;
+    if ((rc = check_same_weights(dist, d, e))) goto done;
+    if (!lead) goto done;   /* rank 0 alone evaluates and writes the rest */
     /* the fps protocol: training over the timed iterations */
     mr_fps f;
     memset(&f, 0, sizeof f);
@@ -229,12 +301,16 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     f.rounds = 1;
     f.stat = "mean over the run";
     f.batch = c.batch_size;
+    f.world_size = K;
+    f.grad_bytes = (double)d->params.numel * sizeof(float);
     f.input_h = mr_run_round_up(tr.maxh, c.size_div);
     f.input_w = mr_run_round_up(tr.maxw, c.size_div);
     f.train_iter_per_s = timed_iters > 0 && t_timed > 0 ? timed_iters / t_timed : 0;
     if (timed_iters > 0) {
         mr_run_ms_add(&f.train_ms, &d->ms, 1.0 / (double)timed_iters);
         mr_run_ms_add(&f.train_ms, &ms_warm, -1.0 / (double)timed_iters);
+        f.train_grad_sum_ms = 1e3 * (t.grad_sum_sec - sum_warm) / (double)timed_iters;
+        f.train_grad_wait_ms = 1e3 * (t.grad_wait_sec - wait_warm) / (double)timed_iters;
     }
     snprintf(path, sizeof path, "%s/speed.json", out_dir);
     if (timed_iters > 0) {
@@ -268,6 +344,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     cJSON *rec = NULL;
     if ((rc = mr_record_build(out_dir, o->config_name ? o->config_name : c.name, (long)c.seed, threads, &rec, e)))
         goto done;
+    mr_record_set_world(rec, K);
     rc = mr_record_commit(out_dir, rec, o->store, e);
     cJSON_Delete(rec);
 done:
@@ -279,4 +356,3 @@ done:
     mr_run_split_free(&va);
     return rc;
 }
-

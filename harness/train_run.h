@@ -15,6 +15,7 @@
 #ifndef MR_TRAIN_RUN_H
 #define MR_TRAIN_RUN_H
 
+#include "core/dist.h"
 #include "core/err.h"
 
 typedef struct mr_train_opts {
@@ -25,11 +26,22 @@ typedef struct mr_train_opts {
     long seed;                /* >= 0 overrides the config's seed */
     const char *store;        /* results store to append the record to (NULL = none) */
     const char *config_name;  /* name recorded in the record (NULL = file stem) */
+    mr_dist *dist;            /* data-parallel training over its ranks (NULL or
+                                 one rank: one process); collective: every rank
+                                 calls mr_train_run with the same arguments */
 } mr_train_opts;
 
 /* Train per config_path on data_dir (with train.json, val.json and images),
  * writing out_dir/{config.json, train_log.jsonl, checkpoints, metrics.json,
- * speed.json, record.json}. */
+ * speed.json, record.json}. With o->dist of K > 1 ranks, each rank trains
+ * on its share of every global batch (config batch_size images, split by
+ * mr_dist_split), the gradients are summed in rank order and every rank
+ * steps the same weights; rank 0 alone reads checkpoints (and broadcasts
+ * them), writes the run directory, evaluates and commits the record
+ * (world_size K in record.json and speed.json). An error on one rank before
+ * training reaches every rank (mr_dist_agree), and rank 0 reports it; during
+ * training the failing rank returns it and the caller ends the job
+ * (mr_dist_abort): the others are waiting in a sum. */
 int mr_train_run(const char *config_path, const char *data_dir, const char *out_dir,
                  const mr_train_opts *o, mr_err *e);
 

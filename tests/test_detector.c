@@ -344,7 +344,7 @@ static void test_box_loss_gradcheck(void **st)
         for (int k = 0; k < 16; k++) act.deltas[r * 16 + k] = (float)mr_pcg32_normal(&rng);
     }
     memset(rois, 0, sizeof rois);
-    mr_box_samples s = {R, rois, labels, gt, tgt, 6};
+    mr_box_samples s = {R, rois, labels, gt, tgt, 6, 0, 0};
     float dcls[R * 4] = {0}, ddel[R * 16] = {0};
     double lc, lb;
     mr_box_loss(&h, &act, &s, dcls, ddel, &lc, &lb);
