@@ -57,7 +57,9 @@ static int load_merged(const char *path, int depth, base_chain *ch, cJSON **out,
         if (!strcmp(ch->real[i], real)) return chain_fail(ch, depth, path, "a cycle of base configs", e);
     if (depth > MR_BASE_MAX_DEPTH)
         return chain_fail(ch, depth, path, "more than 8 levels of base configs", e);
-    snprintf(ch->real[depth], sizeof ch->real[depth], "%s", real);
+    size_t rn = strnlen(real, sizeof ch->real[depth] - 1);
+    memcpy(ch->real[depth], real, rn);
+    ch->real[depth][rn] = 0;
     ch->given[depth] = path;
     cJSON *j = NULL;
     int rc = mr_json_load_file(path, &j, e);
