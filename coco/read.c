@@ -216,6 +216,34 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
     seg->kind = MR_SEG_RLE;
     seg->rle.h = (uint32_t)hw[0];
     seg->rle.w = (uint32_t)hw[1];
+    if (str && r->lazy_rle) {
+        /* check and measure in one pass, keep only the string */
+        mr_err e2;
+        uint64_t total, area;
+        if (mr_rle_string_stats(str, slen, seg->rle.h, &total, &area, a->mask_bbox, &e2)) {
+            FAIL(r, "field 'segmentation.counts': %s", e2.msg);
+            goto fail;
+        }
+        if (total != (uint64_t)seg->rle.h * seg->rle.w) {
+            FAIL(r, "field 'segmentation.counts': RLE counts sum to %llu, expected h*w = %u*%u = %llu",
+                 (unsigned long long)total, seg->rle.h, seg->rle.w, (unsigned long long)seg->rle.h * seg->rle.w);
+            goto fail;
+        }
+        seg->rle_compressed = 1;
+        a->segm_area = (double)area;
+        a->has_mask_bbox = 1;
+        if (sesc || !r->keep_buf) {
+            char *k2 = coco_arena_strdup(r->im, str, slen);
+            if (!k2) { FAIL(r, "out of memory"); goto fail; }
+            if (sesc) free((void *)str);
+            str = k2;
+        }
+        seg->rle_str = str;
+        seg->rle_str_len = slen;
+        seg->rle.cnts = NULL;
+        seg->rle.m = 0;
+        return 0;
+    }
     if (str) {
         mr_err e2;
         if (coco_grow((void **)&r->cnt_tmp, &r->cap_cnt_tmp, slen + 1, sizeof(uint32_t))) { FAIL(r, "out of memory"); goto fail; }
@@ -224,25 +252,6 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
             goto fail;
         }
         seg->rle_compressed = 1;
-        if (r->lazy_rle) {
-            /* check and measure now, keep only the string */
-            mr_rle tmp = {seg->rle.h, seg->rle.w, ncnt, r->cnt_tmp};
-            if (mr_rle_check(&tmp, &e2)) { FAIL(r, "field 'segmentation.counts': %s", e2.msg); goto fail; }
-            a->segm_area = (double)mr_rle_area(&tmp);
-            mr_rle_bbox(&tmp, a->mask_bbox);
-            a->has_mask_bbox = 1;
-            if (sesc || !r->keep_buf) {
-                char *k2 = coco_arena_strdup(r->im, str, slen);
-                if (!k2) { FAIL(r, "out of memory"); goto fail; }
-                if (sesc) free((void *)str);
-                str = k2;
-            }
-            seg->rle_str = str;
-            seg->rle_str_len = slen;
-            seg->rle.cnts = NULL;
-            seg->rle.m = 0;
-            return 0;
-        }
         cnts = coco_arena_alloc(r->im, ncnt * sizeof(uint32_t) + 4);
         if (!cnts) { FAIL(r, "out of memory"); goto fail; }
         if (ncnt) memcpy(cnts, r->cnt_tmp, ncnt * sizeof(uint32_t));

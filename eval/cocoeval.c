@@ -135,13 +135,21 @@ typedef struct ctx {
     int err_code; size_t err_cell; mr_err err;
 } ctx;
 
+typedef struct seg_mask {
+    size_t off, n;       /* runs[off .. off + 2n) */
+    uint32_t h, w;
+    uint64_t area;
+} seg_mask;
+
 typedef struct scratch {
     double *iou; size_t cap_iou;
     double *buf; size_t cap_buf;
-    mr_rle *rles; size_t cap_rles;
     uint8_t *crowd, *ig, *gtig, *gtm, *dout; int32_t *gorder; size_t cap_g;
     size_t cap_d;
     double *garea, *darea;
+    /* segm: the masks of a cell as runs of 1s (mr_rle_runs) */
+    uint32_t *runs; size_t cap_runs;
+    seg_mask *masks; size_t cap_masks;
 } scratch;
 
 static int ensure(void **p, size_t *cap, size_t n, size_t elem)
@@ -157,8 +165,9 @@ static int ensure(void **p, size_t *cap, size_t n, size_t elem)
 
 static void scratch_free(scratch *s)
 {
-    free(s->iou); free(s->buf); free(s->rles); free(s->crowd); free(s->ig); free(s->gtig);
+    free(s->iou); free(s->buf); free(s->crowd); free(s->ig); free(s->gtig);
     free(s->gtm); free(s->dout); free(s->gorder); free(s->garea); free(s->darea);
+    free(s->runs); free(s->masks);
 }
 
 static int scratch_g(scratch *s, size_t ng, size_t nd)
@@ -223,6 +232,107 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
     }
 }
 
+/* one mask of a cell into the runs buffer at *used */
+static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, seg_mask *M, size_t *used, mr_err *e)
+{
+    M->off = *used;
+    if (a->seg.kind == MR_SEG_RLE && a->seg.rle_str && !a->seg.rle.cnts) {
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg.rle_str_len + 2, sizeof(uint32_t)))
+            return mr_errf(e, MR_ENOMEM, "out of memory");
+        uint64_t total;
+        int rc = mr_rle_runs_from_string(a->seg.rle_str, a->seg.rle_str_len, s->runs + *used, &M->n, &M->area, &total, e);
+        if (rc) return rc;
+        M->h = a->seg.rle.h; M->w = a->seg.rle.w;
+    } else if (a->seg.kind == MR_SEG_RLE) {
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg.rle.m + 2, sizeof(uint32_t)))
+            return mr_errf(e, MR_ENOMEM, "out of memory");
+        M->n = mr_rle_runs(a->seg.rle.cnts, a->seg.rle.m, s->runs + *used);
+        M->h = a->seg.rle.h; M->w = a->seg.rle.w;
+    } else {
+        mr_rle r = MR_RLE_INIT;
+        int rc = mr_coco_ann_rle(a, img, &r, e);
+        if (rc) return rc;
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + r.m + 2, sizeof(uint32_t))) {
+            mr_rle_free(&r);
+            return mr_errf(e, MR_ENOMEM, "out of memory");
+        }
+        M->n = mr_rle_runs(r.cnts, r.m, s->runs + *used);
+        M->h = r.h; M->w = r.w;
+        mr_rle_free(&r);
+    }
+    if (a->seg.kind != MR_SEG_RLE || a->seg.rle.cnts) {
+        uint64_t ar = 0;
+        const uint32_t *q = s->runs + *used;
+        for (size_t i = 0; i < M->n; i++) ar += q[2 * i + 1] - q[2 * i];
+        M->area = ar;
+    }
+    *used += 2 * M->n;
+    return MR_OK;
+}
+
+/* rleToBbox of an annotation's mask (for masks of different sizes only) */
+static int seg_box(const mr_coco_ann *a, const mr_coco_image *img, double bb[4], mr_err *e)
+{
+    if (a->seg.kind == MR_SEG_RLE && a->has_mask_bbox) { memcpy(bb, a->mask_bbox, 4 * sizeof(double)); return MR_OK; }
+    mr_rle r = MR_RLE_INIT;
+    int rc = mr_coco_ann_rle(a, img, &r, e);
+    if (rc) return rc;
+    mr_rle_bbox(&r, bb);
+    mr_rle_free(&r);
+    return MR_OK;
+}
+
+/* segm IoU of a cell (rleIou) on runs of 1s: no masks decoded, no boxes.
+ * Where both masks have one size the box prefilter of rleIou changes no
+ * value (boxes that do not overlap mean an empty intersection, IoU 0), so
+ * only the intersection is counted, from the first run that can meet; the
+ * union is the sum of the areas less it (the detection's area for a crowd).
+ * Masks of different sizes get -1 where their rleToBbox boxes overlap,
+ * else 0, as rleIou. */
+static int segm_iou(ctx *c, const cell *cl, const mr_coco_ann *const *gts, int ng,
+                    const mr_coco_ann *const *dts, int nd, int have_iou, scratch *s, double *iou, mr_err *e)
+{
+    const mr_coco *gt = c->gt, *dt = c->dt;
+    const mr_eval_params *p = c->p;
+    size_t nm = (size_t)(ng + nd);
+    if (ensure((void **)&s->masks, &s->cap_masks, nm + 1, sizeof(seg_mask))) return mr_errf(e, MR_ENOMEM, "out of memory");
+    seg_mask *G = s->masks, *D = s->masks + ng;
+    size_t used = 0;
+    int rc;
+    for (int i = 0; i < ng && have_iou; i++)
+        if ((rc = seg_runs(s, gts[i], &gt->images[gts[i]->image_index], &G[i], &used, e)))
+            return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path, c->gidx[cl->g0 + (size_t)i]);
+    for (int i = 0; i < nd; i++) {
+        if ((rc = seg_runs(s, dts[i], &gt->images[dts[i]->image_index], &D[i], &used, e)))
+            return mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)i]);
+        if (p->strict) s->darea[i] = (double)D[i].area;
+    }
+    if (!have_iou) return MR_OK;
+    const uint32_t *R = s->runs;
+    for (int d = 0; d < nd; d++) {
+        const seg_mask *A = &D[d];
+        for (int g = 0; g < ng; g++) {
+            const seg_mask *B = &G[g];
+            double *o = &iou[(size_t)d * ng + g];
+            if (A->h != B->h || A->w != B->w) {
+                double db[4], gb[4], v;
+                if ((rc = seg_box(dts[d], &gt->images[dts[d]->image_index], db, e)))
+                    return mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)d]);
+                if ((rc = seg_box(gts[g], &gt->images[gts[g]->image_index], gb, e)))
+                    return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path, c->gidx[cl->g0 + (size_t)g]);
+                mr_bbox_iou(db, 1, gb, 1, &s->crowd[g], &v);
+                *o = v > 0 ? -1 : 0;
+                continue;
+            }
+            uint64_t in = mr_runs_inter(R + A->off, A->n, R + B->off, B->n);
+            if (!in) { *o = 0; continue; }
+            uint64_t un = s->crowd[g] ? A->area : A->area + B->area - in;
+            *o = (double)(uint32_t)in / (double)(uint32_t)un;
+        }
+    }
+    return MR_OK;
+}
+
 /* evaluate one cell: IoU matrix, then matching for every area and threshold */
 static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
 {
@@ -260,35 +370,7 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
         /* strict needs the detections' mask areas even without ground truth */
         int need = have_iou || (p->strict && nd > 0);
         if (need) {
-            if (ensure((void **)&s->rles, &s->cap_rles, (size_t)(ng + nd), sizeof(mr_rle))) return mr_errf(e, MR_ENOMEM, "out of memory");
-            mr_rle *R = s->rles;
-            memset(R, 0, sizeof(mr_rle) * (size_t)(ng + nd));
-            int rc = MR_OK;
-            int cnt = have_iou ? ng + nd : nd;
-            mr_rle *rd = have_iou ? R + ng : R;
-            for (int i = 0; i < ng && have_iou && !rc; i++) {
-                rc = mr_coco_ann_rle(gts[i], &gt->images[gts[i]->image_index], &R[i], e);
-                if (rc) mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path,
-                                      c->gidx[cl->g0 + (size_t)i]);
-            }
-            for (int i = 0; i < nd && !rc; i++) {
-                rc = mr_coco_ann_rle(dts[i], &gt->images[dts[i]->image_index], &rd[i], e);
-                if (rc) mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)i]);
-                else if (p->strict) s->darea[i] = (double)mr_rle_area(&rd[i]);
-            }
-            if (!rc && have_iou) {
-                if (ensure((void **)&s->buf, &s->cap_buf, 4 * (size_t)(ng + nd), sizeof(double))) rc = mr_errf(e, MR_ENOMEM, "out of memory");
-                else {
-                    double *gb = s->buf, *db = s->buf + 4 * ng;
-                    for (int i = 0; i < ng; i++) mr_rle_bbox(&R[i], gb + 4 * i);
-                    for (int i = 0; i < nd; i++) {
-                        if (dts[i]->has_mask_bbox && dts[i]->seg.kind == MR_SEG_RLE) memcpy(db + 4 * i, dts[i]->mask_bbox, 4 * sizeof(double));
-                        else mr_rle_bbox(&rd[i], db + 4 * i);
-                    }
-                    mr_rle_iou_bb(rd, (size_t)nd, db, R, (size_t)ng, gb, s->crowd, iou);
-                }
-            }
-            for (int i = 0; i < cnt; i++) mr_rle_free(&R[i]);
+            int rc = segm_iou(c, cl, gts, ng, dts, nd, have_iou, s, iou, e);
             if (rc) return rc;
         }
     } else {
