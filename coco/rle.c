@@ -298,25 +298,26 @@ static int sort_points(uint32_t *a, const uint32_t *col, size_t n)
 /* one y-boundary point of rleFrPoly: the pair of consecutive outline points
  * (u0, v0), (u1, v1) at 5x resolution gives a point where u changes and
  * the downsampled x is a pixel column */
-static inline void boundary_pair(int u0, int v0, int u1, int v1, uint32_t h, double wm1, double hd,
+static inline void boundary_pair(int u0, int v0, int u1, int v1, uint32_t h, uint32_t w,
                                  uint32_t *a, uint32_t *col, size_t *na)
 {
-    const double scale = 5;
     if (u1 == u0) return;
     int xu = u1 < u0 ? u1 : u1 - 1;
-    /* (xu + .5) / 5 - .5 is an integer exactly when xu = 2 mod 5
-     * (otherwise it is at least .2 from one): skip the others before the
-     * floating-point test */
+    /* rleFrPoly: xd = (xu + .5) / 5 - .5 is kept when it is an integer in
+     * [0, w - 1]. It is one exactly when xu = 2 mod 5 (otherwise it is at
+     * least .2 from one), and then it is (xu - 2) / 5 exactly (5q + 2.5
+     * and q + .5 are exact doubles) */
     if ((xu - 2) % 5 != 0) return;
-    double xd = (double)xu;
-    xd = (xd + .5) / scale - .5;
-    if (floor(xd) != xd || xd < 0 || xd > wm1) return;
-    double yd = (double)(v1 < v0 ? v1 : v0);
-    yd = (yd + .5) / scale - .5;
-    if (yd < 0) yd = 0; else if (yd > hd) yd = hd;
-    yd = ceil(yd);
-    col[*na] = (uint32_t)(int)xd;
-    a[(*na)++] = (uint32_t)((int)xd * (int)h + (int)yd);
+    int64_t q = (xu - 2) / 5;
+    if (q < 0 || (uint64_t)q > (uint64_t)((size_t)w - 1)) return;
+    /* yd = ceil(clamp((v + .5) / 5 - .5, 0, h)) for v the lower of the two:
+     * the value is (v - 2) / 5, exact when it is an integer and at least
+     * .2 from one otherwise, so its ceiling is the integer ceiling */
+    int v = v1 < v0 ? v1 : v0, n = v - 2;
+    int64_t yc = n >= 0 ? (n + 4) / 5 : n / 5;
+    if (yc < 0) yc = 0; else if (yc > (int64_t)h) yc = h;
+    col[*na] = (uint32_t)q;
+    a[(*na)++] = (uint32_t)((int)q * (int)h + (int)yc);
 }
 
 /* an estimate of t clamped to [lo, hi] */
@@ -370,7 +371,6 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
     col = m + 2 <= 2048 ? cbuf : malloc(sizeof(uint32_t) * (m + 2));
     if (!a || !col) goto oom;
     size_t na = 0;
-    const double wm1 = (double)((size_t)w - 1), hd = (double)h;
     int pu = 0, pv = 0, have = 0;
     for (size_t j = 0; j < k; j++) {
         int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1], t;
@@ -382,13 +382,13 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
             /* points d = 0..dx at t = flip ? dx - d : d: u = t + xs */
             t = flip ? dx : 0;
             int fu = t + xs, fv = (int)(ys + s * t + .5);
-            if (have) boundary_pair(pu, pv, fu, fv, h, wm1, hd, a, col, &na);
+            if (have) boundary_pair(pu, pv, fu, fv, h, w, a, col, &na);
             /* the pairs inside: columns t, t + 1 for t in [0, dx); the
              * pair's xu is t + xs, kept when xu = 2 mod 5 */
             int t0 = ((2 - xs) % 5 + 5) % 5;
             for (int tl = t0; tl < dx; tl += 5) {
                 int v0 = (int)(ys + s * tl + .5), v1 = (int)(ys + s * (tl + 1) + .5);
-                boundary_pair(tl + xs, v0, tl + xs + 1, v1, h, wm1, hd, a, col, &na);
+                boundary_pair(tl + xs, v0, tl + xs + 1, v1, h, w, a, col, &na);
             }
             t = flip ? 0 : dx;
             pu = t + xs; pv = (int)(ys + s * t + .5);
@@ -401,7 +401,7 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
 #define U_AT(tt) ((int)(xs + s * (tt) + .5))
             t = flip ? dy : 0;
             int fu = U_AT(t), fv = t + ys;
-            if (have) boundary_pair(pu, pv, fu, fv, h, wm1, hd, a, col, &na);
+            if (have) boundary_pair(pu, pv, fu, fv, h, w, a, col, &na);
             int ua = U_AT(0), ub = U_AT(dy), lo = 1, last = -1;
             if (ub > ua) {
                 for (int c = ua + ((2 - ua) % 5 + 5) % 5; c < ub; c += 5) {
@@ -412,8 +412,8 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
                     while (!(U_AT(l) > c)) l++;
                     if (l != last) {
                         int t1 = l - 1;
-                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, wm1, hd, a, col, &na);
-                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, wm1, hd, a, col, &na);
+                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, w, a, col, &na);
+                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, w, a, col, &na);
                         last = l;
                     }
                     lo = l;
@@ -427,8 +427,8 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
                     while (!(U_AT(l) <= c)) l++;
                     if (l != last) {
                         int t1 = l - 1;
-                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, wm1, hd, a, col, &na);
-                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, wm1, hd, a, col, &na);
+                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, w, a, col, &na);
+                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, w, a, col, &na);
                         last = l;
                     }
                     lo = l;
