@@ -127,7 +127,7 @@ typedef struct ctx {
     int32_t *nsig;
     cell *cells; size_t ncells;
     size_t *gidx, *didx;
-    uint8_t *flags;      /* per cell: d0*A*T + (a*T + t)*nd + d */
+    uint8_t *flags;      /* per detection (cell's d0 + d): its A*T flags at (d0 + d)*A*T + a*T + t */
     double *dscore;      /* didx order */
     /* threads */
     size_t next;
@@ -397,7 +397,7 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
         cl->npig[a] = npig;
         for (int d = 0; d < nd; d++) s->dout[d] = s->darea[d] < lo || s->darea[d] > hi;
         for (int t = 0; t < T; t++) {
-            uint8_t *ft = fl + ((size_t)a * T + t) * nd;
+            uint8_t *ft = fl + (size_t)a * T + t;
             if (ng) memset(s->gtm, 0, (size_t)ng);
             for (int d = 0; d < nd; d++) {
                 int m = -1;
@@ -422,7 +422,7 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
                     if (!p->strict && gts[m]->id == 0) matched = 0;
                 }
                 if (!matched && s->dout[d]) dig = 1;
-                ft[d] = dig ? FL_IG : matched ? FL_TP : FL_FP;
+                ft[(size_t)d * A * T] = dig ? FL_IG : matched ? FL_TP : FL_FP;
             }
         }
     }
@@ -716,6 +716,58 @@ static int acc_scratch_init(acc_scratch *s, size_t maxn, size_t AT)
     return 0;
 }
 
+/* One precision-recall curve (a category, area, maxDets, threshold) from
+ * its flags in score order, as accumulate() computes it, touching only the
+ * true positives: recall changes only at them, and so does the envelope
+ * (precision falls at every other entry), so the envelope at any entry is
+ * the larger of that entry's precision and the precisions at the true
+ * positives after it. The same doubles as the full arrays give: each
+ * precision by the same expression, maxima of the same values. Scratch:
+ * etp, efp, es, em (doubles) and eidx, n entries each. */
+static void curve_events(mr_eval *ev, const mr_eval_params *p, const uint8_t *row, size_t n,
+                         const int32_t *srank, const double *ssrt, int maxdet, long npig,
+                         int t, int k, int a, int m, double *etp, double *efp, double *es, double *em, int32_t *eidx)
+{
+    const double eps = 2.220446049250313e-16;
+    size_t nd = 0, ne = 0;
+    double ctp = 0, cfp = 0, s0 = 0;
+    int first_tp = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (srank[i] >= maxdet) continue;
+        uint8_t f = row[i];
+        if (nd == 0) { s0 = ssrt[i]; first_tp = f == FL_TP; }
+        if (f == FL_TP) {
+            ctp += 1;
+            etp[ne] = ctp; efp[ne] = cfp; es[ne] = ssrt[i]; eidx[ne] = (int32_t)nd;
+            ne++;
+        } else if (f == FL_FP) cfp += 1;
+        nd++;
+    }
+    ev->recall[rec_at(ev, t, k, a, m)] = nd ? ctp / (double)npig : 0;
+    /* suffix maxima of the precisions at the true positives */
+    double run = 0;
+    for (size_t j = ne; j-- > 0;) {
+        double pj = etp[j] / (efp[j] + etp[j] + eps);
+        if (j == ne - 1 || pj > run) run = pj;
+        em[j] = run;
+    }
+    size_t j = 0;
+    int R = p->R;
+    for (int r = 0; r < R; r++) {
+        size_t o = pr_at(ev, t, r, k, a, m);
+        double thr = p->rec_thrs[r];
+        if (nd && !(0.0 / (double)npig < thr)) {
+            /* the first entry: recall 0 (or its own true positive) */
+            double v = first_tp ? em[0] : ne ? (em[0] > 0 ? em[0] : 0) : 0;
+            ev->precision[o] = v; ev->scores[o] = s0;
+            continue;
+        }
+        while (j < ne && etp[j] / (double)npig < thr) j++;
+        if (j < ne) { ev->precision[o] = em[j]; ev->scores[o] = es[j]; (void)eidx; }
+        else { ev->precision[o] = 0; ev->scores[o] = 0; }
+    }
+}
+
 static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
 {
     const ctx *c = ac->c;
@@ -737,7 +789,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
         const cell *cl = &c->cells[kcells[q]];
         for (int d = 0; d < cl->nd; d++) {
             sc[n] = c->dscore[cl->d0 + (size_t)d];
-            base[n] = cl->d0 * AT + (size_t)d;
+            base[n] = (cl->d0 + (size_t)d) * AT;
             ndc[n] = cl->nd;
             rank[n] = d;
             sk[n].s = sc[n]; sk[n].pos = n;
@@ -751,8 +803,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
     }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *f = c->flags + sbase[i];
-        size_t st = (size_t)snd[i];
-        for (size_t at = 0; at < AT; at++) sf[at * n + i] = f[at * st];
+        for (size_t at = 0; at < AT; at++) sf[at * n + i] = f[at];
     }
     for (int a = 0; a < A; a++) {
         long npig = 0;
@@ -762,6 +813,10 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
             int maxdet = p->max_dets[m];
             for (int t = 0; t < T; t++) {
                 const uint8_t *row = sf + ((size_t)a * T + t) * n;
+                if (!(t == t50 && a == 0 && m == M - 1 && p->use_cats)) {
+                    curve_events(ev, p, row, n, srank, ssrt, maxdet, npig, t, k, a, m, tp, fp, ss, pr, ndc);
+                    continue;
+                }
                 size_t nd = 0;
                 double ctp = 0, cfp = 0;
                 for (size_t i = 0; i < n; i++) {
