@@ -144,7 +144,8 @@ typedef struct seg_mask {
 typedef struct scratch {
     double *iou; size_t cap_iou;
     double *buf; size_t cap_buf;
-    uint8_t *crowd, *ig, *gtig, *gtm, *dout; int32_t *gorder; size_t cap_g;
+    uint8_t *crowd, *ig, *gtig, *gtm, *gz, *dout; int32_t *gpos; size_t cap_g;
+    int32_t *coff, *cand; size_t cap_coff, cap_cand;
     size_t cap_d;
     double *garea, *darea;
     /* segm: the masks of a cell as runs of 1s (mr_rle_runs) */
@@ -166,7 +167,7 @@ static int ensure(void **p, size_t *cap, size_t n, size_t elem)
 static void scratch_free(scratch *s)
 {
     free(s->iou); free(s->buf); free(s->crowd); free(s->ig); free(s->gtig);
-    free(s->gtm); free(s->dout); free(s->gorder); free(s->garea); free(s->darea);
+    free(s->gtm); free(s->gz); free(s->dout); free(s->gpos); free(s->coff); free(s->cand); free(s->garea); free(s->darea);
     free(s->runs); free(s->masks);
 }
 
@@ -179,7 +180,8 @@ static int scratch_g(scratch *s, size_t ng, size_t nd)
         c = cg; if (ensure((void **)&s->ig, &c, ng, 1)) return -1;
         c = cg; if (ensure((void **)&s->gtig, &c, ng, 1)) return -1;
         c = cg; if (ensure((void **)&s->gtm, &c, ng, 1)) return -1;
-        c = cg; if (ensure((void **)&s->gorder, &c, ng, sizeof(int32_t))) return -1;
+        c = cg; if (ensure((void **)&s->gz, &c, ng, 1)) return -1;
+        c = cg; if (ensure((void **)&s->gpos, &c, ng, sizeof(int32_t))) return -1;
         c = cg; if (ensure((void **)&s->garea, &c, ng, sizeof(double))) return -1;
         s->cap_g = c;
     }
@@ -385,33 +387,69 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
         }
     }
     uint8_t *fl = c->flags + cl->d0 * (size_t)A * (size_t)T;
+    /* the candidates of each detection: the ground truths it can match at
+     * some threshold (IoU not below the lowest), in index order. Skipping
+     * the others changes no match: such a one is passed over by the IoU
+     * test at every threshold, and the one test before it that can end the
+     * search (an ignored one after a match to a kept one) ends it as well
+     * at the next ignored candidate, since the ignored come last. */
+    double tmin = INFINITY;
+    for (int t = 0; t < T; t++) tmin = fmin(tmin, fmin(p->iou_thrs[t], 1 - 1e-10));
+    if (ensure((void **)&s->coff, &s->cap_coff, (size_t)nd + 1, sizeof(int32_t)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    int32_t nc = 0;
+    s->coff[0] = 0;
+    for (int d = 0; d < nd; d++) {
+        if (have_iou) {
+            const double *row = iou + (size_t)d * ng;
+            for (int g = 0; g < ng; g++) nc += !(row[g] < tmin);
+        }
+        s->coff[d + 1] = nc;
+    }
+    if (ensure((void **)&s->cand, &s->cap_cand, 2 * (size_t)nc + 1, sizeof(int32_t)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    int32_t *cand = s->cand, *cord = s->cand + nc;
+    if (nc)
+        for (int d = 0, q = 0; d < nd; d++) {
+            const double *row = iou + (size_t)d * ng;
+            for (int g = 0; g < ng; g++) if (!(row[g] < tmin)) cand[q++] = g;
+        }
+    for (int g = 0; g < ng; g++) s->gz[g] = !p->strict && gts[g]->id == 0;
     for (int a = 0; a < A; a++) {
         double lo = p->area_rng[a][0], hi = p->area_rng[a][1];
         /* ground truths: not ignored first (stable) */
         int n0 = 0, npig = 0;
         for (int g = 0; g < ng; g++) {
             s->gtig[g] = s->ig[g] || s->garea[g] < lo || s->garea[g] > hi;
-            if (!s->gtig[g]) { s->gorder[n0++] = g; npig++; }
+            if (!s->gtig[g]) { s->gpos[g] = n0++; npig++; }
         }
-        for (int g = 0; g < ng; g++) if (s->gtig[g]) s->gorder[n0++] = g;
+        for (int g = 0; g < ng; g++) if (s->gtig[g]) s->gpos[g] = n0++;
         cl->npig[a] = npig;
+        /* each detection's candidates in that order */
+        for (int d = 0; d < nd; d++) {
+            int32_t q0 = s->coff[d], q1 = s->coff[d + 1];
+            for (int32_t q = q0; q < q1; q++) {
+                int32_t g = cand[q], k = q;
+                while (k > q0 && s->gpos[cord[k - 1]] > s->gpos[g]) { cord[k] = cord[k - 1]; k--; }
+                cord[k] = g;
+            }
+        }
         for (int d = 0; d < nd; d++) s->dout[d] = s->darea[d] < lo || s->darea[d] > hi;
         for (int t = 0; t < T; t++) {
             uint8_t *ft = fl + (size_t)a * T + t;
             if (ng) memset(s->gtm, 0, (size_t)ng);
+            double best0 = fmin(p->iou_thrs[t], 1 - 1e-10);
             for (int d = 0; d < nd; d++) {
                 int m = -1;
-                if (have_iou) {
-                    double best = fmin(p->iou_thrs[t], 1 - 1e-10);
-                    const double *row = iou + (size_t)d * ng;
-                    for (int gi = 0; gi < ng; gi++) {
-                        int g = s->gorder[gi];
-                        if (s->gtm[g] && !s->crowd[g]) continue;
-                        if (m > -1 && !s->gtig[m] && s->gtig[g]) break;
-                        if (row[g] < best) continue;
-                        best = row[g];
-                        m = g;
-                    }
+                double best = best0;
+                const double *row = iou + (size_t)d * ng;
+                for (int32_t q = s->coff[d]; q < s->coff[d + 1]; q++) {
+                    int g = cord[q];
+                    if (s->gtm[g] && !s->crowd[g]) continue;
+                    if (m > -1 && !s->gtig[m] && s->gtig[g]) break;
+                    if (row[g] < best) continue;
+                    best = row[g];
+                    m = g;
                 }
                 int matched = m >= 0, dig = 0;
                 if (matched) {
@@ -419,7 +457,7 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
                     s->gtm[m] = 1;
                     /* a match to ground-truth id 0 reads as "unmatched" in
                      * pycocotools (dtMatches holds the id) */
-                    if (!p->strict && gts[m]->id == 0) matched = 0;
+                    if (s->gz[m]) matched = 0;
                 }
                 if (!matched && s->dout[d]) dig = 1;
                 ft[(size_t)d * A * T] = dig ? FL_IG : matched ? FL_TP : FL_FP;
