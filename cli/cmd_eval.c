@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "coco/coco.h"
@@ -37,6 +38,8 @@ static const char *USAGE =
     "  --img-ids LIST       image ids to evaluate (default: all)\n"
     "  --use-cats 0|1       0: ignore categories (proposal-style); default 1\n"
     "  --kpt-sigmas LIST    OKS sigmas for every category (e.g. 0.026,0.025,...)\n"
+    "  --timing             print the seconds of loading and of evaluate+accumulate\n"
+    "                       (+summarize) to stderr\n"
     "\n"
     "Exit codes: 0 ok, 1 bad input (message names file, record, field), 2 usage.\n";
 
@@ -45,6 +48,13 @@ static const char *USAGE =
  * busy machine they only steal CPU. Stop them where the library offers it
  * (weak: absent in other BLAS builds). */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 /* parse "a,b,c" into doubles; returns count or -1 */
 /* comma-separated finite numbers into out[0..cap): their count, -1 when
@@ -89,7 +99,7 @@ static int64_t *parse_ids(const char *s, size_t *n)
 int cmd_eval(int argc, char **argv)
 {
     enum { O_GT = 1000, O_DT, O_IOU, O_PERCAT, O_JSON, O_CSV, O_MD, O_PR, O_STRICT, O_THREADS,
-           O_IOUTHRS, O_MAXDETS, O_AREA, O_CATS, O_IMGS, O_USECATS, O_SIGMAS, O_HELP };
+           O_IOUTHRS, O_MAXDETS, O_AREA, O_CATS, O_IMGS, O_USECATS, O_SIGMAS, O_TIMING, O_HELP };
     static const struct option opts[] = {
         {"gt", required_argument, 0, O_GT}, {"dt", required_argument, 0, O_DT},
         {"iou", required_argument, 0, O_IOU}, {"per-category", no_argument, 0, O_PERCAT},
@@ -99,12 +109,13 @@ int cmd_eval(int argc, char **argv)
         {"iou-thrs", required_argument, 0, O_IOUTHRS}, {"max-dets", required_argument, 0, O_MAXDETS},
         {"area-rng", required_argument, 0, O_AREA}, {"cat-ids", required_argument, 0, O_CATS},
         {"img-ids", required_argument, 0, O_IMGS}, {"use-cats", required_argument, 0, O_USECATS},
-        {"kpt-sigmas", required_argument, 0, O_SIGMAS}, {"help", no_argument, 0, O_HELP},
+        {"kpt-sigmas", required_argument, 0, O_SIGMAS}, {"timing", no_argument, 0, O_TIMING},
+        {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}};
     if (blas_thread_shutdown_) blas_thread_shutdown_();
     const char *gtp = NULL, *dtp = NULL, *iou = NULL, *json = NULL, *csv = NULL, *md = NULL, *pr = NULL;
     const char *iouthrs = NULL, *maxdets = NULL, *area = NULL, *cats = NULL, *imgs = NULL, *sigmas = NULL;
-    int percat = 0, strict = 0, threads = 1, usecats = 1;
+    int percat = 0, strict = 0, threads = 1, usecats = 1, timing = 0;
     optind = 1;
     opterr = 0;
     int o;
@@ -135,6 +146,7 @@ int cmd_eval(int argc, char **argv)
             usecats = optarg[0] == '1';
             break;
         case O_SIGMAS: sigmas = optarg; break;
+        case O_TIMING: timing = 1; break;
         case 'h': case O_HELP: fputs(USAGE, stdout); return MR_EXIT_OK;
         default:
             return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -230,6 +242,7 @@ int cmd_eval(int argc, char **argv)
     mr_eval ev;
     memset(&ev, 0, sizeof ev);
     /* box and keypoint evaluation never look at ground-truth masks */
+    double t0 = now_s();
     int rc = mr_coco_load_both(&gt, gtp, type == MR_IOU_SEGM ? 0 : MR_COCO_SKIP_SEGM, &dt, dtp, threads, &e);
     if (!rc && dt.mask_size_mismatch) {
         const mr_coco_ann *a = &dt.anns[dt.first_mask_size_mismatch];
@@ -243,7 +256,11 @@ int cmd_eval(int argc, char **argv)
         else fprintf(stderr, "mrcnn eval: warning: %s: they match no ground truth (IoU -1, as in pycocotools); "
                      "--strict makes this an error\n", msg);
     }
+    double t1 = now_s();
     if (!rc) rc = mr_eval_run(&ev, &gt, &dt, &p, &e);
+    if (!rc && timing)
+        fprintf(stderr, "mrcnn eval: timing: load %.4f s, evaluate+accumulate %.4f s (wall, %d thread%s)\n",
+                t1 - t0, now_s() - t1, threads, threads == 1 ? "" : "s");
     if (!rc) {
         char *s = mr_eval_summary(&ev);
         if (s) fputs(s, stdout);
