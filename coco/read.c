@@ -33,6 +33,7 @@ typedef struct reader {
     uint32_t *cnt_tmp; size_t cap_cnt_tmp;  /* scratch for RLE counts */
     int lazy_rle;    /* keep compressed strings undecoded (results files) */
     int keep_buf;    /* the input buffer outlives the dataset (a kept mapping) */
+    int buf_used;    /* a string of the dataset points into that buffer */
     int skip_segm;   /* MR_COCO_SKIP_SEGM: segmentations parsed only if needed */
 } reader;
 
@@ -238,6 +239,7 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
             if (sesc) free((void *)str);
             str = k2;
         }
+        else r->buf_used = 1;
         seg->rle_str = str;
         seg->rle_str_len = slen;
         seg->rle.cnts = NULL;
@@ -689,7 +691,7 @@ out:
 }
 
 static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
-                         const char *name, int keep_buf, mr_err *e)
+                         const char *name, int keep_buf, int *buf_used, mr_err *e)
 {
     mr_coco_free(res);
     reader R, *r = &R;
@@ -724,13 +726,14 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
 out:
     free(r->nums);
     free(r->cnt_tmp);
+    if (buf_used) *buf_used = r->buf_used;
     return rc ? coco_fail_free(res, rc, e) : MR_OK;
 }
 
 int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
                           const char *name, mr_err *e)
 {
-    return parse_results(res, gt, json, len, name, 0, e);
+    return parse_results(res, gt, json, len, name, 0, NULL, e);
 }
 
 /* read a results file's records without a ground truth (thread body) */
@@ -742,8 +745,10 @@ static int load_results_raw(mr_coco *res, const char *path, mr_err *e)
     mr_coco_init(res);
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
-    rc = parse_results(res, NULL, buf, len, path, 1, e);
-    if (rc) { coco_unmap_file(buf, len, map); return rc; }
+    int used = 0;
+    rc = parse_results(res, NULL, buf, len, path, 1, &used, e);
+    if (rc || !used) { coco_unmap_file(buf, len, map); return rc; }
+    /* compressed RLE strings point into the input: keep it */
     coco_impl *im = res->impl;
     im->kept = buf; im->kept_len = len; im->kept_map = map;
     return MR_OK;
@@ -782,8 +787,9 @@ int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_e
     mr_coco_init(res);
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
-    rc = parse_results(res, gt, buf, len, path, 1, e);
-    if (rc) { coco_unmap_file(buf, len, map); return rc; }
+    int used = 0;
+    rc = parse_results(res, gt, buf, len, path, 1, &used, e);
+    if (rc || !used) { coco_unmap_file(buf, len, map); return rc; }
     /* compressed RLE strings point into the input: keep it */
     coco_impl *im = res->impl;
     im->kept = buf; im->kept_len = len; im->kept_map = map;

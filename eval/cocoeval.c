@@ -115,7 +115,6 @@ typedef struct cell {
     int32_t ng, nd;      /* ground truths; detections after the maxDets cut */
     int32_t nd_all;      /* detections before the cut */
     size_t g0, d0;       /* offsets into ctx.gidx / ctx.didx */
-    int32_t npig[MR_EVAL_MAX_A];
 } cell;
 
 typedef struct ctx {
@@ -126,6 +125,7 @@ typedef struct ctx {
     const double **sig;  /* per gt category index: OKS sigmas */
     int32_t *nsig;
     cell *cells; size_t ncells;
+    int32_t *npig;       /* per cell and area: the ground truths not ignored */
     size_t *gidx, *didx;
     uint8_t *flags;      /* per detection (cell's d0 + d): its A*T flags at (d0 + d)*A*T + a*T + t */
     double *dscore;      /* didx order */
@@ -424,7 +424,7 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
             if (!s->gtig[g]) { s->gpos[g] = n0++; npig++; }
         }
         for (int g = 0; g < ng; g++) if (s->gtig[g]) s->gpos[g] = n0++;
-        cl->npig[a] = npig;
+        c->npig[ci * (size_t)A + (size_t)a] = npig;
         /* each detection's candidates in that order */
         for (int d = 0; d < nd; d++) {
             int32_t q0 = s->coff[d], q1 = s->coff[d + 1];
@@ -638,7 +638,8 @@ static double mean_sel(const double *v, size_t n, double *tmp)
 }
 
 /* pycocotools _summarize: ap (1) or ar (0); iou < 0 = all thresholds */
-static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, char *line, size_t ln)
+static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, char *line, size_t ln,
+                         double *buf, size_t cap)
 {
     const mr_eval_params *p = &ev->p;
     int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
@@ -647,7 +648,8 @@ static double summarize1(const mr_eval *ev, int ap, double iou, const char *area
     for (int a = 0; a < A; a++) if (!strcmp(p->area_lbl[a], area)) asel[na++] = a;
     for (int m = 0; m < M; m++) if (p->max_dets[m] == maxdet) msel[nm++] = m;
     size_t cnt = (size_t)nt * (size_t)(ap ? R : 1) * (size_t)K * (size_t)na * (size_t)nm;
-    double *vals = malloc((cnt ? cnt : 1) * sizeof(double) * 2);
+    /* the caller's buffer when it holds 2 * cnt values */
+    double *vals = 2 * cnt <= cap ? buf : malloc((cnt ? cnt : 1) * sizeof(double) * 2);
     double res = -1;
     if (vals) {
         size_t n = 0;
@@ -661,7 +663,7 @@ static double summarize1(const mr_eval *ev, int ap, double iou, const char *area
                                            : ev->recall[rec_at(ev, t, k, a, m)];
                         }
         res = mean_sel(vals, n, vals + cnt);
-        free(vals);
+        if (vals != buf) free(vals);
     }
     char iouStr[32];
     if (iou < 0) snprintf(iouStr, sizeof iouStr, "%0.2f:%0.2f", p->iou_thrs[0], p->iou_thrs[T - 1]);
@@ -678,7 +680,12 @@ static void summarize(const mr_eval *ev, double *stats, char *lines, size_t ln)
     char line[256];
     size_t used = 0;
     if (lines && ln) lines[0] = 0;
-#define S(i, ...) do { stats[i] = summarize1(ev, __VA_ARGS__, line, sizeof line); \
+    /* one buffer for every stat: all thresholds, recalls and categories of
+     * one area and maxDets (what a stat selects with the default labels) */
+    size_t cap = 2 * (size_t)p->T * (size_t)p->R * (size_t)ev->K;
+    double *buf = malloc(cap * sizeof(double) + 1);
+    if (!buf) cap = 0;
+#define S(i, ...) do { stats[i] = summarize1(ev, __VA_ARGS__, line, sizeof line, buf, cap); \
         if (lines && used + strlen(line) < ln) { memcpy(lines + used, line, strlen(line) + 1); used += strlen(line); } } while (0)
     if (p->iou_type == MR_IOU_KEYPOINTS) {
         S(0, 1, -1, "all", 20); S(1, 1, .5, "all", 20); S(2, 1, .75, "all", 20);
@@ -694,6 +701,7 @@ static void summarize(const mr_eval *ev, double *stats, char *lines, size_t ln)
         S(9, 0, -1, "small", m2); S(10, 0, -1, "medium", m2); S(11, 0, -1, "large", m2);
     }
 #undef S
+    free(buf);
 }
 
 char *mr_eval_summary(const mr_eval *ev)
@@ -845,7 +853,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
     }
     for (int a = 0; a < A; a++) {
         long npig = 0;
-        for (size_t q = koff[k]; q < koff[k + 1]; q++) npig += c->cells[kcells[q]].npig[a];
+        for (size_t q = koff[k]; q < koff[k + 1]; q++) npig += c->npig[kcells[q] * (size_t)A + (size_t)a];
         if (npig == 0) continue;
         for (int m = 0; m < M; m++) {
             int maxdet = p->max_dets[m];
@@ -1055,6 +1063,8 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
         size_t nd = 0;
         for (size_t i = 0; i < c->ncells; i++) nd += (size_t)c->cells[i].nd;
         c->flags = mr_big_alloc(nd * (size_t)p->A * (size_t)p->T + 1);
+        c->npig = mr_big_alloc((c->ncells * (size_t)p->A + 1) * sizeof(int32_t));
+        if (!c->npig) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
         c->dscore = mr_big_alloc((nd + 1) * sizeof(double));
         if (!c->flags || !c->dscore) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < nd; i++) c->dscore[i] = dt->anns[c->didx[i]].score;
@@ -1079,7 +1089,7 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     per_category(ev);
 out:
     free(c->kpos); free(c->sig); free(c->nsig); free(c->cells); free(c->gidx); free(c->didx);
-    free(c->flags); free(c->dscore);
+    free(c->flags); free(c->dscore); free(c->npig);
     if (rc) mr_eval_free(ev);
     return rc;
 }
