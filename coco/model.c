@@ -24,8 +24,10 @@ void *coco_arena_alloc(coco_impl *im, size_t n)
     n = (n + 7) & ~(size_t)7;
     if (!im->blk || im->blk->used + n > im->blk->cap) {
         /* blocks grow with the data: under 1 MB (4 KB pages, touched as
-         * used: small files stay small), then 8 MB huge-page blocks */
-        size_t base = im->blk ? ((size_t)8 << 20) - sizeof(arena_blk) : ((size_t)1 << 20) - sizeof(arena_blk) - 64;
+         * used: small files stay small), then 8 MB huge-page blocks; from
+         * an input of 4 MB on, 8 MB blocks from the start */
+        size_t big = ((size_t)8 << 20) - sizeof(arena_blk);
+        size_t base = im->blk || im->arena_hint >= ((size_t)4 << 20) ? big : ((size_t)1 << 20) - sizeof(arena_blk) - 64;
         size_t cap = n > base ? n : base;
         arena_blk *b = mr_big_alloc(sizeof *b + cap);
         if (!b) return NULL;

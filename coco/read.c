@@ -473,6 +473,7 @@ static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const
     r->c = c;
     r->im = coco_impl_of(c);
     if (!r->im) return mr_errf(e, MR_ENOMEM, "%s: out of memory", name);
+    r->im->arena_hint = len;
     free(c->path);
     c->path = strdup(name);
     /* no record is shorter than 32 bytes: reserve that many (address space
