@@ -115,7 +115,7 @@ void mr_coco_free(mr_coco *c)
         free(im);
     }
     free(c->anns);
-    free(c->img_off); free(c->img_anns); free(c->cat_off); free(c->cat_anns);
+    free(c->img_off);   /* the block of all four lists (coco_build_lists) */
     free(c->path);
     mr_coco_init(c);
 }
@@ -162,13 +162,18 @@ static int32_t visible(const mr_coco_ann *a)
  * file order) */
 int coco_build_lists(mr_coco *c, mr_err *e)
 {
-    free(c->img_off); free(c->img_anns); free(c->cat_off); free(c->cat_anns);
-    c->img_off = calloc(c->num_images + 1, sizeof(size_t));
-    c->cat_off = calloc(c->num_cats + 1, sizeof(size_t));
-    c->img_anns = malloc((c->num_anns + 1) * sizeof(size_t));
-    c->cat_anns = malloc((c->num_anns + 1) * sizeof(size_t));
-    if (!c->img_off || !c->cat_off || !c->img_anns || !c->cat_anns)
-        return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path);
+    /* the four lists in one block (img_off its start: what is freed) */
+    free(c->img_off);
+    c->img_off = c->img_anns = c->cat_off = c->cat_anns = NULL;
+    size_t n = (c->num_images + 1) + (c->num_cats + 1) + 2 * (c->num_anns + 1);
+    size_t *blk = mr_big_alloc(n * sizeof(size_t));
+    if (!blk) return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path);
+    c->img_off = blk;
+    c->cat_off = c->img_off + c->num_images + 1;
+    c->img_anns = c->cat_off + c->num_cats + 1;
+    c->cat_anns = c->img_anns + c->num_anns + 1;
+    memset(c->img_off, 0, (c->num_images + 1) * sizeof(size_t));
+    memset(c->cat_off, 0, (c->num_cats + 1) * sizeof(size_t));
     for (size_t i = 0; i < c->num_anns; i++) {
         c->img_off[c->anns[i].image_index + 1]++;
         c->cat_off[c->anns[i].category_index + 1]++;
