@@ -151,6 +151,7 @@ typedef struct scratch {
     /* segm: the masks of a cell as runs of 1s (mr_rle_runs) */
     uint32_t *runs; size_t cap_runs;
     seg_mask *masks; size_t cap_masks;
+    uint64_t *span; size_t cap_span;
 } scratch;
 
 static int ensure(void **p, size_t *cap, size_t n, size_t elem)
@@ -168,7 +169,7 @@ static void scratch_free(scratch *s)
 {
     free(s->iou); free(s->buf); free(s->crowd); free(s->ig); free(s->gtig);
     free(s->gtm); free(s->gz); free(s->dout); free(s->gpos); free(s->coff); free(s->cand); free(s->garea); free(s->darea);
-    free(s->runs); free(s->masks);
+    free(s->runs); free(s->masks); free(s->span);
 }
 
 static int scratch_g(scratch *s, size_t ng, size_t nd)
@@ -284,6 +285,48 @@ static int seg_box(const mr_coco_ann *a, const mr_coco_image *img, double bb[4],
     return MR_OK;
 }
 
+/* A ground-truth polygon's span: positions [*lo, *hi) (column-major, mask
+ * height h) that hold every 1 of its mask (rleFrPoly's boundary points lie
+ * in the columns floor(min x) - 1 .. ceil(max x) + 1; two more either side
+ * for margin). 1 when known: a polygon (not the 4-number box form) that
+ * rasterises without error (mr_rle_from_poly's limits checked here), so
+ * that leaving it unrasterised hides nothing; else 0. */
+static int poly_span(const mr_coco_ann *a, uint32_t h, uint64_t *lo, uint64_t *hi)
+{
+    if (a->seg.kind != MR_SEG_POLY || a->seg.npoly <= 0) return 0;
+    int32_t n = a->seg.npoly;
+    if (a->seg.poly_len[0] == 4) {
+        int all4 = 1;
+        for (int32_t i = 0; i < n; i++) all4 &= a->seg.poly_len[i] == 4;
+        if (all4) return 0;
+    }
+    double mn = INFINITY, mx = -INFINITY;
+    for (int32_t i = 0; i < n; i++) {
+        size_t k = (size_t)a->seg.poly_len[i] / 2;
+        const double *xy = a->seg.poly[i];
+        if (k == 0) return 0;
+        for (size_t j = 0; j < 2 * k; j++)
+            if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD)) return 0;
+        size_t m = 0;
+        for (size_t j = 0; j < k; j++) {
+            size_t j1 = j + 1 < k ? j + 1 : 0;
+            int x0 = (int)(5 * xy[2 * j] + .5), x1 = (int)(5 * xy[2 * j1] + .5);
+            int y0 = (int)(5 * xy[2 * j + 1] + .5), y1 = (int)(5 * xy[2 * j1 + 1] + .5);
+            int dx = abs(x0 - x1), dy = abs(y0 - y1);
+            m += (size_t)(dx > dy ? dx : dy) + 1;
+            if (xy[2 * j] < mn) mn = xy[2 * j];
+            if (xy[2 * j] > mx) mx = xy[2 * j];
+        }
+        if (m > MR_POLY_MAX_TRACE) return 0;
+    }
+    double c0 = floor(mn) - 3, c1 = ceil(mx) + 3;
+    if (c0 < 0) c0 = 0;
+    if (c1 < 0) c1 = 0;
+    *lo = (uint64_t)c0 * h;
+    *hi = ((uint64_t)c1 + 1) * h;
+    return 1;
+}
+
 /* segm IoU of a cell (rleIou) on runs of 1s: no masks decoded, no boxes.
  * Where both masks have one size the box prefilter of rleIou changes no
  * value (boxes that do not overlap mean an empty intersection, IoU 0), so
@@ -301,15 +344,43 @@ static int segm_iou(ctx *c, const cell *cl, const mr_coco_ann *const *gts, int n
     seg_mask *G = s->masks, *D = s->masks + ng;
     size_t used = 0;
     int rc;
-    for (int i = 0; i < ng && have_iou; i++)
-        if ((rc = seg_runs(s, gts[i], &gt->images[gts[i]->image_index], &G[i], &used, e)))
+    /* polygons whose span is known are rasterised only if a detection
+     * reaches it (below); the others now, in order, as their errors come
+     * first */
+    if (ensure((void **)&s->span, &s->cap_span, 2 * (size_t)ng + 2, sizeof(uint64_t)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    uint8_t *later = s->gz;   /* free until matching */
+    for (int i = 0; i < ng && have_iou; i++) {
+        const mr_coco_image *img = &gt->images[gts[i]->image_index];
+        later[i] = (uint8_t)poly_span(gts[i], (uint32_t)img->height, &s->span[2 * i], &s->span[2 * i + 1]);
+        if (!later[i] && (rc = seg_runs(s, gts[i], img, &G[i], &used, e)))
             return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path, c->gidx[cl->g0 + (size_t)i]);
+    }
     for (int i = 0; i < nd; i++) {
         if ((rc = seg_runs(s, dts[i], &gt->images[dts[i]->image_index], &D[i], &used, e)))
             return mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)i]);
         if (p->strict) s->darea[i] = (double)D[i].area;
     }
     if (!have_iou) return MR_OK;
+    for (int i = 0; i < ng; i++) {
+        if (!later[i]) continue;
+        const mr_coco_image *img = &gt->images[gts[i]->image_index];
+        uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
+        uint64_t lo = s->span[2 * i], hi = s->span[2 * i + 1];
+        int need = 0;
+        for (int d = 0; d < nd && !need; d++) {
+            const seg_mask *A = &D[d];
+            if (A->h != h || A->w != w) need = 1;
+            else if (A->n && s->runs[A->off] < hi && s->runs[A->off + 2 * A->n - 1] > lo) need = 1;
+        }
+        if (need) {
+            if ((rc = seg_runs(s, gts[i], img, &G[i], &used, e)))
+                return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path, c->gidx[cl->g0 + (size_t)i]);
+        } else {
+            /* no detection reaches it: every IoU is 0, the mask is not needed */
+            G[i].off = used; G[i].n = 0; G[i].h = h; G[i].w = w; G[i].area = 0;
+        }
+    }
     const uint32_t *R = s->runs;
     for (int d = 0; d < nd; d++) {
         const seg_mask *A = &D[d];
