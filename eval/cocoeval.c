@@ -197,7 +197,7 @@ static int scratch_g(scratch *s, size_t ng, size_t nd)
 
 /* OKS of detections dts (nd) against ground truths gts (ng), computeOks */
 static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
-                        const mr_coco_ann *const *dts, int nd, double *o, double *ebuf)
+                        const mr_coco_ann *const *dts, int nd, double *o, double *ebuf, double tmin)
 {
     const double eps = 2.220446049250313e-16;   /* np.spacing(1) */
     for (int j = 0; j < ng; j++) {
@@ -210,9 +210,40 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
         const double *bb = g->bbox;
         double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
         double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
+        /* a pair whose OKS is surely below the lowest threshold (tmin > 0)
+         * gets 0 without its exps: matching never looks at values below
+         * tmin. The bound: exp(-e) <= 1 where e is under 3 (a little more
+         * for the rounding of the product below), else < 0.05; only where
+         * e is a positive multiple of the distance (area + eps > 0) */
+        double ca = g->area + eps;
+        int may_skip = tmin > 0 && ca > 0 && isfinite(ca) && k <= 64;
+        double inv[64];
+        if (may_skip)
+            for (int q = 0; q < k; q++) inv[q] = 1.0 / (((sig[q] * 2) * (sig[q] * 2)) * ca * 2);
         for (int i = 0; i < nd; i++) {
             const double *d = dts[i]->keypoints;
             int n = 0;
+            if (may_skip) {
+                int near = 0, cnt = 0;
+                for (int q = 0; q < k; q++) {
+                    double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
+                    if (k1 > 0) {
+                        if (!(g->keypoints[3 * q + 2] > 0)) continue;
+                        dx = xd - g->keypoints[3 * q];
+                        dy = yd - g->keypoints[3 * q + 1];
+                    } else {
+                        double a0 = x0 - xd, a1 = xd - x1, b0 = y0 - yd, b1 = yd - y1;
+                        dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
+                        dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
+                    }
+                    cnt++;
+                    near += !((dx * dx + dy * dy) * inv[q] >= 3.0001);
+                }
+                if (cnt && (near + 0.05 * (cnt - near)) / cnt < tmin - 1e-9) {
+                    o[(size_t)i * ng + j] = 0;
+                    continue;
+                }
+            }
             for (int q = 0; q < k; q++) {
                 double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
                 if (k1 > 0) {
@@ -454,7 +485,9 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
             int maxk = 1;
             for (int i = 0; i < ng; i++) if (c->nsig[gts[i]->category_index] > maxk) maxk = c->nsig[gts[i]->category_index];
             if (ensure((void **)&s->buf, &s->cap_buf, (size_t)maxk, sizeof(double))) return mr_errf(e, MR_ENOMEM, "out of memory");
-            compute_oks(c, gts, ng, dts, nd, iou, s->buf);
+            double tmin = INFINITY;
+            for (int t = 0; t < T; t++) tmin = fmin(tmin, fmin(p->iou_thrs[t], 1 - 1e-10));
+            compute_oks(c, gts, ng, dts, nd, iou, s->buf, tmin);
         }
     }
     uint8_t *fl = c->flags + cl->d0 * (size_t)A * (size_t)T;
