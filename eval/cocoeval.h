@@ -49,6 +49,15 @@ typedef struct mr_eval_params {
     const double *kpt_sigmas; int num_kpt_sigmas;
     int strict;
     int threads;                        /* <= 1: one thread */
+    /* per ground-truth annotation overrides, for analyses that evaluate a
+     * modified ground truth without copying it (eval/analyze.c); NULL =
+     * none. gt_cat[i]: the category index (into gt->cats) annotation i
+     * counts as, -1 to leave it out; gt_ignore[i]: 1 = ignored (MatlabAPI's
+     * `ignore`: neither true nor false positive when matched, whatever
+     * strict says), 2 = ignored and a crowd region (crowd IoU, matched any
+     * number of times). */
+    const int32_t *gt_cat;
+    const uint8_t *gt_ignore;
 } mr_eval_params;
 
 /* one category's summary (area all, largest maxDets) */
