@@ -96,6 +96,7 @@ int mr_analyze_run(mr_analyze *an, const mr_coco *gt, const mr_coco *dt, const m
     p.max_dets[0] = 100;
     p.gt_cat = NULL;
     p.gt_ignore = NULL;
+    p.gt_order = NULL;
     mr_eval ev;
     rc = mr_eval_run(&ev, gt, dt, &p, e);
     if (rc) return rc;
@@ -115,6 +116,24 @@ int mr_analyze_run(mr_analyze *an, const mr_coco *gt, const mr_coco *dt, const m
     int32_t *gcat = malloc((gt->num_anns + 1) * sizeof(int32_t));
     uint8_t *gig = malloc(gt->num_anns + 1);
     long *cidx = malloc((K + 1) * sizeof(long));
+    /* matlab mode: a cell's ground truths in analyze()'s order, that of
+     * MatlabAPI's useCats=0 (annotations sorted by image, then category id,
+     * stable): by their own category's id, then file order. crowd mode:
+     * the python ports' relabelled file order. */
+    uint64_t *gord = mode == MR_ANALYZE_MATLAB ? malloc((gt->num_anns + 1) * sizeof(uint64_t)) : NULL;
+    size_t *crank = mode == MR_ANALYZE_MATLAB ? calloc(gt->num_cats + 1, sizeof(size_t)) : NULL;
+    if (mode == MR_ANALYZE_MATLAB && (!gord || !crank)) {
+        free(gord); free(crank);
+        gord = NULL; crank = NULL;
+        free(cidx); cidx = NULL;   /* reported below */
+    }
+    if (gord) {
+        for (size_t i = 0; i < gt->num_cats; i++)
+            for (size_t j = 0; j < gt->num_cats; j++) crank[i] += gt->cats[j].id < gt->cats[i].id;
+        for (size_t i = 0; i < gt->num_anns; i++)
+            gord[i] = (uint64_t)crank[gt->anns[i].category_index] * (uint64_t)(gt->num_anns + 1) + i;
+    }
+    free(crank);
     if (!an->cat_ids || !an->names || !an->supers || !an->ps || !gcat || !gig || !cidx) {
         rc = mr_errf(e, MR_ENOMEM, "out of memory");
         goto out;
@@ -151,6 +170,7 @@ int mr_analyze_run(mr_analyze *an, const mr_coco *gt, const mr_coco *dt, const m
             q.num_cat_ids = 1;
             q.gt_cat = gcat;
             q.gt_ignore = gig;
+            q.gt_order = gord;
             mr_eval ev1;
             rc = mr_eval_run(&ev1, gt, dt, &q, e);
             if (rc) break;
@@ -196,6 +216,7 @@ int mr_analyze_run(mr_analyze *an, const mr_coco *gt, const mr_coco *dt, const m
 out:
     free(gcat);
     free(gig);
+    free(gord);
     free(cidx);
     if (rc) mr_analyze_free(an);
     return rc;

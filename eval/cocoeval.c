@@ -470,7 +470,7 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
             size_t a = gt->img_anns[q];
             int32_t gc = p->gt_cat ? p->gt_cat[a] : gt->anns[a].category_index;
             int32_t k = gc >= 0 ? c->kpos[gc] : -1;
-            if (k >= 0) { gk[ng].k = p->use_cats ? k : 0; gk[ng].pos = q; gk[ng].ann = a; ng++; if (!p->use_cats) gk[ng - 1].k = k; }
+            if (k >= 0) { gk[ng].k = p->use_cats ? k : 0; gk[ng].pos = p->gt_order ? (size_t)p->gt_order[a] : q; gk[ng].ann = a; ng++; if (!p->use_cats) gk[ng - 1].k = k; }
         }
         if (dt->img_off)
             for (size_t q = dt->img_off[gi]; q < dt->img_off[gi + 1]; q++) {
