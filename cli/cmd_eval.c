@@ -310,7 +310,8 @@ int cmd_eval(int argc, char **argv)
             mr_plot_opts po = {.out_dir = analyze, .gnuplot = gnuplot, .no_run = noplots};
             int np = 0;
             if (!rc) rc = mr_plot_analyze(&an, &po, &np, &e);
-            if (!rc) printf("wrote %s/analyze.json, analyze.md, %d plot%s\n", analyze, np, np == 1 ? "" : "s");
+            if (!rc && noplots) printf("wrote %s/analyze.json, analyze.md, analyze.gp and analyze.dat (--no-plots)\n", analyze);
+            else if (!rc) printf("wrote %s/analyze.json, analyze.md, %d plot%s (analyze.gp)\n", analyze, np, np == 1 ? "" : "s");
             mr_analyze_free(&an);
         }
     }

@@ -25,7 +25,11 @@ same and the curves.
 Usage (Debian's python3 with pycocotools built from cocoapi, see
 ../shared/peers/README.md):
   PYTHONPATH=cocoapi/PythonAPI /usr/bin/python3 scripts/analyze_reference.py \\
-      --gt GT.json --dt DT.json --iou bbox|segm [--mode matlab|crowd] --out REF.json
+      --gt GT.json --dt DT.json --iou bbox|segm [--mode matlab|crowd] --out REF.json \\
+      [--group-curves overall]
+
+The stored fixtures (tests/fixtures/coco/<set>/analyze_<mode>.json) were
+written with --group-curves overall: the curves of overall-all only.
 """
 import argparse
 import contextlib
@@ -91,6 +95,8 @@ def main():
     ap.add_argument("--iou", required=True, choices=["bbox", "segm"])
     ap.add_argument("--mode", default="matlab", choices=["matlab", "crowd"])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--group-curves", default="all", choices=["all", "overall"],
+                    help="curves of every group (as mrcnn writes), or of overall-all only (the stored fixtures)")
     a = ap.parse_args()
 
     gt = quiet(COCO, a.gt)
@@ -166,12 +172,13 @@ def main():
     }
     for name, ks in groups:
         g = np.mean(ps[:, :, ks, :], axis=2)
-        out["groups"].append({"name": name, "categories": len(ks), "ap": ap_obj(g),
-                              "pr": {areaLbl[ai]: {NAMES[c]: [float(x) for x in g[c, :, ai]] for c in range(7)}
-                                     for ai in range(A)}})
+        grp = {"name": name, "categories": len(ks), "ap": ap_obj(g)}
+        if a.group_curves == "all" or not out["groups"]:
+            grp["pr"] = {areaLbl[ai]: {NAMES[c]: [float(x) for x in g[c, :, ai]] for c in range(7)} for ai in range(A)}
+        out["groups"].append(grp)
     tmp = a.out + ".tmp.%d" % os.getpid()
     with open(tmp, "w") as f:
-        json.dump(out, f, indent=1)
+        json.dump(out, f, separators=(",", ":"))
         f.write("\n")
     os.replace(tmp, a.out)
     return 0
