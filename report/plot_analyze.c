@@ -10,8 +10,8 @@
 
 #include "core/fileio.h"
 
-/* analyze()'s colours for Loc .. FN; C75 and C50 (white in analyze()) are
- * two light greys here so that they read apart */
+/* analyze()'s colours; C75 white as there, C50 (white too in analyze())
+ * light grey so that the two read apart */
 static const char *const COLOURS[MR_AN_N] = {"#ffffff", "#d9d9d9", "#4f82bd", "#bf4f4c",
                                              "#5ce661", "#8063a3", "#ff9900"};
 
