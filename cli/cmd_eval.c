@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "coco/coco.h"
@@ -49,6 +50,8 @@ static const char *USAGE =
     "                       that mark other categories' objects iscrowd)\n"
     "  --no-plots           with --analyze: write the plot script and data, run no gnuplot\n"
     "  --gnuplot PROG       the gnuplot to run (default: from PATH, or $MRCNN_GNUPLOT)\n"
+    "  --timing             print the seconds of loading and of evaluate+accumulate\n"
+    "                       (+summarize) to stderr\n"
     "\n"
     "Exit codes: 0 ok, 1 bad input (message names file, record, field), 2 usage.\n";
 
@@ -57,6 +60,13 @@ static const char *USAGE =
  * busy machine they only steal CPU. Stop them where the library offers it
  * (weak: absent in other BLAS builds). */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 /* parse "a,b,c" into doubles; returns count or -1 */
 /* comma-separated finite numbers into out[0..cap): their count, -1 when
@@ -101,7 +111,8 @@ static int64_t *parse_ids(const char *s, size_t *n)
 int cmd_eval(int argc, char **argv)
 {
     enum { O_GT = 1000, O_DT, O_IOU, O_PERCAT, O_JSON, O_CSV, O_MD, O_PR, O_STRICT, O_THREADS,
-           O_IOUTHRS, O_MAXDETS, O_AREA, O_CATS, O_IMGS, O_USECATS, O_SIGMAS, O_ANALYZE, O_AMODE, O_NOPLOTS, O_GNUPLOT, O_HELP };
+           O_IOUTHRS, O_MAXDETS, O_AREA, O_CATS, O_IMGS, O_USECATS, O_SIGMAS, O_ANALYZE, O_AMODE, O_NOPLOTS, O_GNUPLOT,
+           O_TIMING, O_HELP };
     static const struct option opts[] = {
         {"gt", required_argument, 0, O_GT}, {"dt", required_argument, 0, O_DT},
         {"iou", required_argument, 0, O_IOU}, {"per-category", no_argument, 0, O_PERCAT},
@@ -114,11 +125,12 @@ int cmd_eval(int argc, char **argv)
         {"kpt-sigmas", required_argument, 0, O_SIGMAS}, {"help", no_argument, 0, O_HELP},
         {"analyze", required_argument, 0, O_ANALYZE}, {"analyze-mode", required_argument, 0, O_AMODE},
         {"no-plots", no_argument, 0, O_NOPLOTS}, {"gnuplot", required_argument, 0, O_GNUPLOT},
+        {"timing", no_argument, 0, O_TIMING},
         {0, 0, 0, 0}};
     if (blas_thread_shutdown_) blas_thread_shutdown_();
     const char *gtp = NULL, *dtp = NULL, *iou = NULL, *json = NULL, *csv = NULL, *md = NULL, *pr = NULL;
     const char *iouthrs = NULL, *maxdets = NULL, *area = NULL, *cats = NULL, *imgs = NULL, *sigmas = NULL;
-    int percat = 0, strict = 0, threads = 1, usecats = 1, amode = MR_ANALYZE_MATLAB, noplots = 0;
+    int percat = 0, strict = 0, threads = 1, usecats = 1, amode = MR_ANALYZE_MATLAB, noplots = 0, timing = 0;
     const char *analyze = NULL, *gnuplot = getenv("MRCNN_GNUPLOT");
     optind = 1;
     opterr = 0;
@@ -157,6 +169,7 @@ int cmd_eval(int argc, char **argv)
             break;
         case O_NOPLOTS: noplots = 1; break;
         case O_GNUPLOT: gnuplot = optarg; break;
+        case O_TIMING: timing = 1; break;
         case 'h': case O_HELP: fputs(USAGE, stdout); return MR_EXIT_OK;
         default:
             return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -261,6 +274,7 @@ int cmd_eval(int argc, char **argv)
     mr_eval ev;
     memset(&ev, 0, sizeof ev);
     /* box and keypoint evaluation never look at ground-truth masks */
+    double t0 = now_s();
     int rc = mr_coco_load_both(&gt, gtp, type == MR_IOU_SEGM ? 0 : MR_COCO_SKIP_SEGM, &dt, dtp, threads, &e);
     if (!rc && dt.mask_size_mismatch) {
         const mr_coco_ann *a = &dt.anns[dt.first_mask_size_mismatch];
@@ -275,7 +289,11 @@ int cmd_eval(int argc, char **argv)
                      "--strict makes this an error\n", msg);
     }
     if (!rc && analyze) rc = mr_analyze_check(&gt, &p, &e);
+    double t1 = now_s();
     if (!rc) rc = mr_eval_run(&ev, &gt, &dt, &p, &e);
+    if (!rc && timing)
+        fprintf(stderr, "mrcnn eval: timing: load %.4f s, evaluate+accumulate %.4f s (wall, %d thread%s)\n",
+                t1 - t0, now_s() - t1, threads, threads == 1 ? "" : "s");
     if (!rc) {
         char *s = mr_eval_summary(&ev);
         if (s) fputs(s, stdout);

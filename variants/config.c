@@ -71,11 +71,14 @@ static int load_merged(const char *path, int depth, base_chain *ch, cJSON **out,
     const char *base = NULL;
     if ((rc = mr_json_get_string(j, "base", 0, NULL, &base, path, e))) { cJSON_Delete(j); return rc; }
     if (!base) { *out = j; return MR_OK; }
-    char dir[4096], bpath[8192];
+    char dir[4096], bpath[4096];
     snprintf(dir, sizeof dir, "%s", path);
     const char *d = dirname(dir);
-    if (base[0] == '/') snprintf(bpath, sizeof bpath, "%s", base);
-    else snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    int bn = base[0] == '/' ? snprintf(bpath, sizeof bpath, "%s", base) : snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    if (bn < 0 || (size_t)bn >= sizeof bpath) {
+        cJSON_Delete(j);
+        return mr_errf(e, MR_EUSER, "%s: field base: the path of '%s' is longer than %zu characters", path, base, sizeof bpath - 1);
+    }
     cJSON *b = NULL;
     rc = load_merged(bpath, depth + 1, ch, &b, e);
     if (rc) {
