@@ -240,8 +240,8 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     /* input */
     CK(mr_json_get_object(j, "input", 0, &o, label, e));
     mr_json_ctx(ctx, sizeof ctx, label, "input");
-    static const char *const ink[] = {"min_size", "max_size", "size_divisibility", "flip"};
-    CK(mr_json_check_keys(o, ink, 4, ctx, e));
+    static const char *const ink[] = {"min_size", "max_size", "size_divisibility", "flip", "resize"};
+    CK(mr_json_check_keys(o, ink, 5, ctx, e));
     CK(mr_json_get_int_range(o, "min_size", 0, 800, 16, 4096, &c->min_size, ctx, e));
     CK(mr_json_get_int_range(o, "max_size", 0, 1333, 16, 8192, &c->max_size, ctx, e));
     if (c->max_size < c->min_size)
@@ -251,6 +251,11 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
         return mr_errf(e, MR_EUSER, "%s: field size_divisibility: %d: the %s tap needs a multiple of %d",
                        ctx, c->size_div, tap->name, tap->size_divisor);
     CK(mr_json_get_bool(o, "flip", 0, 1, &c->flip, ctx, e));
+    const char *rs = NULL;
+    CK(mr_json_get_string(o, "resize", 0, "mrcnn", &rs, ctx, e));
+    if (!strcmp(rs, "torchvision")) c->resize = MR_RESIZE_TORCHVISION;
+    else if (strcmp(rs, "mrcnn"))
+        return mr_errf(e, MR_EUSER, "%s: field resize: '%s': expected \"mrcnn\" or \"torchvision\"", ctx, rs);
 
     /* backbone */
     CK(mr_json_get_object(j, "backbone", 0, &o, label, e));
@@ -459,6 +464,8 @@ cJSON *mr_config_to_json(const mr_config *c)
     cJSON_AddNumberToObject(o, "max_size", c->max_size);
     cJSON_AddNumberToObject(o, "size_divisibility", c->size_div);
     cJSON_AddBoolToObject(o, "flip", c->flip);
+    /* only when not the default, so that every other config's resolved form is unchanged */
+    if (c->resize != MR_RESIZE_MRCNN) cJSON_AddStringToObject(o, "resize", "torchvision");
     o = cJSON_AddObjectToObject(j, "backbone");
     cJSON_AddNumberToObject(o, "depth", s->backbone.depth);
     cJSON_AddNumberToObject(o, "width", s->backbone.width);
