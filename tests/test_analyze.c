@@ -236,10 +236,24 @@ static void test_hand_case(void **s)
         free(t);
         mr_analyze_free(&an);
     }
-    /* refusals */
+    /* --cat-ids 1: only A is analysed, its Sim and Oth still see B and C */
     mr_eval_params p;
     mr_err e;
     mr_analyze an;
+    int64_t only_a = 1;
+    mr_eval_params_default(&p, MR_IOU_BBOX);
+    p.cat_ids = &only_a;
+    p.num_cat_ids = 1;
+    if (mr_analyze_run(&an, &gt, &dt, &p, MR_ANALYZE_MATLAB, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(an.K, 1);
+    assert_int_equal(an.G, 2);   /* all, x */
+    double a1[MR_AN_N] = {0, .2, .2, .25, 1. / 3, 1, 1};
+    for (int c = 0; c < MR_AN_N; c++) {
+        close_to(mr_analyze_ap(&an, 0, c, 0), a1[c], "hand --cat-ids 1", "A", "all", MR_ANALYZE_NAMES[c], "");
+        close_to(mr_analyze_ap(&an, 1, c, 0), a1[c], "hand --cat-ids 1", "overall-all", "all", MR_ANALYZE_NAMES[c], "");
+    }
+    mr_analyze_free(&an);
+    /* refusals */
     mr_eval_params_default(&p, MR_IOU_KEYPOINTS);
     assert_int_equal(mr_analyze_run(&an, &gt, &dt, &p, MR_ANALYZE_MATLAB, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "bbox and segm"));
