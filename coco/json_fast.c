@@ -129,6 +129,17 @@ int mr_jr_string(mr_jr *j, const char **s, size_t *n, int *esc)
     if (j->p >= j->end || *j->p != '"') return syntax(j, "a string");
     const char *q = ++j->p, *end = j->end;
     int has_esc = 0;
+    /* 8 chars at a time while none is '"', '\\' or a control char (long
+     * strings: compressed RLE masks) */
+    while (end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t hit = ((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w);
+        if (hit & high) break;
+        q += 8;
+    }
     while (q < end && *q != '"') {
         if (*q == '\\') { has_esc = 1; q++; }
         else if ((unsigned char)*q < 32) { j->p = q; return syntax(j, "a closing '\"'"); }

@@ -151,6 +151,7 @@ typedef struct scratch {
     /* segm: the masks of a cell as runs of 1s (mr_rle_runs) */
     uint32_t *runs; size_t cap_runs;
     seg_mask *masks; size_t cap_masks;
+    uint64_t *span; size_t cap_span;
 } scratch;
 
 static int ensure(void **p, size_t *cap, size_t n, size_t elem)
@@ -168,7 +169,7 @@ static void scratch_free(scratch *s)
 {
     free(s->iou); free(s->buf); free(s->crowd); free(s->ig); free(s->gtig);
     free(s->gtm); free(s->gz); free(s->dout); free(s->gpos); free(s->coff); free(s->cand); free(s->garea); free(s->darea);
-    free(s->runs); free(s->masks);
+    free(s->runs); free(s->masks); free(s->span);
 }
 
 static int scratch_g(scratch *s, size_t ng, size_t nd)
@@ -196,7 +197,7 @@ static int scratch_g(scratch *s, size_t ng, size_t nd)
 
 /* OKS of detections dts (nd) against ground truths gts (ng), computeOks */
 static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
-                        const mr_coco_ann *const *dts, int nd, double *o, double *ebuf)
+                        const mr_coco_ann *const *dts, int nd, double *o, double *ebuf, double tmin)
 {
     const double eps = 2.220446049250313e-16;   /* np.spacing(1) */
     for (int j = 0; j < ng; j++) {
@@ -209,9 +210,40 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
         const double *bb = g->bbox;
         double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
         double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
+        /* a pair whose OKS is surely below the lowest threshold (tmin > 0)
+         * gets 0 without its exps: matching never looks at values below
+         * tmin. The bound: exp(-e) <= 1 where e is under 3 (a little more
+         * for the rounding of the product below), else < 0.05; only where
+         * e is a positive multiple of the distance (area + eps > 0) */
+        double ca = g->area + eps;
+        int may_skip = tmin > 0 && ca > 0 && isfinite(ca) && k <= 64;
+        double inv[64];
+        if (may_skip)
+            for (int q = 0; q < k; q++) inv[q] = 1.0 / (((sig[q] * 2) * (sig[q] * 2)) * ca * 2);
         for (int i = 0; i < nd; i++) {
             const double *d = dts[i]->keypoints;
             int n = 0;
+            if (may_skip) {
+                int near = 0, cnt = 0;
+                for (int q = 0; q < k; q++) {
+                    double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
+                    if (k1 > 0) {
+                        if (!(g->keypoints[3 * q + 2] > 0)) continue;
+                        dx = xd - g->keypoints[3 * q];
+                        dy = yd - g->keypoints[3 * q + 1];
+                    } else {
+                        double a0 = x0 - xd, a1 = xd - x1, b0 = y0 - yd, b1 = yd - y1;
+                        dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
+                        dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
+                    }
+                    cnt++;
+                    near += !((dx * dx + dy * dy) * inv[q] >= 3.0001);
+                }
+                if (cnt && (near + 0.05 * (cnt - near)) / cnt < tmin - 1e-9) {
+                    o[(size_t)i * ng + j] = 0;
+                    continue;
+                }
+            }
             for (int q = 0; q < k; q++) {
                 double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
                 if (k1 > 0) {
@@ -284,6 +316,48 @@ static int seg_box(const mr_coco_ann *a, const mr_coco_image *img, double bb[4],
     return MR_OK;
 }
 
+/* A ground-truth polygon's span: positions [*lo, *hi) (column-major, mask
+ * height h) that hold every 1 of its mask (rleFrPoly's boundary points lie
+ * in the columns floor(min x) - 1 .. ceil(max x) + 1; two more either side
+ * for margin). 1 when known: a polygon (not the 4-number box form) that
+ * rasterises without error (mr_rle_from_poly's limits checked here), so
+ * that leaving it unrasterised hides nothing; else 0. */
+static int poly_span(const mr_coco_ann *a, uint32_t h, uint64_t *lo, uint64_t *hi)
+{
+    if (a->seg.kind != MR_SEG_POLY || a->seg.npoly <= 0) return 0;
+    int32_t n = a->seg.npoly;
+    if (a->seg.poly_len[0] == 4) {
+        int all4 = 1;
+        for (int32_t i = 0; i < n; i++) all4 &= a->seg.poly_len[i] == 4;
+        if (all4) return 0;
+    }
+    double mn = INFINITY, mx = -INFINITY;
+    for (int32_t i = 0; i < n; i++) {
+        size_t k = (size_t)a->seg.poly_len[i] / 2;
+        const double *xy = a->seg.poly[i];
+        if (k == 0) return 0;
+        for (size_t j = 0; j < 2 * k; j++)
+            if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD)) return 0;
+        size_t m = 0;
+        for (size_t j = 0; j < k; j++) {
+            size_t j1 = j + 1 < k ? j + 1 : 0;
+            int x0 = (int)(5 * xy[2 * j] + .5), x1 = (int)(5 * xy[2 * j1] + .5);
+            int y0 = (int)(5 * xy[2 * j + 1] + .5), y1 = (int)(5 * xy[2 * j1 + 1] + .5);
+            int dx = abs(x0 - x1), dy = abs(y0 - y1);
+            m += (size_t)(dx > dy ? dx : dy) + 1;
+            if (xy[2 * j] < mn) mn = xy[2 * j];
+            if (xy[2 * j] > mx) mx = xy[2 * j];
+        }
+        if (m > MR_POLY_MAX_TRACE) return 0;
+    }
+    double c0 = floor(mn) - 3, c1 = ceil(mx) + 3;
+    if (c0 < 0) c0 = 0;
+    if (c1 < 0) c1 = 0;
+    *lo = (uint64_t)c0 * h;
+    *hi = ((uint64_t)c1 + 1) * h;
+    return 1;
+}
+
 /* segm IoU of a cell (rleIou) on runs of 1s: no masks decoded, no boxes.
  * Where both masks have one size the box prefilter of rleIou changes no
  * value (boxes that do not overlap mean an empty intersection, IoU 0), so
@@ -301,15 +375,43 @@ static int segm_iou(ctx *c, const cell *cl, const mr_coco_ann *const *gts, int n
     seg_mask *G = s->masks, *D = s->masks + ng;
     size_t used = 0;
     int rc;
-    for (int i = 0; i < ng && have_iou; i++)
-        if ((rc = seg_runs(s, gts[i], &gt->images[gts[i]->image_index], &G[i], &used, e)))
+    /* polygons whose span is known are rasterised only if a detection
+     * reaches it (below); the others now, in order, as their errors come
+     * first */
+    if (ensure((void **)&s->span, &s->cap_span, 2 * (size_t)ng + 2, sizeof(uint64_t)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    uint8_t *later = s->gz;   /* free until matching */
+    for (int i = 0; i < ng && have_iou; i++) {
+        const mr_coco_image *img = &gt->images[gts[i]->image_index];
+        later[i] = (uint8_t)poly_span(gts[i], (uint32_t)img->height, &s->span[2 * i], &s->span[2 * i + 1]);
+        if (!later[i] && (rc = seg_runs(s, gts[i], img, &G[i], &used, e)))
             return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path, c->gidx[cl->g0 + (size_t)i]);
+    }
     for (int i = 0; i < nd; i++) {
         if ((rc = seg_runs(s, dts[i], &gt->images[dts[i]->image_index], &D[i], &used, e)))
             return mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)i]);
         if (p->strict) s->darea[i] = (double)D[i].area;
     }
     if (!have_iou) return MR_OK;
+    for (int i = 0; i < ng; i++) {
+        if (!later[i]) continue;
+        const mr_coco_image *img = &gt->images[gts[i]->image_index];
+        uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
+        uint64_t lo = s->span[2 * i], hi = s->span[2 * i + 1];
+        int need = 0;
+        for (int d = 0; d < nd && !need; d++) {
+            const seg_mask *A = &D[d];
+            if (A->h != h || A->w != w) need = 1;
+            else if (A->n && s->runs[A->off] < hi && s->runs[A->off + 2 * A->n - 1] > lo) need = 1;
+        }
+        if (need) {
+            if ((rc = seg_runs(s, gts[i], img, &G[i], &used, e)))
+                return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path, c->gidx[cl->g0 + (size_t)i]);
+        } else {
+            /* no detection reaches it: every IoU is 0, the mask is not needed */
+            G[i].off = used; G[i].n = 0; G[i].h = h; G[i].w = w; G[i].area = 0;
+        }
+    }
     const uint32_t *R = s->runs;
     for (int d = 0; d < nd; d++) {
         const seg_mask *A = &D[d];
@@ -385,7 +487,9 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
             int maxk = 1;
             for (int i = 0; i < ng; i++) if (c->nsig[gts[i]->category_index] > maxk) maxk = c->nsig[gts[i]->category_index];
             if (ensure((void **)&s->buf, &s->cap_buf, (size_t)maxk, sizeof(double))) return mr_errf(e, MR_ENOMEM, "out of memory");
-            compute_oks(c, gts, ng, dts, nd, iou, s->buf);
+            double tmin = INFINITY;
+            for (int t = 0; t < T; t++) tmin = fmin(tmin, fmin(p->iou_thrs[t], 1 - 1e-10));
+            compute_oks(c, gts, ng, dts, nd, iou, s->buf, tmin);
         }
     }
     uint8_t *fl = c->flags + cl->d0 * (size_t)A * (size_t)T;

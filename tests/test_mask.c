@@ -2,7 +2,10 @@
  * test_mask.c — group `mask`: RLE encode/decode, the compressed string form,
  * polygons and boxes to RLE, area, box (with maskApi's wrap quirk), merge
  * and IoU (crowd semantics), each checked against direct pixel computations
- * on decoded masks, and string round trips on the fixture's own RLEs.
+ * on decoded masks, and string round trips on the fixture's own RLEs; the
+ * fast polygon rasteriser against maskApi's point-by-point one, and the
+ * one-pass string statistics and runs form (evaluation's IoU) against
+ * decoding.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -264,6 +267,166 @@ static void test_bbox_iou(void **s)
     assert_true(o[2] == 25.0 / 100.0);       /* crowd: over the detection's area */
 }
 
+/* rleFrPoly as maskApi writes it, point by point (outline at 5x, then the
+ * y-boundary points of every pair, then a sort): the reference for
+ * mr_rle_from_poly, which visits only the pairs that can give a point */
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void ref_from_poly(const double *xy, size_t k, uint32_t h, uint32_t w, uint32_t **out, size_t *om)
+{
+    const double scale = 5;
+    int *x = malloc(sizeof(int) * (k + 1)), *y = malloc(sizeof(int) * (k + 1));
+    for (size_t j = 0; j < k; j++) x[j] = (int)(scale * xy[j * 2] + .5);
+    x[k] = x[0];
+    for (size_t j = 0; j < k; j++) y[j] = (int)(scale * xy[j * 2 + 1] + .5);
+    y[k] = y[0];
+    size_t m = 0;
+    for (size_t j = 0; j < k; j++) {
+        int dx = abs(x[j] - x[j + 1]), dy = abs(y[j] - y[j + 1]);
+        m += (size_t)(dx > dy ? dx : dy) + 1;
+    }
+    int *u = malloc(sizeof(int) * m), *v = malloc(sizeof(int) * m);
+    m = 0;
+    for (size_t j = 0; j < k; j++) {
+        int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1], t;
+        int dx = abs(xe - xs), dy = abs(ys - ye);
+        int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+        if (flip) { t = xs; xs = xe; xe = t; t = ys; ys = ye; ye = t; }
+        double sl = dx >= dy ? (double)(ye - ys) / dx : (double)(xe - xs) / dy;
+        if (dx >= dy)
+            for (int d = 0; d <= dx; d++) { t = flip ? dx - d : d; u[m] = t + xs; v[m] = (int)(ys + sl * t + .5); m++; }
+        else
+            for (int d = 0; d <= dy; d++) { t = flip ? dy - d : d; v[m] = t + ys; u[m] = (int)(xs + sl * t + .5); m++; }
+    }
+    uint32_t *a = malloc(sizeof(uint32_t) * (m + 1));
+    size_t na = 0;
+    for (size_t j = 1; j < m; j++) {
+        if (u[j] == u[j - 1]) continue;
+        double xd = (double)(u[j] < u[j - 1] ? u[j] : u[j] - 1);
+        xd = (xd + .5) / scale - .5;
+        if (floor(xd) != xd || xd < 0 || xd > (double)(w - 1)) continue;
+        double yd = (double)(v[j] < v[j - 1] ? v[j] : v[j - 1]);
+        yd = (yd + .5) / scale - .5;
+        if (yd < 0) yd = 0; else if (yd > h) yd = h;
+        yd = ceil(yd);
+        a[na++] = (uint32_t)((int)xd * (int)h + (int)yd);
+    }
+    a[na++] = h * w;
+    qsort(a, na, sizeof *a, cmp_u32);
+    uint32_t p = 0;
+    for (size_t j = 0; j < na; j++) { uint32_t t = a[j]; a[j] -= p; p = t; }
+    uint32_t *b = malloc(sizeof(uint32_t) * na);
+    size_t j = 0, n = 0;
+    b[n++] = a[j++];
+    while (j < na) {
+        if (a[j] > 0) b[n++] = a[j++];
+        else { j++; if (j < na) b[n - 1] += a[j++]; }
+    }
+    *out = b; *om = n;
+    free(x); free(y); free(u); free(v); free(a);
+}
+
+/* the fast rasteriser gives maskApi's counts on random polygons: shallow,
+ * steep and degenerate edges, repeated points, negative and out-of-image
+ * coordinates, sub-pixel and large ones */
+static void test_poly_vs_reference(void **s)
+{
+    (void)s;
+    mr_pcg32 g;
+    mr_pcg32_seed(&g, 19, 3);
+    for (int it = 0; it < 20000; it++) {
+        uint32_t h = 1 + mr_pcg32_bounded(&g, 90), w = 1 + mr_pcg32_bounded(&g, 90);
+        size_t k = 1 + mr_pcg32_bounded(&g, 14);
+        double xy[28];
+        for (size_t j = 0; j < 2 * k; j++) {
+            uint32_t mode = mr_pcg32_bounded(&g, 5);
+            double ext = j % 2 ? h : w;
+            xy[j] = mode == 0 ? (double)mr_pcg32_bounded(&g, (uint32_t)ext + 20) - 10
+                  : mode == 1 && j >= 2 ? xy[j - 2]
+                  : mode == 2 ? mr_pcg32_uniform(&g) * 3 * ext - ext
+                  : mr_pcg32_uniform(&g) * ext * 1.2 - 0.1 * ext;
+        }
+        mr_rle r = MR_RLE_INIT;
+        assert_int_equal(mr_rle_from_poly(&r, xy, k, h, w, NULL), MR_OK);
+        uint32_t *ref; size_t rm;
+        ref_from_poly(xy, k, h, w, &ref, &rm);
+        assert_int_equal(r.m, rm);
+        assert_memory_equal(r.cnts, ref, rm * sizeof(uint32_t));
+        free(ref);
+        mr_rle_free(&r);
+    }
+}
+
+/* one pass over a compressed string (area, sum, rleToBbox) and the runs
+ * form (runs of 1s, their intersection) against decoding: random masks,
+ * empty and full ones, runs that wrap columns */
+static void test_string_stats_runs(void **s)
+{
+    (void)s;
+    mr_pcg32 g;
+    mr_pcg32_seed(&g, 23, 5);
+    uint8_t ma[40 * 40], mb[40 * 40];
+    for (int it = 0; it < 3000; it++) {
+        uint32_t h = 1 + mr_pcg32_bounded(&g, 40), w = 1 + mr_pcg32_bounded(&g, 40);
+        uint32_t dens = mr_pcg32_bounded(&g, 5);
+        for (uint8_t *m = ma; m <= mb; m += mb - ma) {
+            uint32_t runlen = 1 + mr_pcg32_bounded(&g, 60);
+            uint8_t v = mr_pcg32_bounded(&g, 2);
+            for (uint32_t q = 0; q < h * w; q++) {
+                if (mr_pcg32_bounded(&g, runlen) == 0) v = !v;
+                m[q] = dens == 0 ? 0 : dens == 1 ? 1 : v;
+            }
+        }
+        mr_rle a = MR_RLE_INIT, b = MR_RLE_INIT;
+        assert_int_equal(mr_rle_encode(&a, ma, h, w, NULL), MR_OK);
+        assert_int_equal(mr_rle_encode(&b, mb, h, w, NULL), MR_OK);
+        char *sa, *sb;
+        assert_int_equal(mr_rle_to_string(&a, &sa, NULL), MR_OK);
+        assert_int_equal(mr_rle_to_string(&b, &sb, NULL), MR_OK);
+        uint64_t total, area;
+        double bb[4], rb[4];
+        assert_int_equal(mr_rle_string_stats(sa, strlen(sa), h, &total, &area, bb, NULL), MR_OK);
+        mr_rle_bbox(&a, rb);
+        assert_true(total == (uint64_t)h * w);
+        assert_true(area == mr_rle_area(&a));
+        assert_memory_equal(bb, rb, sizeof bb);
+        uint32_t *ra = malloc((strlen(sa) + 2) * sizeof(uint32_t)), *rbuf = malloc((b.m + 2) * sizeof(uint32_t));
+        size_t na, nb;
+        uint64_t ar2, tot2;
+        assert_int_equal(mr_rle_runs_from_string(sa, strlen(sa), ra, &na, &ar2, &tot2, NULL), MR_OK);
+        assert_true(ar2 == area && tot2 == total);
+        nb = mr_rle_runs(b.cnts, b.m, rbuf);
+        uint64_t inter = 0, ca = 0;
+        for (uint32_t q = 0; q < h * w; q++) { inter += ma[q] && mb[q]; ca += ma[q]; }
+        assert_true(mr_runs_inter(ra, na, rbuf, nb) == inter);
+        assert_true(mr_runs_inter(rbuf, nb, ra, na) == inter);
+        assert_true(mr_runs_inter(ra, na, ra, na) == ca);
+        /* the runs cover exactly the 1 pixels */
+        size_t cov = 0;
+        for (size_t q = 0; q < na; q++) {
+            assert_true(ra[2 * q] < ra[2 * q + 1]);
+            if (q) assert_true(ra[2 * q - 1] < ra[2 * q]);
+            for (uint32_t x = ra[2 * q]; x < ra[2 * q + 1]; x++) assert_int_equal(ma[x], 1);
+            cov += ra[2 * q + 1] - ra[2 * q];
+        }
+        assert_true(cov == ca);
+        free(ra); free(rbuf); free(sa); free(sb);
+        mr_rle_free(&a); mr_rle_free(&b);
+    }
+    /* a bad string is an error with the char's position */
+    mr_err e;
+    uint64_t t, ar;
+    assert_int_equal(mr_rle_string_stats("0a\x7f", 3, 4, &t, &ar, NULL, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "invalid char"));
+    uint32_t rr[8]; size_t n;
+    assert_int_equal(mr_rle_runs_from_string("1\x60", 2, rr, &n, &ar, &t, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "ends inside a count"));
+}
+
 size_t tests_mask(const struct CMUnitTest **out)
 {
     static const struct CMUnitTest t[] = {
@@ -275,6 +438,8 @@ size_t tests_mask(const struct CMUnitTest **out)
         cmocka_unit_test(test_merge_iou_random),
         cmocka_unit_test(test_poly_prefilter),
         cmocka_unit_test(test_bbox_iou),
+        cmocka_unit_test(test_poly_vs_reference),
+        cmocka_unit_test(test_string_stats_runs),
     };
     *out = t;
     return sizeof t / sizeof t[0];
