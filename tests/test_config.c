@@ -333,7 +333,45 @@ static void test_bad_configs(void **st)
     expect_fail(dir, "w.json", "{\"roi\": {\"extractor\": 3}}", "roi.extractor");
     expect_fail(dir, "x.json", "{\"seed\": -1}", "field seed: expected >= 0");
     expect_fail(dir, "y.json", "{\"num_classes\": \"7\"}", "num_classes");
+    expect_fail(dir, "z.json", "{\"input\": {\"resize\": \"pillow\"}}",
+                "field resize: 'pillow': expected \"mrcnn\" or \"torchvision\"");
+    expect_fail(dir, "z2.json", "{\"input\": {\"resize\": 1}}", "resize");
     free(dir);
+}
+
+/* input.resize: mrcnn's by default (and then absent from the resolved form,
+ * so that no other config's record changes); the torchvision configs set it,
+ * and it survives the round trip through the resolved form */
+static void test_input_resize(void **st)
+{
+    (void)st;
+    mr_config c, c2;
+    mr_err e;
+    assert_int_equal(mr_config_load(&c, "variants/configs/coco_r50_fpn_1x.json", &e), MR_OK);
+    assert_int_equal(c.resize, MR_RESIZE_MRCNN);
+    cJSON *j = mr_config_to_json(&c);
+    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "input"), "resize"));
+    cJSON_Delete(j);
+    static const char *const tv[] = {"variants/configs/tv_maskrcnn_r50_fpn.json",
+                                     "variants/configs/tv_keypointrcnn_r50_fpn.json"};
+    for (int i = 0; i < 2; i++) {
+        int rc = mr_config_load(&c, tv[i], &e);
+        if (rc) print_error("%s\n", e.msg);
+        assert_int_equal(rc, MR_OK);
+        assert_int_equal(c.resize, MR_RESIZE_TORCHVISION);
+        assert_int_equal(c.min_size, 800);
+        assert_int_equal(c.max_size, 1333);
+        assert_int_equal(c.spec.backbone.depth, 50);
+        assert_int_equal(c.mask_on, i == 0);
+        assert_int_equal(c.kp_on, i == 1);
+        j = mr_config_to_json(&c);
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "input"), "resize");
+        assert_true(cJSON_IsString(r));
+        assert_string_equal(r->valuestring, "torchvision");
+        assert_int_equal(mr_config_parse(&c2, j, "resolved", &e), MR_OK);
+        assert_int_equal(c2.resize, MR_RESIZE_TORCHVISION);
+        cJSON_Delete(j);
+    }
 }
 
 /* heads.mask_mlp_layers: the MLP mask head's depth (Table 2e's mlp and
@@ -473,6 +511,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_bad_configs),
     cmocka_unit_test(test_mask_mlp_layers),
     cmocka_unit_test(test_mask_head_knobs),
+    cmocka_unit_test(test_input_resize),
 };
 
 size_t tests_config(const struct CMUnitTest **out)

@@ -71,11 +71,14 @@ static int load_merged(const char *path, int depth, base_chain *ch, cJSON **out,
     const char *base = NULL;
     if ((rc = mr_json_get_string(j, "base", 0, NULL, &base, path, e))) { cJSON_Delete(j); return rc; }
     if (!base) { *out = j; return MR_OK; }
-    char dir[4096], bpath[8192];
+    char dir[4096], bpath[4096];
     snprintf(dir, sizeof dir, "%s", path);
     const char *d = dirname(dir);
-    if (base[0] == '/') snprintf(bpath, sizeof bpath, "%s", base);
-    else snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    int bn = base[0] == '/' ? snprintf(bpath, sizeof bpath, "%s", base) : snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    if (bn < 0 || (size_t)bn >= sizeof bpath) {
+        cJSON_Delete(j);
+        return mr_errf(e, MR_EUSER, "%s: field base: the path of '%s' is longer than %zu characters", path, base, sizeof bpath - 1);
+    }
     cJSON *b = NULL;
     rc = load_merged(bpath, depth + 1, ch, &b, e);
     if (rc) {
@@ -237,8 +240,8 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     /* input */
     CK(mr_json_get_object(j, "input", 0, &o, label, e));
     mr_json_ctx(ctx, sizeof ctx, label, "input");
-    static const char *const ink[] = {"min_size", "max_size", "size_divisibility", "flip"};
-    CK(mr_json_check_keys(o, ink, 4, ctx, e));
+    static const char *const ink[] = {"min_size", "max_size", "size_divisibility", "flip", "resize"};
+    CK(mr_json_check_keys(o, ink, 5, ctx, e));
     CK(mr_json_get_int_range(o, "min_size", 0, 800, 16, 4096, &c->min_size, ctx, e));
     CK(mr_json_get_int_range(o, "max_size", 0, 1333, 16, 8192, &c->max_size, ctx, e));
     if (c->max_size < c->min_size)
@@ -248,6 +251,11 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
         return mr_errf(e, MR_EUSER, "%s: field size_divisibility: %d: the %s tap needs a multiple of %d",
                        ctx, c->size_div, tap->name, tap->size_divisor);
     CK(mr_json_get_bool(o, "flip", 0, 1, &c->flip, ctx, e));
+    const char *rs = NULL;
+    CK(mr_json_get_string(o, "resize", 0, "mrcnn", &rs, ctx, e));
+    if (!strcmp(rs, "torchvision")) c->resize = MR_RESIZE_TORCHVISION;
+    else if (strcmp(rs, "mrcnn"))
+        return mr_errf(e, MR_EUSER, "%s: field resize: '%s': expected \"mrcnn\" or \"torchvision\"", ctx, rs);
 
     /* backbone */
     CK(mr_json_get_object(j, "backbone", 0, &o, label, e));
@@ -456,6 +464,8 @@ cJSON *mr_config_to_json(const mr_config *c)
     cJSON_AddNumberToObject(o, "max_size", c->max_size);
     cJSON_AddNumberToObject(o, "size_divisibility", c->size_div);
     cJSON_AddBoolToObject(o, "flip", c->flip);
+    /* only when not the default, so that every other config's resolved form is unchanged */
+    if (c->resize != MR_RESIZE_MRCNN) cJSON_AddStringToObject(o, "resize", "torchvision");
     o = cJSON_AddObjectToObject(j, "backbone");
     cJSON_AddNumberToObject(o, "depth", s->backbone.depth);
     cJSON_AddNumberToObject(o, "width", s->backbone.width);

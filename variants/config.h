@@ -10,7 +10,9 @@
  *
  * Fields (defaults in brackets, the paper's FPN where it applies):
  *   name [file stem], seed [1], num_classes [0 = from the dataset]
- *   input      {min_size [800], max_size [1333], size_divisibility [the tap's], flip [true]}
+ *   input      {min_size [800], max_size [1333], size_divisibility [the tap's], flip [true],
+ *               resize ["mrcnn" | "torchvision": torchvision's GeneralizedRCNNTransform,
+ *               datasets/image.h's mr_resize_kind]}
  *   backbone   {depth [50], width [1], norm ["frozen_bn"|"gn"], gn_groups [32], freeze_at [2]}
  *   tap        ["fpn" | "c4" | "c5"]
  *   fpn        {channels [256]}
@@ -44,6 +46,7 @@
 
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "core/batch.h"
 #include "core/detector.h"
 #include "core/err.h"
 #include "core/train.h"
@@ -54,6 +57,7 @@ typedef struct mr_config {
     uint64_t seed;
     int num_classes;            /* 0: take it from the dataset */
     int min_size, max_size, size_div, flip;
+    mr_resize_kind resize;      /* input.resize */
     char tap[16], norm[16], roi[16], agg[8];
     mr_detector_spec spec;      /* tap, roi pointers from the registry */
     int roi_agg_given;
