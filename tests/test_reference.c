@@ -174,23 +174,26 @@ static void test_ref_mask_head(void **state)
     float *want = get(&r->ref, "mask.logits", &nl, ld);
     int R = (int)dims[0], K = (int)ld[1];
     assert_true(R > 0);
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_fpn((int)dims[1], K,
-                                                out_ch(&r->w, "roi_heads.mask_head.0.0.weight"));
-    assert_int_equal(mr_mask_head_check(&cfg, &e), MR_OK);
+    const mr_mask_head *fcn = mr_registry_mask_head("fcn", &e);
+    void *h = calloc(1, fcn->state_size);
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_knob_defaults(fcn, knobs);
+    mr_mask_head_io io = {(int)dims[1], 14, K, out_ch(&r->w, "roi_heads.mask_head.0.0.weight"), 0, knobs};
+    assert_int_equal(mr_mask_head_configure(fcn, h, &io, &e), MR_OK);
     mr_param_desc d[16];
-    int n = mr_mask_head_params(&cfg, "roi_heads.", d, 16);
-    float *p = calloc(mr_mask_head_numel(&cfg), sizeof(float));
+    int n = fcn->params(h, "roi_heads.", d, 16);
+    float *p = calloc(mr_mask_head_numel(fcn, h), sizeof(float));
     int rc = load_block(&r->w, d, n, p, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
-    mr_mask_head h;
-    mr_mask_head_bind(&h, &cfg, p, NULL);
+    fcn->bind(h, p, NULL);
     mr_arena a;
     mr_arena_init(&a, 1 << 20);
     mr_mask_head_acts st;
-    assert_int_equal(mr_mask_head_forward(&h, R, x, &a, &st, &e), MR_OK);
+    float *logits;
+    assert_int_equal(fcn->forward(h, R, x, &a, &st, &logits, &e), MR_OK);
     assert_int_equal(nl, (size_t)R * K * 28 * 28);
-    compare("mask logits", st.logits, want, nl, 1e-4);
+    compare("mask logits", logits, want, nl, 1e-4);
     /* inference probabilities: sigmoid of the detected class's channel */
     float *probs = get(&r->ref, "mask.probs", NULL, NULL);
     float *labels = get(&r->ref, "det.labels", NULL, NULL);
@@ -203,6 +206,7 @@ static void test_ref_mask_head(void **state)
     free(labels);
     mr_arena_free(&a);
     free(p);
+    free(h);
     free(x);
     free(want);
 }
@@ -436,6 +440,7 @@ static mr_detector_spec spec_from_config(const char *meta)
     mr_detector_spec s = mr_detector_spec_default(tap, rx, 1);
     s.backbone.norm = mr_registry_norm("frozen_bn", &e);
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
+    s.mask_head = mr_registry_mask_head("fcn", &e);
     int rc = mr_detector_spec_torchvision(&s, meta, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
@@ -766,19 +771,26 @@ static void test_ref_missing_tensor(void **state)
     NEED(&r->w, "roi_heads.mask_head.0.0.weight");
     int W = out_ch(&r->w, "roi_heads.mask_head.0.0.weight");
     int K = out_ch(&r->w, "roi_heads.mask_predictor.mask_fcn_logits.weight");
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_fpn(W, K, W);
+    const mr_mask_head *fcn = mr_registry_mask_head("fcn", &e);
+    void *h = calloc(1, fcn->state_size);
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_knob_defaults(fcn, knobs);
+    mr_mask_head_io io = {W, 14, K, W, 0, knobs};
+    assert_int_equal(mr_mask_head_configure(fcn, h, &io, &e), MR_OK);
     mr_param_desc d[16];
-    int n = mr_mask_head_params(&cfg, "roi_heads.", d, 16);
-    float *p = calloc(mr_mask_head_numel(&cfg), sizeof(float));
+    int n = fcn->params(h, "roi_heads.", d, 16);
+    float *p = calloc(mr_mask_head_numel(fcn, h), sizeof(float));
     /* the reference file holds no weights */
     assert_int_not_equal(load_block(&r->ref, d, n, p, &e), MR_OK);
     assert_non_null(strstr(e.msg, "roi_heads.mask_head.0.0.weight"));
     /* a wrong shape: a head of another width */
-    mr_mask_head_cfg c2 = mr_mask_head_cfg_fpn(W, K, W / 2);
-    n = mr_mask_head_params(&c2, "roi_heads.", d, 16);
+    io.width = W / 2;
+    assert_int_equal(mr_mask_head_configure(fcn, h, &io, &e), MR_OK);
+    n = fcn->params(h, "roi_heads.", d, 16);
     assert_int_not_equal(load_block(&r->w, d, n, p, &e), MR_OK);
     assert_non_null(strstr(e.msg, "roi_heads.mask_head.0.0.weight"));
     free(p);
+    free(h);
 }
 
 /* mrcnn convert: usage errors, a missing file, a file that is not a .pth */

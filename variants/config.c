@@ -71,11 +71,14 @@ static int load_merged(const char *path, int depth, base_chain *ch, cJSON **out,
     const char *base = NULL;
     if ((rc = mr_json_get_string(j, "base", 0, NULL, &base, path, e))) { cJSON_Delete(j); return rc; }
     if (!base) { *out = j; return MR_OK; }
-    char dir[4096], bpath[8192];
+    char dir[4096], bpath[4096];
     snprintf(dir, sizeof dir, "%s", path);
     const char *d = dirname(dir);
-    if (base[0] == '/') snprintf(bpath, sizeof bpath, "%s", base);
-    else snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    int bn = base[0] == '/' ? snprintf(bpath, sizeof bpath, "%s", base) : snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    if (bn < 0 || (size_t)bn >= sizeof bpath) {
+        cJSON_Delete(j);
+        return mr_errf(e, MR_EUSER, "%s: field base: the path of '%s' is longer than %zu characters", path, base, sizeof bpath - 1);
+    }
     cJSON *b = NULL;
     rc = load_merged(bpath, depth + 1, ch, &b, e);
     if (rc) {
@@ -343,9 +346,21 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     /* heads */
     CK(mr_json_get_object(j, "heads", 0, &o, label, e));
     mr_json_ctx(ctx, sizeof ctx, label, "heads");
-    static const char *const hk[] = {"mask", "mask_head", "mask_loss", "mask_width", "mask_mlp_layers",
-                                     "keypoints", "kp_width", "kp_convs", "mask_loss_weight"};
-    CK(mr_json_check_keys(o, hk, 9, ctx, e));
+    /* the shared fields, then each registered mask head's own knobs */
+    static const char *const hk_shared[] = {"mask", "mask_head", "mask_loss", "mask_width",
+                                            "keypoints", "kp_width", "kp_convs", "mask_loss_weight"};
+    enum { NSHARED = sizeof hk_shared / sizeof hk_shared[0], NHK = NSHARED + 16 * MR_MASK_MAX_KNOBS };
+    const char *hk[NHK];
+    int nhk = 0;
+    for (int i = 0; i < NSHARED; i++) hk[nhk++] = hk_shared[i];
+    size_t nreg;
+    const mr_variant *reg = mr_registry_entries(&nreg);
+    for (size_t r = 0; r < nreg; r++) {
+        if (reg[r].kind != MR_VK_MASK_HEAD) continue;
+        const struct mr_mask_head *h = reg[r].impl;
+        for (int k = 0; k < h->nknobs && nhk < NHK; k++) hk[nhk++] = h->knobs[k].name;
+    }
+    CK(mr_json_check_keys(o, hk, nhk, ctx, e));
     CK(mr_json_get_bool(o, "mask", 0, 0, &c->mask_on, ctx, e));
     CK(get_name(o, "mask_head", "fcn", c->mask_head, sizeof c->mask_head, ctx, e));
     const struct mr_mask_head *mhp = lookup(MR_VK_MASK_HEAD, c->mask_head, label, "heads.mask_head", e);
@@ -355,14 +370,26 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     if (!mlp) return MR_EUSER;
     CK(mr_json_get_int_range(o, "mask_width", 0, 256, 1, 4096, &c->mask_width, ctx, e));
     s->mask_on = c->mask_on;
-    s->mask = mhp->cfg;
-    if (s->mask.kind == MR_MASK_HEAD_FCN) s->mask.conv_ch = s->mask.deconv_ch = c->mask_width;
-    else s->mask.fc_dim = 4 * c->mask_width;
-    CK(mr_json_get_int_range(o, "mask_mlp_layers", 0, 2, 1, MR_MASK_MAX_FC, &c->mask_mlp_layers, ctx, e));
-    if (s->mask.kind == MR_MASK_HEAD_MLP) s->mask.nfc = c->mask_mlp_layers;
-    else if (cJSON_GetObjectItemCaseSensitive(o, "mask_mlp_layers"))
-        return mr_errf(e, MR_EUSER, "%s: field heads.mask_mlp_layers: applies to mask_head \"mlp\" only, "
-                       "this config's mask_head is \"%s\" (remove the field)", label, c->mask_head);
+    s->mask_head = mhp;
+    s->mask_width = c->mask_width;
+    /* the chosen head's knobs; another head's knob is an error naming it */
+    mr_mask_head_knob_defaults(mhp, s->mask_knobs);
+    for (int k = 0; k < mhp->nknobs; k++) {
+        const mr_mask_knob *kb = &mhp->knobs[k];
+        CK(mr_json_get_int_range(o, kb->name, 0, kb->def, kb->lo, kb->hi, &s->mask_knobs[k], ctx, e));
+    }
+    for (int i = NSHARED; i < nhk; i++) {
+        if (mr_mask_head_knob_index(mhp, hk[i]) >= 0 || !cJSON_GetObjectItemCaseSensitive(o, hk[i])) continue;
+        char owners[256] = "";
+        size_t used = 0;
+        for (size_t r = 0; r < nreg; r++) {
+            if (reg[r].kind != MR_VK_MASK_HEAD || mr_mask_head_knob_index(reg[r].impl, hk[i]) < 0) continue;
+            int w = snprintf(owners + used, sizeof owners - used, "%s\"%s\"", used ? ", " : "", reg[r].name);
+            if (w > 0 && (size_t)w < sizeof owners - used) used += (size_t)w;
+        }
+        return mr_errf(e, MR_EUSER, "%s: field heads.%s: applies to mask_head %s only, "
+                       "this config's mask_head is \"%s\" (remove the field)", label, hk[i], owners, c->mask_head);
+    }
     s->mask_loss = mlp;
     s->mask_pooled = 14;
     CK(mr_json_get_double_range(o, "mask_loss_weight", 0, 1.0, 1e-6, 1e3, &c->mask_loss_weight, ctx, e));
@@ -485,9 +512,13 @@ cJSON *mr_config_to_json(const mr_config *c)
     cJSON_AddStringToObject(o, "mask_head", c->mask_head);
     cJSON_AddStringToObject(o, "mask_loss", c->mask_loss);
     cJSON_AddNumberToObject(o, "mask_width", c->mask_width);
-    /* only for the mlp head, so that the resolved form (and the regression
-     * set's fingerprint over it) of every other config is unchanged */
-    if (s->mask.kind == MR_MASK_HEAD_MLP) cJSON_AddNumberToObject(o, "mask_mlp_layers", c->mask_mlp_layers);
+    /* the head's knobs: those it always records (mlp's mask_mlp_layers) and
+     * any other not at its default, so that the resolved form (and the
+     * regression set's fingerprint over it) of existing configs is unchanged */
+    for (int k = 0; k < s->mask_head->nknobs; k++) {
+        const mr_mask_knob *kb = &s->mask_head->knobs[k];
+        if (kb->always || s->mask_knobs[k] != kb->def) cJSON_AddNumberToObject(o, kb->name, s->mask_knobs[k]);
+    }
     /* likewise only when not the default 1 */
     if (c->mask_loss_weight != 1.0) cJSON_AddNumberToObject(o, "mask_loss_weight", c->mask_loss_weight);
     cJSON_AddBoolToObject(o, "keypoints", c->kp_on);
@@ -528,11 +559,12 @@ void mr_config_fingerprint(const mr_config *c, char *buf, size_t n)
              p->rpn.sizes_per_level, p->rpn.nratios, p->roi_params.pooled_h, p->box.fc_dim,
              p->box.num_classes, c->mask_on, c->mask_head, c->mask_width, c->kp_on, c->kp_width,
              c->kp_convs, p->kp.num_kp);
-    /* the mlp head's depth is appended only when it is not the original 2,
-     * so checkpoints written before the field existed still resume */
-    if (p->mask.kind == MR_MASK_HEAD_MLP && c->mask_mlp_layers != 2) {
+    /* a mask head knob is appended only when not at its default (mlp's
+     * depth: " fc3"), so checkpoints written before it existed still resume */
+    for (int k = 0; p->mask_head && k < p->mask_head->nknobs; k++) {
+        const mr_mask_knob *kb = &p->mask_head->knobs[k];
         size_t l = strlen(s);
-        snprintf(s + l, sizeof s - l, " fc%d", c->mask_mlp_layers);
+        if (p->mask_knobs[k] != kb->def) snprintf(s + l, sizeof s - l, " %s%d", kb->fp, p->mask_knobs[k]);
     }
     uint64_t h = 1469598103934665603ull;
     for (const char *q = s; *q; q++) { h ^= (unsigned char)*q; h *= 1099511628211ull; }
