@@ -8,7 +8,8 @@
  * DC5), FPN levels on C2..C5, the RPN head on every RPN map (P6 = C5's FPN
  * map subsampled by 2), the box head on the RPN's post-NMS test proposals
  * (on C4 taps res5 runs on them too, at the pooled size), the mask and
- * keypoint heads on the detections.
+ * keypoint heads on the detections (a mask head's tower at its input side,
+ * its predictor's convs at its output side, core/mask_head.h).
  */
 #include "harness/flops.h"
 
@@ -158,10 +159,12 @@ int mr_flops_count(const mr_config *c, int H, int W, int rois, int dets, mr_flop
         } else if (st == ST_RPN) {
             for (int l = 0; l < nr; l++) px += (double)rh[l] * rw[l];
         } else if (st == ST_MASK) {
-            int in = det->s.mask.in_size;
-            /* convs keep the size; the deconv reads in x in, the 1x1 logits run at 2 in */
-            px = deconv ? (double)in * in : strstr(p->name, "mask_fcn_logits") ? 4.0 * in * in : (double)in * in;
-            px *= dets;
+            /* the tower (mask_head.*) runs at the RoI feature side, a
+             * deconv reads it, the predictor's convs (after the upsampling:
+             * logits, fcn_resize's conv5_up) run at the output side */
+            int in = det->mask_io.in_size, o = det->mask_out;
+            int pred = starts(p->name, "roi_heads.mask_predictor.");
+            px = (double)dets * (deconv || !pred ? (double)in * in : (double)o * o);
         } else if (st == ST_KP) {
             int in = det->s.kp.in_size;
             px = (double)in * in * dets;
