@@ -44,7 +44,8 @@ int cli_double_arg(const char *cmd, const char *opt, const char *text, double lo
     X(regress,  "compare the current commit against a results baseline") \
     X(compare,  "compare two runs metric by metric") \
     X(store,    "check (and repair) the results store") \
-    X(convert,  "convert checkpoints (torchvision state_dict) to safetensors")
+    X(convert,  "convert checkpoints (torchvision state_dict) to safetensors") \
+    X(flops,    "parameters and multiply-adds per stage of a config's detector")
 
 #define MR_DECLARE_CMD(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
 MR_COMMANDS(MR_DECLARE_CMD)

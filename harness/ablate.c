@@ -141,6 +141,42 @@ static int row_config(const char *configs_dir, const char *table, const char *ro
     return rc;
 }
 
+/* the row's config with the preset's overlay (configs_dir/preset_P.json, when present) */
+static int row_config_preset(const char *configs_dir, const char *table, const char *row, const char *preset,
+                             cJSON **out, mr_err *e)
+{
+    cJSON *cfg = NULL;
+    int rc = row_config(configs_dir, table, row, &cfg, e);
+    if (rc) return rc;
+    char ov[4200];
+    snprintf(ov, sizeof ov, "%s/preset_%s.json", configs_dir, preset ? preset : "bench");
+    if (mr_file_exists(ov)) {
+        cJSON *over = NULL;
+        if ((rc = mr_json_load(ov, &over, e))) { cJSON_Delete(cfg); return rc; }
+        cJSON_DeleteItemFromObjectCaseSensitive(over, "comment");
+        cJSON *m = mr_config_merge(cfg, over);
+        cJSON_Delete(over);
+        cJSON_Delete(cfg);
+        cfg = m;
+        if (!cfg) return mr_errf(e, MR_ENOMEM, "%s: out of memory", ov);
+    }
+    *out = cfg;
+    return MR_OK;
+}
+
+int mr_ablate_row_config(const char *configs_dir, const char *table, const char *row, const char *preset,
+                         mr_config *out, mr_err *e)
+{
+    cJSON *cfg = NULL;
+    int rc = row_config_preset(configs_dir, table, row, preset, &cfg, e);
+    if (rc) return rc;
+    char label[4200];
+    snprintf(label, sizeof label, "%s/%s/%s.json (preset %s)", configs_dir, table, row, preset ? preset : "bench");
+    rc = mr_config_parse(out, cfg, label, e);
+    cJSON_Delete(cfg);
+    return rc;
+}
+
 static int write_json(const char *path, const cJSON *j, mr_err *e)
 {
     char *t = cJSON_Print(j);
@@ -170,18 +206,7 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
     int rc = mr_mkdir_p(j->run_dir, e);
     if (rc) return rc;
     cJSON *cfg = NULL;
-    if ((rc = row_config(o->configs_dir, td->id, td->rows[r].name, &cfg, e))) return rc;
-    char ov[4200];
-    snprintf(ov, sizeof ov, "%s/preset_%s.json", o->configs_dir, o->preset);
-    if (mr_file_exists(ov)) {
-        cJSON *over = NULL;
-        if ((rc = mr_json_load(ov, &over, e))) { cJSON_Delete(cfg); return rc; }
-        cJSON_DeleteItemFromObjectCaseSensitive(over, "comment");
-        cJSON *m = mr_config_merge(cfg, over);
-        cJSON_Delete(over);
-        cJSON_Delete(cfg);
-        cfg = m;
-    }
+    if ((rc = row_config_preset(o->configs_dir, td->id, td->rows[r].name, o->preset, &cfg, e))) return rc;
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "seed");
     cJSON_AddNumberToObject(cfg, "seed", (double)seed);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "name");

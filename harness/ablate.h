@@ -28,7 +28,7 @@
  * defines: mr_ablate_table_def, mr_ablate_row_def, mr_ablate_find,
  *          mr_ablate_names, mr_ablate_job, mr_ablate_opts, mr_ablate_run,
  *          mr_ablate_collect, mr_ablate_select, mr_ablate_value, mr_ablate_plan,
- *          mr_ablate_tabulate, mr_ablate_run_done
+ *          mr_ablate_tabulate, mr_ablate_run_done, mr_ablate_row_config
  */
 #ifndef MR_ABLATE_H
 #define MR_ABLATE_H
@@ -37,6 +37,7 @@
 #include <cjson/cJSON.h>
 #include "core/err.h"
 #include "report/table.h"
+#include "variants/config.h"
 
 typedef struct mr_ablate_row_def {
     const char *name;    /* config file stem */
@@ -51,6 +52,13 @@ typedef struct mr_ablate_table_def {
     mr_table_col cols[MR_TABLE_MAX_COLS];
     mr_ablate_row_def rows[8];
 } mr_ablate_table_def;
+
+/* The resolved config of row `row` of table `table` as a sweep with preset
+ * (NULL: bench) trains it: CONFIGS_DIR/TABLE/ROW.json with the preset's
+ * overlay CONFIGS_DIR/preset_P.json when there is one (the seed and name
+ * aside). */
+int mr_ablate_row_config(const char *configs_dir, const char *table, const char *row, const char *preset,
+                         mr_config *out, mr_err *e);
 
 /* The table named id ("2a".."2e", "5", "6"); NULL when unknown. */
 const mr_ablate_table_def *mr_ablate_find(const char *id);
