@@ -13,7 +13,8 @@
 #   scripts/finetune.sh [WORK] [OUT]     WORK default runs/finetune, OUT results/finetune
 # Environment: MRCNN (default ./mrcnn), COCO (default ../shared/coco: its
 # images/ and gt/instances_mini.json), PRE_ITERS (pretraining iterations,
-# default 600; the config says 2000).
+# default 600; the config says 2000), FT_ITERS (fine-tuning budgets, default
+# "200 600"), JOBS (2: the random-init runs beside the pretraining).
 set -eu
 M=${MRCNN:-./mrcnn}
 W=${1:-runs/finetune}
@@ -67,39 +68,70 @@ run() {
 # JOBS=2: the runs that do not need the pretrained weights beside it
 JOBS=${JOBS:-1}
 cfg_of() { if [ "$1" = coco ]; then echo "$CFG/finetune/coco_mini.json"; else echo "$CFG/finetune/syn4.json"; fi; }
+FT_ITERS=${FT_ITERS:-200 600}
+randoms() {
+    for it in $FT_ITERS; do
+        for set in syn4 coco; do run "$W/${set}_random_$it" --config "$(cfg_of $set)" --data "$W/$set" --iters "$it"; done
+    done
+}
 if [ "$JOBS" -gt 1 ]; then
-    (for set in syn4 coco; do run "$W/${set}_random" --config "$(cfg_of $set)" --data "$W/$set"; done) &
+    randoms &
     bg=$!
 fi
 run "$W/pretrain" --config "$CFG/bench_fpn.json" --data "$W/bench" --iters "${PRE_ITERS:-600}"
-for set in syn4 coco; do
-    run "$W/${set}_pretrained" --config "$(cfg_of $set)" --data "$W/$set" --init "$W/pretrain/model_final.safetensors"
-    [ "$JOBS" -gt 1 ] || run "$W/${set}_random" --config "$(cfg_of $set)" --data "$W/$set"
+for it in $FT_ITERS; do
+    for set in syn4 coco; do
+        run "$W/${set}_pretrained_$it" --config "$(cfg_of $set)" --data "$W/$set" --iters "$it" \
+            --init "$W/pretrain/model_final.safetensors"
+    done
 done
-[ "$JOBS" -gt 1 ] && wait $bg
+if [ "$JOBS" -gt 1 ]; then wait $bg; else randoms; fi
 
-/usr/bin/python3 - "$W" "$OUT" <<'EOF'
+# the COCO runs also on their 59 training images (how far each got in
+# fitting them: the 20 held-out images say little at this size)
+mkdir -p "$W/coco_fit"
+ln -sfn ../coco/train.json "$W/coco_fit/val.json"
+ln -sfn ../coco/train.json "$W/coco_fit/train.json"
+ln -sfn "$(cd "$W/coco" && pwd -P)/images" "$W/coco_fit/images" 2>/dev/null || true
+for it in $FT_ITERS; do
+    for a in random pretrained; do
+        r="$W/coco_${a}_$it"
+        [ -f "$r/fit_metrics.json" ] && continue
+        "$M" infer --config "$r/config.json" --weights "$r/model_final.safetensors" --data "$W/coco_fit" \
+            --out "$r/results_fit.json" 2>/dev/null
+        "$M" eval --gt "$W/coco/train.json" --dt "$r/results_fit.json" --iou bbox --json "$r/fit_metrics.json" >/dev/null
+    done
+done
+
+/usr/bin/python3 - "$W" "$OUT" $FT_ITERS <<'EOF'
 import json, os, sys
-w, out = sys.argv[1], sys.argv[2]
+w, out, its = sys.argv[1], sys.argv[2], sys.argv[3:]
 rows = []
-for name in ("pretrain", "syn4_random", "syn4_pretrained", "coco_random", "coco_pretrained"):
+names = ["pretrain"] + [f"{s}_{a}_{i}" for s in ("syn4", "coco") for i in its for a in ("random", "pretrained")]
+for name in names:
     d = f"{w}/{name}"
     m = json.load(open(f"{d}/metrics.json"))
     c = json.load(open(f"{d}/config.json"))
     cpu = f"{d}.cpu_seconds"
     init = json.load(open(f"{d}/init.json")) if os.path.exists(f"{d}/init.json") else None
     b = m["bbox"]["metrics"]
+    fit = None
+    if os.path.exists(f"{d}/fit_metrics.json"):
+        fm = json.load(open(f"{d}/fit_metrics.json"))
+        fit = (fm.get("bbox") or fm)["metrics"]["AP"] if "metrics" in (fm.get("bbox") or fm) else None
     rows.append({"run": name, "iters": c["schedule"]["iters"], "box_AP": b["AP"], "box_AP50": b["AP50"],
+                 "train_images_box_AP": fit,
                  "box_AP75": b["AP75"], "cpu_seconds": float(open(cpu).read()) if os.path.exists(cpu) else None,
                  "init": None if not init else {k: init[k] for k in ("loaded_count", "missing_count",
                          "unexpected_count", "shape_mismatch_count")}})
 tmp = f"{out}/finetune.json.tmp"
 json.dump({"runs": rows}, open(tmp, "w"), indent=1)
 os.replace(tmp, f"{out}/finetune.json")
-print("| run | iterations | box AP | AP50 | AP75 | CPU s | init: loaded / missing / shape mismatch |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+print("| run | iterations | box AP | AP50 | AP75 | box AP on its training images | CPU s | init: loaded / missing / shape mismatch |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 for r in rows:
     i = r["init"]
-    print(f"| {r['run']} | {r['iters']} | {100*r['box_AP']:.1f} | {100*r['box_AP50']:.1f} | {100*r['box_AP75']:.1f} | "
+    fit = "" if r["train_images_box_AP"] is None else f"{100*r['train_images_box_AP']:.1f}"
+    print(f"| {r['run']} | {r['iters']} | {100*r['box_AP']:.1f} | {100*r['box_AP50']:.1f} | {100*r['box_AP75']:.1f} | {fit} | "
           f"{r['cpu_seconds'] or 0:.0f} | {'%d / %d / %d' % (i['loaded_count'], i['missing_count'], i['shape_mismatch_count']) if i else 'random'} |")
 EOF
