@@ -99,14 +99,14 @@ typedef struct mr_coco_ann {
     mr_coco_seg seg;
     /* which keys the record had (has_* flags) */
     uint8_t has_bbox, has_area, has_iscrowd, has_ignore, has_num_keypoints, has_score;
+    /* for RLE segmentations: the mask's box (rleToBbox), computed on load */
+    uint8_t has_mask_bbox;
+    uint8_t seg_skipped;         /* loaded with MR_COCO_SKIP_SEGM: not read */
     /* results: area and bbox as loadRes set them (see mr_coco_load_results);
      * segm_area is the mask area whenever a segmentation is present (the
      * corrected area `--strict` uses), else area. */
     double segm_area;
-    /* for RLE segmentations: the mask's box (rleToBbox), computed on load */
-    uint8_t has_mask_bbox;
     double mask_bbox[4];
-    uint8_t seg_skipped;         /* loaded with MR_COCO_SKIP_SEGM: not read */
 } mr_coco_ann;
 
 typedef struct mr_coco {

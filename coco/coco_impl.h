@@ -23,6 +23,7 @@ typedef struct coco_impl {
     arena_blk *blk;
     idmap imgs, cats;
     size_t cap_images, cap_cats, cap_anns;
+    size_t arena_hint;   /* the input's size, when known: sizes the arena's first block */
     int borrowed;   /* results: images/cats arrays borrowed from gt */
     const char *kept; size_t kept_len; int kept_map;   /* input kept for lazy RLE strings */
 } coco_impl;

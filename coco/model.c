@@ -23,8 +23,11 @@ void *coco_arena_alloc(coco_impl *im, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
     if (!im->blk || im->blk->used + n > im->blk->cap) {
-        /* blocks grow with the data: 1 MB, then 8 MB huge-page blocks */
-        size_t base = im->blk ? ((size_t)8 << 20) - sizeof(arena_blk) : ((size_t)1 << 20);
+        /* blocks grow with the data: under 1 MB (4 KB pages, touched as
+         * used: small files stay small), then 8 MB huge-page blocks; from
+         * an input of 4 MB on, 8 MB blocks from the start */
+        size_t big = ((size_t)8 << 20) - sizeof(arena_blk);
+        size_t base = im->blk || im->arena_hint >= ((size_t)4 << 20) ? big : ((size_t)1 << 20) - sizeof(arena_blk) - 64;
         size_t cap = n > base ? n : base;
         arena_blk *b = mr_big_alloc(sizeof *b + cap);
         if (!b) return NULL;
@@ -112,7 +115,7 @@ void mr_coco_free(mr_coco *c)
         free(im);
     }
     free(c->anns);
-    free(c->img_off); free(c->img_anns); free(c->cat_off); free(c->cat_anns);
+    free(c->img_off);   /* the block of all four lists (coco_build_lists) */
     free(c->path);
     mr_coco_init(c);
 }
@@ -159,13 +162,18 @@ static int32_t visible(const mr_coco_ann *a)
  * file order) */
 int coco_build_lists(mr_coco *c, mr_err *e)
 {
-    free(c->img_off); free(c->img_anns); free(c->cat_off); free(c->cat_anns);
-    c->img_off = calloc(c->num_images + 1, sizeof(size_t));
-    c->cat_off = calloc(c->num_cats + 1, sizeof(size_t));
-    c->img_anns = malloc((c->num_anns + 1) * sizeof(size_t));
-    c->cat_anns = malloc((c->num_anns + 1) * sizeof(size_t));
-    if (!c->img_off || !c->cat_off || !c->img_anns || !c->cat_anns)
-        return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path);
+    /* the four lists in one block (img_off its start: what is freed) */
+    free(c->img_off);
+    c->img_off = c->img_anns = c->cat_off = c->cat_anns = NULL;
+    size_t n = (c->num_images + 1) + (c->num_cats + 1) + 2 * (c->num_anns + 1);
+    size_t *blk = mr_big_alloc(n * sizeof(size_t));
+    if (!blk) return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path);
+    c->img_off = blk;
+    c->cat_off = c->img_off + c->num_images + 1;
+    c->img_anns = c->cat_off + c->num_cats + 1;
+    c->cat_anns = c->img_anns + c->num_anns + 1;
+    memset(c->img_off, 0, (c->num_images + 1) * sizeof(size_t));
+    memset(c->cat_off, 0, (c->num_cats + 1) * sizeof(size_t));
     for (size_t i = 0; i < c->num_anns; i++) {
         c->img_off[c->anns[i].image_index + 1]++;
         c->cat_off[c->anns[i].category_index + 1]++;

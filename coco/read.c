@@ -33,6 +33,7 @@ typedef struct reader {
     uint32_t *cnt_tmp; size_t cap_cnt_tmp;  /* scratch for RLE counts */
     int lazy_rle;    /* keep compressed strings undecoded (results files) */
     int keep_buf;    /* the input buffer outlives the dataset (a kept mapping) */
+    int buf_used;    /* a string of the dataset points into that buffer */
     int skip_segm;   /* MR_COCO_SKIP_SEGM: segmentations parsed only if needed */
 } reader;
 
@@ -216,6 +217,35 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
     seg->kind = MR_SEG_RLE;
     seg->rle.h = (uint32_t)hw[0];
     seg->rle.w = (uint32_t)hw[1];
+    if (str && r->lazy_rle) {
+        /* check and measure in one pass, keep only the string */
+        mr_err e2;
+        uint64_t total, area;
+        if (mr_rle_string_stats(str, slen, seg->rle.h, &total, &area, a->mask_bbox, &e2)) {
+            FAIL(r, "field 'segmentation.counts': %s", e2.msg);
+            goto fail;
+        }
+        if (total != (uint64_t)seg->rle.h * seg->rle.w) {
+            FAIL(r, "field 'segmentation.counts': RLE counts sum to %llu, expected h*w = %u*%u = %llu",
+                 (unsigned long long)total, seg->rle.h, seg->rle.w, (unsigned long long)seg->rle.h * seg->rle.w);
+            goto fail;
+        }
+        seg->rle_compressed = 1;
+        a->segm_area = (double)area;
+        a->has_mask_bbox = 1;
+        if (sesc || !r->keep_buf) {
+            char *k2 = coco_arena_strdup(r->im, str, slen);
+            if (!k2) { FAIL(r, "out of memory"); goto fail; }
+            if (sesc) free((void *)str);
+            str = k2;
+        }
+        else r->buf_used = 1;
+        seg->rle_str = str;
+        seg->rle_str_len = slen;
+        seg->rle.cnts = NULL;
+        seg->rle.m = 0;
+        return 0;
+    }
     if (str) {
         mr_err e2;
         if (coco_grow((void **)&r->cnt_tmp, &r->cap_cnt_tmp, slen + 1, sizeof(uint32_t))) { FAIL(r, "out of memory"); goto fail; }
@@ -224,25 +254,6 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
             goto fail;
         }
         seg->rle_compressed = 1;
-        if (r->lazy_rle) {
-            /* check and measure now, keep only the string */
-            mr_rle tmp = {seg->rle.h, seg->rle.w, ncnt, r->cnt_tmp};
-            if (mr_rle_check(&tmp, &e2)) { FAIL(r, "field 'segmentation.counts': %s", e2.msg); goto fail; }
-            a->segm_area = (double)mr_rle_area(&tmp);
-            mr_rle_bbox(&tmp, a->mask_bbox);
-            a->has_mask_bbox = 1;
-            if (sesc || !r->keep_buf) {
-                char *k2 = coco_arena_strdup(r->im, str, slen);
-                if (!k2) { FAIL(r, "out of memory"); goto fail; }
-                if (sesc) free((void *)str);
-                str = k2;
-            }
-            seg->rle_str = str;
-            seg->rle_str_len = slen;
-            seg->rle.cnts = NULL;
-            seg->rle.m = 0;
-            return 0;
-        }
         cnts = coco_arena_alloc(r->im, ncnt * sizeof(uint32_t) + 4);
         if (!cnts) { FAIL(r, "out of memory"); goto fail; }
         if (ncnt) memcpy(cnts, r->cnt_tmp, ncnt * sizeof(uint32_t));
@@ -462,6 +473,7 @@ static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const
     r->c = c;
     r->im = coco_impl_of(c);
     if (!r->im) return mr_errf(e, MR_ENOMEM, "%s: out of memory", name);
+    r->im->arena_hint = len;
     free(c->path);
     c->path = strdup(name);
     /* no record is shorter than 32 bytes: reserve that many (address space
@@ -680,7 +692,7 @@ out:
 }
 
 static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
-                         const char *name, int keep_buf, mr_err *e)
+                         const char *name, int keep_buf, int *buf_used, mr_err *e)
 {
     mr_coco_free(res);
     reader R, *r = &R;
@@ -715,13 +727,14 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
 out:
     free(r->nums);
     free(r->cnt_tmp);
+    if (buf_used) *buf_used = r->buf_used;
     return rc ? coco_fail_free(res, rc, e) : MR_OK;
 }
 
 int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
                           const char *name, mr_err *e)
 {
-    return parse_results(res, gt, json, len, name, 0, e);
+    return parse_results(res, gt, json, len, name, 0, NULL, e);
 }
 
 /* read a results file's records without a ground truth (thread body) */
@@ -733,8 +746,10 @@ static int load_results_raw(mr_coco *res, const char *path, mr_err *e)
     mr_coco_init(res);
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
-    rc = parse_results(res, NULL, buf, len, path, 1, e);
-    if (rc) { coco_unmap_file(buf, len, map); return rc; }
+    int used = 0;
+    rc = parse_results(res, NULL, buf, len, path, 1, &used, e);
+    if (rc || !used) { coco_unmap_file(buf, len, map); return rc; }
+    /* compressed RLE strings point into the input: keep it */
     coco_impl *im = res->impl;
     im->kept = buf; im->kept_len = len; im->kept_map = map;
     return MR_OK;
@@ -773,8 +788,9 @@ int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_e
     mr_coco_init(res);
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
-    rc = parse_results(res, gt, buf, len, path, 1, e);
-    if (rc) { coco_unmap_file(buf, len, map); return rc; }
+    int used = 0;
+    rc = parse_results(res, gt, buf, len, path, 1, &used, e);
+    if (rc || !used) { coco_unmap_file(buf, len, map); return rc; }
     /* compressed RLE strings point into the input: keep it */
     coco_impl *im = res->impl;
     im->kept = buf; im->kept_len = len; im->kept_map = map;

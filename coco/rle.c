@@ -250,6 +250,93 @@ static int sort_u32(uint32_t *a, size_t n)
     return 0;
 }
 
+/* sort n boundary points a = x*h + y (x = col[i]) ascending: by column with a counting
+ * sort when the columns are few for the points (a polygon's outline
+ * crosses each column a few times), then within each column (insertion);
+ * else sort_u32 */
+static int sort_points(uint32_t *a, const uint32_t *col, size_t n)
+{
+    if (n < 2) return 0;
+    uint32_t xmin = UINT32_MAX, xmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = col[i];
+        if (x < xmin) xmin = x;
+        if (x > xmax) xmax = x;
+    }
+    size_t nb = (size_t)(xmax - xmin) + 1;
+    if (nb > 4 * n + 64) return sort_u32(a, n);
+    uint32_t cbuf[1024], tbuf[1024];
+    uint32_t *cnt = nb + 1 <= 1024 ? cbuf : malloc((nb + 1) * sizeof *cnt);
+    uint32_t *tmp = n <= 1024 ? tbuf : malloc(n * sizeof *tmp);
+    if (!cnt || !tmp) {
+        if (cnt != cbuf) free(cnt);
+        if (tmp != tbuf) free(tmp);
+        return -1;
+    }
+    memset(cnt, 0, (nb + 1) * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) cnt[col[i] - xmin + 1]++;
+    for (size_t b = 0; b < nb; b++) cnt[b + 1] += cnt[b];
+    for (size_t i = 0; i < n; i++) tmp[cnt[col[i] - xmin]++] = a[i];
+    /* cnt[b] is now the end of column b */
+    size_t s0 = 0;
+    for (size_t b = 0; b < nb; b++) {
+        size_t e0 = cnt[b];
+        for (size_t i = s0 + 1; i < e0; i++) {
+            uint32_t v = tmp[i];
+            size_t j = i;
+            while (j > s0 && tmp[j - 1] > v) { tmp[j] = tmp[j - 1]; j--; }
+            tmp[j] = v;
+        }
+        s0 = e0;
+    }
+    memcpy(a, tmp, n * sizeof *a);
+    if (cnt != cbuf) free(cnt);
+    if (tmp != tbuf) free(tmp);
+    return 0;
+}
+
+/* one y-boundary point of rleFrPoly: the pair of consecutive outline points
+ * (u0, v0), (u1, v1) at 5x resolution gives a point where u changes and
+ * the downsampled x is a pixel column */
+static inline void boundary_pair(int u0, int v0, int u1, int v1, uint32_t h, uint32_t w,
+                                 uint32_t *a, uint32_t *col, size_t *na)
+{
+    if (u1 == u0) return;
+    int xu = u1 < u0 ? u1 : u1 - 1;
+    /* rleFrPoly: xd = (xu + .5) / 5 - .5 is kept when it is an integer in
+     * [0, w - 1]. It is one exactly when xu = 2 mod 5 (otherwise it is at
+     * least .2 from one), and then it is (xu - 2) / 5 exactly (5q + 2.5
+     * and q + .5 are exact doubles) */
+    if ((xu - 2) % 5 != 0) return;
+    int64_t q = (xu - 2) / 5;
+    if (q < 0 || (uint64_t)q > (uint64_t)((size_t)w - 1)) return;
+    /* yd = ceil(clamp((v + .5) / 5 - .5, 0, h)) for v the lower of the two:
+     * the value is (v - 2) / 5, exact when it is an integer and at least
+     * .2 from one otherwise, so its ceiling is the integer ceiling */
+    int v = v1 < v0 ? v1 : v0, n = v - 2;
+    int64_t yc = n >= 0 ? (n + 4) / 5 : n / 5;
+    if (yc < 0) yc = 0; else if (yc > (int64_t)h) yc = h;
+    col[*na] = (uint32_t)q;
+    a[(*na)++] = (uint32_t)((int)q * (int)h + (int)yc);
+}
+
+/* an estimate of t clamped to [lo, hi] */
+static inline int step_to(int lo, int hi, double t)
+{
+    if (!(t > lo)) return lo;
+    if (!(t < hi)) return hi;
+    return (int)t;
+}
+
+/* rleFrPoly traces the outline at 5x resolution point by point, then keeps
+ * the pairs of consecutive points where the column changes onto a pixel
+ * column (1 in 5). The same points here without storing the outline: on a
+ * segment that advances one column per step (dx >= dy) the pairs are
+ * visited 5 columns at a time, and only their rows computed; steep
+ * segments are walked point by point; the pair across two segments is
+ * tested as any other. Each point is computed by rleFrPoly's own
+ * expression, so the boundary points (a set: they are sorted next) are
+ * the same. */
 int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w, mr_err *e)
 {
     if (k == 0) {
@@ -261,9 +348,10 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
         if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
             return mr_errf(e, MR_EUSER, "polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
                            j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
-    int *x = malloc(sizeof(int) * (k + 1)), *y = malloc(sizeof(int) * (k + 1));
-    int *u = NULL, *v = NULL;
-    uint32_t *a = NULL, *b = NULL;
+    int xs_[256], ys_[256];
+    int *x = k + 1 <= 256 ? xs_ : malloc(sizeof(int) * (k + 1));
+    int *y = k + 1 <= 256 ? ys_ : malloc(sizeof(int) * (k + 1));
+    uint32_t abuf[2048], cbuf[2048], *a = NULL, *b = NULL, *col = NULL;
     if (!x || !y) goto oom;
     for (size_t j = 0; j < k; j++) x[j] = (int)(scale * xy[j * 2 + 0] + .5);
     x[k] = x[0];
@@ -273,63 +361,94 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
     for (size_t j = 0; j < k; j++)
         m += umax32((uint32_t)abs(x[j] - x[j + 1]), (uint32_t)abs(y[j] - y[j + 1])) + 1;
     if (m > MR_POLY_MAX_TRACE) {
-        free(x); free(y);
+        if (x != xs_) free(x);
+        if (y != ys_) free(y);
         return mr_errf(e, MR_EUSER, "polygon of %zu points: its outline is %zu points at 5x resolution, more than "
                        "the %zu allowed", k, m, MR_POLY_MAX_TRACE);
     }
-    u = malloc(sizeof(int) * (m ? m : 1));
-    v = malloc(sizeof(int) * (m ? m : 1));
-    if (!u || !v) goto oom;
-    m = 0;
+    /* at most one boundary point per pair of outline points, and the end */
+    a = m + 2 <= 2048 ? abuf : malloc(sizeof(uint32_t) * (m + 2));
+    col = m + 2 <= 2048 ? cbuf : malloc(sizeof(uint32_t) * (m + 2));
+    if (!a || !col) goto oom;
+    size_t na = 0;
+    int pu = 0, pv = 0, have = 0;
     for (size_t j = 0; j < k; j++) {
         int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1], t;
         int dx = abs(xe - xs), dy = abs(ys - ye);
         int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
         if (flip) { t = xs; xs = xe; xe = t; t = ys; ys = ye; ye = t; }
         double s = dx >= dy ? (double)(ye - ys) / dx : (double)(xe - xs) / dy;
-        if (dx >= dy)
-            for (int d = 0; d <= dx; d++) {
-                t = flip ? dx - d : d;
-                u[m] = t + xs; v[m] = (int)(ys + s * t + .5); m++;
+        if (dx >= dy) {
+            /* points d = 0..dx at t = flip ? dx - d : d: u = t + xs */
+            t = flip ? dx : 0;
+            int fu = t + xs, fv = (int)(ys + s * t + .5);
+            if (have) boundary_pair(pu, pv, fu, fv, h, w, a, col, &na);
+            /* the pairs inside: columns t, t + 1 for t in [0, dx); the
+             * pair's xu is t + xs, kept when xu = 2 mod 5 */
+            int t0 = ((2 - xs) % 5 + 5) % 5;
+            for (int tl = t0; tl < dx; tl += 5) {
+                int v0 = (int)(ys + s * tl + .5), v1 = (int)(ys + s * (tl + 1) + .5);
+                boundary_pair(tl + xs, v0, tl + xs + 1, v1, h, w, a, col, &na);
             }
-        else
-            for (int d = 0; d <= dy; d++) {
-                t = flip ? dy - d : d;
-                v[m] = t + ys; u[m] = (int)(xs + s * t + .5); m++;
+            t = flip ? 0 : dx;
+            pu = t + xs; pv = (int)(ys + s * t + .5);
+        } else {
+            /* points d = 0..dy at t = flip ? dy - d : d: v = t + ys, u =
+             * U(t) below, monotone in t and changing by at most one per
+             * step (|s| < 1): the pairs that count are the changes
+             * between columns c and c + 1 with c = 2 mod 5, each found by
+             * bisection */
+#define U_AT(tt) ((int)(xs + s * (tt) + .5))
+            t = flip ? dy : 0;
+            int fu = U_AT(t), fv = t + ys;
+            if (have) boundary_pair(pu, pv, fu, fv, h, w, a, col, &na);
+            int ua = U_AT(0), ub = U_AT(dy), lo = 1, last = -1;
+            if (ub > ua) {
+                for (int c = ua + ((2 - ua) % 5 + 5) % 5; c < ub; c += 5) {
+                    /* first t in [lo, dy] with U(t) > c (true at dy):
+                     * from the line's own estimate, then step */
+                    int l = step_to(lo, dy, (c + .5 - xs) / s);
+                    while (l > lo && U_AT(l - 1) > c) l--;
+                    while (!(U_AT(l) > c)) l++;
+                    if (l != last) {
+                        int t1 = l - 1;
+                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, w, a, col, &na);
+                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, w, a, col, &na);
+                        last = l;
+                    }
+                    lo = l;
+                }
+            } else if (ub < ua) {
+                int c0 = ua - 1;
+                for (int c = c0 - ((c0 - 2) % 5 + 5) % 5; c >= ub; c -= 5) {
+                    /* first t in [lo, dy] with U(t) <= c (true at dy) */
+                    int l = step_to(lo, dy, (c + .5 - xs) / s);
+                    while (l > lo && U_AT(l - 1) <= c) l--;
+                    while (!(U_AT(l) <= c)) l++;
+                    if (l != last) {
+                        int t1 = l - 1;
+                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, w, a, col, &na);
+                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, w, a, col, &na);
+                        last = l;
+                    }
+                    lo = l;
+                }
             }
-    }
-    /* points along the y-boundary, downsampled */
-    free(x); free(y);
-    k = m; m = 0;
-    x = malloc(sizeof(int) * (k ? k : 1));
-    y = malloc(sizeof(int) * (k ? k : 1));
-    if (!x || !y) goto oom;
-    const double wm1 = (double)((size_t)w - 1), hd = (double)h;
-    for (size_t j = 1; j < k; j++)
-        if (u[j] != u[j - 1]) {
-            int xu = u[j] < u[j - 1] ? u[j] : u[j] - 1;
-            /* (xu + .5) / 5 - .5 is an integer exactly when xu = 2 mod 5
-             * (otherwise it is at least .2 from one): skip the others
-             * before the floating-point test */
-            if ((xu - 2) % 5 != 0) continue;
-            double xd = (double)xu;
-            xd = (xd + .5) / scale - .5;
-            if (floor(xd) != xd || xd < 0 || xd > wm1) continue;
-            double yd = (double)(v[j] < v[j - 1] ? v[j] : v[j - 1]);
-            yd = (yd + .5) / scale - .5;
-            if (yd < 0) yd = 0; else if (yd > hd) yd = hd;
-            yd = ceil(yd);
-            x[m] = (int)xd; y[m] = (int)yd; m++;
+            t = flip ? 0 : dy;
+            pu = U_AT(t); pv = t + ys;
+#undef U_AT
         }
-    /* the RLE from the boundary points */
-    k = m;
-    a = malloc(sizeof(uint32_t) * (k + 1));
-    if (!a) goto oom;
-    for (size_t j = 0; j < k; j++) a[j] = (uint32_t)(x[j] * (int)h + y[j]);
+        have = 1;
+    }
+    if (x != xs_) free(x);
+    if (y != ys_) free(y);
+    x = y = NULL;
+    /* the RLE from the boundary points, sorted (the end h*w is the largest) */
+    if (sort_points(a, col, na)) goto oom;
+    if (col != cbuf) free(col);
+    col = NULL;
+    k = na;
     a[k++] = (uint32_t)((size_t)h * w);
-    free(u); free(v); free(x); free(y);
-    u = v = x = y = NULL;
-    if (sort_u32(a, k)) { free(a); a = NULL; goto oom; }
     uint32_t p = 0;
     for (size_t j = 0; j < k; j++) { uint32_t t = a[j]; a[j] -= p; p = t; }
     b = malloc(sizeof(uint32_t) * k);
@@ -341,11 +460,15 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
         if (a[j] > 0) b[m++] = a[j++];
         else { j++; if (j < k) b[m - 1] += a[j++]; }
     }
-    free(a);
+    if (a != abuf) free(a);
     rle_adopt(r, h, w, b, m);
     return MR_OK;
 oom:
-    free(x); free(y); free(u); free(v); free(a); free(b);
+    if (x != xs_) free(x);
+    if (y != ys_) free(y);
+    if (a != abuf) free(a);
+    if (col != cbuf) free(col);
+    free(b);
     return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory");
 }
 
@@ -496,4 +619,155 @@ int mr_rle_from_polys(mr_rle *r, const double *const *xy, const size_t *k, size_
     for (size_t i = 0; i < n; i++) mr_rle_free(&parts[i]);
     if (parts != stack) free(parts);
     return rc;
+}
+
+/* ---- runs form ---- */
+
+size_t mr_rle_runs(const uint32_t *cnts, size_t m, uint32_t *runs)
+{
+    size_t n = 0;
+    uint32_t pos = 0;
+    for (size_t j = 0; j + 1 < m; j += 2) {
+        pos += cnts[j];
+        if (cnts[j + 1]) {
+            runs[2 * n] = pos;
+            pos += cnts[j + 1];
+            runs[2 * n + 1] = pos;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* the decoder of mr_rle_counts_from_string, one count at a time: the next
+ * count (delta already applied) from s[*pp..len); -1 on a bad string */
+static inline int next_count(const char *s, size_t len, size_t *pp, size_t m, uint32_t c2, uint32_t *out)
+{
+    size_t p = *pp;
+    int64_t x = 0;
+    int k = 0, more = 1;
+    while (more) {
+        if (p >= len) { *pp = p; return -1; }
+        int ch = (unsigned char)s[p] - 48;
+        if (ch < 0 || ch > 63 || k > 12) { *pp = p; return -2; }
+        x |= (int64_t)(ch & 0x1f) << (5 * k);
+        more = ch & 0x20;
+        p++; k++;
+        if (!more && (ch & 0x10)) x |= (int64_t)(-1) * ((int64_t)1 << (5 * k));
+    }
+    if (m > 2) x += (int64_t)c2;
+    *out = (uint32_t)x;
+    *pp = p;
+    return 0;
+}
+
+static int bad_string(mr_err *e, int why, size_t p)
+{
+    if (why == -1) return mr_errf(e, MR_EUSER, "compressed RLE string ends inside a count (char %zu)", p);
+    return mr_errf(e, MR_EUSER, "compressed RLE string has an invalid char at %zu", p);
+}
+
+int mr_rle_runs_from_string(const char *s, size_t len, uint32_t *runs, size_t *pn,
+                            uint64_t *area, uint64_t *total, mr_err *e)
+{
+    size_t p = 0, m = 0, n = 0;
+    uint32_t c1 = 0, c2 = 0, pos = 0;   /* the last two counts */
+    uint64_t a = 0, t = 0;
+    while (p < len) {
+        uint32_t c;
+        int why = next_count(s, len, &p, m, c2, &c);
+        if (why) return bad_string(e, why, p);
+        if (m & 1) {
+            if (c) { runs[2 * n] = pos; runs[2 * n + 1] = pos + c; n++; a += c; }
+        }
+        pos += c; t += c;
+        c2 = c1; c1 = c; m++;
+    }
+    *pn = n; *area = a; *total = t;
+    return MR_OK;
+}
+
+int mr_rle_string_stats(const char *s, size_t len, uint32_t h, uint64_t *total, uint64_t *area,
+                        double bb[4], mr_err *e)
+{
+    size_t p = 0, m = 0;
+    uint32_t c1 = 0, c2 = 0;
+    uint64_t a = 0, t = 0;
+    /* rleToBbox over the pairs of counts (as mr_rle_bbox), with the
+     * position t kept as column x and row y (no division per count; a
+     * string whose counts pass 2^32 in all is refused by the caller's sum
+     * check, so 64-bit positions give the same points as 32-bit ones) */
+    uint64_t x = 0, y = 0, xs = UINT64_MAX, xe = 0, ys = h, ye = 0, xp = 0;
+    int full = 0;    /* a run wrapped a column: rows are 0 .. h-1 */
+    uint64_t px = 0, py = 0;
+    while (p < len) {
+        uint32_t c;
+        int why = next_count(s, len, &p, m, c2, &c);
+        if (why) return bad_string(e, why, p);
+        if (m & 1) a += c;
+        t += c;
+        if (bb && h) {
+            y += c;
+            if (y >= h) {
+                if (y < 2 * (uint64_t)h) { y -= h; x++; }
+                else { uint64_t q = y / h; x += q; y -= q * h; }
+            }
+            if (!(m & 1)) { px = x; py = y; }
+            else {
+                /* the pair's points: (px, py) and position t - 1 */
+                uint64_t ox, oy;
+                if (t == 0) { uint32_t tt = UINT32_MAX; ox = tt / h; oy = tt - (uint32_t)ox * h; }
+                else if (y > 0) { ox = x; oy = y - 1; }
+                else { ox = x - 1; oy = h - 1; }
+                xp = px;
+                if (px < xs) xs = px;
+                if (px > xe) xe = px;
+                if (ox < xs) xs = ox;
+                if (ox > xe) xe = ox;
+                if (!full) {
+                    if (xp < ox) { full = 1; ys = 0; ye = h - 1; }
+                    else {
+                        if (py < ys) ys = py;
+                        if (py > ye) ye = py;
+                        if (oy < ys) ys = oy;
+                        if (oy > ye) ye = oy;
+                    }
+                }
+            }
+        }
+        c2 = c1; c1 = c; m++;
+    }
+    *total = t; *area = a;
+    if (bb) {
+        if (m < 2 || h == 0) bb[0] = bb[1] = bb[2] = bb[3] = 0;
+        else {
+            bb[0] = (double)xs; bb[2] = (double)(uint32_t)(xe - xs + 1);
+            bb[1] = (double)ys; bb[3] = (double)(uint32_t)(ye - ys + 1);
+        }
+    }
+    return MR_OK;
+}
+
+uint64_t mr_runs_inter(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    if (!na || !nb) return 0;
+    if (a[2 * na - 1] <= b[0] || b[2 * nb - 1] <= a[0]) return 0;
+    /* start each list at its first run ending after the other's start */
+    size_t p = 0, q = 0;
+    {
+        size_t lo = 0, hi = na;
+        while (lo < hi) { size_t mid = (lo + hi) / 2; if (a[2 * mid + 1] <= b[0]) lo = mid + 1; else hi = mid; }
+        p = lo;
+        lo = 0; hi = nb;
+        while (lo < hi) { size_t mid = (lo + hi) / 2; if (b[2 * mid + 1] <= a[0]) lo = mid + 1; else hi = mid; }
+        q = lo;
+    }
+    uint64_t in = 0;
+    while (p < na && q < nb) {
+        uint32_t as = a[2 * p], ae = a[2 * p + 1], bs = b[2 * q], be = b[2 * q + 1];
+        uint32_t lo = as > bs ? as : bs, hi = ae < be ? ae : be;
+        if (hi > lo) in += hi - lo;
+        if (ae < be) p++; else q++;
+    }
+    return in;
 }

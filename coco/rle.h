@@ -24,7 +24,9 @@
  *          mr_rle_counts_from_string,
  *          mr_rle_check, mr_rle_from_poly, mr_rle_from_polys,
  *          mr_rle_from_bbox, mr_rle_area, mr_rle_bbox, mr_rle_merge,
- *          mr_rle_iou, mr_rle_iou_bb, mr_bbox_iou
+ *          mr_rle_iou, mr_rle_iou_bb, mr_bbox_iou,
+ *          mr_rle_runs, mr_rle_runs_from_string, mr_rle_string_stats,
+ *          mr_runs_inter
  */
 #ifndef MR_RLE_H
 #define MR_RLE_H
@@ -109,5 +111,24 @@ void mr_rle_iou_bb(const mr_rle *dt, size_t m, const double *dtbb, const mr_rle 
 /* The same for boxes [x, y, w, h] (bbIou): dt[4m], gt[4n]. */
 void mr_bbox_iou(const double *dt, size_t m, const double *gt, size_t n,
                  const uint8_t *iscrowd, double *o);
+
+/* Runs form, for IoU without decoding: the runs of 1s as [start, end)
+ * pixel positions (column-major), runs[2i], runs[2i+1], ascending, none
+ * empty. From counts (m counts; runs needs m entries, m/2 runs are at most
+ * written): returns the number of runs. */
+size_t mr_rle_runs(const uint32_t *cnts, size_t m, uint32_t *runs);
+/* The same straight from a compressed string of len chars (runs must hold
+ * len + 1 entries); MR_EUSER as mr_rle_counts_from_string for a bad one.
+ * *n = the number of runs, *area = the 1 pixels, *total = the sum of all
+ * counts (h*w for a valid mask). */
+int mr_rle_runs_from_string(const char *s, size_t len, uint32_t *runs, size_t *n,
+                            uint64_t *area, uint64_t *total, mr_err *e);
+/* One pass over a compressed string, nothing stored: the sum of its
+ * counts (*total), its area and rleToBbox's box (as mr_rle_bbox of the
+ * decoded mask of height h; bb may be NULL). MR_EUSER for a bad string. */
+int mr_rle_string_stats(const char *s, size_t len, uint32_t h, uint64_t *total, uint64_t *area,
+                        double bb[4], mr_err *e);
+/* Pixels in both of two runs lists of one mask size. */
+uint64_t mr_runs_inter(const uint32_t *a, size_t na, const uint32_t *b, size_t nb);
 
 #endif

@@ -180,9 +180,24 @@ int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, m
             (rc = mr_json_get_int_range(mh, "deconv_ch", 1, 256, 1, 65536, &deconv, cbuf, e)) ||
             (rc = mr_json_get_int_range(mh, "nconv", 0, 4, 0, 64, &nconv, cbuf, e)))
             goto done;
-        s->mask = mr_mask_head_cfg_fpn(s->fpn_channels, K1, conv);
-        s->mask.deconv_ch = deconv;
-        s->mask.nconv = nconv;
+        /* torchvision's MaskRCNNHeads + MaskRCNNPredictor: the caller's head
+         * (fcn) with its knobs set by name */
+        const struct { const char *knob; int v; } kv[] = {{"mask_convs", nconv}, {"mask_deconv_width", deconv}};
+        if (!s->mask_head) {
+            rc = mr_errf(e, MR_EUSER, "%s: field mask_head: set the spec's mask_head (fcn) first", ctx);
+            goto done;
+        }
+        mr_mask_head_knob_defaults(s->mask_head, s->mask_knobs);
+        for (int i = 0; i < 2; i++) {
+            int k = mr_mask_head_knob_index(s->mask_head, kv[i].knob);
+            if (k < 0) {
+                rc = mr_errf(e, MR_EUSER, "%s: field mask_head: the %s mask head has no knob %s (use fcn)", ctx,
+                             s->mask_head->name, kv[i].knob);
+                goto done;
+            }
+            s->mask_knobs[k] = kv[i].v;
+        }
+        s->mask_width = conv;
         s->mask_pooled = 14;
     }
     s->kp_on = kh != NULL;
@@ -291,32 +306,42 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
     }
     if ((rc = mr_rpn_declare(&d->rpn, &d->s.rpn, rpn_ch, t, e))) goto fail;
     if ((rc = mr_box_head_declare(&d->box, &d->s.box, head_in, t, e))) goto fail;
-    /* the mask branch: a block of the head's own tensors */
-    mr_mask_head_cfg mcfg = d->s.mask;
+    /* the mask branch: the head variant, configured for its input, and a
+     * block of its own tensors */
     if (d->s.mask_on) {
+        const mr_mask_head *mh = d->s.mask_head;
         if (!d->s.mask_loss) { rc = mr_errf(e, MR_EUSER, "heads.mask_loss: no mask loss given"); goto fail; }
+        if (!mh) { rc = mr_errf(e, MR_EUSER, "heads.mask_head: no mask head given"); goto fail; }
+        if ((rc = mr_mask_head_check_desc(mh, e))) goto fail;
         if (d->s.mask_pooled < 1) d->s.mask_pooled = 14;
-        mcfg.in_ch = d->roi_in_ch;
-        mcfg.in_size = d->s.mask_pooled;
+        mr_mask_head_io *io = &d->mask_io;
+        io->in_ch = d->roi_in_ch;
+        io->in_size = d->s.mask_pooled;
         if (res5_head(d)) {
             /* C4: the head runs on the res5 output of the box head's RoIs
-             * (paper Fig. 4 left): no convs before the deconv */
+             * (paper Fig. 4 left) */
             d->s.mask_pooled = P;
-            mcfg.in_ch = d->rn.out_ch[3];
-            mcfg.in_size = P / 2;
-            if (mcfg.kind == MR_MASK_HEAD_FCN) mcfg.nconv = 0;
+            io->in_ch = d->rn.out_ch[3];
+            io->in_size = P / 2;
+            io->res5_input = 1;
         }
-        mcfg.num_classes = d->s.box.num_classes;
-        if ((rc = mr_mask_head_check(&mcfg, e))) { mr_err_prefix(e, "heads"); goto fail; }
-        int np = mr_mask_head_params(&mcfg, "roi_heads.", NULL, 0);
+        io->num_classes = d->s.box.num_classes;
+        io->width = d->s.mask_width;
+        io->knobs = d->s.mask_knobs;
+        if (!(d->mh_state = calloc(1, mh->state_size + 1))) {
+            rc = mr_errf(e, MR_ENOMEM, "detector: out of memory");
+            goto fail;
+        }
+        if ((rc = mr_mask_head_configure(mh, d->mh_state, io, e))) { mr_err_prefix(e, "heads"); goto fail; }
+        d->mask_out = mh->out_size(d->mh_state);
+        int np = mh->params(d->mh_state, "roi_heads.", NULL, 0);
         mr_param_desc *descs = calloc((size_t)np + 1, sizeof *descs);
         if (!descs) { rc = mr_errf(e, MR_ENOMEM, "detector: out of memory"); goto fail; }
-        mr_mask_head_params(&mcfg, "roi_heads.", descs, np);
+        mh->params(d->mh_state, "roi_heads.", descs, np);
         /* the block must start 16-float aligned: params offsets already are */
         int brc = mr_params_add_block(t, descs, np, 1, NULL, NULL);
         free(descs);
         if (brc) { rc = mr_errf(e, MR_EINTERNAL, "mask head: %s", t->fail_msg); goto fail; }
-        d->s.mask = mcfg;
     }
     mr_kp_head_cfg kcfg = d->s.kp;
     if (d->s.kp_on) {
@@ -352,7 +377,7 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
         for (int i = 0; i < t->n; i++)
             if (!strncmp(t->e[i].d.name, "roi_heads.mask_", 15)) { first = &t->e[i]; break; }
         if (!first) { rc = mr_errf(e, MR_EINTERNAL, "mask head: no tensors"); goto fail; }
-        mr_mask_head_bind(&d->mh, &mcfg, t->data + first->d.offset, t->grad + first->d.offset);
+        d->s.mask_head->bind(d->mh_state, t->data + first->d.offset, t->grad + first->d.offset);
     }
     *out = d;
     return MR_OK;
@@ -366,7 +391,7 @@ void mr_detector_init_weights(mr_detector *d, uint64_t seed)
     mr_pcg32 rng;
     mr_pcg32_seed(&rng, seed, 0x6d7263636e6e /* "mrcnn" */);
     mr_params_init(&d->params, &rng);
-    if (d->s.mask_on) mr_mask_head_init(&d->mh, &rng);
+    if (d->s.mask_on) d->s.mask_head->init(d->mh_state, &rng);
     if (d->s.kp_on) mr_kp_head_init(&d->kh, &rng);
 }
 
@@ -391,6 +416,7 @@ void mr_detector_free(mr_detector *d)
     mr_params_free(&d->params);
     mr_arena_free(&d->arena);
     free(d->tap_state);
+    free(d->mh_state);
     free(d);
 }
 
@@ -543,6 +569,7 @@ typedef struct mask_state {
     const float *x;                  /* the mask head's input */
     int *rows;                       /* C4: box-sample row of each positive */
     mr_mask_head_acts acts;
+    float *logits;
     float *dlogits;
 } mask_state;
 
@@ -550,7 +577,7 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
                               mask_state *ms, mr_losses *L, mr_err *e)
 {
     mr_arena *a = &d->arena;
-    int P = 0, M = mr_mask_head_out_size(&d->s.mask), K1 = d->s.box.num_classes;
+    int P = 0, M = d->mask_out, K1 = d->s.box.num_classes;
     for (int r = 0; r < smp->R; r++) P += smp->labels[r] > 0;
     float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
     int *labels = mr_arena_alloc(a, sizeof(int) * (size_t)(P + 1));
@@ -575,7 +602,7 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
     int rc;
     if (res5_head(d)) {
         /* the positives' res5 outputs, computed for the box head */
-        size_t per = (size_t)d->s.mask.in_ch * d->s.mask.in_size * d->s.mask.in_size;
+        size_t per = (size_t)d->mask_io.in_ch * d->mask_io.in_size * d->mask_io.in_size;
         float *x = mr_arena_floats(a, (size_t)(P + 1) * per);
         if (!x) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
         for (int i = 0; i < P; i++) memcpy(x + i * per, f->res5.out + (size_t)ms->rows[i] * per, per * sizeof(float));
@@ -589,15 +616,15 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
     }
     double t1 = now_ms();
     d->ms.roi_extract += t1 - t0;
-    if ((rc = mr_mask_head_forward(&d->mh, P, ms->x, a, &ms->acts, e))) return rc;
+    if ((rc = d->s.mask_head->forward(d->mh_state, P, ms->x, a, &ms->acts, &ms->logits, e))) return rc;
     ms->dlogits = mr_arena_zeros(a, (size_t)(P + 1) * K1 * M * M);
     if (!ms->dlogits) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
     if (P > 0) {
         float w = d->s.mask_loss_weight > 0 ? d->s.mask_loss_weight : 1.0f;
         /* one rank of a global batch: its part of the mean over the global positives */
         if (smp->norm > 0 && smp->npos_global > 0) w *= (float)P / (float)smp->npos_global;
-        L->mask = w * d->s.mask_loss->forward(P, K1, M, ms->acts.logits, labels, tg);
-        d->s.mask_loss->backward(P, K1, M, ms->acts.logits, labels, tg, w, ms->dlogits);
+        L->mask = w * d->s.mask_loss->forward(P, K1, M, ms->logits, labels, tg);
+        d->s.mask_loss->backward(P, K1, M, ms->logits, labels, tg, w, ms->dlogits);
     }
     L->has_mask = 1;
     d->ms.heads += now_ms() - t1;
@@ -634,7 +661,7 @@ static int dets_roi_forward(mr_detector *d, fwd_state *f, const mr_batch *b, con
 static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_dets *dets, mr_err *e)
 {
     mr_arena *a = &d->arena;
-    int P = 0, M = mr_mask_head_out_size(&d->s.mask), K1 = d->s.box.num_classes;
+    int P = 0, M = d->mask_out, K1 = d->s.box.num_classes;
     int rc = dets_roi_forward(d, f, b, dets, &f->mask_job, d->s.mask_pooled, "mask head", &P, e);
     if (rc) return rc;
     double t1 = now_ms();
@@ -646,10 +673,11 @@ static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, m
         x = r5.out;
     }
     mr_mask_head_acts acts;
-    if ((rc = mr_mask_head_forward(&d->mh, P, x, a, &acts, e))) return rc;
+    float *logits;
+    if ((rc = d->s.mask_head->forward(d->mh_state, P, x, a, &acts, &logits, e))) return rc;
     if (d->trace) {
         trace_t(d, "mask.roi_feats", f->mask_job.pooled, 4, P, d->roi_in_ch, f->mask_job.P, f->mask_job.P);
-        trace_t(d, "mask.logits", acts.logits, 4, P, K1, M, M);
+        trace_t(d, "mask.logits", logits, 4, P, K1, M, M);
     }
     int k = 0;
     for (int n = 0; n < b->n; n++) {
@@ -657,7 +685,7 @@ static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, m
         dets[n].masks = mr_arena_floats(a, (size_t)(dets[n].n + 1) * M * M);
         if (!dets[n].masks) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
         for (int i = 0; i < dets[n].n; i++, k++)
-            d->s.mask_loss->probs(K1, M, acts.logits + (size_t)k * K1 * M * M, dets[n].labels[i],
+            d->s.mask_loss->probs(K1, M, logits + (size_t)k * K1 * M * M, dets[n].labels[i],
                                   dets[n].masks + (size_t)i * M * M);
     }
     d->ms.heads += now_ms() - t1;
@@ -862,7 +890,7 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
                 size_t per = (size_t)C5 * f.res5.OH * f.res5.OW;
                 float *dx = mr_arena_zeros(a, (size_t)ms.P * per);
                 if (!dx) return mr_errf(e, MR_ENOMEM, "mask head: out of memory in backward");
-                if ((rc = mr_mask_head_backward(&d->mh, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
+                if ((rc = d->s.mask_head->backward(d->mh_state, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
                 for (int i = 0; i < ms.P; i++) {
                     float *dst = dres5 + (size_t)ms.rows[i] * per;
                     const float *src = dx + (size_t)i * per;
@@ -888,7 +916,7 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
         float *dx = mr_arena_zeros(a, (size_t)ms.P * C * f.mask_job.P * f.mask_job.P);
         if (!dx) return mr_errf(e, MR_ENOMEM, "mask head: out of memory in backward");
         double tm = now_ms();
-        if ((rc = mr_mask_head_backward(&d->mh, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
+        if ((rc = d->s.mask_head->backward(d->mh_state, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
         double tr = now_ms();
         d->ms.heads += tr - tm;
         roi_backward(d, &f, &f.mask_job, dx, dmaps);

@@ -115,7 +115,6 @@ typedef struct cell {
     int32_t ng, nd;      /* ground truths; detections after the maxDets cut */
     int32_t nd_all;      /* detections before the cut */
     size_t g0, d0;       /* offsets into ctx.gidx / ctx.didx */
-    int32_t npig[MR_EVAL_MAX_A];
 } cell;
 
 typedef struct ctx {
@@ -126,8 +125,9 @@ typedef struct ctx {
     const double **sig;  /* per gt category index: OKS sigmas */
     int32_t *nsig;
     cell *cells; size_t ncells;
+    int32_t *npig;       /* per cell and area: the ground truths not ignored */
     size_t *gidx, *didx;
-    uint8_t *flags;      /* per cell: d0*A*T + (a*T + t)*nd + d */
+    uint8_t *flags;      /* per detection (cell's d0 + d): its A*T flags at (d0 + d)*A*T + a*T + t */
     double *dscore;      /* didx order */
     /* threads */
     size_t next;
@@ -135,13 +135,22 @@ typedef struct ctx {
     int err_code; size_t err_cell; mr_err err;
 } ctx;
 
+typedef struct seg_mask {
+    size_t off, n;       /* runs[off .. off + 2n) */
+    uint32_t h, w;
+    uint64_t area;
+} seg_mask;
+
 typedef struct scratch {
     double *iou; size_t cap_iou;
     double *buf; size_t cap_buf;
-    mr_rle *rles; size_t cap_rles;
-    uint8_t *crowd, *ig, *gtig, *gtm, *dout; int32_t *gorder; size_t cap_g;
+    uint8_t *crowd, *ig, *gtig, *gtm, *gz, *dout; int32_t *gpos; size_t cap_g;
+    int32_t *coff, *cand; size_t cap_coff, cap_cand;
     size_t cap_d;
     double *garea, *darea;
+    /* segm: the masks of a cell as runs of 1s (mr_rle_runs) */
+    uint32_t *runs; size_t cap_runs;
+    seg_mask *masks; size_t cap_masks;
 } scratch;
 
 static int ensure(void **p, size_t *cap, size_t n, size_t elem)
@@ -157,8 +166,9 @@ static int ensure(void **p, size_t *cap, size_t n, size_t elem)
 
 static void scratch_free(scratch *s)
 {
-    free(s->iou); free(s->buf); free(s->rles); free(s->crowd); free(s->ig); free(s->gtig);
-    free(s->gtm); free(s->dout); free(s->gorder); free(s->garea); free(s->darea);
+    free(s->iou); free(s->buf); free(s->crowd); free(s->ig); free(s->gtig);
+    free(s->gtm); free(s->gz); free(s->dout); free(s->gpos); free(s->coff); free(s->cand); free(s->garea); free(s->darea);
+    free(s->runs); free(s->masks);
 }
 
 static int scratch_g(scratch *s, size_t ng, size_t nd)
@@ -170,7 +180,8 @@ static int scratch_g(scratch *s, size_t ng, size_t nd)
         c = cg; if (ensure((void **)&s->ig, &c, ng, 1)) return -1;
         c = cg; if (ensure((void **)&s->gtig, &c, ng, 1)) return -1;
         c = cg; if (ensure((void **)&s->gtm, &c, ng, 1)) return -1;
-        c = cg; if (ensure((void **)&s->gorder, &c, ng, sizeof(int32_t))) return -1;
+        c = cg; if (ensure((void **)&s->gz, &c, ng, 1)) return -1;
+        c = cg; if (ensure((void **)&s->gpos, &c, ng, sizeof(int32_t))) return -1;
         c = cg; if (ensure((void **)&s->garea, &c, ng, sizeof(double))) return -1;
         s->cap_g = c;
     }
@@ -223,6 +234,107 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
     }
 }
 
+/* one mask of a cell into the runs buffer at *used */
+static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, seg_mask *M, size_t *used, mr_err *e)
+{
+    M->off = *used;
+    if (a->seg.kind == MR_SEG_RLE && a->seg.rle_str && !a->seg.rle.cnts) {
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg.rle_str_len + 2, sizeof(uint32_t)))
+            return mr_errf(e, MR_ENOMEM, "out of memory");
+        uint64_t total;
+        int rc = mr_rle_runs_from_string(a->seg.rle_str, a->seg.rle_str_len, s->runs + *used, &M->n, &M->area, &total, e);
+        if (rc) return rc;
+        M->h = a->seg.rle.h; M->w = a->seg.rle.w;
+    } else if (a->seg.kind == MR_SEG_RLE) {
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg.rle.m + 2, sizeof(uint32_t)))
+            return mr_errf(e, MR_ENOMEM, "out of memory");
+        M->n = mr_rle_runs(a->seg.rle.cnts, a->seg.rle.m, s->runs + *used);
+        M->h = a->seg.rle.h; M->w = a->seg.rle.w;
+    } else {
+        mr_rle r = MR_RLE_INIT;
+        int rc = mr_coco_ann_rle(a, img, &r, e);
+        if (rc) return rc;
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + r.m + 2, sizeof(uint32_t))) {
+            mr_rle_free(&r);
+            return mr_errf(e, MR_ENOMEM, "out of memory");
+        }
+        M->n = mr_rle_runs(r.cnts, r.m, s->runs + *used);
+        M->h = r.h; M->w = r.w;
+        mr_rle_free(&r);
+    }
+    if (a->seg.kind != MR_SEG_RLE || a->seg.rle.cnts) {
+        uint64_t ar = 0;
+        const uint32_t *q = s->runs + *used;
+        for (size_t i = 0; i < M->n; i++) ar += q[2 * i + 1] - q[2 * i];
+        M->area = ar;
+    }
+    *used += 2 * M->n;
+    return MR_OK;
+}
+
+/* rleToBbox of an annotation's mask (for masks of different sizes only) */
+static int seg_box(const mr_coco_ann *a, const mr_coco_image *img, double bb[4], mr_err *e)
+{
+    if (a->seg.kind == MR_SEG_RLE && a->has_mask_bbox) { memcpy(bb, a->mask_bbox, 4 * sizeof(double)); return MR_OK; }
+    mr_rle r = MR_RLE_INIT;
+    int rc = mr_coco_ann_rle(a, img, &r, e);
+    if (rc) return rc;
+    mr_rle_bbox(&r, bb);
+    mr_rle_free(&r);
+    return MR_OK;
+}
+
+/* segm IoU of a cell (rleIou) on runs of 1s: no masks decoded, no boxes.
+ * Where both masks have one size the box prefilter of rleIou changes no
+ * value (boxes that do not overlap mean an empty intersection, IoU 0), so
+ * only the intersection is counted, from the first run that can meet; the
+ * union is the sum of the areas less it (the detection's area for a crowd).
+ * Masks of different sizes get -1 where their rleToBbox boxes overlap,
+ * else 0, as rleIou. */
+static int segm_iou(ctx *c, const cell *cl, const mr_coco_ann *const *gts, int ng,
+                    const mr_coco_ann *const *dts, int nd, int have_iou, scratch *s, double *iou, mr_err *e)
+{
+    const mr_coco *gt = c->gt, *dt = c->dt;
+    const mr_eval_params *p = c->p;
+    size_t nm = (size_t)(ng + nd);
+    if (ensure((void **)&s->masks, &s->cap_masks, nm + 1, sizeof(seg_mask))) return mr_errf(e, MR_ENOMEM, "out of memory");
+    seg_mask *G = s->masks, *D = s->masks + ng;
+    size_t used = 0;
+    int rc;
+    for (int i = 0; i < ng && have_iou; i++)
+        if ((rc = seg_runs(s, gts[i], &gt->images[gts[i]->image_index], &G[i], &used, e)))
+            return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path, c->gidx[cl->g0 + (size_t)i]);
+    for (int i = 0; i < nd; i++) {
+        if ((rc = seg_runs(s, dts[i], &gt->images[dts[i]->image_index], &D[i], &used, e)))
+            return mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)i]);
+        if (p->strict) s->darea[i] = (double)D[i].area;
+    }
+    if (!have_iou) return MR_OK;
+    const uint32_t *R = s->runs;
+    for (int d = 0; d < nd; d++) {
+        const seg_mask *A = &D[d];
+        for (int g = 0; g < ng; g++) {
+            const seg_mask *B = &G[g];
+            double *o = &iou[(size_t)d * ng + g];
+            if (A->h != B->h || A->w != B->w) {
+                double db[4], gb[4], v;
+                if ((rc = seg_box(dts[d], &gt->images[dts[d]->image_index], db, e)))
+                    return mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)d]);
+                if ((rc = seg_box(gts[g], &gt->images[gts[g]->image_index], gb, e)))
+                    return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path, c->gidx[cl->g0 + (size_t)g]);
+                mr_bbox_iou(db, 1, gb, 1, &s->crowd[g], &v);
+                *o = v > 0 ? -1 : 0;
+                continue;
+            }
+            uint64_t in = mr_runs_inter(R + A->off, A->n, R + B->off, B->n);
+            if (!in) { *o = 0; continue; }
+            uint64_t un = s->crowd[g] ? A->area : A->area + B->area - in;
+            *o = (double)(uint32_t)in / (double)(uint32_t)un;
+        }
+    }
+    return MR_OK;
+}
+
 /* evaluate one cell: IoU matrix, then matching for every area and threshold */
 static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
 {
@@ -242,7 +354,9 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
     for (int i = 0; i < ng; i++) {
         s->crowd[i] = gts[i]->iscrowd != 0;
         s->garea[i] = gts[i]->area;
-        int ig = gts[i]->iscrowd != 0;
+        int ov = p->gt_ignore ? p->gt_ignore[c->gidx[cl->g0 + (size_t)i]] : 0;
+        if (ov == 2) s->crowd[i] = 1;
+        int ig = gts[i]->iscrowd != 0 || ov != 0;
         if (p->strict) ig = ig || gts[i]->ignore != 0;
         if (p->iou_type == MR_IOU_KEYPOINTS) ig = gts[i]->num_keypoints == 0 || ig;
         s->ig[i] = (uint8_t)ig;
@@ -260,35 +374,7 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
         /* strict needs the detections' mask areas even without ground truth */
         int need = have_iou || (p->strict && nd > 0);
         if (need) {
-            if (ensure((void **)&s->rles, &s->cap_rles, (size_t)(ng + nd), sizeof(mr_rle))) return mr_errf(e, MR_ENOMEM, "out of memory");
-            mr_rle *R = s->rles;
-            memset(R, 0, sizeof(mr_rle) * (size_t)(ng + nd));
-            int rc = MR_OK;
-            int cnt = have_iou ? ng + nd : nd;
-            mr_rle *rd = have_iou ? R + ng : R;
-            for (int i = 0; i < ng && have_iou && !rc; i++) {
-                rc = mr_coco_ann_rle(gts[i], &gt->images[gts[i]->image_index], &R[i], e);
-                if (rc) mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", gt->path,
-                                      c->gidx[cl->g0 + (size_t)i]);
-            }
-            for (int i = 0; i < nd && !rc; i++) {
-                rc = mr_coco_ann_rle(dts[i], &gt->images[dts[i]->image_index], &rd[i], e);
-                if (rc) mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", dt->path, c->didx[cl->d0 + (size_t)i]);
-                else if (p->strict) s->darea[i] = (double)mr_rle_area(&rd[i]);
-            }
-            if (!rc && have_iou) {
-                if (ensure((void **)&s->buf, &s->cap_buf, 4 * (size_t)(ng + nd), sizeof(double))) rc = mr_errf(e, MR_ENOMEM, "out of memory");
-                else {
-                    double *gb = s->buf, *db = s->buf + 4 * ng;
-                    for (int i = 0; i < ng; i++) mr_rle_bbox(&R[i], gb + 4 * i);
-                    for (int i = 0; i < nd; i++) {
-                        if (dts[i]->has_mask_bbox && dts[i]->seg.kind == MR_SEG_RLE) memcpy(db + 4 * i, dts[i]->mask_bbox, 4 * sizeof(double));
-                        else mr_rle_bbox(&rd[i], db + 4 * i);
-                    }
-                    mr_rle_iou_bb(rd, (size_t)nd, db, R, (size_t)ng, gb, s->crowd, iou);
-                }
-            }
-            for (int i = 0; i < cnt; i++) mr_rle_free(&R[i]);
+            int rc = segm_iou(c, cl, gts, ng, dts, nd, have_iou, s, iou, e);
             if (rc) return rc;
         }
     } else {
@@ -303,33 +389,69 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
         }
     }
     uint8_t *fl = c->flags + cl->d0 * (size_t)A * (size_t)T;
+    /* the candidates of each detection: the ground truths it can match at
+     * some threshold (IoU not below the lowest), in index order. Skipping
+     * the others changes no match: such a one is passed over by the IoU
+     * test at every threshold, and the one test before it that can end the
+     * search (an ignored one after a match to a kept one) ends it as well
+     * at the next ignored candidate, since the ignored come last. */
+    double tmin = INFINITY;
+    for (int t = 0; t < T; t++) tmin = fmin(tmin, fmin(p->iou_thrs[t], 1 - 1e-10));
+    if (ensure((void **)&s->coff, &s->cap_coff, (size_t)nd + 1, sizeof(int32_t)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    int32_t nc = 0;
+    s->coff[0] = 0;
+    for (int d = 0; d < nd; d++) {
+        if (have_iou) {
+            const double *row = iou + (size_t)d * ng;
+            for (int g = 0; g < ng; g++) nc += !(row[g] < tmin);
+        }
+        s->coff[d + 1] = nc;
+    }
+    if (ensure((void **)&s->cand, &s->cap_cand, 2 * (size_t)nc + 1, sizeof(int32_t)))
+        return mr_errf(e, MR_ENOMEM, "out of memory");
+    int32_t *cand = s->cand, *cord = s->cand + nc;
+    if (nc)
+        for (int d = 0, q = 0; d < nd; d++) {
+            const double *row = iou + (size_t)d * ng;
+            for (int g = 0; g < ng; g++) if (!(row[g] < tmin)) cand[q++] = g;
+        }
+    for (int g = 0; g < ng; g++) s->gz[g] = !p->strict && gts[g]->id == 0;
     for (int a = 0; a < A; a++) {
         double lo = p->area_rng[a][0], hi = p->area_rng[a][1];
         /* ground truths: not ignored first (stable) */
         int n0 = 0, npig = 0;
         for (int g = 0; g < ng; g++) {
             s->gtig[g] = s->ig[g] || s->garea[g] < lo || s->garea[g] > hi;
-            if (!s->gtig[g]) { s->gorder[n0++] = g; npig++; }
+            if (!s->gtig[g]) { s->gpos[g] = n0++; npig++; }
         }
-        for (int g = 0; g < ng; g++) if (s->gtig[g]) s->gorder[n0++] = g;
-        cl->npig[a] = npig;
+        for (int g = 0; g < ng; g++) if (s->gtig[g]) s->gpos[g] = n0++;
+        c->npig[ci * (size_t)A + (size_t)a] = npig;
+        /* each detection's candidates in that order */
+        for (int d = 0; d < nd; d++) {
+            int32_t q0 = s->coff[d], q1 = s->coff[d + 1];
+            for (int32_t q = q0; q < q1; q++) {
+                int32_t g = cand[q], k = q;
+                while (k > q0 && s->gpos[cord[k - 1]] > s->gpos[g]) { cord[k] = cord[k - 1]; k--; }
+                cord[k] = g;
+            }
+        }
         for (int d = 0; d < nd; d++) s->dout[d] = s->darea[d] < lo || s->darea[d] > hi;
         for (int t = 0; t < T; t++) {
-            uint8_t *ft = fl + ((size_t)a * T + t) * nd;
+            uint8_t *ft = fl + (size_t)a * T + t;
             if (ng) memset(s->gtm, 0, (size_t)ng);
+            double best0 = fmin(p->iou_thrs[t], 1 - 1e-10);
             for (int d = 0; d < nd; d++) {
                 int m = -1;
-                if (have_iou) {
-                    double best = fmin(p->iou_thrs[t], 1 - 1e-10);
-                    const double *row = iou + (size_t)d * ng;
-                    for (int gi = 0; gi < ng; gi++) {
-                        int g = s->gorder[gi];
-                        if (s->gtm[g] && !s->crowd[g]) continue;
-                        if (m > -1 && !s->gtig[m] && s->gtig[g]) break;
-                        if (row[g] < best) continue;
-                        best = row[g];
-                        m = g;
-                    }
+                double best = best0;
+                const double *row = iou + (size_t)d * ng;
+                for (int32_t q = s->coff[d]; q < s->coff[d + 1]; q++) {
+                    int g = cord[q];
+                    if (s->gtm[g] && !s->crowd[g]) continue;
+                    if (m > -1 && !s->gtig[m] && s->gtig[g]) break;
+                    if (row[g] < best) continue;
+                    best = row[g];
+                    m = g;
                 }
                 int matched = m >= 0, dig = 0;
                 if (matched) {
@@ -337,10 +459,10 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
                     s->gtm[m] = 1;
                     /* a match to ground-truth id 0 reads as "unmatched" in
                      * pycocotools (dtMatches holds the id) */
-                    if (!p->strict && gts[m]->id == 0) matched = 0;
+                    if (s->gz[m]) matched = 0;
                 }
                 if (!matched && s->dout[d]) dig = 1;
-                ft[d] = dig ? FL_IG : matched ? FL_TP : FL_FP;
+                ft[(size_t)d * A * T] = dig ? FL_IG : matched ? FL_TP : FL_FP;
             }
         }
     }
@@ -466,8 +588,9 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
         size_t ng = 0, nd = 0;
         for (size_t q = gt->img_off[gi]; q < gt->img_off[gi + 1]; q++) {
             size_t a = gt->img_anns[q];
-            int32_t k = c->kpos[gt->anns[a].category_index];
-            if (k >= 0) { gk[ng].k = p->use_cats ? k : 0; gk[ng].pos = q; gk[ng].ann = a; ng++; if (!p->use_cats) gk[ng - 1].k = k; }
+            int32_t gc = p->gt_cat ? p->gt_cat[a] : gt->anns[a].category_index;
+            int32_t k = gc >= 0 ? c->kpos[gc] : -1;
+            if (k >= 0) { gk[ng].k = p->use_cats ? k : 0; gk[ng].pos = p->gt_order ? (size_t)p->gt_order[a] : q; gk[ng].ann = a; ng++; if (!p->use_cats) gk[ng - 1].k = k; }
         }
         if (dt->img_off)
             for (size_t q = dt->img_off[gi]; q < dt->img_off[gi + 1]; q++) {
@@ -518,7 +641,8 @@ static double mean_sel(const double *v, size_t n, double *tmp)
 }
 
 /* pycocotools _summarize: ap (1) or ar (0); iou < 0 = all thresholds */
-static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, char *line, size_t ln)
+static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, char *line, size_t ln,
+                         double *buf, size_t cap)
 {
     const mr_eval_params *p = &ev->p;
     int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
@@ -527,7 +651,8 @@ static double summarize1(const mr_eval *ev, int ap, double iou, const char *area
     for (int a = 0; a < A; a++) if (!strcmp(p->area_lbl[a], area)) asel[na++] = a;
     for (int m = 0; m < M; m++) if (p->max_dets[m] == maxdet) msel[nm++] = m;
     size_t cnt = (size_t)nt * (size_t)(ap ? R : 1) * (size_t)K * (size_t)na * (size_t)nm;
-    double *vals = malloc((cnt ? cnt : 1) * sizeof(double) * 2);
+    /* the caller's buffer when it holds 2 * cnt values */
+    double *vals = 2 * cnt <= cap ? buf : malloc((cnt ? cnt : 1) * sizeof(double) * 2);
     double res = -1;
     if (vals) {
         size_t n = 0;
@@ -541,7 +666,7 @@ static double summarize1(const mr_eval *ev, int ap, double iou, const char *area
                                            : ev->recall[rec_at(ev, t, k, a, m)];
                         }
         res = mean_sel(vals, n, vals + cnt);
-        free(vals);
+        if (vals != buf) free(vals);
     }
     char iouStr[32];
     if (iou < 0) snprintf(iouStr, sizeof iouStr, "%0.2f:%0.2f", p->iou_thrs[0], p->iou_thrs[T - 1]);
@@ -558,7 +683,12 @@ static void summarize(const mr_eval *ev, double *stats, char *lines, size_t ln)
     char line[256];
     size_t used = 0;
     if (lines && ln) lines[0] = 0;
-#define S(i, ...) do { stats[i] = summarize1(ev, __VA_ARGS__, line, sizeof line); \
+    /* one buffer for every stat: all thresholds, recalls and categories of
+     * one area and maxDets (what a stat selects with the default labels) */
+    size_t cap = 2 * (size_t)p->T * (size_t)p->R * (size_t)ev->K;
+    double *buf = malloc(cap * sizeof(double) + 1);
+    if (!buf) cap = 0;
+#define S(i, ...) do { stats[i] = summarize1(ev, __VA_ARGS__, line, sizeof line, buf, cap); \
         if (lines && used + strlen(line) < ln) { memcpy(lines + used, line, strlen(line) + 1); used += strlen(line); } } while (0)
     if (p->iou_type == MR_IOU_KEYPOINTS) {
         S(0, 1, -1, "all", 20); S(1, 1, .5, "all", 20); S(2, 1, .75, "all", 20);
@@ -574,6 +704,7 @@ static void summarize(const mr_eval *ev, double *stats, char *lines, size_t ln)
         S(9, 0, -1, "small", m2); S(10, 0, -1, "medium", m2); S(11, 0, -1, "large", m2);
     }
 #undef S
+    free(buf);
 }
 
 char *mr_eval_summary(const mr_eval *ev)
@@ -634,6 +765,58 @@ static int acc_scratch_init(acc_scratch *s, size_t maxn, size_t AT)
     return 0;
 }
 
+/* One precision-recall curve (a category, area, maxDets, threshold) from
+ * its flags in score order, as accumulate() computes it, touching only the
+ * true positives: recall changes only at them, and so does the envelope
+ * (precision falls at every other entry), so the envelope at any entry is
+ * the larger of that entry's precision and the precisions at the true
+ * positives after it. The same doubles as the full arrays give: each
+ * precision by the same expression, maxima of the same values. Scratch:
+ * etp, efp, es, em (doubles) and eidx, n entries each. */
+static void curve_events(mr_eval *ev, const mr_eval_params *p, const uint8_t *row, size_t n,
+                         const int32_t *srank, const double *ssrt, int maxdet, long npig,
+                         int t, int k, int a, int m, double *etp, double *efp, double *es, double *em, int32_t *eidx)
+{
+    const double eps = 2.220446049250313e-16;
+    size_t nd = 0, ne = 0;
+    double ctp = 0, cfp = 0, s0 = 0;
+    int first_tp = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (srank[i] >= maxdet) continue;
+        uint8_t f = row[i];
+        if (nd == 0) { s0 = ssrt[i]; first_tp = f == FL_TP; }
+        if (f == FL_TP) {
+            ctp += 1;
+            etp[ne] = ctp; efp[ne] = cfp; es[ne] = ssrt[i]; eidx[ne] = (int32_t)nd;
+            ne++;
+        } else if (f == FL_FP) cfp += 1;
+        nd++;
+    }
+    ev->recall[rec_at(ev, t, k, a, m)] = nd ? ctp / (double)npig : 0;
+    /* suffix maxima of the precisions at the true positives */
+    double run = 0;
+    for (size_t j = ne; j-- > 0;) {
+        double pj = etp[j] / (efp[j] + etp[j] + eps);
+        if (j == ne - 1 || pj > run) run = pj;
+        em[j] = run;
+    }
+    size_t j = 0;
+    int R = p->R;
+    for (int r = 0; r < R; r++) {
+        size_t o = pr_at(ev, t, r, k, a, m);
+        double thr = p->rec_thrs[r];
+        if (nd && !(0.0 / (double)npig < thr)) {
+            /* the first entry: recall 0 (or its own true positive) */
+            double v = first_tp ? em[0] : ne ? (em[0] > 0 ? em[0] : 0) : 0;
+            ev->precision[o] = v; ev->scores[o] = s0;
+            continue;
+        }
+        while (j < ne && etp[j] / (double)npig < thr) j++;
+        if (j < ne) { ev->precision[o] = em[j]; ev->scores[o] = es[j]; (void)eidx; }
+        else { ev->precision[o] = 0; ev->scores[o] = 0; }
+    }
+}
+
 static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
 {
     const ctx *c = ac->c;
@@ -655,7 +838,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
         const cell *cl = &c->cells[kcells[q]];
         for (int d = 0; d < cl->nd; d++) {
             sc[n] = c->dscore[cl->d0 + (size_t)d];
-            base[n] = cl->d0 * AT + (size_t)d;
+            base[n] = (cl->d0 + (size_t)d) * AT;
             ndc[n] = cl->nd;
             rank[n] = d;
             sk[n].s = sc[n]; sk[n].pos = n;
@@ -669,17 +852,20 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
     }
     for (size_t i = 0; i < n; i++) {
         const uint8_t *f = c->flags + sbase[i];
-        size_t st = (size_t)snd[i];
-        for (size_t at = 0; at < AT; at++) sf[at * n + i] = f[at * st];
+        for (size_t at = 0; at < AT; at++) sf[at * n + i] = f[at];
     }
     for (int a = 0; a < A; a++) {
         long npig = 0;
-        for (size_t q = koff[k]; q < koff[k + 1]; q++) npig += c->cells[kcells[q]].npig[a];
+        for (size_t q = koff[k]; q < koff[k + 1]; q++) npig += c->npig[kcells[q] * (size_t)A + (size_t)a];
         if (npig == 0) continue;
         for (int m = 0; m < M; m++) {
             int maxdet = p->max_dets[m];
             for (int t = 0; t < T; t++) {
                 const uint8_t *row = sf + ((size_t)a * T + t) * n;
+                if (!(t == t50 && a == 0 && m == M - 1 && p->use_cats)) {
+                    curve_events(ev, p, row, n, srank, ssrt, maxdet, npig, t, k, a, m, tp, fp, ss, pr, ndc);
+                    continue;
+                }
                 size_t nd = 0;
                 double ctp = 0, cfp = 0;
                 for (size_t i = 0; i < n; i++) {
@@ -880,6 +1066,8 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
         size_t nd = 0;
         for (size_t i = 0; i < c->ncells; i++) nd += (size_t)c->cells[i].nd;
         c->flags = mr_big_alloc(nd * (size_t)p->A * (size_t)p->T + 1);
+        c->npig = mr_big_alloc((c->ncells * (size_t)p->A + 1) * sizeof(int32_t));
+        if (!c->npig) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
         c->dscore = mr_big_alloc((nd + 1) * sizeof(double));
         if (!c->flags || !c->dscore) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
         for (size_t i = 0; i < nd; i++) c->dscore[i] = dt->anns[c->didx[i]].score;
@@ -904,7 +1092,7 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     per_category(ev);
 out:
     free(c->kpos); free(c->sig); free(c->nsig); free(c->cells); free(c->gidx); free(c->didx);
-    free(c->flags); free(c->dscore);
+    free(c->flags); free(c->dscore); free(c->npig);
     if (rc) mr_eval_free(ev);
     return rc;
 }

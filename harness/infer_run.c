@@ -158,7 +158,7 @@ static int one_image_split(mr_run_split *s, const mr_config *c, const char *imag
     d->img[0].width = w;
     d->img[0].height = h;
     d->img[0].file_name = d->coco.images[0].file_name;
-    mr_resized_size(w, h, c->min_size, c->max_size, &s->maxw, &s->maxh, &(float){0});
+    mr_resized_size_kind(c->resize, w, h, c->min_size, c->max_size, &s->maxw, &s->maxh, &(float){0});
     return MR_OK;
 }
 
@@ -172,7 +172,7 @@ static int write_vis(const mr_run_split *s, int i, const mr_coco *res, const mr_
     if (rc) return rc;
     int rw, rh;
     float sc;
-    mr_resized_size(im.width, im.height, c->min_size, c->max_size, &rw, &rh, &sc);
+    mr_resized_size_kind(c->resize, im.width, im.height, c->min_size, c->max_size, &rw, &rh, &sc);
     uint8_t *px = malloc((size_t)rw * rh * 3);
     if (!px) { mr_image_free(&im); return mr_errf(e, MR_ENOMEM, "out of memory"); }
     mr_image_resize_bilinear(im.rgb, im.width, im.height, px, rw, rh);
@@ -219,7 +219,9 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
         o->changed[0] = 0;
         cJSON *was = mr_st_meta(&f, "config") ? cJSON_Parse(mr_st_meta(&f, "config")) : NULL;
         cJSON *now = mr_config_to_json(&c);
-        if (cJSON_IsObject(was) && now) {
+        /* weights described by scripts/torchvision_reference.py carry
+         * torchvision's model description, not an mrcnn config: nothing to compare */
+        if (cJSON_IsObject(was) && now && !cJSON_GetObjectItemCaseSensitive(was, "torchvision")) {
             cJSON_DeleteItemFromObjectCaseSensitive(was, "schedule");
             cJSON_DeleteItemFromObjectCaseSensitive(was, "num_classes");
             /* where training started and how the config was given shape no inference */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_eval.sh — `mrcnn eval` as a whole process (load GT and results,
-# evaluate, accumulate, summarise) on the COCO-val-sized x64 sets of
+# evaluate, accumulate, summarise) on the COCO-val-sized x64 and big sets of
 # ../shared/coco, single-threaded and with 2 threads (hyperfine, median),
 # against pycocotools' own evaluate+accumulate seconds recorded in each set's
 # expected.json. Also: peak memory (/usr/bin/time -v), equality of the stats
@@ -30,10 +30,15 @@ TMP=$(mktemp -d /tmp/bench_eval.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p results/bench
 rows=""
-for t in bbox segm keypoints; do
-  set_dir="$COCO/x64-$t"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+SETS=${SETS:-x64-bbox x64-segm x64-keypoints big-bbox big-segm big-keypoints}
+for set in $SETS; do
+  set_dir="$COCO/$set"
+  [ -f "$set_dir/expected.json" ] || continue
+  t=${set#*-}; t=${t%%-*}
   gt="$COCO/gt/instances_x64.json"
   [ "$t" = keypoints ] && gt="$COCO/gt/person_keypoints_x64.json"
+  case $set in big-keypoints) gt="$COCO/gt/person_keypoints_u691x4.json" ;; big-*) gt="$COCO/gt/instances_u354x11.json" ;; esac
   dt="$set_dir/dt.json"
   base="$BIN eval --gt $gt --dt $dt --iou $t"
   # timing: 1 and 2 threads
@@ -50,9 +55,9 @@ for t in bbox segm keypoints; do
   $base --use-cats 0 --json "$TMP/uc0.json" > /dev/null
   h1=$(cat "$TMP"/o1.json "$TMP"/o1.csv "$TMP"/o1.md "$TMP"/o1.dat "$TMP"/o1.txt | sha256sum | cut -c1-16)
   h2=$(cat "$TMP"/o2.json "$TMP"/o2.csv "$TMP"/o2.md "$TMP"/o2.dat "$TMP"/o2.txt | sha256sum | cut -c1-16)
-  row=$(/usr/bin/python3 - "$t" "$set_dir/expected.json" "$TMP" "$rss" "$h1" "$h2" <<'PY'
+  row=$(/usr/bin/python3 - "$t" "$set_dir/expected.json" "$TMP" "$rss" "$h1" "$h2" "$set" <<'PY'
 import json, statistics, sys
-t, exp_path, tmp, rss, h1, h2 = sys.argv[1:]
+t, exp_path, tmp, rss, h1, h2, set_ = sys.argv[1:]
 ex = json.load(open(exp_path))
 o = json.load(open(tmp + "/o1.json")); u = json.load(open(tmp + "/uc0.json"))
 ref = ex["stats"] is not None
@@ -63,9 +68,9 @@ m1 = statistics.median(h1r["times"])
 c1 = statistics.median([u + s for u, s in zip(h1r["user"], h1r["system"])]) if "user" in h1r and isinstance(h1r["user"], list) else h1r.get("user", 0) + h1r.get("system", 0)
 m2 = statistics.median(json.load(open(tmp + "/h2.json"))["results"][0]["times"])
 oracle = ex["oracle_seconds"]["evaluate"] + ex["oracle_seconds"]["accumulate"] if ref else float("nan")
-print(json.dumps({"iou": t, "detections": ex["detections"], "seconds_1thread": round(m1, 4),
+print(json.dumps({"set": set_, "iou": t, "detections": ex["detections"], "seconds_1thread": round(m1, 4),
                   "seconds_2threads": round(m2, 4), "cpu_seconds_1thread": round(c1, 4), "pycocotools_eval_accumulate_s": oracle,
-                  "speedup_vs_pycocotools": round(oracle / m1, 1), "peak_rss_mb": round(int(rss) / 1024, 1),
+                  "speedup_vs_pycocotools": round(oracle / m1, 1), "speedup_cpu_vs_pycocotools": round(oracle / c1, 1), "peak_rss_mb": round(int(rss) / 1024, 1),
                   "max_abs_diff_stats": d1, "max_abs_diff_stats_useCats0": d0,
                   "equal_to_pycocotools": (d1 <= 1e-9 and d0 <= 1e-9) if ref else None,
                   "output_hash_1thread": h1, "output_hash_2threads": h2, "outputs_identical": h1 == h2}))
@@ -76,28 +81,29 @@ PY
 done
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //; s/"/ /g')
 status=0
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '%s' "$rows" | /usr/bin/python3 -c '
 import json, sys, datetime
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
-cpu, runs = sys.argv[1], int(sys.argv[2])
+cpu, runs, lb, la = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 doc = {"bench": "eval", "cpu": cpu, "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
        "protocol": "mrcnn eval whole process, hyperfine median of %d runs after 1 warm-up; pycocotools: evaluate()+accumulate() only (expected.json oracle_seconds, one run)" % runs,
-       "results": rows}
+       "load_average_before": lb, "load_average_after": la, "results": rows}
 open("results/bench/eval.json.tmp", "w").write(json.dumps(doc, indent=1) + "\n")
-md = ["# mrcnn eval on the x64 sets (COCO val2017 size, 5,056 images)", "",
-      "CPU: %s. %s. Shared 2-core machine: wall times are noisy when others run; the CPU column (user+sys of the process) is less sensitive to that." % (cpu, doc["protocol"]), "",
-      "| iou | detections | 1 thread s | CPU s (1 thread, mean user+sys) | 2 threads s | pycocotools s | speed-up (1 thread) | peak RSS MB | equal to pycocotools | outputs 1 vs 2 threads |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+md = ["# mrcnn eval on the val2017-sized sets (x64: 5,056 images; big: 3,894 / 2,764 images)", "",
+      "CPU: %s. %s. Shared 2-core machine, load average %s before the run and %s after: wall times grow with the load; the CPU column (user+sys of the process, median) much less, and its speed-up is the one that compares with pycocotools timed on an idle machine." % (cpu, doc["protocol"], lb, la), "",
+      "| set | iou | detections | 1 thread s | CPU s (1 thread, user+sys) | 2 threads s | pycocotools s | speed-up (1 thread, wall) | speed-up (1 thread, CPU) | peak RSS MB | equal to pycocotools | outputs 1 vs 2 threads |",
+      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
 for r in rows:
-    md.append("| %s | %d | %.3f | %.3f | %.3f | %.2f | %.1fx | %.0f | %s (max diff %.1e) | %s |" % (
-        r["iou"], r["detections"], r["seconds_1thread"], r["cpu_seconds_1thread"], r["seconds_2threads"], r["pycocotools_eval_accumulate_s"],
-        r["speedup_vs_pycocotools"], r["peak_rss_mb"], {True: "yes", False: "NO", None: "no reference"}[r["equal_to_pycocotools"]],
+    md.append("| %s | %s | %d | %.3f | %.3f | %.3f | %.2f | %.1fx | %.1fx | %.0f | %s (max diff %.1e) | %s |" % (
+        r["set"], r["iou"], r["detections"], r["seconds_1thread"], r["cpu_seconds_1thread"], r["seconds_2threads"], r["pycocotools_eval_accumulate_s"],
+        r["speedup_vs_pycocotools"], r["speedup_cpu_vs_pycocotools"], r["peak_rss_mb"], {True: "yes", False: "NO", None: "no reference"}[r["equal_to_pycocotools"]],
         max(r["max_abs_diff_stats"], r["max_abs_diff_stats_useCats0"]),
         "identical (%s)" % r["output_hash_1thread"] if r["outputs_identical"] else "DIFFER"))
 open("results/bench/eval.md.tmp", "w").write("\n".join(md) + "\n")
 ok = all(r["equal_to_pycocotools"] is not False and r["outputs_identical"] for r in rows)
 sys.exit(0 if ok else 1)
-' "$cpu" "$RUNS" || status=$?
+' "$cpu" "$RUNS" "$load_before" "$load_after" || status=$?
 mv results/bench/eval.json.tmp results/bench/eval.json
 mv results/bench/eval.md.tmp results/bench/eval.md
 cat results/bench/eval.md

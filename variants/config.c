@@ -21,13 +21,15 @@
  * / 'F' arrays of integers / numbers. mr_config_parse checks each object's
  * keys against it, and --set (mr_config_apply_set) types its values by it;
  * ranges and the rest are mr_config_parse's. `base` and `overrides` are
- * file-only fields (not settable). 'p' is a path: a string made absolute
+ * file-only fields (not settable). Under heads, each registered mask
+ * head's knobs (integers, core/mask_head.h) are settable too. 'p' is a path: a string made absolute
  * against the directory of the file that gives it (the working directory for
  * --set), so that the resolved config means the same file wherever it is read. */
 typedef struct cfg_key { const char *key; char type; } cfg_key;
 static const cfg_key SCHEMA[] = {
     {"name", 's'}, {"seed", 'i'}, {"num_classes", 'i'},
     {"input.min_size", 'i'}, {"input.max_size", 'i'}, {"input.size_divisibility", 'i'}, {"input.flip", 'b'},
+    {"input.resize", 's'},
     {"backbone.depth", 'i'}, {"backbone.width", 'f'}, {"backbone.norm", 's'}, {"backbone.gn_groups", 'i'},
     {"backbone.freeze_at", 'i'},
     {"tap", 's'},
@@ -42,7 +44,7 @@ static const cfg_key SCHEMA[] = {
     {"box_head.fg_iou", 'f'}, {"box_head.score_thresh", 'f'}, {"box_head.nms_thresh", 'f'},
     {"box_head.detections_per_img", 'i'},
     {"heads.mask", 'b'}, {"heads.mask_head", 's'}, {"heads.mask_loss", 's'}, {"heads.mask_width", 'i'},
-    {"heads.mask_mlp_layers", 'i'}, {"heads.keypoints", 'b'}, {"heads.kp_width", 'i'}, {"heads.kp_convs", 'i'},
+    {"heads.keypoints", 'b'}, {"heads.kp_width", 'i'}, {"heads.kp_convs", 'i'},
     {"heads.mask_loss_weight", 'f'},
     {"schedule.iters", 'i'}, {"schedule.batch_size", 'i'}, {"schedule.lr", 'f'}, {"schedule.warmup_iters", 'i'},
     {"schedule.warmup_factor", 'f'}, {"schedule.steps", 'I'}, {"schedule.gamma", 'f'}, {"schedule.momentum", 'f'},
@@ -85,6 +87,37 @@ static int check_section(const cJSON *o, const char *section, const char *ctx, m
     return mr_json_check_keys(o, keys, n, ctx, e);
 }
 
+/* is heads.<leaf> a registered mask head's knob? */
+static int is_knob(const char *leaf)
+{
+    size_t nreg;
+    const mr_variant *reg = mr_registry_entries(&nreg);
+    for (size_t r = 0; r < nreg; r++) {
+        if (reg[r].kind != MR_VK_MASK_HEAD) continue;
+        const struct mr_mask_head *h = reg[r].impl;
+        for (int k = 0; k < h->nknobs; k++)
+            if (!strcmp(h->knobs[k].name, leaf)) return 1;
+    }
+    return 0;
+}
+
+/* the knobs of every registered mask head, ", heads.a, heads.b", appended */
+static size_t knob_list(char *buf, size_t used, size_t n)
+{
+    size_t nreg;
+    const mr_variant *reg = mr_registry_entries(&nreg);
+    for (size_t r = 0; r < nreg; r++) {
+        if (reg[r].kind != MR_VK_MASK_HEAD) continue;
+        const struct mr_mask_head *h = reg[r].impl;
+        for (int k = 0; k < h->nknobs && used < n; k++) {
+            char key[80];
+            snprintf(key, sizeof key, "heads.%s", h->knobs[k].name);
+            if (!strstr(buf, key)) used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "", key);
+        }
+    }
+    return used;
+}
+
 /* edit distance of two short strings (for "did you mean") */
 static int edit_dist(const char *a, const char *b)
 {
@@ -125,6 +158,7 @@ static int unknown_key(const char *kv, const char *key, mr_err *e)
                 used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", k);
         }
     }
+    if (in_section && sl == 5 && !strncmp(key, "heads", 5)) used = knob_list(known, used, sizeof known);
     if (!in_section) {
         /* every key would not fit one message: the sections by name */
         const char *keys[MR_SECTION_MAX];
@@ -240,6 +274,8 @@ int mr_config_apply_set(cJSON *j, const char *kv, mr_err *e)
     const cfg_key *k = NULL;
     for (int i = 0; i < NSCHEMA && !k; i++)
         if (!strcmp(SCHEMA[i].key, key)) k = &SCHEMA[i];
+    static const cfg_key knob = {"heads.<knob>", 'i'};
+    if (!k && !strncmp(key, "heads.", 6) && is_knob(key + 6)) k = &knob;
     if (!k) return unknown_key(kv, key, e);
     const char *v = eq + 1;
     cJSON *val = k->type == 'I' || k->type == 'F' ? typed_array(kv, key, k->type, v, e)
@@ -270,6 +306,7 @@ const char *mr_config_known_keys(char *buf, size_t n)
     if (n) buf[0] = 0;
     for (int i = 0; i < NSCHEMA && used < n; i++)
         used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", SCHEMA[i].key);
+    if (used < n) knob_list(buf, used, n);
     return buf;
 }
 
@@ -330,7 +367,7 @@ static int load_merged(const char *path, int depth, base_chain *ch, cJSON **out,
     }
     const char *base = NULL;
     if ((rc = mr_json_get_string(j, "base", 0, NULL, &base, path, e))) { cJSON_Delete(j); return rc; }
-    char dir[4096], bpath[8192];
+    char dir[4096], bpath[4096];
     snprintf(dir, sizeof dir, "%s", path);
     const char *d = dirname(dir);
     /* a weights path is relative to the file that names it */
@@ -345,8 +382,11 @@ static int load_merged(const char *path, int depth, base_chain *ch, cJSON **out,
         cJSON_ReplaceItemInObjectCaseSensitive(ini, "weights", cJSON_CreateString(abs));
     }
     if (!base) { *out = j; return MR_OK; }
-    if (base[0] == '/') snprintf(bpath, sizeof bpath, "%s", base);
-    else snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    int bn = base[0] == '/' ? snprintf(bpath, sizeof bpath, "%s", base) : snprintf(bpath, sizeof bpath, "%s/%s", d, base);
+    if (bn < 0 || (size_t)bn >= sizeof bpath) {
+        cJSON_Delete(j);
+        return mr_errf(e, MR_EUSER, "%s: field base: the path of '%s' is longer than %zu characters", path, base, sizeof bpath - 1);
+    }
     cJSON *b = NULL;
     rc = load_merged(bpath, depth + 1, ch, &b, e);
     if (rc) {
@@ -561,6 +601,11 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
         return mr_errf(e, MR_EUSER, "%s: field size_divisibility: %d: the %s tap needs a multiple of %d",
                        ctx, c->size_div, tap->name, tap->size_divisor);
     CK(mr_json_get_bool(o, "flip", 0, 1, &c->flip, ctx, e));
+    const char *rs = NULL;
+    CK(mr_json_get_string(o, "resize", 0, "mrcnn", &rs, ctx, e));
+    if (!strcmp(rs, "torchvision")) c->resize = MR_RESIZE_TORCHVISION;
+    else if (strcmp(rs, "mrcnn"))
+        return mr_errf(e, MR_EUSER, "%s: field resize: '%s': expected \"mrcnn\" or \"torchvision\"", ctx, rs);
 
     /* backbone */
     CK(mr_json_get_object(j, "backbone", 0, &o, label, e));
@@ -644,7 +689,20 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     /* heads */
     CK(mr_json_get_object(j, "heads", 0, &o, label, e));
     mr_json_ctx(ctx, sizeof ctx, label, "heads");
-    CK(check_section(o, "heads", ctx, e));
+    /* the shared fields (the schema's), then each registered mask head's own knobs */
+    enum { NHK = MR_SECTION_MAX + 16 * MR_MASK_MAX_KNOBS };
+    const char *hk[NHK];
+    char hnames[MR_SECTION_MAX][32];
+    const int NSHARED = section_keys("heads", hk, hnames);
+    int nhk = NSHARED;
+    size_t nreg;
+    const mr_variant *reg = mr_registry_entries(&nreg);
+    for (size_t r = 0; r < nreg; r++) {
+        if (reg[r].kind != MR_VK_MASK_HEAD) continue;
+        const struct mr_mask_head *h = reg[r].impl;
+        for (int k = 0; k < h->nknobs && nhk < NHK; k++) hk[nhk++] = h->knobs[k].name;
+    }
+    CK(mr_json_check_keys(o, hk, nhk, ctx, e));
     CK(mr_json_get_bool(o, "mask", 0, 0, &c->mask_on, ctx, e));
     CK(get_name(o, "mask_head", "fcn", c->mask_head, sizeof c->mask_head, ctx, e));
     const struct mr_mask_head *mhp = lookup(MR_VK_MASK_HEAD, c->mask_head, label, "heads.mask_head", e);
@@ -654,14 +712,26 @@ int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e)
     if (!mlp) return MR_EUSER;
     CK(mr_json_get_int_range(o, "mask_width", 0, 256, 1, 4096, &c->mask_width, ctx, e));
     s->mask_on = c->mask_on;
-    s->mask = mhp->cfg;
-    if (s->mask.kind == MR_MASK_HEAD_FCN) s->mask.conv_ch = s->mask.deconv_ch = c->mask_width;
-    else s->mask.fc_dim = 4 * c->mask_width;
-    CK(mr_json_get_int_range(o, "mask_mlp_layers", 0, 2, 1, MR_MASK_MAX_FC, &c->mask_mlp_layers, ctx, e));
-    if (s->mask.kind == MR_MASK_HEAD_MLP) s->mask.nfc = c->mask_mlp_layers;
-    else if (cJSON_GetObjectItemCaseSensitive(o, "mask_mlp_layers"))
-        return mr_errf(e, MR_EUSER, "%s: field heads.mask_mlp_layers: applies to mask_head \"mlp\" only, "
-                       "this config's mask_head is \"%s\" (remove the field)", label, c->mask_head);
+    s->mask_head = mhp;
+    s->mask_width = c->mask_width;
+    /* the chosen head's knobs; another head's knob is an error naming it */
+    mr_mask_head_knob_defaults(mhp, s->mask_knobs);
+    for (int k = 0; k < mhp->nknobs; k++) {
+        const mr_mask_knob *kb = &mhp->knobs[k];
+        CK(mr_json_get_int_range(o, kb->name, 0, kb->def, kb->lo, kb->hi, &s->mask_knobs[k], ctx, e));
+    }
+    for (int i = NSHARED; i < nhk; i++) {
+        if (mr_mask_head_knob_index(mhp, hk[i]) >= 0 || !cJSON_GetObjectItemCaseSensitive(o, hk[i])) continue;
+        char owners[256] = "";
+        size_t used = 0;
+        for (size_t r = 0; r < nreg; r++) {
+            if (reg[r].kind != MR_VK_MASK_HEAD || mr_mask_head_knob_index(reg[r].impl, hk[i]) < 0) continue;
+            int w = snprintf(owners + used, sizeof owners - used, "%s\"%s\"", used ? ", " : "", reg[r].name);
+            if (w > 0 && (size_t)w < sizeof owners - used) used += (size_t)w;
+        }
+        return mr_errf(e, MR_EUSER, "%s: field heads.%s: applies to mask_head %s only, "
+                       "this config's mask_head is \"%s\" (remove the field)", label, hk[i], owners, c->mask_head);
+    }
     s->mask_loss = mlp;
     s->mask_pooled = 14;
     CK(mr_json_get_double_range(o, "mask_loss_weight", 0, 1.0, 1e-6, 1e3, &c->mask_loss_weight, ctx, e));
@@ -761,6 +831,8 @@ cJSON *mr_config_to_json(const mr_config *c)
     cJSON_AddNumberToObject(o, "max_size", c->max_size);
     cJSON_AddNumberToObject(o, "size_divisibility", c->size_div);
     cJSON_AddBoolToObject(o, "flip", c->flip);
+    /* only when not the default, so that every other config's resolved form is unchanged */
+    if (c->resize != MR_RESIZE_MRCNN) cJSON_AddStringToObject(o, "resize", "torchvision");
     o = cJSON_AddObjectToObject(j, "backbone");
     cJSON_AddNumberToObject(o, "depth", s->backbone.depth);
     cJSON_AddNumberToObject(o, "width", s->backbone.width);
@@ -807,9 +879,13 @@ cJSON *mr_config_to_json(const mr_config *c)
     cJSON_AddStringToObject(o, "mask_head", c->mask_head);
     cJSON_AddStringToObject(o, "mask_loss", c->mask_loss);
     cJSON_AddNumberToObject(o, "mask_width", c->mask_width);
-    /* only for the mlp head, so that the resolved form (and the regression
-     * set's fingerprint over it) of every other config is unchanged */
-    if (s->mask.kind == MR_MASK_HEAD_MLP) cJSON_AddNumberToObject(o, "mask_mlp_layers", c->mask_mlp_layers);
+    /* the head's knobs: those it always records (mlp's mask_mlp_layers) and
+     * any other not at its default, so that the resolved form (and the
+     * regression set's fingerprint over it) of existing configs is unchanged */
+    for (int k = 0; k < s->mask_head->nknobs; k++) {
+        const mr_mask_knob *kb = &s->mask_head->knobs[k];
+        if (kb->always || s->mask_knobs[k] != kb->def) cJSON_AddNumberToObject(o, kb->name, s->mask_knobs[k]);
+    }
     /* likewise only when not the default 1 */
     if (c->mask_loss_weight != 1.0) cJSON_AddNumberToObject(o, "mask_loss_weight", c->mask_loss_weight);
     cJSON_AddBoolToObject(o, "keypoints", c->kp_on);
@@ -860,11 +936,12 @@ void mr_config_fingerprint(const mr_config *c, char *buf, size_t n)
              p->rpn.sizes_per_level, p->rpn.nratios, p->roi_params.pooled_h, p->box.fc_dim,
              p->box.num_classes, c->mask_on, c->mask_head, c->mask_width, c->kp_on, c->kp_width,
              c->kp_convs, p->kp.num_kp);
-    /* the mlp head's depth is appended only when it is not the original 2,
-     * so checkpoints written before the field existed still resume */
-    if (p->mask.kind == MR_MASK_HEAD_MLP && c->mask_mlp_layers != 2) {
+    /* a mask head knob is appended only when not at its default (mlp's
+     * depth: " fc3"), so checkpoints written before it existed still resume */
+    for (int k = 0; p->mask_head && k < p->mask_head->nknobs; k++) {
+        const mr_mask_knob *kb = &p->mask_head->knobs[k];
         size_t l = strlen(s);
-        snprintf(s + l, sizeof s - l, " fc%d", c->mask_mlp_layers);
+        if (p->mask_knobs[k] != kb->def) snprintf(s + l, sizeof s - l, " %s%d", kb->fp, p->mask_knobs[k]);
     }
     uint64_t h = 1469598103934665603ull;
     for (const char *q = s; *q; q++) { h ^= (unsigned char)*q; h *= 1099511628211ull; }

@@ -10,7 +10,9 @@
  *
  * Fields (defaults in brackets, the paper's FPN where it applies):
  *   name [file stem], seed [1], num_classes [0 = from the dataset]
- *   input      {min_size [800], max_size [1333], size_divisibility [the tap's], flip [true]}
+ *   input      {min_size [800], max_size [1333], size_divisibility [the tap's], flip [true],
+ *               resize ["mrcnn" | "torchvision": torchvision's GeneralizedRCNNTransform,
+ *               datasets/image.h's mr_resize_kind]}
  *   backbone   {depth [50], width [1], norm ["frozen_bn"|"gn"], gn_groups [32], freeze_at [2]}
  *   tap        ["fpn" | "c4" | "c5"]
  *   fpn        {channels [256]}
@@ -22,9 +24,14 @@
  *               aligned [false], agg [extractor's], canonical_scale [224], canonical_level [4]}
  *   box_head   {fc_dim [1024], batch_per_image [tap's: 512 / 64], positive_fraction [0.25],
  *               score_thresh [0.05], nms_thresh [0.5], detections_per_img [100]}
- *   heads      {mask [false], mask_head ["fcn"|"mlp"], mask_loss ["sigmoid"], mask_width [256],
- *               mask_mlp_layers [2: mlp only, hidden fc layers of 4*mask_width before
- *               the K*28*28 logits fc; the paper's Table 2e rows are 2 and 3],
+ *   heads      {mask [false], mask_head ["fcn"|"mlp"|"fcn_resize"], mask_loss ["sigmoid"],
+ *               mask_width [256], and the chosen head's own knobs (core/mask_head.h;
+ *               the head's file lists them, another head's knob is an error):
+ *                 fcn, fcn_resize: mask_convs [4], mask_dilation [1], mask_deconv_width
+ *                   (fcn) / mask_up_width (fcn_resize) [0: mask_width];
+ *                 mlp: mask_mlp_layers [2: hidden fc layers of 4*mask_width before
+ *                   the K*28*28 logits fc; the paper's Table 2e rows are 2 and 3],
+ *                   mask_mlp_size [28],
  *               mask_loss_weight [1: the mask loss's weight in the total],
  *               keypoints [false], kp_width [512], kp_convs [8]}
  *   schedule   {iters [90000], batch_size [2], lr [0.02], warmup_iters [1000],
@@ -44,6 +51,7 @@
 
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "core/batch.h"
 #include "core/detector.h"
 #include "core/err.h"
 #include "core/train.h"
@@ -56,6 +64,7 @@ typedef struct mr_config {
     uint64_t seed;
     int num_classes;            /* 0: take it from the dataset */
     int min_size, max_size, size_div, flip;
+    mr_resize_kind resize;      /* input.resize */
     char tap[16], norm[16], roi[16], agg[8];
     mr_detector_spec spec;      /* tap, roi pointers from the registry */
     int roi_agg_given;
@@ -64,7 +73,6 @@ typedef struct mr_config {
     long checkpoint_every;
     int log_every;
     int mask_on, kp_on, mask_width, kp_width, kp_convs;
-    int mask_mlp_layers;        /* hidden fc layers of the mlp mask head */
     char mask_head[16], mask_loss[16];
     double mask_loss_weight;     /* heads.mask_loss_weight [1] */
     char init_weights[1024];     /* init.weights [""]: start training from these (absolute path) */
