@@ -20,10 +20,13 @@
  * ends, a table with nothing to train at once.
  * Parallelism: up to `jobs` runs at once, each a separate process started by
  * opts.spawn (the CLI execs itself), with threads / jobs threads each.
+ * A row is a file, or (mr_ablate_row_def.set) overrides of its table's
+ * _base.json: the same resolved config as a file holding them would give.
  * Presets: the row configs are sized for the bench preset; for another
  * preset P the file variants/configs/ablations/preset_P.json (if present) is
  * merged over each row's resolved config (input size, backbone width,
- * schedule), written to the run directory as input_config.json.
+ * schedule), then opts.sets (mrcnn ablate --set KEY=VALUE, recorded as the
+ * config's "overrides"), written to the run directory as input_config.json.
  *
  * defines: mr_ablate_table_def, mr_ablate_row_def, mr_ablate_find,
  *          mr_ablate_names, mr_ablate_job, mr_ablate_opts, mr_ablate_run,
@@ -43,6 +46,10 @@ typedef struct mr_ablate_row_def {
     const char *name;    /* config file stem */
     const char *label;   /* shown in the table */
     int paper_index;     /* row of the paper's table */
+    /* NULL: the row is the file <table>/<name>.json; else, when that file is
+     * absent, the table's <table>/_base.json with these overrides
+     * ("KEY=VALUE KEY=VALUE", as --set takes them) */
+    const char *set;
 } mr_ablate_row_def;
 
 typedef struct mr_ablate_table_def {
@@ -94,6 +101,8 @@ typedef struct mr_ablate_opts {
                                  to train (the Slurm script of a dry run) */
     const char *rows;         /* comma-separated row names to run and show (the base
                                  row is always included); NULL = every row */
+    const char *const *sets;  /* overrides of every row ("KEY.PATH=VALUE"), after the preset */
+    int nsets;
     /* start one job as a child process; the harness waits for it with waitpid */
     int (*spawn)(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e);
     void *spawn_ctx;

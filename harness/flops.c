@@ -36,8 +36,11 @@ static int layer_of(const char *name, char *out, size_t n)
 
 static const mr_param_desc *find(const mr_param_table *t, const char *layer, const char *suffix)
 {
-    char nm[256];
-    snprintf(nm, sizeof nm, "%s%s", layer, suffix);
+    char nm[512];
+    size_t ln = strlen(layer), ls = strlen(suffix);
+    if (ln + ls >= sizeof nm) return NULL;
+    memcpy(nm, layer, ln);
+    memcpy(nm + ln, suffix, ls + 1);
     const mr_param_entry *p = mr_params_find(t, nm);
     return p ? &p->d : NULL;
 }

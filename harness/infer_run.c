@@ -197,12 +197,12 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
                  const char *image_path, const char *out_json, const mr_infer_opts *o,
                  mr_err *e)
 {
-    mr_infer_opts defo = {1, NULL, -1.0f, NULL, 0};
+    mr_infer_opts defo = {1, NULL, -1.0f, NULL, 0, NULL, 0};
     if (!o) o = &defo;
     int threads = o->threads > 0 ? o->threads : 1;
     mr_run_set_threads(threads);
     mr_config c;
-    int rc = mr_config_load(&c, config_path, e);
+    int rc = mr_config_load_set(&c, config_path, o->sets, o->nsets, e);
     if (rc) return rc;
     /* the class count comes from the weights */
     mr_st_file f;
@@ -224,6 +224,12 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
         if (cJSON_IsObject(was) && now && !cJSON_GetObjectItemCaseSensitive(was, "torchvision")) {
             cJSON_DeleteItemFromObjectCaseSensitive(was, "schedule");
             cJSON_DeleteItemFromObjectCaseSensitive(was, "num_classes");
+            /* where training started and how the config was given shape no inference */
+            const char *skip[2] = {"init", "overrides"};
+            for (int k = 0; k < 2; k++) {
+                cJSON_DeleteItemFromObjectCaseSensitive(was, skip[k]);
+                cJSON_DeleteItemFromObjectCaseSensitive(now, skip[k]);
+            }
             mr_json_diff(was, now, 1, o->changed, o->changed_n);
         }
         cJSON_Delete(was);

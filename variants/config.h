@@ -37,9 +37,14 @@
  *   schedule   {iters [90000], batch_size [2], lr [0.02], warmup_iters [1000],
  *               warmup_factor [0.001], steps [[60000, 80000]], gamma [0.1],
  *               momentum [0.9], weight_decay [1e-4], checkpoint_every [5000], log_every [20]}
+ *   init       {weights [none: random initialisation; a path relative to the file
+ *               that names it], strict [false]}: training starts from the tensors
+ *               of weights whose name and shape match (core/init_weights.h)
+ *   overrides  [none]: in a resolved config, the --set overrides it was made with
  *
- * defines: mr_config, mr_config_load, mr_config_parse, mr_config_to_json,
- *   mr_config_write, mr_config_fingerprint, mr_config_merge
+ * defines: mr_config, mr_config_load, mr_config_load_set, mr_config_apply_set,
+ *   mr_config_known_keys, mr_config_abs_path, mr_config_parse, mr_config_to_json,
+ *   mr_config_write, mr_config_fingerprint, mr_config_merge, MR_CONFIG_MAX_SETS
  */
 #ifndef MR_CONFIG_H
 #define MR_CONFIG_H
@@ -50,6 +55,8 @@
 #include "core/detector.h"
 #include "core/err.h"
 #include "core/train.h"
+
+#define MR_CONFIG_MAX_SETS 32
 
 typedef struct mr_config {
     char name[128];
@@ -68,10 +75,28 @@ typedef struct mr_config {
     int mask_on, kp_on, mask_width, kp_width, kp_convs;
     char mask_head[16], mask_loss[16];
     double mask_loss_weight;     /* heads.mask_loss_weight [1] */
+    char init_weights[1024];     /* init.weights [""]: start training from these (absolute path) */
+    int init_strict;             /* init.strict [false]: missing / unexpected / mismatched tensors are errors */
+    int nsets;                   /* overrides applied, in order ("overrides" of a resolved config, then --set) */
+    char sets[MR_CONFIG_MAX_SETS][256];
 } mr_config;
 
 /* Read path (following `base` chains, at most 8 deep) and validate. */
 int mr_config_load(mr_config *c, const char *path, mr_err *e);
+/* The same with overrides sets[0..nsets) ("KEY.PATH=VALUE", as --set gives
+ * them) applied, in order, over the merged file before validation; they are
+ * kept in c->sets (the resolved config's "overrides"). A value is typed by
+ * the schema (an integer, a number, true/false, a string, a path, a list as
+ * 1,2 or [1,2]); an unknown key is an error listing the known ones (of its
+ * section when the section is known), a range error names the override. */
+int mr_config_load_set(mr_config *c, const char *path, const char *const *sets, int nsets, mr_err *e);
+/* Apply one "KEY.PATH=VALUE" to a merged config object (before parsing). */
+int mr_config_apply_set(cJSON *j, const char *kv, mr_err *e);
+/* every settable key, "name, seed, ..., init.strict, comment", into buf */
+const char *mr_config_known_keys(char *buf, size_t n);
+/* path made absolute against dir (NULL or relative: the working directory
+ * first); -1 when out (n bytes) is too small */
+int mr_config_abs_path(const char *dir, const char *path, char *out, size_t n);
 /* Validate an already merged JSON object; label names it in messages. */
 int mr_config_parse(mr_config *c, const cJSON *j, const char *label, mr_err *e);
 /* Merge over into base (deep for objects); returns a new object. */
