@@ -137,8 +137,18 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mrcnn train: rank %d of %d: %s\n", mr_dist_rank(&dist), K, e.msg[0] ? e.msg : "failed");
         mr_dist_abort(&dist, cli_exit_code(e.code));
     }
+    /* a failure every rank agreed on: rank 0 says it before any rank exits
+     * (mpirun ends the job at the first non-zero exit, which could cut rank
+     * 0 off before its message) */
+    int code = MR_EXIT_OK;
+    if (rc) code = lead ? cli_fail("train", &e) : cli_exit_code(e.code);
+    if (rc && K > 1) {
+        mr_err be;
+        fflush(stderr);
+        mr_dist_barrier(&dist, &be);
+    }
     mr_dist_finish(&dist);
-    if (rc) return lead ? cli_fail("train", &e) : cli_exit_code(e.code);
+    if (rc) return code;
     if (lead) fprintf(stderr, "mrcnn train: done, results in %s%s\n", out, K > 1 ? " (rank 0 of a data-parallel run)" : "");
     return MR_EXIT_OK;
 }

@@ -81,7 +81,7 @@ static void test_flops_taps(void **state)
     static const char *const cfgs[] = {"variants/configs/bench_c4.json", "variants/configs/bench_c5.json",
                                        "variants/configs/ablations/2d/roialign_dc5.json",
                                        "variants/configs/ablations/2e/mlp.json", "variants/configs/ablations/2e/fcn_resize.json",
-                                       "variants/configs/ablations/2c/roialign_ave.json", "variants/configs/bench_fpn_kp.json"};
+                                       "variants/configs/ablations/2c/_base.json", "variants/configs/bench_fpn_kp.json"};
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         mr_config c;
         mr_err e;
