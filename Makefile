@@ -159,7 +159,8 @@ determinism: deps mrcnn
 
 # torchvision equality on the full R50-FPN models (scripts/torchvision_reference.py):
 # installs python3-torchvision when missing, writes build/ref/ (large, not committed)
-# once per script change, and runs the `reference` group on both models.
+# once per script change, and runs the `reference` group on both models (with
+# the mask model's run, `mrcnn infer --image` end to end on the cases.json images).
 REF_DIR = build/ref
 $(REF_DIR)/tv_full_mask_ref.safetensors: scripts/torchvision_reference.py
 	@/usr/bin/python3 -c "import torchvision" 2>/dev/null || { \
@@ -169,7 +170,7 @@ $(REF_DIR)/tv_full_mask_ref.safetensors: scripts/torchvision_reference.py
 
 test-reference: deps $(REF_DIR)/tv_full_mask_ref.safetensors
 	@$(MAKE) --no-print-directory $(BUILD)/mrcnn $(BUILD)/mrcnn_tests
-	MRCNN_REF=$(REF_DIR)/tv_full_mask MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests reference
+	MRCNN_REF=$(REF_DIR)/tv_full_mask MRCNN_REF_CASES=$(REF_DIR) MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests reference
 	MRCNN_REF=$(REF_DIR)/tv_full_kp MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests reference
 
 clean:

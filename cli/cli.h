@@ -5,7 +5,8 @@
  *   0 success, 1 user error (one line "mrcnn <cmd>: message"), 2 usage error.
  *
  * defines: mr_cmd_fn, MR_EXIT_OK, MR_EXIT_USER, MR_EXIT_USAGE, cli_fail,
- *          cli_usage_error, cli_long_arg, cli_double_arg, cli_exit_code, and
+ *          cli_usage_error, cli_long_arg, cli_double_arg, cli_exit_code,
+ *          cli_sets (--set), cli_note, and
  *          the cmd_* entry points
  */
 #ifndef MR_CLI_H
@@ -30,6 +31,23 @@ int cli_exit_code(int code);
 int cli_long_arg(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
 int cli_double_arg(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out);
 
+/* The --set KEY=VALUE options of a command (and --init's), in order: at most
+ * MR_CONFIG_MAX_SETS (32). `--set help` sets help (cli_sets_help lists the
+ * keys). cli_sets_add: 0, or -1 when the text has no '=' or there are too
+ * many (cli_sets_fail prints which as a usage error and returns 2). */
+typedef struct cli_sets {
+    int n, help, too_many;
+    char *v[32];
+    char buf[32][1100];
+} cli_sets;
+void cli_sets_init(cli_sets *s);
+int cli_sets_add(cli_sets *s, const char *cmd, const char *kv);
+int cli_sets_addf(cli_sets *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_sets_fail(const cli_sets *s, const char *cmd, const char *kv);
+int cli_sets_help(void);
+/* a line for the user from a library (ctx: the command's name) */
+void cli_note(void *ctx, const char *line);
+
 /* Subcommands. Each is defined in cli/cmd_<name>.c; weak so that the
  * table in main.c lists every command the tool is meant to have. */
 #define MR_COMMANDS(X) \
@@ -44,7 +62,8 @@ int cli_double_arg(const char *cmd, const char *opt, const char *text, double lo
     X(regress,  "compare the current commit against a results baseline") \
     X(compare,  "compare two runs metric by metric") \
     X(store,    "check (and repair) the results store") \
-    X(convert,  "convert checkpoints (torchvision state_dict) to safetensors")
+    X(convert,  "convert checkpoints (torchvision state_dict) to safetensors") \
+    X(flops,    "parameters and multiply-adds per stage of a config's detector")
 
 #define MR_DECLARE_CMD(name, help) int cmd_##name(int argc, char **argv) __attribute__((weak));
 MR_COMMANDS(MR_DECLARE_CMD)

@@ -51,6 +51,9 @@ static void usage(FILE *f)
             "  --store FILE    results store (default results/store.jsonl); --no-store: none\n"
             "  --rows A,B      only these rows (the base row is always included), e.g.\n"
             "                  2c --rows roialign_ave: RoIPool vs RoIAlign\n"
+            "  --set KEY=VALUE override a config field of every row, after the row and the\n"
+            "                  preset (repeatable; as mrcnn train --set, `--set help` lists\n"
+            "                  the keys); recorded as the runs' \"overrides\"\n"
             "  --dry-run       train nothing; tabulate the finished runs (with --slurm: print\n"
             "                  the job script, submit nothing)\n\n"
             "On a Slurm cluster (docs/distributed.md):\n"
@@ -172,7 +175,10 @@ int cmd_ablate(int argc, char **argv)
         {"slurm", no_argument, 0, 'L'},       {"wait", no_argument, 0, 'W'},
         {"partition", required_argument, 0, 'A'}, {"time", required_argument, 0, 'T'},
         {"account", required_argument, 0, 'C'}, {"sbatch", required_argument, 0, 'B'},
-        {"ranks", required_argument, 0, 'K'}, {"max-running", required_argument, 0, 'M'}, {0, 0, 0, 0}};
+        {"ranks", required_argument, 0, 'K'}, {"max-running", required_argument, 0, 'M'},
+        {"set", required_argument, 0, 'x'}, {0, 0, 0, 0}};
+    cli_sets sets;
+    cli_sets_init(&sets);
     mr_slurm_opts so;
     memset(&so, 0, sizeof so);
     int slurm = 0, slurm_only = 0;
@@ -246,9 +252,15 @@ int cmd_ablate(int argc, char **argv)
             slurm_only = 1;
             slurm_opt = "--max-running";
             break;
+        case 'x':
+            if (cli_sets_add(&sets, "ablate", optarg)) return cli_sets_fail(&sets, "ablate", optarg);
+            break;
         default: return cli_usage_error("ablate", "unknown option");
         }
     }
+    if (sets.help) return cli_sets_help();
+    o.sets = (const char *const *)sets.v;
+    o.nsets = sets.n;
     if (optind >= argc) return cli_usage_error("ablate", "which table? (%s)", mr_ablate_names(NULL, NULL));
     if (optind + 1 < argc) return cli_usage_error("ablate", "unexpected argument '%s'", argv[optind + 1]);
     o.table = argv[optind];

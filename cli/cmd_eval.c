@@ -2,7 +2,9 @@
  * cmd_eval.c — `mrcnn eval`: COCO evaluation of a results file against a
  * ground truth (bbox, segm or keypoints), pycocotools' numbers and summary
  * layout; optional per-category tables, EVAL JSON (docs/run_layout.md), PR
- * curves. Thin driver over coco/coco.h and eval/cocoeval.h.
+ * curves, and the error analysis of MatlabAPI's analyze() with its stacked
+ * PR plots (--analyze). Thin driver over coco/coco.h, eval/cocoeval.h,
+ * eval/analyze.h and report/plot_analyze.h.
  */
 #include <getopt.h>
 #include <math.h>
@@ -14,7 +16,10 @@
 
 #include "cli/cli.h"
 #include "coco/coco.h"
+#include "core/fileio.h"
+#include "eval/analyze.h"
 #include "eval/cocoeval.h"
+#include "report/plot_analyze.h"
 
 static const char *USAGE =
     "usage: mrcnn eval --gt GT.json --dt DT.json --iou bbox|segm|keypoints [options]\n"
@@ -38,6 +43,13 @@ static const char *USAGE =
     "  --img-ids LIST       image ids to evaluate (default: all)\n"
     "  --use-cats 0|1       0: ignore categories (proposal-style); default 1\n"
     "  --kpt-sigmas LIST    OKS sigmas for every category (e.g. 0.026,0.025,...)\n"
+    "  --analyze DIR        error analysis as cocoapi's analyze() (bbox, segm): PR curves\n"
+    "                       C75 C50 Loc Sim Oth BG FN per category and overall, printed\n"
+    "                       and written to DIR (analyze.json, analyze.md, stacked PR plots)\n"
+    "  --analyze-mode M     matlab (analyze() itself, default) or crowd (the python ports\n"
+    "                       that mark other categories' objects iscrowd)\n"
+    "  --no-plots           with --analyze: write the plot script and data, run no gnuplot\n"
+    "  --gnuplot PROG       the gnuplot to run (default: from PATH, or $MRCNN_GNUPLOT)\n"
     "  --timing             print the seconds of loading and of evaluate+accumulate\n"
     "                       (+summarize) to stderr\n"
     "\n"
@@ -99,7 +111,8 @@ static int64_t *parse_ids(const char *s, size_t *n)
 int cmd_eval(int argc, char **argv)
 {
     enum { O_GT = 1000, O_DT, O_IOU, O_PERCAT, O_JSON, O_CSV, O_MD, O_PR, O_STRICT, O_THREADS,
-           O_IOUTHRS, O_MAXDETS, O_AREA, O_CATS, O_IMGS, O_USECATS, O_SIGMAS, O_TIMING, O_HELP };
+           O_IOUTHRS, O_MAXDETS, O_AREA, O_CATS, O_IMGS, O_USECATS, O_SIGMAS, O_ANALYZE, O_AMODE, O_NOPLOTS, O_GNUPLOT,
+           O_TIMING, O_HELP };
     static const struct option opts[] = {
         {"gt", required_argument, 0, O_GT}, {"dt", required_argument, 0, O_DT},
         {"iou", required_argument, 0, O_IOU}, {"per-category", no_argument, 0, O_PERCAT},
@@ -109,13 +122,16 @@ int cmd_eval(int argc, char **argv)
         {"iou-thrs", required_argument, 0, O_IOUTHRS}, {"max-dets", required_argument, 0, O_MAXDETS},
         {"area-rng", required_argument, 0, O_AREA}, {"cat-ids", required_argument, 0, O_CATS},
         {"img-ids", required_argument, 0, O_IMGS}, {"use-cats", required_argument, 0, O_USECATS},
-        {"kpt-sigmas", required_argument, 0, O_SIGMAS}, {"timing", no_argument, 0, O_TIMING},
-        {"help", no_argument, 0, O_HELP},
+        {"kpt-sigmas", required_argument, 0, O_SIGMAS}, {"help", no_argument, 0, O_HELP},
+        {"analyze", required_argument, 0, O_ANALYZE}, {"analyze-mode", required_argument, 0, O_AMODE},
+        {"no-plots", no_argument, 0, O_NOPLOTS}, {"gnuplot", required_argument, 0, O_GNUPLOT},
+        {"timing", no_argument, 0, O_TIMING},
         {0, 0, 0, 0}};
     if (blas_thread_shutdown_) blas_thread_shutdown_();
     const char *gtp = NULL, *dtp = NULL, *iou = NULL, *json = NULL, *csv = NULL, *md = NULL, *pr = NULL;
     const char *iouthrs = NULL, *maxdets = NULL, *area = NULL, *cats = NULL, *imgs = NULL, *sigmas = NULL;
-    int percat = 0, strict = 0, threads = 1, usecats = 1, timing = 0;
+    int percat = 0, strict = 0, threads = 1, usecats = 1, amode = MR_ANALYZE_MATLAB, noplots = 0, timing = 0;
+    const char *analyze = NULL, *gnuplot = getenv("MRCNN_GNUPLOT");
     optind = 1;
     opterr = 0;
     int o;
@@ -146,6 +162,13 @@ int cmd_eval(int argc, char **argv)
             usecats = optarg[0] == '1';
             break;
         case O_SIGMAS: sigmas = optarg; break;
+        case O_ANALYZE: analyze = optarg; break;
+        case O_AMODE:
+            amode = mr_analyze_mode(optarg);
+            if (amode < 0) return cli_usage_error("eval", "--analyze-mode: expected matlab or crowd, got '%s'", optarg);
+            break;
+        case O_NOPLOTS: noplots = 1; break;
+        case O_GNUPLOT: gnuplot = optarg; break;
         case O_TIMING: timing = 1; break;
         case 'h': case O_HELP: fputs(USAGE, stdout); return MR_EXIT_OK;
         default:
@@ -156,6 +179,15 @@ int cmd_eval(int argc, char **argv)
     if (!gtp || !dtp || !iou) return cli_usage_error("eval", "--gt, --dt and --iou are required");
     int type = mr_eval_iou_type(iou);
     if (type < 0) return cli_usage_error("eval", "--iou: expected bbox, segm or keypoints, got '%s'", iou);
+    if (analyze) {
+        if (type == MR_IOU_KEYPOINTS)
+            return cli_usage_error("eval", "--analyze supports --iou bbox and segm: the breakdown removes confusions "
+                                           "between categories, and keypoints have one (person)");
+        if (!usecats) return cli_usage_error("eval", "--analyze needs categories (--use-cats 1)");
+        if (iouthrs || maxdets)
+            return cli_usage_error("eval", "--analyze sets the IoU thresholds (.75, .5, .1) and maxDets (100) itself; "
+                                           "drop --iou-thrs and --max-dets");
+    }
 
     mr_eval_params p;
     mr_eval_params_default(&p, type);
@@ -256,6 +288,7 @@ int cmd_eval(int argc, char **argv)
         else fprintf(stderr, "mrcnn eval: warning: %s: they match no ground truth (IoU -1, as in pycocotools); "
                      "--strict makes this an error\n", msg);
     }
+    if (!rc && analyze) rc = mr_analyze_check(&gt, &p, &e);
     double t1 = now_s();
     if (!rc) rc = mr_eval_run(&ev, &gt, &dt, &p, &e);
     if (!rc && timing)
@@ -279,6 +312,27 @@ int cmd_eval(int argc, char **argv)
     if (!rc && csv) rc = mr_eval_write_csv(&ev, csv, &e);
     if (!rc && md) rc = mr_eval_write_markdown(&ev, md, &e);
     if (!rc && pr) rc = mr_eval_write_pr(&ev, pr, &e);
+    if (!rc && analyze) {
+        mr_analyze an;
+        rc = mr_analyze_run(&an, &gt, &dt, &p, amode, &e);
+        if (!rc) {
+            char *t = mr_analyze_table(&an);
+            if (t) { printf("\n%s", t); fflush(stdout); }
+            free(t);
+            char path[4200];
+            rc = mr_mkdir_p(analyze, &e);
+            snprintf(path, sizeof path, "%s/analyze.json", analyze);
+            if (!rc) rc = mr_analyze_write_json(&an, path, &e);
+            snprintf(path, sizeof path, "%s/analyze.md", analyze);
+            if (!rc) rc = mr_analyze_write_markdown(&an, path, &e);
+            mr_plot_opts po = {.out_dir = analyze, .gnuplot = gnuplot, .no_run = noplots};
+            int np = 0;
+            if (!rc) rc = mr_plot_analyze(&an, &po, &np, &e);
+            if (!rc && noplots) printf("wrote %s/analyze.json, analyze.md, analyze.gp and analyze.dat (--no-plots)\n", analyze);
+            else if (!rc) printf("wrote %s/analyze.json, analyze.md, %d plot%s (analyze.gp)\n", analyze, np, np == 1 ? "" : "s");
+            mr_analyze_free(&an);
+        }
+    }
     mr_eval_free(&ev);
     mr_coco_free(&dt);
     mr_coco_free(&gt);

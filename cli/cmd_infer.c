@@ -17,7 +17,9 @@ static void help(void)
            "                   --out results.json [--vis DIR] [--threads N] [--score-thresh S]\n\n"
            "Run the detector on DIR's val split (val.json and its images) or on one image and\n"
            "write a COCO results file (bbox, category_id, score; original image coordinates).\n"
-           "--vis writes PNGs of the resized images with boxes (score >= 0.3) drawn.\n");
+           "--vis writes PNGs of the resized images with boxes (score >= 0.3) drawn.\n"
+           "--set KEY=VALUE overrides one config field (repeatable; as mrcnn train --set;\n"
+           "`--set help` lists the keys), e.g. --set box_head.score_thresh=0.3.\n");
 }
 
 int cmd_infer(int argc, char **argv)
@@ -27,9 +29,12 @@ int cmd_infer(int argc, char **argv)
         {"data", required_argument, 0, 'd'},   {"image", required_argument, 0, 'i'},
         {"out", required_argument, 0, 'o'},    {"vis", required_argument, 0, 'v'},
         {"threads", required_argument, 0, 't'}, {"score-thresh", required_argument, 0, 's'},
+        {"set", required_argument, 0, 'x'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *config = NULL, *weights = NULL, *data = NULL, *image = NULL, *out = NULL;
-    mr_infer_opts o = {1, NULL, -1.0f, NULL, 0};
+    mr_infer_opts o = {1, NULL, -1.0f, NULL, 0, NULL, 0};
+    cli_sets sets;
+    cli_sets_init(&sets);
     int c;
     long v;
     double d;
@@ -50,12 +55,18 @@ int cmd_infer(int argc, char **argv)
             if (cli_double_arg("infer", "score-thresh", optarg, 0, 1, &d)) return MR_EXIT_USAGE;
             o.score_thresh = (float)d;
             break;
+        case 'x':
+            if (cli_sets_add(&sets, "infer", optarg)) return cli_sets_fail(&sets, "infer", optarg);
+            break;
         case 'h': help(); return MR_EXIT_OK;
         default: return cli_usage_error("infer", "unknown option");
         }
     }
     if (optind < argc) return cli_usage_error("infer", "unexpected argument '%s'", argv[optind]);
+    if (sets.help) return cli_sets_help();
     if (!config || !weights || !out) return cli_usage_error("infer", "--config, --weights and --out are required");
+    o.sets = (const char *const *)sets.v;
+    o.nsets = sets.n;
     if (!data == !image) return cli_usage_error("infer", "give exactly one of --data and --image");
     mr_err e;
     mr_err_clear(&e);

@@ -6,6 +6,9 @@
 #include "cli/cli.h"
 #include "report/plot.h"
 #include "harness/store.h"
+#include "datasets/synth.h"
+#include "harness/ablate.h"
+#include "harness/flops.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -40,6 +43,25 @@ static void usage(FILE *f)
                "  --no-run         write scripts and data only\n");
 }
 
+/* mr_plot_opts.row_gflops: the row's config as its sweep trained it
+ * (variants/configs/ablations, the table's preset), counted by mrcnn flops'
+ * rules at the protocol's input with its detections_per_img; classes: the
+ * config's, else the synthetic dataset's (what the tables train on) */
+static double row_gflops(void *ctx, const char *table, const char *row, const char *preset, int H, int W)
+{
+    (void)ctx;
+    mr_config *c = calloc(1, sizeof *c);
+    mr_err e;
+    mr_flops f;
+    double g = -1;
+    if (c && !mr_ablate_row_config("variants/configs/ablations", table, row, preset, c, &e)) {
+        if (c->num_classes <= 0) c->num_classes = MR_SYNTH_NCAT;
+        if (!mr_flops_count(c, H, W, 0, c->spec.box.detections_per_img, &f, &e)) g = 2e-9 * f.macs;
+    }
+    free(c);
+    return g;
+}
+
 int cmd_plot(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {"out", required_argument, 0, 'o'},
@@ -48,6 +70,7 @@ int cmd_plot(int argc, char **argv)
                                          {"config", required_argument, 0, 'c'}, {0, 0, 0, 0}};
     mr_plot_opts o = {0};
     o.gnuplot = getenv("MRCNN_GNUPLOT");
+    o.row_gflops = row_gflops;
     const char *out = NULL, *prs[32], *store = NULL, *names[64];
     int npr = 0, nnames = 0, c;
     optind = 1;

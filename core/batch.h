@@ -4,7 +4,7 @@
  * in the coordinates of the resized image. datasets/ fills it; core/ reads it
  * (core never includes datasets/, so mask targets come through a callback).
  *
- * defines: mr_batch, mr_batch_image, mr_mask_target_fn
+ * defines: mr_batch, mr_batch_image, mr_mask_target_fn, mr_resize_kind
  */
 #ifndef MR_BATCH_H
 #define MR_BATCH_H
@@ -16,6 +16,19 @@
  * paper's implementation does; out is M*M floats in {0, 1}. */
 typedef int (*mr_mask_target_fn)(const void *ctx, int inst, const float box[4], int M,
                                  float *out);
+
+/* How an image became the batch's pixels (config input.resize; datasets/
+ * image.h's mr_resized_size_kind and mr_image_normalize_resize_tv do it):
+ *   MR_RESIZE_MRCNN        the 8-bit image resized (mr_image_resize_bilinear)
+ *                          to round(s * side), then normalised;
+ *   MR_RESIZE_TORCHVISION  torchvision 0.14's GeneralizedRCNNTransform: the
+ *                          image / 255 normalised in float, then resized with
+ *                          F.interpolate(scale_factor=s, bilinear,
+ *                          align_corners=False, recompute_scale_factor=True):
+ *                          the float32 scale s = min(min_size / short side,
+ *                          max_size / long side), sides floor(double(side) * s),
+ *                          ATen's source indices and weights. */
+typedef enum mr_resize_kind { MR_RESIZE_MRCNN = 0, MR_RESIZE_TORCHVISION = 1 } mr_resize_kind;
 
 typedef struct mr_batch_image {
     long image_id;            /* the dataset's image id, for results files */

@@ -1,6 +1,8 @@
 /*
- * detector.c — assembling the detector and running it: a training step
- * (forward, losses, backward) and inference (see detector.h).
+ * detector.c — assembling the detector and its training step (forward,
+ * losses, backward; see detector.h), and the stages inference shares with
+ * it (core/detector_run.h). Inference itself is core/detector_infer.c, the
+ * torchvision model-description mapping core/detector_torchvision.c.
  *
  * The data flow of one step, for every tap:
  *   image -> stem -> layer1..layer3 (-> layer4 unless C4) -> [FPN] -> maps
@@ -13,6 +15,7 @@
  * mr_roi_multilevel_forward / _backward, the path the torchvision tests check.
  */
 #include "core/detector.h"
+#include "core/detector_run.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,11 +23,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/json.h"
 #include "core/layers.h"
 #include "core/postprocess.h"
 
-static double now_ms(void)
+double mr_det_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -70,141 +72,9 @@ mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extrac
     return s;
 }
 
-int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, mr_err *e)
-{
-    static const char ctx[] = "torchvision config";
-    char cbuf[96];
-    cJSON *j = NULL;
-    int rc = mr_json_parse(config_json, strlen(config_json), ctx, &j, e);
-    if (rc) return rc;
-    if (!s->tap || strcmp(s->tap->name, "fpn")) {
-        rc = mr_errf(e, MR_EUSER, "%s: mrcnn builds torchvision's detectors with the fpn tap", ctx);
-        goto done;
-    }
-    const cJSON *bb = NULL, *mh = NULL, *kh = NULL, *ra = NULL, *sizes = NULL, *ratios = NULL;
-    int K1 = 0, depth = 0, aligned = 0;
-    double width = 1, pre = 0, post = 0, thr = 0;
-    const char *norm = NULL;
-    if ((rc = mr_json_get_int_range(j, "num_classes", 1, 0, 2, 100000, &K1, ctx, e)) ||
-        (rc = mr_json_get_object(j, "backbone", 1, &bb, ctx, e)) ||
-        (rc = mr_json_get_int(bb, "depth", 1, 50, &depth, mr_json_ctx(cbuf, sizeof cbuf, ctx, "backbone"), e)) ||
-        (rc = mr_json_get_double(bb, "width", 0, 1.0, &width, cbuf, e)) ||
-        (rc = mr_json_get_string(bb, "norm", 0, "frozen_bn", &norm, cbuf, e)) ||
-        (rc = mr_json_get_int_range(j, "fpn_channels", 1, 256, 1, 65536, &s->fpn_channels, ctx, e)) ||
-        (rc = mr_json_get_array(j, "anchor_sizes", 1, &sizes, ctx, e)) ||
-        (rc = mr_json_get_array(j, "aspect_ratios", 1, &ratios, ctx, e)) ||
-        (rc = mr_json_get_double(j, "rpn_pre_nms_top_n_test", 1, 1000, &pre, ctx, e)) ||
-        (rc = mr_json_get_double(j, "rpn_post_nms_top_n_test", 1, 1000, &post, ctx, e)) ||
-        (rc = mr_json_get_double(j, "rpn_score_thresh", 0, 0.0, &thr, ctx, e)) ||
-        (rc = mr_json_get_int_range(j, "representation_size", 1, 1024, 1, 1 << 20, &s->box.fc_dim, ctx, e)) ||
-        (rc = mr_json_get_int_range(j, "box_detections_per_img", 1, 100, 1, 1 << 20, &s->box.detections_per_img, ctx, e)) ||
-        (rc = mr_json_get_object(j, "roi_align", 0, &ra, ctx, e)) ||
-        (rc = mr_json_get_bool(ra, "aligned", 0, 0, &aligned, mr_json_ctx(cbuf, sizeof cbuf, ctx, "roi_align"), e)) ||
-        (rc = mr_json_get_object(j, "mask_head", 0, &mh, ctx, e)) ||
-        (rc = mr_json_get_object(j, "keypoint_head", 0, &kh, ctx, e)))
-        goto done;
-    double v;
-    if ((rc = mr_json_get_double(j, "rpn_nms_thresh", 1, 0.7, &v, ctx, e))) goto done;
-    s->rpn.nms_thresh = (float)v;
-    if ((rc = mr_json_get_double(j, "rpn_min_size", 1, 1e-3, &v, ctx, e))) goto done;
-    s->rpn.min_size = (float)v;
-    if ((rc = mr_json_get_double(j, "box_score_thresh", 1, 0.05, &v, ctx, e))) goto done;
-    s->box.score_thresh = (float)v;
-    if ((rc = mr_json_get_double(j, "box_nms_thresh", 1, 0.5, &v, ctx, e))) goto done;
-    s->box.nms_thresh = (float)v;
-    if (!s->backbone.norm || strcmp(s->backbone.norm->name, "frozen_bn")) {
-        rc = mr_errf(e, MR_EUSER, "%s: torchvision's detectors use the frozen_bn norm: set the spec's "
-                     "backbone.norm to it first", ctx);
-        goto done;
-    }
-    if (strcmp(norm, "frozen_bn")) {
-        rc = mr_errf(e, MR_EUSER, "%s: field backbone.norm: expected frozen_bn, got '%s'", ctx, norm);
-        goto done;
-    }
-    if (thr != 0) {   /* mrcnn's RPN keeps every score (torchvision's default 0.0) */
-        rc = mr_errf(e, MR_EUSER, "%s: field rpn_score_thresh: expected 0, got %g", ctx, thr);
-        goto done;
-    }
-    s->backbone.depth = depth;
-    s->backbone.width = (float)width;
-    s->rpn.pre_nms_test = (int)pre;
-    s->rpn.post_nms_test = (int)post;
-    /* anchors: one size per FPN level, the same ratios on every level */
-    if (cJSON_GetArraySize(sizes) != 5 || cJSON_GetArraySize(ratios) != 5) {
-        rc = mr_errf(e, MR_EUSER, "%s: fields anchor_sizes, aspect_ratios: expected 5 levels", ctx);
-        goto done;
-    }
-    int nr = 0;
-    double rr[MR_RPN_MAX_RATIOS];
-    for (int l = 0; l < 5; l++) {
-        const cJSON *sl = cJSON_GetArrayItem(sizes, l), *rl = cJSON_GetArrayItem(ratios, l);
-        if (cJSON_GetArraySize(sl) != 1 || !cJSON_IsNumber(cJSON_GetArrayItem(sl, 0))) {
-            rc = mr_errf(e, MR_EUSER, "%s: field anchor_sizes[%d]: expected one size per level", ctx, l);
-            goto done;
-        }
-        s->rpn.sizes[l] = (float)cJSON_GetArrayItem(sl, 0)->valuedouble;
-        int n = cJSON_GetArraySize(rl);
-        if (n < 1 || n > MR_RPN_MAX_RATIOS || (l && n != nr)) {
-            rc = mr_errf(e, MR_EUSER, "%s: field aspect_ratios[%d]: expected the same 1..%d ratios on every level",
-                         ctx, l, MR_RPN_MAX_RATIOS);
-            goto done;
-        }
-        for (int i = 0; i < n; i++) {
-            const cJSON *x = cJSON_GetArrayItem(rl, i);
-            if (!cJSON_IsNumber(x) || (l && x->valuedouble != rr[i])) {
-                rc = mr_errf(e, MR_EUSER, "%s: field aspect_ratios[%d][%d]: expected a number equal on every level",
-                             ctx, l, i);
-                goto done;
-            }
-            rr[i] = x->valuedouble;
-        }
-        nr = n;
-    }
-    s->rpn.nlevels = 5;
-    s->rpn.sizes_per_level = 1;
-    s->rpn.nratios = nr;
-    for (int i = 0; i < nr; i++) s->rpn.ratios[i] = (float)rr[i];
-    s->box.num_classes = K1;
-    /* MultiScaleRoIAlign(output 7 / 14, sampling_ratio 2), aligned=False */
-    s->roi_params.pooled_h = s->roi_params.pooled_w = 7;
-    s->roi_params.sampling_ratio = 2;
-    s->roi_params.aligned = aligned;
-    s->roi_params.agg = MR_ROI_AVG;
-    s->canonical_scale = 224;
-    s->canonical_level = 4;
-    s->mask_on = mh != NULL;
-    if (mh) {
-        int conv = 256, deconv = 256, nconv = 4;
-        mr_json_ctx(cbuf, sizeof cbuf, ctx, "mask_head");
-        if ((rc = mr_json_get_int_range(mh, "conv_ch", 1, 256, 1, 65536, &conv, cbuf, e)) ||
-            (rc = mr_json_get_int_range(mh, "deconv_ch", 1, 256, 1, 65536, &deconv, cbuf, e)) ||
-            (rc = mr_json_get_int_range(mh, "nconv", 0, 4, 0, 64, &nconv, cbuf, e)))
-            goto done;
-        s->mask = mr_mask_head_cfg_fpn(s->fpn_channels, K1, conv);
-        s->mask.deconv_ch = deconv;
-        s->mask.nconv = nconv;
-        s->mask_pooled = 14;
-    }
-    s->kp_on = kh != NULL;
-    if (kh) {
-        int conv = 512, nk = 17, nconv = 8;
-        mr_json_ctx(cbuf, sizeof cbuf, ctx, "keypoint_head");
-        if ((rc = mr_json_get_int_range(kh, "conv_ch", 1, 512, 1, 65536, &conv, cbuf, e)) ||
-            (rc = mr_json_get_int_range(kh, "num_kp", 1, 17, 1, 1024, &nk, cbuf, e)) ||
-            (rc = mr_json_get_int_range(kh, "nconv", 0, 8, 1, 64, &nconv, cbuf, e)))
-            goto done;
-        s->kp = mr_kp_head_cfg_fpn(s->fpn_channels, nk, conv);
-        s->kp.nconv = nconv;
-        s->kp_pooled = 14;
-    }
-done:
-    cJSON_Delete(j);
-    return rc;
-}
-
 /* the box head is res5 + average pool on the RoI features (the C4 design):
  * the mask head then runs on those res5 outputs */
-static int res5_head(const mr_detector *d)
+int mr_det_res5_head(const mr_detector *d)
 {
     return d->s.box.kind == MR_BOX_HEAD_RES5;
 }
@@ -279,7 +149,7 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
     int rpn_ch, head_in;
     if ((rc = tap->declare(d->tap_state, &d->s, d->rn.out_ch, t, &rpn_ch, e))) goto fail;
     d->roi_in_ch = rpn_ch;
-    if (res5_head(d)) {
+    if (mr_det_res5_head(d)) {
         head_in = d->rn.out_ch[3];
         if (P % 2) {
             rc = mr_errf(e, MR_EUSER, "roi.pooled: %d: the %s tap runs res5 (stride 2) on the RoI "
@@ -291,36 +161,46 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
     }
     if ((rc = mr_rpn_declare(&d->rpn, &d->s.rpn, rpn_ch, t, e))) goto fail;
     if ((rc = mr_box_head_declare(&d->box, &d->s.box, head_in, t, e))) goto fail;
-    /* the mask branch: a block of the head's own tensors */
-    mr_mask_head_cfg mcfg = d->s.mask;
+    /* the mask branch: the head variant, configured for its input, and a
+     * block of its own tensors */
     if (d->s.mask_on) {
+        const mr_mask_head *mh = d->s.mask_head;
         if (!d->s.mask_loss) { rc = mr_errf(e, MR_EUSER, "heads.mask_loss: no mask loss given"); goto fail; }
+        if (!mh) { rc = mr_errf(e, MR_EUSER, "heads.mask_head: no mask head given"); goto fail; }
+        if ((rc = mr_mask_head_check_desc(mh, e))) goto fail;
         if (d->s.mask_pooled < 1) d->s.mask_pooled = 14;
-        mcfg.in_ch = d->roi_in_ch;
-        mcfg.in_size = d->s.mask_pooled;
-        if (res5_head(d)) {
+        mr_mask_head_io *io = &d->mask_io;
+        io->in_ch = d->roi_in_ch;
+        io->in_size = d->s.mask_pooled;
+        if (mr_det_res5_head(d)) {
             /* C4: the head runs on the res5 output of the box head's RoIs
-             * (paper Fig. 4 left): no convs before the deconv */
+             * (paper Fig. 4 left) */
             d->s.mask_pooled = P;
-            mcfg.in_ch = d->rn.out_ch[3];
-            mcfg.in_size = P / 2;
-            if (mcfg.kind == MR_MASK_HEAD_FCN) mcfg.nconv = 0;
+            io->in_ch = d->rn.out_ch[3];
+            io->in_size = P / 2;
+            io->res5_input = 1;
         }
-        mcfg.num_classes = d->s.box.num_classes;
-        if ((rc = mr_mask_head_check(&mcfg, e))) { mr_err_prefix(e, "heads"); goto fail; }
-        int np = mr_mask_head_params(&mcfg, "roi_heads.", NULL, 0);
+        io->num_classes = d->s.box.num_classes;
+        io->width = d->s.mask_width;
+        io->knobs = d->s.mask_knobs;
+        if (!(d->mh_state = calloc(1, mh->state_size + 1))) {
+            rc = mr_errf(e, MR_ENOMEM, "detector: out of memory");
+            goto fail;
+        }
+        if ((rc = mr_mask_head_configure(mh, d->mh_state, io, e))) { mr_err_prefix(e, "heads"); goto fail; }
+        d->mask_out = mh->out_size(d->mh_state);
+        int np = mh->params(d->mh_state, "roi_heads.", NULL, 0);
         mr_param_desc *descs = calloc((size_t)np + 1, sizeof *descs);
         if (!descs) { rc = mr_errf(e, MR_ENOMEM, "detector: out of memory"); goto fail; }
-        mr_mask_head_params(&mcfg, "roi_heads.", descs, np);
+        mh->params(d->mh_state, "roi_heads.", descs, np);
         /* the block must start 16-float aligned: params offsets already are */
         int brc = mr_params_add_block(t, descs, np, 1, NULL, NULL);
         free(descs);
         if (brc) { rc = mr_errf(e, MR_EINTERNAL, "mask head: %s", t->fail_msg); goto fail; }
-        d->s.mask = mcfg;
     }
     mr_kp_head_cfg kcfg = d->s.kp;
     if (d->s.kp_on) {
-        if (res5_head(d)) {
+        if (mr_det_res5_head(d)) {
             rc = mr_errf(e, MR_EUSER, "heads.keypoints: the keypoint branch is not available with the %s tap yet "
                          "(its RoI head is res5; use a tap with a 2fc box head)", tap->name);
             goto fail;
@@ -352,7 +232,7 @@ int mr_detector_create(mr_detector **out, const mr_detector_spec *spec, mr_err *
         for (int i = 0; i < t->n; i++)
             if (!strncmp(t->e[i].d.name, "roi_heads.mask_", 15)) { first = &t->e[i]; break; }
         if (!first) { rc = mr_errf(e, MR_EINTERNAL, "mask head: no tensors"); goto fail; }
-        mr_mask_head_bind(&d->mh, &mcfg, t->data + first->d.offset, t->grad + first->d.offset);
+        d->s.mask_head->bind(d->mh_state, t->data + first->d.offset, t->grad + first->d.offset);
     }
     *out = d;
     return MR_OK;
@@ -366,7 +246,7 @@ void mr_detector_init_weights(mr_detector *d, uint64_t seed)
     mr_pcg32 rng;
     mr_pcg32_seed(&rng, seed, 0x6d7263636e6e /* "mrcnn" */);
     mr_params_init(&d->params, &rng);
-    if (d->s.mask_on) mr_mask_head_init(&d->mh, &rng);
+    if (d->s.mask_on) d->s.mask_head->init(d->mh_state, &rng);
     if (d->s.kp_on) mr_kp_head_init(&d->kh, &rng);
 }
 
@@ -377,8 +257,8 @@ void mr_detector_set_trace(mr_detector *d, mr_trace_fn fn, void *ctx)
 }
 
 /* hand one intermediate to the observer, if any (dims: ndim sizes) */
-static void trace_t(const mr_detector *d, const char *name, const float *x, int ndim, int64_t d0,
-                    int64_t d1, int64_t d2, int64_t d3)
+void mr_det_trace(const mr_detector *d, const char *name, const float *x, int ndim, int64_t d0,
+                  int64_t d1, int64_t d2, int64_t d3)
 {
     if (!d->trace) return;
     const int64_t shape[4] = {d0, d1, d2, d3};
@@ -391,6 +271,7 @@ void mr_detector_free(mr_detector *d)
     mr_params_free(&d->params);
     mr_arena_free(&d->arena);
     free(d->tap_state);
+    free(d->mh_state);
     free(d);
 }
 
@@ -418,32 +299,7 @@ int mr_detector_check_batch(const mr_detector *d, const mr_batch *b, mr_err *e)
 
 /* ---- the shared forward state of one batch ---- */
 
-/* one RoI feature extraction: R RoIs (R x 5) pooled to P x P from the maps
- * (core/roi_extractor.h's multi-level path; ws keeps the level assignment
- * and aux scratch from the forward for the backward) */
-typedef struct roi_job {
-    int R, P;
-    const float *rois;
-    void *ws;
-    float *pooled;                   /* (R, C, P, P) in RoI order */
-} roi_job;
-
-typedef struct fwd_state {
-    mr_stage_act stem, st[4];
-    void *tap_act;                   /* the tap's forward state (act_size bytes) */
-    mr_tap_maps maps;                /* the RPN's and the RoI stage's feature maps */
-    mr_rpn_act rpn;
-    /* RoI stage */
-    int R;
-    const float *rois;
-    roi_job box_job, mask_job, kp_job;
-    float *pooled;                   /* box head RoI features (R, C, P, P) */
-    mr_stage_act res5;               /* C4 */
-    float *pool5;                    /* C4: (R, C5) */
-    mr_box_head_act box;
-} fwd_state;
-
-static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_err *e)
+int mr_det_backbone_forward(mr_detector *d, const mr_batch *b, mr_det_fwd *f, mr_err *e)
 {
     int rc, N = b->n;
     mr_arena *a = &d->arena;
@@ -462,35 +318,35 @@ static int backbone_forward(mr_detector *d, const mr_batch *b, fwd_state *f, mr_
     f->tap_act = d->s.tap->act_size ? mr_arena_alloc(a, d->s.tap->act_size) : NULL;
     if (d->s.tap->act_size && !f->tap_act) return mr_errf(e, MR_ENOMEM, "tap: out of memory");
     if ((rc = d->s.tap->forward(d->tap_state, &d->s, N, H, W, c, a, f->tap_act, &f->maps, e))) return rc;
-    double t0 = now_ms();
+    double t0 = mr_det_now_ms();
     rc = mr_rpn_forward(&d->rpn, N, b->H, b->W, d->s.rpn.nlevels, f->maps.rh, f->maps.rw, f->maps.rpn, a,
                         &f->rpn, e);
-    d->ms.rpn_head += now_ms() - t0;
+    d->ms.rpn_head += mr_det_now_ms() - t0;
     return rc;
 }
 
 /* the backbone, FPN and RPN-head outputs of an inference batch, to the
  * observer (torchvision's names: body.cN, fpn.L / fpn.pool, rpn.*.L) */
-static void trace_backbone(const mr_detector *d, const fwd_state *f)
+void mr_det_trace_backbone(const mr_detector *d, const mr_det_fwd *f)
 {
     static const char *const body[4] = {"body.c2", "body.c3", "body.c4", "body.c5"};
     const char *const *names = d->s.tap->trace_names;
     int N = f->rpn.N, nst = d->s.tap->body_stages;
     for (int s = 0; s < nst; s++)
-        trace_t(d, body[s], f->st[s].out, 4, N, d->rn.out_ch[s], f->st[s].OH, f->st[s].OW);
+        mr_det_trace(d, body[s], f->st[s].out, 4, N, d->rn.out_ch[s], f->st[s].OH, f->st[s].OW);
     for (int l = 0; names && l < f->maps.nrpn; l++)
-        trace_t(d, names[l], f->maps.rpn[l], 4, N, d->roi_in_ch, f->maps.rh[l], f->maps.rw[l]);
+        mr_det_trace(d, names[l], f->maps.rpn[l], 4, N, d->roi_in_ch, f->maps.rh[l], f->maps.rw[l]);
     for (int l = 0; l < f->rpn.nlevels; l++) {
         char name[40];
         snprintf(name, sizeof name, "rpn.objectness.%d", l);
-        trace_t(d, name, f->rpn.logits[l], 4, N, d->rpn.A, f->rpn.H[l], f->rpn.W[l]);
+        mr_det_trace(d, name, f->rpn.logits[l], 4, N, d->rpn.A, f->rpn.H[l], f->rpn.W[l]);
         snprintf(name, sizeof name, "rpn.deltas.%d", l);
-        trace_t(d, name, f->rpn.deltas[l], 4, N, 4 * d->rpn.A, f->rpn.H[l], f->rpn.W[l]);
+        mr_det_trace(d, name, f->rpn.deltas[l], 4, N, 4 * d->rpn.A, f->rpn.H[l], f->rpn.W[l]);
     }
 }
 
 /* the extraction parameters of job j: the spec's, at j's output size */
-static mr_roi_params job_params(const mr_detector *d, const roi_job *j)
+static mr_roi_params job_params(const mr_detector *d, const mr_det_roi_job *j)
 {
     mr_roi_params p = d->s.roi_params;
     p.pooled_h = p.pooled_w = j->P;
@@ -498,7 +354,7 @@ static mr_roi_params job_params(const mr_detector *d, const roi_job *j)
 }
 
 /* RoI features of j->rois (j->R x 5) at j->P x j->P into j->pooled */
-static int roi_forward(mr_detector *d, fwd_state *f, roi_job *j, mr_err *e)
+int mr_det_roi_forward(mr_detector *d, mr_det_fwd *f, mr_det_roi_job *j, mr_err *e)
 {
     mr_arena *a = &d->arena;
     int R = j->R, C = d->roi_in_ch;
@@ -510,7 +366,7 @@ static int roi_forward(mr_detector *d, fwd_state *f, roi_job *j, mr_err *e)
 }
 
 /* dpooled (R, C, P, P) in RoI order -> dmaps[l] += */
-static void roi_backward(const mr_detector *d, const fwd_state *f, const roi_job *j,
+static void roi_backward(const mr_detector *d, const mr_det_fwd *f, const mr_det_roi_job *j,
                          const float *dpooled, float *const *dmaps)
 {
     mr_roi_params p = job_params(d, j);
@@ -519,12 +375,12 @@ static void roi_backward(const mr_detector *d, const fwd_state *f, const roi_job
 }
 
 /* pooled -> box head input (C4: res5 + avg pool), then the box head */
-static int heads_forward(mr_detector *d, fwd_state *f, mr_err *e)
+int mr_det_heads_forward(mr_detector *d, mr_det_fwd *f, mr_err *e)
 {
     mr_arena *a = &d->arena;
     const float *x = f->pooled;
     int rc;
-    if (res5_head(d)) {
+    if (mr_det_res5_head(d)) {
         int P = d->s.roi_params.pooled_h, C5 = d->rn.out_ch[3];
         f->pool5 = mr_arena_floats(a, (f->R ? (size_t)f->R : 1) * C5);
         if (!f->pool5) return mr_errf(e, MR_ENOMEM, "box head: out of memory");
@@ -543,14 +399,15 @@ typedef struct mask_state {
     const float *x;                  /* the mask head's input */
     int *rows;                       /* C4: box-sample row of each positive */
     mr_mask_head_acts acts;
+    float *logits;
     float *dlogits;
 } mask_state;
 
-static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, const mr_box_samples *smp,
+static int mask_forward_train(mr_detector *d, mr_det_fwd *f, const mr_batch *b, const mr_box_samples *smp,
                               mask_state *ms, mr_losses *L, mr_err *e)
 {
     mr_arena *a = &d->arena;
-    int P = 0, M = mr_mask_head_out_size(&d->s.mask), K1 = d->s.box.num_classes;
+    int P = 0, M = d->mask_out, K1 = d->s.box.num_classes;
     for (int r = 0; r < smp->R; r++) P += smp->labels[r] > 0;
     float *rois = mr_arena_floats(a, (size_t)(P + 1) * 5);
     int *labels = mr_arena_alloc(a, sizeof(int) * (size_t)(P + 1));
@@ -571,11 +428,11 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
         k++;
     }
     ms->P = P;
-    double t0 = now_ms();
+    double t0 = mr_det_now_ms();
     int rc;
-    if (res5_head(d)) {
+    if (mr_det_res5_head(d)) {
         /* the positives' res5 outputs, computed for the box head */
-        size_t per = (size_t)d->s.mask.in_ch * d->s.mask.in_size * d->s.mask.in_size;
+        size_t per = (size_t)d->mask_io.in_ch * d->mask_io.in_size * d->mask_io.in_size;
         float *x = mr_arena_floats(a, (size_t)(P + 1) * per);
         if (!x) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
         for (int i = 0; i < P; i++) memcpy(x + i * per, f->res5.out + (size_t)ms->rows[i] * per, per * sizeof(float));
@@ -584,94 +441,33 @@ static int mask_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, c
         f->mask_job.R = P;
         f->mask_job.P = d->s.mask_pooled;
         f->mask_job.rois = rois;
-        if ((rc = roi_forward(d, f, &f->mask_job, e))) return rc;
+        if ((rc = mr_det_roi_forward(d, f, &f->mask_job, e))) return rc;
         ms->x = f->mask_job.pooled;
     }
-    double t1 = now_ms();
+    double t1 = mr_det_now_ms();
     d->ms.roi_extract += t1 - t0;
-    if ((rc = mr_mask_head_forward(&d->mh, P, ms->x, a, &ms->acts, e))) return rc;
+    if ((rc = d->s.mask_head->forward(d->mh_state, P, ms->x, a, &ms->acts, &ms->logits, e))) return rc;
     ms->dlogits = mr_arena_zeros(a, (size_t)(P + 1) * K1 * M * M);
     if (!ms->dlogits) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
     if (P > 0) {
         float w = d->s.mask_loss_weight > 0 ? d->s.mask_loss_weight : 1.0f;
         /* one rank of a global batch: its part of the mean over the global positives */
         if (smp->norm > 0 && smp->npos_global > 0) w *= (float)P / (float)smp->npos_global;
-        L->mask = w * d->s.mask_loss->forward(P, K1, M, ms->acts.logits, labels, tg);
-        d->s.mask_loss->backward(P, K1, M, ms->acts.logits, labels, tg, w, ms->dlogits);
+        L->mask = w * d->s.mask_loss->forward(P, K1, M, ms->logits, labels, tg);
+        d->s.mask_loss->backward(P, K1, M, ms->logits, labels, tg, w, ms->dlogits);
     }
     L->has_mask = 1;
-    d->ms.heads += now_ms() - t1;
+    d->ms.heads += mr_det_now_ms() - t1;
     return MR_OK;
 }
 
-/* RoI features of the final detections (inference): one RoI per detection,
- * pooled at `pooled` into job; *P gets the number of RoIs. */
-static int dets_roi_forward(mr_detector *d, fwd_state *f, const mr_batch *b, const mr_dets *dets,
-                            roi_job *job, int pooled, const char *what, int *P, mr_err *e)
-{
-    int np = 0;
-    for (int n = 0; n < b->n; n++) np += dets[n].n;
-    float *rois = mr_arena_floats(&d->arena, (size_t)(np + 1) * 5);
-    if (!rois) return mr_errf(e, MR_ENOMEM, "%s: out of memory", what);
-    int k = 0;
-    for (int n = 0; n < b->n; n++)
-        for (int i = 0; i < dets[n].n; i++, k++) {
-            rois[5 * k] = (float)n;
-            memcpy(rois + 5 * k + 1, dets[n].boxes + 4 * i, 4 * sizeof(float));
-        }
-    double t0 = now_ms();
-    job->R = np;
-    job->P = pooled;
-    job->rois = rois;
-    int rc = roi_forward(d, f, job, e);
-    if (rc) return rc;
-    d->ms.roi_extract += now_ms() - t0;
-    *P = np;
-    return MR_OK;
-}
-
-/* masks for the final detections (inference) */
-static int mask_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_dets *dets, mr_err *e)
-{
-    mr_arena *a = &d->arena;
-    int P = 0, M = mr_mask_head_out_size(&d->s.mask), K1 = d->s.box.num_classes;
-    int rc = dets_roi_forward(d, f, b, dets, &f->mask_job, d->s.mask_pooled, "mask head", &P, e);
-    if (rc) return rc;
-    double t1 = now_ms();
-    const float *x = f->mask_job.pooled;
-    if (res5_head(d) && P > 0) {
-        /* C4: res5 on the detections' RoI features, as for the box head */
-        mr_stage_act r5;
-        if ((rc = mr_stage_forward(&d->rn, 3, P, f->mask_job.P, f->mask_job.P, x, a, &r5, e))) return rc;
-        x = r5.out;
-    }
-    mr_mask_head_acts acts;
-    if ((rc = mr_mask_head_forward(&d->mh, P, x, a, &acts, e))) return rc;
-    if (d->trace) {
-        trace_t(d, "mask.roi_feats", f->mask_job.pooled, 4, P, d->roi_in_ch, f->mask_job.P, f->mask_job.P);
-        trace_t(d, "mask.logits", acts.logits, 4, P, K1, M, M);
-    }
-    int k = 0;
-    for (int n = 0; n < b->n; n++) {
-        dets[n].mask_size = M;
-        dets[n].masks = mr_arena_floats(a, (size_t)(dets[n].n + 1) * M * M);
-        if (!dets[n].masks) return mr_errf(e, MR_ENOMEM, "mask head: out of memory");
-        for (int i = 0; i < dets[n].n; i++, k++)
-            d->s.mask_loss->probs(K1, M, acts.logits + (size_t)k * K1 * M * M, dets[n].labels[i],
-                                  dets[n].masks + (size_t)i * M * M);
-    }
-    d->ms.heads += now_ms() - t1;
-    return MR_OK;
-}
-
-/* the keypoint branch of a training step */
 typedef struct kp_state {
     int P;
     mr_kp_head_acts acts;
     float *dlogits;
 } kp_state;
 
-static int kp_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, const mr_box_samples *smp,
+static int kp_forward_train(mr_detector *d, mr_det_fwd *f, const mr_batch *b, const mr_box_samples *smp,
                             const mr_shard *sh, kp_state *ks, mr_losses *L, mr_err *e)
 {
     mr_arena *a = &d->arena;
@@ -696,13 +492,13 @@ static int kp_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, con
         k++;
     }
     ks->P = P;
-    double t0 = now_ms();
+    double t0 = mr_det_now_ms();
     f->kp_job.R = P;
     f->kp_job.P = d->s.kp_pooled;
     f->kp_job.rois = rois;
-    int rc = roi_forward(d, f, &f->kp_job, e);
+    int rc = mr_det_roi_forward(d, f, &f->kp_job, e);
     if (rc) return rc;
-    double t1 = now_ms();
+    double t1 = mr_det_now_ms();
     d->ms.roi_extract += t1 - t0;
     if ((rc = mr_kp_head_forward(&d->kh, P, f->kp_job.pooled, a, &ks->acts, e))) return rc;
     ks->dlogits = mr_arena_zeros(a, (size_t)(P + 1) * NK * H * H);
@@ -724,45 +520,7 @@ static int kp_forward_train(mr_detector *d, fwd_state *f, const mr_batch *b, con
         if (nvalid > 0) mr_kp_loss_backward(P * NK, H * H, probs, tg, kw, ks->dlogits);
     }
     L->has_kp = 1;
-    d->ms.heads += now_ms() - t1;
-    return MR_OK;
-}
-
-/* keypoints for the final detections (inference) */
-static int kp_forward_infer(mr_detector *d, fwd_state *f, const mr_batch *b, mr_dets *dets, mr_err *e)
-{
-    mr_arena *a = &d->arena;
-    int NK = d->s.kp.num_kp, H = mr_kp_head_out_size(&d->s.kp), P = 0;
-    float *sc = mr_arena_floats(a, (size_t)NK + 1);
-    if (!sc) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
-    int rc = dets_roi_forward(d, f, b, dets, &f->kp_job, d->s.kp_pooled, "keypoint head", &P, e);
-    if (rc) return rc;
-    double t1 = now_ms();
-    mr_kp_head_acts acts;
-    if ((rc = mr_kp_head_forward(&d->kh, P, f->kp_job.pooled, a, &acts, e))) return rc;
-    if (d->trace) {
-        trace_t(d, "kp.roi_feats", f->kp_job.pooled, 4, P, d->roi_in_ch, f->kp_job.P, f->kp_job.P);
-        trace_t(d, "kp.logits", acts.logits, 4, P, NK, H, H);
-    }
-    double t2 = now_ms();
-    d->ms.heads += t2 - t1;
-    int k = 0;
-    for (int n = 0; n < b->n; n++) {
-        dets[n].num_kp = NK;
-        dets[n].kps = mr_arena_floats(a, (size_t)(dets[n].n + 1) * NK * 3);
-        if (!dets[n].kps) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
-        for (int i = 0; i < dets[n].n; i++, k++) {
-            const float *roi = dets[n].boxes + 4 * i;
-            mr_arena_mark m = mr_arena_get_mark(a);
-            float *ws = mr_arena_floats(a, mr_kp_decode_workspace(H, roi) + 1);
-            if (!ws) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory");
-            float *xy = dets[n].kps + (size_t)i * NK * 3;
-            mr_heatmaps_to_keypoints(acts.logits + (size_t)k * NK * H * H, NK, H, roi, xy, sc, ws);
-            for (int q = 0; q < NK; q++) xy[3 * q + 2] = sc[q];
-            mr_arena_release(a, m);
-        }
-    }
-    d->ms.postprocess += now_ms() - t2;
+    d->ms.heads += mr_det_now_ms() - t1;
     return MR_OK;
 }
 
@@ -782,11 +540,11 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
     mr_arena *a = &d->arena;
     mr_arena_reset(a);
     memset(d->params.grad, 0, d->params.numel * sizeof(float));
-    fwd_state f;
+    mr_det_fwd f;
     memset(&f, 0, sizeof f);
-    double t0 = now_ms();
-    if ((rc = backbone_forward(d, b, &f, e))) return rc;
-    double t1 = now_ms();
+    double t0 = mr_det_now_ms();
+    if ((rc = mr_det_backbone_forward(d, b, &f, e))) return rc;
+    double t1 = mr_det_now_ms();
     d->ms.backbone += t1 - t0;
     /* RPN losses and proposals */
     mr_rpn_targets tg;
@@ -804,7 +562,7 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
     if ((rc = mr_rpn_proposals(&d->rpn, &f.rpn, b, 1, a, &props, e))) return rc;
     mr_box_samples smp;
     if ((rc = mr_box_assign_shard(&d->box, &props, b, sh, rng, a, &smp, e))) return rc;
-    double t2 = now_ms();
+    double t2 = mr_det_now_ms();
     d->ms.rpn += t2 - t1;
     L->rois = smp.R;
     L->pos_rois = smp.npos;
@@ -813,11 +571,11 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
     f.box_job.R = smp.R;
     f.box_job.P = d->s.roi_params.pooled_h;
     f.box_job.rois = smp.rois;
-    if ((rc = roi_forward(d, &f, &f.box_job, e))) return rc;
+    if ((rc = mr_det_roi_forward(d, &f, &f.box_job, e))) return rc;
     f.pooled = f.box_job.pooled;
-    double t3 = now_ms();
+    double t3 = mr_det_now_ms();
     d->ms.roi_extract += t3 - t2;
-    if ((rc = heads_forward(d, &f, e))) return rc;
+    if ((rc = mr_det_heads_forward(d, &f, e))) return rc;
     int K1 = d->s.box.num_classes, R = f.R;
     float *dcls = mr_arena_zeros(a, (size_t)(R + 1) * K1), *ddl = mr_arena_zeros(a, (size_t)(R + 1) * 4 * K1);
     if (!dcls || !ddl) return mr_errf(e, MR_ENOMEM, "box head: out of memory");
@@ -848,7 +606,7 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
     int C = d->roi_in_ch, P = d->s.roi_params.pooled_h;
     float *dpooled = mr_arena_zeros(a, (size_t)(R + 1) * C * P * P);
     if (!dpooled) return mr_errf(e, MR_ENOMEM, "box head: out of memory in backward");
-    if (res5_head(d)) {
+    if (mr_det_res5_head(d)) {
         int C5 = d->rn.out_ch[3];
         float *dp5 = mr_arena_zeros(a, (size_t)(R + 1) * C5);
         if (!dp5) return mr_errf(e, MR_ENOMEM, "box head: out of memory in backward");
@@ -862,7 +620,7 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
                 size_t per = (size_t)C5 * f.res5.OH * f.res5.OW;
                 float *dx = mr_arena_zeros(a, (size_t)ms.P * per);
                 if (!dx) return mr_errf(e, MR_ENOMEM, "mask head: out of memory in backward");
-                if ((rc = mr_mask_head_backward(&d->mh, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
+                if ((rc = d->s.mask_head->backward(d->mh_state, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
                 for (int i = 0; i < ms.P; i++) {
                     float *dst = dres5 + (size_t)ms.rows[i] * per;
                     const float *src = dx + (size_t)i * per;
@@ -874,7 +632,7 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
     } else {
         if ((rc = mr_box_head_backward(&d->box, &f.box, dcls, ddl, dpooled, a, e))) return rc;
     }
-    double t4 = now_ms();
+    double t4 = mr_det_now_ms();
     d->ms.heads += t4 - t3;
     /* feature-map gradients */
     float *dmaps[5] = {0};
@@ -883,31 +641,31 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
         if (!dmaps[l]) return mr_errf(e, MR_ENOMEM, "out of memory in backward");
     }
     roi_backward(d, &f, &f.box_job, dpooled, dmaps);
-    d->ms.roi_extract += now_ms() - t4;
-    if (d->s.mask_on && ms.P > 0 && !res5_head(d)) {
+    d->ms.roi_extract += mr_det_now_ms() - t4;
+    if (d->s.mask_on && ms.P > 0 && !mr_det_res5_head(d)) {
         float *dx = mr_arena_zeros(a, (size_t)ms.P * C * f.mask_job.P * f.mask_job.P);
         if (!dx) return mr_errf(e, MR_ENOMEM, "mask head: out of memory in backward");
-        double tm = now_ms();
-        if ((rc = mr_mask_head_backward(&d->mh, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
-        double tr = now_ms();
+        double tm = mr_det_now_ms();
+        if ((rc = d->s.mask_head->backward(d->mh_state, ms.x, &ms.acts, ms.dlogits, dx, a, e))) return rc;
+        double tr = mr_det_now_ms();
         d->ms.heads += tr - tm;
         roi_backward(d, &f, &f.mask_job, dx, dmaps);
-        d->ms.roi_extract += now_ms() - tr;
+        d->ms.roi_extract += mr_det_now_ms() - tr;
     }
     if (d->s.kp_on && ks.P > 0) {
         float *dx = mr_arena_zeros(a, (size_t)ks.P * C * f.kp_job.P * f.kp_job.P);
         if (!dx) return mr_errf(e, MR_ENOMEM, "keypoint head: out of memory in backward");
-        double tm = now_ms();
+        double tm = mr_det_now_ms();
         if ((rc = mr_kp_head_backward(&d->kh, f.kp_job.pooled, &ks.acts, ks.dlogits, dx, a, e))) return rc;
-        double tr = now_ms();
+        double tr = mr_det_now_ms();
         d->ms.heads += tr - tm;
         roi_backward(d, &f, &f.kp_job, dx, dmaps);
-        d->ms.roi_extract += now_ms() - tr;
+        d->ms.roi_extract += mr_det_now_ms() - tr;
     }
     /* (the mask and keypoint parts above are counted as they run) */
-    double t5 = now_ms();
+    double t5 = mr_det_now_ms();
     if ((rc = mr_rpn_backward(&d->rpn, &f.rpn, dlog, ddel, dmaps, a, e))) return rc;
-    double t6 = now_ms();
+    double t6 = mr_det_now_ms();
     d->ms.rpn += t6 - t5;
     /* backbone */
     int nst = d->s.tap->body_stages;
@@ -926,72 +684,7 @@ int mr_detector_train_step_grads_shard(mr_detector *d, const mr_batch *b, const 
         if ((rc = mr_stage_backward(&d->rn, s, &f.st[s], dc[s], dx, a, e))) return rc;
     }
     if (dstem && (rc = mr_resnet_stem_backward(&d->rn, &f.stem, dstem, a, e))) return rc;
-    d->ms.backbone += now_ms() - t6;
+    d->ms.backbone += mr_det_now_ms() - t6;
     return MR_OK;
 }
 
-int mr_detector_infer(mr_detector *d, const mr_batch *b, mr_dets *dets, mr_err *e)
-{
-    int rc;
-    if ((rc = mr_detector_check_batch(d, b, e))) return rc;
-    mr_arena *a = &d->arena;
-    mr_arena_reset(a);
-    fwd_state f;
-    memset(&f, 0, sizeof f);
-    double t0 = now_ms();
-    if ((rc = backbone_forward(d, b, &f, e))) return rc;
-    double t1 = now_ms();
-    d->ms.backbone += t1 - t0;
-    if (d->trace) trace_backbone(d, &f);
-    t1 = now_ms();
-    mr_proposals props;
-    if ((rc = mr_rpn_proposals(&d->rpn, &f.rpn, b, 0, a, &props, e))) return rc;
-    int R = 0;
-    for (int n = 0; n < b->n; n++) R += props.n[n];
-    float *rois = mr_arena_floats(a, (size_t)(R + 1) * 5);
-    if (!rois) return mr_errf(e, MR_ENOMEM, "out of memory (proposals)");
-    int r = 0;
-    for (int n = 0; n < b->n; n++)
-        for (int i = 0; i < props.n[n]; i++, r++) {
-            rois[5 * r] = (float)n;
-            memcpy(rois + 5 * r + 1, props.boxes[n] + 4 * i, 4 * sizeof(float));
-        }
-    double t2 = now_ms();
-    d->ms.rpn += t2 - t1;
-    if (d->trace) {
-        trace_t(d, "rpn.proposals", rois, 2, R, 5, 0, 0);
-        float *sc = mr_arena_floats(a, (size_t)R + 1);
-        if (!sc) return mr_errf(e, MR_ENOMEM, "out of memory (proposals)");
-        for (int n = 0, k = 0; n < b->n; n++)
-            for (int i = 0; i < props.n[n]; i++) sc[k++] = props.scores[n][i];
-        trace_t(d, "rpn.proposal_scores", sc, 1, R, 0, 0, 0);
-        t2 = now_ms();
-    }
-    f.R = R;
-    f.rois = rois;
-    f.box_job.R = R;
-    f.box_job.P = d->s.roi_params.pooled_h;
-    f.box_job.rois = rois;
-    if ((rc = roi_forward(d, &f, &f.box_job, e))) return rc;
-    f.pooled = f.box_job.pooled;
-    double t3 = now_ms();
-    d->ms.roi_extract += t3 - t2;
-    if ((rc = heads_forward(d, &f, e))) return rc;
-    double t4 = now_ms();
-    d->ms.heads += t4 - t3;
-    if (d->trace) {
-        int C = d->roi_in_ch, P = f.box_job.P, K1 = d->s.box.num_classes;
-        trace_t(d, "box.roi_feats", f.box_job.pooled, 4, R, C, P, P);
-        trace_t(d, "box.class_logits", f.box.cls, 2, R, K1, 0, 0);
-        trace_t(d, "box.box_regression", f.box.deltas, 2, R, 4 * K1, 0, 0);
-        t4 = now_ms();
-    }
-    if ((rc = mr_box_postprocess(&d->box, &f.box, R, rois, b, a, dets, e))) return rc;
-    d->ms.postprocess += now_ms() - t4;
-    /* masks for the final detections (pasted by the caller: core/postprocess.h) */
-    double t5 = now_ms();
-    if (d->s.mask_on && (rc = mask_forward_infer(d, &f, b, dets, e))) return rc;
-    d->ms.mask_branch += now_ms() - t5;
-    if (d->s.kp_on && (rc = kp_forward_infer(d, &f, b, dets, e))) return rc;
-    return MR_OK;
-}

@@ -117,11 +117,14 @@ struct mr_detector_spec {
     const mr_roi_extractor *roi;
     mr_roi_params roi_params;      /* spatial_scale is set per level by the detector */
     int canonical_scale, canonical_level;  /* FPN level mapping: 224, 4 */
-    /* the mask branch (FPN and C5 taps): RoIs pooled at mask_pooled (14)
-     * from the same maps as the box head, the head's in_ch, in_size and
-     * num_classes are set by the detector */
+    /* the mask branch (all taps): RoIs pooled at mask_pooled (14) from the
+     * same maps as the box head (on C4: the box head's res5 outputs) into
+     * the head variant (core/mask_head.h), whose input shape the detector
+     * gives it; mask_width and the head's knob values come from the config */
     int mask_on;
-    mr_mask_head_cfg mask;
+    const mr_mask_head *mask_head;
+    int mask_width;
+    int mask_knobs[MR_MASK_MAX_KNOBS];   /* mask_head->knobs' values, in its order */
     const mr_mask_loss *mask_loss;
     float mask_loss_weight;          /* the mask loss's weight in the total (1 by default) */
     int mask_pooled;
@@ -143,7 +146,9 @@ mr_detector_spec mr_detector_spec_default(const mr_tap *tap, const mr_roi_extrac
  * parameters, RoIAlign sizes, mask and keypoint heads; see docs/reference.md).
  * s must come from mr_detector_spec_default with the fpn tap and an RoIAlign
  * extractor; s->mask_loss is kept (the caller picks the sigmoid one for a
- * model with a mask head). MR_EUSER naming the field when the JSON does not
+ * model with a mask head), and so is s->mask_head (the caller picks the "fcn"
+ * head, whose knobs mask_convs and mask_deconv_width the JSON's mask_head
+ * sizes set by name). MR_EUSER naming the field when the JSON does not
  * describe a model mrcnn can build. */
 int mr_detector_spec_torchvision(mr_detector_spec *s, const char *config_json, mr_err *e);
 
@@ -190,7 +195,9 @@ typedef struct mr_detector {
     mr_arena arena;
     mr_stage_ms ms;
     int roi_in_ch;                 /* channels of the RoI feature maps */
-    mr_mask_head mh;               /* bound when s.mask_on */
+    void *mh_state;                /* the mask head's own state (s.mask_head->state_size bytes) */
+    mr_mask_head_io mask_io;       /* the shape it was configured with (knobs: s.mask_knobs) */
+    int mask_out;                  /* side of its output masks */
     mr_kp_head kh;                 /* bound when s.kp_on */
     mr_trace_fn trace;             /* NULL: no observer (mr_detector_set_trace) */
     void *trace_ctx;

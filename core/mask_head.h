@@ -1,34 +1,50 @@
 /*
- * mask_head.h — the mask branch of Mask R-CNN: per-RoI features in, K class
- * mask logits out, forward and backward over a batch of RoIs.
+ * mask_head.h — THE interface of a mask head, the mask branch of Mask R-CNN:
+ * per-RoI features in, K class mask logits out, forward and backward over a
+ * batch of RoIs. The detector (core/) calls only this header; the heads live
+ * one per file in variants/mask_head_*.c and are found by name through
+ * variants/registry.h (registry kind "mask_head"). Core never asks which
+ * head it has.
  *
- * Two kinds (paper, Table 2e):
- *  FCN  nconv x [3x3 conv (conv_ch) + ReLU], 2x2 stride-2 deconv (deconv_ch)
- *       + ReLU, 1x1 conv to K logits. FPN: in 256 x 14 x 14, nconv 4, out
- *       K x 28 x 28 (torchvision's MaskRCNNHeads + MaskRCNNPredictor). C4:
- *       nconv 0 on the res5 head output (in 2048 x 7 x 7, out K x 14 x 14).
- *  MLP  flatten, nfc x [fc (fc_dim) + ReLU], fc K*out*out. nfc 2 is the
- *       paper's "fc: 1024 -> 1024 -> 80*28^2" row of Table 2e, nfc 3 its
- *       "1024 -> 1024 -> 1024 -> 80*28^2" row.
- * Layouts: x (R, in_ch, in_size, in_size), logits (R, K, out, out) with
- * out = 2 * in_size (FCN) or cfg.out_size (MLP). K counts the background
- * (channel 0), as torchvision's num_classes does.
+ * A head is a constant descriptor (struct mr_mask_head: its knobs and
+ * function pointers) plus its own state (state_size bytes, zeroed, owned by
+ * the caller), which configure() fills from the input shape the detector
+ * gives (mr_mask_head_io) and the values of the head's knobs. The registered
+ * heads (paper, Table 2e, and one more):
+ *   fcn         nconv x [3x3 conv + ReLU], 2x2 stride-2 deconv + ReLU, 1x1
+ *               conv to K logits (torchvision's MaskRCNNHeads +
+ *               MaskRCNNPredictor); on the C4 tap's res5 output no convs
+ *   mlp         flatten, nfc x [fc + ReLU], fc to K*28*28 (Table 2e's MLP rows)
+ *   fcn_resize  as fcn, with nearest 2x upsampling + 3x3 conv + ReLU in place
+ *               of the deconv (the resize-convolution of Odena et al. 2016,
+ *               free of the deconv's checkerboard pattern)
+ * Layouts: x (R, in_ch, in_size, in_size), logits (R, K, out, out) with out
+ * given by out_size() after configure. K counts the background (channel 0),
+ * as torchvision's num_classes does.
  *
- * Parameters (names as torchvision 0.14's state_dict, prefix "roi_heads."):
- *   mask_head.{i}.0.weight/bias                (i = 0..nconv-1; 3x3 convs)
- *   mask_predictor.conv5_mask.weight/bias      (deconv, (Cin, Cout, 2, 2))
- *   mask_predictor.mask_fcn_logits.weight/bias (1x1 conv)
- *   MLP (no torchvision counterpart): mask_head.fc1 .. mask_head.fc{nfc},
- *   mask_predictor.mask_fc_logits (.weight (OUT, IN) / .bias)
- * The head owns no memory: see core/head_params.h for the one-allocation
- * scheme. Activations and scratch come from the caller's arena; backward
- * ADDS into the bound gradients (and into dx), as the layers do.
+ * Knobs: each head declares the fields of the config's "heads" object it
+ * reads besides the shared ones (mask_width), as named integers with a
+ * default and a range; variants/config.c parses them generically and the
+ * detector spec carries their values (mr_detector_spec.mask_knobs, in the
+ * head's order). A knob at its default is left out of the resolved config
+ * (unless `always`) and of the model fingerprint, so adding one changes
+ * nothing for existing runs.
  *
- * defines: mr_mask_head_kind, mr_mask_head_cfg, mr_mask_head_cfg_fpn,
- *   mr_mask_head_cfg_c4, mr_mask_head_cfg_mlp, mr_mask_head_check,
- *   mr_mask_head_out_size, mr_mask_head_params, mr_mask_head_numel,
- *   mr_mask_head, mr_mask_head_bind, mr_mask_head_init, mr_mask_head_acts,
- *   mr_mask_head_forward, mr_mask_head_backward
+ * Parameters: params() lists the head's tensors (torchvision 0.14 names
+ * where a counterpart exists; every name starts with "mask_") as
+ * core/head_params.h describes: the detector reserves the block and hands
+ * it to bind(). Activations and scratch come from the caller's arena;
+ * backward ADDS into the bound gradients (and into dx), as the layers do.
+ *
+ * ADDING A HEAD: one file in variants/ defining `const struct mr_mask_head
+ * mr_mask_head_<x>` and one X(MASK_HEAD, ...) line in variants/registry.c,
+ * plus its row in tests/test_variants.c; nothing in core/.
+ *
+ * defines: MR_MASK_MAX_KNOBS, MR_MASK_ACTS_MAX, mr_mask_knob, mr_mask_head_io,
+ *   mr_mask_head_acts, mr_mask_head, mr_mask_head_knob_defaults,
+ *   mr_mask_head_knob_index, mr_mask_head_check_desc, mr_mask_head_configure,
+ *   mr_mask_head_numel,
+ *   mr_mask_head_bad
  */
 #ifndef MR_MASK_HEAD_H
 #define MR_MASK_HEAD_H
@@ -39,87 +55,82 @@
 #include "core/pcg32.h"
 #include "core/tensor.h"
 
-#define MR_MASK_MAX_CONV 8
-#define MR_MASK_MAX_FC 4    /* hidden fc layers of the MLP head */
+#define MR_MASK_MAX_KNOBS 4
+#define MR_MASK_ACTS_MAX 256   /* bytes of a head's acts (what forward keeps) */
 
-typedef enum { MR_MASK_HEAD_FCN = 0, MR_MASK_HEAD_MLP = 1 } mr_mask_head_kind;
+/* One integer field of the config's "heads" object that a head reads. */
+typedef struct mr_mask_knob {
+    const char *name;   /* the config field, e.g. "mask_mlp_layers" */
+    int def, lo, hi;    /* default and inclusive range */
+    const char *fp;     /* fingerprint tag (" <fp><value>" when not the default) */
+    int always;         /* 1: written to the resolved config even at its default */
+    const char *doc;    /* one line for docs and --help */
+} mr_mask_knob;
 
-typedef struct mr_mask_head_cfg {
-    mr_mask_head_kind kind;
-    int in_ch;        /* RoI feature channels: 256 (FPN), 2048 (C4 res5 output) */
-    int in_size;      /* RoI feature side: 14 (FPN), 7 (C4) */
-    int num_classes;  /* K, background included (COCO: 91 torchvision, 81 contiguous) */
-    /* FCN */
-    int nconv;        /* 3x3 convs before the deconv: 4 (FPN), 0 (C4) */
-    int conv_ch;      /* their width: 256 */
-    int dilation;     /* of the 3x3 convs (padding = dilation): 1 */
-    int deconv_ch;    /* conv5_mask output channels (torchvision dim_reduced): 256 */
-    /* MLP */
-    int fc_dim;       /* 1024 */
-    int nfc;          /* hidden fc layers (each fc_dim wide) before the logits fc: 2 */
-    int out_size;     /* mask side: 28 */
-} mr_mask_head_cfg;
+/* What the detector tells a head before it declares its tensors. */
+typedef struct mr_mask_head_io {
+    int in_ch;          /* RoI feature channels: 256 (FPN), res5's (C4) */
+    int in_size;        /* RoI feature side: 14 (FPN), 7 (C4's res5 output) */
+    int num_classes;    /* K, background included */
+    int width;          /* heads.mask_width: the head's layer width */
+    int res5_input;     /* 1: x is the C4 tap's res5 head output (paper Fig. 4
+                         * left), already convolved: FCN heads skip their convs */
+    const int *knobs;   /* the values of the head's knobs, in its order */
+} mr_mask_head_io;
 
-/* The paper's configurations; width scales conv_ch/deconv_ch/fc_dim for
- * CPU-sized models (pass 256 / 1024 for the paper's). */
-mr_mask_head_cfg mr_mask_head_cfg_fpn(int in_ch, int num_classes, int width);
-mr_mask_head_cfg mr_mask_head_cfg_c4(int in_ch, int num_classes, int width);
-/* mlp: nfc = 2 (the paper's base MLP); set cfg.nfc for another depth */
-mr_mask_head_cfg mr_mask_head_cfg_mlp(int in_ch, int in_size, int num_classes, int fc_dim);
-
-/* MR_EUSER naming the field when a size is out of range. */
-int mr_mask_head_check(const mr_mask_head_cfg *cfg, mr_err *e);
-/* side of the output masks */
-int mr_mask_head_out_size(const mr_mask_head_cfg *cfg);
-/* Describe the parameters into out[0..max) (out may be NULL to count) with
- * names prefixed by `prefix` (e.g. "roi_heads."; NULL = ""); returns how
- * many there are. */
-int mr_mask_head_params(const mr_mask_head_cfg *cfg, const char *prefix,
-                        mr_param_desc *out, int max);
-/* floats the head's block needs (aligned offsets included) */
-size_t mr_mask_head_numel(const mr_mask_head_cfg *cfg);
-
-/* Named pointers into a block laid out as mr_mask_head_params lists it. */
-typedef struct mr_mask_head_tensors {
-    float *conv_w[MR_MASK_MAX_CONV], *conv_b[MR_MASK_MAX_CONV];
-    float *deconv_w, *deconv_b;   /* FCN */
-    float *logits_w, *logits_b;   /* FCN 1x1 conv, or MLP last fc */
-    float *fc_w[MR_MASK_MAX_FC], *fc_b[MR_MASK_MAX_FC];  /* MLP hidden layers */
-} mr_mask_head_tensors;
-
-typedef struct mr_mask_head {
-    mr_mask_head_cfg cfg;
-    mr_mask_head_tensors w;  /* parameters */
-    mr_mask_head_tensors g;  /* gradients (all NULL when bound without grads) */
-} mr_mask_head;
-
-/* Point h at params (and grads, NULL for inference), each a block of
- * mr_mask_head_numel(cfg) floats. The cfg must have passed the check. */
-void mr_mask_head_bind(mr_mask_head *h, const mr_mask_head_cfg *cfg, float *params,
-                       float *grads);
-/* torchvision's init: weights Kaiming normal (fan_out, ReLU gain), biases 0
- * (torchvision leaves the predictor's biases at PyTorch's default uniform;
- * we zero them). MLP: fc1..fc{nfc} Kaiming normal (fan_in), logits
- * N(0, 0.001), drawn in that order (nfc 2 draws exactly what it always did). */
-void mr_mask_head_init(mr_mask_head *h, mr_pcg32 *rng);
-
-/* What forward keeps for backward (all in the arena passed to forward). */
-typedef struct mr_mask_head_acts {
-    int R;
-    float *act[MR_MASK_MAX_CONV];  /* conv outputs after ReLU */
-    float *up;                     /* deconv output after ReLU (FCN) */
-    float *fc[MR_MASK_MAX_FC];     /* hidden fc outputs after ReLU (MLP) */
-    float *logits;                 /* (R, K, out, out) */
+/* What forward keeps for backward: opaque to the caller, laid out by the head
+ * (acts_size <= MR_MASK_ACTS_MAX bytes). */
+typedef union mr_mask_head_acts {
+    unsigned char bytes[MR_MASK_ACTS_MAX];
+    void *align_p;
+    double align_d;
 } mr_mask_head_acts;
 
-/* Forward R RoIs (R may be 0). Allocates the activations in a; MR_ENOMEM when
- * the arena cannot grow. */
-int mr_mask_head_forward(const mr_mask_head *h, int R, const float *x, mr_arena *a,
-                         mr_mask_head_acts *st, mr_err *e);
-/* Backward from dlogits (R, K, out, out): adds parameter gradients into h->g
- * (if bound) and the input gradient into dx (NULL = not needed). Scratch comes
- * from a and is released before returning. */
-int mr_mask_head_backward(const mr_mask_head *h, const float *x, const mr_mask_head_acts *st,
-                          const float *dlogits, float *dx, mr_arena *a, mr_err *e);
+struct mr_mask_head {
+    const char *name;       /* registry name */
+    const char *summary;    /* one line */
+    int nknobs;
+    mr_mask_knob knobs[MR_MASK_MAX_KNOBS];
+    size_t state_size;      /* bytes of the configured head (its sizes and tensor pointers) */
+    size_t acts_size;       /* bytes of its mr_mask_head_acts use */
+    /* validate io (MR_EUSER "mask head: <field> = <v>, expected ...") and
+     * fill state (zeroed, state_size bytes) */
+    int (*configure)(void *state, const mr_mask_head_io *io, mr_err *e);
+    /* side of the output masks */
+    int (*out_size)(const void *state);
+    /* describe the tensors into out[0..max) (out may be NULL to count),
+     * names prefixed by prefix (NULL = ""); returns how many there are */
+    int (*params)(const void *state, const char *prefix, mr_param_desc *out, int max);
+    /* point the head at params (and grads, NULL for inference), blocks of
+     * mr_mask_head_numel floats laid out as params lists them */
+    void (*bind)(void *state, float *params, float *grads);
+    /* initial weights (deterministic for an rng state) */
+    void (*init)(void *state, mr_pcg32 *rng);
+    /* forward R RoIs (R may be 0): the activations in a, *logits (R, K, out,
+     * out) among them; MR_ENOMEM when the arena cannot grow */
+    int (*forward)(const void *state, int R, const float *x, mr_arena *a, mr_mask_head_acts *acts,
+                   float **logits, mr_err *e);
+    /* from dlogits: parameter gradients += (if bound), dx += (NULL = not
+     * needed); scratch from a, released before returning */
+    int (*backward)(const void *state, const float *x, const mr_mask_head_acts *acts,
+                    const float *dlogits, float *dx, mr_arena *a, mr_err *e);
+};
+typedef struct mr_mask_head mr_mask_head;
+
+/* vals[0 .. h->nknobs) = the knobs' defaults */
+void mr_mask_head_knob_defaults(const mr_mask_head *h, int *vals);
+/* index of the knob called name, or -1 */
+int mr_mask_head_knob_index(const mr_mask_head *h, const char *name);
+/* MR_EINTERNAL naming the head when its descriptor is incomplete (a NULL
+ * function, too many knobs, acts larger than MR_MASK_ACTS_MAX) */
+int mr_mask_head_check_desc(const mr_mask_head *h, mr_err *e);
+/* Check io's knob values against h's ranges (MR_EUSER "mask head <name>:
+ * <knob> = <v>, expected lo..hi"), then h->configure(state, io). What the
+ * detector calls; state is zeroed, h->state_size bytes. */
+int mr_mask_head_configure(const mr_mask_head *h, void *state, const mr_mask_head_io *io, mr_err *e);
+/* floats of the head's parameter block (aligned offsets included) */
+size_t mr_mask_head_numel(const mr_mask_head *h, const void *state);
+/* for implementations: MR_EUSER "mask head: <field> = <v>, expected <want>" */
+int mr_mask_head_bad(mr_err *e, const char *field, int v, const char *want);
 
 #endif

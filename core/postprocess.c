@@ -2,8 +2,9 @@
  * postprocess.c — mask pasting and keypoint decoding as torchvision 0.14
  * computes them on the CPU (see postprocess.h). The interpolation weights
  * follow ATen's upsample kernels: scale = (float)in / out, source index
- * computed in double as scale * (i + 0.5) - 0.5 and rounded to float,
- * bilinear clamps it at 0 and truncates, bicubic floors it and clamps the
+ * computed in double as scale * (i + 0.5) - 0.5 (bilinear keeps it in
+ * double: mr_aten_linear; bicubic rounds it to float), bilinear clamps it
+ * at 0 and truncates, bicubic floors it and clamps the
  * four taps to the border; sums are taken rows-of-columns, in tap order.
  */
 #include "core/postprocess.h"
@@ -25,8 +26,7 @@ void mr_expand_box(const float box[4], float scale, float out[4])
     out[3] = y_c + h_half;
 }
 
-/* ATen's bilinear source index and weights for output index i */
-static void lin_index(float scale, int i, int in, int out, int *i0, int *i1, float *l0, float *l1)
+void mr_aten_linear(int in, int out, int i, int *i0, int *i1, float *l0, float *l1)
 {
     if (in == out) {
         *i0 = *i1 = i;
@@ -34,15 +34,18 @@ static void lin_index(float scale, int i, int in, int out, int *i0, int *i1, flo
         *l1 = 0.0f;
         return;
     }
-    float r = (float)((double)scale * (i + 0.5) - 0.5);
+    float scale = (float)in / (float)out;
+    /* in double, not rounded to float: a float index at r ~ 600 keeps only
+     * 6e-5 of the fraction, and the weights then differ from ATen's by that */
+    double r = (double)scale * (i + 0.5) - 0.5;
     if (r < 0) r = 0;
     int x0 = (int)r;
     *i0 = x0;
     *i1 = x0 + (x0 < in - 1 ? 1 : 0);
-    float lam = r - (float)x0;
-    lam = lam < 0 ? 0 : lam > 1 ? 1 : lam;
-    *l1 = lam;
-    *l0 = 1.0f - lam;
+    double lam = r - (double)x0;
+    float l = (float)(lam < 0 ? 0 : lam > 1 ? 1 : lam);
+    *l1 = l;
+    *l0 = 1.0f - l;
 }
 
 /* value of the zero-padded (M+2) x (M+2) map at (y, x) */
@@ -58,7 +61,6 @@ typedef struct paste_geom {
     long bx0, by0, bx1, by1;  /* truncated expanded box */
     int w, h;                 /* resized mask size */
     int x0, x1, y0, y1;       /* image region written: [x0, x1) x [y0, y1) */
-    float sx, sy;             /* ATen scales in / out */
 } paste_geom;
 
 static long trunc_l(float v)
@@ -90,8 +92,6 @@ static void geometry(int M, const float box[4], int H, int W, paste_geom *g)
     g->x1 = (int)(x1 > x0 ? x1 : x0);
     g->y0 = (int)y0;
     g->y1 = (int)(y1 > y0 ? y1 : y0);
-    g->sx = (float)(M + 2) / (float)g->w;
-    g->sy = (float)(M + 2) / (float)g->h;
 }
 
 /* the resized padded mask at resized-mask pixel (yy, xx) */
@@ -99,8 +99,8 @@ static inline float resized_at(const float *prob, int M, const paste_geom *g, in
 {
     int y0, y1, x0, x1;
     float ly0, ly1, lx0, lx1;
-    lin_index(g->sy, yy, M + 2, g->h, &y0, &y1, &ly0, &ly1);
-    lin_index(g->sx, xx, M + 2, g->w, &x0, &x1, &lx0, &lx1);
+    mr_aten_linear(M + 2, g->h, yy, &y0, &y1, &ly0, &ly1);
+    mr_aten_linear(M + 2, g->w, xx, &x0, &x1, &lx0, &lx1);
     float t0 = padded(prob, M, y0, x0) * lx0 + padded(prob, M, y0, x1) * lx1;
     float t1 = padded(prob, M, y1, x0) * lx0 + padded(prob, M, y1, x1) * lx1;
     return t0 * ly0 + t1 * ly1;

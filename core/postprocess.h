@@ -18,13 +18,22 @@
  * CPU kernels allow.
  *
  * defines: mr_expand_box, mr_paste_mask_prob, mr_paste_mask, mr_sigmoid_map,
- *   mr_kp_decode_workspace, mr_heatmaps_to_keypoints
+ *   mr_kp_decode_workspace, mr_heatmaps_to_keypoints, mr_aten_linear
  */
 #ifndef MR_POSTPROCESS_H
 #define MR_POSTPROCESS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* ATen's bilinear (align_corners = False) source taps and weights of output
+ * index i when resizing in -> out samples (torch 1.13's CPU kernel, checked
+ * weight for weight against F.interpolate): scale = (float)in / out, the
+ * source index r = scale * (i + 0.5) - 0.5 in DOUBLE, clamped at 0, i0 =
+ * trunc(r), i1 = i0 + 1 (i0 at the border), l1 = (float)(r - i0), l0 = 1 -
+ * l1; in == out is the identity. The pasted masks and the torchvision input
+ * transform (datasets/image.c) both use it. */
+void mr_aten_linear(int in, int out, int i, int *i0, int *i1, float *l0, float *l1);
 
 /* torchvision expand_boxes: half sizes scaled by `scale` about the centre */
 void mr_expand_box(const float box[4], float scale, float out[4]);

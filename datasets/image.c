@@ -1,5 +1,6 @@
 /*
- * image.c — image decoding (stb_image) and bilinear resizing; see image.h.
+ * image.c — image decoding (stb_image) and bilinear resizing (mrcnn's 8-bit one
+ * and torchvision's float one); see image.h.
  */
 #include "datasets/image.h"
 
@@ -11,6 +12,7 @@
 #include <stb_image.h>
 
 #include "core/fileio.h"
+#include "core/postprocess.h"
 
 void mr_image_free(mr_image *im)
 {
@@ -188,4 +190,50 @@ void mr_resized_size(int w, int h, float min_size, float max_size, int *rw, int 
     if (*rw < 1) *rw = 1;
     if (*rh < 1) *rh = 1;
     *scale = s;
+}
+
+void mr_resized_size_kind(mr_resize_kind kind, int w, int h, float min_size, float max_size, int *rw, int *rh,
+                          float *scale)
+{
+    if (kind != MR_RESIZE_TORCHVISION) {
+        mr_resized_size(w, h, min_size, max_size, rw, rh, scale);
+        return;
+    }
+    /* torch.min(min_size / min(shape), max_size / max(shape)) in float32,
+     * where a Python number divided by a tensor is the tensor's reciprocal
+     * times the number (Tensor.__rdiv__): 800 / 426 gives 1.87793434, not
+     * the correctly rounded 1.87793422, and a 426-pixel side becomes 800,
+     * not 799. F.interpolate's recompute_scale_factor: floor(float(side) *
+     * s.item()) in double. */
+    float mn = (float)(w < h ? w : h), mx = (float)(w > h ? w : h);
+    float a = (1.0f / mn) * min_size, b = (1.0f / mx) * max_size;
+    float s = a < b ? a : b;
+    double fw = floor((double)w * (double)s), fh = floor((double)h * (double)s);
+    *rw = fw < 1 ? 1 : fw > 1e6 ? 1000000 : (int)fw;
+    *rh = fh < 1 ? 1 : fh > 1e6 ? 1000000 : (int)fh;
+    *scale = s;
+}
+
+void mr_image_normalize_resize_tv(const uint8_t *src, int sw, int sh, const float mean[3], const float std[3],
+                                  float *dst, int dw, int dh, size_t row, size_t plane, int flip)
+{
+    for (int c = 0; c < 3; c++) {
+        float lut[256];
+        for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - mean[c]) / std[c];
+        for (int y = 0; y < dh; y++) {
+            int y0, y1;
+            float ly0, ly1;
+            mr_aten_linear(sh, dh, y, &y0, &y1, &ly0, &ly1);
+            const uint8_t *r0 = src + (size_t)y0 * sw * 3 + c, *r1 = src + (size_t)y1 * sw * 3 + c;
+            float *o = dst + (size_t)c * plane + (size_t)y * row;
+            for (int x = 0; x < dw; x++) {
+                int x0, x1;
+                float lx0, lx1;
+                mr_aten_linear(sw, dw, x, &x0, &x1, &lx0, &lx1);
+                float t0 = lut[r0[3 * x0]] * lx0 + lut[r0[3 * x1]] * lx1;
+                float t1 = lut[r1[3 * x0]] * lx0 + lut[r1[3 * x1]] * lx1;
+                o[flip ? dw - 1 - x : x] = t0 * ly0 + t1 * ly1;
+            }
+        }
+    }
 }

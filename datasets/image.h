@@ -16,13 +16,16 @@
  *
  * defines: mr_image, mr_image_load, mr_image_decode, mr_image_free,
  *          mr_image_resize_bilinear, mr_resized_size, mr_image_info,
- *          mr_image_check_size, mr_image_max_pixels, MR_IMAGE_MAX_PIXELS
+ *          mr_image_check_size, mr_image_max_pixels, MR_IMAGE_MAX_PIXELS,
+ *          mr_resized_size_kind, mr_image_normalize_resize_tv (the two
+ *          resize kinds of core/batch.h's mr_resize_kind)
  */
 #ifndef MR_IMAGE_H
 #define MR_IMAGE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "core/batch.h"
 #include "core/err.h"
 
 typedef struct mr_image {
@@ -59,5 +62,18 @@ void mr_image_resize_bilinear(const uint8_t *src, int sw, int sh, uint8_t *dst, 
  * longer side would exceed max_size (then the longer side is max_size);
  * *rw, *rh = round(w * scale), round(h * scale), at least 1. */
 void mr_resized_size(int w, int h, float min_size, float max_size, int *rw, int *rh, float *scale);
+
+/* The resized size and scale of a w x h image under kind (MR_RESIZE_MRCNN:
+ * mr_resized_size). */
+void mr_resized_size_kind(mr_resize_kind kind, int w, int h, float min_size, float max_size, int *rw, int *rh,
+                          float *scale);
+/* MR_RESIZE_TORCHVISION's pixels: the RGB image sw x sh normalised
+ * ((v / 255 - mean[c]) / std[c], float) and resized bilinearly to dw x dh as
+ * ATen's upsample_bilinear2d computes it (scale sw / dw as float, source
+ * index float(scale * (i + 0.5) - 0.5) clamped at 0 and truncated, the
+ * neighbour clamped at the border, rows of interpolated columns); channel c,
+ * row y, column x goes to dst[c * plane + y * row + (flip ? dw - 1 - x : x)]. */
+void mr_image_normalize_resize_tv(const uint8_t *src, int sw, int sh, const float mean[3], const float std[3],
+                                  float *dst, int dw, int dh, size_t row, size_t plane, int flip);
 
 #endif

@@ -213,6 +213,13 @@ static void slot_free(slot *s)
 
 static int round_up(int x, int d) { return d > 1 ? (x + d - 1) / d * d : x; }
 
+/* bytes of image ii's cached pixels: resized (mrcnn), decoded (torchvision) */
+static size_t pix_bytes(const mr_loader *L, int ii)
+{
+    if (L->cfg.resize == MR_RESIZE_TORCHVISION) return (size_t)L->d->img[ii].width * L->d->img[ii].height * 3;
+    return (size_t)L->rw[ii] * L->rh[ii] * 3;
+}
+
 /* Make the resized pixels of images idx[0..n) available in src[i]: from the
  * cache, else decoded now, into the cache while it has room, else into the
  * slot's scratch buffer of position i. Decoding runs over the batch's images
@@ -238,7 +245,7 @@ static int slot_images(mr_loader *L, slot *s, const int *idx, int n, int nt, con
         int ii = idx[i];
         src[i] = L->pix[ii];
         if (src[i]) continue;  /* cached (or decoded into the cache by an earlier position) */
-        size_t bytes = (size_t)L->rw[ii] * L->rh[ii] * 3;
+        size_t bytes = pix_bytes(L, ii);
         if (L->cache_used + bytes <= L->cache_cap && (L->pix[ii] = malloc(bytes))) {
             L->cache_used += bytes;
             dst[i] = L->pix[ii];
@@ -262,7 +269,11 @@ static int slot_images(mr_loader *L, slot *s, const int *idx, int n, int nt, con
             mr_image im;
             rcs[i] = mr_dataset_load_image(L->d, idx[i], &im, &errs[i]);
             if (rcs[i]) continue;
-            mr_image_resize_bilinear(im.rgb, im.width, im.height, dst[i], L->rw[idx[i]], L->rh[idx[i]]);
+            /* (mr_dataset_load_image checked the size against the JSON's) */
+            if (L->cfg.resize == MR_RESIZE_TORCHVISION)
+                memcpy(dst[i], im.rgb, (size_t)im.width * im.height * 3);
+            else
+                mr_image_resize_bilinear(im.rgb, im.width, im.height, dst[i], L->rw[idx[i]], L->rh[idx[i]]);
             mr_image_free(&im);
         }
         for (int i = 0; i < n; i++) {
@@ -271,7 +282,7 @@ static int slot_images(mr_loader *L, slot *s, const int *idx, int n, int nt, con
             if (dec[i] == 2 && L->pix[idx[i]]) {
                 free(L->pix[idx[i]]);
                 L->pix[idx[i]] = NULL;
-                L->cache_used -= (size_t)L->rw[idx[i]] * L->rh[idx[i]] * 3;
+                L->cache_used -= pix_bytes(L, idx[i]);
             }
         }
     }
@@ -340,13 +351,18 @@ static int slot_fill_pad(mr_loader *L, slot *s, const int *idx, const int *flip,
         float *im = s->b.images + (size_t)i * 3 * H * W;
         memset(im, 0, sizeof(float) * 3 * (size_t)H * W);
         const uint8_t *pix = src[i];
-        for (int y = 0; y < rh; y++)
-            for (int x = 0; x < rw; x++) {
-                int sx = fl ? rw - 1 - x : x;
-                const uint8_t *p = pix + ((size_t)y * rw + sx) * 3;
-                for (int ch = 0; ch < 3; ch++)
-                    im[(size_t)ch * H * W + (size_t)y * W + x] = (p[ch] / 255.0f - c->mean[ch]) / c->std[ch];
-            }
+        if (c->resize == MR_RESIZE_TORCHVISION)
+            mr_image_normalize_resize_tv(pix, d->img[ii].width, d->img[ii].height, c->mean, c->std, im, rw, rh,
+                                         (size_t)W, (size_t)H * W, fl);
+        else {
+            for (int y = 0; y < rh; y++)
+                for (int x = 0; x < rw; x++) {
+                    int sx = fl ? rw - 1 - x : x;
+                    const uint8_t *p = pix + ((size_t)y * rw + sx) * 3;
+                    for (int ch = 0; ch < 3; ch++)
+                        im[(size_t)ch * H * W + (size_t)y * W + x] = (p[ch] / 255.0f - c->mean[ch]) / c->std[ch];
+                }
+        }
         const mr_dataset_img *di = &d->img[ii];
         mr_batch_image *bi = &s->img[i];
         memset(bi, 0, sizeof *bi);
@@ -499,8 +515,8 @@ int mr_loader_open(mr_loader **out, const mr_dataset *d, const mr_loader_cfg *cf
     for (int i = 0; i < n; i++) {
         rcs[i] = mr_dataset_check_image(d, i, &errs[i]);
         if (!rcs[i])
-            mr_resized_size(d->img[i].width, d->img[i].height, cfg->min_size, cfg->max_size, &L->rw[i], &L->rh[i],
-                            &L->scale[i]);
+            mr_resized_size_kind(cfg->resize, d->img[i].width, d->img[i].height, cfg->min_size, cfg->max_size,
+                                 &L->rw[i], &L->rh[i], &L->scale[i]);
     }
     for (int i = 0; i < n; i++)
         if (rcs[i]) { rc = rcs[i]; *e = errs[i]; break; }

@@ -31,9 +31,14 @@
 #include "core/batch.h"
 #include "core/err.h"
 #include "datasets/dataset.h"
+#include "datasets/image.h"
 
 typedef struct mr_loader_cfg {
-    float min_size, max_size;  /* resize rule (mr_resized_size) */
+    float min_size, max_size;  /* resize rule (mr_resized_size_kind) */
+    mr_resize_kind resize;     /* MR_RESIZE_MRCNN [default]: 8-bit resize, then
+                                  normalise; MR_RESIZE_TORCHVISION: torchvision's
+                                  transform (datasets/image.h); the cache then
+                                  keeps the decoded, not the resized, pixels */
     int size_div;              /* pad H and W to a multiple (32 for FPN; 1 = none) */
     int flip;                  /* random horizontal flips (training) */
     float mean[3], std[3];     /* on pixels / 255 (ImageNet defaults) */

@@ -456,7 +456,9 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
     for (int i = 0; i < ng; i++) {
         s->crowd[i] = gts[i]->iscrowd != 0;
         s->garea[i] = gts[i]->area;
-        int ig = gts[i]->iscrowd != 0;
+        int ov = p->gt_ignore ? p->gt_ignore[c->gidx[cl->g0 + (size_t)i]] : 0;
+        if (ov == 2) s->crowd[i] = 1;
+        int ig = gts[i]->iscrowd != 0 || ov != 0;
         if (p->strict) ig = ig || gts[i]->ignore != 0;
         if (p->iou_type == MR_IOU_KEYPOINTS) ig = gts[i]->num_keypoints == 0 || ig;
         s->ig[i] = (uint8_t)ig;
@@ -690,8 +692,9 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
         size_t ng = 0, nd = 0;
         for (size_t q = gt->img_off[gi]; q < gt->img_off[gi + 1]; q++) {
             size_t a = gt->img_anns[q];
-            int32_t k = c->kpos[gt->anns[a].category_index];
-            if (k >= 0) { gk[ng].k = p->use_cats ? k : 0; gk[ng].pos = q; gk[ng].ann = a; ng++; if (!p->use_cats) gk[ng - 1].k = k; }
+            int32_t gc = p->gt_cat ? p->gt_cat[a] : gt->anns[a].category_index;
+            int32_t k = gc >= 0 ? c->kpos[gc] : -1;
+            if (k >= 0) { gk[ng].k = p->use_cats ? k : 0; gk[ng].pos = p->gt_order ? (size_t)p->gt_order[a] : q; gk[ng].ann = a; ng++; if (!p->use_cats) gk[ng - 1].k = k; }
         }
         if (dt->img_off)
             for (size_t q = dt->img_off[gi]; q < dt->img_off[gi + 1]; q++) {

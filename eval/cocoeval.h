@@ -49,6 +49,17 @@ typedef struct mr_eval_params {
     const double *kpt_sigmas; int num_kpt_sigmas;
     int strict;
     int threads;                        /* <= 1: one thread */
+    /* per ground-truth annotation overrides, for analyses that evaluate a
+     * modified ground truth without copying it (eval/analyze.c); NULL =
+     * none. gt_cat[i]: the category index (into gt->cats) annotation i
+     * counts as, -1 to leave it out; gt_ignore[i]: 1 = ignored (MatlabAPI's
+     * `ignore`: neither true nor false positive when matched, whatever
+     * strict says), 2 = ignored and a crowd region (crowd IoU, matched any
+     * number of times); gt_order[i]: the sort key of annotation i within
+     * its cell (file order when NULL; pycocotools' order is file order). */
+    const int32_t *gt_cat;
+    const uint8_t *gt_ignore;
+    const uint64_t *gt_order;
 } mr_eval_params;
 
 /* one category's summary (area all, largest maxDets) */

@@ -31,31 +31,35 @@
  * our two depths (18 and 34) of the same narrow ResNet; labels say both. */
 static const mr_ablate_table_def TABLES[] = {
     {"2a", "Backbone architecture (mask AP)", 0, 3, 4, SEGM3,
-     {{"r50_c4", "R-18-C4 (paper R-50-C4)", 0}, {"r101_c4", "R-34-C4 (paper R-101-C4)", 1},
-      {"r50_fpn", "R-18-FPN (paper R-50-FPN)", 2}, {"r101_fpn", "R-34-FPN (paper R-101-FPN)", 3}}},
+     {{"r50_c4", "R-18-C4 (paper R-50-C4)", 0, NULL}, {"r101_c4", "R-34-C4 (paper R-101-C4)", 1, NULL},
+      {"r50_fpn", "R-18-FPN (paper R-50-FPN)", 2, NULL}, {"r101_fpn", "R-34-FPN (paper R-101-FPN)", 3, NULL}}},
     {"2b", "Multinomial vs independent masks (C4)", 0, 3, 2, SEGM3,
-     {{"softmax", "softmax", 0}, {"sigmoid", "sigmoid", 1}}},
+     {{"softmax", "softmax", 0, NULL}, {"sigmoid", "sigmoid", 1, NULL}}},
     {"2c", "RoIPool vs RoIWarp vs RoIAlign (C4)", 0, 3, 5, SEGM3,
-     {{"roipool", "RoIPool (max)", 0}, {"roiwarp_max", "RoIWarp, max", 1},
-      {"roiwarp_ave", "RoIWarp, ave", 2}, {"roialign_max", "RoIAlign, max", 3},
-      {"roialign_ave", "RoIAlign, ave", 4}}},
+     /* rows as overrides of 2c/_base.json (no row files) */
+     {{"roipool", "RoIPool (max)", 0, "roi.extractor=roipool roi.agg=max"},
+      {"roiwarp_max", "RoIWarp, max", 1, "roi.extractor=roiwarp roi.agg=max"},
+      {"roiwarp_ave", "RoIWarp, ave", 2, "roi.extractor=roiwarp roi.agg=avg"},
+      {"roialign_max", "RoIAlign, max", 3, "roi.extractor=roialign roi.agg=max"},
+      {"roialign_ave", "RoIAlign, ave", 4, "roi.extractor=roialign roi.agg=avg"}}},
     {"2d", "RoIPool vs RoIAlign on C5 (stride 32): mask and box AP", 0, 6, 3,
      {{"AP", "segm", "AP", ""}, {"AP50", "segm", "AP50", ""}, {"AP75", "segm", "AP75", ""},
       {"APbb", "bbox", "AP", ""}, {"APbb50", "bbox", "AP50", ""}, {"APbb75", "bbox", "AP75", ""}},
-     {{"roipool", "RoIPool", 0}, {"roialign", "RoIAlign", 1},
-      {"roialign_dc5", "RoIAlign, DC5 (dilated C5, stride 16; not in the paper)", -1}}},
-    {"2e", "Mask branch: MLP vs FCN (FPN)", 0, 3, 3, SEGM3,
-     {{"mlp", "MLP fc-fc-K*28^2 (2 hidden fc)", 0}, {"mlp3", "MLP fc-fc-fc-K*28^2 (3 hidden fc)", 1},
-      {"fcn", "FCN 4 convs + deconv", 2}}},
+     {{"roipool", "RoIPool", 0, NULL}, {"roialign", "RoIAlign", 1, NULL},
+      {"roialign_dc5", "RoIAlign, DC5 (dilated C5, stride 16; not in the paper)", -1, NULL}}},
+    {"2e", "Mask branch: MLP vs FCN (FPN)", 0, 3, 4, SEGM3,
+     {{"mlp", "MLP fc-fc-K*28^2 (2 hidden fc)", 0, NULL}, {"mlp3", "MLP fc-fc-fc-K*28^2 (3 hidden fc)", 1, NULL},
+      {"fcn", "FCN 4 convs + deconv", 2, NULL},
+      {"fcn_resize", "FCN 4 convs + upsample and 3x3 conv (not in the paper)", -1, NULL}}},
     {"5", "Multi-task learning on the figure category (FPN)", 0, 3, 4,
      {{"APbb_person", "bbox", "AP", "figure"}, {"APmask_person", "segm", "AP", "figure"},
       {"APkp", "keypoints", "AP", ""}},
-     {{"box_only", "box only (Faster R-CNN)", 0}, {"mask", "+ mask", 1}, {"keypoint", "+ keypoint", 2},
-      {"mask_keypoint", "+ mask + keypoint", 3}}},
+     {{"box_only", "box only (Faster R-CNN)", 0, NULL}, {"mask", "+ mask", 1, NULL}, {"keypoint", "+ keypoint", 2, NULL},
+      {"mask_keypoint", "+ mask + keypoint", 3, NULL}}},
     {"6", "RoIPool vs RoIAlign for keypoints (FPN)", 0, 3, 2,
      {{"APkp", "keypoints", "AP", ""}, {"APkp50", "keypoints", "AP50", ""},
       {"APkp75", "keypoints", "AP75", ""}},
-     {{"roipool", "RoIPool", 0}, {"roialign", "RoIAlign", 1}}},
+     {{"roipool", "RoIPool", 0, NULL}, {"roialign", "RoIAlign", 1, NULL}}},
 };
 #define NTABLES ((int)(sizeof TABLES / sizeof TABLES[0]))
 
@@ -126,17 +130,77 @@ int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *w
     return MR_OK;
 }
 
-/* the resolved config of a row (through base chains), as JSON */
-static int row_config(const char *configs_dir, const char *table, const char *row, cJSON **out,
-                      mr_err *e)
+/* the resolved config of row r (through base chains), as JSON: its file,
+ * or the table's _base.json with the row's overrides (not listed as the
+ * config's "overrides": they are the row, as a file's fields would be) */
+static int row_config(const char *configs_dir, const mr_ablate_table_def *td, int r, cJSON **out, mr_err *e)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s/%s.json", configs_dir, table, row);
+    const mr_ablate_row_def *row = &td->rows[r];
+    snprintf(path, sizeof path, "%s/%s/%s.json", configs_dir, td->id, row->name);
+    const char *sets[MR_CONFIG_MAX_SETS];
+    char buf[1024];
+    int nsets = 0;
+    if (row->set && !mr_file_exists(path)) {
+        snprintf(path, sizeof path, "%s/%s/_base.json", configs_dir, td->id);
+        if (strlen(row->set) >= sizeof buf)
+            return mr_errf(e, MR_EINTERNAL, "table %s row %s: overrides too long", td->id, row->name);
+        snprintf(buf, sizeof buf, "%s", row->set);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, " ", &save); t && nsets < MR_CONFIG_MAX_SETS; t = strtok_r(NULL, " ", &save))
+            sets[nsets++] = t;
+    }
     mr_config *c = calloc(1, sizeof *c);
     if (!c) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
-    int rc = mr_config_load(c, path, e);
-    if (!rc) *out = mr_config_to_json(c);
+    int rc = mr_config_load_set(c, path, sets, nsets, e);
+    if (rc && nsets) mr_err_prefix(e, "table %s row %s (overrides of _base.json)", td->id, row->name);
+    if (!rc) {
+        if (nsets) snprintf(c->name, sizeof c->name, "%s", row->name);
+        c->nsets = 0;
+        *out = mr_config_to_json(c);
+    }
     free(c);
+    return rc;
+}
+
+/* the row's config with the preset's overlay (configs_dir/preset_P.json, when present) */
+static int row_config_preset(const char *configs_dir, const mr_ablate_table_def *td, int r, const char *preset,
+                             cJSON **out, mr_err *e)
+{
+    cJSON *cfg = NULL;
+    int rc = row_config(configs_dir, td, r, &cfg, e);
+    if (rc) return rc;
+    char ov[4200];
+    snprintf(ov, sizeof ov, "%s/preset_%s.json", configs_dir, preset ? preset : "bench");
+    if (mr_file_exists(ov)) {
+        cJSON *over = NULL;
+        if ((rc = mr_json_load(ov, &over, e))) { cJSON_Delete(cfg); return rc; }
+        cJSON_DeleteItemFromObjectCaseSensitive(over, "comment");
+        cJSON *m = mr_config_merge(cfg, over);
+        cJSON_Delete(over);
+        cJSON_Delete(cfg);
+        cfg = m;
+        if (!cfg) return mr_errf(e, MR_ENOMEM, "%s: out of memory", ov);
+    }
+    *out = cfg;
+    return MR_OK;
+}
+
+int mr_ablate_row_config(const char *configs_dir, const char *table, const char *row, const char *preset,
+                         mr_config *out, mr_err *e)
+{
+    const mr_ablate_table_def *td = mr_ablate_find(table);
+    if (!td) return mr_errf(e, MR_EUSER, "no ablation table '%s'", table);
+    int r = 0;
+    while (r < td->nrows && strcmp(td->rows[r].name, row)) r++;
+    if (r == td->nrows) return mr_errf(e, MR_EUSER, "table %s has no row '%s'", table, row);
+    cJSON *cfg = NULL;
+    int rc = row_config_preset(configs_dir, td, r, preset, &cfg, e);
+    if (rc) return rc;
+    char label[4200];
+    snprintf(label, sizeof label, "%s/%s/%s.json (preset %s)", configs_dir, table, row, preset ? preset : "bench");
+    rc = mr_config_parse(out, cfg, label, e);
+    cJSON_Delete(cfg);
     return rc;
 }
 
@@ -169,22 +233,27 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
     int rc = mr_mkdir_p(j->run_dir, e);
     if (rc) return rc;
     cJSON *cfg = NULL;
-    if ((rc = row_config(o->configs_dir, td->id, td->rows[r].name, &cfg, e))) return rc;
-    char ov[4200];
-    snprintf(ov, sizeof ov, "%s/preset_%s.json", o->configs_dir, o->preset);
-    if (mr_file_exists(ov)) {
-        cJSON *over = NULL;
-        if ((rc = mr_json_load(ov, &over, e))) { cJSON_Delete(cfg); return rc; }
-        cJSON_DeleteItemFromObjectCaseSensitive(over, "comment");
-        cJSON *m = mr_config_merge(cfg, over);
-        cJSON_Delete(over);
-        cJSON_Delete(cfg);
-        cfg = m;
-    }
+    if ((rc = row_config_preset(o->configs_dir, td, r, o->preset, &cfg, e))) return rc;
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "seed");
     cJSON_AddNumberToObject(cfg, "seed", (double)seed);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "name");
     cJSON_AddStringToObject(cfg, "name", j->config_name);
+    /* --set: over the row and the preset, checked here (before any training)
+     * and kept as the config's "overrides" */
+    if (o->nsets > 0) {
+        for (int k = 0; k < o->nsets && !rc; k++) rc = mr_config_apply_set(cfg, o->sets[k], e);
+        cJSON *ov = cJSON_GetObjectItemCaseSensitive(cfg, "overrides");
+        if (!rc && !ov) ov = cJSON_AddArrayToObject(cfg, "overrides");
+        for (int k = 0; k < o->nsets && !rc; k++) cJSON_AddItemToArray(ov, cJSON_CreateString(o->sets[k]));
+        mr_config *c = rc ? NULL : calloc(1, sizeof *c);
+        if (!rc && !c) rc = mr_errf(e, MR_ENOMEM, "out of memory");
+        if (!rc) rc = mr_config_parse(c, cfg, "--set", e);
+        free(c);
+        if (rc) {
+            cJSON_Delete(cfg);
+            return mr_err_prefix(e, "table %s row %s", td->id, td->rows[r].name);
+        }
+    }
     /* a run already started (or finished) from another config is not
      * resumed or tabulated as this row: say what changed */
     if (mr_file_exists(j->config)) {
@@ -523,7 +592,7 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
         cJSON *cfg = NULL;
         char diff[256] = "";
         if (!row_wanted(o, td, r)) continue;
-        if (!row_config(o->configs_dir, td->id, td->rows[r].name, &cfg, e)) {
+        if (!row_config(o->configs_dir, td, r, &cfg, e)) {
             if (r == td->base) base_cfg = cJSON_Duplicate(cfg, 1);
             else if (base_cfg) mr_json_diff(cfg, base_cfg, 0, diff, sizeof diff);
         } else snprintf(diff, sizeof diff, "(config unreadable: %.200s)", e->msg);

@@ -20,15 +20,18 @@
  * ends, a table with nothing to train at once.
  * Parallelism: up to `jobs` runs at once, each a separate process started by
  * opts.spawn (the CLI execs itself), with threads / jobs threads each.
+ * A row is a file, or (mr_ablate_row_def.set) overrides of its table's
+ * _base.json: the same resolved config as a file holding them would give.
  * Presets: the row configs are sized for the bench preset; for another
  * preset P the file variants/configs/ablations/preset_P.json (if present) is
  * merged over each row's resolved config (input size, backbone width,
- * schedule), written to the run directory as input_config.json.
+ * schedule), then opts.sets (mrcnn ablate --set KEY=VALUE, recorded as the
+ * config's "overrides"), written to the run directory as input_config.json.
  *
  * defines: mr_ablate_table_def, mr_ablate_row_def, mr_ablate_find,
  *          mr_ablate_names, mr_ablate_job, mr_ablate_opts, mr_ablate_run,
  *          mr_ablate_collect, mr_ablate_select, mr_ablate_value, mr_ablate_plan,
- *          mr_ablate_tabulate, mr_ablate_run_done
+ *          mr_ablate_tabulate, mr_ablate_run_done, mr_ablate_row_config
  */
 #ifndef MR_ABLATE_H
 #define MR_ABLATE_H
@@ -37,11 +40,16 @@
 #include <cjson/cJSON.h>
 #include "core/err.h"
 #include "report/table.h"
+#include "variants/config.h"
 
 typedef struct mr_ablate_row_def {
     const char *name;    /* config file stem */
     const char *label;   /* shown in the table */
     int paper_index;     /* row of the paper's table */
+    /* NULL: the row is the file <table>/<name>.json; else, when that file is
+     * absent, the table's <table>/_base.json with these overrides
+     * ("KEY=VALUE KEY=VALUE", as --set takes them) */
+    const char *set;
 } mr_ablate_row_def;
 
 typedef struct mr_ablate_table_def {
@@ -51,6 +59,13 @@ typedef struct mr_ablate_table_def {
     mr_table_col cols[MR_TABLE_MAX_COLS];
     mr_ablate_row_def rows[8];
 } mr_ablate_table_def;
+
+/* The resolved config of row `row` of table `table` as a sweep with preset
+ * (NULL: bench) trains it: CONFIGS_DIR/TABLE/ROW.json with the preset's
+ * overlay CONFIGS_DIR/preset_P.json when there is one (the seed and name
+ * aside). */
+int mr_ablate_row_config(const char *configs_dir, const char *table, const char *row, const char *preset,
+                         mr_config *out, mr_err *e);
 
 /* The table named id ("2a".."2e", "5", "6"); NULL when unknown. */
 const mr_ablate_table_def *mr_ablate_find(const char *id);
@@ -86,6 +101,8 @@ typedef struct mr_ablate_opts {
                                  to train (the Slurm script of a dry run) */
     const char *rows;         /* comma-separated row names to run and show (the base
                                  row is always included); NULL = every row */
+    const char *const *sets;  /* overrides of every row ("KEY.PATH=VALUE"), after the preset */
+    int nsets;
     /* start one job as a child process; the harness waits for it with waitpid */
     int (*spawn)(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e);
     void *spawn_ctx;

@@ -158,7 +158,7 @@ static int one_image_split(mr_run_split *s, const mr_config *c, const char *imag
     d->img[0].width = w;
     d->img[0].height = h;
     d->img[0].file_name = d->coco.images[0].file_name;
-    mr_resized_size(w, h, c->min_size, c->max_size, &s->maxw, &s->maxh, &(float){0});
+    mr_resized_size_kind(c->resize, w, h, c->min_size, c->max_size, &s->maxw, &s->maxh, &(float){0});
     return MR_OK;
 }
 
@@ -172,7 +172,7 @@ static int write_vis(const mr_run_split *s, int i, const mr_coco *res, const mr_
     if (rc) return rc;
     int rw, rh;
     float sc;
-    mr_resized_size(im.width, im.height, c->min_size, c->max_size, &rw, &rh, &sc);
+    mr_resized_size_kind(c->resize, im.width, im.height, c->min_size, c->max_size, &rw, &rh, &sc);
     uint8_t *px = malloc((size_t)rw * rh * 3);
     if (!px) { mr_image_free(&im); return mr_errf(e, MR_ENOMEM, "out of memory"); }
     mr_image_resize_bilinear(im.rgb, im.width, im.height, px, rw, rh);
@@ -197,12 +197,12 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
                  const char *image_path, const char *out_json, const mr_infer_opts *o,
                  mr_err *e)
 {
-    mr_infer_opts defo = {1, NULL, -1.0f, NULL, 0};
+    mr_infer_opts defo = {1, NULL, -1.0f, NULL, 0, NULL, 0};
     if (!o) o = &defo;
     int threads = o->threads > 0 ? o->threads : 1;
     mr_run_set_threads(threads);
     mr_config c;
-    int rc = mr_config_load(&c, config_path, e);
+    int rc = mr_config_load_set(&c, config_path, o->sets, o->nsets, e);
     if (rc) return rc;
     /* the class count comes from the weights */
     mr_st_file f;
@@ -219,9 +219,17 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
         o->changed[0] = 0;
         cJSON *was = mr_st_meta(&f, "config") ? cJSON_Parse(mr_st_meta(&f, "config")) : NULL;
         cJSON *now = mr_config_to_json(&c);
-        if (cJSON_IsObject(was) && now) {
+        /* weights described by scripts/torchvision_reference.py carry
+         * torchvision's model description, not an mrcnn config: nothing to compare */
+        if (cJSON_IsObject(was) && now && !cJSON_GetObjectItemCaseSensitive(was, "torchvision")) {
             cJSON_DeleteItemFromObjectCaseSensitive(was, "schedule");
             cJSON_DeleteItemFromObjectCaseSensitive(was, "num_classes");
+            /* where training started and how the config was given shape no inference */
+            const char *skip[2] = {"init", "overrides"};
+            for (int k = 0; k < 2; k++) {
+                cJSON_DeleteItemFromObjectCaseSensitive(was, skip[k]);
+                cJSON_DeleteItemFromObjectCaseSensitive(now, skip[k]);
+            }
             mr_json_diff(was, now, 1, o->changed, o->changed_n);
         }
         cJSON_Delete(was);

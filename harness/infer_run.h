@@ -22,6 +22,8 @@ typedef struct mr_infer_opts {
      * "" when none or when the weights do not say */
     char *changed;
     size_t changed_n;
+    const char *const *sets;  /* config overrides ("KEY.PATH=VALUE", --set), in order */
+    int nsets;
 } mr_infer_opts;
 
 /* Run weights on a dataset directory's val split (or one image when

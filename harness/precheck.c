@@ -98,9 +98,19 @@ int mr_precheck_store(const char *path, int *nrec, mr_err *e)
 
 int mr_precheck_train(const char *config_path, const char *data_dir, const char *store, mr_err *e)
 {
+    return mr_precheck_train_set(config_path, NULL, 0, data_dir, store, e);
+}
+
+int mr_precheck_train_set(const char *config_path, const char *const *sets, int nsets, const char *data_dir,
+                          const char *store, mr_err *e)
+{
     mr_config *c = calloc(1, sizeof *c);
     if (!c) return mr_errf(e, MR_ENOMEM, "out of memory");
-    int rc = mr_config_load(c, config_path, e);
+    int rc = mr_config_load_set(c, config_path, sets, nsets, e);
+    /* the starting weights are there (read, and checked, when training starts) */
+    if (!rc && c->init_weights[0] && !mr_file_exists(c->init_weights))
+        rc = mr_errf(e, MR_EUSER, "%s: field init.weights: %s: no such file (the weights to start from: "
+                     "--init or the config's init.weights)", config_path, c->init_weights);
     if (!rc) rc = mr_precheck_dataset(c, config_path, data_dir, e);
     free(c);
     if (!rc) rc = mr_precheck_store(store, NULL, e);

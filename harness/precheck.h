@@ -17,7 +17,8 @@
  * that does not parse is reported with its line number before a run adds
  * its own line after it.
  *
- * defines: mr_precheck_dataset, mr_precheck_store, mr_precheck_train
+ * defines: mr_precheck_dataset, mr_precheck_store, mr_precheck_train,
+ *          mr_precheck_train_set
  */
 #ifndef MR_PRECHECK_H
 #define MR_PRECHECK_H
@@ -37,5 +38,8 @@ int mr_precheck_store(const char *path, int *nrec, mr_err *e);
 /* Both, for a training run: load config_path, check the dataset, check the
  * store (NULL = none). */
 int mr_precheck_train(const char *config_path, const char *data_dir, const char *store, mr_err *e);
+/* the same with config overrides (mr_config_load_set) */
+int mr_precheck_train_set(const char *config_path, const char *const *sets, int nsets, const char *data_dir,
+                          const char *store, mr_err *e);
 
 #endif

@@ -65,7 +65,7 @@ int mr_run_split_load(mr_run_split *s, const mr_config *c, const char *dir, cons
     for (int i = 0; i < s->ds.nimg; i++) {
         int w, h;
         float sc;
-        mr_resized_size(s->ds.img[i].width, s->ds.img[i].height, c->min_size, c->max_size, &w, &h, &sc);
+        mr_resized_size_kind(c->resize, s->ds.img[i].width, s->ds.img[i].height, c->min_size, c->max_size, &w, &h, &sc);
         if (h > s->maxh) s->maxh = h;
         if (w > s->maxw) s->maxw = w;
     }
@@ -108,6 +108,7 @@ void mr_run_loader_cfg(const mr_config *c, int train, mr_loader_cfg *lc)
     mr_loader_cfg_default(lc);
     lc->min_size = (float)c->min_size;
     lc->max_size = (float)c->max_size;
+    lc->resize = c->resize;
     lc->size_div = c->size_div;
     lc->flip = train && c->flip;
     lc->batch = c->batch_size;

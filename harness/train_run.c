@@ -24,6 +24,7 @@
 #include "coco/rle.h"
 #include "core/detector.h"
 #include "core/fileio.h"
+#include "core/init_weights.h"
 #include "core/json.h"
 #include "core/postprocess.h"
 #include "core/safetensors.h"
@@ -150,6 +151,73 @@ static int bcast_trainer(mr_dist *dist, mr_trainer *t, mr_err *e)
     return rc;
 }
 
+/* The starting weights: init.weights' tensors over the usual initial
+ * values (every rank alike; a resumed run's checkpoint replaces them
+ * later), reported in RUN/init.json and through o->note (write: rank 0 of
+ * a run not yet finished); then frozen tensors left random are refused. */
+static int start_weights(const mr_config *c, const char *config_path, mr_detector *d, const char *out_dir, int write,
+                         const mr_train_opts *o, mr_init_report *ir, mr_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/init.json", out_dir);
+    if (write) remove(path);   /* a report of an earlier run in this directory */
+    int rc, loaded = 0;
+    if (c->init_weights[0]) {
+        if ((rc = mr_init_load(&d->params, c->init_weights, c->init_strict, ir, e))) return rc;
+        loaded = 1;
+        if (write) {
+            cJSON *j = mr_init_report_json(ir);
+            rc = j ? mr_json_write_file(path, j, e) : mr_errf(e, MR_ENOMEM, "out of memory");
+            cJSON_Delete(j);
+            if (rc) return rc;
+            if (o->note) {
+                char line[8192];
+                mr_init_report_line(ir, line, 2048);
+                size_t l = strlen(line);
+                snprintf(line + l, sizeof line - l, " (list: %.4200s)", path);
+                o->note(o->note_ctx, line);
+            }
+        }
+    }
+    char names[512], why[96] = "";
+    int nf = mr_init_frozen_random(&d->params, loaded ? ir : NULL, names, sizeof names);
+    if (c->spec.backbone.freeze_at == c->spec.backbone.norm->default_freeze_at)
+        snprintf(why, sizeof why, " (the default of norm \"%s\")", c->norm);
+    if (nf)
+        return mr_errf(e, MR_EUSER,
+                       "%s: backbone.freeze_at %d%s freezes %d tensor%s whose weights would stay at their random "
+                       "initial values (%s)%s: start from weights that hold them (--init W.safetensors, or "
+                       "\"init\": {\"weights\": \"W.safetensors\"} in the config: a converted torchvision "
+                       "checkpoint or an ImageNet backbone), or train them: \"backbone\": {\"freeze_at\": 0} in the "
+                       "config (or --set backbone.freeze_at=0)",
+                       config_path, c->spec.backbone.freeze_at, why, nf, nf == 1 ? "" : "s", names, loaded ? ", not in the init weights" : "");
+    return MR_OK;
+}
+
+/* the init report's counts in the record (RUN/init.json, when the run
+ * started from given weights) */
+static int record_init(const char *out_dir, cJSON *rec, mr_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/init.json", out_dir);
+    if (!mr_file_exists(path)) return MR_OK;
+    cJSON *j = NULL;
+    int rc = mr_json_load_file(path, &j, e);
+    if (rc) return rc;
+    static const char *const keep[] = {"weights", "strict", "tensors_in_file", "loaded_count", "loaded_values",
+                                       "missing_count", "unexpected_count", "shape_mismatch_count"};
+    cJSON *s = cJSON_CreateObject();
+    for (size_t k = 0; s && k < sizeof keep / sizeof keep[0]; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keep[k]);
+        if (v) cJSON_AddItemToObject(s, keep[k], cJSON_Duplicate(v, 1));
+    }
+    cJSON_Delete(j);
+    if (!s) return mr_errf(e, MR_ENOMEM, "out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(rec, "init");
+    cJSON_AddItemToObject(rec, "init", s);
+    return MR_OK;
+}
+
 int mr_train_run(const char *config_path, const char *data_dir, const char *out_dir,
                  const mr_train_opts *o, mr_err *e)
 {
@@ -171,7 +239,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     FILE *log = NULL;
     char path[4096], fp[32], logpath[4096];
     /* ---- set-up: every rank reaches the agreement below, failed or not ---- */
-    int rc = mr_config_load(&c, config_path, e), finished = 0;
+    int rc = mr_config_load_set(&c, config_path, o->sets, o->nsets, e), finished = 0;
     if (!rc) {
         if (o->max_iters > 0) mr_schedule_scale(&c.sched, o->max_iters);
         if (o->seed >= 0) c.seed = (uint64_t)o->seed;
@@ -207,10 +275,13 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         mr_config_fingerprint(&c, fp, sizeof fp);
         if ((rc = mr_detector_create(&d, &c.spec, e))) mr_err_prefix(e, "%s", config_path);
     }
+    mr_init_report ir;
+    memset(&ir, 0, sizeof ir);
     if (!rc) {
         mr_detector_init_weights(d, c.seed);
-        rc = mr_trainer_init(&t, d, &c.sched, c.seed, e);
+        if (!finished) rc = start_weights(&c, config_path, d, out_dir, lead, o, &ir, e);
     }
+    if (!rc) rc = mr_trainer_init(&t, d, &c.sched, c.seed, e);
     if (!rc) rc = mr_trainer_set_dist(&t, dist, c.batch_size, e);
     snprintf(logpath, sizeof logpath, "%s/train_log.jsonl", out_dir);
     if (!rc && lead && !finished) {
@@ -345,9 +416,11 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     if ((rc = mr_record_build(out_dir, o->config_name ? o->config_name : c.name, (long)c.seed, threads, &rec, e)))
         goto done;
     mr_record_set_world(rec, K);
+    if ((rc = record_init(out_dir, rec, e))) { cJSON_Delete(rec); goto done; }
     rc = mr_record_commit(out_dir, rec, o->store, e);
     cJSON_Delete(rec);
 done:
+    mr_init_report_free(&ir);
     if (log) fclose(log);
     mr_loader_close(L);
     mr_trainer_free(&t);

@@ -29,6 +29,11 @@ typedef struct mr_train_opts {
     mr_dist *dist;            /* data-parallel training over its ranks (NULL or
                                  one rank: one process); collective: every rank
                                  calls mr_train_run with the same arguments */
+    const char *const *sets;  /* config overrides ("KEY.PATH=VALUE", --set), in order */
+    int nsets;
+    /* one line for the user (the --init report); may be NULL */
+    void (*note)(void *ctx, const char *line);
+    void *note_ctx;
 } mr_train_opts;
 
 /* Train per config_path on data_dir (with train.json, val.json and images),
@@ -41,7 +46,12 @@ typedef struct mr_train_opts {
  * (world_size K in record.json and speed.json). An error on one rank before
  * training reaches every rank (mr_dist_agree), and rank 0 reports it; during
  * training the failing rank returns it and the caller ends the job
- * (mr_dist_abort): the others are waiting in a sum. */
+ * (mr_dist_abort): the others are waiting in a sum.
+ * With init.weights (config or --set init.weights=W, `--init W`), training
+ * starts from W's tensors whose name and shape match (core/init_weights.h):
+ * what was loaded, missing, unexpected or of another shape goes to
+ * RUN/init.json, to the record's "init" and to o->note; frozen tensors
+ * (trainable 0) that would keep random initial weights are refused. */
 int mr_train_run(const char *config_path, const char *data_dir, const char *out_dir,
                  const mr_train_opts *o, mr_err *e);
 

@@ -264,15 +264,24 @@ static int plot_ap_speed(const cJSON *j, const char *id, const mr_plot_opts *o, 
     mr_atomic_file af;
     int rc = open_dat(o, name, &af, path, sizeof path, e), npts = 0;
     if (rc) return rc;
-    fprintf(af.f, "# one block per row: img/s  %s  img/s_std  %s_std  label\n", cname, cname);
+    fprintf(af.f, "# one block per row: img/s  %s  img/s_std  %s_std  label  GFLOPs/image (-1: unknown)\n", cname,
+            cname);
+    const cJSON *tid = cJSON_GetObjectItemCaseSensitive(j, "table"), *pre = cJSON_GetObjectItemCaseSensitive(j, "preset");
     sbuf plot = {0};
     const cJSON *r;
     cJSON_ArrayForEach(r, rows) {
         double fps[64];
-        int n = 0;
+        int n = 0, ih = 0, iw = 0;
         const cJSON *run;
-        cJSON_ArrayForEach(run, cJSON_GetObjectItemCaseSensitive(r, "runs"))
-            if (n < 64) fps[n++] = num(cJSON_GetObjectItemCaseSensitive(run, "speed"), "infer_img_per_s");
+        cJSON_ArrayForEach(run, cJSON_GetObjectItemCaseSensitive(r, "runs")) {
+            const cJSON *sp = cJSON_GetObjectItemCaseSensitive(run, "speed");
+            if (n < 64) fps[n++] = num(sp, "infer_img_per_s");
+            const cJSON *in = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sp, "protocol"), "input");
+            if (!ih && !isnan(item_num(in, 0)) && !isnan(item_num(in, 1))) {
+                ih = (int)item_num(in, 0);
+                iw = (int)item_num(in, 1);
+            }
+        }
         double fm, fs;
         mean_std(fps, n, &fm, &fs);
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "stats"), cname);
@@ -281,18 +290,29 @@ static int plot_ap_speed(const cJSON *j, const char *id, const mr_plot_opts *o, 
         char lab[200];
         const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "label");
         gp_str(lab, sizeof lab, cJSON_IsString(l) ? l->valuestring : "?");
-        fprintf(af.f, "%s%.6g %.6g %.6g %.6g \"%s\"\n", npts ? "\n\n" : "", fm, am, fs, isnan(as) ? 0 : as, lab);
+        /* GFLOPs beside img/s: the row's model at its protocol's input */
+        const cJSON *rn = cJSON_GetObjectItemCaseSensitive(r, "name");
+        double gf = -1;
+        if (o->row_gflops && ih > 0 && iw > 0 && cJSON_IsString(tid) && cJSON_IsString(rn))
+            gf = o->row_gflops(o->gflops_ctx, tid->valuestring, rn->valuestring,
+                               cJSON_IsString(pre) ? pre->valuestring : NULL, ih, iw);
+        char key[260];
+        if (gf >= 0) snprintf(key, sizeof key, "%s (%.3g GFLOPs)", lab, gf);
+        else snprintf(key, sizeof key, "%s", lab);
+        fprintf(af.f, "%s%.6g %.6g %.6g %.6g \"%s\" %.6g\n", npts ? "\n\n" : "", fm, am, fs, isnan(as) ? 0 : as, lab,
+                gf);
         /* each row its own colour and point type, named in the key: text
          * labels next to the points overlap when two rows run at one speed */
         sb_add(&plot, "%s\"%s\" index %d using 1:2:3:4 with xyerrorbars pt %d ps 1.5 lc %d title \"%s\"",
-               npts ? ", \\\n     " : "plot ", path, npts, 5 + 2 * (npts % 4), npts + 1, lab);
+               npts ? ", \\\n     " : "plot ", path, npts, 5 + 2 * (npts % 4), npts + 1, key);
         npts++;
     }
     if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); return rc; }
     if (!npts) { free(plot.p); return MR_OK; }  /* no run has both speed and AP: nothing to draw */
     char proto[600], title[900], yl[64];
     protocol_line(rows, proto, sizeof proto);
-    snprintf(title, sizeof title, "Table %s: %s vs inference speed (mean ± std over seeds)\n%s", id, cname, proto);
+    snprintf(title, sizeof title, "Table %s: %s vs inference speed (mean ± std over seeds; GFLOPs per image in the key)\n%s",
+             id, cname, proto);
     snprintf(yl, sizeof yl, "%s (%%)", cname);
     return draw(o, name, title, "inference speed (images/s)", yl,
                 "set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1\n", plot.p, made, e);

@@ -34,6 +34,12 @@ typedef struct mr_plot_opts {
     const char *out_dir;   /* created when missing */
     const char *gnuplot;   /* the gnuplot program: a path, or a name looked up in PATH */
     int no_run;            /* write scripts and data only */
+    /* GFLOPs of one image of table `table`'s row `row` (trained with preset)
+     * at the H x W input of its fps protocol, for the AP-vs-speed plot's key
+     * (report/ cannot build a model: cli/ hands harness/flops.h in); NULL, or
+     * a negative result, leaves the GFLOPs out */
+    double (*row_gflops)(void *ctx, const char *table, const char *row, const char *preset, int H, int W);
+    void *gflops_ctx;
 } mr_plot_opts;
 
 /* Resolve prog ("gnuplot" when NULL) to an executable path via PATH. */

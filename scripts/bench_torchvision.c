@@ -101,6 +101,7 @@ static int run_infer(const char *dir, int iters)
     mr_detector_spec s = mr_detector_spec_default(tap, rx, 1);
     s.backbone.norm = mr_registry_norm("frozen_bn", &e);
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
+    s.mask_head = mr_registry_mask_head("fcn", &e);
     if (mr_detector_spec_torchvision(&s, config, &e)) die("config", &e);
     float mean[3], std[3];
     mean_std(config, mean, std);
@@ -238,6 +239,7 @@ static int run_train(const char *dir, int iters)
     mr_detector_spec s = mr_detector_spec_default(tap, rx, TRAIN_CLASSES - 1);
     s.backbone.norm = mr_registry_norm("frozen_bn", &e);
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
+    s.mask_head = mr_registry_mask_head("fcn", &e);
     if (mr_detector_spec_torchvision(&s, config, &e)) die("train config", &e);
     if (!s.mask_on) die("train config: expected a mask head", NULL);
     s.backbone.freeze_at = 2; /* trainable_layers=3: the stem and layer1 frozen */

@@ -13,7 +13,8 @@ input saved under OUT/ and exits 1 if there was any.
     make asan GROUP=mask          # builds build-asan/mrcnn
     python3 scripts/fuzz.py [--iters N] [--seed S] [--out DIR] [TARGET...]
 
-Targets: eval_gt, eval_dt, rle, config, weights, image, table, compare,
+Targets: eval_gt, eval_dt, analyze (`eval --analyze` on a mutated ground
+truth: supercategories, ignore and crowd flags, categories), rle, config, weights, image, table, compare,
 pr, store (default: all), and the must-refuse targets of issue 22, where
 exit 0 is a finding too (an input accepted that must be refused):
 overflow (a number the reader uses replaced by 1e999 or -1e999, in ground
@@ -182,6 +183,28 @@ def main():
         gt, dt, iou = f.rng.choice(sets)
         p = os.path.join(tmp, "dt.json")
         f.run("eval_dt", [BIN, "eval", "--gt", gt, "--dt", p, "--iou", iou], f.mutate(doc(dt)), p)
+
+    def t_analyze():
+        """eval --analyze on a mutated ground truth (categories, supercategories, ignore/iscrowd flags)"""
+        gt, dt, iou = f.rng.choice(sets[:2])
+        p = os.path.join(tmp, "gt_an.json")
+        d = copy.deepcopy(doc(gt))
+        for _ in range(f.rng.randint(1, 3)):
+            op = f.rng.random()
+            if op < 0.3:
+                c = f.rng.choice(d["categories"])
+                c["supercategory"] = f.rng.choice(["", None, 7, [], "person", "x" * 300, c["name"]])
+            elif op < 0.5:
+                f.rng.choice(d["categories"]).pop("supercategory", None)
+            elif op < 0.8:
+                a = f.rng.choice(d["annotations"])
+                a[f.rng.choice(["ignore", "iscrowd"])] = f.rng.choice([0, 1, 2, -1, True, "1", None])
+            else:
+                a = f.rng.choice(d["annotations"])
+                a["category_id"] = f.rng.choice(d["categories"])["id"]
+        data = json.dumps(d).encode() if f.rng.random() < 0.7 else f.mutate(d)
+        f.run("analyze", [BIN, "eval", "--gt", p, "--dt", dt, "--iou", iou, "--analyze", os.path.join(tmp, "an"),
+                          "--no-plots"], data, p)
 
     def t_rle():
         gt, dt, _ = sets[0]
@@ -451,7 +474,7 @@ def main():
         f.run("store_check", [BIN, "store", "check", "--repair", p], None, p, ok_codes=(0,))
         f.run("store_check", [BIN, "store", "check", p], None, p, ok_codes=(0,))
 
-    targets = {"eval_gt": t_eval_gt, "eval_dt": t_eval_dt, "rle": t_rle, "config": t_config, "weights": t_weights,
+    targets = {"eval_gt": t_eval_gt, "eval_dt": t_eval_dt, "analyze": t_analyze, "rle": t_rle, "config": t_config, "weights": t_weights,
                "image": t_image, "table": t_table, "compare": t_compare, "pr": t_pr, "store": t_store,
                "overflow": t_overflow, "weights_nan": t_weights_nan, "image_size": t_image_size, "fifo": t_fifo,
                "int_opts": t_int_opts, "store_check": t_store_check}

@@ -11,7 +11,11 @@ Run with Debian's torch + torchvision (no download, no extra package):
       checked by `make test`, group `reference`)
   /usr/bin/python3 scripts/torchvision_reference.py full [OUTDIR]
       maskrcnn_resnet50_fpn and keypointrcnn_resnet50_fpn at 800 x 1201
-      (large; default OUTDIR build/ref; `make test-reference`)
+      (large; default OUTDIR build/ref; `make test-reference`), and the
+      end-to-end cases (CASES: PNG images of several sizes, torchvision's
+      results in original coordinates; cases.json lists them)
+  /usr/bin/python3 scripts/torchvision_reference.py cases [OUTDIR]
+      only the end-to-end cases
   /usr/bin/python3 scripts/torchvision_reference.py convert IN.pth OUT.safetensors
       a torchvision state_dict (or a checkpoint dict with "model") to F32
       safetensors under the same names (num_batches_tracked dropped, old
@@ -315,6 +319,7 @@ def run(model, img, prefix=""):
         T["det.keypoints"] = det["keypoints"]
         T["det.keypoints_scores"] = det["keypoints_scores"]
         T["out.keypoints"] = out["keypoints"]
+        T["out.keypoints_scores"] = out["keypoints_scores"]
         add_kp_losses(T, kl, det["boxes"])
     print("%s%d proposals, %d detections, scores %s" % (
         prefix, T["rpn.proposals"].shape[0], D,
@@ -416,12 +421,31 @@ FULL_CLS_GAIN = 8.0
 FULL_BOX_SCORE_THRESH = 0.01
 
 
-def cmd_full(outdir):
-    img = load_image()
+def full_mask_model():
     torch.manual_seed(1234)
     m = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=91,
                               box_score_thresh=FULL_BOX_SCORE_THRESH)
     randomize(m, 4321, FULL_CLS_GAIN)
+    return m
+
+
+def full_kp_model():
+    torch.manual_seed(1235)
+    k = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=2, num_keypoints=17,
+                                  box_score_thresh=0.0)
+    randomize(k, 4322, FULL_CLS_GAIN)
+    return k
+
+
+def cmd_cases(outdir):
+    """only the end-to-end cases (the models of `full`)"""
+    run_cases(full_mask_model(), "mask", outdir)
+    run_cases(full_kp_model(), "kp", outdir)
+
+
+def cmd_full(outdir):
+    img = load_image()
+    m = full_mask_model()
     T = run(m, img)
     extra = dict(backbone=dict(depth=50, width=1.0, norm="frozen_bn", block="bottleneck"),
                  fpn_channels=256, representation_size=1024, num_classes=91,
@@ -431,11 +455,10 @@ def cmd_full(outdir):
             "torchvision": torchvision.__version__, "torch": torch.__version__}
     write_safetensors(os.path.join(outdir, "tv_full_mask_weights.safetensors"), export_state_dict(m), meta)
     write_safetensors(os.path.join(outdir, "tv_full_mask_ref.safetensors"), T, meta)
-    del m, T
-    torch.manual_seed(1235)
-    k = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=2, num_keypoints=17,
-                                  box_score_thresh=0.0)
-    randomize(k, 4322, FULL_CLS_GAIN)
+    del T
+    run_cases(m, "mask", outdir)
+    del m
+    k = full_kp_model()
     T = run(k, img)
     extra = dict(backbone=dict(depth=50, width=1.0, norm="frozen_bn", block="bottleneck"),
                  fpn_channels=256, representation_size=1024, num_classes=2,
@@ -445,6 +468,66 @@ def cmd_full(outdir):
             "torchvision": torchvision.__version__, "torch": torch.__version__}
     write_safetensors(os.path.join(outdir, "tv_full_kp_weights.safetensors"), export_state_dict(k), meta)
     write_safetensors(os.path.join(outdir, "tv_full_kp_ref.safetensors"), T, meta)
+    run_cases(k, "kp", outdir)
+
+
+# `mrcnn infer --image` against torchvision, end to end (tests/test_reference.c,
+# test_ref_infer_cases): real COCO images at several sizes and aspect ratios,
+# written as PNG (lossless, so both sides decode the same pixels), each run
+# through the full models; name -> (fixture image, size (h, w) to resize it to
+# first or None, the models that run on it). Sizes: the native 426 x 640
+# (-> 800 x 1201); 800 x 1216, where the transform is the identity; portrait
+# 640 x 424 (-> 1207 x 800) and 500 x 333 (-> 1201 x 800); 240 x 800, where
+# max_size binds (-> 400 x 1333); 900 x 1360, downscaled (-> 800 x 1208).
+CASES = OrderedDict([
+    ("c139", ("000000000139.jpg", None, ("mask", "kp"))),
+    ("c139_800x1216", ("000000000139.jpg", (800, 1216), ("mask",))),
+    ("c802", ("000000000802.jpg", None, ("mask", "kp"))),
+    ("c11813", ("000000011813.jpg", None, ("mask",))),
+    ("c117645_240x800", ("000000117645.jpg", (240, 800), ("mask",))),
+    ("c229358_900x1360", ("000000229358.jpg", (900, 1360), ("mask",))),
+])
+
+
+def case_image(outdir, name, fname, size):
+    """the case's image (3, h, w) 0..255, written to OUTDIR/NAME.png"""
+    from torchvision.io import read_image, write_png
+    img = read_image(os.path.join(ROOT, "tests", "fixtures", "coco", "images", fname))
+    if size is not None:
+        img = F.interpolate(img[None].float(), size=size, mode="bilinear", align_corners=False,
+                            antialias=True)[0].round().clamp(0, 255).to(torch.uint8)
+    write_png(img, os.path.join(outdir, name + ".png"))
+    return img.float()
+
+
+def run_cases(model, kind, outdir):
+    """torchvision's outputs in original coordinates for every case its
+    model runs on: OUTDIR/NAME_KIND_out.safetensors with out.boxes, out.scores,
+    out.labels, out.masks packed 8 pixels a byte along x (numpy packbits:
+    first pixel in the high bit; (D, h, ceil(w / 8)), U8), out.keypoints,
+    out.keypoints_scores; and the resized-side det.boxes, mask.probs,
+    input.image_size, input.orig_size for investigations."""
+    import numpy as np
+    for name, (fname, size, kinds) in CASES.items():
+        if kind not in kinds:
+            continue
+        img = case_image(outdir, name, fname, size)
+        pre = "%s %s: " % (name, kind)
+        T = OrderedDict((k[len(pre):], v) for k, v in run(model, img, prefix=pre).items())
+        P = OrderedDict()
+        for k in ("out.boxes", "out.scores", "out.labels", "det.boxes", "det.scores", "mask.probs",
+                  "input.image_size", "input.orig_size", "out.keypoints", "det.keypoints"):
+            if k in T:
+                P[k] = T[k]
+        if "out.masks" in T:
+            b = (T["out.masks"] > 0.5).numpy().astype(np.uint8)
+            P["out.masks"] = torch.from_numpy(np.packbits(b, axis=-1).copy())
+        write_safetensors(os.path.join(outdir, "%s_%s_out.safetensors" % (name, kind)), P,
+                          {"image": name + ".png", "torchvision": torchvision.__version__,
+                           "box_score_thresh": str(model.roi_heads.score_thresh)})
+    with open(os.path.join(outdir, "cases.json.tmp"), "w") as f:
+        json.dump([dict(name=n, image=n + ".png", models=list(c[2])) for n, c in CASES.items()], f)
+    os.replace(os.path.join(outdir, "cases.json.tmp"), os.path.join(outdir, "cases.json"))
 
 
 def cmd_convert(src, dst):
@@ -668,6 +751,8 @@ def main(argv):
         cmd_reduced(argv[2] if len(argv) > 2 else os.path.join(ROOT, "tests", "data"))
     elif cmd == "full":
         cmd_full(argv[2] if len(argv) > 2 else os.path.join(ROOT, "build", "ref"))
+    elif cmd == "cases":
+        cmd_cases(argv[2] if len(argv) > 2 else os.path.join(ROOT, "build", "ref"))
     elif cmd == "bench-export" and len(argv) == 3:
         cmd_bench_export(argv[2])
     elif cmd == "bench-infer" and len(argv) == 4:

@@ -270,7 +270,11 @@ static void test_empty_config_defaults(void **st)
     assert_int_equal(c.batch_size, 2);
     assert_int_equal(c.mask_on, 0);
     assert_int_equal(c.kp_on, 0);
-    assert_int_equal(c.mask_mlp_layers, 2);
+    /* the fcn head's knobs at their defaults */
+    assert_true(c.spec.mask_head == mr_registry_mask_head("fcn", &e));
+    assert_int_equal(c.spec.mask_width, 256);
+    assert_int_equal(c.spec.mask_knobs[mr_mask_head_knob_index(c.spec.mask_head, "mask_convs")], 4);
+    assert_int_equal(c.spec.mask_knobs[mr_mask_head_knob_index(c.spec.mask_head, "mask_deconv_width")], 0);
     assert_int_equal((int)c.seed, 1);
     free(dir);
 }
@@ -318,7 +322,7 @@ static void test_bad_configs(void **st)
                 "size_divisibility");
     expect_fail(dir, "p.json", "{\"tap\": \"c4\", \"roi\": {\"pooled\": 14}, \"heads\": {\"keypoints\": true}}",
                 "field keypoints: the keypoint branch is not available with the c4 tap");
-    expect_fail(dir, "q.json", "{\"heads\": {\"mask_head\": \"unet\"}}", "unknown mask_head 'unet' (known: fcn, mlp)");
+    expect_fail(dir, "q.json", "{\"heads\": {\"mask_head\": \"unet\"}}", "unknown mask_head 'unet' (known: fcn, mlp, fcn_resize)");
     /* mistyped: a misspelt top-level section, a section of the wrong type,
      * a value of the wrong type, a float where an integer is expected */
     expect_fail(dir, "r.json", "{\"shedule\": {\"iters\": 10}}", "shedule");
@@ -329,7 +333,45 @@ static void test_bad_configs(void **st)
     expect_fail(dir, "w.json", "{\"roi\": {\"extractor\": 3}}", "roi.extractor");
     expect_fail(dir, "x.json", "{\"seed\": -1}", "field seed: expected >= 0");
     expect_fail(dir, "y.json", "{\"num_classes\": \"7\"}", "num_classes");
+    expect_fail(dir, "z.json", "{\"input\": {\"resize\": \"pillow\"}}",
+                "field resize: 'pillow': expected \"mrcnn\" or \"torchvision\"");
+    expect_fail(dir, "z2.json", "{\"input\": {\"resize\": 1}}", "resize");
     free(dir);
+}
+
+/* input.resize: mrcnn's by default (and then absent from the resolved form,
+ * so that no other config's record changes); the torchvision configs set it,
+ * and it survives the round trip through the resolved form */
+static void test_input_resize(void **st)
+{
+    (void)st;
+    mr_config c, c2;
+    mr_err e;
+    assert_int_equal(mr_config_load(&c, "variants/configs/coco_r50_fpn_1x.json", &e), MR_OK);
+    assert_int_equal(c.resize, MR_RESIZE_MRCNN);
+    cJSON *j = mr_config_to_json(&c);
+    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "input"), "resize"));
+    cJSON_Delete(j);
+    static const char *const tv[] = {"variants/configs/tv_maskrcnn_r50_fpn.json",
+                                     "variants/configs/tv_keypointrcnn_r50_fpn.json"};
+    for (int i = 0; i < 2; i++) {
+        int rc = mr_config_load(&c, tv[i], &e);
+        if (rc) print_error("%s\n", e.msg);
+        assert_int_equal(rc, MR_OK);
+        assert_int_equal(c.resize, MR_RESIZE_TORCHVISION);
+        assert_int_equal(c.min_size, 800);
+        assert_int_equal(c.max_size, 1333);
+        assert_int_equal(c.spec.backbone.depth, 50);
+        assert_int_equal(c.mask_on, i == 0);
+        assert_int_equal(c.kp_on, i == 1);
+        j = mr_config_to_json(&c);
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "input"), "resize");
+        assert_true(cJSON_IsString(r));
+        assert_string_equal(r->valuestring, "torchvision");
+        assert_int_equal(mr_config_parse(&c2, j, "resolved", &e), MR_OK);
+        assert_int_equal(c2.resize, MR_RESIZE_TORCHVISION);
+        cJSON_Delete(j);
+    }
 }
 
 /* heads.mask_mlp_layers: the MLP mask head's depth (Table 2e's mlp and
@@ -345,10 +387,13 @@ static void test_mask_mlp_layers(void **st)
     assert_int_equal(rc, MR_OK);
     assert_int_equal(mr_config_load(&c3, "variants/configs/ablations/2e/mlp3.json", &e), MR_OK);
     assert_int_equal(mr_config_load(&cf, "variants/configs/ablations/2e/fcn.json", &e), MR_OK);
-    assert_int_equal(c2.spec.mask.kind, MR_MASK_HEAD_MLP);
-    assert_int_equal(c2.spec.mask.nfc, 2);
-    assert_int_equal(c3.spec.mask.nfc, 3);
-    assert_int_equal(c3.spec.mask.fc_dim, c2.spec.mask.fc_dim);
+    const mr_mask_head *mlp = mr_registry_mask_head("mlp", &e);
+    int L = mr_mask_head_knob_index(mlp, "mask_mlp_layers");
+    assert_true(L >= 0);
+    assert_true(c2.spec.mask_head == mlp);
+    assert_int_equal(c2.spec.mask_knobs[L], 2);
+    assert_int_equal(c3.spec.mask_knobs[L], 3);
+    assert_int_equal(c3.spec.mask_width, c2.spec.mask_width);
     char f2[32], f3[32];
     mr_config_fingerprint(&c2, f2, sizeof f2);
     mr_config_fingerprint(&c3, f3, sizeof f3);
@@ -360,7 +405,7 @@ static void test_mask_mlp_layers(void **st)
     assert_null(cJSON_GetObjectItem(hf, "mask_mlp_layers"));
     mr_config back;
     assert_int_equal(mr_config_parse(&back, j3, "resolved", &e), MR_OK);
-    assert_int_equal(back.spec.mask.nfc, 3);
+    assert_int_equal(back.spec.mask_knobs[L], 3);
     cJSON_Delete(j3);
     cJSON_Delete(jf);
 
@@ -408,6 +453,54 @@ static void test_mask_mlp_layers(void **st)
     free(dir);
 }
 
+/* the generic knobs of the other heads: a knob at its default changes
+ * neither the resolved form nor the fingerprint, one set does (both) and
+ * round-trips; a knob of two heads names both when a third is chosen; out of
+ * range names the file and the field */
+static void test_mask_head_knobs(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir("config_knobs");
+    assert_non_null(dir);
+    mr_config a, b, r;
+    mr_err e;
+    char p[512], fa[32], fb[32];
+    write_file(dir, "a.json", "{\"heads\": {\"mask\": true, \"mask_head\": \"fcn_resize\"}}");
+    write_file(dir, "b.json", "{\"heads\": {\"mask\": true, \"mask_head\": \"fcn_resize\", \"mask_convs\": 2,"
+                              " \"mask_up_width\": 64, \"mask_dilation\": 1}}");
+    snprintf(p, sizeof p, "%s/a.json", dir);
+    assert_int_equal(mr_config_load(&a, p, &e), MR_OK);
+    snprintf(p, sizeof p, "%s/b.json", dir);
+    int rc = mr_config_load(&b, p, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    const mr_mask_head *h = b.spec.mask_head;
+    assert_string_equal(h->name, "fcn_resize");
+    assert_int_equal(b.spec.mask_knobs[mr_mask_head_knob_index(h, "mask_convs")], 2);
+    assert_int_equal(b.spec.mask_knobs[mr_mask_head_knob_index(h, "mask_up_width")], 64);
+    mr_config_fingerprint(&a, fa, sizeof fa);
+    mr_config_fingerprint(&b, fb, sizeof fb);
+    assert_string_not_equal(fa, fb);
+    cJSON *ja = mr_config_to_json(&a), *jb = mr_config_to_json(&b);
+    const cJSON *ha = cJSON_GetObjectItem(ja, "heads"), *hb = cJSON_GetObjectItem(jb, "heads");
+    assert_null(cJSON_GetObjectItem(ha, "mask_convs"));
+    assert_null(cJSON_GetObjectItem(hb, "mask_dilation"));   /* at its default */
+    assert_int_equal(cJSON_GetObjectItem(hb, "mask_convs")->valueint, 2);
+    assert_int_equal(mr_config_parse(&r, jb, "resolved", &e), MR_OK);
+    assert_memory_equal(r.spec.mask_knobs, b.spec.mask_knobs, sizeof r.spec.mask_knobs);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    expect_fail(dir, "m.json", "{\"heads\": {\"mask_head\": \"mlp\", \"mask_convs\": 2}}",
+                "m.json: field heads.mask_convs: applies to mask_head \"fcn\", \"fcn_resize\" only, this config's "
+                "mask_head is \"mlp\"");
+    expect_fail(dir, "u.json", "{\"heads\": {\"mask_up_width\": 8}}",
+                "u.json: field heads.mask_up_width: applies to mask_head \"fcn_resize\" only");
+    expect_fail(dir, "c.json", "{\"heads\": {\"mask_head\": \"fcn_resize\", \"mask_convs\": 9}}",
+                "c.json: field heads.mask_convs: expected an integer in [0, 8], got 9");
+    expect_fail(dir, "t.json", "{\"heads\": {\"mask_convz\": 2}}", "field heads.mask_convz: unknown field");
+    free(dir);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_shipped_configs),
     cmocka_unit_test(test_every_shipped_config),
@@ -417,6 +510,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_empty_config_defaults),
     cmocka_unit_test(test_bad_configs),
     cmocka_unit_test(test_mask_mlp_layers),
+    cmocka_unit_test(test_mask_head_knobs),
+    cmocka_unit_test(test_input_resize),
 };
 
 size_t tests_config(const struct CMUnitTest **out)

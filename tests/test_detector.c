@@ -377,8 +377,9 @@ static void run_mask_branch(const char *tap)
     mr_err e;
     mr_detector_spec s = td_spec_tiny(tap, "roialign");
     s.mask_on = 1;
-    s.mask = mr_registry_mask_head("fcn", &e)->cfg;
-    s.mask.conv_ch = s.mask.deconv_ch = 8;
+    s.mask_head = mr_registry_mask_head("fcn", &e);
+    mr_mask_head_knob_defaults(s.mask_head, s.mask_knobs);
+    s.mask_width = 8;
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
     s.mask_pooled = 14;
     mr_detector *d = NULL;

@@ -1,8 +1,9 @@
 /*
  * test_heads.c — the mask and keypoint branches (group `heads`): parameter
  * lists against torchvision's names and shapes, finite-difference gradient
- * checks of the FCN, C4-style and MLP mask heads (MLP depths 1, 2, 3, and
- * the depth-3 forward against a plain loop), the keypoint head, both
+ * checks of the FCN, C4-style, MLP (depths 1, 2, 3) and fcn_resize mask
+ * heads through their registered descriptors (the MLP's depth-3 and
+ * fcn_resize's forward against plain loops), the keypoint head, both
  * mask losses and the keypoint loss, hand-computed loss values, torchvision's
  * keypoints_to_heatmap corner cases, mask pasting and keypoint decoding on
  * cases worked by hand, and bad configurations.
@@ -36,6 +37,16 @@
 #include "tests/test_variants.h"
 #include "variants/registry.h"
 
+/* a registered mask head (the test fails when it is not) */
+static const mr_mask_head *head_named(const char *name)
+{
+    mr_err e;
+    const mr_mask_head *h = mr_registry_mask_head(name, &e);
+    if (!h) print_error("%s\n", e.msg);
+    assert_non_null(h);
+    return h;
+}
+
 /* a registered variant (the test fails when it is not) */
 static const struct mr_mask_loss *loss_named(const char *name)
 {
@@ -61,7 +72,9 @@ static double dot(const float *a, const float *b, size_t n)
 /* ---- a generic head under test: forward gives out (nout floats) ---- */
 typedef struct head_case {
     int is_kp;
-    mr_mask_head mh;
+    const mr_mask_head *mh;   /* the mask head variant and its configured state */
+    void *ms;
+    mr_mask_head_io io;
     mr_kp_head kh;
     int R;
     float *x, *dx, *G, *params, *grads;
@@ -78,44 +91,22 @@ static const float *hc_forward(head_case *c, void *acts)
         assert_int_equal(mr_kp_head_forward(&c->kh, c->R, c->x, &c->arena, st, &e), MR_OK);
         return st->logits;
     }
-    mr_mask_head_acts *st = acts;
-    assert_int_equal(mr_mask_head_forward(&c->mh, c->R, c->x, &c->arena, st, &e), MR_OK);
-    return st->logits;
+    float *logits = NULL;
+    assert_int_equal(c->mh->forward(c->ms, c->R, c->x, &c->arena, acts, &logits, &e), MR_OK);
+    return logits;
 }
 
-/* signature of the ReLU on/off pattern of the forward just run */
+/* signature of the keypoint head's ReLU on/off pattern of the forward just
+ * run (0 for a mask head: its internals are its own, see fd_check) */
 static uint64_t relu_pattern(const head_case *c, const void *acts)
 {
     uint64_t h = 1469598103934665603ull;
-    const float *arr[MR_MASK_MAX_CONV + 3];
-    size_t len[MR_MASK_MAX_CONV + 3];
-    int n = 0;
-    if (c->is_kp) {
-        const mr_kp_head_acts *st = acts;
-        for (int i = 0; i < c->kh.cfg.nconv; i++) {
-            arr[n] = st->act[i];
-            len[n++] = (size_t)c->R * c->kh.cfg.conv_ch * c->kh.cfg.in_size * c->kh.cfg.in_size;
-        }
-    } else {
-        const mr_mask_head_acts *st = acts;
-        const mr_mask_head_cfg *g = &c->mh.cfg;
-        size_t S2 = (size_t)g->in_size * g->in_size;
-        if (g->kind == MR_MASK_HEAD_FCN) {
-            for (int i = 0; i < g->nconv; i++) {
-                arr[n] = st->act[i];
-                len[n++] = (size_t)c->R * g->conv_ch * S2;
-            }
-            arr[n] = st->up;
-            len[n++] = (size_t)c->R * g->deconv_ch * 4 * S2;
-        } else {
-            for (int i = 0; i < g->nfc; i++) {
-                arr[n] = st->fc[i];
-                len[n++] = (size_t)c->R * g->fc_dim;
-            }
-        }
+    if (!c->is_kp) return 0;
+    const mr_kp_head_acts *st = acts;
+    for (int i = 0; i < c->kh.cfg.nconv; i++) {
+        size_t len = (size_t)c->R * c->kh.cfg.conv_ch * c->kh.cfg.in_size * c->kh.cfg.in_size;
+        for (size_t k = 0; k < len; k++) h = (h ^ (uint64_t)(st->act[i][k] > 0.0f) ^ (k << 1)) * 1099511628211ull;
     }
-    for (int k = 0; k < n; k++)
-        for (size_t i = 0; i < len[k]; i++) h = (h ^ (uint64_t)(arr[k][i] > 0.0f) ^ (i << 1)) * 1099511628211ull;
     return h;
 }
 
@@ -131,7 +122,12 @@ static double hc_loss(head_case *c, uint64_t *pattern)
  * ReLU on/off pattern the heads are linear in any single coordinate, so when
  * a perturbation flips a ReLU (a kink) the difference on the other side is
  * used alone, and when both sides flip eps shrinks tenfold (twice at most);
- * a coordinate with kinks on both sides at every eps is skipped. */
+ * a coordinate with kinks on both sides at every eps is skipped. The
+ * keypoint head's pattern is read from its activations; a mask head's
+ * activations are private to its variant, so a kink shows instead as the
+ * slopes over the four half steps of [-eps, eps] disagreeing beyond the
+ * noise (linearity is lost): then eps shrinks, and a coordinate that never
+ * becomes linear is skipped. */
 static void fd_check(head_case *c, const char *what, float *p, const float *g, size_t n,
                      int count, uint64_t base, double l0, mr_pcg32 *r)
 {
@@ -151,7 +147,24 @@ static void fd_check(head_case *c, const char *what, float *p, const float *g, s
             p[i] = keep;
             /* the rounding noise of L (~1e-5) over the step */
             atol = 1e-3 * (1e-2 / eps);
-            if (pp == base && pm == base) num = (lp - lm) / ((double)dp + dm);
+            if (!c->is_kp) {
+                /* the slopes over the four half steps in [-eps, eps] agree
+                 * only where no ReLU flips (a kink bends one of them) */
+                uint64_t unused;
+                p[i] = keep + 0.5f * eps;
+                float hp = p[i] - keep;
+                double lph = hc_loss(c, &unused);
+                p[i] = keep - 0.5f * eps;
+                float hm = keep - p[i];
+                double lmh = hc_loss(c, &unused);
+                p[i] = keep;
+                double sl[4] = {(lph - l0) / hp, (lp - lph) / ((double)dp - hp), (l0 - lmh) / hm,
+                                (lmh - lm) / ((double)dm - hm)};
+                double mean = 0.25 * (sl[0] + sl[1] + sl[2] + sl[3]);
+                int linear = 1;
+                for (int q = 0; q < 4; q++) linear &= fabs(sl[q] - mean) <= 4 * atol + 1e-2 * fabs(mean);
+                if (linear) num = (lp - lm) / ((double)dp + dm);
+            } else if (pp == base && pm == base) num = (lp - lm) / ((double)dp + dm);
             else if (pp == base) num = (lp - l0) / dp;
             else if (pm == base) num = (l0 - lm) / dm;
         }
@@ -183,7 +196,7 @@ static void hc_run(head_case *c, mr_pcg32 *r)
     memset(c->grads, 0, c->nparam * sizeof(float));
     memset(c->dx, 0, c->nx * sizeof(float));
     int rc = c->is_kp ? mr_kp_head_backward(&c->kh, c->x, &st.k, c->G, c->dx, &c->arena, &e)
-                      : mr_mask_head_backward(&c->mh, c->x, &st.m, c->G, c->dx, &c->arena, &e);
+                      : c->mh->backward(c->ms, c->x, &st.m, c->G, c->dx, &c->arena, &e);
     assert_int_equal(rc, MR_OK);
     /* gradients are copied: the FD loop re-runs forward in the same arena */
     float *g = malloc(c->nparam * sizeof(float)), *gx = malloc(c->nx * sizeof(float));
@@ -193,7 +206,7 @@ static void hc_run(head_case *c, mr_pcg32 *r)
     memcpy(gx, c->dx, c->nx * sizeof(float));
     mr_param_desc d[40];
     int n = c->is_kp ? mr_kp_head_params(&c->kh.cfg, NULL, d, 40)
-                     : mr_mask_head_params(&c->mh.cfg, NULL, d, 40);
+                     : c->mh->params(c->ms, NULL, d, 40);
     for (int i = 0; i < n; i++)
         fd_check(c, d[i].name, c->params + d[i].offset, g + d[i].offset, d[i].numel, 24, base, l0, r);
     fd_check(c, "x", c->x, gx, c->nx, 40, base, l0, r);
@@ -208,32 +221,62 @@ static void hc_free(head_case *c)
     free(c->G);
     free(c->params);
     free(c->grads);
+    free(c->ms);
     mr_arena_free(&c->arena);
 }
 
-static void mask_case(const mr_mask_head_cfg *cfg, int R, uint64_t seed)
+/* io for a small head: in_ch x in_size^2 RoI features, K classes, width,
+ * the knobs given (n of them, the rest at their defaults) */
+static mr_mask_head_io small_io(const mr_mask_head *h, int *knobs, int in_ch, int in_size, int K, int width)
+{
+    mr_mask_head_knob_defaults(h, knobs);
+    mr_mask_head_io io = {in_ch, in_size, K, width, 0, knobs};
+    return io;
+}
+
+/* a configured, bound and initialised head over a fresh block */
+static void *mask_new(const mr_mask_head *h, const mr_mask_head_io *io, float **params, float **grads,
+                      size_t *np, mr_pcg32 *r)
 {
     mr_err e;
-    assert_int_equal(mr_mask_head_check(cfg, &e), MR_OK);
+    void *st = calloc(1, h->state_size + 1);
+    int rc = mr_mask_head_configure(h, st, io, &e);
+    if (rc) print_error("%s: %s\n", h->name, e.msg);
+    assert_int_equal(rc, MR_OK);
+    *np = mr_mask_head_numel(h, st);
+    assert_true(*np > 0);
+    *params = calloc(*np, sizeof(float));
+    if (grads) *grads = calloc(*np, sizeof(float));
+    h->bind(st, *params, grads ? *grads : NULL);
+    h->init(st, r);
+    return st;
+}
+
+static void mask_case(const mr_mask_head *h, const mr_mask_head_io *io, int R, uint64_t seed)
+{
     head_case c;
     memset(&c, 0, sizeof c);
     mr_pcg32 r;
     mr_pcg32_seed(&r, seed, 7);
     c.R = R;
-    c.nparam = mr_mask_head_numel(cfg);
-    c.params = calloc(c.nparam, sizeof(float));
-    c.grads = calloc(c.nparam, sizeof(float));
-    mr_mask_head_bind(&c.mh, cfg, c.params, c.grads);
-    mr_mask_head_init(&c.mh, &r);
-    /* non-zero biases so that their gradients are exercised too */
+    c.mh = h;
+    c.io = *io;
+    c.ms = mask_new(h, io, &c.params, &c.grads, &c.nparam, &r);
+    /* non-zero biases so that their gradients are exercised too; a weight
+     * drawn tiny (the MLP's logits, N(0, 0.001)) is redrawn larger so the
+     * gradients before it stand above the FD noise */
     mr_param_desc d[40];
-    int n = mr_mask_head_params(cfg, NULL, d, 40);
-    for (int i = 0; i < n; i++)
-        if (d[i].ndim == 1) fill(&r, c.params + d[i].offset, d[i].numel, 0.1f);
-    if (cfg->kind == MR_MASK_HEAD_MLP) fill(&r, c.mh.w.logits_w, d[n - 2].numel, 0.2f);
-    int M = mr_mask_head_out_size(cfg);
-    c.nx = (size_t)R * cfg->in_ch * cfg->in_size * cfg->in_size;
-    c.nout = (size_t)R * cfg->num_classes * M * M;
+    int n = h->params(c.ms, NULL, d, 40);
+    for (int i = 0; i < n; i++) {
+        float *p = c.params + d[i].offset;
+        if (d[i].ndim == 1) { fill(&r, p, d[i].numel, 0.1f); continue; }
+        double ss = 0;
+        for (size_t k = 0; k < d[i].numel; k++) ss += (double)p[k] * p[k];
+        if (ss < 1e-4 * (double)d[i].numel) fill(&r, p, d[i].numel, 0.2f);
+    }
+    int M = h->out_size(c.ms);
+    c.nx = (size_t)R * io->in_ch * io->in_size * io->in_size;
+    c.nout = (size_t)R * io->num_classes * M * M;
     c.x = malloc(c.nx * sizeof(float));
     c.dx = malloc(c.nx * sizeof(float));
     c.G = malloc(c.nout * sizeof(float));
@@ -244,68 +287,189 @@ static void mask_case(const mr_mask_head_cfg *cfg, int R, uint64_t seed)
     hc_free(&c);
 }
 
-/* a case of the variant table: the registered prototype head at a small
- * size (3 x 5 x 5 RoI features, 4 classes, widths 5 / 8) */
+/* a case of the variant table: the registered head at a small size (2 x 3 x
+ * 3 RoI features, 3 classes, width 3, its knobs at their defaults: few
+ * ReLUs, so that few perturbations cross one), on RoI features and on the
+ * C4 tap's res5 output */
 void tv_mask_head_gradcheck(const void *impl)
 {
-    const mr_mask_head *proto = impl;
-    mr_mask_head_cfg cfg = proto->cfg;
-    cfg.in_ch = 3;
-    cfg.in_size = 5;
-    cfg.num_classes = 4;
-    cfg.nconv = cfg.nconv > 2 ? 2 : cfg.nconv;
-    cfg.conv_ch = cfg.deconv_ch = 5;
-    cfg.fc_dim = 8;
-    cfg.out_size = 4;
-    mask_case(&cfg, 2, 15);
+    const mr_mask_head *h = impl;
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 2, 3, 3, 3);
+    mask_case(h, &io, 2, 15);
+    io.res5_input = 1;
+    mask_case(h, &io, 2, 16);
+}
+
+/* the variant table's bad input: sizes and knobs out of range are MR_EUSER
+ * naming the field, never a crash */
+void tv_mask_head_bad_input(const void *impl)
+{
+    const mr_mask_head *h = impl;
+    mr_err e;
+    int knobs[MR_MASK_MAX_KNOBS];
+    void *st = calloc(1, h->state_size + 1);
+    struct { int in_ch, in_size, K, width; const char *field; } bad[] = {
+        {0, 5, 4, 3, "in_ch"}, {3, 0, 4, 3, "in_size"}, {3, 5, 1, 3, "num_classes"},
+        {3, 5, 20000, 3, "num_classes"}, {3, 5, 4, 0, ""}, {3, 300, 4, 3, "in_size"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mr_mask_head_io io = small_io(h, knobs, bad[i].in_ch, bad[i].in_size, bad[i].K, bad[i].width);
+        memset(&e, 0, sizeof e);
+        int rc = mr_mask_head_configure(h, st, &io, &e);
+        if (rc != MR_EUSER || !strstr(e.msg, "mask head") || !strstr(e.msg, bad[i].field))
+            print_error("%s: case %zu: rc %d '%s'\n", h->name, i, rc, e.msg);
+        assert_int_equal(rc, MR_EUSER);
+        assert_non_null(strstr(e.msg, bad[i].field));
+    }
+    for (int k = 0; k < h->nknobs; k++)
+        for (int side = 0; side < 2; side++) {
+            mr_mask_head_io io = small_io(h, knobs, 3, 5, 4, 3);
+            knobs[k] = side ? h->knobs[k].hi + 1 : h->knobs[k].lo - 1;
+            int rc = mr_mask_head_configure(h, st, &io, &e);
+            if (rc != MR_EUSER || !strstr(e.msg, h->knobs[k].name))
+                print_error("%s: knob %s = %d: rc %d '%s'\n", h->name, h->knobs[k].name, knobs[k], rc, e.msg);
+            assert_int_equal(rc, MR_EUSER);
+            assert_non_null(strstr(e.msg, h->knobs[k].name));
+        }
+    /* the empty batch: logits (an empty array) and nothing else */
+    mr_mask_head_io io = small_io(h, knobs, 3, 5, 4, 3);
+    float *p, *g;
+    size_t np;
+    mr_pcg32 r;
+    mr_pcg32_seed(&r, 1, 1);
+    free(st);
+    st = mask_new(h, &io, &p, &g, &np, &r);
+    mr_arena a;
+    mr_arena_init(&a, 4096);
+    mr_mask_head_acts acts;
+    float *logits = NULL;
+    assert_int_equal(h->forward(st, 0, NULL, &a, &acts, &logits, &e), MR_OK);
+    assert_non_null(logits);
+    assert_int_equal(h->backward(st, NULL, &acts, NULL, NULL, &a, &e), MR_OK);
+    mr_arena_free(&a);
+    free(p);
+    free(g);
+    free(st);
+}
+
+/* the variant table's determinism: forward and backward twice on one head
+ * give the same bits (logits, parameter gradients, input gradient) */
+void tv_mask_head_determinism(const void *impl)
+{
+    const mr_mask_head *h = impl;
+    mr_err e;
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 3, 5, 4, 3);
+    mr_pcg32 r;
+    mr_pcg32_seed(&r, 5, 5);
+    float *p, *g;
+    size_t np;
+    void *st = mask_new(h, &io, &p, &g, &np, &r);
+    enum { R = 3 };
+    int M = h->out_size(st);
+    size_t nx = (size_t)R * 3 * 5 * 5, nl = (size_t)R * 4 * M * M;
+    float *x = malloc(nx * sizeof(float)), *G = malloc(nl * sizeof(float));
+    float *out[2], *grad[2], *dx[2];
+    fill(&r, x, nx, 1.0f);
+    fill(&r, G, nl, 1.0f);
+    mr_arena a;
+    mr_arena_init(&a, 1 << 20);
+    for (int run = 0; run < 2; run++) {
+        mr_arena_reset(&a);
+        memset(g, 0, np * sizeof(float));
+        mr_mask_head_acts acts;
+        float *logits;
+        assert_int_equal(h->forward(st, R, x, &a, &acts, &logits, &e), MR_OK);
+        dx[run] = calloc(nx, sizeof(float));
+        assert_int_equal(h->backward(st, x, &acts, G, dx[run], &a, &e), MR_OK);
+        out[run] = malloc(nl * sizeof(float));
+        memcpy(out[run], logits, nl * sizeof(float));
+        grad[run] = malloc(np * sizeof(float));
+        memcpy(grad[run], g, np * sizeof(float));
+    }
+    assert_memory_equal(out[0], out[1], nl * sizeof(float));
+    assert_memory_equal(grad[0], grad[1], np * sizeof(float));
+    assert_memory_equal(dx[0], dx[1], nx * sizeof(float));
+    for (int run = 0; run < 2; run++) {
+        free(out[run]);
+        free(grad[run]);
+        free(dx[run]);
+    }
+    mr_arena_free(&a);
+    free(x);
+    free(G);
+    free(p);
+    free(g);
+    free(st);
 }
 
 static void test_grad_mask_fcn(void **s)
 {
     (void)s;
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_fpn(3, 4, 5);
-    cfg.in_size = 5;
-    cfg.nconv = 2;
-    mask_case(&cfg, 2, 11);
+    const mr_mask_head *h = head_named("fcn");
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 3, 5, 4, 5);
+    knobs[mr_mask_head_knob_index(h, "mask_convs")] = 2;
+    mask_case(h, &io, 2, 11);
 }
 
 static void test_grad_mask_fcn_dilated(void **s)
 {
     (void)s;
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_fpn(2, 3, 4);
-    cfg.in_size = 6;
-    cfg.nconv = 3;
-    cfg.dilation = 2;
-    cfg.deconv_ch = 3;
-    mask_case(&cfg, 1, 12);
+    const mr_mask_head *h = head_named("fcn");
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 2, 6, 3, 4);
+    knobs[mr_mask_head_knob_index(h, "mask_convs")] = 3;
+    knobs[mr_mask_head_knob_index(h, "mask_dilation")] = 2;
+    knobs[mr_mask_head_knob_index(h, "mask_deconv_width")] = 3;
+    mask_case(h, &io, 1, 12);
 }
 
 static void test_grad_mask_c4(void **s)
 {
     (void)s;
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_c4(6, 3, 4);
-    cfg.in_size = 3;
-    mask_case(&cfg, 3, 13);
+    const mr_mask_head *h = head_named("fcn");
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 6, 3, 3, 4);
+    io.res5_input = 1;
+    mask_case(h, &io, 3, 13);
 }
 
 static void test_grad_mask_mlp(void **s)
 {
     (void)s;
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_mlp(2, 3, 3, 8);
-    cfg.out_size = 4;
-    mask_case(&cfg, 3, 14);
+    const mr_mask_head *h = head_named("mlp");
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 2, 3, 3, 2);
+    knobs[mr_mask_head_knob_index(h, "mask_mlp_size")] = 4;
+    mask_case(h, &io, 3, 14);
 }
 
 /* the deeper MLPs of Table 2e (and a one-layer one): depth 3 and 1 */
 static void test_grad_mask_mlp_depths(void **s)
 {
     (void)s;
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_mlp(2, 3, 3, 6);
-    cfg.out_size = 4;
-    cfg.nfc = 3;
-    mask_case(&cfg, 2, 15);
-    cfg.nfc = 1;
-    mask_case(&cfg, 2, 16);
+    const mr_mask_head *h = head_named("mlp");
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 2, 3, 3, 2);
+    knobs[mr_mask_head_knob_index(h, "mask_mlp_size")] = 4;
+    knobs[mr_mask_head_knob_index(h, "mask_mlp_layers")] = 3;
+    mask_case(h, &io, 2, 15);
+    knobs[mr_mask_head_knob_index(h, "mask_mlp_layers")] = 1;
+    mask_case(h, &io, 2, 16);
+}
+
+static void test_grad_mask_fcn_resize(void **s)
+{
+    (void)s;
+    const mr_mask_head *h = head_named("fcn_resize");
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 3, 4, 3, 4);
+    knobs[mr_mask_head_knob_index(h, "mask_convs")] = 2;
+    knobs[mr_mask_head_knob_index(h, "mask_up_width")] = 3;
+    mask_case(h, &io, 2, 17);
+    knobs[mr_mask_head_knob_index(h, "mask_dilation")] = 2;
+    mask_case(h, &io, 1, 18);
 }
 
 /* forward of a 3-hidden-layer MLP against a plain double-precision loop
@@ -314,49 +478,114 @@ static void test_mask_mlp3_forward_reference(void **s)
 {
     (void)s;
     mr_err e;
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_mlp(2, 3, 3, 5);
-    cfg.out_size = 2;
-    cfg.nfc = 3;
-    assert_int_equal(mr_mask_head_check(&cfg, &e), MR_OK);
-    size_t np = mr_mask_head_numel(&cfg);
-    float *p = calloc(np, sizeof(float));
-    mr_mask_head h;
-    mr_mask_head_bind(&h, &cfg, p, NULL);
+    const mr_mask_head *h = head_named("mlp");
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 2, 3, 3, 1);   /* fc width 4 */
+    knobs[mr_mask_head_knob_index(h, "mask_mlp_size")] = 2;
+    knobs[mr_mask_head_knob_index(h, "mask_mlp_layers")] = 3;
     mr_pcg32 r;
     mr_pcg32_seed(&r, 31, 7);
-    mr_mask_head_init(&h, &r);
+    float *p;
+    size_t np;
+    void *st = mask_new(h, &io, &p, NULL, &np, &r);
     mr_param_desc d[16];
-    int n = mr_mask_head_params(&cfg, NULL, d, 16);
+    int n = h->params(st, NULL, d, 16);
     assert_int_equal(n, 8);
     for (int i = 0; i < n; i++) fill(&r, p + d[i].offset, d[i].numel, 0.5f);
-    enum { R = 2, IN = 2 * 3 * 3, F = 5, OUT = 3 * 2 * 2 };
+    enum { R = 2, IN = 2 * 3 * 3, F = 4, OUT = 3 * 2 * 2 };
     float x[R * IN];
     fill(&r, x, R * IN, 1.0f);
     mr_arena a;
     mr_arena_init(&a, 1 << 16);
-    mr_mask_head_acts st;
-    assert_int_equal(mr_mask_head_forward(&h, R, x, &a, &st, &e), MR_OK);
+    mr_mask_head_acts acts;
+    float *logits;
+    assert_int_equal(h->forward(st, R, x, &a, &acts, &logits, &e), MR_OK);
     for (int q = 0; q < R; q++) {
         double cur[IN], nxt[IN];
         int w = IN;
         for (int i = 0; i < IN; i++) cur[i] = x[q * IN + i];
         for (int l = 0; l < 3; l++) {
+            const float *W = p + d[2 * l].offset, *B = p + d[2 * l + 1].offset;
+            assert_int_equal(d[2 * l].shape[0], F);
             for (int o = 0; o < F; o++) {
-                double acc = h.w.fc_b[l][o];
-                for (int i = 0; i < w; i++) acc += (double)h.w.fc_w[l][o * w + i] * cur[i];
+                double acc = B[o];
+                for (int i = 0; i < w; i++) acc += (double)W[o * w + i] * cur[i];
                 nxt[o] = acc > 0 ? acc : 0;
             }
             w = F;
             memcpy(cur, nxt, sizeof(double) * F);
         }
+        const float *W = p + d[6].offset, *B = p + d[7].offset;
         for (int o = 0; o < OUT; o++) {
-            double acc = h.w.logits_b[o];
-            for (int i = 0; i < F; i++) acc += (double)h.w.logits_w[o * F + i] * cur[i];
-            assert_float_equal(st.logits[q * OUT + o], acc, 1e-5 + 1e-5 * fabs(acc));
+            double acc = B[o];
+            for (int i = 0; i < F; i++) acc += (double)W[o * F + i] * cur[i];
+            assert_float_equal(logits[q * OUT + o], acc, 1e-5 + 1e-5 * fabs(acc));
         }
     }
     mr_arena_free(&a);
     free(p);
+    free(st);
+}
+
+/* forward of fcn_resize (no tower convs) against a plain loop: nearest 2x
+ * upsampling (source pixel floor(y / 2)), a zero-padded 3x3 conv and ReLU,
+ * then the 1x1 logits conv */
+static void test_mask_fcn_resize_forward_reference(void **s)
+{
+    (void)s;
+    mr_err e;
+    const mr_mask_head *h = head_named("fcn_resize");
+    int knobs[MR_MASK_MAX_KNOBS];
+    enum { R = 2, C = 2, S = 3, U = 3, K = 3, M = 2 * S };
+    mr_mask_head_io io = small_io(h, knobs, C, S, K, U);
+    knobs[mr_mask_head_knob_index(h, "mask_convs")] = 0;
+    mr_pcg32 r;
+    mr_pcg32_seed(&r, 41, 7);
+    float *p;
+    size_t np;
+    void *st = mask_new(h, &io, &p, NULL, &np, &r);
+    mr_param_desc d[8];
+    assert_int_equal(h->params(st, NULL, d, 8), 4);
+    assert_string_equal(d[0].name, "mask_predictor.conv5_up.weight");
+    assert_int_equal(d[0].shape[0], U);
+    assert_int_equal(d[0].shape[1], C);
+    assert_int_equal(d[0].shape[2], 3);
+    assert_string_equal(d[2].name, "mask_predictor.mask_fcn_logits.weight");
+    for (int i = 0; i < 4; i++) fill(&r, p + d[i].offset, d[i].numel, 0.5f);
+    const float *wu = p + d[0].offset, *bu = p + d[1].offset, *wl = p + d[2].offset, *bl = p + d[3].offset;
+    float x[R * C * S * S];
+    fill(&r, x, R * C * S * S, 1.0f);
+    mr_arena a;
+    mr_arena_init(&a, 1 << 16);
+    mr_mask_head_acts acts;
+    float *logits;
+    assert_int_equal(h->forward(st, R, x, &a, &acts, &logits, &e), MR_OK);
+    assert_int_equal(h->out_size(st), M);
+    for (int q = 0; q < R; q++)
+        for (int y = 0; y < M; y++)
+            for (int xx = 0; xx < M; xx++) {
+                double up[U];
+                for (int u = 0; u < U; u++) {
+                    double acc = bu[u];
+                    for (int c = 0; c < C; c++)
+                        for (int dy = 0; dy < 3; dy++)
+                            for (int dx = 0; dx < 3; dx++) {
+                                int yy = y + dy - 1, xs = xx + dx - 1;
+                                if (yy < 0 || yy >= M || xs < 0 || xs >= M) continue;
+                                double v = x[((q * C + c) * S + yy / 2) * S + xs / 2];
+                                acc += (double)wu[((u * C + c) * 3 + dy) * 3 + dx] * v;
+                            }
+                    up[u] = acc > 0 ? acc : 0;
+                }
+                for (int k = 0; k < K; k++) {
+                    double acc = bl[k];
+                    for (int u = 0; u < U; u++) acc += (double)wl[k * U + u] * up[u];
+                    assert_float_equal(logits[((q * K + k) * M + y) * M + xx], acc, 1e-4 + 1e-5 * fabs(acc));
+                }
+            }
+    mr_arena_free(&a);
+    free(p);
+    free(st);
 }
 
 static void test_grad_kp_head(void **s)
@@ -556,9 +785,15 @@ static void test_keypoints_to_heatmap(void **s)
 static void test_param_lists(void **s)
 {
     (void)s;
-    mr_mask_head_cfg m = mr_mask_head_cfg_fpn(256, 91, 256);
+    mr_err e;
+    const mr_mask_head *fcn = head_named("fcn"), *mlp = head_named("mlp");
+    int kf[MR_MASK_MAX_KNOBS], km[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(fcn, kf, 256, 14, 91, 256);
+    void *m = calloc(1, fcn->state_size);
+    assert_int_equal(mr_mask_head_configure(fcn, m, &io, &e), MR_OK);
+    assert_int_equal(fcn->out_size(m), 28);
     mr_param_desc d[40];
-    int n = mr_mask_head_params(&m, "roi_heads.", d, 40);
+    int n = fcn->params(m, "roi_heads.", d, 40);
     assert_int_equal(n, 12);
     assert_string_equal(d[0].name, "roi_heads.mask_head.0.0.weight");
     assert_int_equal(d[0].shape[0], 256);
@@ -574,7 +809,7 @@ static void test_param_lists(void **s)
         assert_true(d[i].offset >= total);
         total = d[i].offset + d[i].numel;
     }
-    assert_true(mr_mask_head_numel(&m) >= total);
+    assert_true(mr_mask_head_numel(fcn, m) >= total);
     /* torchvision's mask branch: 4*(256*256*9+256) + 256*256*4+256 + 91*256+91 */
     size_t want = 4 * (256 * 256 * 9 + 256) + 256 * 256 * 4 + 256 + 91 * 256 + 91, got = 0;
     for (int i = 0; i < n; i++) got += d[i].numel;
@@ -591,9 +826,12 @@ static void test_param_lists(void **s)
     assert_int_equal(d[16].shape[2], 4);
     assert_int_equal(mr_kp_head_params(&k, NULL, NULL, 0), 18);
 
-    mr_mask_head_cfg p = mr_mask_head_cfg_mlp(256, 14, 81, 1024);
-    assert_int_equal(p.nfc, 2);
-    n = mr_mask_head_params(&p, "", d, 40);
+    io = small_io(mlp, km, 256, 14, 81, 256);   /* fc width 4 * 256 */
+    assert_int_equal(km[mr_mask_head_knob_index(mlp, "mask_mlp_layers")], 2);
+    void *p = calloc(1, mlp->state_size), *p3 = calloc(1, mlp->state_size);
+    assert_int_equal(mr_mask_head_configure(mlp, p, &io, &e), MR_OK);
+    assert_int_equal(mlp->out_size(p), 28);
+    n = mlp->params(p, "", d, 40);
     assert_int_equal(n, 6);
     assert_string_equal(d[2].name, "mask_head.fc2.weight");
     assert_string_equal(d[4].name, "mask_predictor.mask_fc_logits.weight");
@@ -602,8 +840,9 @@ static void test_param_lists(void **s)
     /* the paper's deeper MLP: fc3 (1024, 1024) between fc2 and the logits;
      * fc1 and fc2 keep their names, shapes and offsets */
     mr_param_desc d3[40];
-    p.nfc = 3;
-    assert_int_equal(mr_mask_head_params(&p, "", d3, 40), 8);
+    km[mr_mask_head_knob_index(mlp, "mask_mlp_layers")] = 3;
+    assert_int_equal(mr_mask_head_configure(mlp, p3, &io, &e), MR_OK);
+    assert_int_equal(mlp->params(p3, "", d3, 40), 8);
     for (int i = 0; i < 4; i++) {
         assert_string_equal(d3[i].name, d[i].name);
         assert_int_equal(d3[i].offset, d[i].offset);
@@ -614,56 +853,69 @@ static void test_param_lists(void **s)
     assert_string_equal(d3[5].name, "mask_head.fc3.bias");
     assert_string_equal(d3[6].name, "mask_predictor.mask_fc_logits.weight");
     assert_int_equal(d3[6].shape[1], 1024);
-    assert_int_equal(mr_mask_head_numel(&p) - mr_mask_head_numel(&(mr_mask_head_cfg){.kind = MR_MASK_HEAD_MLP,
-                     .in_ch = 256, .in_size = 14, .num_classes = 81, .fc_dim = 1024, .nfc = 2, .out_size = 28}),
+    assert_int_equal(mr_mask_head_numel(mlp, p3) - mr_mask_head_numel(mlp, p),
                      mr_param_align(1024 * 1024) + mr_param_align(1024));
+    free(m);
+    free(p);
+    free(p3);
 }
 
 static void test_bad_cfg(void **s)
 {
     (void)s;
     mr_err e;
-    mr_mask_head_cfg m = mr_mask_head_cfg_fpn(256, 1, 256);
-    assert_int_equal(mr_mask_head_check(&m, &e), MR_EUSER);
+    const mr_mask_head *fcn = head_named("fcn"), *mlp = head_named("mlp");
+    int knobs[MR_MASK_MAX_KNOBS];
+    void *st = calloc(1, fcn->state_size > mlp->state_size ? fcn->state_size : mlp->state_size);
+    mr_mask_head_io io = small_io(fcn, knobs, 256, 14, 1, 256);
+    assert_int_equal(mr_mask_head_configure(fcn, st, &io, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "num_classes"));
-    m = mr_mask_head_cfg_fpn(256, 81, 256);
-    m.nconv = 9;
-    assert_int_equal(mr_mask_head_check(&m, &e), MR_EUSER);
-    assert_non_null(strstr(e.msg, "nconv"));
-    m = mr_mask_head_cfg_mlp(256, 14, 81, 0);
-    assert_int_equal(mr_mask_head_check(&m, &e), MR_EUSER);
+    io = small_io(fcn, knobs, 256, 14, 81, 256);
+    knobs[mr_mask_head_knob_index(fcn, "mask_convs")] = 9;
+    assert_int_equal(mr_mask_head_configure(fcn, st, &io, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "mask head fcn: mask_convs = 9, expected 0..8"));
+    io = small_io(mlp, knobs, 256, 14, 81, 0);
+    assert_int_equal(mr_mask_head_configure(mlp, st, &io, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "fc_dim"));
-    m = mr_mask_head_cfg_mlp(256, 14, 81, 1024);
-    m.nfc = 0;
-    assert_int_equal(mr_mask_head_check(&m, &e), MR_EUSER);
-    assert_non_null(strstr(e.msg, "nfc = 0, expected 1..4"));
-    m.nfc = MR_MASK_MAX_FC + 1;
-    assert_int_equal(mr_mask_head_check(&m, &e), MR_EUSER);
-    assert_non_null(strstr(e.msg, "nfc"));
-    m.nfc = MR_MASK_MAX_FC;
-    assert_int_equal(mr_mask_head_check(&m, &e), MR_OK);
+    io = small_io(mlp, knobs, 256, 14, 81, 256);
+    int L = mr_mask_head_knob_index(mlp, "mask_mlp_layers");
+    knobs[L] = 0;
+    assert_int_equal(mr_mask_head_configure(mlp, st, &io, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "mask_mlp_layers = 0, expected 1..4"));
+    knobs[L] = 5;
+    assert_int_equal(mr_mask_head_configure(mlp, st, &io, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "mask_mlp_layers"));
+    knobs[L] = 4;
+    assert_int_equal(mr_mask_head_configure(mlp, st, &io, &e), MR_OK);
+    free(st);
     mr_kp_head_cfg k = mr_kp_head_cfg_fpn(256, 0, 512);
     assert_int_equal(mr_kp_head_check(&k, &e), MR_EUSER);
     assert_non_null(strstr(e.msg, "num_kp"));
 }
 
-/* empty batches and an arena that cannot grow */
+/* empty batches */
 static void test_empty_batch(void **s)
 {
     (void)s;
     mr_err e;
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_fpn(2, 3, 2);
-    float *p = calloc(mr_mask_head_numel(&cfg), sizeof(float));
-    mr_mask_head h;
-    mr_mask_head_bind(&h, &cfg, p, NULL);
+    const mr_mask_head *h = head_named("fcn");
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_io io = small_io(h, knobs, 2, 14, 3, 2);
+    mr_pcg32 r;
+    mr_pcg32_seed(&r, 1, 2);
+    float *p;
+    size_t np;
+    void *st = mask_new(h, &io, &p, NULL, &np, &r);
     mr_arena a;
     mr_arena_init(&a, 4096);
-    mr_mask_head_acts st;
-    assert_int_equal(mr_mask_head_forward(&h, 0, NULL, &a, &st, &e), MR_OK);
-    assert_int_equal(st.R, 0);
-    assert_int_equal(mr_mask_head_backward(&h, NULL, &st, NULL, NULL, &a, &e), MR_OK);
+    mr_mask_head_acts acts;
+    float *logits = NULL;
+    assert_int_equal(h->forward(st, 0, NULL, &a, &acts, &logits, &e), MR_OK);
+    assert_non_null(logits);
+    assert_int_equal(h->backward(st, NULL, &acts, NULL, NULL, &a, &e), MR_OK);
     mr_arena_free(&a);
     free(p);
+    free(st);
 }
 
 /* ---- postprocess, worked by hand ---- */
@@ -743,6 +995,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_grad_mask_mlp),
     cmocka_unit_test(test_grad_mask_mlp_depths),
     cmocka_unit_test(test_mask_mlp3_forward_reference),
+    cmocka_unit_test(test_grad_mask_fcn_resize),
+    cmocka_unit_test(test_mask_fcn_resize_forward_reference),
     cmocka_unit_test(test_grad_kp_head),
     cmocka_unit_test(test_mask_loss_other_channels),
     cmocka_unit_test(test_mask_loss_values),

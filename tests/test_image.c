@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <cmocka.h>
 #include <stb_image_write.h>
@@ -147,6 +148,68 @@ static void test_image_channels_and_errors(void **state)
     free(d);
 }
 
+/* input.resize "torchvision": sizes and pixels against torchvision 0.14 /
+ * torch 1.13 (_resize_image_and_masks at 800 / 1333, and F.interpolate of
+ * the normalised image, printed by /usr/bin/python3) */
+static void test_image_resize_torchvision(void **state)
+{
+    (void)state;
+    /* h, w -> torchvision's h, w: 240 x 800 gives 399 x 1332, not 400 x
+     * 1333 (the scale is 1 / 800 * 1333 in float32), 426 x 640 gives 800 x 1201 */
+    static const int cases[][4] = {{426, 640, 800, 1201}, {480, 730, 800, 1216}, {240, 800, 399, 1332},
+                                   {900, 1360, 800, 1208}, {640, 424, 1207, 799}, {500, 333, 1201, 799},
+                                   {333, 500, 799, 1201}, {1, 1, 800, 800}, {2000, 20, 1333, 13}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rw, rh;
+        float s;
+        mr_resized_size_kind(MR_RESIZE_TORCHVISION, cases[i][1], cases[i][0], 800, 1333, &rw, &rh, &s);
+        if (rh != cases[i][2] || rw != cases[i][3])
+            print_error("%d x %d: got %d x %d, torchvision %d x %d\n", cases[i][0], cases[i][1], rh, rw, cases[i][2],
+                        cases[i][3]);
+        assert_int_equal(rh, cases[i][2]);
+        assert_int_equal(rw, cases[i][3]);
+    }
+    /* mrcnn's own rule is unchanged: round, 426 x 640 -> 800 x 1202 */
+    int rw, rh;
+    float s;
+    mr_resized_size_kind(MR_RESIZE_MRCNN, 640, 426, 800, 1333, &rw, &rh, &s);
+    assert_int_equal(rw, 1202);
+    /* a 3 x 4 image to 5 x 7, normalised first (ImageNet mean / std) */
+    static const uint8_t rgb[] = {106, 249, 248, 152, 169, 26, 249, 138, 81, 131, 149, 218, 184, 119, 150, 200, 166,
+                                  66, 0, 224, 2, 21, 148, 191, 253, 172, 60, 147, 93, 129, 202, 167, 179, 107, 142, 90};
+    static const float want[] = {
+        -0.302680075f, -0.0213447604f, 0.428791642f, 1.31560934f, 2.00182223f, 0.847124517f, 0.125438884f, 0.23161231f,
+        0.439555764f, 0.772265315f, 0.627193928f, 0.364206493f, -0.24641335f, -0.628050447f, 1.03305089f, 1.13090646f,
+        1.28747571f, -0.405428886f, -2.09221649f, -1.8867197f, -1.75828409f, 1.7420156f, 1.39218128f, 0.832446456f,
+        0.360047996f, -0.101830892f, -0.577410042f, -0.874646723f, 2.21465874f, 1.56636441f, 0.529093742f, 0.870365739f,
+        1.22509253f, 0.295462847f, -0.285555303f, 2.32352948f, 1.82332921f, 1.02300918f, 0.651610672f, 0.394007742f,
+        0.504051805f, 0.572829247f, 1.41316521f, 1.23059213f, 0.93847537f, 0.942226946f, 0.952731252f, 0.714635909f,
+        0.565826416f, 0.0476191081f, 0.341486633f, 0.811674654f, 1.3781513f, 1.79081631f, 1.03051209f, 0.55532223f,
+        0.604341865f, 0.425520211f, 0.139405683f, 0.695378244f, 1.23034215f, 0.776160419f, 0.492296994f, 0.975490272f,
+        0.481542587f, -0.308773518f, 0.240196303f, 0.856692731f, 0.606592655f, 0.450280219f, 2.51799583f, 1.13610947f,
+        -1.07490838f, -0.871982455f, -0.222122297f, 1.1423347f, 1.99511993f, 1.83477139f, 0.796489179f, -0.864762008f,
+        -1.00793028f, -0.746990085f, 0.824625432f, 1.80688465f, 0.809934676f, 0.28705886f, -0.549542367f, -1.21185184f,
+        -1.53429151f, 0.348061621f, 1.5245316f, -0.131241903f, -0.0826890022f, -0.00500442274f, 0.0430504009f,
+        0.109032415f, 0.330134004f, 0.468322396f, -0.758692801f, -0.329187512f, 0.358020782f, 0.879651725f, 1.20458138f,
+        0.31818223f, -0.235816911f};
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    float out[3 * 6 * 8];   /* into a padded 6 x 8 plane, as the loader does */
+    memset(out, 0, sizeof out);
+    mr_image_normalize_resize_tv(rgb, 4, 3, mean, sd, out, 7, 5, 8, 48, 0);
+    double md = 0;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 5; y++)
+            for (int x = 0; x < 7; x++)
+                md = fmax(md, fabs(out[c * 48 + y * 8 + x] - want[(c * 5 + y) * 7 + x]));
+    print_message("  torchvision resize: max |diff| %.3g\n", md);
+    assert_true(md <= 1e-6);
+    assert_true(out[7] == 0.0f && out[5 * 8] == 0.0f);   /* the padding untouched */
+    /* flipped: column x lands at 6 - x */
+    float fl[3 * 6 * 8];
+    mr_image_normalize_resize_tv(rgb, 4, 3, mean, sd, fl, 7, 5, 8, 48, 1);
+    for (int x = 0; x < 7; x++) assert_true(fl[2 * 48 + 4 * 8 + 6 - x] == out[2 * 48 + 4 * 8 + x]);
+}
+
 static void test_image_resize(void **state)
 {
     (void)state;
@@ -189,6 +252,7 @@ size_t tests_image(const struct CMUnitTest **out)
         cmocka_unit_test(test_image_coco),
         cmocka_unit_test(test_image_channels_and_errors),
         cmocka_unit_test(test_image_resize),
+        cmocka_unit_test(test_image_resize_torchvision),
     };
     *out = t;
     return sizeof t / sizeof *t;

@@ -74,6 +74,16 @@ static int have_gnuplot(void)
     return mr_plot_find_gnuplot(NULL, p, sizeof p, &e) == 0;
 }
 
+/* mr_plot_opts.row_gflops: what it was asked, and a GFLOPs figure per row */
+static char gflops_seen[256];
+static double fake_gflops(void *ctx, const char *table, const char *row, const char *preset, int H, int W)
+{
+    (void)ctx;
+    size_t l = strlen(gflops_seen);
+    snprintf(gflops_seen + l, sizeof gflops_seen - l, "%s/%s/%s/%dx%d;", table, row, preset ? preset : "-", H, W);
+    return strstr(row, "align") ? 12.5 : -1;   /* roipool: unknown, left out */
+}
+
 static void test_plot_table(void **s)
 {
     (void)s;
@@ -108,6 +118,19 @@ static void test_plot_table(void **s)
     assert_true(tu_file_contains(p, "11.5 20 0.707107 0.5 \"Row 'roipool' _x_\""));
     snprintf(p, sizeof p, "%s/2c_ap_iou.dat", out);
     assert_true(tu_file_contains(p, "0.95 -1 0"));  /* undefined AP is not drawn */
+    /* GFLOPs beside img/s: asked per row at the protocol's input, in the key when known */
+    o.row_gflops = fake_gflops;
+    gflops_seen[0] = 0;
+    rc = mr_plot_table(tj, &o, &n, &e);
+    assert_int_equal(rc, 0);
+    print_message("  row_gflops asked: %s\n", gflops_seen);
+    assert_non_null(strstr(gflops_seen, "2c/roialign/"));
+    snprintf(p, sizeof p, "%s/2c_ap_speed.gp", out);
+    assert_true(tu_file_contains(p, "title \"Row 'roialign' _x_ (12.5 GFLOPs)\""));
+    assert_true(tu_file_contains(p, "title \"Row 'roipool' _x_\""));
+    snprintf(p, sizeof p, "%s/2c_ap_speed.dat", out);
+    assert_true(tu_file_contains(p, "\"Row 'roialign' _x_\" 12.5"));
+    o.row_gflops = NULL;
     snprintf(p, sizeof p, "%s/2c_loss.gp", out);
     assert_true(tu_file_contains(p, "roialign' _x_, seed 2"));
     if (!o.no_run) {

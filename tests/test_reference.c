@@ -33,7 +33,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "coco/rle.h"
 #include "core/boxes.h"
+#include "core/json.h"
 #include "core/detector.h"
 #include "core/keypoint_head.h"
 #include "core/mask_head.h"
@@ -172,23 +174,26 @@ static void test_ref_mask_head(void **state)
     float *want = get(&r->ref, "mask.logits", &nl, ld);
     int R = (int)dims[0], K = (int)ld[1];
     assert_true(R > 0);
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_fpn((int)dims[1], K,
-                                                out_ch(&r->w, "roi_heads.mask_head.0.0.weight"));
-    assert_int_equal(mr_mask_head_check(&cfg, &e), MR_OK);
+    const mr_mask_head *fcn = mr_registry_mask_head("fcn", &e);
+    void *h = calloc(1, fcn->state_size);
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_knob_defaults(fcn, knobs);
+    mr_mask_head_io io = {(int)dims[1], 14, K, out_ch(&r->w, "roi_heads.mask_head.0.0.weight"), 0, knobs};
+    assert_int_equal(mr_mask_head_configure(fcn, h, &io, &e), MR_OK);
     mr_param_desc d[16];
-    int n = mr_mask_head_params(&cfg, "roi_heads.", d, 16);
-    float *p = calloc(mr_mask_head_numel(&cfg), sizeof(float));
+    int n = fcn->params(h, "roi_heads.", d, 16);
+    float *p = calloc(mr_mask_head_numel(fcn, h), sizeof(float));
     int rc = load_block(&r->w, d, n, p, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
-    mr_mask_head h;
-    mr_mask_head_bind(&h, &cfg, p, NULL);
+    fcn->bind(h, p, NULL);
     mr_arena a;
     mr_arena_init(&a, 1 << 20);
     mr_mask_head_acts st;
-    assert_int_equal(mr_mask_head_forward(&h, R, x, &a, &st, &e), MR_OK);
+    float *logits;
+    assert_int_equal(fcn->forward(h, R, x, &a, &st, &logits, &e), MR_OK);
     assert_int_equal(nl, (size_t)R * K * 28 * 28);
-    compare("mask logits", st.logits, want, nl, 1e-4);
+    compare("mask logits", logits, want, nl, 1e-4);
     /* inference probabilities: sigmoid of the detected class's channel */
     float *probs = get(&r->ref, "mask.probs", NULL, NULL);
     float *labels = get(&r->ref, "det.labels", NULL, NULL);
@@ -201,6 +206,7 @@ static void test_ref_mask_head(void **state)
     free(labels);
     mr_arena_free(&a);
     free(p);
+    free(h);
     free(x);
     free(want);
 }
@@ -434,6 +440,7 @@ static mr_detector_spec spec_from_config(const char *meta)
     mr_detector_spec s = mr_detector_spec_default(tap, rx, 1);
     s.backbone.norm = mr_registry_norm("frozen_bn", &e);
     s.mask_loss = mr_registry_mask_loss("sigmoid", &e);
+    s.mask_head = mr_registry_mask_head("fcn", &e);
     int rc = mr_detector_spec_torchvision(&s, meta, &e);
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
@@ -764,19 +771,26 @@ static void test_ref_missing_tensor(void **state)
     NEED(&r->w, "roi_heads.mask_head.0.0.weight");
     int W = out_ch(&r->w, "roi_heads.mask_head.0.0.weight");
     int K = out_ch(&r->w, "roi_heads.mask_predictor.mask_fcn_logits.weight");
-    mr_mask_head_cfg cfg = mr_mask_head_cfg_fpn(W, K, W);
+    const mr_mask_head *fcn = mr_registry_mask_head("fcn", &e);
+    void *h = calloc(1, fcn->state_size);
+    int knobs[MR_MASK_MAX_KNOBS];
+    mr_mask_head_knob_defaults(fcn, knobs);
+    mr_mask_head_io io = {W, 14, K, W, 0, knobs};
+    assert_int_equal(mr_mask_head_configure(fcn, h, &io, &e), MR_OK);
     mr_param_desc d[16];
-    int n = mr_mask_head_params(&cfg, "roi_heads.", d, 16);
-    float *p = calloc(mr_mask_head_numel(&cfg), sizeof(float));
+    int n = fcn->params(h, "roi_heads.", d, 16);
+    float *p = calloc(mr_mask_head_numel(fcn, h), sizeof(float));
     /* the reference file holds no weights */
     assert_int_not_equal(load_block(&r->ref, d, n, p, &e), MR_OK);
     assert_non_null(strstr(e.msg, "roi_heads.mask_head.0.0.weight"));
     /* a wrong shape: a head of another width */
-    mr_mask_head_cfg c2 = mr_mask_head_cfg_fpn(W, K, W / 2);
-    n = mr_mask_head_params(&c2, "roi_heads.", d, 16);
+    io.width = W / 2;
+    assert_int_equal(mr_mask_head_configure(fcn, h, &io, &e), MR_OK);
+    n = fcn->params(h, "roi_heads.", d, 16);
     assert_int_not_equal(load_block(&r->w, d, n, p, &e), MR_OK);
     assert_non_null(strstr(e.msg, "roi_heads.mask_head.0.0.weight"));
     free(p);
+    free(h);
 }
 
 /* mrcnn convert: usage errors, a missing file, a file that is not a .pth */
@@ -805,6 +819,162 @@ static void test_convert_cli(void **state)
     free(dir);
 }
 
+/* ---- mrcnn infer --image end to end (make test-reference) ----
+ * $MRCNN_REF_CASES names the folder scripts/torchvision_reference.py `full`
+ * (or `cases`) wrote: cases.json lists PNG images of several sizes and
+ * aspect ratios, NAME_KIND_out.safetensors torchvision's results on them in
+ * original coordinates (out.masks packed 8 pixels a byte along x). For each,
+ * `mrcnn infer --config variants/configs/tv_{maskrcnn,keypointrcnn}_r50_fpn.json
+ * --weights tv_full_{mask,kp}_weights.safetensors --image NAME.png` runs (at
+ * torchvision's box_score_thresh) and its results file is compared: pairs
+ * by category and box in torchvision's order, >= 99% within 0.01 px (boxes,
+ * original coordinates) and 1e-4 (scores), every paired mask IoU >= 0.99,
+ * keypoints within 0.5 px. */
+static void infer_case(const char *dir, const char *name, const char *kind, double *worst_iou, int *nmasks)
+{
+    char ref[4096], cmd[16384], out[8192], res[4096];
+    snprintf(ref, sizeof ref, "%s/%s_%s_out.safetensors", dir, name, kind);
+    mr_st_file f;
+    mr_err e;
+    int rc = mr_st_read(&f, ref, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    const char *thr = mr_st_meta(&f, "box_score_thresh");
+    assert_non_null(thr);
+    char *tmp = tu_tmpdir("refcase");
+    snprintf(res, sizeof res, "%s/%s_%s.json", tmp, name, kind);
+    int mask = !strcmp(kind, "mask");
+    snprintf(cmd, sizeof cmd, "%s infer --config variants/configs/%s --weights %s/tv_full_%s_weights.safetensors "
+             "--image %s/%s.png --out %s --score-thresh %s --threads 2", tu_bin(),
+             mask ? "tv_maskrcnn_r50_fpn.json" : "tv_keypointrcnn_r50_fpn.json", dir, kind, dir, name, res, thr);
+    rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n%s\n", cmd, out);
+    assert_int_equal(rc, 0);
+    cJSON *j = NULL;
+    assert_int_equal(mr_json_load_file(res, &j, &e), MR_OK);
+    int Dmy = cJSON_GetArraySize(j);
+    int64_t bd[2], od[2];
+    float *tb = get(&f, "out.boxes", NULL, bd);
+    float *ts = get(&f, "out.scores", NULL, NULL);
+    float *tl = get(&f, "out.labels", NULL, NULL);
+    float *osz = get(&f, "input.orig_size", NULL, od);
+    int Dtv = (int)bd[0], H = (int)osz[0], W = (int)osz[1];
+    float *mb = malloc(((size_t)Dmy + 1) * 4 * sizeof(float));
+    int *ml = malloc(((size_t)Dmy + 1) * sizeof(int));
+    for (int k = 0; k < Dmy; k++) {
+        const cJSON *a = cJSON_GetArrayItem(j, k), *b = cJSON_GetObjectItemCaseSensitive(a, "bbox");
+        double x = cJSON_GetArrayItem(b, 0)->valuedouble, y = cJSON_GetArrayItem(b, 1)->valuedouble;
+        mb[4 * k] = (float)x;
+        mb[4 * k + 1] = (float)y;
+        mb[4 * k + 2] = (float)(x + cJSON_GetArrayItem(b, 2)->valuedouble);
+        mb[4 * k + 3] = (float)(y + cJSON_GetArrayItem(b, 3)->valuedouble);
+        ml[k] = (int)cJSON_GetObjectItemCaseSensitive(a, "category_id")->valuedouble;
+    }
+    int *pr = malloc(((size_t)Dtv + 1) * sizeof(int));
+    pair_boxes(Dtv, tb, tl, Dmy, mb, 4, ml, 0.01, pr);
+    int ok = 0, same = 0;
+    double bmax = 0, smax = 0, miou = 1, kmax = 0;
+    uint8_t *mine = mask ? malloc((size_t)H * W) : NULL;
+    const mr_st_tensor *pm = mask ? mr_st_find(&f, "out.masks") : NULL;
+    const mr_st_tensor *tk = mask ? NULL : mr_st_find(&f, "out.keypoints");
+    float *tkp = tk ? get(&f, "out.keypoints", NULL, NULL) : NULL;
+    if (mask) assert_non_null(pm);
+    else assert_non_null(tk);
+    int WB = (W + 7) / 8;
+    for (int i = 0; i < Dtv; i++) {
+        int q = pr[i];
+        if (q < 0) continue;
+        const cJSON *a = cJSON_GetArrayItem(j, q);
+        double bm = box_maxdiff(tb + 4 * i, mb + 4 * q);
+        double sm = fabs(ts[i] - cJSON_GetObjectItemCaseSensitive(a, "score")->valuedouble);
+        bmax = fmax(bmax, bm);
+        smax = fmax(smax, sm);
+        ok += bm <= 0.01 && sm <= 1e-4;
+        same += q == i;
+        if (mask) {
+            const cJSON *seg = cJSON_GetObjectItemCaseSensitive(a, "segmentation");
+            const cJSON *cn = cJSON_GetObjectItemCaseSensitive(seg, "counts");
+            assert_true(cJSON_IsString(cn));
+            mr_rle r = MR_RLE_INIT;
+            assert_int_equal(mr_rle_from_string(&r, cn->valuestring, strlen(cn->valuestring), (uint32_t)H,
+                                                (uint32_t)W, &e), MR_OK);
+            assert_int_equal(mr_rle_check(&r, &e), MR_OK);
+            mr_rle_decode_rowmajor(&r, mine);
+            mr_rle_free(&r);
+            const uint8_t *bits = (const uint8_t *)pm->data + (size_t)i * H * WB;
+            long inter = 0, uni = 0;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    int t = bits[(size_t)y * WB + x / 8] >> (7 - x % 8) & 1, m = mine[(size_t)y * W + x];
+                    inter += t && m;
+                    uni += t || m;
+                }
+            double iou = uni ? (double)inter / uni : 1.0;
+            if (iou < miou) miou = iou;
+            ++*nmasks;
+        } else {
+            const cJSON *kp = cJSON_GetObjectItemCaseSensitive(a, "keypoints");
+            int nk = cJSON_GetArraySize(kp) / 3;
+            assert_int_equal(nk, (int)tk->shape[1]);
+            for (int k = 0; k < nk; k++)
+                for (int c = 0; c < 2; c++)
+                    kmax = fmax(kmax, fabs(cJSON_GetArrayItem(kp, 3 * k + c)->valuedouble -
+                                           tkp[((size_t)i * nk + k) * 3 + c]));
+        }
+    }
+    double rate = (double)ok / (Dtv > Dmy ? Dtv : Dmy);
+    print_message("  %s (%d x %d) %s: torchvision %d, mrcnn %d detections, %d within tolerance (same rank %d), "
+                  "max box diff %.3g px, max score diff %.3g; %s %.6f\n", name, H, W, kind, Dtv, Dmy, ok, same, bmax,
+                  smax, mask ? "pasted masks: min IoU" : "keypoints: max px diff", mask ? miou : kmax);
+    assert_true(Dtv > 0);
+    assert_true(rate >= 0.99);
+    if (mask) assert_true(miou >= 0.99);
+    else assert_true(kmax <= 0.5);
+    if (miou < *worst_iou) *worst_iou = miou;
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    tu_run(cmd, NULL, 0);
+    free(tmp);
+    free(mine);
+    free(tkp);
+    free(pr);
+    free(mb);
+    free(ml);
+    free(tb);
+    free(ts);
+    free(tl);
+    free(osz);
+    cJSON_Delete(j);
+    mr_st_close(&f);
+}
+
+static void test_ref_infer_cases(void **state)
+{
+    (void)state;
+    const char *dir = getenv("MRCNN_REF_CASES");
+    if (!dir || !*dir) { print_message("  $MRCNN_REF_CASES not set (make test-reference): skipped\n"); skip(); }
+    char p[4096];
+    snprintf(p, sizeof p, "%s/cases.json", dir);
+    cJSON *j = NULL;
+    mr_err e;
+    int rc = mr_json_load_file(p, &j, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    double worst = 1;
+    int nm = 0, ncase = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j) {
+        const cJSON *nmj = cJSON_GetObjectItemCaseSensitive(c, "name"), *m;
+        assert_true(cJSON_IsString(nmj));
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "models")) {
+            infer_case(dir, nmj->valuestring, m->valuestring, &worst, &nm);
+            ncase++;
+        }
+    }
+    print_message("  %d runs, %d pasted masks compared, min IoU %.6f\n", ncase, nm, worst);
+    assert_true(ncase > 0);
+    cJSON_Delete(j);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_ref_mask_head, setup, teardown),
     cmocka_unit_test_setup_teardown(test_ref_kp_head, setup, teardown),
@@ -817,6 +987,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_ref_pipeline_100, setup_pipe, teardown),
     cmocka_unit_test(test_ref_spec_errors),
     cmocka_unit_test(test_convert_cli),
+    cmocka_unit_test(test_ref_infer_cases),
 };
 
 size_t tests_reference(const struct CMUnitTest **out)

@@ -84,7 +84,7 @@ static int setup_run(void **st)
     fprintf(f, "{\"base\": \"%s/variants/configs/tiny_fpn.json\", \"name\": \"tiny_fpn\", "
                "\"schedule\": {\"checkpoint_every\": 50}}", cwd());
     fclose(f);
-    mr_train_opts o = {1, 0, 1, g_iters, -1, NULL, "tiny_fpn", NULL};
+    mr_train_opts o = {1, 0, 1, g_iters, -1, NULL, "tiny_fpn", NULL, NULL, 0, NULL, NULL};
     mr_err e;
     if (mr_train_run(g_cfg, g_data, g_run, &o, &e)) {
         fprintf(stderr, "train run: %s\n", e.msg);
@@ -134,7 +134,7 @@ static void test_resume_equal(void **st)
     }
     snprintf(cmd, sizeof cmd, "cp %s %s", a, b);
     assert_int_equal(system(cmd), 0);
-    mr_train_opts o = {1, 1, 1, g_iters, -1, NULL, "tiny_fpn", NULL};
+    mr_train_opts o = {1, 1, 1, g_iters, -1, NULL, "tiny_fpn", NULL, NULL, 0, NULL, NULL};
     mr_err e;
     int rc = mr_train_run(g_cfg, g_data, run2, &o, &e);
     if (rc) print_error("%s\n", e.msg);
@@ -156,7 +156,7 @@ static void test_determinism(void **st)
 {
     (void)st;
     char *run3 = tu_tmpdir("train-again");
-    mr_train_opts o = {1, 0, 1, g_iters, -1, NULL, "tiny_fpn", NULL};
+    mr_train_opts o = {1, 0, 1, g_iters, -1, NULL, "tiny_fpn", NULL, NULL, 0, NULL, NULL};
     mr_err e;
     int rc = mr_train_run(g_cfg, g_data, run3, &o, &e);
     if (rc) print_error("%s\n", e.msg);
@@ -204,7 +204,7 @@ static void test_determinism_two_threads(void **st)
 {
     (void)st;
     char *r1 = tu_tmpdir("train-2t-a"), *r2 = tu_tmpdir("train-2t-b");
-    mr_train_opts o = {2, 0, 1, 30, -1, NULL, "tiny_fpn", NULL};
+    mr_train_opts o = {2, 0, 1, 30, -1, NULL, "tiny_fpn", NULL, NULL, 0, NULL, NULL};
     mr_err e;
     int rc = mr_train_run(g_cfg, g_data, r1, &o, &e);
     if (!rc) rc = mr_train_run(g_cfg, g_data, r2, &o, &e);

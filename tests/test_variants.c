@@ -8,11 +8,18 @@
  * sweeps then loop over the REGISTRY, not over a list of names, and run
  * the kind's runners on each variant's descriptor:
  *   gradient check  every kind (central differences against backward)
- *   determinism     roi_extractor, tap, mask_loss, norm: bitwise equal
- *                   results twice (RoI extractors: also across 1-3 threads)
- *   bad input       roi_extractor (bad RoIs and sizes are errors naming them)
+ *   determinism     every kind: bitwise equal results twice (RoI
+ *                   extractors: also across 1-3 threads; taps: 1 and 2)
+ *   bad input       every kind: roi_extractor (bad RoIs and sizes are
+ *                   errors naming them), tap (padded sizes off its divisor,
+ *                   non-square RoIs, keypoints on a res5 head), mask_loss
+ *                   (saturating logits, the empty batch: finite, bounded),
+ *                   mask_head (sizes and knobs out of range name the field;
+ *                   the empty batch), norm (bad gn_groups, an incomplete
+ *                   descriptor)
  *   reference       the row's own check of the variant's semantics, where
  *                   it has one (a tap's map strides, DC5's dilated res5)
+ * Every kind must have all three runners (test_every_variant_has_a_case).
  * The RoI extractor, mask loss and mask head runners live beside their
  * other tests (tests/test_roi.c, tests/test_heads.c: tests/test_variants.h);
  * the tap and norm runners are here. Adding a variant: add its row (and a
@@ -412,6 +419,131 @@ static void mask_loss_determinism(const void *impl)
     assert_memory_equal(g1, g2, sizeof g1);
 }
 
+/* ---- bad input, per kind ---- */
+
+/* a tap: a detector built on it (a tiny GroupNorm ResNet) refuses batches
+ * whose padded size is not a multiple of the tap's size divisor (or below
+ * it), naming the tap and the divisor, and accepts one that is; a
+ * non-square RoI size is refused at creation; the keypoint branch on a tap
+ * whose box head is res5 is refused naming heads.keypoints */
+static void tap_bad_input(const void *impl)
+{
+    const mr_tap *tap = impl;
+    mr_err e;
+    const mr_roi_extractor *rx = mr_registry_roi_extractor("roialign", &e);
+    assert_non_null(rx);
+    mr_detector_spec s = mr_detector_spec_default(tap, rx, 2);
+    s.backbone = (mr_resnet_cfg){10, 0.0625f, mr_registry_norm("gn", &e), 2, 0, 4, tap->res5_dilation};
+    s.fpn_channels = 4;
+    s.box.fc_dim = 8;
+    mr_detector *d = NULL;
+    int rc = mr_detector_create(&d, &s, &e);
+    if (rc) print_error("tap %s: %s\n", tap->name, e.msg);
+    assert_int_equal(rc, MR_OK);
+    int div = tap->size_divisor;
+    assert_true(div >= 1);
+    mr_batch_image im = {0};
+    im.image_id = 7;
+    im.height = im.width = div;
+    mr_batch b = {1, 2 * div, 2 * div, NULL, &im};
+    assert_int_equal(mr_detector_check_batch(d, &b, &e), MR_OK);
+    char want[64];
+    snprintf(want, sizeof want, "the %s tap needs multiples of %d", tap->name, div);
+    int bad_sizes[][2] = {{2 * div + div / 2 + 1, 2 * div}, {2 * div, 2 * div + 1}, {div / 2, div / 2}};
+    for (int i = 0; i < 3; i++) {
+        if (bad_sizes[i][0] % div == 0 && bad_sizes[i][1] % div == 0 && bad_sizes[i][0] >= div) continue;
+        b.H = bad_sizes[i][0];
+        b.W = bad_sizes[i][1];
+        im.height = im.width = 1;
+        assert_int_equal(mr_detector_check_batch(d, &b, &e), MR_EUSER);
+        if (!strstr(e.msg, want)) print_error("tap %s: '%s'\n", tap->name, e.msg);
+        assert_non_null(strstr(e.msg, want));
+    }
+    mr_detector_free(d);
+    mr_detector_spec s2 = s;
+    s2.roi_params.pooled_w = s2.roi_params.pooled_h + 1;
+    assert_int_equal(mr_detector_create(&d, &s2, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "roi.pooled"));
+    s2 = s;
+    s2.kp_on = 1;
+    s2.kp = mr_kp_head_cfg_fpn(4, 3, 8);
+    s2.kp.nconv = 1;
+    rc = mr_detector_create(&d, &s2, &e);
+    if (tap->box_head == MR_BOX_HEAD_RES5) {
+        assert_int_equal(rc, MR_EUSER);
+        assert_non_null(strstr(e.msg, "heads.keypoints"));
+    } else {
+        if (rc) print_error("tap %s with keypoints: %s\n", tap->name, e.msg);
+        assert_int_equal(rc, MR_OK);
+        mr_detector_free(d);
+    }
+}
+
+/* a mask loss on saturating logits (+-1e4, right and wrong) and an empty
+ * batch: finite, non-negative loss, finite gradients bounded by the mean's
+ * 1/(R*M*M) per pixel (softmax: twice that over the K channels),
+ * probabilities in [0, 1], nothing written for R = 0 */
+static void mask_loss_bad_input(const void *impl)
+{
+    const struct mr_mask_loss *L = impl;
+    enum { R = 2, K = 3, M = 4, P = M * M };
+    float x[R * K * P], t[R * P], g[R * K * P] = {0}, pr[P];
+    int labels[R] = {1, 2};
+    for (int i = 0; i < R * K * P; i++) x[i] = (i % 3 ? 1e4f : -1e4f) * ((i / 7) % 2 ? 1.0f : -1.0f);
+    for (int i = 0; i < R * P; i++) t[i] = (float)(i % 2);
+    double l = L->forward(R, K, M, x, labels, t);
+    if (!isfinite(l) || l < 0) print_error("mask loss %s: loss %g on saturating logits\n", L->name, l);
+    assert_true(isfinite(l) && l >= 0);
+    L->backward(R, K, M, x, labels, t, 1.0f, g);
+    for (int i = 0; i < R * K * P; i++) {
+        assert_true(isfinite(g[i]));
+        assert_true(fabsf(g[i]) <= 2.0f / (R * P) + 1e-7f);
+    }
+    for (int r = 0; r < R; r++) {
+        L->probs(K, M, x + (size_t)r * K * P, labels[r], pr);
+        for (int i = 0; i < P; i++) assert_true(pr[i] >= 0.0f && pr[i] <= 1.0f);
+    }
+    float g0[R * K * P] = {0};
+    assert_true(L->forward(0, K, M, NULL, NULL, NULL) == 0.0);
+    L->backward(0, K, M, NULL, NULL, NULL, 1.0f, g0);
+    for (int i = 0; i < R * K * P; i++) assert_true(g0[i] == 0.0f);
+}
+
+/* a norm: a backbone declared with it refuses gn_groups < 1, and (for a
+ * norm that uses groups) groups that do not divide its layers' channels,
+ * naming backbone.gn_groups; an incomplete descriptor is refused naming
+ * backbone.norm */
+static void norm_bad_input(const void *impl)
+{
+    const mr_norm *v = impl;
+    mr_err e;
+    mr_resnet rn;
+    mr_param_table t;
+    mr_resnet_cfg cfg = {10, 0.0625f, v, 0, 0, 4, 1};
+    memset(&t, 0, sizeof t);
+    assert_int_equal(mr_resnet_declare(&rn, &cfg, &t, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "backbone.gn_groups"));
+    mr_params_free(&t);
+    cfg.gn_groups = 3;   /* the stem's 4 channels */
+    memset(&t, 0, sizeof t);
+    int rc = mr_resnet_declare(&rn, &cfg, &t, &e);
+    if (v->uses_groups) {
+        assert_int_equal(rc, MR_EUSER);
+        assert_non_null(strstr(e.msg, "backbone.gn_groups: 3 does not divide"));
+    } else {
+        assert_int_equal(rc, MR_OK);
+    }
+    mr_params_free(&t);
+    mr_norm broken = *v;
+    broken.forward = NULL;
+    cfg.norm = &broken;
+    cfg.gn_groups = 2;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(mr_resnet_declare(&rn, &cfg, &t, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "backbone.norm"));
+    mr_params_free(&t);
+}
+
 /* ---- the tables ---- */
 
 /* what each kind's variants are checked with (NULL: the kind has no such
@@ -422,10 +554,10 @@ typedef struct kind_runners {
 
 static const kind_runners runners[MR_VK_COUNT] = {
     [MR_VK_ROI_EXTRACTOR] = {tv_roi_gradcheck, tv_roi_determinism, tv_roi_bad_input},
-    [MR_VK_TAP] = {tap_gradcheck, tap_determinism, NULL},
-    [MR_VK_MASK_LOSS] = {tv_mask_loss_gradcheck, mask_loss_determinism, NULL},
-    [MR_VK_MASK_HEAD] = {tv_mask_head_gradcheck, NULL, NULL},
-    [MR_VK_NORM] = {norm_gradcheck, norm_determinism, NULL},
+    [MR_VK_TAP] = {tap_gradcheck, tap_determinism, tap_bad_input},
+    [MR_VK_MASK_LOSS] = {tv_mask_loss_gradcheck, mask_loss_determinism, mask_loss_bad_input},
+    [MR_VK_MASK_HEAD] = {tv_mask_head_gradcheck, tv_mask_head_determinism, tv_mask_head_bad_input},
+    [MR_VK_NORM] = {norm_gradcheck, norm_determinism, norm_bad_input},
 };
 
 /* THE case table: one row per registered variant (and its reference check) */
@@ -443,6 +575,7 @@ static const variant_case cases[] = {
     {MR_VK_MASK_LOSS, "softmax", NULL},
     {MR_VK_MASK_HEAD, "fcn", NULL},
     {MR_VK_MASK_HEAD, "mlp", NULL},
+    {MR_VK_MASK_HEAD, "fcn_resize", NULL},
     {MR_VK_TAP, "c4", ref_c4},
     {MR_VK_TAP, "c5", ref_c5},
     {MR_VK_TAP, "fpn", ref_fpn},
@@ -482,8 +615,9 @@ static void test_every_variant_has_a_case(void **s)
         }
     }
     for (int k = 0; k < (int)MR_VK_COUNT; k++)
-        if (!runners[k].gradcheck) {
-            print_error("kind %s has no gradient check runner\n", mr_variant_kind_name((mr_variant_kind)k));
+        if (!runners[k].gradcheck || !runners[k].determinism || !runners[k].bad_input) {
+            print_error("kind %s lacks a gradient check, determinism or bad-input runner\n",
+                        mr_variant_kind_name((mr_variant_kind)k));
             bad++;
         }
     assert_int_equal(bad, 0);

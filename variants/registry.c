@@ -20,6 +20,7 @@ static_assert(MR_VK_COUNT == 5, "update MR_VARIANT_KINDS users when adding a kin
     X(MASK_LOSS, "softmax", mr_mask_loss, mr_mask_loss_softmax)              \
     X(MASK_HEAD, "fcn", mr_mask_head, mr_mask_head_fcn)                      \
     X(MASK_HEAD, "mlp", mr_mask_head, mr_mask_head_mlp)                      \
+    X(MASK_HEAD, "fcn_resize", mr_mask_head, mr_mask_head_fcn_resize)        \
     X(TAP, "c4", mr_tap, mr_tap_c4)                                          \
     X(TAP, "c5", mr_tap, mr_tap_c5)                                          \
     X(TAP, "fpn", mr_tap, mr_tap_fpn)                                        \

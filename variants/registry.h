@@ -12,22 +12,27 @@
  *   roi_extractor  struct mr_roi_extractor  (core/roi_extractor.h)
  *   tap            struct mr_tap            (c4, c5, fpn, dc5)
  *   mask_loss      struct mr_mask_loss      (sigmoid, softmax)
- *   mask_head      struct mr_mask_head      (fcn, mlp)
+ *   mask_head      struct mr_mask_head      (fcn, mlp, fcn_resize)
  *   norm           struct mr_norm           (frozen_bn, gn)
  * The typed accessors (mr_registry_tap, ...) return pointers to those
  * structs; the registry itself needs only their tags, so it includes no
  * variant header.
  *
- * HOW TO ADD A VARIANT (one line): define `const struct mr_<kind>
- * mr_<kind>_<name> = {...};` in your variants/ file, then add one line to
- * MR_VARIANTS in variants/registry.c:
- *       X(TAP, "dc5", mr_tap, mr_tap_dc5)
- * (kind enum suffix, registry name, struct tag, symbol). The order of the
- * lines is the order names are listed in errors and --help. The variant
- * then needs its row in tests/test_variants.c's case table (the `variants`
- * test group fails without it) and gets the kind's gradient check,
- * determinism and bad-input tests. README.md's "Adding a variant" lists the
- * interface of each kind.
+ * HOW TO ADD A VARIANT (one file, one line): define `const struct
+ * mr_<kind> mr_<kind>_<name> = {...};` in your variants/ file, then add one
+ * line to MR_VARIANTS in variants/registry.c (kind enum suffix, registry
+ * name, struct tag, symbol), per kind:
+ *   roi_extractor  variants/roi_align.c            X(ROI_EXTRACTOR, "roialign", mr_roi_extractor, mr_roi_extractor_roialign)
+ *   tap            variants/tap_dc5.c              X(TAP, "dc5", mr_tap, mr_tap_dc5)
+ *   mask_loss      variants/mask_loss_softmax.c    X(MASK_LOSS, "softmax", mr_mask_loss, mr_mask_loss_softmax)
+ *   mask_head      variants/mask_head_fcn_resize.c X(MASK_HEAD, "fcn_resize", mr_mask_head, mr_mask_head_fcn_resize)
+ *   norm           variants/norm_gn.c              X(NORM, "gn", mr_norm, mr_norm_gn)
+ * (a mask head's config knobs are declared in its descriptor; config.c
+ * needs no change). The order of the lines is the order names are listed
+ * in errors and --help. The variant then needs its row in
+ * tests/test_variants.c's case table (the `variants` test group fails
+ * without it) and gets the kind's gradient check, determinism and bad-input
+ * tests. README.md's "Adding a variant" lists the interface of each kind.
  * HOW TO ADD A KIND: one line in MR_VARIANT_KINDS below, bump the
  * static_assert count in registry.c, and give the kind its runners in
  * tests/test_variants.c.

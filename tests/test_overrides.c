@@ -1,0 +1,464 @@
+/*
+ * test_overrides.c — config overrides (`--set KEY.PATH=VALUE`, variants/
+ * config.h's mr_config_load_set): typed by the schema, unknown keys listing
+ * the known ones, wrong types, malformed overrides, values out of range
+ * named with their override, the overrides recorded in the resolved config
+ * (RUN/config.json) and the record, `infer --set`, ablation rows given as
+ * overrides of their table's _base.json and `ablate --set`.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "core/fileio.h"
+#include "core/json.h"
+#include "harness/ablate.h"
+#include "harness/record.h"
+#include "test_harness.h"
+#include "test_util.h"
+#include "variants/config.h"
+
+#define TINY "variants/configs/tiny_fpn.json"
+
+static int load1(mr_config *c, const char *kv, mr_err *e)
+{
+    const char *sets[1] = {kv};
+    return mr_config_load_set(c, TINY, sets, 1, e);
+}
+
+/* values typed by the schema, applied in order over the file; kept in
+ * c->sets and in the resolved form, which reads back the same */
+static void test_set_typed_and_resolved(void **s)
+{
+    (void)s;
+    mr_config c, c2;
+    mr_err e;
+    const char *sets[] = {"schedule.lr=0.01", "input.flip=false", "anchors.sizes=[4, 8, 16, 32, 64]",
+                          "schedule.steps=10,20", "roi.extractor=roipool", "roi.agg=max", "name=over",
+                          "schedule.lr=0.005", "backbone.width=0.25", "heads.mask=true"};
+    int n = (int)(sizeof sets / sizeof sets[0]);
+    int rc = mr_config_load_set(&c, TINY, sets, n, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_true(fabs(c.sched.lr - 0.005) < 1e-12);   /* the last of two wins */
+    assert_int_equal(c.flip, 0);
+    assert_true(fabs(c.spec.rpn.sizes[0] - 4.0f) < 1e-6 && fabs(c.spec.rpn.sizes[4] - 64.0f) < 1e-6);
+    assert_int_equal(c.sched.nsteps, 2);
+    assert_int_equal(c.sched.steps[1], 20);
+    assert_string_equal(c.roi, "roipool");
+    assert_string_equal(c.agg, "max");
+    assert_string_equal(c.name, "over");
+    assert_true(fabs(c.spec.backbone.width - 0.25f) < 1e-6);
+    assert_int_equal(c.mask_on, 1);
+    /* untouched fields keep the file's values */
+    assert_int_equal(c.min_size, 64);
+    assert_int_equal(c.nsets, n);
+    assert_string_equal(c.sets[2], "anchors.sizes=[4, 8, 16, 32, 64]");
+    /* the resolved form lists them and reads back the same */
+    char *d = tu_tmpdir("overrides");
+    char p[600];
+    snprintf(p, sizeof p, "%s/resolved.json", d);
+    assert_int_equal(mr_config_write(&c, p, &e), MR_OK);
+    assert_true(tu_file_contains(p, "\"overrides\""));
+    assert_true(tu_file_contains(p, "\"schedule.lr=0.005\""));
+    rc = mr_config_load(&c2, p, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    cJSON *a = mr_config_to_json(&c), *b = mr_config_to_json(&c2);
+    char diff[512] = "";
+    mr_json_diff(a, b, 1, diff, sizeof diff);
+    assert_string_equal(diff, "");
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    /* without overrides the resolved form has no "overrides" field */
+    assert_int_equal(mr_config_load(&c2, TINY, &e), MR_OK);
+    assert_int_equal(c2.nsets, 0);
+    a = mr_config_to_json(&c2);
+    assert_null(cJSON_GetObjectItem(a, "overrides"));
+    assert_null(cJSON_GetObjectItem(a, "init"));
+    cJSON_Delete(a);
+    /* a section the file lacks is created; init.weights becomes absolute */
+    assert_int_equal(load1(&c, "init.weights=w.safetensors", &e), MR_OK);
+    assert_true(c.init_weights[0] == '/');
+    assert_non_null(strstr(c.init_weights, "/w.safetensors"));
+    free(d);
+}
+
+/* an unknown key lists the known ones (its section's when the section is
+ * known, with a near miss named) */
+static void test_set_unknown_key(void **s)
+{
+    (void)s;
+    mr_config c;
+    mr_err e;
+    assert_int_equal(load1(&c, "roi.extractr=roipool", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown key 'roi.extractr'"));
+    assert_non_null(strstr(e.msg, "did you mean roi.extractor?"));
+    assert_non_null(strstr(e.msg, "known under roi: roi.extractor, roi.pooled, roi.sampling_ratio"));
+    assert_null(strstr(e.msg, "schedule.lr"));
+    assert_int_equal(load1(&c, "learning_rate=0.1", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown key 'learning_rate'"));
+    assert_non_null(strstr(e.msg, "known: name, seed, num_classes, tap, comment, input.*, backbone.*"));
+    assert_non_null(strstr(e.msg, "schedule.*, init.*; `--set help` lists every key"));
+    assert_int_equal(load1(&c, "schedule_lr=0.1", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "did you mean schedule.lr?"));
+    /* file-only fields are not settable */
+    assert_int_equal(load1(&c, "base=other.json", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown key 'base'"));
+    /* a leaf under a scalar: unknown too */
+    assert_int_equal(load1(&c, "tap.kind=fpn", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown key 'tap.kind'"));
+    char keys[4096];
+    mr_config_known_keys(keys, sizeof keys);
+    assert_non_null(strstr(keys, "schedule.iters"));
+    assert_non_null(strstr(keys, "heads.mask_loss_weight"));
+}
+
+/* the value must have the schema's type */
+static void test_set_wrong_type(void **s)
+{
+    (void)s;
+    mr_config c;
+    mr_err e;
+    static const struct { const char *kv, *want; } cases[] = {
+        {"schedule.iters=abc", "field schedule.iters: 'abc': expected an integer"},
+        {"schedule.iters=1.5", "field schedule.iters: '1.5': expected an integer"},
+        {"schedule.iters=", "field schedule.iters: empty value (expected an integer)"},
+        {"schedule.lr=fast", "field schedule.lr: 'fast': expected a number"},
+        {"schedule.lr=nan", "field schedule.lr: 'nan': expected a number"},
+        {"input.flip=maybe", "field input.flip: 'maybe': expected true or false"},
+        {"schedule.steps=10,x", "field schedule.steps: 'x': expected an integer"},
+        {"anchors.sizes=[]", "field anchors.sizes: empty list"},
+        {"init.weights=", "field init.weights: empty path"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = load1(&c, cases[i].kv, &e);
+        if (rc != MR_EUSER || !strstr(e.msg, cases[i].want)) print_error("%s: %s\n", cases[i].kv, e.msg);
+        assert_int_equal(rc, MR_EUSER);
+        assert_non_null(strstr(e.msg, cases[i].want));
+        assert_non_null(strstr(e.msg, "--set "));
+    }
+    /* a string-typed field takes any text, checked by its own rules */
+    assert_int_equal(load1(&c, "tap=c9", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown tap 'c9'"));
+    assert_non_null(strstr(e.msg, "(set by --set tap=c9)"));
+}
+
+/* no '=' or no key: malformed */
+static void test_set_malformed(void **s)
+{
+    (void)s;
+    mr_config c;
+    mr_err e;
+    assert_int_equal(load1(&c, "schedule.lr", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "--set schedule.lr: expected KEY=VALUE"));
+    assert_int_equal(load1(&c, "=0.1", &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "expected KEY=VALUE with a key before '='"));
+    /* on the command line: a usage error (exit 2) before anything is read */
+    char cmd[1024], out[4096];
+    snprintf(cmd, sizeof cmd, "%s train --config " TINY " --data /nonexistent --out /nonexistent/run --set schedule.lr 2>&1",
+             tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "--set 'schedule.lr': expected KEY=VALUE"));
+    snprintf(cmd, sizeof cmd, "%s infer --config " TINY " --weights w --data d --out o --set =1 2>&1", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "expected KEY=VALUE"));
+    /* --set help lists the keys */
+    snprintf(cmd, sizeof cmd, "%s train --set help 2>&1", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "schedule.lr"));
+    assert_non_null(strstr(out, "roi.extractor"));
+}
+
+/* a value of the right type out of its range: the config's own check,
+ * naming the override that set it (not a base file) */
+static void test_set_out_of_range(void **s)
+{
+    (void)s;
+    mr_config c;
+    mr_err e;
+    static const struct { const char *kv, *want; } cases[] = {
+        {"schedule.lr=50", "field schedule.lr: expected a number in [0, 10], got 50 (set by --set schedule.lr=50)"},
+        {"schedule.iters=0", "schedule: field iters: expected >= 1 (set by --set schedule.iters=0)"},
+        {"backbone.freeze_at=9", "field backbone.freeze_at: expected an integer in [0, 5], got 9 (set by --set backbone.freeze_at=9)"},
+        {"backbone.depth=20", "field depth: 20: expected one of 10, 18, 26, 34, 50, 101 (set by --set backbone.depth=20)"},
+        {"roi.extractor=roialgn", "unknown roi_extractor 'roialgn' (known: roipool, roiwarp, roialign) (set by --set roi.extractor=roialgn)"},
+        {"anchors.sizes=8,16", "the fpn tap needs 5 sizes (one per RPN level), got 2"},
+        {"init.strict=true", "field init.strict: set, but no init.weights"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = load1(&c, cases[i].kv, &e);
+        if (rc != MR_EUSER || !strstr(e.msg, cases[i].want)) print_error("%s: %s\n", cases[i].kv, e.msg);
+        assert_int_equal(rc, MR_EUSER);
+        assert_non_null(strstr(e.msg, cases[i].want));
+        assert_null(strstr(e.msg, "comes from its base"));
+    }
+    /* a bad "overrides" field in a file */
+    char *d = tu_tmpdir("overrides");
+    char p[600];
+    snprintf(p, sizeof p, "%s/bad_ov.json", d);
+    th_write(p, "{\"overrides\": [\"schedule.lr\"]}");
+    assert_int_equal(mr_config_load(&c, p, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "field overrides[0]: expected a \"KEY=VALUE\" string"));
+    snprintf(p, sizeof p, "%s/bad_ov2.json", d);
+    th_write(p, "{\"overrides\": 3}");
+    assert_int_equal(mr_config_load(&c, p, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "field overrides: expected an array"));
+    free(d);
+}
+
+/* train --set: the run's resolved config and its record list the
+ * overrides and hold their values; infer --set applies to inference */
+static void test_set_recorded_in_run(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("overrides");
+    char cmd[2048], out[8192], p[700];
+    snprintf(cmd, sizeof cmd, "%s synth --preset tiny --train 8 --val 4 --out %s/data >/dev/null 2>&1", tu_bin(), d);
+    assert_int_equal(tu_run(cmd, NULL, 0), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s train --config " TINY " --data %s/data --out %s/run --quiet --set schedule.iters=2 "
+             "--set schedule.lr=0.004 --set rpn.post_nms_test=50 2>&1", tu_bin(), d, d);
+    int rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    mr_err e;
+    cJSON *j = NULL;
+    snprintf(p, sizeof p, "%s/run/config.json", d);
+    assert_int_equal(mr_json_load(p, &j, &e), MR_OK);
+    const cJSON *ov = cJSON_GetObjectItem(j, "overrides");
+    assert_int_equal(cJSON_GetArraySize(ov), 3);
+    assert_string_equal(cJSON_GetArrayItem(ov, 1)->valuestring, "schedule.lr=0.004");
+    assert_true(fabs(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "schedule"), "lr")->valuedouble - 0.004) < 1e-12);
+    assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(j, "schedule"), "iters")->valuedouble, 2);
+    assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(j, "rpn"), "post_nms_test")->valuedouble, 50);
+    cJSON_Delete(j);
+    snprintf(p, sizeof p, "%s/run/record.json", d);
+    assert_int_equal(mr_json_load(p, &j, &e), MR_OK);
+    ov = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "config"), "overrides");
+    assert_int_equal(cJSON_GetArraySize(ov), 3);
+    assert_string_equal(cJSON_GetArrayItem(ov, 2)->valuestring, "rpn.post_nms_test=50");
+    cJSON_Delete(j);
+    /* the train log has the 2 iterations of the override */
+    snprintf(p, sizeof p, "%s/run/train_log.jsonl", d);
+    assert_true(tu_file_contains(p, "\"iter\": 2,"));
+    /* a bad override is refused before any work (no run directory) */
+    snprintf(cmd, sizeof cmd, "%s train --config " TINY " --data %s/data --out %s/run2 --quiet --set schedule.lr=-1 2>&1",
+             tu_bin(), d, d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "field schedule.lr: expected a number in [0, 10], got -1 (set by --set schedule.lr=-1)"));
+    snprintf(p, sizeof p, "%s/run2", d);
+    assert_false(mr_file_exists(p));
+    /* infer --set: a score threshold of 1 leaves no detection */
+    snprintf(cmd, sizeof cmd, "%s infer --config " TINY " --weights %s/run/model_final.safetensors --data %s/data "
+             "--out %s/res.json --set box_head.score_thresh=1 2>&1", tu_bin(), d, d, d);
+    rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    snprintf(p, sizeof p, "%s/res.json", d);
+    assert_int_equal(mr_json_load(p, &j, &e), MR_OK);
+    assert_int_equal(cJSON_GetArraySize(j), 0);
+    cJSON_Delete(j);
+    /* and without it there are detections (the threshold is what changed) */
+    snprintf(cmd, sizeof cmd, "%s infer --config " TINY " --weights %s/run/model_final.safetensors --data %s/data "
+             "--out %s/res0.json --set box_head.score_thresh=0 2>&1", tu_bin(), d, d, d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    snprintf(p, sizeof p, "%s/res0.json", d);
+    assert_int_equal(mr_json_load(p, &j, &e), MR_OK);
+    assert_true(cJSON_GetArraySize(j) > 0);
+    cJSON_Delete(j);
+    snprintf(cmd, sizeof cmd, "%s infer --config " TINY " --weights %s/run/model_final.safetensors --data %s/data "
+             "--out %s/res.json --set box_head.score=1 2>&1", tu_bin(), d, d, d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "unknown key 'box_head.score'"));
+    assert_non_null(strstr(out, "box_head.score_thresh"));
+    free(d);
+}
+
+static void plan_opts(mr_ablate_opts *o, const char *d, const char *configs, char *runs, char *data)
+{
+    static char dd[2048];
+    snprintf(dd, sizeof dd, "%s", d);
+    d = dd;
+    memset(o, 0, sizeof *o);
+    snprintf(runs, 4096, "%s/runs", d);
+    snprintf(data, 4096, "%s/data", d);
+    mr_err e;
+    assert_int_equal(mr_mkdir_p(data, &e), 0);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/train.json", data);
+    th_write(p, "{}");
+    snprintf(p, sizeof p, "%s/val.json", data);
+    th_write(p, "{}");
+    o->table = "2c";
+    o->seeds = 1;
+    o->seed0 = 1;
+    o->preset = "tiny";
+    o->jobs = 1;
+    o->threads = 1;
+    o->configs_dir = configs;
+    o->data_dir = data;
+    o->runs_dir = runs;
+    o->results_dir = d;
+    o->paper_json = MR_PAPER_TABLES;
+    o->dry_run = 1;
+    o->keep_dry_jobs = 1;
+}
+
+static cJSON *input_config(const char *runs, const char *row)
+{
+    char p[8192];
+    snprintf(p, sizeof p, "%s/tiny/2c/%s/seed1/input_config.json", runs, row);
+    cJSON *j = NULL;
+    mr_err e;
+    int rc = mr_json_load(p, &j, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    return j;
+}
+
+/* Table 2c's rows are overrides of 2c/_base.json (no row files): they
+ * resolve to exactly what files holding the same fields give; a row file,
+ * where present, is the row; ablate --set goes over every row */
+static void test_ablate_rows_as_overrides(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("overrides");
+    char runs[4096], data[4096], p[8192], cwd[4096];
+    mr_ablate_opts o;
+    mr_err e;
+    mr_ablate_job *jobs = NULL;
+    int nj = 0, pending[16];
+    /* the shipped rows, as overrides */
+    plan_opts(&o, d, "variants/configs/ablations", runs, data);
+    snprintf(p, sizeof p, "variants/configs/ablations/2c/roiwarp_ave.json");
+    assert_false(mr_file_exists(p));
+    int rc = mr_ablate_plan(&o, &jobs, &nj, pending, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(nj, 5);
+    free(jobs);
+    /* the same rows as files over the same base */
+    char files[4096], fruns[700];
+    snprintf(files, sizeof files, "%s/files", d);
+    snprintf(p, sizeof p, "%s/2c", files);
+    assert_int_equal(mr_mkdir_p(p, &e), 0);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(p, sizeof p, "%s/2c/_base.json", files);
+    char txt[8192];
+    snprintf(txt, sizeof txt, "{\"base\": \"%s/variants/configs/ablations/2c/_base.json\"}", cwd);
+    th_write(p, txt);
+    snprintf(p, sizeof p, "%s/preset_tiny.json", files);
+    snprintf(txt, sizeof txt, "{\"base\": \"x\"}");
+    char *preset = NULL;
+    size_t plen = 0;
+    assert_int_equal(mr_read_file("variants/configs/ablations/preset_tiny.json", &preset, &plen, &e), 0);
+    th_write(p, preset);
+    free(preset);
+    static const char *const rows[5][3] = {{"roipool", "roipool", "max"}, {"roiwarp_max", "roiwarp", "max"},
+                                           {"roiwarp_ave", "roiwarp", "avg"}, {"roialign_max", "roialign", "max"},
+                                           {"roialign_ave", "roialign", "avg"}};
+    for (int r = 0; r < 5; r++) {
+        snprintf(p, sizeof p, "%s/2c/%s.json", files, rows[r][0]);
+        snprintf(txt, sizeof txt, "{\"base\": \"_base.json\", \"roi\": {\"extractor\": \"%s\", \"agg\": \"%s\"}}",
+                 rows[r][1], rows[r][2]);
+        th_write(p, txt);
+    }
+    mr_ablate_opts of;
+    char fdata[4096];
+    snprintf(fruns, sizeof fruns, "%s/f", d);
+    char fr[4096];
+    plan_opts(&of, fruns, files, fr, fdata);
+    rc = mr_ablate_plan(&of, &jobs, &nj, pending, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    free(jobs);
+    for (int r = 0; r < 5; r++) {
+        cJSON *a = input_config(runs, rows[r][0]), *b = input_config(fr, rows[r][0]);
+        char diff[512] = "";
+        mr_json_diff(a, b, 1, diff, sizeof diff);
+        if (diff[0]) print_error("%s: %s\n", rows[r][0], diff);
+        assert_string_equal(diff, "");
+        mr_json_diff(b, a, 1, diff, sizeof diff);
+        assert_string_equal(diff, "");
+        const cJSON *roi = cJSON_GetObjectItem(a, "roi");
+        assert_string_equal(cJSON_GetObjectItem(roi, "extractor")->valuestring, rows[r][1]);
+        assert_string_equal(cJSON_GetObjectItem(roi, "agg")->valuestring, rows[r][2]);
+        assert_null(cJSON_GetObjectItem(a, "overrides"));   /* a row's own fields, not overrides */
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    /* a row file, where present, is the row: here roipool with RoIAlign */
+    snprintf(p, sizeof p, "%s/2c/roipool.json", files);
+    th_write(p, "{\"base\": \"_base.json\", \"roi\": {\"extractor\": \"roialign\", \"agg\": \"max\"}}");
+    snprintf(fruns, sizeof fruns, "%s/g", d);
+    plan_opts(&of, fruns, files, fr, fdata);
+    assert_int_equal(mr_ablate_plan(&of, &jobs, &nj, pending, &e), MR_OK);
+    free(jobs);
+    cJSON *a = input_config(fr, "roipool");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "roi"), "extractor")->valuestring, "roialign");
+    cJSON_Delete(a);
+    /* ablate --set: over the row and the preset, listed as overrides */
+    const char *sets[2] = {"schedule.lr=0.05", "input.flip=false"};
+    snprintf(fruns, sizeof fruns, "%s/h", d);
+    plan_opts(&of, fruns, "variants/configs/ablations", fr, fdata);
+    of.sets = sets;
+    of.nsets = 2;
+    assert_int_equal(mr_ablate_plan(&of, &jobs, &nj, pending, &e), MR_OK);
+    free(jobs);
+    a = input_config(fr, "roialign_ave");
+    assert_true(fabs(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "schedule"), "lr")->valuedouble - 0.05) < 1e-12);
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "input"), "flip")));
+    assert_int_equal((int)cJSON_GetObjectItem(cJSON_GetObjectItem(a, "input"), "min_size")->valuedouble, 64); /* preset */
+    const cJSON *ov = cJSON_GetObjectItem(a, "overrides");
+    assert_int_equal(cJSON_GetArraySize(ov), 2);
+    assert_string_equal(cJSON_GetArrayItem(ov, 0)->valuestring, "schedule.lr=0.05");
+    /* the prepared config loads, with its overrides */
+    mr_config c;
+    snprintf(p, sizeof p, "%s/tiny/2c/roialign_ave/seed1/input_config.json", fr);
+    assert_int_equal(mr_config_load(&c, p, &e), MR_OK);
+    assert_int_equal(c.nsets, 2);
+    cJSON_Delete(a);
+    /* a bad one stops the plan, naming the row and the field */
+    const char *bad[1] = {"schedule.lr=50"};
+    of.sets = bad;
+    of.nsets = 1;
+    snprintf(fruns, sizeof fruns, "%s/i", d);
+    plan_opts(&of, fruns, "variants/configs/ablations", fruns, fdata);
+    of.sets = bad;
+    of.nsets = 1;
+    assert_int_equal(mr_ablate_plan(&of, &jobs, &nj, pending, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "table 2c row roipool"));
+    assert_non_null(strstr(e.msg, "field schedule.lr: expected a number in [0, 10], got 50"));
+    const char *unk[1] = {"roi.kind=x"};
+    of.sets = unk;
+    assert_int_equal(mr_ablate_plan(&of, &jobs, &nj, pending, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "unknown key 'roi.kind'"));
+    assert_non_null(strstr(e.msg, "roi.extractor"));
+    free(d);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_set_typed_and_resolved),
+    cmocka_unit_test(test_set_unknown_key),
+    cmocka_unit_test(test_set_wrong_type),
+    cmocka_unit_test(test_set_malformed),
+    cmocka_unit_test(test_set_out_of_range),
+    cmocka_unit_test(test_set_recorded_in_run),
+    cmocka_unit_test(test_ablate_rows_as_overrides),
+};
+
+size_t tests_overrides(const struct CMUnitTest **out)
+{
+    *out = tests;
+    return sizeof tests / sizeof tests[0];
+}
