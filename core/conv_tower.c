@@ -4,6 +4,7 @@
  */
 #include "core/conv_tower.h"
 
+#include <math.h>
 #include <string.h>
 
 mr_conv2d mr_conv_tower_layer(const mr_conv_tower *t, int i)
@@ -56,5 +57,15 @@ void mr_conv_tower_backward(const mr_conv_tower *t, int R, const float *x, float
         mr_conv2d k = mr_conv_tower_layer(t, i);
         mr_conv2d_backward(&k, R, t->size, t->size, i ? act[i - 1] : x, w[i], dout, din, gw[i],
                            gb[i], ws);
+    }
+}
+
+void mr_conv_tower_init(const mr_conv_tower *t, float *const *w, float *const *b, mr_pcg32 *rng)
+{
+    int cin = t->in_ch;
+    for (int i = 0; i < t->n; i++) {
+        mr_pcg32_fill_normal(rng, w[i], (size_t)t->ch * cin * 9, sqrt(2.0 / (t->ch * 9.0)));
+        memset(b[i], 0, sizeof(float) * t->ch);
+        cin = t->ch;
     }
 }

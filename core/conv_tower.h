@@ -5,13 +5,14 @@
  * size. Activations are (R, ch, size, size); the first conv maps in_ch to ch.
  *
  * defines: mr_conv_tower, mr_conv_tower_layer, mr_conv_tower_workspace,
- *          mr_conv_tower_forward, mr_conv_tower_dtop, mr_conv_tower_backward
+ *          mr_conv_tower_init, mr_conv_tower_forward, mr_conv_tower_dtop, mr_conv_tower_backward
  */
 #ifndef MR_CONV_TOWER_H
 #define MR_CONV_TOWER_H
 
 #include <stddef.h>
 #include "core/layers.h"
+#include "core/pcg32.h"
 
 typedef struct mr_conv_tower {
     int n;          /* convs */
@@ -24,6 +25,9 @@ typedef struct mr_conv_tower {
 mr_conv2d mr_conv_tower_layer(const mr_conv_tower *t, int i);
 /* floats of scratch for any one conv's forward or backward (0 when n = 0) */
 size_t mr_conv_tower_workspace(const mr_conv_tower *t);
+/* He initialisation of the convs in order: weights normal with std
+ * sqrt(2 / (ch * 9)) (PyTorch's kaiming_normal_, fan_out), biases 0 */
+void mr_conv_tower_init(const mr_conv_tower *t, float *const *w, float *const *b, mr_pcg32 *rng);
 /* act[i] = relu(conv_i(act[i-1])), act[-1] = x */
 void mr_conv_tower_forward(const mr_conv_tower *t, int R, const float *x, float *const *w,
                            float *const *b, float *const *act, float *ws);

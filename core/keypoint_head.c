@@ -114,21 +114,16 @@ void mr_kp_head_bind(mr_kp_head *h, const mr_kp_head_cfg *cfg, float *params, fl
     bind_tensors(cfg, &h->g, grads);
 }
 
+static mr_conv_tower tower(const mr_kp_head_cfg *c);
+
 void mr_kp_head_init(mr_kp_head *h, mr_pcg32 *rng)
 {
     const mr_kp_head_cfg *c = &h->cfg;
-    int cin = c->in_ch;
-    for (int i = 0; i < c->nconv; i++) {
-        double std = sqrt(2.0 / (c->conv_ch * 9.0));
-        size_t n = (size_t)c->conv_ch * cin * 9;
-        for (size_t j = 0; j < n; j++) h->w.conv_w[i][j] = (float)(std * mr_pcg32_normal(rng));
-        memset(h->w.conv_b[i], 0, sizeof(float) * c->conv_ch);
-        cin = c->conv_ch;
-    }
+    mr_conv_tower t = tower(c);
+    mr_conv_tower_init(&t, h->w.conv_w, h->w.conv_b, rng);
+    int cin = top_ch(c);
     /* (Cin, NK, 4, 4): PyTorch's fan_out of a transposed conv is Cin * 16 */
-    double std = sqrt(2.0 / (cin * 16.0));
-    size_t n = (size_t)cin * c->num_kp * 16;
-    for (size_t j = 0; j < n; j++) h->w.deconv_w[j] = (float)(std * mr_pcg32_normal(rng));
+    mr_pcg32_fill_normal(rng, h->w.deconv_w, (size_t)cin * c->num_kp * 16, sqrt(2.0 / (cin * 16.0)));
     memset(h->w.deconv_b, 0, sizeof(float) * c->num_kp);
 }
 

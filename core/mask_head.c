@@ -61,6 +61,11 @@ size_t mr_mask_head_numel(const mr_mask_head *h, const void *state)
     return end;
 }
 
+int mr_mask_head_oom(mr_err *e, const char *what, int R)
+{
+    return mr_errf(e, MR_ENOMEM, "mask head: out of memory for %s (%d RoIs)", what, R);
+}
+
 int mr_mask_head_bad(mr_err *e, const char *field, int v, const char *want)
 {
     return mr_errf(e, MR_EUSER, "mask head: %s = %d, expected %s", field, v, want);

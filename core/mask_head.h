@@ -44,7 +44,7 @@
  *   mr_mask_head_acts, mr_mask_head, mr_mask_head_knob_defaults,
  *   mr_mask_head_knob_index, mr_mask_head_check_desc, mr_mask_head_configure,
  *   mr_mask_head_numel,
- *   mr_mask_head_bad
+ *   mr_mask_head_bad, mr_mask_head_oom
  */
 #ifndef MR_MASK_HEAD_H
 #define MR_MASK_HEAD_H
@@ -132,5 +132,7 @@ int mr_mask_head_configure(const mr_mask_head *h, void *state, const mr_mask_hea
 size_t mr_mask_head_numel(const mr_mask_head *h, const void *state);
 /* for implementations: MR_EUSER "mask head: <field> = <v>, expected <want>" */
 int mr_mask_head_bad(mr_err *e, const char *field, int v, const char *want);
+/* MR_ENOMEM: "mask head: out of memory for WHAT (R RoIs)" */
+int mr_mask_head_oom(mr_err *e, const char *what, int R);
 
 #endif

@@ -65,6 +65,11 @@ double mr_pcg32_normal(mr_pcg32 *r)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
 }
 
+void mr_pcg32_fill_normal(mr_pcg32 *r, float *p, size_t n, double std)
+{
+    for (size_t i = 0; i < n; i++) p[i] = (float)(std * mr_pcg32_normal(r));
+}
+
 /* LCG jump-ahead (Brown, "Random number generation with arbitrary strides",
  * 1994): compose the affine step x -> m x + c with itself by squaring. */
 void mr_pcg32_advance(mr_pcg32 *r, uint64_t delta)

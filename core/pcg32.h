@@ -4,12 +4,13 @@
  * mrcnn draws from a seeded mr_pcg32, so runs are reproducible.
  *
  * defines: mr_pcg32, mr_pcg32_seed, mr_pcg32_next, mr_pcg32_bounded,
- *          mr_pcg32_uniform, mr_pcg32_uniform_double, mr_pcg32_normal,
+ *          mr_pcg32_uniform, mr_pcg32_uniform_double, mr_pcg32_normal, mr_pcg32_fill_normal,
  *          mr_pcg32_advance, mr_pcg32_shuffle
  */
 #ifndef MR_PCG32_H
 #define MR_PCG32_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct mr_pcg32 {
@@ -30,6 +31,8 @@ double mr_pcg32_uniform_double(mr_pcg32 *r);
 /* standard normal (Box-Muller on two uniform doubles; no cached spare, so
  * the stream position is a pure function of the number of calls) */
 double mr_pcg32_normal(mr_pcg32 *r);
+/* p[i] = std * normal, i = 0..n-1, in order (n calls of mr_pcg32_normal) */
+void mr_pcg32_fill_normal(mr_pcg32 *r, float *p, size_t n, double std);
 
 /* Jump the generator delta steps ahead (or back, with delta = 2^64 - k) in
  * O(log delta): the same state as delta calls of mr_pcg32_next. */

@@ -85,6 +85,36 @@ static void gp_head(FILE *f, const char *title, const char *xl, const char *yl)
     fprintf(f, "set linetype cycle 8\n");
 }
 
+/* Run gnuplot (prog, or from PATH) on script, from dir when not NULL, its
+ * output kept for the error: a failure names label and gnuplot's words. */
+int mr_plot_run_gnuplot(const char *gnuplot, const char *dir, const char *script, const char *label, mr_err *e)
+{
+    char prog[4096];
+    int rc = mr_plot_find_gnuplot(gnuplot, prog, sizeof prog, e);
+    if (rc) return rc;
+    if (strchr(prog, '\'')) return mr_errf(e, MR_EUSER, "%s: quotes in the gnuplot path", prog);
+    char cmd[8600];
+    if (dir) snprintf(cmd, sizeof cmd, "cd '%s' && '%s' '%s' 2>&1", dir, prog, script);
+    else snprintf(cmd, sizeof cmd, "'%s' '%s' 2>&1", prog, script);
+    FILE *p = popen(cmd, "r");
+    if (!p) return mr_errf(e, MR_EIO, "could not run %s", prog);
+    char out[2048] = {0};
+    size_t used = 0, k;
+    char chunk[512];
+    while ((k = fread(chunk, 1, sizeof chunk, p)) > 0)
+        if (used + 1 < sizeof out) {
+            size_t c = k < sizeof out - 1 - used ? k : sizeof out - 1 - used;
+            memcpy(out + used, chunk, c);
+            used += c;
+        }
+    int st = pclose(p);
+    if (st != 0) {
+        for (char *q = out; *q; q++) if (*q == '\n') *q = ' ';
+        return mr_errf(e, MR_EUSER, "%s: gnuplot failed (status %d): %.600s", label, st, out);
+    }
+    return MR_OK;
+}
+
 /* Wrap the plot commands in body into a script that writes PNG and SVG,
  * and run gnuplot on it. */
 static int render(const mr_plot_opts *o, const char *name, const char *body, mr_err *e)
@@ -110,27 +140,7 @@ static int render(const mr_plot_opts *o, const char *name, const char *body, mr_
             name, name, png, body, svg);
     if ((rc = mr_atomic_commit(&af, e))) return rc;
     if (o->no_run) return MR_OK;
-    char prog[4096];
-    if ((rc = mr_plot_find_gnuplot(o->gnuplot, prog, sizeof prog, e))) return rc;
-    if (strchr(prog, '\'')) return mr_errf(e, MR_EUSER, "%s: quotes in the gnuplot path", prog);
-    char cmd[8600];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' 2>&1", prog, gp);
-    FILE *p = popen(cmd, "r");
-    if (!p) return mr_errf(e, MR_EIO, "could not run %s", prog);
-    char out[2048] = {0};
-    size_t used = 0, k;
-    char chunk[512];
-    while ((k = fread(chunk, 1, sizeof chunk, p)) > 0)
-        if (used + 1 < sizeof out) {
-            size_t c = k < sizeof out - 1 - used ? k : sizeof out - 1 - used;
-            memcpy(out + used, chunk, c);
-            used += c;
-        }
-    int st = pclose(p);
-    if (st != 0) {
-        for (char *q = out; *q; q++) if (*q == '\n') *q = ' ';
-        return mr_errf(e, MR_EUSER, "%s: gnuplot failed (status %d): %.600s", gp, st, out);
-    }
+    if ((rc = mr_plot_run_gnuplot(o->gnuplot, NULL, gp, gp, e))) return rc;
     if (!mr_file_exists(png) || !mr_file_exists(svg))
         return mr_errf(e, MR_EIO, "%s: gnuplot ran but did not write %s and %s", gp, png, svg);
     return MR_OK;

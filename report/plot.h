@@ -20,7 +20,7 @@
  * From the results store (results/store.jsonl):
  *   store_<iou>_ap     AP per commit, one series per config (mr_plot_history)
  *
- * defines: mr_plot_opts, mr_plot_find_gnuplot, mr_plot_table, mr_plot_pr,
+ * defines: mr_plot_opts, mr_plot_find_gnuplot, mr_plot_run_gnuplot, mr_plot_table, mr_plot_pr,
  *          mr_plot_history
  */
 #ifndef MR_PLOT_H
@@ -44,6 +44,9 @@ typedef struct mr_plot_opts {
 
 /* Resolve prog ("gnuplot" when NULL) to an executable path via PATH. */
 int mr_plot_find_gnuplot(const char *prog, char *path, size_t n, mr_err *e);
+/* Run that gnuplot on script (from dir when not NULL); a failure names
+ * label with gnuplot's output. */
+int mr_plot_run_gnuplot(const char *gnuplot, const char *dir, const char *script, const char *label, mr_err *e);
 
 /* The table plots; *nplots (may be NULL) gets how many were made. */
 int mr_plot_table(const char *table_json, const mr_plot_opts *o, int *nplots, mr_err *e);

@@ -104,26 +104,7 @@ int mr_plot_analyze(const mr_analyze *an, const mr_plot_opts *o, int *nplots, mr
     if ((rc = mr_atomic_commit(&fd, e))) { mr_atomic_abort(&fg); return rc; }
     if ((rc = mr_atomic_commit(&fg, e))) return rc;
     if (o->no_run) return MR_OK;
-    char prog[4096];
-    if ((rc = mr_plot_find_gnuplot(o->gnuplot, prog, sizeof prog, e))) return rc;
-    if (strchr(prog, '\'')) return mr_errf(e, MR_EUSER, "%s: quotes in the gnuplot path", prog);
-    char cmd[8600];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' analyze.gp 2>&1", o->out_dir, prog);
-    FILE *p = popen(cmd, "r");
-    if (!p) return mr_errf(e, MR_EIO, "could not run %s", prog);
-    char out[2048] = {0}, chunk[512];
-    size_t used = 0, k;
-    while ((k = fread(chunk, 1, sizeof chunk, p)) > 0)
-        if (used + 1 < sizeof out) {
-            size_t c = k < sizeof out - 1 - used ? k : sizeof out - 1 - used;
-            memcpy(out + used, chunk, c);
-            used += c;
-        }
-    int st = pclose(p);
-    if (st != 0) {
-        for (char *q = out; *q; q++) if (*q == '\n') *q = ' ';
-        return mr_errf(e, MR_EUSER, "%s: gnuplot failed (status %d): %.600s", gp, st, out);
-    }
+    if ((rc = mr_plot_run_gnuplot(o->gnuplot, o->out_dir, "analyze.gp", gp, e))) return rc;
     if (nplots) *nplots = (int)n;
     return MR_OK;
 }

@@ -125,23 +125,17 @@ static void bind(void *state, float *p, float *g)
     bind_tensors(c, &c->g, g);
 }
 
-static void fill_normal(mr_pcg32 *rng, float *p, size_t n, double std)
-{
-    for (size_t i = 0; i < n; i++) p[i] = (float)(std * mr_pcg32_normal(rng));
-}
+static mr_conv_tower tower(const rz *c);
 
 static void init(void *state, mr_pcg32 *rng)
 {
     rz *c = state;
-    int cin = c->in_ch;
-    for (int i = 0; i < c->nconv; i++) {
-        fill_normal(rng, c->w.conv_w[i], (size_t)c->conv_ch * cin * 9, sqrt(2.0 / (c->conv_ch * 9.0)));
-        memset(c->w.conv_b[i], 0, sizeof(float) * c->conv_ch);
-        cin = c->conv_ch;
-    }
-    fill_normal(rng, c->w.up_w, (size_t)c->up_ch * cin * 9, sqrt(2.0 / (c->up_ch * 9.0)));
+    mr_conv_tower t = tower(c);
+    mr_conv_tower_init(&t, c->w.conv_w, c->w.conv_b, rng);
+    int cin = top_ch(c);
+    mr_pcg32_fill_normal(rng, c->w.up_w, (size_t)c->up_ch * cin * 9, sqrt(2.0 / (c->up_ch * 9.0)));
     memset(c->w.up_b, 0, sizeof(float) * c->up_ch);
-    fill_normal(rng, c->w.logits_w, (size_t)c->K * c->up_ch, sqrt(2.0 / c->K));
+    mr_pcg32_fill_normal(rng, c->w.logits_w, (size_t)c->K * c->up_ch, sqrt(2.0 / c->K));
     memset(c->w.logits_b, 0, sizeof(float) * c->K);
 }
 
@@ -176,11 +170,6 @@ static size_t workspace(const rz *c)
     return ws ? ws : 1;
 }
 
-static int oom(mr_err *e, const char *what, int R)
-{
-    return mr_errf(e, MR_ENOMEM, "mask head: out of memory for %s (%d RoIs)", what, R);
-}
-
 static int forward(const void *state, int R, const float *x, mr_arena *a, mr_mask_head_acts *acts,
                    float **logits, mr_err *e)
 {
@@ -190,18 +179,18 @@ static int forward(const void *state, int R, const float *x, mr_arena *a, mr_mas
     memset(st, 0, sizeof *st);
     st->R = R;
     *logits = st->logits = mr_arena_floats(a, (size_t)R * K * M * M + 1);
-    if (!st->logits) return oom(e, "logits", R);
+    if (!st->logits) return mr_mask_head_oom(e, "logits", R);
     if (R == 0) return MR_OK;
     for (int i = 0; i < c->nconv; i++) {
         st->act[i] = mr_arena_floats(a, (size_t)R * c->conv_ch * S * S);
-        if (!st->act[i]) return oom(e, "conv activations", R);
+        if (!st->act[i]) return mr_mask_head_oom(e, "conv activations", R);
     }
     st->near = mr_arena_floats(a, (size_t)R * T * M * M);
     st->up = mr_arena_floats(a, (size_t)R * c->up_ch * M * M);
-    if (!st->near || !st->up) return oom(e, "upsample activations", R);
+    if (!st->near || !st->up) return mr_mask_head_oom(e, "upsample activations", R);
     mr_arena_mark mk = mr_arena_get_mark(a);
     float *ws = mr_arena_floats(a, workspace(c));
-    if (!ws) return oom(e, "workspace", R);
+    if (!ws) return mr_mask_head_oom(e, "workspace", R);
     mr_conv_tower t = tower(c);
     mr_conv_tower_forward(&t, R, x, c->w.conv_w, c->w.conv_b, st->act, ws);
     const float *top = c->nconv > 0 ? st->act[c->nconv - 1] : x;
@@ -240,7 +229,7 @@ static int backward(const void *state, const float *x, const mr_mask_head_acts *
     }
     float *ws = mr_arena_floats(a, workspace(c));
     if (!dup || !dnear || !ws || (c->nconv > 0 && !buf[0]) || (c->nconv > 1 && !buf[1])) {
-        rc = oom(e, "backward scratch", R);
+        rc = mr_mask_head_oom(e, "backward scratch", R);
         goto done;
     }
     mr_conv2d k3 = conv3(c), k1 = conv1(c);

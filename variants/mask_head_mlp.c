@@ -103,11 +103,6 @@ static void bind(void *state, float *p, float *g)
     bind_tensors(c, &c->g, g);
 }
 
-static void fill_normal(mr_pcg32 *rng, float *p, size_t n, double std)
-{
-    for (size_t i = 0; i < n; i++) p[i] = (float)(std * mr_pcg32_normal(rng));
-}
-
 static void init(void *state, mr_pcg32 *rng)
 {
     mlp *c = state;
@@ -115,16 +110,11 @@ static void init(void *state, mr_pcg32 *rng)
     size_t out = (size_t)c->K * c->out_size * c->out_size;
     for (int i = 0; i < c->nfc; i++) {
         size_t fin = i ? (size_t)c->fc_dim : in;
-        fill_normal(rng, c->w.fc_w[i], (size_t)c->fc_dim * fin, sqrt(2.0 / (double)fin));
+        mr_pcg32_fill_normal(rng, c->w.fc_w[i], (size_t)c->fc_dim * fin, sqrt(2.0 / (double)fin));
         memset(c->w.fc_b[i], 0, sizeof(float) * c->fc_dim);
     }
-    fill_normal(rng, c->w.logits_w, out * c->fc_dim, 0.001);
+    mr_pcg32_fill_normal(rng, c->w.logits_w, out * c->fc_dim, 0.001);
     memset(c->w.logits_b, 0, sizeof(float) * out);
-}
-
-static int oom(mr_err *e, const char *what, int R)
-{
-    return mr_errf(e, MR_ENOMEM, "mask head: out of memory for %s (%d RoIs)", what, R);
 }
 
 static int forward(const void *state, int R, const float *x, mr_arena *a, mr_mask_head_acts *acts,
@@ -136,12 +126,12 @@ static int forward(const void *state, int R, const float *x, mr_arena *a, mr_mas
     memset(st, 0, sizeof *st);
     st->R = R;
     *logits = st->logits = mr_arena_floats(a, (size_t)R * K * M * M + 1);
-    if (!st->logits) return oom(e, "logits", R);
+    if (!st->logits) return mr_mask_head_oom(e, "logits", R);
     if (R == 0) return MR_OK;
     int in = c->in_ch * S * S, out = K * M * M, L = c->nfc;
     for (int i = 0; i < L; i++) {
         st->fc[i] = mr_arena_floats(a, (size_t)R * c->fc_dim);
-        if (!st->fc[i]) return oom(e, "fc activations", R);
+        if (!st->fc[i]) return mr_mask_head_oom(e, "fc activations", R);
     }
     for (int i = 0; i < L; i++) {
         mr_linear_forward(R, i ? c->fc_dim : in, c->fc_dim, i ? st->fc[i - 1] : x, c->w.fc_w[i], c->w.fc_b[i],
@@ -174,7 +164,7 @@ static int backward(const void *state, const float *x, const mr_mask_head_acts *
     float *d[MAXFC] = {0};
     for (int i = L - 1; i >= 0; i--) {
         d[i] = mr_arena_zeros(a, (size_t)R * c->fc_dim);
-        if (!d[i]) { rc = oom(e, "backward scratch", R); goto done; }
+        if (!d[i]) { rc = mr_mask_head_oom(e, "backward scratch", R); goto done; }
     }
     mr_linear_backward(R, c->fc_dim, out, st->fc[L - 1], c->w.logits_w, dlogits, d[L - 1], c->g.logits_w,
                        c->g.logits_b);
