@@ -19,6 +19,13 @@ void mr_jr_init(mr_jr *j, const char *buf, size_t len, const char *file, mr_err 
     j->file = file;
     j->e = e;
     j->failed = 0;
+    j->padded = 0;
+}
+
+void mr_jr_init_padded(mr_jr *j, const char *buf, size_t len, const char *file, mr_err *e)
+{
+    mr_jr_init(j, buf, len, file, e);
+    j->padded = 1;
 }
 
 static void pos_of(const mr_jr *j, int *line, int *col)
@@ -262,6 +269,66 @@ static inline int num_core(const char *p, const char *end, double *d, int64_t *i
     return 0;
 }
 
+/* the leading run of ASCII digits of the 8 bytes w (little endian: the
+ * first byte lowest): its length 0..8; *x gets each byte less '0' */
+static inline int digit_run8(uint64_t w, uint64_t *x)
+{
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7fULL, high = 0x8080808080808080ULL;
+    uint64_t v = w ^ 0x3030303030303030ULL;          /* a digit byte becomes 0..9 */
+    uint64_t nd = (((v & lo7) + 0x7676767676767676ULL) | v) & high;   /* high bit: byte >= 10 */
+    *x = v;
+    return nd ? __builtin_ctzll(nd) >> 3 : 8;
+}
+
+/* the value of the first n (1..7) digits of x (bytes 0..9, first byte most
+ * significant): the 8-digit multiply-and-shift conversion of the bytes
+ * moved up so that the missing ones are leading zeros */
+static inline uint64_t digits_value(uint64_t x, int n)
+{
+    x <<= 8 * (8 - n);
+    x = x * 10 + (x >> 8);
+    x = (((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+         (((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    return x;
+}
+
+/* num_core's common case in a padded buffer: [-]D{1,7}[.D{1,7}] with no
+ * exponent and no leading zero before more digits; 0 done (*out past it),
+ * -1 not this case (the caller runs num_core, which gives the same value
+ * or the error). The digits are read 8 bytes at a time, which may look past
+ * end into the padding: a number that would reach past end is left to
+ * num_core. */
+static inline int num_fast(const char *p, const char *end, double *d, int64_t *iv, int *is_int,
+                           const char **out)
+{
+    const char *q = p;
+    int neg = *q == '-';
+    q += neg;
+    uint64_t w, x, y;
+    memcpy(&w, q, 8);
+    int n1 = digit_run8(w, &x);
+    if (n1 == 0 || n1 == 8 || (n1 > 1 && *q == '0')) return -1;
+    uint64_t m = digits_value(x, n1);
+    q += n1;
+    int n2 = 0;
+    if (*q == '.') {
+        memcpy(&w, q + 1, 8);
+        n2 = digit_run8(w, &y);
+        if (n2 == 0 || n2 == 8) return -1;
+        static const uint64_t p10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+        m = m * p10[n2] + digits_value(y, n2);   /* below 10^14: exact */
+        q += 1 + n2;
+    }
+    if ((*q | 0x20) == 'e' || q > end) return -1;
+    double v = (double)m;
+    if (n2) v /= pow10_exact[n2];
+    *d = neg ? -v : v;
+    *is_int = !n2;
+    if (!n2) *iv = neg ? -(int64_t)m : (int64_t)m;
+    *out = q;
+    return 0;
+}
+
 static const char *const NUM_ERR[4] = {"", "a number", "a digit after '.'", "a digit in the exponent"};
 
 /* a number literal that strtod reads as +-inf (1e999): refused like the
@@ -282,6 +349,7 @@ int mr_jr_number(mr_jr *j, double *d, int64_t *iv, int *is_int)
 {
     ws(j);
     const char *q, *at = j->p;
+    if (j->padded && num_fast(j->p, j->end, d, iv, is_int, &q) == 0) { j->p = q; return 0; }
     int r = num_core(j->p, j->end, d, iv, is_int, &q);
     j->p = q;
     if (r == 4) return overflow(j, at);
@@ -307,7 +375,8 @@ int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n)
         }
         int64_t iv; int ii;
         const char *q;
-        int r = num_core(p, end, &(*buf)[k], &iv, &ii, &q);
+        int r = j->padded && num_fast(p, end, &(*buf)[k], &iv, &ii, &q) == 0 ? 0
+              : num_core(p, end, &(*buf)[k], &iv, &ii, &q);
         if (r) {
             j->p = q;
             *n = k;

@@ -12,7 +12,7 @@
  * The writers of those files (COCO datasets and results, eval summaries)
  * stream their JSON with fprintf; mr_jw_str writes a string for them.
  *
- * defines: mr_jr, mr_jr_init, mr_jr_peek, mr_jr_eat, mr_jr_expect,
+ * defines: mr_jr, mr_jr_init, mr_jr_init_padded, MR_JR_PAD, mr_jr_peek, mr_jr_eat, mr_jr_expect,
  *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip,
  *          mr_jr_skip_fast, mr_jr_next_item, mr_jr_next_key, mr_jr_fail,
  *          mr_jr_lit, MR_JT_*, mr_jw_str
@@ -30,13 +30,20 @@ typedef struct mr_jr {
     const char *file;   /* for messages */
     mr_err *e;
     int failed;
+    int padded;   /* at least MR_JR_PAD readable bytes follow end (mr_jr_init_padded) */
 } mr_jr;
+
+/* the readable bytes a padded buffer has after its end (any values) */
+#define MR_JR_PAD 64
 
 /* value kinds by first char */
 enum { MR_JT_END = 0, MR_JT_OBJ, MR_JT_ARR, MR_JT_STR, MR_JT_NUM, MR_JT_TRUE, MR_JT_FALSE,
        MR_JT_NULL, MR_JT_BAD };
 
 void mr_jr_init(mr_jr *j, const char *buf, size_t len, const char *file, mr_err *e);
+/* the same for a buffer followed by MR_JR_PAD readable bytes: numbers are
+ * then read 8 bytes at a time (the values are the same) */
+void mr_jr_init_padded(mr_jr *j, const char *buf, size_t len, const char *file, mr_err *e);
 /* skip whitespace; the kind of the next value */
 int mr_jr_peek(mr_jr *j);
 /* consume char c after whitespace if present: 1 if consumed */

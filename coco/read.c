@@ -466,10 +466,11 @@ static int read_cat(reader *r, mr_coco_cat *cat)
     return 0;
 }
 
-static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const char *name, mr_err *e)
+static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const char *name, int padded, mr_err *e)
 {
     memset(r, 0, sizeof *r);
-    mr_jr_init(&r->j, buf, len, name, e);
+    if (padded) mr_jr_init_padded(&r->j, buf, len, name, e);
+    else mr_jr_init(&r->j, buf, len, name, e);
     r->c = c;
     r->im = coco_impl_of(c);
     if (!r->im) return mr_errf(e, MR_ENOMEM, "%s: out of memory", name);
@@ -487,11 +488,14 @@ static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const
     return 0;
 }
 
+/* parse_gt's flag (beside coco.h's): the buffer is map_file's, padded */
+enum { COCO_PADDED = 1u << 30 };
+
 static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, unsigned flags, mr_err *e)
 {
     mr_coco_free(c);
     reader R, *r = &R;
-    if (reader_open(r, c, json, len, name, e)) return MR_ENOMEM;
+    if (reader_open(r, c, json, len, name, (flags & COCO_PADDED) != 0, e)) return MR_ENOMEM;
     r->skip_segm = (flags & MR_COCO_SKIP_SEGM) != 0;
     coco_impl *im = r->im;
     int rc = MR_EUSER;
@@ -553,8 +557,10 @@ out:
     return rc ? coco_fail_free(c, rc, e) : MR_OK;
 }
 
-/* map a whole file read-only (populated up front); *map = 1 when mapped,
- * else it was read into a malloc'd buffer */
+/* read a whole file into a buffer of huge pages followed by MR_JR_PAD zero
+ * bytes (the JSON reader's padded mode); *map = 0 (free with free()). A
+ * read into huge pages costs less than mapping the page cache 4 KB at a
+ * time (x64-keypoints' 17.5 MB: 4 ms against 8-10 ms on this machine). */
 static int map_file(const char *path, const char **buf, size_t *len, int *map, mr_err *e)
 {
     /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer */
@@ -562,16 +568,20 @@ static int map_file(const char *path, const char **buf, size_t *len, int *map, m
     if (fd < 0) return mr_errf(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return mr_errf(e, MR_EIO, "%s: not a regular file", path); }
-    *len = (size_t)st.st_size;
-    if (*len > 0) {
-        void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-        if (p != MAP_FAILED) { close(fd); *buf = p; *map = 1; return MR_OK; }
+    size_t n = (size_t)st.st_size;
+    char *b = mr_big_alloc(n + MR_JR_PAD);
+    if (!b) { close(fd); return mr_errf(e, MR_ENOMEM, "%s: out of memory (%zu bytes)", path, n); }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, b + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { int err = errno; close(fd); free(b); return mr_errf(e, MR_EIO, "%s: cannot read: %s", path, strerror(err)); }
+        if (r == 0) break;   /* the file shrank while read: parse what is there */
+        got += (size_t)r;
     }
     close(fd);
-    char *b;
-    int rc = mr_read_file(path, &b, len, e);
-    if (rc) return rc;
-    *buf = b; *map = 0;
+    memset(b + got, 0, MR_JR_PAD);
+    *buf = b; *len = got; *map = 0;
     return MR_OK;
 }
 
@@ -592,7 +602,7 @@ int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e)
     mr_coco_init(c);
     int rc = map_file(path, &buf, &len, &map, e);
     if (rc) return rc;
-    rc = parse_gt(c, buf, len, path, flags, e);
+    rc = parse_gt(c, buf, len, path, flags | COCO_PADDED, e);
     coco_unmap_file(buf, len, map);
     return rc;
 }
@@ -696,7 +706,8 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
 {
     mr_coco_free(res);
     reader R, *r = &R;
-    if (reader_open(r, res, json, len, name, e)) return MR_ENOMEM;
+    /* keep_buf: the buffer is map_file's (padded), not a caller's */
+    if (reader_open(r, res, json, len, name, keep_buf, e)) return MR_ENOMEM;
     r->lazy_rle = 1;
     r->keep_buf = keep_buf;
     coco_impl *im = r->im;

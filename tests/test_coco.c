@@ -332,7 +332,7 @@ static void test_numbers_exact(void **s)
     mr_pcg32 g;
     mr_pcg32_seed(&g, 11, 3);
     size_t cap = 1 << 20, len = 0;
-    char *txt = malloc(cap);
+    char *txt = malloc(cap + MR_JR_PAD);
     char (*num)[40] = malloc(20000 * sizeof *num);
     txt[len++] = '[';
     for (int i = 0; i < 20000; i++) {
@@ -350,22 +350,50 @@ static void test_numbers_exact(void **s)
         len += (size_t)snprintf(txt + len, cap - len, "%s%s", i ? ", " : "", num[i]);
     }
     txt[len++] = ']';
+    memset(txt + len, '7', MR_JR_PAD);   /* padding of digits: never read as part of a number */
     mr_jr j;
     mr_err e;
-    mr_jr_init(&j, txt, len, "n.json", &e);
     double *buf = NULL;
     size_t bc = 0, n = 0;
-    assert_int_equal(mr_jr_num_array(&j, &buf, &bc, &n), 0);
-    assert_int_equal(n, 20000);
-    for (int i = 0; i < 20000; i++)
-        if (memcmp(&buf[i], &(double){strtod(num[i], NULL)}, sizeof(double)))
-            fail_msg("'%s': got %.17g, strtod %.17g", num[i], buf[i], strtod(num[i], NULL));
-    /* malformed numbers are errors */
-    const char *bad[3] = {"[1.e5, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]", "[01, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]",
-                          "[-, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]"};
-    for (int k = 0; k < 3; k++) {
-        mr_jr_init(&j, bad[k], strlen(bad[k]), "n.json", &e);
-        assert_int_not_equal(mr_jr_num_array(&j, &buf, &bc, &n), 0);
+    /* plain and padded mode (8 bytes at a time): both give strtod's doubles */
+    for (int padded = 0; padded < 2; padded++) {
+        if (padded) mr_jr_init_padded(&j, txt, len, "n.json", &e);
+        else mr_jr_init(&j, txt, len, "n.json", &e);
+        assert_int_equal(mr_jr_num_array(&j, &buf, &bc, &n), 0);
+        assert_int_equal(n, 20000);
+        for (int i = 0; i < 20000; i++)
+            if (memcmp(&buf[i], &(double){strtod(num[i], NULL)}, sizeof(double)))
+                fail_msg("'%s' (padded %d): got %.17g, strtod %.17g", num[i], padded, buf[i], strtod(num[i], NULL));
+    }
+    /* a number that runs up to the end of a padded buffer stops there */
+    {
+        char t[8 + MR_JR_PAD];
+        memcpy(t, "12.5", 4);
+        memset(t + 4, '9', sizeof t - 4);
+        double d; int64_t iv; int ii;
+        mr_jr_init_padded(&j, t, 4, "n.json", &e);
+        assert_int_equal(mr_jr_number(&j, &d, &iv, &ii), 0);
+        assert_true(d == 12.5);
+        assert_ptr_equal(j.p, t + 4);
+        mr_jr_init_padded(&j, t, 2, "n.json", &e);
+        assert_int_equal(mr_jr_number(&j, &d, &iv, &ii), 0);
+        assert_true(d == 12 && ii && iv == 12);
+    }
+    /* malformed numbers are errors, with the same message in both modes */
+    const char *bad[6] = {"[1.e5, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]", "[01, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]",
+                          "[-, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]", "[1.5, 2.25.5]", "[3, 4.]", "[-0.5e, 1]"};
+    for (int k = 0; k < 6; k++) {
+        char msg[2][sizeof e.msg];
+        char t[64 + MR_JR_PAD] = {0};
+        snprintf(t, sizeof t, "%s", bad[k]);
+        for (int padded = 0; padded < 2; padded++) {
+            if (padded) mr_jr_init_padded(&j, t, strlen(t), "n.json", &e);
+            else mr_jr_init(&j, t, strlen(t), "n.json", &e);
+            mr_err_clear(&e);
+            assert_int_not_equal(mr_jr_num_array(&j, &buf, &bc, &n), 0);
+            snprintf(msg[padded], sizeof msg[padded], "%s", e.msg);
+        }
+        assert_string_equal(msg[0], msg[1]);
     }
     free(buf);
     free(num);
