@@ -350,8 +350,7 @@ static int run_done(const char *run_dir)
     return mr_file_exists(a) && mr_file_exists(b);
 }
 
-static void say(const mr_ablate_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const mr_ablate_opts *o, const char *fmt, ...)
+void mr_ablate_say(const mr_ablate_opts *o, const char *fmt, ...)
 {
     if (!o->progress) return;
     char buf[8192];
@@ -432,7 +431,7 @@ static int tabulate(const mr_ablate_opts *o, const char *id, mr_err *e)
     mr_table t;
     int rc = mr_ablate_collect(o, id, &t, e);
     if (!rc)
-        say(o, "table %s written to %s/%s/table_%s.{md,tex,csv,json}", id, o->results_dir, id, id);
+        mr_ablate_say(o, "table %s written to %s/%s/table_%s.{md,tex,csv,json}", id, o->results_dir, id, id);
     return rc;
 }
 
@@ -464,12 +463,12 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, int
                 if (pass == 1 && !busy[j - jobs]) continue;
                 mr_err e2;
                 if (pass == 1)
-                    say(o, "waiting for %s seed %ld: another process is training %s", j->config_name,
+                    mr_ablate_say(o, "waiting for %s seed %ld: another process is training %s", j->config_name,
                         j->seed, j->run_dir);
                 int fd = lock_run(j, pass == 1, &e2);
                 if (fd == -1) {
                     busy[j - jobs] = 1;
-                    say(o, "%s seed %ld is being trained by another process: left to it, "
+                    mr_ablate_say(o, "%s seed %ld is being trained by another process: left to it, "
                         "waited for at the end", j->config_name, j->seed);
                     continue;
                 }
@@ -477,7 +476,7 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, int
                 if (run_done(j->run_dir)) {   /* the other process finished it */
                     close(fd);
                     done++;
-                    say(o, "[%d/%d] %s seed %ld finished (by another process)", done, njobs,
+                    mr_ablate_say(o, "[%d/%d] %s seed %ld finished (by another process)", done, njobs,
                         j->config_name, j->seed);
                     JOB_ENDED(j);
                     continue;
@@ -496,7 +495,7 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, int
                         break;
                     }
                 nrun++;
-                say(o, "started %s seed %ld%s (%d thread%s): %s", j->config_name, j->seed,
+                mr_ablate_say(o, "started %s seed %ld%s (%d thread%s): %s", j->config_name, j->seed,
                     j->resume ? " (resuming)" : "", j->threads, j->threads > 1 ? "s" : "", j->run_dir);
             }
             if (!nrun) continue;
@@ -517,7 +516,7 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, int
                 if (ok && done < njobs)   /* the remaining runs at this pace, `par` at a time */
                     snprintf(left, sizeof left, "; about %.0f min left for %s",
                              trained_s / ntimed * (njobs - done) / par / 60.0, label);
-                say(o, "[%d/%d] %s seed %ld %s in %.1f min%s%s", done, njobs, j->config_name, j->seed,
+                mr_ablate_say(o, "[%d/%d] %s seed %ld %s in %.1f min%s%s", done, njobs, j->config_name, j->seed,
                     ok ? "finished" : "FAILED", dt / 60.0, what, left);
                 if (!ok && !first_rc)
                     first_rc = mr_errf(e, MR_EUSER, "%s seed %ld failed (exit %d); its log: %s/train.out",
@@ -741,7 +740,7 @@ int mr_ablate_plan(const mr_ablate_opts *o, mr_ablate_job **jobs_out, int *njobs
                 jobs[nj++] = j;
                 nt++;
             }
-        say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run && !o->keep_dry_jobs ? 0 : nt,
+        mr_ablate_say(o, "table %s: %d runs to train, %d already done", td->id, o->dry_run && !o->keep_dry_jobs ? 0 : nt,
             skipped);
         pending[ti] = o->dry_run ? 0 : nt;
     }

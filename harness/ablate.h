@@ -28,7 +28,7 @@
  * schedule), then opts.sets (mrcnn ablate --set KEY=VALUE, recorded as the
  * config's "overrides"), written to the run directory as input_config.json.
  *
- * defines: mr_ablate_table_def, mr_ablate_row_def, mr_ablate_find,
+ * defines: mr_ablate_say, mr_ablate_table_def, mr_ablate_row_def, mr_ablate_find,
  *          mr_ablate_names, mr_ablate_job, mr_ablate_opts, mr_ablate_run,
  *          mr_ablate_collect, mr_ablate_select, mr_ablate_value, mr_ablate_plan,
  *          mr_ablate_tabulate, mr_ablate_run_done, mr_ablate_row_config
@@ -146,5 +146,9 @@ int mr_ablate_select(const char *spec, char *sel, mr_err *e);
  * metrics.json object; where names the file in errors. */
 int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *where, double *v,
                     mr_err *e);
+
+/* a progress line through o->progress (nothing when it is NULL): the one
+ * reporter of the local and the Slurm engine */
+void mr_ablate_say(const mr_ablate_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -180,18 +180,6 @@ char *mr_slurm_script(const mr_slurm_opts *so, const char *exe, const char *work
 
 /* ---- submitting and waiting ---- */
 
-static void say(const mr_ablate_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const mr_ablate_opts *o, const char *fmt, ...)
-{
-    if (!o->progress) return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    o->progress(o->progress_ctx, line);
-}
-
 /* first line of a command's stdout into out; its exit status */
 static int run_cmd(const char *cmd, char *out, size_t n)
 {
@@ -301,7 +289,7 @@ int mr_ablate_slurm(const mr_ablate_opts *o, const mr_slurm_opts *so, char **scr
             char line[80];
             snprintf(line, sizeof line, "%s\n", jid);
             if ((rc = mr_write_file_atomic(idpath, line, strlen(line), e))) { free(jobs); return rc; }
-            say(o, "submitted job %s: %d array task%s (%s); Slurm's output in %s/task_N.out", jid, nj,
+            mr_ablate_say(o, "submitted job %s: %d array task%s (%s); Slurm's output in %s/task_N.out", jid, nj,
                 nj == 1 ? "" : "s", jobpath, sweep);
         } else if (so->dry_run) {
             free(jobs);
@@ -314,11 +302,11 @@ int mr_ablate_slurm(const mr_ablate_opts *o, const mr_slurm_opts *so, char **scr
         int act = job_active(jid);
         if (act < 0) return mr_errf(e, MR_EIO, "squeue not found (is Slurm installed?)");
         if (act && !so->wait) {
-            say(o, "job %s is still in the queue (squeue -j %s); run this command again when it has finished, "
+            mr_ablate_say(o, "job %s is still in the queue (squeue -j %s); run this command again when it has finished, "
                 "or add --wait", jid, jid);
             return MR_OK;
         }
-        if (act) say(o, "waiting for job %s (squeue -j %s)", jid, jid);
+        if (act) mr_ablate_say(o, "waiting for job %s (squeue -j %s)", jid, jid);
         while (act > 0) {
             struct timespec ts = {0, 500 * 1000000L};
             nanosleep(&ts, NULL);
