@@ -30,10 +30,10 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 ifeq ($(MULTIARCH),)
 MULTIARCH := x86_64-linux-gnu
 endif
-LDLIBS   += -L/usr/lib/$(MULTIARCH)/openblas-openmp -Wl,-rpath,/usr/lib/$(MULTIARCH)/openblas-openmp -l:libopenblas.so.0 -lcjson -lstb -lm -pthread -fopenmp
+LDLIBS   += -L/usr/lib/$(MULTIARCH)/openblas-openmp -Wl,-rpath,/usr/lib/$(MULTIARCH)/openblas-openmp -l:libopenblas.so.0 -lcjson -lstb -ljpeg -lm -pthread -fopenmp
 TEST_LDLIBS = -lcmocka
 
-DEB_PKGS = libopenblas-dev libopenblas0-openmp libcjson-dev gnuplot-nox libstb-dev libcmocka-dev pkg-config
+DEB_PKGS = libopenblas-dev libopenblas0-openmp libcjson-dev gnuplot-nox libstb-dev libjpeg62-turbo-dev libcmocka-dev pkg-config
 
 # make deps installs Open MPI unless MPI=0 was asked for
 ifneq ($(MPI),0)

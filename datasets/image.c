@@ -1,15 +1,18 @@
 /*
- * image.c — image decoding (stb_image) and bilinear resizing (mrcnn's 8-bit one
- * and torchvision's float one); see image.h.
+ * image.c — image decoding (JPEG: libjpeg-turbo with PIL's settings; PNG and
+ * the rest: stb_image) and bilinear resizing (mrcnn's 8-bit one and
+ * torchvision's float one); see image.h.
  */
 #include "datasets/image.h"
 
 #include <errno.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stb_image.h>
+#include <jpeglib.h>
 
 #include "core/fileio.h"
 #include "core/postprocess.h"
@@ -117,6 +120,79 @@ int mr_image_info(const char *path, int *w, int *h, mr_err *e)
     return rc;
 }
 
+/* libjpeg's error manager: error_exit longjmps back to decode_jpeg with
+ * the message kept (the default one calls exit()); warnings (corrupt data
+ * that libjpeg decodes through, as PIL does) are not printed. */
+typedef struct jpeg_err {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_err;
+
+static void jpeg_error_exit(j_common_ptr c)
+{
+    jpeg_err *je = (jpeg_err *)c->err;
+    c->err->format_message(c, je->msg);
+    longjmp(je->jb, 1);
+}
+
+static void jpeg_output_message(j_common_ptr c) { (void)c; }
+
+/* A JPEG decoded as PIL 9 (Image.open(f).convert("RGB")) and torchvision's
+ * decode_jpeg decode it, with the same library: libjpeg-turbo's defaults
+ * (ISLOW integer IDCT, fancy upsampling, no block smoothing change) and RGB
+ * output (grayscale replicated by libjpeg). 1 when the file is CMYK / YCCK,
+ * left to stb_image (PIL inverts Adobe CMYK; not reproduced here). */
+static int decode_jpeg(const uint8_t *p, size_t len, const char *name, mr_image *im, mr_err *e, int *rc)
+{
+    struct jpeg_decompress_struct d;
+    jpeg_err je;
+    uint8_t *volatile px = NULL;
+    d.err = jpeg_std_error(&je.pub);
+    je.pub.error_exit = jpeg_error_exit;
+    je.pub.output_message = jpeg_output_message;
+    je.msg[0] = 0;
+    if (setjmp(je.jb)) {
+        jpeg_destroy_decompress(&d);
+        free(px);
+        *rc = mr_errf(e, MR_EUSER, "%s: cannot decode JPEG (%s)", name, je.msg);
+        return 0;
+    }
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, p, (unsigned long)len);
+    jpeg_read_header(&d, TRUE);
+    if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
+        jpeg_destroy_decompress(&d);
+        return 1;
+    }
+    if ((*rc = mr_image_check_size(d.image_width, d.image_height, name, e))) {
+        jpeg_destroy_decompress(&d);
+        return 0;
+    }
+    d.out_color_space = JCS_RGB;
+    d.dct_method = JDCT_ISLOW;
+    d.do_fancy_upsampling = TRUE;
+    jpeg_start_decompress(&d);
+    size_t w = d.output_width, h = d.output_height, stride = w * 3;
+    px = malloc(stride * h);
+    if (!px) {
+        jpeg_destroy_decompress(&d);
+        *rc = mr_errf(e, MR_ENOMEM, "%s: out of memory", name);
+        return 0;
+    }
+    while (d.output_scanline < d.output_height) {
+        JSAMPROW row = px + (size_t)d.output_scanline * stride;
+        jpeg_read_scanlines(&d, &row, 1);
+    }
+    jpeg_finish_decompress(&d);
+    jpeg_destroy_decompress(&d);
+    im->rgb = px;
+    im->width = (int)w;
+    im->height = (int)h;
+    *rc = MR_OK;
+    return 0;
+}
+
 int mr_image_decode(const void *data, size_t len, const char *name, mr_image *im, mr_err *e)
 {
     memset(im, 0, sizeof *im);
@@ -129,6 +205,7 @@ int mr_image_decode(const void *data, size_t len, const char *name, mr_image *im
     long hw, hh;
     /* the size first: an absurd header is refused before any allocation */
     if (header_size(p, len, &hw, &hh) && (rc = mr_image_check_size(hw, hh, name, e))) return rc;
+    if (p[0] == 0xFF && p[1] == 0xD8 && !decode_jpeg(p, len, name, im, e, &rc)) return rc;
     if (stbi_info_from_memory(p, (int)len, &w, &h, &ch) && (rc = mr_image_check_size(w, h, name, e))) return rc;
     uint8_t *px = stbi_load_from_memory(p, (int)len, &w, &h, &ch, 3);
     if (!px) {

@@ -1,13 +1,20 @@
 /*
- * image.h — image decoding and resizing for the data side: JPEG and PNG via
- * stb_image (Debian's libstb), always returned as 8-bit RGB (grayscale is
- * replicated, an alpha channel is dropped, 16-bit is reduced to 8). EXIF
+ * image.h — image decoding and resizing for the data side, always returned
+ * as 8-bit RGB (grayscale is replicated, an alpha channel is dropped, 16-bit
+ * is reduced to 8). JPEG is decoded by libjpeg-turbo (Debian's
+ * libjpeg62-turbo) with PIL's settings (ISLOW IDCT, fancy upsampling, RGB
+ * output), so the pixels are bitwise those of PIL's
+ * Image.open(f).convert("RGB") and torchvision's decode_jpeg (the same
+ * library): stb_image's IDCT and upsampling differ by up to 3 grey levels
+ * on 0.4-5.7% of the pixels of COCO photos (docs/reference.md). PNG, CMYK
+ * JPEG and the other formats go through stb_image (Debian's libstb). EXIF
  * orientation is not applied, as COCO's own tools do not apply it.
  *
  * Errors name the file: a missing or unreadable file is MR_EIO; a file that
- * is not an image, or a truncated one (including JPEGs cut short, which
- * stb_image would otherwise decode with grey fill), is MR_EUSER with the
- * decoder's reason.
+ * is not an image, a corrupt JPEG (libjpeg's message; its error_exit is
+ * replaced by a longjmp, so nothing exits) or a truncated one (JPEGs cut
+ * short are refused from the missing end marker, not decoded with grey
+ * fill) is MR_EUSER with the decoder's reason.
  *
  * Size limit: an image of more than MR_IMAGE_MAX_PIXELS pixels (or the
  * environment's MRCNN_MAX_IMAGE_PIXELS) is refused from its header, before

@@ -262,6 +262,22 @@ static void test_cli_bad_checkpoints(void **s)
     fclose(f);
     snprintf(a, sizeof a, "infer --config variants/configs/tiny_fpn.json --weights %s --image %s --out %s/o.json", w, p, d);
     cli(a, 1, "not_an_image.png: cannot read image", NULL);
+    /* a JPEG with a broken Huffman table (end marker intact): libjpeg's
+     * error, not its exit() */
+    char *jb;
+    size_t jn;
+    mr_err je;
+    assert_int_equal(mr_read_file("tests/fixtures/jpeg/s420.jpg", &jb, &jn, &je), MR_OK);
+    for (size_t i = 2; i + 21 < jn; i++)
+        if ((uint8_t)jb[i] == 0xFF && (uint8_t)jb[i + 1] == 0xC4) { memset(jb + i + 5, 0xFF, 16); break; }
+    snprintf(p, sizeof p, "%s/bad_huffman.jpg", d);
+    f = fopen(p, "wb");
+    assert_non_null(f);
+    fwrite(jb, 1, jn, f);
+    fclose(f);
+    free(jb);
+    snprintf(a, sizeof a, "infer --config variants/configs/tiny_fpn.json --weights %s --image %s --out %s/o.json", w, p, d);
+    cli(a, 1, "bad_huffman.jpg: cannot decode JPEG (Bogus Huffman table definition)", NULL);
     rmrf(d);
 }
 

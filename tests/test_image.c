@@ -1,8 +1,10 @@
 /*
  * test_image.c — datasets/image.h: decoding the COCO fixture JPEGs (sizes
  * agree with the annotation file), grayscale and RGBA PNGs converted to RGB,
- * errors for missing, truncated (JPEG and PNG) and non-image files naming
- * the file, bilinear resizing and the training resize size rule.
+ * errors for missing, truncated (JPEG and PNG), corrupt JPEG and non-image
+ * files naming the file, JPEG pixels bitwise equal to PIL's (libjpeg-turbo)
+ * on tests/fixtures/jpeg/ (scripts/jpeg_fixtures.py), bilinear resizing and
+ * the training resize size rule.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,6 +150,85 @@ static void test_image_channels_and_errors(void **state)
     free(d);
 }
 
+static uint64_t fnv1a64(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Every fixture JPEG decodes to PIL's pixels exactly (expected.txt: name,
+ * size and FNV-1a 64 of PIL's RGB bytes, from scripts/jpeg_fixtures.py). */
+static void test_image_jpeg_pil(void **state)
+{
+    (void)state;
+    char list[4096], path[4400], name[256];
+    tu_fixture(list, sizeof list, "jpeg/expected.txt");
+    FILE *f = fopen(list, "r");
+    assert_non_null(f);
+    int w, h, n = 0;
+    unsigned long long want;
+    while (fscanf(f, "%255s %d %d %llx", name, &w, &h, &want) == 4) {
+        snprintf(path, sizeof path, "%s", list);
+        *strrchr(path, '/') = 0;
+        snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", name);
+        mr_image im;
+        mr_err e;
+        int rc = mr_image_load(path, &im, &e);
+        if (rc) fprintf(stderr, "%s\n", e.msg);
+        assert_int_equal(rc, MR_OK);
+        assert_int_equal(im.width, w);
+        assert_int_equal(im.height, h);
+        uint64_t got = fnv1a64(im.rgb, (size_t)w * h * 3);
+        if (got != want) fprintf(stderr, "%s: pixels hash %016llx, PIL's %016llx\n", name, (unsigned long long)got, want);
+        assert_true(got == want);
+        mr_image_free(&im);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 6);
+}
+
+/* A JPEG whose end marker is intact but whose Huffman table or frame
+ * header is broken: libjpeg's error, with the file named, no exit. */
+static void test_image_jpeg_corrupt(void **state)
+{
+    (void)state;
+    char src[4096], q[4400];
+    tu_fixture(src, sizeof src, "jpeg/s420.jpg");
+    char *b;
+    size_t n;
+    mr_err e;
+    assert_int_equal(mr_read_file(src, &b, &n, &e), MR_OK);
+    char *d = tu_tmpdir("jpegbad");
+    const uint8_t marks[2] = {0xC4, 0xC0}; /* DHT, SOF0 */
+    for (int k = 0; k < 2; k++) {
+        char *c = malloc(n);
+        assert_non_null(c);
+        memcpy(c, b, n);
+        size_t i = 2;
+        while (i + 4 < n && !((uint8_t)c[i] == 0xFF && (uint8_t)c[i + 1] == marks[k])) i++;
+        assert_true(i + 4 < n);
+        if (k == 0) memset(c + i + 5, 0xFF, 16); /* Huffman code counts: too many codes */
+        else c[i + 4] = 0x07;                       /* precision 7 bits: unsupported */
+        snprintf(q, sizeof q, "%s/bad%d.jpg", d, k);
+        FILE *f = fopen(q, "wb");
+        assert_non_null(f);
+        fwrite(c, 1, n, f);
+        fclose(f);
+        free(c);
+        mr_image im;
+        assert_int_equal(mr_image_load(q, &im, &e), MR_EUSER);
+        assert_non_null(strstr(e.msg, q));
+        assert_null(im.rgb);
+    }
+    free(b);
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    assert_int_equal(tu_run(cmd, NULL, 0), 0);
+    free(d);
+}
+
 /* input.resize "torchvision": sizes and pixels against torchvision 0.14 /
  * torch 1.13 (_resize_image_and_masks at 800 / 1333, and F.interpolate of
  * the normalised image, printed by /usr/bin/python3) */
@@ -251,6 +332,8 @@ size_t tests_image(const struct CMUnitTest **out)
     static const struct CMUnitTest t[] = {
         cmocka_unit_test(test_image_coco),
         cmocka_unit_test(test_image_channels_and_errors),
+        cmocka_unit_test(test_image_jpeg_pil),
+        cmocka_unit_test(test_image_jpeg_corrupt),
         cmocka_unit_test(test_image_resize),
         cmocka_unit_test(test_image_resize_torchvision),
     };
