@@ -11,7 +11,8 @@
 # evaluated on the 20 held-out images class-agnostically (--use-cats 0) and
 # for person alone (--cat-ids 1), and on its own 59 training images.
 # Writes $OUT/finetune.json (AP, AR, iterations, CPU time of each run; the
-# COCO pretrained-vs-random means and sds) and $OUT/finetune.md (printed).
+# COCO pretrained-vs-random means and sds) and $OUT/finetune.md (printed;
+# also put between the markers of docs/finetune.md, or DOC=FILE; DOC= none).
 #
 #   scripts/finetune.sh [WORK] [OUT]     WORK default runs/finetune, OUT results/finetune
 # Environment: MRCNN (default ./mrcnn), COCO (default ../shared/coco: its
@@ -76,24 +77,24 @@ FT_ITERS=${FT_ITERS:-200 600}
 COCO_ITERS=${COCO_ITERS:-600}
 SEEDS=${SEEDS:-1 2}
 randoms() {
-    for it in $FT_ITERS; do run "$W/syn4_random_$it" --config "$(cfg_of syn4)" --data "$W/syn4" --iters "$it"; done
     for it in $COCO_ITERS; do for s in $SEEDS; do
         run "$W/coco_random_${it}_s$s" --config "$(cfg_of coco)" --data "$W/coco" --iters "$it" --seed "$s"
     done; done
+    for it in $FT_ITERS; do run "$W/syn4_random_$it" --config "$(cfg_of syn4)" --data "$W/syn4" --iters "$it"; done
 }
 if [ "$JOBS" -gt 1 ]; then
     randoms &
     bg=$!
 fi
 run "$W/pretrain" --config "$CFG/bench_fpn.json" --data "$W/bench" --iters "${PRE_ITERS:-600}"
-for it in $FT_ITERS; do
-    run "$W/syn4_pretrained_$it" --config "$(cfg_of syn4)" --data "$W/syn4" --iters "$it" \
-        --init "$W/pretrain/model_final.safetensors"
-done
 for it in $COCO_ITERS; do for s in $SEEDS; do
     run "$W/coco_pretrained_${it}_s$s" --config "$(cfg_of coco)" --data "$W/coco" --iters "$it" --seed "$s" \
         --init "$W/pretrain/model_final.safetensors"
 done; done
+for it in $FT_ITERS; do
+    run "$W/syn4_pretrained_$it" --config "$(cfg_of syn4)" --data "$W/syn4" --iters "$it" \
+        --init "$W/pretrain/model_final.safetensors"
+done
 if [ "$JOBS" -gt 1 ]; then wait $bg; else randoms; fi
 
 # the COCO runs on the 20 held-out images (their results_val.json) with the
@@ -108,6 +109,7 @@ COCO_RUNS=""
 for it in $COCO_ITERS; do for s in $SEEDS; do for a in random pretrained; do COCO_RUNS="$COCO_RUNS coco_${a}_${it}_s$s"; done; done; done
 for n in $COCO_RUNS; do
     r="$W/$n"
+    [ -f "$r/results_val.json" ] || continue
     [ -f "$r/heldout_agnostic.json" ] || "$M" eval --gt "$W/coco/val.json" --dt "$r/results_val.json" --iou bbox --use-cats 0 --json "$r/heldout_agnostic.json" >/dev/null
     [ -f "$r/heldout_person.json" ] || "$M" eval --gt "$W/coco/val.json" --dt "$r/results_val.json" --iou bbox --cat-ids 1 --json "$r/heldout_person.json" >/dev/null
     if [ ! -f "$r/fit_metrics.json" ]; then
@@ -125,6 +127,8 @@ def metrics(path):
 rows = []
 for name in ["pretrain"] + [f"syn4_{a}_{i}" for i in its for a in ("random", "pretrained")] + coco_runs:
     d = f"{w}/{name}"
+    if not os.path.exists(f"{d}/metrics.json"):  # not run (yet): left out of the tables
+        continue
     m = json.load(open(f"{d}/metrics.json"))
     c = json.load(open(f"{d}/config.json"))
     cpu = f"{d}.cpu_seconds"
@@ -192,4 +196,13 @@ if summary:
 open(f"{out}/finetune.md.tmp", "w").write("\n".join(L) + "\n")
 os.replace(f"{out}/finetune.md.tmp", f"{out}/finetune.md")
 print("\n".join(L))
+# the tables of docs/finetune.md: between its markers, replaced by these
+doc = os.environ.get("DOC", "docs/finetune.md")
+if doc and os.path.exists(doc):
+    t = open(doc).read()
+    a, b = "<!-- finetune.sh: begin -->\n", "<!-- finetune.sh: end -->"
+    if a in t and b in t:
+        t = t[:t.index(a) + len(a)] + "\n".join(L) + "\n" + t[t.index(b):]
+        open(doc + ".tmp", "w").write(t)
+        os.replace(doc + ".tmp", doc)
 EOF
