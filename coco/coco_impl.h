@@ -5,7 +5,7 @@
  *
  * defines: coco_impl, coco_arena_blk, coco_idmap, coco_impl_of,
  *          coco_arena_alloc, coco_arena_strdup, coco_grow, coco_fail_free,
- *          coco_build_lists, coco_seg_area_box, coco_unmap_file,
+ *          coco_build_lists, coco_seg_area_box,
  *          coco_read_skipped_segm
  */
 #ifndef MR_COCO_IMPL_H
@@ -25,7 +25,7 @@ typedef struct coco_impl {
     size_t cap_images, cap_cats, cap_anns;
     size_t arena_hint;   /* the input's size, when known: sizes the arena's first block */
     int borrowed;   /* results: images/cats arrays borrowed from gt */
-    const char *kept; size_t kept_len; int kept_map;   /* input kept for lazy RLE strings */
+    const char *kept;   /* the input file's buffer, kept for lazy RLE strings */
 } coco_impl;
 
 /* model.c */
@@ -38,7 +38,6 @@ int coco_build_lists(mr_coco *c, mr_err *e);
 int coco_seg_area_box(const mr_coco_ann *a, const mr_coco_image *img, double *area, double bb[4], mr_err *e);
 
 /* read.c */
-void coco_unmap_file(const char *buf, size_t len, int map);
 int coco_read_skipped_segm(mr_coco *c, mr_coco_ann *a, size_t i, mr_err *e);
 
 #endif

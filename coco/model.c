@@ -111,7 +111,7 @@ void mr_coco_free(mr_coco *c)
         free(im->imgs.keys); free(im->imgs.vals);
         free(im->cats.keys); free(im->cats.vals);
         if (!im->borrowed) { free(c->images); free(c->cats); }
-        if (im->kept) coco_unmap_file(im->kept, im->kept_len, im->kept_map);
+        free((void *)im->kept);
         free(im);
     }
     free(c->anns);

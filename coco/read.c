@@ -6,14 +6,9 @@
  */
 #include "coco/coco_impl.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,7 +483,7 @@ static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const
     return 0;
 }
 
-/* parse_gt's flag (beside coco.h's): the buffer is map_file's, padded */
+/* parse_gt's flag (beside coco.h's): the buffer is mr_read_file_padded's */
 enum { COCO_PADDED = 1u << 30 };
 
 static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, unsigned flags, mr_err *e)
@@ -557,40 +552,6 @@ out:
     return rc ? coco_fail_free(c, rc, e) : MR_OK;
 }
 
-/* read a whole file into a buffer of huge pages followed by MR_JR_PAD zero
- * bytes (the JSON reader's padded mode); *map = 0 (free with free()). A
- * read into huge pages costs less than mapping the page cache 4 KB at a
- * time (x64-keypoints' 17.5 MB: 4 ms against 8-10 ms on this machine). */
-static int map_file(const char *path, const char **buf, size_t *len, int *map, mr_err *e)
-{
-    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return mr_errf(e, MR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { close(fd); return mr_errf(e, MR_EIO, "%s: not a regular file", path); }
-    size_t n = (size_t)st.st_size;
-    char *b = mr_big_alloc(n + MR_JR_PAD);
-    if (!b) { close(fd); return mr_errf(e, MR_ENOMEM, "%s: out of memory (%zu bytes)", path, n); }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, b + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { int err = errno; close(fd); free(b); return mr_errf(e, MR_EIO, "%s: cannot read: %s", path, strerror(err)); }
-        if (r == 0) break;   /* the file shrank while read: parse what is there */
-        got += (size_t)r;
-    }
-    close(fd);
-    memset(b + got, 0, MR_JR_PAD);
-    *buf = b; *len = got; *map = 0;
-    return MR_OK;
-}
-
-void coco_unmap_file(const char *buf, size_t len, int map)
-{
-    if (map) munmap((void *)buf, len);
-    else free((void *)buf);
-}
-
 int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr_err *e)
 {
     return parse_gt(c, json, len, name, 0, e);
@@ -598,12 +559,12 @@ int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr
 
 int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e)
 {
-    const char *buf = NULL; size_t len = 0; int map = 0;
+    char *buf = NULL; size_t len = 0;
     mr_coco_init(c);
-    int rc = map_file(path, &buf, &len, &map, e);
+    int rc = mr_read_file_padded(path, MR_JR_PAD, &buf, &len, e);
     if (rc) return rc;
     rc = parse_gt(c, buf, len, path, flags | COCO_PADDED, e);
-    coco_unmap_file(buf, len, map);
+    free(buf);
     return rc;
 }
 
@@ -706,7 +667,7 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
 {
     mr_coco_free(res);
     reader R, *r = &R;
-    /* keep_buf: the buffer is map_file's (padded), not a caller's */
+    /* keep_buf: the buffer is mr_read_file_padded's (padded), not a caller's */
     if (reader_open(r, res, json, len, name, keep_buf, e)) return MR_ENOMEM;
     r->lazy_rle = 1;
     r->keep_buf = keep_buf;
@@ -751,18 +712,20 @@ int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, siz
 /* read a results file's records without a ground truth (thread body) */
 typedef struct raw_job { mr_coco *res; const char *path; int rc; mr_err err; } raw_job;
 
-static int load_results_raw(mr_coco *res, const char *path, mr_err *e)
+/* a results file read whole (padded) and parsed; without gt only its raw
+ * records (resolve_results completes them) */
+static int load_results_file(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e)
 {
-    const char *buf = NULL; size_t len = 0; int map = 0;
+    char *buf = NULL; size_t len = 0;
     mr_coco_init(res);
-    int rc = map_file(path, &buf, &len, &map, e);
+    int rc = mr_read_file_padded(path, MR_JR_PAD, &buf, &len, e);
     if (rc) return rc;
     int used = 0;
-    rc = parse_results(res, NULL, buf, len, path, 1, &used, e);
-    if (rc || !used) { coco_unmap_file(buf, len, map); return rc; }
+    rc = parse_results(res, gt, buf, len, path, 1, &used, e);
+    if (rc || !used) { free(buf); return rc; }
     /* compressed RLE strings point into the input: keep it */
     coco_impl *im = res->impl;
-    im->kept = buf; im->kept_len = len; im->kept_map = map;
+    im->kept = buf;
     return MR_OK;
 }
 
@@ -770,7 +733,7 @@ static void *raw_thread(void *arg)
 {
     raw_job *j = arg;
     mr_err_clear(&j->err);
-    j->rc = load_results_raw(j->res, j->path, &j->err);
+    j->rc = load_results_file(j->res, NULL, j->path, &j->err);
     return NULL;
 }
 
@@ -795,17 +758,7 @@ int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned gt_flags, mr_co
 
 int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e)
 {
-    const char *buf = NULL; size_t len = 0; int map = 0;
-    mr_coco_init(res);
-    int rc = map_file(path, &buf, &len, &map, e);
-    if (rc) return rc;
-    int used = 0;
-    rc = parse_results(res, gt, buf, len, path, 1, &used, e);
-    if (rc || !used) { coco_unmap_file(buf, len, map); return rc; }
-    /* compressed RLE strings point into the input: keep it */
-    coco_impl *im = res->impl;
-    im->kept = buf; im->kept_len = len; im->kept_map = map;
-    return MR_OK;
+    return load_results_file(res, gt, path, e);
 }
 
 /* mr_coco_finish: a segmentation skipped under MR_COCO_SKIP_SEGM is read

@@ -2,6 +2,7 @@
  * fileio.c — whole-file reads, atomic writes, mkdir -p (see fileio.h).
  */
 #include "core/fileio.h"
+#include "core/bigmem.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +48,11 @@ FILE *mr_open_regular(const char *path, const char *what, mr_err *e)
 
 int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e)
 {
+    return mr_read_file_padded(path, 1, buf, len, e);
+}
+
+int mr_read_file_padded(const char *path, size_t pad, char **buf, size_t *len, mr_err *e)
+{
     *buf = NULL;
     if (len) *len = 0;
     FILE *f = mr_open_regular(path, "", e);
@@ -57,7 +63,7 @@ int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e)
         return mr_errf(e, MR_EIO, "%s: cannot stat: %s", path, strerror(errno));
     }
     size_t n = (size_t)st.st_size;
-    char *b = malloc(n + 1);
+    char *b = mr_big_alloc(n + pad);
     if (!b) { fclose(f); return mr_errf(e, MR_ENOMEM, "%s: out of memory reading %zu bytes", path, n); }
     size_t got = fread(b, 1, n, f);
     int err = ferror(f);
@@ -66,7 +72,7 @@ int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e)
         free(b);
         return mr_errf(e, MR_EIO, "%s: read failed (%zu of %zu bytes)", path, got, n);
     }
-    b[n] = 0;
+    memset(b + n, 0, pad);
     *buf = b;
     if (len) *len = n;
     return MR_OK;

@@ -199,13 +199,14 @@ int mr_image_decode(const void *data, size_t len, const char *name, mr_image *im
     const uint8_t *p = data;
     if (len < 8) return mr_errf(e, MR_EUSER, "%s: not an image (%zu bytes)", name, len);
     if (len > 0x7fffffff) return mr_errf(e, MR_EUSER, "%s: file too large to decode", name);
-    if (p[0] == 0xFF && p[1] == 0xD8 && !jpeg_has_eoi(p, len))
+    int is_jpeg = p[0] == 0xFF && p[1] == 0xD8;
+    if (is_jpeg && !jpeg_has_eoi(p, len))
         return mr_errf(e, MR_EUSER, "%s: truncated JPEG (no end-of-image marker)", name);
     int w, h, ch, rc;
     long hw, hh;
     /* the size first: an absurd header is refused before any allocation */
     if (header_size(p, len, &hw, &hh) && (rc = mr_image_check_size(hw, hh, name, e))) return rc;
-    if (p[0] == 0xFF && p[1] == 0xD8 && !decode_jpeg(p, len, name, im, e, &rc)) return rc;
+    if (is_jpeg && !decode_jpeg(p, len, name, im, e, &rc)) return rc;
     if (stbi_info_from_memory(p, (int)len, &w, &h, &ch) && (rc = mr_image_check_size(w, h, name, e))) return rc;
     uint8_t *px = stbi_load_from_memory(p, (int)len, &w, &h, &ch, 3);
     if (!px) {

@@ -91,7 +91,7 @@ static void test_plot_table(void **s)
     char tj[600], out[600], p[800];
     make_table_json(d, tj, sizeof tj);
     snprintf(out, sizeof out, "%s/plots", d);
-    mr_plot_opts o = {out, NULL, !have_gnuplot()};
+    mr_plot_opts o = {.out_dir = out, .gnuplot = NULL, .no_run = !have_gnuplot()};
     mr_err e;
     int n = -1;
     int rc = mr_plot_table(tj, &o, &n, &e);
@@ -165,7 +165,7 @@ static void test_plot_pr(void **s)
         }
     fclose(f);
     snprintf(out, sizeof out, "%s/plots", d);
-    mr_plot_opts o = {out, NULL, !have_gnuplot()};
+    mr_plot_opts o = {.out_dir = out, .gnuplot = NULL, .no_run = !have_gnuplot()};
     mr_err e;
     int rc = mr_plot_pr(pr, "segm", &o, &e);
     if (rc) print_error("%s\n", e.msg);
@@ -226,7 +226,7 @@ static void damaged_table(const char *d, const char *from, const char *to, const
     assert_non_null(t);
     th_write(tj, t);
     snprintf(out, sizeof out, "%s/damaged", d);
-    mr_plot_opts o = {out, NULL, 1};
+    mr_plot_opts o = {.out_dir = out, .gnuplot = NULL, .no_run = 1};
     int rc = mr_plot_table(tj, &o, NULL, &e);
     if (rc != MR_EUSER || !strstr(e.msg, want))
         fail_msg("'%s' -> '%s': rc %d, message '%s', wanted '%s'", from, to, rc, rc ? e.msg : "", want);
@@ -243,7 +243,7 @@ static void test_plot_bad_input(void **s)
     char *d = tu_tmpdir("plotbad");
     char tj[600], out[600], cmd[2048], txt[4096];
     snprintf(out, sizeof out, "%s/plots", d);
-    mr_plot_opts o = {out, "/nonexistent/gnuplot", 0};
+    mr_plot_opts o = {.out_dir = out, .gnuplot = "/nonexistent/gnuplot", .no_run = 0};
     mr_err e;
     char path[256];
     /* gnuplot missing: explicit path, and a PATH without it */
@@ -320,7 +320,7 @@ static void test_plot_history(void **s)
     mr_store store;
     mr_err e;
     assert_int_equal(mr_store_load(st, &store, &e), MR_OK);
-    mr_plot_opts o = {out, NULL, !have_gnuplot()};
+    mr_plot_opts o = {.out_dir = out, .gnuplot = NULL, .no_run = !have_gnuplot()};
     int n = 0;
     int rc = mr_plot_history(store.rec, store.line, store.n, st, NULL, 0, &o, &n, &e);
     if (rc) print_error("%s\n", e.msg);
