@@ -25,7 +25,6 @@ typedef struct coco_impl {
     size_t cap_images, cap_cats, cap_anns;
     size_t arena_hint;   /* the input's size, when known: sizes the arena's first block */
     int borrowed;   /* results: images/cats arrays borrowed from gt */
-    const char *kept;   /* the input file's buffer, kept for lazy RLE strings */
 } coco_impl;
 
 /* model.c */

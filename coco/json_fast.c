@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void mr_jr_init(mr_jr *j, const char *buf, size_t len, const char *file, mr_err *e)
 {
@@ -20,6 +21,8 @@ void mr_jr_init(mr_jr *j, const char *buf, size_t len, const char *file, mr_err 
     j->e = e;
     j->failed = 0;
     j->padded = 0;
+    j->base = 0;
+    j->fd = -1;
 }
 
 void mr_jr_init_padded(mr_jr *j, const char *buf, size_t len, const char *file, mr_err *e)
@@ -28,9 +31,30 @@ void mr_jr_init_padded(mr_jr *j, const char *buf, size_t len, const char *file, 
     j->padded = 1;
 }
 
+void mr_jr_window(mr_jr *j, const char *buf, size_t len, const char *p, size_t base, int fd)
+{
+    j->buf = buf;
+    j->p = p;
+    j->end = buf + len;
+    j->base = base;
+    j->fd = fd;
+    j->padded = 1;
+}
+
 static void pos_of(const mr_jr *j, int *line, int *col)
 {
     int l = 1, c = 1;
+    /* a window of a file: first the lines before it (errors only) */
+    char b[16384];
+    for (size_t off = 0; off < j->base && j->fd >= 0;) {
+        size_t n = j->base - off < sizeof b ? j->base - off : sizeof b;
+        ssize_t k = pread(j->fd, b, n, (off_t)off);
+        if (k <= 0) break;
+        for (ssize_t i = 0; i < k; i++) {
+            if (b[i] == '\n') { l++; c = 1; } else c++;
+        }
+        off += (size_t)k;
+    }
     for (const char *q = j->buf; q < j->p && q < j->end; q++) {
         if (*q == '\n') { l++; c = 1; } else c++;
     }

@@ -15,7 +15,7 @@
  * defines: mr_jr, mr_jr_init, mr_jr_init_padded, MR_JR_PAD, mr_jr_peek, mr_jr_eat, mr_jr_expect,
  *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip,
  *          mr_jr_skip_fast, mr_jr_next_item, mr_jr_next_key, mr_jr_fail,
- *          mr_jr_lit, MR_JT_*, mr_jw_str
+ *          mr_jr_lit, mr_jr_window, MR_JT_*, mr_jw_str
  */
 #ifndef MR_JSON_FAST_H
 #define MR_JSON_FAST_H
@@ -31,6 +31,11 @@ typedef struct mr_jr {
     mr_err *e;
     int failed;
     int padded;   /* at least MR_JR_PAD readable bytes follow end (mr_jr_init_padded) */
+    /* a window of a file read piecewise (mr_jr_window): buf is at file
+     * offset base; messages count lines from the file's start (read with
+     * pread from fd) */
+    size_t base;
+    int fd;
 } mr_jr;
 
 /* the readable bytes a padded buffer has after its end (any values) */
@@ -44,6 +49,10 @@ void mr_jr_init(mr_jr *j, const char *buf, size_t len, const char *file, mr_err 
 /* the same for a buffer followed by MR_JR_PAD readable bytes: numbers are
  * then read 8 bytes at a time (the values are the same) */
 void mr_jr_init_padded(mr_jr *j, const char *buf, size_t len, const char *file, mr_err *e);
+/* move a padded reader onto a new window of a file: buf[0..len) holds
+ * the file's bytes from offset base, reading goes on at p (fd: the file,
+ * for line numbers in messages) */
+void mr_jr_window(mr_jr *j, const char *buf, size_t len, const char *p, size_t base, int fd);
 /* skip whitespace; the kind of the next value */
 int mr_jr_peek(mr_jr *j);
 /* consume char c after whitespace if present: 1 if consumed */

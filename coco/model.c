@@ -111,7 +111,6 @@ void mr_coco_free(mr_coco *c)
         free(im->imgs.keys); free(im->imgs.vals);
         free(im->cats.keys); free(im->cats.vals);
         if (!im->borrowed) { free(c->images); free(c->cats); }
-        free((void *)im->kept);
         free(im);
     }
     free(c->anns);

@@ -1,23 +1,38 @@
 /*
  * read.c — reading COCO files (coco.h): the streaming reader for
- * ground-truth and results files (coco/json_fast.h), file mapping, and the
- * second half of pycocotools' loadRes (ids, areas and boxes of results).
+ * ground-truth and results files (coco/json_fast.h) over a window that
+ * slides through the file, and the second half of pycocotools' loadRes
+ * (ids, areas and boxes of results).
  * The model it fills is model.c's.
  */
 #include "coco/coco_impl.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/fileio.h"
 #include "core/bigmem.h"
 #include "coco/json_fast.h"
 
 /* ---- the reader ---- */
+
+/* a file read through a window (so that a large file needs neither its
+ * size in fresh memory nor a mapping faulted page by page): records are
+ * parsed from the window, which slides forward between records; a record
+ * that does not fit is parsed again in a window twice the size. */
+typedef struct stream {
+    FILE *f;
+    char *win; size_t cap;   /* window of cap bytes (+ MR_JR_PAD zeros) */
+    size_t base;             /* file offset of win[0] */
+    size_t size;             /* the file's size when opened */
+    int eof, io_failed;
+} stream;
 
 typedef struct reader {
     mr_jr j;
@@ -27,9 +42,8 @@ typedef struct reader {
     double *nums; size_t nnums, cap_nums;   /* scratch for number arrays */
     uint32_t *cnt_tmp; size_t cap_cnt_tmp;  /* scratch for RLE counts */
     int lazy_rle;    /* keep compressed strings undecoded (results files) */
-    int keep_buf;    /* the input buffer outlives the dataset (a kept mapping) */
-    int buf_used;    /* a string of the dataset points into that buffer */
     int skip_segm;   /* MR_COCO_SKIP_SEGM: segmentations parsed only if needed */
+    stream *s;       /* the input is a file read through a window; NULL: one buffer */
 } reader;
 
 static int key_is(const char *k, size_t n, const char *lit)
@@ -39,6 +53,119 @@ static int key_is(const char *k, size_t n, const char *lit)
 }
 
 #define FAIL(R, ...) mr_jr_fail(&(R)->j, (R)->where, __VA_ARGS__)
+
+/* ---- the window ---- */
+
+/* the window's first size: 4 MB with its padding (two huge pages) */
+#define STREAM_CAP (((size_t)4 << 20) - MR_JR_PAD)
+
+static int stream_io_fail(reader *r, int code, const char *what)
+{
+    stream *s = r->s;
+    if (r->j.failed != 2) {
+        if (code == MR_ENOMEM) mr_errf(r->j.e, MR_ENOMEM, "%s: out of memory (a record of more than %zu bytes)", r->j.file, s->cap);
+        else mr_errf(r->j.e, MR_EIO, "%s: read failed at byte %zu: %s", r->j.file, s->base, what);
+        r->j.failed = 2;
+    }
+    s->io_failed = code;
+    return -1;
+}
+
+/* keep the bytes from `keep` on, in a window of cap bytes (a new one when
+ * cap grows), fill it from the file, and go on reading at `at` */
+static int stream_refill(reader *r, const char *keep, const char *at, size_t cap)
+{
+    stream *s = r->s;
+    size_t have = (size_t)(r->j.end - keep), skip = (size_t)(keep - s->win), pos = (size_t)(at - keep);
+    char *w = s->win;
+    if (cap > s->cap) {
+        w = mr_big_alloc(cap + MR_JR_PAD);
+        if (!w) return stream_io_fail(r, MR_ENOMEM, "");
+        memcpy(w, keep, have);
+        free(s->win);
+        s->win = w;
+        s->cap = cap;
+    } else if (skip) {
+        memmove(w, keep, have);
+    }
+    s->base += skip;
+    while (have < s->cap && !s->eof) {
+        size_t got = fread(w + have, 1, s->cap - have, s->f);
+        have += got;
+        if (got == 0) {
+            if (ferror(s->f)) return stream_io_fail(r, MR_EIO, strerror(errno));
+            s->eof = 1;
+        }
+    }
+    memset(w + have, 0, MR_JR_PAD);
+    mr_jr_window(&r->j, w, have, w + pos, s->base, fileno(s->f));
+    return 0;
+}
+
+/* before a record: at least half a window ahead, or the rest of the file */
+static inline int stream_ahead(reader *r)
+{
+    stream *s = r->s;
+    if (!s || s->eof || (size_t)(r->j.end - r->j.p) >= s->cap / 2) return 0;
+    return stream_refill(r, r->j.p, r->j.p, s->cap);
+}
+
+/* a record starting at u0 failed: when more of the file could change
+ * that, rewind to u0 in a window twice the size and return 1 (parse the
+ * record again); 0 when the failure stands */
+static int stream_retry(reader *r, const char *u0)
+{
+    stream *s = r->s;
+    if (!s || s->eof || s->io_failed) return 0;
+    if (stream_refill(r, u0, u0, s->cap * 2)) return 0;
+    r->j.failed = 0;
+    return 1;
+}
+
+/* the rest of the text after the top-level value is whitespace only? Load
+ * until a non-space byte or the end of the file */
+static int stream_peek(reader *r)
+{
+    int t;
+    while ((t = mr_jr_peek(&r->j)) == MR_JT_END && r->s && !r->s->eof)
+        if (stream_refill(r, r->j.p, r->j.p, r->s->cap)) return MR_JT_BAD;
+    return t;
+}
+
+static int stream_open(stream *s, const char *path, mr_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->f = mr_open_regular(path, "", e);
+    if (!s->f) return e ? e->code : MR_EIO;
+    struct stat st;
+    if (fstat(fileno(s->f), &st) != 0) {
+        fclose(s->f);
+        return mr_errf(e, MR_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    s->size = (size_t)st.st_size;
+    /* a small file in one piece, as it was */
+    s->cap = s->size < STREAM_CAP ? s->size : STREAM_CAP;
+    s->win = mr_big_alloc(s->cap + MR_JR_PAD);
+    if (!s->win) { fclose(s->f); return mr_errf(e, MR_ENOMEM, "%s: out of memory", path); }
+    return MR_OK;
+}
+
+static void stream_close(stream *s)
+{
+    if (s->f) fclose(s->f);
+    free(s->win);
+    memset(s, 0, sizeof *s);
+}
+
+/* the reader on a stream: the first window read */
+static int stream_start(reader *r, stream *s)
+{
+    r->s = s;
+    s->win[0] = 0;
+    mr_jr_window(&r->j, s->win, 0, s->win, 0, fileno(s->f));
+    if (stream_refill(r, s->win, s->win, s->cap)) return -1;
+    return stream_peek(r) == MR_JT_BAD && s->io_failed ? -1 : 0;
+}
 
 /* a number field; fails naming the field */
 /* a number that did not read (syntax, or beyond double's range): the
@@ -228,13 +355,10 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
         seg->rle_compressed = 1;
         a->segm_area = (double)area;
         a->has_mask_bbox = 1;
-        if (sesc || !r->keep_buf) {
-            char *k2 = coco_arena_strdup(r->im, str, slen);
-            if (!k2) { FAIL(r, "out of memory"); goto fail; }
-            if (sesc) free((void *)str);
-            str = k2;
-        }
-        else r->buf_used = 1;
+        char *k2 = coco_arena_strdup(r->im, str, slen);
+        if (!k2) { FAIL(r, "out of memory"); goto fail; }
+        if (sesc) free((void *)str);
+        str = k2;
         seg->rle_str = str;
         seg->rle_str_len = slen;
         seg->rle.cnts = NULL;
@@ -356,6 +480,12 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
         } else if (mr_jr_skip(&r->j)) return FAIL(r, "%s", "");
     }
     if (k < 0) return FAIL(r, "%s", "");
+    if (a->seg_skipped && r->s) {
+        /* the window moves on: keep the text only where finish needs it */
+        if (a->has_bbox && a->has_area) { a->seg.rle_str = NULL; a->seg.rle_str_len = 0; }
+        else if (!(a->seg.rle_str = coco_arena_strdup(r->im, a->seg.rle_str, a->seg.rle_str_len)))
+            return FAIL(r, "out of memory");
+    }
     if (!have_img) return FAIL(r, "field 'image_id': missing");
     if (!have_cat) return FAIL(r, "field 'category_id': missing");
     if (!results && !have_id) return FAIL(r, "field 'id': missing");
@@ -461,11 +591,12 @@ static int read_cat(reader *r, mr_coco_cat *cat)
     return 0;
 }
 
-static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const char *name, int padded, mr_err *e)
+/* the reader on an in-memory text (buf, len), or on a stream (buf NULL,
+ * len the file's size) that stream_start then loads */
+static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const char *name, mr_err *e)
 {
     memset(r, 0, sizeof *r);
-    if (padded) mr_jr_init_padded(&r->j, buf, len, name, e);
-    else mr_jr_init(&r->j, buf, len, name, e);
+    mr_jr_init(&r->j, buf ? buf : "", buf ? len : 0, name, e);
     r->c = c;
     r->im = coco_impl_of(c);
     if (!r->im) return mr_errf(e, MR_ENOMEM, "%s: out of memory", name);
@@ -483,17 +614,56 @@ static int reader_open(reader *r, mr_coco *c, const char *buf, size_t len, const
     return 0;
 }
 
-/* parse_gt's flag (beside coco.h's): the buffer is mr_read_file_padded's */
-enum { COCO_PADDED = 1u << 30 };
+/* one element of an array being read (images, annotations, categories or
+ * detections) into place; with a stream, parsed again in a larger window
+ * when it did not fit. 1: read, 0: the array ended, -1: failed (the
+ * message is set; for a syntax error before the element, FAIL's). */
+enum { REC_IMAGE = 1, REC_ANN, REC_CAT, REC_RESULT };
 
-static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, unsigned flags, mr_err *e)
+static int next_record(reader *r, int first, int which, const char *sect, size_t idx)
+{
+    mr_coco *c = r->c;
+    coco_impl *im = r->im;
+    for (;;) {
+        if (stream_ahead(r)) return -1;
+        const char *u0 = r->j.p;
+        int kk = mr_jr_next_item(&r->j, first);
+        if (kk == 0) return 0;
+        int bad = kk < 0;
+        if (!bad) {
+            snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx);
+            if (which == REC_IMAGE) {
+                if (coco_grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image))) { FAIL(r, "out of memory"); return -1; }
+                bad = read_image(r, &c->images[c->num_images]) != 0;
+            } else if (which == REC_CAT) {
+                if (coco_grow((void **)&c->cats, &im->cap_cats, c->num_cats + 1, sizeof(mr_coco_cat))) { FAIL(r, "out of memory"); return -1; }
+                bad = read_cat(r, &c->cats[c->num_cats]) != 0;
+            } else {
+                if (coco_grow((void **)&c->anns, &im->cap_anns, c->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); return -1; }
+                bad = read_ann(r, &c->anns[c->num_anns], which == REC_RESULT) != 0;
+            }
+        }
+        if (bad && stream_retry(r, u0)) continue;
+        if (kk < 0) {
+            snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx);
+            FAIL(r, "%s", "");
+        }
+        if (bad) return -1;
+        if (which == REC_IMAGE) c->num_images++;
+        else if (which == REC_CAT) c->num_cats++;
+        else c->num_anns++;
+        return 1;
+    }
+}
+
+static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, unsigned flags, stream *st, mr_err *e)
 {
     mr_coco_free(c);
     reader R, *r = &R;
-    if (reader_open(r, c, json, len, name, (flags & COCO_PADDED) != 0, e)) return MR_ENOMEM;
+    if (reader_open(r, c, json, st ? st->size : len, name, e)) return MR_ENOMEM;
     r->skip_segm = (flags & MR_COCO_SKIP_SEGM) != 0;
-    coco_impl *im = r->im;
     int rc = MR_EUSER;
+    if (st && stream_start(r, st)) goto out;
     if (!mr_jr_eat(&r->j, '{')) {
         if (mr_jr_peek(&r->j) == MR_JT_ARR)
             mr_jr_fail(&r->j, "", "expected a ground-truth object {images, annotations, categories}, found an array (a results file?)");
@@ -502,51 +672,49 @@ static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, 
     }
     const char *key; size_t kl;
     int first = 1, k, seen_images = 0, seen_cats = 0;
-    while ((k = mr_jr_next_key(&r->j, first, &key, &kl)) == 1) {
-        first = 0;
-        int which = key_is(key, kl, "images") ? 1 : key_is(key, kl, "annotations") ? 2
-                  : key_is(key, kl, "categories") ? 3 : 0;
+    for (;;) {
+        if (stream_ahead(r)) goto out;
+        const char *u0 = r->j.p;
+        k = mr_jr_next_key(&r->j, first, &key, &kl);
+        if (k < 0 && stream_retry(r, u0)) continue;
+        if (k != 1) break;
+        int which = key_is(key, kl, "images") ? REC_IMAGE : key_is(key, kl, "annotations") ? REC_ANN
+                  : key_is(key, kl, "categories") ? REC_CAT : 0;
         if (!which) {
-            if (mr_jr_skip(&r->j)) { mr_jr_fail(&r->j, "", "%s", ""); goto out; }
+            if (mr_jr_skip(&r->j)) {
+                if (stream_retry(r, u0)) continue;
+                mr_jr_fail(&r->j, "", "%s", "");
+                goto out;
+            }
+            first = 0;
             continue;
         }
-        const char *sect = which == 1 ? "images" : which == 2 ? "annotations" : "categories";
+        const char *sect = which == REC_IMAGE ? "images" : which == REC_ANN ? "annotations" : "categories";
         if (!mr_jr_eat(&r->j, '[')) {
+            if (stream_retry(r, u0)) continue;
             snprintf(r->where, sizeof r->where, "%s", sect);
             FAIL(r, "expected an array");
             goto out;
         }
+        first = 0;
         int f2 = 1, kk;
         size_t idx = 0;
-        while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
-            f2 = 0;
-            snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx);
-            if (which == 1) {
-                if (coco_grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image))) { FAIL(r, "out of memory"); goto out; }
-                if (read_image(r, &c->images[c->num_images])) goto out;
-                c->num_images++;
-            } else if (which == 2) {
-                if (coco_grow((void **)&c->anns, &im->cap_anns, c->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
-                if (read_ann(r, &c->anns[c->num_anns], 0)) goto out;
-                c->num_anns++;
-            } else {
-                if (coco_grow((void **)&c->cats, &im->cap_cats, c->num_cats + 1, sizeof(mr_coco_cat))) { FAIL(r, "out of memory"); goto out; }
-                if (read_cat(r, &c->cats[c->num_cats])) goto out;
-                c->num_cats++;
-            }
-            idx++;
-        }
-        if (kk < 0) { snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx); FAIL(r, "%s", ""); goto out; }
-        seen_images |= which == 1;
-        seen_cats |= which == 3;
+        while ((kk = next_record(r, f2, which, sect, idx)) == 1) { f2 = 0; idx++; }
+        if (kk < 0) goto out;
+        seen_images |= which == REC_IMAGE;
+        seen_cats |= which == REC_CAT;
     }
     r->where[0] = 0;
     if (k < 0) { FAIL(r, "%s", ""); goto out; }
-    if (mr_jr_peek(&r->j) != MR_JT_END) { mr_jr_fail(&r->j, "", "unexpected text after the top-level object"); goto out; }
+    if (stream_peek(r) != MR_JT_END) {
+        if (!(st && st->io_failed)) mr_jr_fail(&r->j, "", "unexpected text after the top-level object");
+        goto out;
+    }
     if (!seen_images) { mr_jr_fail(&r->j, "", "field 'images': missing"); goto out; }
     if (!seen_cats) { mr_jr_fail(&r->j, "", "field 'categories': missing"); goto out; }
     rc = mr_coco_finish(c, e);
 out:
+    if (rc && st && st->io_failed) rc = st->io_failed;
     free(r->nums);
     free(r->cnt_tmp);
     return rc ? coco_fail_free(c, rc, e) : MR_OK;
@@ -554,17 +722,17 @@ out:
 
 int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr_err *e)
 {
-    return parse_gt(c, json, len, name, 0, e);
+    return parse_gt(c, json, len, name, 0, NULL, e);
 }
 
 int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e)
 {
-    char *buf = NULL; size_t len = 0;
+    stream st;
     mr_coco_init(c);
-    int rc = mr_read_file_padded(path, MR_JR_PAD, &buf, &len, e);
+    int rc = stream_open(&st, path, e);
     if (rc) return rc;
-    rc = parse_gt(c, buf, len, path, flags | COCO_PADDED, e);
-    free(buf);
+    rc = parse_gt(c, NULL, 0, path, flags, &st, e);
+    stream_close(&st);
     return rc;
 }
 
@@ -663,17 +831,15 @@ out:
 }
 
 static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
-                         const char *name, int keep_buf, int *buf_used, mr_err *e)
+                         const char *name, stream *st, mr_err *e)
 {
     mr_coco_free(res);
     reader R, *r = &R;
-    /* keep_buf: the buffer is mr_read_file_padded's (padded), not a caller's */
-    if (reader_open(r, res, json, len, name, keep_buf, e)) return MR_ENOMEM;
+    if (reader_open(r, res, json, st ? st->size : len, name, e)) return MR_ENOMEM;
     r->lazy_rle = 1;
-    r->keep_buf = keep_buf;
-    coco_impl *im = r->im;
     int rc = MR_EUSER;
     res->is_results = 1;
+    if (st && stream_start(r, st)) goto out;
     if (!mr_jr_eat(&r->j, '[')) {
         if (mr_jr_peek(&r->j) == MR_JT_OBJ)
             mr_jr_fail(&r->j, "", "expected a results array of detections, found an object (a ground-truth file?)");
@@ -682,51 +848,43 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
     }
     int f2 = 1, kk;
     size_t idx = 0;
-    while ((kk = mr_jr_next_item(&r->j, f2)) == 1) {
-        f2 = 0;
-        snprintf(r->where, sizeof r->where, "[%zu]", idx);
-        if (coco_grow((void **)&res->anns, &im->cap_anns, res->num_anns + 1, sizeof(mr_coco_ann))) { FAIL(r, "out of memory"); goto out; }
-        if (read_ann(r, &res->anns[res->num_anns], 1)) goto out;
-        res->num_anns++;
-        idx++;
-    }
-    if (kk < 0) { snprintf(r->where, sizeof r->where, "[%zu]", idx); FAIL(r, "%s", ""); goto out; }
+    while ((kk = next_record(r, f2, REC_RESULT, "", idx)) == 1) { f2 = 0; idx++; }
+    if (kk < 0) goto out;
     r->where[0] = 0;
-    if (mr_jr_peek(&r->j) != MR_JT_END) { mr_jr_fail(&r->j, "", "unexpected text after the top-level array"); goto out; }
+    if (stream_peek(r) != MR_JT_END) {
+        if (!(st && st->io_failed)) mr_jr_fail(&r->j, "", "unexpected text after the top-level array");
+        goto out;
+    }
 
     if (!gt) rc = MR_OK;   /* raw records: resolve_results completes them */
     else rc = resolve_results(res, gt, e);
 out:
+    if (rc && st && st->io_failed) rc = st->io_failed;
     free(r->nums);
     free(r->cnt_tmp);
-    if (buf_used) *buf_used = r->buf_used;
     return rc ? coco_fail_free(res, rc, e) : MR_OK;
 }
 
 int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
                           const char *name, mr_err *e)
 {
-    return parse_results(res, gt, json, len, name, 0, NULL, e);
+    return parse_results(res, gt, json, len, name, NULL, e);
 }
 
 /* read a results file's records without a ground truth (thread body) */
 typedef struct raw_job { mr_coco *res; const char *path; int rc; mr_err err; } raw_job;
 
-/* a results file read whole (padded) and parsed; without gt only its raw
- * records (resolve_results completes them) */
+/* a results file read through a window and parsed; without gt only its
+ * raw records (resolve_results completes them) */
 static int load_results_file(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e)
 {
-    char *buf = NULL; size_t len = 0;
+    stream st;
     mr_coco_init(res);
-    int rc = mr_read_file_padded(path, MR_JR_PAD, &buf, &len, e);
+    int rc = stream_open(&st, path, e);
     if (rc) return rc;
-    int used = 0;
-    rc = parse_results(res, gt, buf, len, path, 1, &used, e);
-    if (rc || !used) { free(buf); return rc; }
-    /* compressed RLE strings point into the input: keep it */
-    coco_impl *im = res->impl;
-    im->kept = buf;
-    return MR_OK;
+    rc = parse_results(res, gt, NULL, 0, path, &st, e);
+    stream_close(&st);
+    return rc;
 }
 
 static void *raw_thread(void *arg)

@@ -400,6 +400,158 @@ static void test_numbers_exact(void **s)
     free(txt);
 }
 
+/* a growing text for the large-file tests */
+typedef struct sbuf { char *p; size_t n, cap; } sbuf;
+
+static void sb_add(sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        assert_true(k >= 0);
+        if (b->p && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
+        b->cap = (b->cap + (size_t)k + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+}
+
+static void sb_fill(sbuf *b, char c, size_t n)
+{
+    if (b->n + n + 1 > b->cap) { b->cap = (b->n + n + 1) * 2; b->p = realloc(b->p, b->cap); assert_non_null(b->p); }
+    memset(b->p + b->n, c, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+/* whitespace of a random length (newlines too, so that line numbers count) */
+static void sb_ws(sbuf *b, mr_pcg32 *rng)
+{
+    static const char ws[] = " \n\t\r";
+    uint32_t n = mr_pcg32_next(rng) % 4;
+    for (uint32_t i = 0; i < n; i++) sb_add(b, "%c", ws[mr_pcg32_next(rng) % 4]);
+}
+
+/* the same file read through the reader's sliding window (load) and as one
+ * buffer (parse): equal records and equal messages, with records across the
+ * window's edges, records and values larger than the window, errors and
+ * trailing text megabytes into the file */
+static void test_window(void **s)
+{
+    (void)s;
+    char *dir = tu_tmpdir("cocowin");
+    char gp[512], dp[512];
+    snprintf(gp, sizeof gp, "%s/gt.json", dir);
+    snprintf(dp, sizeof dp, "%s/dt.json", dir);
+    mr_err e;
+    mr_pcg32 rng;
+    mr_pcg32_seed(&rng, 7, 1);
+
+    /* ground truth: a large skipped "info", annotations with long polygons,
+     * one without area (its polygon is read for it under SKIP_SEGM) */
+    sbuf g = {0};
+    sb_add(&g, "{\"info\": \"");
+    sb_fill(&g, 'i', (size_t)9 << 20);
+    sb_add(&g, "\",\n\"images\": [{\"id\": 1, \"width\": 640, \"height\": 480}, {\"id\": 2, \"width\": 300, \"height\": 200}],\n"
+               "\"categories\": [{\"id\": 1, \"name\": \"a\"}, {\"id\": 2, \"name\": \"b\"}],\n\"annotations\": [");
+    for (int i = 0; i < 30000; i++) {
+        if (i) sb_add(&g, ",");
+        sb_ws(&g, &rng);
+        int npts = i == 20000 ? 400000 : 3 + (int)(mr_pcg32_next(&rng) % 40);
+        sb_add(&g, "{\"id\": %d, \"image_id\": %d, \"category_id\": %d, \"iscrowd\": 0, ", i + 1, 1 + i % 2, 1 + i % 2);
+        if (i % 1000 != 5) sb_add(&g, "\"area\": %d.5, ", i);
+        sb_add(&g, "\"bbox\": [%d, 2, 30.25, 40], \"segmentation\": [[", i % 100);
+        for (int k = 0; k < npts; k++)
+            sb_add(&g, "%s%.2f, %.2f", k ? ", " : "", (double)(mr_pcg32_next(&rng) % 20000) / 100.0,
+                   (double)(mr_pcg32_next(&rng) % 15000) / 100.0);
+        sb_add(&g, "]]}");
+    }
+    sb_add(&g, "]}\n");
+    assert_true(g.n > ((size_t)24 << 20));
+    assert_int_equal(mr_write_file_atomic(gp, g.p, g.n, &e), MR_OK);
+    mr_coco gl, gm, gs;
+    mr_coco_init(&gl); mr_coco_init(&gm); mr_coco_init(&gs);
+    if (mr_coco_load(&gl, gp, &e)) fail_msg("%s", e.msg);
+    if (mr_coco_parse(&gm, g.p, g.n, gp, &e)) fail_msg("%s", e.msg);
+    if (mr_coco_load_opts(&gs, gp, MR_COCO_SKIP_SEGM, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(gl.num_anns, 30000);
+    assert_int_equal(gm.num_anns, 30000);
+    assert_int_equal(gs.num_anns, 30000);
+    for (size_t i = 0; i < gl.num_anns; i++) {
+        const mr_coco_ann *a = &gl.anns[i], *b = &gm.anns[i], *c = &gs.anns[i];
+        assert_true(a->id == b->id && a->id == c->id);
+        assert_true(a->area == b->area && a->area == c->area);
+        assert_memory_equal(a->bbox, b->bbox, sizeof a->bbox);
+        assert_int_equal(a->seg.npoly, b->seg.npoly);
+        assert_int_equal(a->seg.poly_len[0], b->seg.poly_len[0]);
+        assert_memory_equal(a->seg.poly[0], b->seg.poly[0], sizeof(double) * (size_t)a->seg.poly_len[0]);
+    }
+    assert_int_equal(gl.anns[20000].seg.poly_len[0], 800000);
+    mr_coco_free(&gm); mr_coco_free(&gs);
+
+    /* results: bbox records with a value and a record larger than the window */
+    sbuf d = {0};
+    sb_add(&d, "[");
+    for (int i = 0; i < 150000; i++) {
+        if (i) sb_add(&d, ",");
+        sb_ws(&d, &rng);
+        sb_add(&d, "{\"image_id\": %d, \"category_id\": %d, \"bbox\": [%.3f, %u, %.1f, 7], \"score\": %.6f", 1 + i % 2,
+               1 + (i / 3) % 2, (double)(mr_pcg32_next(&rng) % 100000) / 1000.0, mr_pcg32_next(&rng) % 300,
+               (double)(mr_pcg32_next(&rng) % 1000) / 10.0, (double)(mr_pcg32_next(&rng) % 1000000) / 1e6);
+        if (i == 70000) { sb_add(&d, ", \"note\": \""); sb_fill(&d, 'n', (size_t)11 << 20); sb_add(&d, "\""); }
+        sb_add(&d, "}");
+    }
+    size_t good = d.n;
+    sb_add(&d, "]");
+    sb_fill(&d, ' ', (size_t)5 << 20);
+    sb_add(&d, "\n");
+    assert_int_equal(mr_write_file_atomic(dp, d.p, d.n, &e), MR_OK);
+    mr_coco dl, dm;
+    mr_coco_init(&dl); mr_coco_init(&dm);
+    if (mr_coco_load_results(&dl, &gl, dp, &e)) fail_msg("%s", e.msg);
+    if (mr_coco_parse_results(&dm, &gl, d.p, d.n, dp, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(dl.num_anns, 150000);
+    assert_int_equal(dm.num_anns, 150000);
+    for (size_t i = 0; i < dl.num_anns; i++) {
+        assert_memory_equal(dl.anns[i].bbox, dm.anns[i].bbox, sizeof dl.anns[i].bbox);
+        assert_true(dl.anns[i].score == dm.anns[i].score);
+        assert_int_equal(dl.anns[i].image_index, dm.anns[i].image_index);
+        assert_int_equal(dl.anns[i].category_index, dm.anns[i].category_index);
+    }
+    mr_coco_free(&dl); mr_coco_free(&dm);
+
+    /* errors far into the file: the same message (line and column) both ways */
+    const char *tails[] = {
+        ", {\"image_id\": 1, \"category_id\": 1, \"bbox\": [1, 2, 3], \"score\": 1}]",
+        ",\n {\"image_id\": 1, \"category_id\": 1, \"bbox\": [1, 2, 3, 4], \"score\": 1.2.3}]",
+        ",\n {\"image_id\": 1, \"category_id\": 1, \"bbox\": [1, 2, 3, 4], \"score\": 1]",
+        ", {\"image_id\": 1, \"category_id\": 1, \"bbox\": [1, 2, 3, 4], \"score\": \"",
+        "]\n\n   x",
+    };
+    for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        d.n = good;
+        if (t == 4) sb_fill(&d, '\n', (size_t)5 << 20);
+        sb_add(&d, "%s", tails[t]);
+        assert_int_equal(mr_write_file_atomic(dp, d.p, d.n, &e), MR_OK);
+        char m1[1024], m2[1024];
+        assert_int_equal(mr_coco_load_results(&dl, &gl, dp, &e), MR_EUSER);
+        snprintf(m1, sizeof m1, "%s", e.msg);
+        assert_int_equal(mr_coco_parse_results(&dm, &gl, d.p, d.n, dp, &e), MR_EUSER);
+        snprintf(m2, sizeof m2, "%s", e.msg);
+        assert_string_equal(m1, m2);
+        assert_non_null(strstr(m1, t == 4 ? "unexpected text" : "[150000]"));
+    }
+    mr_coco_free(&gl);
+    free(g.p);
+    free(d.p);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    tu_run(cmd, NULL, 0);
+    free(dir);
+}
+
 static void test_missing_file(void **s)
 {
     (void)s;
@@ -422,6 +574,7 @@ size_t tests_coco(const struct CMUnitTest **out)
         cmocka_unit_test(test_load_both),
         cmocka_unit_test(test_numbers_exact),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_window),
     };
     *out = t;
     return sizeof t / sizeof t[0];
