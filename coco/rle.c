@@ -639,9 +639,10 @@ size_t mr_rle_runs(const uint32_t *cnts, size_t m, uint32_t *runs)
     return n;
 }
 
-/* the decoder of mr_rle_counts_from_string, one count at a time: the next
- * count (delta already applied) from s[*pp..len); -1 on a bad string */
-static inline int next_count(const char *s, size_t len, size_t *pp, size_t m, uint32_t c2, uint32_t *out)
+/* the decoder of mr_rle_counts_from_string, one count at a time, before
+ * the delta: the value of the count at s[*pp..len) (p < len); -1 when the
+ * string ends inside it, -2 for a bad char (*pp at the char) */
+static int raw_count_slow(const char *s, size_t len, size_t *pp, int64_t *out)
 {
     size_t p = *pp;
     int64_t x = 0;
@@ -655,9 +656,38 @@ static inline int next_count(const char *s, size_t len, size_t *pp, size_t m, ui
         p++; k++;
         if (!more && (ch & 0x10)) x |= (int64_t)(-1) * ((int64_t)1 << (5 * k));
     }
-    if (m > 2) x += (int64_t)c2;
-    *out = (uint32_t)x;
+    *out = x;
     *pp = p;
+    return 0;
+}
+
+/* the next count: base (the count two before, from the fourth count on,
+ * else 0) plus the value at s[*pp] (*pp < len), as uint32 (maskApi's
+ * cnts[m] = (uint)(x + cnts[m-2])). Counts of one and two chars (all but a
+ * few in masks: their deltas are small) are read here, others by
+ * raw_count_slow. A one-char value is the char's 5 bits sign-extended;
+ * two chars: the first's 5 bits plus the second's sign-extended times 32. */
+static inline int next_count(const char *s, size_t len, size_t *pp, uint32_t base, uint32_t *out)
+{
+    size_t p = *pp;
+    uint32_t c0 = (uint32_t)(unsigned char)s[p] - 48u;
+    if (c0 < 32u) {
+        *out = base + (uint32_t)((int32_t)(c0 ^ 16u) - 16);
+        *pp = p + 1;
+        return 0;
+    }
+    if (c0 < 64u && p + 1 < len) {
+        uint32_t c1 = (uint32_t)(unsigned char)s[p + 1] - 48u;
+        if (c1 < 32u) {
+            *out = base + (c0 - 32u) + ((uint32_t)((int32_t)(c1 ^ 16u) - 16) << 5);
+            *pp = p + 2;
+            return 0;
+        }
+    }
+    int64_t x;
+    int why = raw_count_slow(s, len, pp, &x);
+    if (why) return why;
+    *out = (uint32_t)(x + (int64_t)base);
     return 0;
 }
 
@@ -667,21 +697,31 @@ static int bad_string(mr_err *e, int why, size_t p)
     return mr_errf(e, MR_EUSER, "compressed RLE string has an invalid char at %zu", p);
 }
 
+/* The string is read a pair of counts (0s, then 1s) at a time. The delta
+ * base of a count is the one of its own parity before it (the count two
+ * before), except for counts 0, 1 and 2: be, the even counts' base, stays
+ * 0 through the first two pairs' even counts (mask keep) */
 int mr_rle_runs_from_string(const char *s, size_t len, uint32_t *runs, size_t *pn,
                             uint64_t *area, uint64_t *total, mr_err *e)
 {
-    size_t p = 0, m = 0, n = 0;
-    uint32_t c1 = 0, c2 = 0, pos = 0;   /* the last two counts */
+    size_t p = 0, n = 0;
+    uint32_t be = 0, bo = 0, keep = 0, pos = 0, c;
     uint64_t a = 0, t = 0;
+    int why;
     while (p < len) {
-        uint32_t c;
-        int why = next_count(s, len, &p, m, c2, &c);
-        if (why) return bad_string(e, why, p);
-        if (m & 1) {
-            if (c) { runs[2 * n] = pos; runs[2 * n + 1] = pos + c; n++; a += c; }
-        }
+        if ((why = next_count(s, len, &p, be, &c))) return bad_string(e, why, p);
+        be = c & keep;
+        keep = UINT32_MAX;
         pos += c; t += c;
-        c2 = c1; c1 = c; m++;
+        if (p >= len) break;
+        if ((why = next_count(s, len, &p, bo, &c))) return bad_string(e, why, p);
+        bo = c;
+        /* runs has room for one more run than the pairs so far: write,
+         * and keep it only if it is not empty */
+        runs[2 * n] = pos; runs[2 * n + 1] = pos + c;
+        n += c != 0;
+        a += c;
+        pos += c; t += c;
     }
     *pn = n; *area = a; *total = t;
     return MR_OK;
@@ -691,59 +731,75 @@ int mr_rle_string_stats(const char *s, size_t len, uint32_t h, uint64_t *total, 
                         double bb[4], mr_err *e)
 {
     size_t p = 0, m = 0;
-    uint32_t c1 = 0, c2 = 0;
+    uint32_t be = 0, bo = 0, keep = 0, c;
     uint64_t a = 0, t = 0;
+    int why;
+    if (!bb || !h) {
+        while (p < len) {
+            if ((why = next_count(s, len, &p, be, &c))) return bad_string(e, why, p);
+            be = c & keep;
+            keep = UINT32_MAX;
+            t += c; m++;
+            if (p >= len) break;
+            if ((why = next_count(s, len, &p, bo, &c))) return bad_string(e, why, p);
+            bo = c;
+            a += c; t += c; m++;
+        }
+        *total = t; *area = a;
+        if (bb) bb[0] = bb[1] = bb[2] = bb[3] = 0;
+        return MR_OK;
+    }
     /* rleToBbox over the pairs of counts (as mr_rle_bbox), with the
      * position t kept as column x and row y (no division per count; a
      * string whose counts pass 2^32 in all is refused by the caller's sum
-     * check, so 64-bit positions give the same points as 32-bit ones) */
-    uint64_t x = 0, y = 0, xs = UINT64_MAX, xe = 0, ys = h, ye = 0, xp = 0;
+     * check, so 64-bit positions give the same points as 32-bit ones).
+     * A pair's points: its start (px, py) and the position t - 1 after
+     * it, (ox, oy). */
+    uint64_t x = 0, y = 0, xs = UINT64_MAX, xe = 0, ys = h, ye = 0, hh = h;
     int full = 0;    /* a run wrapped a column: rows are 0 .. h-1 */
-    uint64_t px = 0, py = 0;
     while (p < len) {
-        uint32_t c;
-        int why = next_count(s, len, &p, m, c2, &c);
-        if (why) return bad_string(e, why, p);
-        if (m & 1) a += c;
-        t += c;
-        if (bb && h) {
-            y += c;
-            if (y >= h) {
-                if (y < 2 * (uint64_t)h) { y -= h; x++; }
-                else { uint64_t q = y / h; x += q; y -= q * h; }
-            }
-            if (!(m & 1)) { px = x; py = y; }
+        if ((why = next_count(s, len, &p, be, &c))) return bad_string(e, why, p);
+        be = c & keep;
+        keep = UINT32_MAX;
+        t += c; m++;
+        y += c;
+        if (y >= hh) {
+            if (y < 2 * hh) { y -= hh; x++; }
+            else { uint64_t q = y / hh; x += q; y -= q * hh; }
+        }
+        if (p >= len) break;
+        uint64_t px = x, py = y;
+        if ((why = next_count(s, len, &p, bo, &c))) return bad_string(e, why, p);
+        bo = c;
+        a += c; t += c; m++;
+        y += c;
+        if (y >= hh) {
+            if (y < 2 * hh) { y -= hh; x++; }
+            else { uint64_t q = y / hh; x += q; y -= q * hh; }
+        }
+        uint64_t ox, oy;
+        if (t == 0) { uint32_t tt = UINT32_MAX; ox = tt / h; oy = tt - (uint32_t)ox * h; }
+        else if (y > 0) { ox = x; oy = y - 1; }
+        else { ox = x - 1; oy = hh - 1; }
+        xs = px < xs ? px : xs;
+        xe = px > xe ? px : xe;
+        xs = ox < xs ? ox : xs;
+        xe = ox > xe ? ox : xe;
+        if (!full) {
+            if (px < ox) { full = 1; ys = 0; ye = hh - 1; }
             else {
-                /* the pair's points: (px, py) and position t - 1 */
-                uint64_t ox, oy;
-                if (t == 0) { uint32_t tt = UINT32_MAX; ox = tt / h; oy = tt - (uint32_t)ox * h; }
-                else if (y > 0) { ox = x; oy = y - 1; }
-                else { ox = x - 1; oy = h - 1; }
-                xp = px;
-                if (px < xs) xs = px;
-                if (px > xe) xe = px;
-                if (ox < xs) xs = ox;
-                if (ox > xe) xe = ox;
-                if (!full) {
-                    if (xp < ox) { full = 1; ys = 0; ye = h - 1; }
-                    else {
-                        if (py < ys) ys = py;
-                        if (py > ye) ye = py;
-                        if (oy < ys) ys = oy;
-                        if (oy > ye) ye = oy;
-                    }
-                }
+                ys = py < ys ? py : ys;
+                ye = py > ye ? py : ye;
+                ys = oy < ys ? oy : ys;
+                ye = oy > ye ? oy : ye;
             }
         }
-        c2 = c1; c1 = c; m++;
     }
     *total = t; *area = a;
-    if (bb) {
-        if (m < 2 || h == 0) bb[0] = bb[1] = bb[2] = bb[3] = 0;
-        else {
-            bb[0] = (double)xs; bb[2] = (double)(uint32_t)(xe - xs + 1);
-            bb[1] = (double)ys; bb[3] = (double)(uint32_t)(ye - ys + 1);
-        }
+    if (m < 2) bb[0] = bb[1] = bb[2] = bb[3] = 0;
+    else {
+        bb[0] = (double)xs; bb[2] = (double)(uint32_t)(xe - xs + 1);
+        bb[1] = (double)ys; bb[3] = (double)(uint32_t)(ye - ys + 1);
     }
     return MR_OK;
 }
