@@ -46,12 +46,9 @@ FILE *mr_open_regular(const char *path, const char *what, mr_err *e)
     return f;
 }
 
-int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e)
-{
-    return mr_read_file_padded(path, 1, buf, len, e);
-}
-
-int mr_read_file_padded(const char *path, size_t pad, char **buf, size_t *len, mr_err *e)
+/* the file with pad zero bytes after its contents, in a core/bigmem.h
+ * buffer (huge pages from 1 MB); free with free() */
+static int mr_read_file_padded(const char *path, size_t pad, char **buf, size_t *len, mr_err *e)
 {
     *buf = NULL;
     if (len) *len = 0;
@@ -76,6 +73,11 @@ int mr_read_file_padded(const char *path, size_t pad, char **buf, size_t *len, m
     *buf = b;
     if (len) *len = n;
     return MR_OK;
+}
+
+int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e)
+{
+    return mr_read_file_padded(path, 1, buf, len, e);
 }
 
 int mr_atomic_open(mr_atomic_file *af, const char *path, mr_err *e)

@@ -9,7 +9,7 @@
  * A writer killed between open and commit leaves its "PATH.tmp.<pid>";
  * mr_clean_stale_tmp removes those of writers that are no longer alive.
  *
- * defines: mr_read_file, mr_read_file_padded, mr_write_file_atomic, mr_atomic_file,
+ * defines: mr_read_file, mr_write_file_atomic, mr_atomic_file,
  *          mr_atomic_open, mr_atomic_commit, mr_atomic_abort, mr_mkdir_p,
  *          mr_file_exists, mr_open_regular, mr_clean_stale_tmp, mr_fault_point
  */
@@ -23,10 +23,6 @@
 /* Read all of path into a malloc'd buffer (NUL-terminated; *len excludes the
  * NUL). Errors name the path and the reason. */
 int mr_read_file(const char *path, char **buf, size_t *len, mr_err *e);
-/* The same with pad zero bytes after the contents (pad >= 1), in a
- * core/bigmem.h buffer (huge pages from 1 MB: a read into them costs less
- * than mapping the page cache 4 KB at a time); free with free(). */
-int mr_read_file_padded(const char *path, size_t pad, char **buf, size_t *len, mr_err *e);
 /* Open path for reading ("rb") only if it is a regular file; NULL with an
  * MR_EIO error "WHAT PATH: not a regular file (a FIFO)" otherwise (what may
  * be "", e.g. "checkpoint"). Never blocks on a FIFO. */
