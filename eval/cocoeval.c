@@ -612,22 +612,98 @@ static size_t sort_unique(int64_t *v, size_t n)
     return m;
 }
 
-/* sort keys for a stable descending sort by score */
+/* sort keys for a stable descending sort by score: (score descending,
+ * then pos ascending) is a total order on finite scores (-0 and 0 equal),
+ * so every correct sort gives the order numpy's stable mergesort gives */
 typedef struct skey { double s; size_t pos; } skey;
-static int cmp_skey(const void *a, const void *b)
+static int skey_before(const skey *x, const skey *y)
 {
-    const skey *x = a, *y = b;
-    if (x->s > y->s) return -1;
-    if (x->s < y->s) return 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+    return x->s > y->s || (x->s == y->s && x->pos < y->pos);
+}
+
+/* the key's rank as an unsigned integer: larger scores smaller, -0 as 0 */
+static uint64_t skey_bits(double s)
+{
+    uint64_t u;
+    s += 0.0;   /* -0 becomes +0 */
+    memcpy(&u, &s, 8);
+    u = (u >> 63) ? ~u : u | 0x8000000000000000ULL;   /* ascending in s */
+    return ~u;                                         /* descending */
+}
+
+/* sk[0..n) in skey order. Short runs (an image's detections) by insertion;
+ * long ones (a category's) by a stable LSD radix sort on the score's bits
+ * over 11-bit digits, skipping digits all keys share: their input is in
+ * pos order, so stability gives pos order among equal scores. work holds
+ * SORT_WORK(n) bytes (NULL: insertion only). */
+#define SORT_WORK(n) ((size_t)(n) * (sizeof(skey) + 2 * sizeof(uint64_t)))
+static void sort_skeys(skey *sk, size_t n, void *work)
+{
+    if (n <= 32 || !work) {
+        for (size_t i = 1; i < n; i++) {
+            skey v = sk[i];
+            size_t j = i;
+            while (j > 0 && skey_before(&v, &sk[j - 1])) { sk[j] = sk[j - 1]; j--; }
+            sk[j] = v;
+        }
+        return;
+    }
+    /* stable by construction only if pos is ascending in the input */
+    int asc = 1;
+    for (size_t i = 1; i < n && asc; i++) asc = sk[i - 1].pos < sk[i].pos;
+    if (!asc) {
+        for (size_t i = 1; i < n; i++) {   /* not reached by the evaluator's callers */
+            skey v = sk[i];
+            size_t j = i;
+            while (j > 0 && skey_before(&v, &sk[j - 1])) { sk[j] = sk[j - 1]; j--; }
+            sk[j] = v;
+        }
+        return;
+    }
+    skey *tmp = work;
+    uint64_t *bits = (uint64_t *)(tmp + n), all_or = 0, all_and = ~(uint64_t)0;
+    for (size_t i = 0; i < n; i++) { bits[i] = skey_bits(sk[i].s); all_or |= bits[i]; all_and &= bits[i]; }
+    uint64_t varies = all_or ^ all_and;
+    skey *src = sk, *dst = tmp;
+    uint64_t *bsrc = bits, *bdst = bits + n;
+    for (int sh = 0; sh < 64; sh += 11) {
+        if (!((varies >> sh) & 0x7ff)) continue;
+        size_t cnt[2048];
+        memset(cnt, 0, sizeof cnt);
+        for (size_t i = 0; i < n; i++) cnt[(bsrc[i] >> sh) & 0x7ff]++;
+        size_t sum = 0;
+        for (int d = 0; d < 2048; d++) { size_t c = cnt[d]; cnt[d] = sum; sum += c; }
+        for (size_t i = 0; i < n; i++) {
+            size_t o = cnt[(bsrc[i] >> sh) & 0x7ff]++;
+            dst[o] = src[i];
+            bdst[o] = bsrc[i];
+        }
+        skey *t = src; src = dst; dst = t;
+        uint64_t *tb = bsrc; bsrc = bdst; bdst = tb;
+    }
+    if (src != sk) memcpy(sk, src, n * sizeof *sk);
 }
 
 typedef struct kv { int32_t k; size_t pos; size_t ann; } kv;
+
+/* an image's ground truths or detections by (category, pos): insertion
+ * for the usual few, else qsort */
 static int cmp_kv(const void *a, const void *b)
 {
     const kv *x = a, *y = b;
     if (x->k != y->k) return x->k < y->k ? -1 : 1;
     return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static void sort_kv(kv *v, size_t n)
+{
+    if (n > 32) { qsort(v, n, sizeof *v, cmp_kv); return; }
+    for (size_t i = 1; i < n; i++) {
+        kv t = v[i];
+        size_t j = i;
+        while (j > 0 && (t.k < v[j - 1].k || (t.k == v[j - 1].k && t.pos < v[j - 1].pos))) { v[j] = v[j - 1]; j--; }
+        v[j] = t;
+    }
 }
 
 /* resolve the sigmas of every category and check the keypoint arrays */
@@ -683,7 +759,8 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
     c->didx = mr_big_alloc((dt->num_anns + 1) * sizeof(size_t));
     kv *gk = malloc(mg * sizeof(kv)), *dk = malloc(md * sizeof(kv));
     skey *sk = malloc(md * sizeof(skey));
-    if (!c->gidx || !c->didx || !gk || !dk || !sk) { free(gk); free(dk); free(sk); return mr_errf(e, MR_ENOMEM, "out of memory"); }
+    void *work = malloc(SORT_WORK(md));
+    if (!c->gidx || !c->didx || !gk || !dk || !sk || !work) { free(gk); free(dk); free(sk); free(work); return mr_errf(e, MR_ENOMEM, "out of memory"); }
     size_t gused = 0, dused = 0;
     int rc = MR_OK;
     for (size_t ip = 0; ip < ev->I; ip++) {
@@ -703,8 +780,8 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
                 if (k >= 0) { dk[nd].k = k; dk[nd].pos = q; dk[nd].ann = a; nd++; }
             }
         if (!ng && !nd) continue;
-        qsort(gk, ng, sizeof *gk, cmp_kv);
-        qsort(dk, nd, sizeof *dk, cmp_kv);
+        sort_kv(gk, ng);
+        sort_kv(dk, nd);
         size_t ga = 0, da = 0;
         while (ga < ng || da < nd) {
             int32_t k;
@@ -724,7 +801,7 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
             for (size_t q = ga; q < gb; q++) c->gidx[gused++] = gk[q].ann;
             size_t n = db - da;
             for (size_t q = 0; q < n; q++) { sk[q].s = dt->anns[dk[da + q].ann].score; sk[q].pos = q; }
-            qsort(sk, n, sizeof *sk, cmp_skey);
+            sort_skeys(sk, n, work);
             size_t keep = n < (size_t)c->maxdet ? n : (size_t)c->maxdet;
             cl->d0 = dused; cl->nd = (int32_t)keep; cl->nd_all = (int32_t)n;
             for (size_t q = 0; q < keep; q++) c->didx[dused++] = dk[da + sk[q].pos].ann;
@@ -732,7 +809,7 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
         }
     }
 out:
-    free(gk); free(dk); free(sk);
+    free(gk); free(dk); free(sk); free(work);
     return rc;
 }
 
@@ -853,12 +930,13 @@ typedef struct acc_scratch {
     skey *sk; size_t *base, *sbase; int32_t *ndc, *rank, *snd, *srank;
     double *sc, *tp, *fp, *rc, *pr, *ss, *ssrt;
     uint8_t *sf;
+    void *work;   /* sort_skeys' */
 } acc_scratch;
 
 static int acc_scratch_init(acc_scratch *s, size_t maxn, size_t AT)
 {
     size_t N = maxn + 1;
-    size_t need = N * (sizeof(skey) + 2 * sizeof(size_t) + 11 * sizeof(double) + 4 * sizeof(int32_t) + AT) + 64;
+    size_t need = N * (sizeof(skey) + 2 * sizeof(size_t) + 11 * sizeof(double) + 4 * sizeof(int32_t) + AT) + SORT_WORK(N) + 64;
     char *q = s->blk = mr_big_alloc(need);
     if (!q) return -1;
     s->sk = take(&q, N * sizeof(skey)); s->base = take(&q, N * sizeof(size_t)); s->sbase = take(&q, N * sizeof(size_t));
@@ -866,6 +944,7 @@ static int acc_scratch_init(acc_scratch *s, size_t maxn, size_t AT)
     s->sc = take(&q, N * 8); s->tp = take(&q, N * 8); s->fp = take(&q, N * 8); s->rc = take(&q, N * 8);
     s->pr = take(&q, N * 8); s->ss = take(&q, N * 8); s->ssrt = take(&q, N * 8);
     s->sf = take(&q, N * AT);
+    s->work = take(&q, SORT_WORK(N));
     return 0;
 }
 
@@ -949,7 +1028,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
             n++;
         }
     }
-    qsort(sk, n, sizeof *sk, cmp_skey);
+    sort_skeys(sk, n, S->work);
     for (size_t i = 0; i < n; i++) {
         size_t o = sk[i].pos;
         ssrt[i] = sc[o]; sbase[i] = base[o]; snd[i] = ndc[o]; srank[i] = rank[o];

@@ -343,6 +343,73 @@ static void test_score_ties(void **s)
     mr_eval_free(&ev);
 }
 
+/* The sort by score, stable (numpy's mergesort), on long runs with many
+ * ties, -0 beside 0, negative, subnormal and huge scores: 150 detections
+ * per image (the per-image cut at 100 sorts them too) over 3 ground truths.
+ * The oracle is the same detections with each score replaced by a distinct
+ * one that keeps their ranks in accumulate's order (score descending, then
+ * image, then file order), computed here with qsort: precision and recall
+ * must be identical. */
+typedef struct { double s; int img, pos; } rank_key;
+static int cmp_rank(const void *a, const void *b)
+{
+    const rank_key *x = a, *y = b;
+    if (x->s > y->s) return -1;
+    if (x->s < y->s) return 1;
+    if (x->img != y->img) return x->img < y->img ? -1 : 1;   /* accumulate: images concatenated in order */
+    return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static void test_score_order_long(void **s)
+{
+    (void)s;
+    static const char *SC[] = {"-1e300", "-2.5", "-0.0", "0.0", "0", "1e-310", "0.25", "0.5", "0.5000000000000001", "3", "1e300"};
+    static const double SV[] = {-1e300, -2.5, -0.0, 0.0, 0, 1e-310, 0.25, 0.5, 0.5000000000000001, 3, 1e300};
+    enum { N = 300 };
+    size_t cap = 200 * N + 256;   /* a record is under 200 bytes */
+    char *a = malloc(cap), *b = malloc(cap);
+    rank_key rk[N];
+    int sidx[N], box[N][4], img[N];
+    uint32_t st = 12345;
+    for (int i = 0; i < N; i++) {
+        st = st * 1664525u + 1013904223u;
+        sidx[i] = (int)((st >> 8) % 11);
+        img[i] = 1 + i % 2;
+        st = st * 1664525u + 1013904223u;
+        int g = (int)((st >> 8) % 4), j = (int)((st >> 16) % 7);   /* near a gt box, or away */
+        box[i][0] = g == 3 ? 150 : 10 + 40 * g + j; box[i][1] = g == 3 ? 150 : 10 + j;
+        box[i][2] = 30 - j; box[i][3] = 30 + j;
+        rk[i].s = SV[sidx[i]]; rk[i].img = img[i]; rk[i].pos = i;
+    }
+    qsort(rk, N, sizeof rk[0], cmp_rank);
+    double dist[N];
+    for (int r = 0; r < N; r++) dist[rk[r].pos] = 1.0 - (double)r / N;   /* distinct, same order */
+    strcpy(a, "["); strcpy(b, "[");
+    for (int i = 0; i < N; i++) {
+        char t[200];
+        snprintf(t, sizeof t, "%s{\"image_id\": %d, \"category_id\": 1, \"bbox\": [%d, %d, %d, %d], \"score\": %s}",
+                 i ? ", " : "", img[i], box[i][0], box[i][1], box[i][2], box[i][3], SC[sidx[i]]);
+        strcat(a, t);
+        snprintf(t, sizeof t, "%s{\"image_id\": %d, \"category_id\": 1, \"bbox\": [%d, %d, %d, %d], \"score\": %.17g}",
+                 i ? ", " : "", img[i], box[i][0], box[i][1], box[i][2], box[i][3], dist[i]);
+        strcat(b, t);
+    }
+    strcat(a, "]"); strcat(b, "]");
+    const char *gt = BOXGT(GTBOX(1, 1, 1, 10, 10, 30, 30, 0) ", " GTBOX(2, 1, 1, 50, 10, 30, 30, 0) ", "
+                           GTBOX(3, 1, 1, 90, 10, 30, 30, 0) ", " GTBOX(4, 2, 1, 10, 10, 30, 30, 0) ", "
+                           GTBOX(5, 2, 1, 50, 10, 30, 30, 0) ", " GTBOX(6, 2, 1, 90, 10, 30, 30, 0));
+    mr_eval ea, eb;
+    run(&ea, gt, a, MR_IOU_BBOX, NULL);
+    run(&eb, gt, b, MR_IOU_BBOX, NULL);
+    size_t np = (size_t)ea.p.T * ea.p.R * ea.K * ea.p.A * ea.p.M, nr = (size_t)ea.p.T * ea.K * ea.p.A * ea.p.M;
+    assert_memory_equal(ea.precision, eb.precision, np * sizeof(double));
+    assert_memory_equal(ea.recall, eb.recall, nr * sizeof(double));
+    assert_true(ea.stats[0] > 0 && ea.stats[0] < 1);
+    mr_eval_free(&ea);
+    mr_eval_free(&eb);
+    free(a); free(b);
+}
+
 /* More than maxDets: 100 false positives at .9 then the true positive at .1
  * is the 101st detection and is cut: AP = 0, AR@100 = 0. With the true
  * positive first (score .95): AR@1 = AR@100 = 1; precision: tp at rank 0,
@@ -563,6 +630,7 @@ size_t tests_eval(const struct CMUnitTest **out)
         cmocka_unit_test(test_image_without_gt),
         cmocka_unit_test(test_category_absent),
         cmocka_unit_test(test_score_ties),
+        cmocka_unit_test(test_score_order_long),
         cmocka_unit_test(test_max_dets),
         cmocka_unit_test(test_crowd_only),
         cmocka_unit_test(test_degenerate),
