@@ -1,6 +1,8 @@
 # mrcnn — build, test, benchmark.
 #
-#   make            build ./mrcnn (the command-line tool)
+#   make            build ./mrcnn and ./mrcnn-core (the command-line tool: the
+#                   light front, running eval itself, and the full tool it
+#                   executes for every other subcommand)
 #   make demo       the main job: deps, build, synthetic data, short table 2c
 #   make test       build and run every test (one cmocka runner; GROUP=name runs one group)
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -18,6 +20,13 @@
 #
 # Sources are found by folder: core/ coco/ variants/ eval/ datasets/ report/ harness/ are the
 # library (build/libmrcnn.a), cli/ is the command line, tests/ the test runner.
+#
+# Two binaries per build directory: $(BUILD)/mrcnn-core, the full tool
+# (cli/main.c, every command, the whole library, LDLIBS), and $(BUILD)/mrcnn,
+# the front (cli/front.c): the light commands (eval) and only the objects
+# they need, linked with FRONT_LDLIBS (libc, libm, cJSON: no OpenBLAS,
+# OpenMP, MPI, libjpeg or stb, whose loading costs every process ~7 ms);
+# for any other command it executes the mrcnn-core beside it.
 
 CC       ?= gcc
 BUILD    ?= build
@@ -52,9 +61,20 @@ endif
 LIB_DIRS = core coco variants eval datasets report harness
 LIB_SRC  = $(filter-out core/dist_$(DIST_OFF).c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRC  = $(wildcard cli/*.c)
+CORE_CLI_SRC = $(filter-out cli/front.c,$(CLI_SRC))
+# the front: its main, the shared helpers, the light commands (cli.h's
+# MR_COMMANDS) and the library files they use. A light command that comes
+# to need more fails the front's link (undefined reference): add the file
+# here if it needs only libc, libm and cJSON, else the command is not light.
+FRONT_SRC = cli/front.c cli/util.c cli/cmd_eval.c \
+	core/err.c core/fileio.c core/json.c $(wildcard coco/*.c) $(wildcard eval/*.c) \
+	report/plot.c report/plot_analyze.c
+FRONT_LDLIBS = -lcjson -lm -pthread
 TEST_SRC = $(wildcard tests/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
+CORE_CLI_OBJ = $(CORE_CLI_SRC:%.c=$(BUILD)/%.o)
+FRONT_OBJ = $(FRONT_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     = $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
@@ -62,7 +82,7 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY  := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo 1 || echo 0)
 
 .PHONY: all deps test asan fuzz soak bench demo clean determinism test-reference test-slurm
-all: mrcnn
+all: mrcnn mrcnn-core
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -91,12 +111,22 @@ $(BUILD)/libmrcnn.a: $(LIB_OBJ) $(DIST_STAMP)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
-# The binary is built per build directory (helpers and sanitizer builds use
-# their own BUILD=...); ./mrcnn is the default build's copy.
-$(BUILD)/mrcnn: $(CLI_OBJ) $(BUILD)/libmrcnn.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmrcnn.a $(LDLIBS)
+# The binaries are built per build directory (helpers and sanitizer builds
+# use their own BUILD=...); ./mrcnn and ./mrcnn-core are the default build's
+# copies (the front finds the core in its own folder). The front links
+# without -fopenmp (no libgomp; its objects have no OpenMP regions) and
+# without LDLIBS; sanitizer flags come with CFLAGS.
+$(BUILD)/mrcnn-core: $(CORE_CLI_OBJ) $(BUILD)/libmrcnn.a
+	$(CC) $(CFLAGS) -o $@ $(CORE_CLI_OBJ) $(BUILD)/libmrcnn.a $(LDLIBS)
 
-mrcnn: $(BUILD)/mrcnn
+$(BUILD)/mrcnn: $(FRONT_OBJ)
+	$(CC) $(filter-out -fopenmp,$(CFLAGS)) -o $@ $(FRONT_OBJ) $(FRONT_LDLIBS)
+
+mrcnn-core: $(BUILD)/mrcnn-core
+	cp $(BUILD)/mrcnn-core $@.tmp && mv -f $@.tmp $@
+
+# the core first: a new front never sits beside an old core
+mrcnn: $(BUILD)/mrcnn mrcnn-core
 	cp $(BUILD)/mrcnn $@.tmp && mv -f $@.tmp $@
 
 # The test groups are discovered, not listed: every `size_t tests_<group>(`
@@ -123,20 +153,20 @@ $(BUILD)/mrcnn_tests: $(TEST_OBJ) $(BUILD)/libmrcnn.a
 # The tests run from the repository root and find ../shared relative to it
 # (MRCNN_SHARED overrides). The runner's last line is cmocka's summary.
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/mrcnn $(BUILD)/mrcnn_tests
+	@$(MAKE) --no-print-directory $(BUILD)/mrcnn $(BUILD)/mrcnn-core $(BUILD)/mrcnn_tests
 	MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests $(GROUP)
 
 ASAN_BUILD = $(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  LDLIBS="$(LDLIBS) -fsanitize=address,undefined"
 
 asan: deps
-	@$(ASAN_BUILD) build-asan/mrcnn build-asan/mrcnn_tests
+	@$(ASAN_BUILD) build-asan/mrcnn build-asan/mrcnn-core build-asan/mrcnn_tests
 	ASAN_OPTIONS=detect_leaks=1 MRCNN_ASAN=1 MRCNN_BIN=$(CURDIR)/build-asan/mrcnn ./build-asan/mrcnn_tests $(GROUP)
 
 # mutation fuzzing of every input file under ASan + UBSan (scripts/fuzz.py;
 # FUZZ="--iters 200 --seed 2 eval_dt" passes options and targets)
 fuzz: deps mrcnn
-	@$(ASAN_BUILD) build-asan/mrcnn
+	@$(ASAN_BUILD) build-asan/mrcnn build-asan/mrcnn-core
 	python3 scripts/fuzz.py $(FUZZ)
 
 # kill -9 at random points of training and sweeps, inside store and record
@@ -169,12 +199,12 @@ $(REF_DIR)/tv_full_mask_ref.safetensors: scripts/torchvision_reference.py
 	/usr/bin/python3 scripts/torchvision_reference.py full $(REF_DIR)
 
 test-reference: deps $(REF_DIR)/tv_full_mask_ref.safetensors
-	@$(MAKE) --no-print-directory $(BUILD)/mrcnn $(BUILD)/mrcnn_tests
+	@$(MAKE) --no-print-directory $(BUILD)/mrcnn $(BUILD)/mrcnn-core $(BUILD)/mrcnn_tests
 	MRCNN_REF=$(REF_DIR)/tv_full_mask MRCNN_REF_CASES=$(REF_DIR) MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests reference
 	MRCNN_REF=$(REF_DIR)/tv_full_kp MRCNN_BIN=$(CURDIR)/$(BUILD)/mrcnn ./$(BUILD)/mrcnn_tests reference
 
 clean:
-	rm -rf build build-* mrcnn
+	rm -rf build build-* mrcnn mrcnn-core
 
 -include $(DEPS)
 

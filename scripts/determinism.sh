@@ -12,7 +12,7 @@ tmp=$(mktemp -d /tmp/mrcnn-determinism-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 if ! "$BIN" synth --help >/dev/null 2>&1; then
   echo "determinism: 'mrcnn synth' not available; running the train group's determinism test"
-  make --no-print-directory BUILD="$BUILD" "$BUILD/mrcnn" "$BUILD/mrcnn_tests" >/dev/null
+  make --no-print-directory BUILD="$BUILD" "$BUILD/mrcnn" "$BUILD/mrcnn-core" "$BUILD/mrcnn_tests" >/dev/null
   MRCNN_BIN="$PWD/$BUILD/mrcnn" "./$BUILD/mrcnn_tests" train
   exit 0
 fi

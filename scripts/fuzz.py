@@ -10,7 +10,7 @@ code other than 0, 1 or 2, or a run past the time limit (a hang). Bad input
 must be exit 1 with a message; the script prints each finding with its
 input saved under OUT/ and exits 1 if there was any.
 
-    make asan GROUP=mask          # builds build-asan/mrcnn
+    make asan GROUP=mask          # builds build-asan/mrcnn and build-asan/mrcnn-core
     python3 scripts/fuzz.py [--iters N] [--seed S] [--out DIR] [TARGET...]
 
 Targets: eval_gt, eval_dt, analyze (`eval --analyze` on a mutated ground
@@ -38,7 +38,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COCO = os.path.join(ROOT, "tests", "fixtures", "coco")   # the committed fixtures
-BIN = os.path.join(ROOT, "build-asan", "mrcnn")
+BIN = os.path.join(ROOT, "build-asan", "mrcnn")           # the front: eval itself, the rest via mrcnn-core
+CORE = os.path.join(ROOT, "build-asan", "mrcnn-core")
 PLAIN = os.path.join(ROOT, "mrcnn")
 ENV = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="print_stacktrace=1")
 
@@ -156,8 +157,9 @@ def main():
     ap.add_argument("--out", default="/tmp/mrcnn_fuzz", help="where findings are kept")
     ap.add_argument("targets", nargs="*")
     a = ap.parse_args()
-    if not os.access(BIN, os.X_OK):
-        sys.exit("fuzz.py: %s missing: run `make asan GROUP=mask` first" % BIN)
+    for b in (BIN, CORE):
+        if not os.access(b, os.X_OK):
+            sys.exit("fuzz.py: %s missing: run `make asan GROUP=mask` first" % b)
     os.makedirs(a.out, exist_ok=True)
     f = Fuzzer(a.seed, a.out)
     tmp = os.path.join(a.out, "work")

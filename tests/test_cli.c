@@ -2,7 +2,8 @@
  * test_cli.c — the command-line contract: --help, exit codes for unknown
  * subcommands and options, `mrcnn version`, numeric options (empty text,
  * junk, overflow, nan and out-of-range values are usage errors, exit 2); bad input through the command
- * line is in tests/test_cli_bad.c (same group).
+ * line is in tests/test_cli_bad.c, the front and core binaries in
+ * tests/test_front.c (same group).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,9 +76,9 @@ static void test_numeric_options(void **s)
     run("synth --seed -1", 2, "try 'mrcnn synth --help'");
 }
 
-/* tests/test_cli_bad.c */
-extern const struct CMUnitTest tc_bad_tests[];
-extern const size_t tc_bad_ntests;
+/* tests/test_cli_bad.c, tests/test_front.c */
+extern const struct CMUnitTest tc_bad_tests[], tc_front_tests[];
+extern const size_t tc_bad_ntests, tc_front_ntests;
 
 size_t tests_cli(const struct CMUnitTest **out)
 {
@@ -98,6 +99,8 @@ size_t tests_cli(const struct CMUnitTest **out)
         n = sizeof t / sizeof t[0];
         memcpy(all + n, tc_bad_tests, tc_bad_ntests * sizeof *all);
         n += tc_bad_ntests;
+        memcpy(all + n, tc_front_tests, tc_front_ntests * sizeof *all);
+        n += tc_front_ntests;
     }
     *out = all;
     return n;
