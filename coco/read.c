@@ -38,6 +38,9 @@ typedef struct reader {
     mr_jr j;
     mr_coco *c;
     coco_impl *im;
+    /* the record being read, for messages: "sect[idx]", "sect" (idx
+     * NO_IDX) or nothing (sect NULL); formatted into where on error only */
+    const char *sect; size_t idx;
     char where[160];
     double *nums; size_t nnums, cap_nums;   /* scratch for number arrays */
     uint32_t *cnt_tmp; size_t cap_cnt_tmp;  /* scratch for RLE counts */
@@ -52,7 +55,16 @@ static int key_is(const char *k, size_t n, const char *lit)
     return n == l && !memcmp(k, lit, l);
 }
 
-#define FAIL(R, ...) mr_jr_fail(&(R)->j, (R)->where, __VA_ARGS__)
+#define NO_IDX ((size_t)-1)
+static const char *where_of(reader *r)
+{
+    if (!r->sect) r->where[0] = 0;
+    else if (r->idx == NO_IDX) snprintf(r->where, sizeof r->where, "%s", r->sect);
+    else snprintf(r->where, sizeof r->where, "%s[%zu]", r->sect, r->idx);
+    return r->where;
+}
+
+#define FAIL(R, ...) mr_jr_fail(&(R)->j, where_of(R), __VA_ARGS__)
 
 /* ---- the window ---- */
 
@@ -631,7 +643,7 @@ static int next_record(reader *r, int first, int which, const char *sect, size_t
         if (kk == 0) return 0;
         int bad = kk < 0;
         if (!bad) {
-            snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx);
+            r->sect = sect; r->idx = idx;
             if (which == REC_IMAGE) {
                 if (coco_grow((void **)&c->images, &im->cap_images, c->num_images + 1, sizeof(mr_coco_image))) { FAIL(r, "out of memory"); return -1; }
                 bad = read_image(r, &c->images[c->num_images]) != 0;
@@ -645,7 +657,7 @@ static int next_record(reader *r, int first, int which, const char *sect, size_t
         }
         if (bad && stream_retry(r, u0)) continue;
         if (kk < 0) {
-            snprintf(r->where, sizeof r->where, "%s[%zu]", sect, idx);
+            r->sect = sect; r->idx = idx;
             FAIL(r, "%s", "");
         }
         if (bad) return -1;
@@ -692,7 +704,7 @@ static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, 
         const char *sect = which == REC_IMAGE ? "images" : which == REC_ANN ? "annotations" : "categories";
         if (!mr_jr_eat(&r->j, '[')) {
             if (stream_retry(r, u0)) continue;
-            snprintf(r->where, sizeof r->where, "%s", sect);
+            r->sect = sect; r->idx = NO_IDX;
             FAIL(r, "expected an array");
             goto out;
         }
@@ -704,7 +716,7 @@ static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, 
         seen_images |= which == REC_IMAGE;
         seen_cats |= which == REC_CAT;
     }
-    r->where[0] = 0;
+    r->sect = NULL;
     if (k < 0) { FAIL(r, "%s", ""); goto out; }
     if (stream_peek(r) != MR_JT_END) {
         if (!(st && st->io_failed)) mr_jr_fail(&r->j, "", "unexpected text after the top-level object");
@@ -850,7 +862,7 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
     size_t idx = 0;
     while ((kk = next_record(r, f2, REC_RESULT, "", idx)) == 1) { f2 = 0; idx++; }
     if (kk < 0) goto out;
-    r->where[0] = 0;
+    r->sect = NULL;
     if (stream_peek(r) != MR_JT_END) {
         if (!(st && st->io_failed)) mr_jr_fail(&r->j, "", "unexpected text after the top-level array");
         goto out;
@@ -929,7 +941,7 @@ int coco_read_skipped_segm(mr_coco *c, mr_coco_ann *a, size_t i, mr_err *e)
     mr_jr_init(&sub.j, a->seg.rle_str, a->seg.rle_str_len, f, e);
     sub.c = c;
     sub.im = c->impl;
-    snprintf(sub.where, sizeof sub.where, "annotations[%zu]", i);
+    sub.sect = "annotations"; sub.idx = i;
     a->seg.rle_str = NULL;
     a->seg.rle_str_len = 0;
     int src = read_segmentation(&sub, a);

@@ -606,9 +606,11 @@ static int cmp_i64(const void *a, const void *b)
 static size_t sort_unique(int64_t *v, size_t n)
 {
     if (!n) return 0;
-    qsort(v, n, sizeof *v, cmp_i64);
+    size_t i = 1;
+    while (i < n && v[i - 1] <= v[i]) i++;   /* ids usually come sorted */
+    if (i < n) qsort(v, n, sizeof *v, cmp_i64);
     size_t m = 1;
-    for (size_t i = 1; i < n; i++) if (v[i] != v[m - 1]) v[m++] = v[i];
+    for (i = 1; i < n; i++) if (v[i] != v[m - 1]) v[m++] = v[i];
     return m;
 }
 
