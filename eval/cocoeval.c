@@ -217,9 +217,10 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
          * e is a positive multiple of the distance (area + eps > 0) */
         double ca = g->area + eps;
         int may_skip = tmin > 0 && ca > 0 && isfinite(ca) && k <= 64;
-        double inv[64];
+        double inv[64], var[64];
         if (may_skip)
             for (int q = 0; q < k; q++) inv[q] = 1.0 / (((sig[q] * 2) * (sig[q] * 2)) * ca * 2);
+        for (int q = 0; q < k && q < 64; q++) var[q] = (sig[q] * 2) * (sig[q] * 2);
         for (int i = 0; i < nd; i++) {
             const double *d = dts[i]->keypoints;
             int n = 0;
@@ -244,6 +245,29 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
                     continue;
                 }
             }
+            /* the squared distances of the counted keypoints, in order,
+             * then e = d2 / var / (area + eps) / 2 for all of them in one
+             * loop the compiler vectorises (IEEE division: the same
+             * doubles; the last / 2 is the exact * 0.5) */
+            double d2[64], vq[64];
+            if (k > 64) {   /* beyond the stack arrays: one keypoint at a time */
+                for (int q = 0; q < k; q++) {
+                    double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
+                    if (k1 > 0) {
+                        if (!(g->keypoints[3 * q + 2] > 0)) continue;
+                        dx = xd - g->keypoints[3 * q];
+                        dy = yd - g->keypoints[3 * q + 1];
+                    } else {
+                        double a0 = x0 - xd, a1 = xd - x1, b0 = y0 - yd, b1 = yd - y1;
+                        dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
+                        dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
+                    }
+                    double e = (dx * dx + dy * dy) / ((sig[q] * 2) * (sig[q] * 2)) / ca * 0.5;
+                    ebuf[n++] = e > 746 ? 0.0 : exp(-e);
+                }
+                o[(size_t)i * ng + j] = n ? pairwise_sum(ebuf, (size_t)n) / n : 0;
+                continue;
+            }
             for (int q = 0; q < k; q++) {
                 double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
                 if (k1 > 0) {
@@ -255,12 +279,14 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
                     dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
                     dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
                 }
-                double var = (sig[q] * 2) * (sig[q] * 2);
-                double e = (dx * dx + dy * dy) / var / (g->area + eps) / 2;
-                /* exp(-e) is exactly 0 below -745.14: skip libm's slow
-                 * underflow path */
-                ebuf[n++] = e > 746 ? 0.0 : exp(-e);
+                d2[n] = dx * dx + dy * dy;
+                vq[n] = var[q];
+                n++;
             }
+            for (int q = 0; q < n; q++) ebuf[q] = d2[q] / vq[q] / ca * 0.5;
+            /* exp(-e) is exactly 0 below -745.14: skip libm's slow
+             * underflow path */
+            for (int q = 0; q < n; q++) ebuf[q] = ebuf[q] > 746 ? 0.0 : exp(-ebuf[q]);
             o[(size_t)i * ng + j] = n ? pairwise_sum(ebuf, (size_t)n) / n : 0;
         }
     }

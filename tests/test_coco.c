@@ -400,6 +400,53 @@ static void test_numbers_exact(void **s)
     free(txt);
 }
 
+/* number arrays of every layout: the padded reader (16 bytes at a time
+ * where the layout is the usual ", ") gives what the plain one gives:
+ * values, count, return code, message and where it stopped, on random
+ * arrays of good and bad tokens, separators with and without spaces,
+ * newlines and tabs, long numbers, and ends at every distance */
+static void test_number_arrays_layouts(void **s)
+{
+    (void)s;
+    static const char *TOK[] = {"1", "-2", "430.41", "85.6", "0", "-0.5", "12345678.25", "1e5", "2.5E-3",
+                                "123456789012345678", "0.000000000000001", "3.14159265358979", "7",
+                                "01", "1.", "-", "x", "1.5.5", "--1", "", "[", "\"a\"", "1e", "9.99999999"};
+    static const char *SEP[] = {", ", ",", " , ", ",\n  ", ",\t", ",  ", " ,", ", \n"};
+    enum { NT = sizeof TOK / sizeof TOK[0], NS = sizeof SEP / sizeof SEP[0] };
+    mr_pcg32 g;
+    mr_pcg32_seed(&g, 5, 9);
+    double *b0 = NULL, *b1 = NULL;
+    size_t c0 = 0, c1 = 0;
+    for (int it = 0; it < 4000; it++) {
+        char t[1024 + MR_JR_PAD];
+        size_t len = 0;
+        int bad_ok = mr_pcg32_bounded(&g, 3) == 0;   /* a third may hold a bad token */
+        int nt = (int)mr_pcg32_bounded(&g, 40);
+        len += (size_t)snprintf(t + len, 1024 - len, "%s", mr_pcg32_bounded(&g, 4) ? "[" : "[ ");
+        for (int i = 0; i < nt && len < 900; i++) {
+            int k = (int)mr_pcg32_bounded(&g, bad_ok ? NT : 13);
+            len += (size_t)snprintf(t + len, 1024 - len, "%s%s", i ? SEP[mr_pcg32_bounded(&g, mr_pcg32_bounded(&g, 2) ? 1 : NS)] : "", TOK[k]);
+        }
+        int tail = (int)mr_pcg32_bounded(&g, 4);
+        len += (size_t)snprintf(t + len, 1024 - len, "%s", tail == 0 ? "]" : tail == 1 ? " ]" : tail == 2 ? "]," : "");
+        memset(t + len, (int)"0 ,]"[mr_pcg32_bounded(&g, 4)], MR_JR_PAD);   /* what follows must not matter */
+        size_t n0 = 0, n1 = 0;
+        mr_jr j0, j1;
+        mr_err e0, e1;
+        mr_err_clear(&e0);
+        mr_err_clear(&e1);
+        mr_jr_init(&j0, t, len, "a.json", &e0);
+        mr_jr_init_padded(&j1, t, len, "a.json", &e1);
+        int r0 = mr_jr_num_array(&j0, &b0, &c0, &n0), r1 = mr_jr_num_array(&j1, &b1, &c1, &n1);
+        if (r0 != r1 || n0 != n1 || strcmp(e0.msg, e1.msg) || (!r0 && j0.p != j1.p))
+            fail_msg("array %d '%.*s': plain rc %d n %zu '%s', padded rc %d n %zu '%s'", it, (int)len, t, r0, n0, e0.msg,
+                     r1, n1, e1.msg);
+        if (n0 && memcmp(b0, b1, n0 * sizeof(double))) fail_msg("array %d '%.*s': values differ", it, (int)len, t);
+    }
+    free(b0);
+    free(b1);
+}
+
 /* a growing text for the large-file tests */
 typedef struct sbuf { char *p; size_t n, cap; } sbuf;
 
@@ -573,6 +620,7 @@ size_t tests_coco(const struct CMUnitTest **out)
         cmocka_unit_test(test_skip_segm),
         cmocka_unit_test(test_load_both),
         cmocka_unit_test(test_numbers_exact),
+        cmocka_unit_test(test_number_arrays_layouts),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_window),
     };
