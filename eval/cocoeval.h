@@ -84,6 +84,16 @@ typedef struct mr_eval {
     size_t ncats;
 } mr_eval;
 
+/* offsets into precision / scores [T][R][K][A][M] and recall [T][K][A][M] */
+static inline size_t mr_eval_pr_at(const mr_eval *ev, int t, int r, int k, int a, int m)
+{
+    return ((((size_t)t * ev->p.R + r) * ev->K + k) * ev->p.A + a) * ev->p.M + m;
+}
+static inline size_t mr_eval_rec_at(const mr_eval *ev, int t, int k, int a, int m)
+{
+    return (((size_t)t * ev->K + k) * ev->p.A + a) * ev->p.M + m;
+}
+
 /* pycocotools' defaults for an iou type (Params.setDetParams/setKpParams):
  * iouThrs .50:.05:.95 computed as numpy.linspace, recThrs 0:.01:1, maxDets
  * 1,10,100 (keypoints 20), areaRng all/small/medium/large (keypoints
@@ -103,11 +113,16 @@ int mr_eval_valid_metric(double x);
 int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval_params *p, mr_err *e);
 void mr_eval_free(mr_eval *ev);
 
+/* AP at the IoU threshold p.iou_thrs[t] as pycocotools' summarize computes
+ * it (mean of the defined precisions over recall and categories, area
+ * range 0, the largest maxDets); -1 when none is defined or t is out of range */
+double mr_eval_ap_at(const mr_eval *ev, int t);
+
 /* the summary lines exactly as pycocotools prints them, into a malloc'd
  * string (plus a "strict" note line when p.strict) */
 char *mr_eval_summary(const mr_eval *ev);
 
-/* outputs (atomic writes): the EVAL JSON of docs/run_layout.md; per-category
+/* outputs (eval/eval_write.c; atomic writes): the EVAL JSON of docs/run_layout.md; per-category
  * tables (id, name, AP, AP50, AP75, AR@max, F1-best, its score) as CSV and
  * Markdown; PR curves (gnuplot data: one block per category at each IoU
  * threshold, columns recall precision score). */
