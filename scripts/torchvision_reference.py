@@ -526,7 +526,11 @@ def run_cases(model, kind, outdir):
                           {"image": name + ".png", "torchvision": torchvision.__version__,
                            "box_score_thresh": str(model.roi_heads.score_thresh)})
     with open(os.path.join(outdir, "cases.json.tmp"), "w") as f:
-        json.dump([dict(name=n, image=n + ".png", models=list(c[2])) for n, c in CASES.items()], f)
+        # jpeg: the fixture the case is, where it is not resized (tests run
+        # mrcnn on it too: its decoder must give torchvision's pixels)
+        json.dump([dict(name=n, image=n + ".png", models=list(c[2]),
+                        **({"jpeg": "coco/images/" + c[0]} if c[1] is None else {}))
+                   for n, c in CASES.items()], f)
     os.replace(os.path.join(outdir, "cases.json.tmp"), os.path.join(outdir, "cases.json"))
 
 

@@ -830,7 +830,10 @@ static void test_convert_cli(void **state)
  * by category and box in torchvision's order, >= 99% within 0.01 px (boxes,
  * original coordinates) and 1e-4 (scores), every paired mask IoU >= 0.99,
  * keypoints within 0.5 px. */
-static void infer_case(const char *dir, const char *name, const char *kind, double *worst_iou, int *nmasks)
+/* one case (NAME_KIND_out.safetensors) run by `mrcnn infer` on image (the
+ * case's PNG, or the JPEG it was decoded from) */
+static void infer_case(const char *dir, const char *name, const char *kind, const char *image, double *worst_iou,
+                       int *nmasks)
 {
     char ref[4096], cmd[16384], out[8192], res[4096];
     snprintf(ref, sizeof ref, "%s/%s_%s_out.safetensors", dir, name, kind);
@@ -845,8 +848,8 @@ static void infer_case(const char *dir, const char *name, const char *kind, doub
     snprintf(res, sizeof res, "%s/%s_%s.json", tmp, name, kind);
     int mask = !strcmp(kind, "mask");
     snprintf(cmd, sizeof cmd, "%s infer --config variants/configs/%s --weights %s/tv_full_%s_weights.safetensors "
-             "--image %s/%s.png --out %s --score-thresh %s --threads 2", tu_bin(),
-             mask ? "tv_maskrcnn_r50_fpn.json" : "tv_keypointrcnn_r50_fpn.json", dir, kind, dir, name, res, thr);
+             "--image %s --out %s --score-thresh %s --threads 2", tu_bin(),
+             mask ? "tv_maskrcnn_r50_fpn.json" : "tv_keypointrcnn_r50_fpn.json", dir, kind, image, res, thr);
     rc = tu_run(cmd, out, sizeof out);
     if (rc) print_error("%s\n%s\n", cmd, out);
     assert_int_equal(rc, 0);
@@ -923,8 +926,10 @@ static void infer_case(const char *dir, const char *name, const char *kind, doub
         }
     }
     double rate = (double)ok / (Dtv > Dmy ? Dtv : Dmy);
-    print_message("  %s (%d x %d) %s: torchvision %d, mrcnn %d detections, %d within tolerance (same rank %d), "
-                  "max box diff %.3g px, max score diff %.3g; %s %.6f\n", name, H, W, kind, Dtv, Dmy, ok, same, bmax,
+    const char *ext = strrchr(image, '.');
+    print_message("  %s (%d x %d, %s) %s: torchvision %d, mrcnn %d detections, %d within tolerance (same rank %d), "
+                  "max box diff %.3g px, max score diff %.3g; %s %.6f\n", name, H, W, ext ? ext + 1 : image, kind, Dtv,
+                  Dmy, ok, same, bmax,
                   smax, mask ? "pasted masks: min IoU" : "keypoints: max px diff", mask ? miou : kmax);
     assert_true(Dtv > 0);
     assert_true(rate >= 0.99);
@@ -960,18 +965,31 @@ static void test_ref_infer_cases(void **state)
     if (rc) print_error("%s\n", e.msg);
     assert_int_equal(rc, MR_OK);
     double worst = 1;
-    int nm = 0, ncase = 0;
+    int nm = 0, ncase = 0, njpeg = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, j) {
         const cJSON *nmj = cJSON_GetObjectItemCaseSensitive(c, "name"), *m;
         assert_true(cJSON_IsString(nmj));
+        /* the case's PNG, and where the case is a fixture JPEG as it is
+         * (no resize) the JPEG itself: mrcnn's decoder must give the pixels
+         * torchvision's gave (docs/reference.md, "JPEG decoding") */
+        const cJSON *jp = cJSON_GetObjectItemCaseSensitive(c, "jpeg");
+        char png[4096], jpg[4096];
+        snprintf(png, sizeof png, "%s/%s.png", dir, nmj->valuestring);
+        if (cJSON_IsString(jp)) tu_fixture(jpg, sizeof jpg, jp->valuestring);
         cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "models")) {
-            infer_case(dir, nmj->valuestring, m->valuestring, &worst, &nm);
+            infer_case(dir, nmj->valuestring, m->valuestring, png, &worst, &nm);
             ncase++;
+            if (cJSON_IsString(jp)) {
+                infer_case(dir, nmj->valuestring, m->valuestring, jpg, &worst, &nm);
+                ncase++;
+                njpeg++;
+            }
         }
     }
-    print_message("  %d runs, %d pasted masks compared, min IoU %.6f\n", ncase, nm, worst);
+    print_message("  %d runs (%d on JPEGs), %d pasted masks compared, min IoU %.6f\n", ncase, njpeg, nm, worst);
     assert_true(ncase > 0);
+    assert_true(njpeg > 0);
     cJSON_Delete(j);
 }
 
