@@ -13,10 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <malloc.h>
-#include <stdint.h>
-#include <unistd.h>
-#include <sys/mman.h>
 
 #include "cli/cli.h"
 #include "coco/coco.h"
@@ -112,35 +108,8 @@ static int64_t *parse_ids(const char *s, size_t *n)
     return v;
 }
 
-/* The process's heap in transparent huge pages. Evaluating a large set
- * makes a few MB of small and mid-size blocks (the reader's scratch and id
- * maps, per-image lists, the evaluator's tables), 500-800 pages of 4 KB
- * touched one fault at a time; on a virtual machine each fault costs about
- * 10 us, more than the work done on the page (x64-bbox: 14 ms of 165).
- * So: one arena for all threads, blocks under 1 MB from the heap (from 1
- * MB on, core/bigmem.h maps and marks them itself), the heap grown 64 MB at
- * a time and never trimmed, and that first 64 MB marked for huge pages.
- * Address space only: a huge page is faulted (and zeroed) once per 2 MB the
- * process touches. Best effort: a refused setting leaves malloc as it was. */
-static void heap_in_huge_pages(void)
-{
-    const size_t pad = (size_t)64 << 20, huge = (size_t)2 << 20;
-    if (!mallopt(M_ARENA_MAX, 1) || !mallopt(M_MMAP_THRESHOLD, (int)(huge / 2)) ||
-        !mallopt(M_TRIM_THRESHOLD, (int)(2 * pad)) || !mallopt(M_TOP_PAD, (int)pad))
-        return;
-    void *p = malloc(huge / 4);   /* under the mmap threshold: grows the heap by pad */
-    if (!p) return;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
-    uintptr_t top = (uintptr_t)sbrk(0), hi = top & ~(uintptr_t)(huge - 1);
-    /* only where the block came from the heap just grown (not, say, from a
-     * sanitizer's allocator) */
-    if ((uintptr_t)p < top && hi > lo && hi - lo <= pad + huge) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    free(p);
-}
-
 int cmd_eval(int argc, char **argv)
 {
-    heap_in_huge_pages();
     enum { O_GT = 1000, O_DT, O_IOU, O_PERCAT, O_JSON, O_CSV, O_MD, O_PR, O_STRICT, O_THREADS,
            O_IOUTHRS, O_MAXDETS, O_AREA, O_CATS, O_IMGS, O_USECATS, O_SIGMAS, O_ANALYZE, O_AMODE, O_NOPLOTS, O_GNUPLOT,
            O_TIMING, O_HELP };
