@@ -113,8 +113,7 @@ void mr_coco_free(mr_coco *c)
         if (!im->borrowed) { free(c->images); free(c->cats); }
         free(im);
     }
-    free(c->anns);
-    free(c->img_off);   /* the block of all four lists (coco_build_lists) */
+    free(c->anns);      /* the lists (coco_build_lists) are the arena's */
     free(c->path);
     mr_coco_init(c);
 }
@@ -161,11 +160,13 @@ static int32_t visible(const mr_coco_ann *a)
  * file order) */
 int coco_build_lists(mr_coco *c, mr_err *e)
 {
-    /* the four lists in one block (img_off its start: what is freed) */
-    free(c->img_off);
+    /* the four lists in one block of the arena (its huge pages, often the
+     * rest of a block already there, not pages of their own; a rebuild
+     * leaves the old lists to the arena) */
     c->img_off = c->img_anns = c->cat_off = c->cat_anns = NULL;
     size_t n = (c->num_images + 1) + (c->num_cats + 1) + 2 * (c->num_anns + 1);
-    size_t *blk = mr_big_alloc(n * sizeof(size_t));
+    coco_impl *im = coco_impl_of(c);
+    size_t *blk = im ? coco_arena_alloc(im, n * sizeof(size_t)) : NULL;
     if (!blk) return mr_errf(e, MR_ENOMEM, "%s: out of memory", c->path);
     c->img_off = blk;
     c->cat_off = c->img_off + c->num_images + 1;

@@ -118,6 +118,7 @@ typedef struct ctx {
     size_t *gidx, *didx;
     uint8_t *flags;      /* per detection (cell's d0 + d): its A*T flags at (d0 + d)*A*T + a*T + t */
     double *dscore;      /* didx order */
+    void *blk2;          /* the block of dscore, npig and flags */
     /* threads */
     size_t next;
     pthread_mutex_t mu;
@@ -756,6 +757,14 @@ static int setup_sigmas(ctx *c, mr_err *e)
     return MR_OK;
 }
 
+/* carve n bytes (8-aligned) off a block */
+static void *take(char **q, size_t n)
+{
+    void *p = *q;
+    *q += (n + 7) & ~(size_t)7;
+    return p;
+}
+
 /* build the cells: per evaluated image, its ground truths and detections by
  * category (pycocotools' order), detections sorted by score and cut */
 static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
@@ -770,10 +779,16 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
         if (ng > mg) mg = ng;
         if (nd > md) md = nd;
     }
-    c->cells = mr_big_alloc((gt->num_anns + dt->num_anns + 1) * sizeof(cell));
+    /* cells and both index lists in one block (huge pages from 1 MB, not
+     * three sets of 4 KB pages) */
     size_t cap = gt->num_anns + dt->num_anns + 1;
-    c->gidx = mr_big_alloc((gt->num_anns + 1) * sizeof(size_t));
-    c->didx = mr_big_alloc((dt->num_anns + 1) * sizeof(size_t));
+    char *q = mr_big_alloc(cap * sizeof(cell) + (gt->num_anns + dt->num_anns + 2) * sizeof(size_t) + 32);
+    c->cells = (cell *)(void *)q;
+    if (q) {
+        take(&q, cap * sizeof(cell));
+        c->gidx = take(&q, (gt->num_anns + 1) * sizeof(size_t));
+        c->didx = take(&q, (dt->num_anns + 1) * sizeof(size_t));
+    }
     kv *gk = malloc(mg * sizeof(kv)), *dk = malloc(md * sizeof(kv));
     skey *sk = malloc(md * sizeof(skey));
     void *work = malloc(SORT_WORK(md));
@@ -932,13 +947,6 @@ char *mr_eval_summary(const mr_eval *ev)
     return s;
 }
 
-/* carve n bytes (8-aligned) off a block */
-static void *take(char **q, size_t n)
-{
-    void *p = *q;
-    *q += (n + 7) & ~(size_t)7;
-    return p;
-}
 
 /* accumulate: precision, recall, scores; per-category F1. For each
  * category, the detections of all its cells are sorted once (score
@@ -1280,11 +1288,13 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     {
         size_t nd = 0;
         for (size_t i = 0; i < c->ncells; i++) nd += (size_t)c->cells[i].nd;
-        c->flags = mr_big_alloc(nd * (size_t)p->A * (size_t)p->T + 1);
-        c->npig = mr_big_alloc((c->ncells * (size_t)p->A + 1) * sizeof(int32_t));
-        if (!c->npig) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
-        c->dscore = mr_big_alloc((nd + 1) * sizeof(double));
-        if (!c->flags || !c->dscore) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+        /* scores, ground-truth counts and flags in one block */
+        char *q = c->blk2 = mr_big_alloc((nd + 1) * sizeof(double) + (c->ncells * (size_t)p->A + 1) * sizeof(int32_t) +
+                                         nd * (size_t)p->A * (size_t)p->T + 32);
+        if (!q) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+        c->dscore = take(&q, (nd + 1) * sizeof(double));
+        c->npig = take(&q, (c->ncells * (size_t)p->A + 1) * sizeof(int32_t));
+        c->flags = take(&q, nd * (size_t)p->A * (size_t)p->T + 1);
         for (size_t i = 0; i < nd; i++) c->dscore[i] = dt->anns[c->didx[i]].score;
     }
     /* evaluate the cells */
@@ -1306,8 +1316,7 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     summarize(ev, ev->stats, NULL, 0);
     per_category(ev);
 out:
-    free(c->kpos); free(c->sig); free(c->nsig); free(c->cells); free(c->gidx); free(c->didx);
-    free(c->flags); free(c->dscore); free(c->npig);
+    free(c->kpos); free(c->sig); free(c->nsig); free(c->cells); free(c->blk2);   /* cells: gidx, didx; blk2: dscore, npig, flags */
     if (rc) mr_eval_free(ev);
     return rc;
 }
