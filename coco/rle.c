@@ -409,11 +409,21 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
             int fu = t + xs, fv = (int)(ys + s * t + .5);
             if (have) boundary_pair(pu, pv, fu, fv, h, w, a, col, &na);
             /* the pairs inside: columns t, t + 1 for t in [0, dx); the
-             * pair's xu is t + xs, kept when xu = 2 mod 5 */
+             * pair's xu is t + xs, kept when xu = 2 mod 5 and its column
+             * q = (xu - 2) / 5 is in [0, w - 1]: boundary_pair with those
+             * tests made on the range of t (q is one more per pair) */
             int t0 = ((2 - xs) % 5 + 5) % 5;
-            for (int tl = t0; tl < dx; tl += 5) {
+            if (t0 < 2 - xs) t0 = 2 - xs;               /* xu >= 2: q >= 0 */
+            int64_t tend = dx, lim = 5 * ((int64_t)w - 1) + 2 - xs;   /* xu <= 5(w - 1) + 2 */
+            if (lim + 1 < tend) tend = lim + 1;
+            uint32_t q = (uint32_t)((t0 + xs - 2) / 5);
+            for (int tl = t0; tl < tend; tl += 5, q++) {
                 int v0 = (int)(ys + s * tl + .5), v1 = (int)(ys + s * (tl + 1) + .5);
-                boundary_pair(tl + xs, v0, tl + xs + 1, v1, h, w, a, col, &na);
+                int n = (v1 < v0 ? v1 : v0) - 2;
+                uint32_t yc = n <= 0 ? 0 : (uint32_t)(n + 4) / 5;
+                if (yc > h) yc = h;
+                col[na] = q;
+                a[na++] = q * h + yc;
             }
             t = flip ? 0 : dx;
             pu = t + xs; pv = (int)(ys + s * t + .5);
