@@ -348,6 +348,18 @@ static inline void boundary_pair(int u0, int v0, int u1, int v1, uint32_t h, uin
     a[(*na)++] = (uint32_t)((int)q * (int)h + (int)yc);
 }
 
+/* boundary_pair for a pair known to have xu = 2 mod 5 and lower v */
+static inline void boundary_at(int xu, int v, uint32_t h, uint32_t w, uint32_t *a, uint32_t *col, size_t *na)
+{
+    int64_t q = (xu - 2) / 5;
+    if (q < 0 || (uint64_t)q > (uint64_t)((size_t)w - 1)) return;
+    int n = v - 2;
+    int64_t yc = n >= 0 ? (n + 4) / 5 : n / 5;
+    if (yc < 0) yc = 0; else if (yc > (int64_t)h) yc = h;
+    col[*na] = (uint32_t)q;
+    a[(*na)++] = (uint32_t)((int)q * (int)h + (int)yc);
+}
+
 /* an estimate of t clamped to [lo, hi] */
 static inline int step_to(int lo, int hi, double t)
 {
@@ -432,7 +444,10 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
              * U(t) below, monotone in t and changing by at most one per
              * step (|s| < 1): the pairs that count are the changes
              * between columns c and c + 1 with c = 2 mod 5, each found by
-             * bisection */
+             * bisection. At the change found, U(l - 1) and U(l) are c and
+             * c + 1 (or c + 1 and c going down: U moves by one at most),
+             * so the pair's xu is c and its lower v is l - 1 + ys,
+             * whichever way it is walked: boundary_at, not boundary_pair */
 #define U_AT(tt) ((int)(xs + s * (tt) + .5))
             t = flip ? dy : 0;
             int fu = U_AT(t), fv = t + ys;
@@ -447,8 +462,7 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
                     while (!(U_AT(l) > c)) l++;
                     if (l != last) {
                         int t1 = l - 1;
-                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, w, a, col, &na);
-                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, w, a, col, &na);
+                        boundary_at(c, t1 + ys, h, w, a, col, &na);
                         last = l;
                     }
                     lo = l;
@@ -462,8 +476,7 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
                     while (!(U_AT(l) <= c)) l++;
                     if (l != last) {
                         int t1 = l - 1;
-                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, w, a, col, &na);
-                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, w, a, col, &na);
+                        boundary_at(c, t1 + ys, h, w, a, col, &na);
                         last = l;
                     }
                     lo = l;
