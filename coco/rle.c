@@ -891,6 +891,18 @@ int mr_rle_string_stats(const char *s, size_t len, uint32_t h, uint64_t *total, 
         bo = c;
         a += c; t += c; m++;
         y += c;
+        if (c && y <= hh) {
+            /* the common run, inside column px: its end (px, y - 1) is
+             * the point after it (t > 0), at or below py */
+            xs = px < xs ? px : xs;
+            xe = px > xe ? px : xe;
+            if (!full) {
+                ys = py < ys ? py : ys;
+                ye = y - 1 > ye ? y - 1 : ye;
+            }
+            if (y == hh) { y = 0; x++; }
+            continue;
+        }
         if (y >= hh) {
             if (y < 2 * hh) { y -= hh; x++; }
             else { uint64_t q = y / hh; x += q; y -= q * hh; }
