@@ -311,6 +311,14 @@ static int sort_points(mr_poly_scratch *sc, uint32_t *a, const uint32_t *col, si
     size_t s0 = 0;
     for (size_t b = 0; b < nb; b++) {
         size_t e0 = cnt[b];
+        if (e0 - s0 == 2) {
+            /* the usual column: the outline crosses it twice */
+            uint32_t u = tmp[s0], v = tmp[s0 + 1];
+            tmp[s0] = u < v ? u : v;
+            tmp[s0 + 1] = u < v ? v : u;
+            s0 = e0;
+            continue;
+        }
         for (size_t i = s0 + 1; i < e0; i++) {
             uint32_t v = tmp[i];
             size_t j = i;
