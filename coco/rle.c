@@ -461,14 +461,14 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
             int fu = U_AT(t), fv = t + ys;
             if (have) boundary_pair(pu, pv, fu, fv, h, w, a, col, &na);
             int ua = U_AT(0), ub = U_AT(dy), lo = 1, last = -1;
-            /* the estimates by 1 / s (only estimates: the steps after
-             * find the exact t) */
+            /* the estimates by 1 / s, where the line crosses c + .5
+             * (only estimates: the steps after find the exact t) */
             const double is = ub != ua ? 1 / s : 0;
             if (ub > ua) {
                 for (int c = ua + ((2 - ua) % 5 + 5) % 5; c < ub; c += 5) {
                     /* first t in [lo, dy] with U(t) > c (true at dy):
                      * from the line's own estimate, then step */
-                    int l = step_to(lo, dy, (c + .5 - xs) * is);
+                    int l = step_to(lo, dy, ceil((c + .5 - xs) * is));
                     while (l > lo && U_AT(l - 1) > c) l--;
                     while (!(U_AT(l) > c)) l++;
                     if (l != last) {
@@ -482,7 +482,7 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
                 int c0 = ua - 1;
                 for (int c = c0 - ((c0 - 2) % 5 + 5) % 5; c >= ub; c -= 5) {
                     /* first t in [lo, dy] with U(t) <= c (true at dy) */
-                    int l = step_to(lo, dy, (c + .5 - xs) * is);
+                    int l = step_to(lo, dy, floor((c + .5 - xs) * is) + 1);
                     while (l > lo && U_AT(l - 1) <= c) l--;
                     while (!(U_AT(l) <= c)) l++;
                     if (l != last) {
