@@ -437,9 +437,11 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
             int64_t tend = dx, lim = 5 * ((int64_t)w - 1) + 2 - xs;   /* xu <= 5(w - 1) + 2 */
             if (lim + 1 < tend) tend = lim + 1;
             uint32_t q = (uint32_t)((t0 + xs - 2) / 5);
+            /* the lower of the pair's v at t and t + 1 is at t for s >= 0
+             * (v is monotone in t), else at t + 1 */
+            const int off = s < 0;
             for (int tl = t0; tl < tend; tl += 5, q++) {
-                int v0 = (int)(ys + s * tl + .5), v1 = (int)(ys + s * (tl + 1) + .5);
-                int n = (v1 < v0 ? v1 : v0) - 2;
+                int n = (int)(ys + s * (tl + off) + .5) - 2;
                 uint32_t yc = n <= 0 ? 0 : (uint32_t)(n + 4) / 5;
                 if (yc > h) yc = h;
                 col[na] = q;
