@@ -250,11 +250,45 @@ static int sort_u32(uint32_t *a, size_t n)
     return 0;
 }
 
+/* *p holds at least n elements of size sz: the embedded buffer emb (of
+ * ecap) or one on the heap (what it held is not kept); -1 when out of
+ * memory (*p is emb again) */
+static int scratch_grow(void **p, size_t *cap, size_t n, size_t sz, void *emb, size_t ecap)
+{
+    if (n <= *cap) return 0;
+    if (*p != emb) free(*p);
+    *p = malloc(n * sz);
+    if (*p) { *cap = n; return 0; }
+    *p = emb; *cap = ecap;
+    return -1;
+}
+
+void mr_poly_scratch_init(mr_poly_scratch *s)
+{
+    s->x = s->xb; s->y = s->yb; s->cap_x = s->cap_y = 256;
+    s->a = s->ab; s->col = s->cb; s->cap_a = s->cap_col = 2048;
+    s->tmp = s->tb; s->cap_tmp = 1024;
+    s->cnt = s->nb; s->cap_cnt = 1024;
+    s->runs = s->runs2 = NULL; s->cap_runs = s->cap_runs2 = 0;
+}
+
+void mr_poly_scratch_free(mr_poly_scratch *s)
+{
+    if (s->x != s->xb) free(s->x);
+    if (s->y != s->yb) free(s->y);
+    if (s->a != s->ab) free(s->a);
+    if (s->col != s->cb) free(s->col);
+    if (s->tmp != s->tb) free(s->tmp);
+    if (s->cnt != s->nb) free(s->cnt);
+    free(s->runs); free(s->runs2);
+    mr_poly_scratch_init(s);
+}
+
 /* sort n boundary points a = x*h + y (x = col[i]) ascending: by column with a counting
  * sort when the columns are few for the points (a polygon's outline
  * crosses each column a few times), then within each column (insertion);
  * else sort_u32 */
-static int sort_points(uint32_t *a, const uint32_t *col, size_t n)
+static int sort_points(mr_poly_scratch *sc, uint32_t *a, const uint32_t *col, size_t n)
 {
     if (n < 2) return 0;
     uint32_t xmin = UINT32_MAX, xmax = 0;
@@ -265,14 +299,10 @@ static int sort_points(uint32_t *a, const uint32_t *col, size_t n)
     }
     size_t nb = (size_t)(xmax - xmin) + 1;
     if (nb > 4 * n + 64) return sort_u32(a, n);
-    uint32_t cbuf[1024], tbuf[1024];
-    uint32_t *cnt = nb + 1 <= 1024 ? cbuf : malloc((nb + 1) * sizeof *cnt);
-    uint32_t *tmp = n <= 1024 ? tbuf : malloc(n * sizeof *tmp);
-    if (!cnt || !tmp) {
-        if (cnt != cbuf) free(cnt);
-        if (tmp != tbuf) free(tmp);
+    if (scratch_grow((void **)&sc->cnt, &sc->cap_cnt, nb + 1, sizeof *sc->cnt, sc->nb, 1024) ||
+        scratch_grow((void **)&sc->tmp, &sc->cap_tmp, n, sizeof *sc->tmp, sc->tb, 1024))
         return -1;
-    }
+    uint32_t *cnt = sc->cnt, *tmp = sc->tmp;
     memset(cnt, 0, (nb + 1) * sizeof *cnt);
     for (size_t i = 0; i < n; i++) cnt[col[i] - xmin + 1]++;
     for (size_t b = 0; b < nb; b++) cnt[b + 1] += cnt[b];
@@ -281,6 +311,14 @@ static int sort_points(uint32_t *a, const uint32_t *col, size_t n)
     size_t s0 = 0;
     for (size_t b = 0; b < nb; b++) {
         size_t e0 = cnt[b];
+        if (e0 - s0 == 2) {
+            /* the usual column: the outline crosses it twice */
+            uint32_t u = tmp[s0], v = tmp[s0 + 1];
+            tmp[s0] = u < v ? u : v;
+            tmp[s0 + 1] = u < v ? v : u;
+            s0 = e0;
+            continue;
+        }
         for (size_t i = s0 + 1; i < e0; i++) {
             uint32_t v = tmp[i];
             size_t j = i;
@@ -290,8 +328,6 @@ static int sort_points(uint32_t *a, const uint32_t *col, size_t n)
         s0 = e0;
     }
     memcpy(a, tmp, n * sizeof *a);
-    if (cnt != cbuf) free(cnt);
-    if (tmp != tbuf) free(tmp);
     return 0;
 }
 
@@ -320,6 +356,18 @@ static inline void boundary_pair(int u0, int v0, int u1, int v1, uint32_t h, uin
     a[(*na)++] = (uint32_t)((int)q * (int)h + (int)yc);
 }
 
+/* boundary_pair for a pair known to have xu = 2 mod 5 and lower v */
+static inline void boundary_at(int xu, int v, uint32_t h, uint32_t w, uint32_t *a, uint32_t *col, size_t *na)
+{
+    int64_t q = (xu - 2) / 5;
+    if (q < 0 || (uint64_t)q > (uint64_t)((size_t)w - 1)) return;
+    int n = v - 2;
+    int64_t yc = n >= 0 ? (n + 4) / 5 : n / 5;
+    if (yc < 0) yc = 0; else if (yc > (int64_t)h) yc = h;
+    col[*na] = (uint32_t)q;
+    a[(*na)++] = (uint32_t)((int)q * (int)h + (int)yc);
+}
+
 /* an estimate of t clamped to [lo, hi] */
 static inline int step_to(int lo, int hi, double t)
 {
@@ -337,22 +385,21 @@ static inline int step_to(int lo, int hi, double t)
  * tested as any other. Each point is computed by rleFrPoly's own
  * expression, so the boundary points (a set: they are sorted next) are
  * the same. */
-int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w, mr_err *e)
+/* the sorted boundary points of a polygon of k >= 1 points into sc->a
+ * (*pna of them, with room for one more), or MR_EUSER for one beyond the
+ * limits, MR_ENOMEM */
+static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_poly_scratch *sc,
+                       size_t *pna, mr_err *e)
 {
-    if (k == 0) {
-        uint32_t a = h * w;
-        return mr_rle_set(r, h, w, &a, 1, e);
-    }
     const double scale = 5;
     for (size_t j = 0; j < 2 * k; j++)
         if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
             return mr_errf(e, MR_EUSER, "polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
                            j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
-    int xs_[256], ys_[256];
-    int *x = k + 1 <= 256 ? xs_ : malloc(sizeof(int) * (k + 1));
-    int *y = k + 1 <= 256 ? ys_ : malloc(sizeof(int) * (k + 1));
-    uint32_t abuf[2048], cbuf[2048], *a = NULL, *b = NULL, *col = NULL;
-    if (!x || !y) goto oom;
+    if (scratch_grow((void **)&sc->x, &sc->cap_x, k + 1, sizeof(int), sc->xb, 256) ||
+        scratch_grow((void **)&sc->y, &sc->cap_y, k + 1, sizeof(int), sc->yb, 256))
+        goto oom;
+    int *x = sc->x, *y = sc->y;
     for (size_t j = 0; j < k; j++) x[j] = (int)(scale * xy[j * 2 + 0] + .5);
     x[k] = x[0];
     for (size_t j = 0; j < k; j++) y[j] = (int)(scale * xy[j * 2 + 1] + .5);
@@ -360,16 +407,14 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
     size_t m = 0;
     for (size_t j = 0; j < k; j++)
         m += umax32((uint32_t)abs(x[j] - x[j + 1]), (uint32_t)abs(y[j] - y[j + 1])) + 1;
-    if (m > MR_POLY_MAX_TRACE) {
-        if (x != xs_) free(x);
-        if (y != ys_) free(y);
+    if (m > MR_POLY_MAX_TRACE)
         return mr_errf(e, MR_EUSER, "polygon of %zu points: its outline is %zu points at 5x resolution, more than "
                        "the %zu allowed", k, m, MR_POLY_MAX_TRACE);
-    }
     /* at most one boundary point per pair of outline points, and the end */
-    a = m + 2 <= 2048 ? abuf : malloc(sizeof(uint32_t) * (m + 2));
-    col = m + 2 <= 2048 ? cbuf : malloc(sizeof(uint32_t) * (m + 2));
-    if (!a || !col) goto oom;
+    if (scratch_grow((void **)&sc->a, &sc->cap_a, m + 2, sizeof(uint32_t), sc->ab, 2048) ||
+        scratch_grow((void **)&sc->col, &sc->cap_col, m + 2, sizeof(uint32_t), sc->cb, 2048))
+        goto oom;
+    uint32_t *a = sc->a, *col = sc->col;
     size_t na = 0;
     int pu = 0, pv = 0, have = 0;
     for (size_t j = 0; j < k; j++) {
@@ -384,11 +429,23 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
             int fu = t + xs, fv = (int)(ys + s * t + .5);
             if (have) boundary_pair(pu, pv, fu, fv, h, w, a, col, &na);
             /* the pairs inside: columns t, t + 1 for t in [0, dx); the
-             * pair's xu is t + xs, kept when xu = 2 mod 5 */
+             * pair's xu is t + xs, kept when xu = 2 mod 5 and its column
+             * q = (xu - 2) / 5 is in [0, w - 1]: boundary_pair with those
+             * tests made on the range of t (q is one more per pair) */
             int t0 = ((2 - xs) % 5 + 5) % 5;
-            for (int tl = t0; tl < dx; tl += 5) {
-                int v0 = (int)(ys + s * tl + .5), v1 = (int)(ys + s * (tl + 1) + .5);
-                boundary_pair(tl + xs, v0, tl + xs + 1, v1, h, w, a, col, &na);
+            if (t0 < 2 - xs) t0 = 2 - xs;               /* xu >= 2: q >= 0 */
+            int64_t tend = dx, lim = 5 * ((int64_t)w - 1) + 2 - xs;   /* xu <= 5(w - 1) + 2 */
+            if (lim + 1 < tend) tend = lim + 1;
+            uint32_t q = (uint32_t)((t0 + xs - 2) / 5);
+            /* the lower of the pair's v at t and t + 1 is at t for s >= 0
+             * (v is monotone in t), else at t + 1 */
+            const int off = s < 0;
+            for (int tl = t0; tl < tend; tl += 5, q++) {
+                int n = (int)(ys + s * (tl + off) + .5) - 2;
+                uint32_t yc = n <= 0 ? 0 : (uint32_t)(n + 4) / 5;
+                if (yc > h) yc = h;
+                col[na] = q;
+                a[na++] = q * h + yc;
             }
             t = flip ? 0 : dx;
             pu = t + xs; pv = (int)(ys + s * t + .5);
@@ -397,23 +454,28 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
              * U(t) below, monotone in t and changing by at most one per
              * step (|s| < 1): the pairs that count are the changes
              * between columns c and c + 1 with c = 2 mod 5, each found by
-             * bisection */
+             * bisection. At the change found, U(l - 1) and U(l) are c and
+             * c + 1 (or c + 1 and c going down: U moves by one at most),
+             * so the pair's xu is c and its lower v is l - 1 + ys,
+             * whichever way it is walked: boundary_at, not boundary_pair */
 #define U_AT(tt) ((int)(xs + s * (tt) + .5))
             t = flip ? dy : 0;
             int fu = U_AT(t), fv = t + ys;
             if (have) boundary_pair(pu, pv, fu, fv, h, w, a, col, &na);
             int ua = U_AT(0), ub = U_AT(dy), lo = 1, last = -1;
+            /* the estimates by 1 / s, where the line crosses c + .5
+             * (only estimates: the steps after find the exact t) */
+            const double is = ub != ua ? 1 / s : 0;
             if (ub > ua) {
                 for (int c = ua + ((2 - ua) % 5 + 5) % 5; c < ub; c += 5) {
                     /* first t in [lo, dy] with U(t) > c (true at dy):
                      * from the line's own estimate, then step */
-                    int l = step_to(lo, dy, (c + .5 - xs) / s);
+                    int l = step_to(lo, dy, ceil((c + .5 - xs) * is));
                     while (l > lo && U_AT(l - 1) > c) l--;
                     while (!(U_AT(l) > c)) l++;
                     if (l != last) {
                         int t1 = l - 1;
-                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, w, a, col, &na);
-                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, w, a, col, &na);
+                        boundary_at(c, t1 + ys, h, w, a, col, &na);
                         last = l;
                     }
                     lo = l;
@@ -422,13 +484,12 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
                 int c0 = ua - 1;
                 for (int c = c0 - ((c0 - 2) % 5 + 5) % 5; c >= ub; c -= 5) {
                     /* first t in [lo, dy] with U(t) <= c (true at dy) */
-                    int l = step_to(lo, dy, (c + .5 - xs) / s);
+                    int l = step_to(lo, dy, floor((c + .5 - xs) * is) + 1);
                     while (l > lo && U_AT(l - 1) <= c) l--;
                     while (!(U_AT(l) <= c)) l++;
                     if (l != last) {
                         int t1 = l - 1;
-                        if (flip) boundary_pair(U_AT(l), l + ys, U_AT(t1), t1 + ys, h, w, a, col, &na);
-                        else boundary_pair(U_AT(t1), t1 + ys, U_AT(l), l + ys, h, w, a, col, &na);
+                        boundary_at(c, t1 + ys, h, w, a, col, &na);
                         last = l;
                     }
                     lo = l;
@@ -440,36 +501,41 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
         }
         have = 1;
     }
-    if (x != xs_) free(x);
-    if (y != ys_) free(y);
-    x = y = NULL;
+    if (sort_points(sc, a, col, na)) goto oom;
+    *pna = na;
+    return MR_OK;
+oom:
+    return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory");
+}
+
+int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w, mr_err *e)
+{
+    if (k == 0) {
+        uint32_t a = h * w;
+        return mr_rle_set(r, h, w, &a, 1, e);
+    }
+    mr_poly_scratch sc;
+    mr_poly_scratch_init(&sc);
+    size_t na;
+    int rc = poly_points(xy, k, h, w, &sc, &na, e);
+    if (rc) { mr_poly_scratch_free(&sc); return rc; }
     /* the RLE from the boundary points, sorted (the end h*w is the largest) */
-    if (sort_points(a, col, na)) goto oom;
-    if (col != cbuf) free(col);
-    col = NULL;
+    uint32_t *a = sc.a, *b;
     k = na;
     a[k++] = (uint32_t)((size_t)h * w);
     uint32_t p = 0;
     for (size_t j = 0; j < k; j++) { uint32_t t = a[j]; a[j] -= p; p = t; }
     b = malloc(sizeof(uint32_t) * k);
-    if (!b) goto oom;
-    size_t j = 0;
-    m = 0;
+    if (!b) { mr_poly_scratch_free(&sc); return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory"); }
+    size_t j = 0, m = 0;
     b[m++] = a[j++];
     while (j < k) {
         if (a[j] > 0) b[m++] = a[j++];
         else { j++; if (j < k) b[m - 1] += a[j++]; }
     }
-    if (a != abuf) free(a);
+    mr_poly_scratch_free(&sc);
     rle_adopt(r, h, w, b, m);
     return MR_OK;
-oom:
-    if (x != xs_) free(x);
-    if (y != ys_) free(y);
-    if (a != abuf) free(a);
-    if (col != cbuf) free(col);
-    free(b);
-    return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory");
 }
 
 int mr_rle_from_bbox(mr_rle *r, const double bb[4], uint32_t h, uint32_t w, mr_err *e)
@@ -623,6 +689,68 @@ int mr_rle_from_polys(mr_rle *r, const double *const *xy, const size_t *k, size_
 
 /* ---- runs form ---- */
 
+/* In place, the runs of mr_rle_from_poly's mask from its n sorted
+ * boundary points a[] (a has room for n + 1): its counts are the gaps
+ * between the points and the end, a zero gap (a point twice) dropped
+ * with the gap after it merged into the count before, so the 1s are the
+ * pixels after an odd number of points: points in equal pairs are
+ * skipped, the others open and close runs in turn, the last open one
+ * closed at end (none empty, none touching: two toggles at one place
+ * cancel). The run ending at point i is written at 2r, 2r + 1 <= i. */
+static size_t points_runs(uint32_t *a, size_t n, uint32_t end)
+{
+    size_t i = 0, r = 0;
+    uint32_t st = 0;
+    int on = 0;
+    while (i < n) {
+        uint32_t p = a[i];
+        if (i + 1 < n && a[i + 1] == p) { i += 2; continue; }
+        i++;
+        if (!on) { st = p; on = 1; }
+        else { a[2 * r] = st; a[2 * r + 1] = p; r++; on = 0; }
+    }
+    if (on && end > st) { a[2 * r] = st; a[2 * r + 1] = end; r++; }
+    return r;
+}
+
+/* union of two runs lists (rleMerge's union, then mr_rle_runs: runs that
+ * overlap or touch become one) into o (room for na + nb runs) */
+static size_t runs_union(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, uint32_t *o)
+{
+    size_t i = 0, j = 0, n = 0;
+    while (i < na || j < nb) {
+        uint32_t st, en;
+        if (j >= nb || (i < na && a[2 * i] <= b[2 * j])) { st = a[2 * i]; en = a[2 * i + 1]; i++; }
+        else { st = b[2 * j]; en = b[2 * j + 1]; j++; }
+        if (n && st <= o[2 * n - 1]) { if (en > o[2 * n - 1]) o[2 * n - 1] = en; }
+        else { o[2 * n] = st; o[2 * n + 1] = en; n++; }
+    }
+    return n;
+}
+
+int mr_rle_runs_from_polys(const double *const *xy, const size_t *k, size_t n, uint32_t h, uint32_t w,
+                           mr_poly_scratch *s, const uint32_t **runs, size_t *nruns, mr_err *e)
+{
+    const uint32_t end = (uint32_t)((size_t)h * w);
+    size_t nacc = 0;   /* the union so far, in s->runs */
+    for (size_t i = 0; i < n; i++) {
+        size_t np = 0, nr = 0;
+        if (k[i]) {
+            int rc = poly_points(xy[i], k[i], h, w, s, &np, e);
+            if (rc) return rc;
+            nr = points_runs(s->a, np, end);
+        }
+        if (n == 1) { *runs = s->a; *nruns = nr; return MR_OK; }
+        if (scratch_grow((void **)&s->runs2, &s->cap_runs2, 2 * (nacc + nr) + 2, sizeof(uint32_t), NULL, 0))
+            return mr_errf(e, MR_ENOMEM, "polygons to RLE: out of memory");
+        nacc = runs_union(s->runs, nacc, s->a, nr, s->runs2);
+        uint32_t *t = s->runs; s->runs = s->runs2; s->runs2 = t;
+        size_t c = s->cap_runs; s->cap_runs = s->cap_runs2; s->cap_runs2 = c;
+    }
+    *runs = s->runs; *nruns = nacc;
+    return MR_OK;
+}
+
 size_t mr_rle_runs(const uint32_t *cnts, size_t m, uint32_t *runs)
 {
     size_t n = 0;
@@ -773,6 +901,18 @@ int mr_rle_string_stats(const char *s, size_t len, uint32_t h, uint64_t *total, 
         bo = c;
         a += c; t += c; m++;
         y += c;
+        if (c && y <= hh) {
+            /* the common run, inside column px: its end (px, y - 1) is
+             * the point after it (t > 0), at or below py */
+            xs = px < xs ? px : xs;
+            xe = px > xe ? px : xe;
+            if (!full) {
+                ys = py < ys ? py : ys;
+                ye = y - 1 > ye ? y - 1 : ye;
+            }
+            if (y == hh) { y = 0; x++; }
+            continue;
+        }
         if (y >= hh) {
             if (y < 2 * hh) { y -= hh; x++; }
             else { uint64_t q = y / hh; x += q; y -= q * hh; }

@@ -26,7 +26,8 @@
  *          mr_rle_from_bbox, mr_rle_area, mr_rle_bbox, mr_rle_merge,
  *          mr_rle_iou, mr_rle_iou_bb, mr_bbox_iou,
  *          mr_rle_runs, mr_rle_runs_from_string, mr_rle_string_stats,
- *          mr_runs_inter
+ *          mr_runs_inter, mr_poly_scratch, mr_poly_scratch_init,
+ *          mr_poly_scratch_free, mr_rle_runs_from_polys
  */
 #ifndef MR_RLE_H
 #define MR_RLE_H
@@ -130,5 +131,23 @@ int mr_rle_string_stats(const char *s, size_t len, uint32_t h, uint64_t *total, 
                         double bb[4], mr_err *e);
 /* Pixels in both of two runs lists of one mask size. */
 uint64_t mr_runs_inter(const uint32_t *a, size_t na, const uint32_t *b, size_t nb);
+
+/* Buffers for rasterising polygons, kept from one call to the next: the
+ * embedded ones serve small polygons, larger ones grow on the heap. Not
+ * movable once initialised (it points into itself). */
+typedef struct mr_poly_scratch {
+    int *x, *y;
+    uint32_t *a, *col, *tmp, *cnt, *runs, *runs2;
+    size_t cap_x, cap_y, cap_a, cap_col, cap_tmp, cap_cnt, cap_runs, cap_runs2;
+    int xb[256], yb[256];
+    uint32_t ab[2048], cb[2048], tb[1024], nb[1024];
+} mr_poly_scratch;
+void mr_poly_scratch_init(mr_poly_scratch *s);
+void mr_poly_scratch_free(mr_poly_scratch *s);
+/* The runs form (as mr_rle_runs) of mr_rle_from_polys' mask, without its
+ * counts: the same pixels, the same runs, the same errors. *runs points
+ * into s (valid until its next use), *n runs. */
+int mr_rle_runs_from_polys(const double *const *xy, const size_t *k, size_t n, uint32_t h, uint32_t w,
+                           mr_poly_scratch *s, const uint32_t **runs, size_t *nruns, mr_err *e);
 
 #endif

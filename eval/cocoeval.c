@@ -142,6 +142,9 @@ typedef struct scratch {
     uint32_t *runs; size_t cap_runs;
     seg_mask *masks; size_t cap_masks;
     uint64_t *span; size_t cap_span;
+    /* polygons' buffers (mr_rle_runs_from_polys), made at the first one */
+    mr_poly_scratch *poly;
+    size_t *plen; size_t cap_plen;
 } scratch;
 
 static int ensure(void **p, size_t *cap, size_t n, size_t elem)
@@ -160,6 +163,8 @@ static void scratch_free(scratch *s)
     free(s->iou); free(s->buf); free(s->crowd); free(s->ig); free(s->gtig);
     free(s->gtm); free(s->gz); free(s->dout); free(s->gpos); free(s->coff); free(s->cand); free(s->garea); free(s->darea);
     free(s->runs); free(s->masks); free(s->span);
+    if (s->poly) { mr_poly_scratch_free(s->poly); free(s->poly); }
+    free(s->plen);
 }
 
 static int scratch_g(scratch *s, size_t ng, size_t nd)
@@ -283,6 +288,17 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
 }
 
 /* one mask of a cell into the runs buffer at *used */
+/* pycocotools frPyObjects' box form: every part of exactly 4 numbers
+ * (mr_coco_ann_rle turns each into a box) */
+static int poly_boxes(const mr_coco_ann *a)
+{
+    int32_t n = a->seg.npoly;
+    if (n <= 0 || a->seg.poly_len[0] != 4) return 0;
+    for (int32_t i = 0; i < n; i++)
+        if (a->seg.poly_len[i] != 4) return 0;
+    return 1;
+}
+
 static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, seg_mask *M, size_t *used, mr_err *e)
 {
     M->off = *used;
@@ -298,6 +314,25 @@ static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, 
             return mr_errf(e, MR_ENOMEM, "out of memory");
         M->n = mr_rle_runs(a->seg.rle.cnts, a->seg.rle.m, s->runs + *used);
         M->h = a->seg.rle.h; M->w = a->seg.rle.w;
+    } else if (a->seg.kind == MR_SEG_POLY && !poly_boxes(a)) {
+        /* mr_coco_ann_rle's polygons (mr_rle_from_polys), straight to runs */
+        size_t n = a->seg.npoly > 0 ? (size_t)a->seg.npoly : 0;
+        if (!s->poly) {
+            if (!(s->poly = malloc(sizeof *s->poly))) return mr_errf(e, MR_ENOMEM, "out of memory");
+            mr_poly_scratch_init(s->poly);
+        }
+        if (ensure((void **)&s->plen, &s->cap_plen, n + 1, sizeof(size_t))) return mr_errf(e, MR_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) s->plen[i] = (size_t)a->seg.poly_len[i] / 2;
+        uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
+        const uint32_t *pr;
+        size_t nr;
+        int rc = mr_rle_runs_from_polys(a->seg.poly, s->plen, n, h, w, s->poly, &pr, &nr, e);
+        if (rc) return rc;
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + 2 * nr + 2, sizeof(uint32_t)))
+            return mr_errf(e, MR_ENOMEM, "out of memory");
+        if (nr) memcpy(s->runs + *used, pr, 2 * nr * sizeof *pr);
+        M->n = nr;
+        M->h = h; M->w = w;
     } else {
         mr_rle r = MR_RLE_INIT;
         int rc = mr_coco_ann_rle(a, img, &r, e);

@@ -5,7 +5,8 @@
  * on decoded masks, and string round trips on the fixture's own RLEs; the
  * fast polygon rasteriser against maskApi's point-by-point one, and the
  * one-pass string statistics and runs form (evaluation's IoU) against
- * decoding.
+ * decoding; polygons straight to runs (mr_rle_runs_from_polys) against
+ * mr_rle_from_polys + mr_rle_runs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -427,6 +428,85 @@ static void test_string_stats_runs(void **s)
     assert_non_null(strstr(e.msg, "ends inside a count"));
 }
 
+/* polygons straight to runs against the counts path (mr_rle_from_polys,
+ * then mr_rle_runs): random annotations of 0-5 polygons of 0-300 points
+ * (coordinates integral, with fractions, negative, beyond the image,
+ * repeated, all equal, on one line), images up to 700 pixels a side (the
+ * scratch's heap buffers), one scratch throughout; the same runs, and the
+ * same error for coordinates and outlines beyond the limits */
+static void test_poly_runs_vs_counts(void **s)
+{
+    (void)s;
+    mr_pcg32 g;
+    mr_pcg32_seed(&g, 31, 7);
+    mr_poly_scratch *sc = malloc(sizeof *sc);
+    assert_non_null(sc);
+    mr_poly_scratch_init(sc);
+    enum { NP = 5, KMAX = 300 };
+    double *xy[NP];
+    for (int i = 0; i < NP; i++) { xy[i] = malloc(2 * KMAX * sizeof(double)); assert_non_null(xy[i]); }
+    size_t k[NP];
+    for (int it = 0; it < 6000; it++) {
+        uint32_t big = mr_pcg32_bounded(&g, 8) == 0;
+        uint32_t h = 1 + mr_pcg32_bounded(&g, big ? 700 : 90), w = 1 + mr_pcg32_bounded(&g, big ? 700 : 90);
+        size_t n = mr_pcg32_bounded(&g, NP + 1);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t kind = mr_pcg32_bounded(&g, 10);
+            k[i] = kind == 0 ? 0 : kind == 1 ? 1 + mr_pcg32_bounded(&g, 2)
+                 : kind == 2 ? 1 + mr_pcg32_bounded(&g, KMAX) : 3 + mr_pcg32_bounded(&g, 20);
+            double *p = xy[i];
+            uint32_t deg = mr_pcg32_bounded(&g, 12);   /* 0: all one point, 1: on a line */
+            double x0 = mr_pcg32_uniform(&g) * w, y0 = mr_pcg32_uniform(&g) * h;
+            double dx = mr_pcg32_uniform(&g) * 2 - 1, dy = mr_pcg32_uniform(&g) * 2 - 1;
+            for (size_t j = 0; j < 2 * k[i]; j++) {
+                double ext = j % 2 ? h : w;
+                if (deg == 0) { p[j] = j % 2 ? y0 : x0; continue; }
+                if (deg == 1) { double t = mr_pcg32_uniform(&g) * ext; p[j] = j % 2 ? y0 + t * dy : x0 + t * dx; continue; }
+                uint32_t mode = mr_pcg32_bounded(&g, 6);
+                p[j] = mode == 0 ? (double)mr_pcg32_bounded(&g, (uint32_t)ext + 20) - 10
+                     : mode == 1 && j >= 2 ? p[j - 2]
+                     : mode == 2 ? mr_pcg32_uniform(&g) * 3 * ext - ext
+                     : mode == 3 ? (double)mr_pcg32_bounded(&g, (uint32_t)ext * 10 + 1) / 10 + 0.25 * (j % 3)
+                     : mr_pcg32_uniform(&g) * ext * 1.2 - 0.1 * ext;
+            }
+        }
+        mr_rle r = MR_RLE_INIT;
+        assert_int_equal(mr_rle_from_polys(&r, (const double *const *)xy, k, n, h, w, NULL), MR_OK);
+        uint32_t *ref = malloc((r.m + 1) * sizeof *ref);
+        assert_non_null(ref);
+        size_t rn = mr_rle_runs(r.cnts, r.m, ref);
+        const uint32_t *runs;
+        size_t nr;
+        assert_int_equal(mr_rle_runs_from_polys((const double *const *)xy, k, n, h, w, sc, &runs, &nr, NULL), MR_OK);
+        assert_int_equal(nr, rn);
+        if (rn) assert_memory_equal(runs, ref, 2 * rn * sizeof *ref);
+        free(ref);
+        mr_rle_free(&r);
+    }
+    /* errors: a coordinate NaN or beyond +-1e6 in the second polygon, an
+     * outline past MR_POLY_MAX_TRACE in the first */
+    for (int c = 0; c < 3; c++) {
+        size_t n = 2;
+        k[0] = k[1] = 3;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 6; j++) xy[i][j] = 1 + j;
+        if (c == 0) xy[1][3] = NAN;
+        if (c == 1) xy[1][4] = -2e6;
+        if (c == 2) { k[0] = 40; for (int j = 0; j < 80; j++) xy[0][j] = j % 4 < 2 ? -1e6 : 1e6; }
+        mr_rle r = MR_RLE_INIT;
+        mr_err e1 = {0}, e2 = {0};
+        assert_int_equal(mr_rle_from_polys(&r, (const double *const *)xy, k, n, 50, 50, &e1), MR_EUSER);
+        const uint32_t *runs;
+        size_t nr;
+        assert_int_equal(mr_rle_runs_from_polys((const double *const *)xy, k, n, 50, 50, sc, &runs, &nr, &e2), MR_EUSER);
+        assert_string_equal(e1.msg, e2.msg);
+        mr_rle_free(&r);
+    }
+    for (int i = 0; i < NP; i++) free(xy[i]);
+    mr_poly_scratch_free(sc);
+    free(sc);
+}
+
 size_t tests_mask(const struct CMUnitTest **out)
 {
     static const struct CMUnitTest t[] = {
@@ -440,6 +520,7 @@ size_t tests_mask(const struct CMUnitTest **out)
         cmocka_unit_test(test_bbox_iou),
         cmocka_unit_test(test_poly_vs_reference),
         cmocka_unit_test(test_string_stats_runs),
+        cmocka_unit_test(test_poly_runs_vs_counts),
     };
     *out = t;
     return sizeof t / sizeof t[0];
