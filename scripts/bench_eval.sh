@@ -26,6 +26,11 @@ if [ ! -f "$COCO/x64-bbox/expected.json" ]; then
 fi
 make --no-print-directory -s BUILD="$BUILD" "$BUILD/mrcnn"
 BIN="$BUILD/mrcnn"
+# the timer (Debian's hyperfine), installed where missing
+if ! command -v hyperfine >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then echo "bench_eval: needs hyperfine (apt-get install hyperfine, as root)" >&2; exit 1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q hyperfine >/dev/null
+fi
 TMP=$(mktemp -d /tmp/bench_eval.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p results/bench
