@@ -90,13 +90,13 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 printf '%s' "$rows" | /usr/bin/python3 -c '
 import json, sys, datetime
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
-cpu, runs, lb, la = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-doc = {"bench": "eval", "cpu": cpu, "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+cpu, runs, lb, la, commit = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+doc = {"bench": "eval", "cpu": cpu, "commit": commit, "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
        "protocol": "mrcnn eval whole process, hyperfine median of %d runs after 1 warm-up; pycocotools: evaluate()+accumulate() only (expected.json oracle_seconds, one run)" % runs,
        "load_average_before": lb, "load_average_after": la, "results": rows}
 open("results/bench/eval.json.tmp", "w").write(json.dumps(doc, indent=1) + "\n")
 md = ["# mrcnn eval on the val2017-sized sets (x64: 5,056 images; big: 3,894 / 2,764 images)", "",
-      "CPU: %s. %s. Shared 2-core machine, load average %s before the run and %s after: wall times grow with the load; the CPU column (user+sys of the process, median) much less, and its speed-up is the one that compares with pycocotools timed on an idle machine." % (cpu, doc["protocol"], lb, la), "",
+      "CPU: %s. %s. Shared 2-core machine, load average %s before the run and %s after: wall times grow with the load; the CPU column (user+sys of the process, median) much less, and its speed-up is the one that compares with pycocotools timed on an idle machine. Commit %s, %s." % (cpu, doc["protocol"], lb, la, commit, doc["date"]), "",
       "| set | iou | detections | 1 thread s | CPU s (1 thread, user+sys) | 2 threads s | pycocotools s | speed-up (1 thread, wall) | speed-up (1 thread, CPU) | peak RSS MB | equal to pycocotools | outputs 1 vs 2 threads |",
       "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
 for r in rows:
@@ -108,7 +108,7 @@ for r in rows:
 open("results/bench/eval.md.tmp", "w").write("\n".join(md) + "\n")
 ok = all(r["equal_to_pycocotools"] is not False and r["outputs_identical"] for r in rows)
 sys.exit(0 if ok else 1)
-' "$cpu" "$RUNS" "$load_before" "$load_after" || status=$?
+' "$cpu" "$RUNS" "$load_before" "$load_after" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" || status=$?
 mv results/bench/eval.json.tmp results/bench/eval.json
 mv results/bench/eval.md.tmp results/bench/eval.md
 cat results/bench/eval.md
