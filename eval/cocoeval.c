@@ -190,6 +190,26 @@ static int scratch_g(scratch *s, size_t ng, size_t nd)
     return 0;
 }
 
+/* computeOks' squared distance of detection keypoint q (d: x, y, v
+ * triplets) to the ground truth: to its keypoint when the ground truth has
+ * visible ones (k1 > 0; a keypoint it does not see is not counted: 0), else
+ * to its box enlarged by its size on each side (bx: x0, x1, y0, y1) */
+static inline int oks_d2(const mr_coco_ann *g, int k1, const double bx[4], const double *d, int q, double *d2)
+{
+    double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
+    if (k1 > 0) {
+        if (!(g->keypoints[3 * q + 2] > 0)) return 0;
+        dx = xd - g->keypoints[3 * q];
+        dy = yd - g->keypoints[3 * q + 1];
+    } else {
+        double a0 = bx[0] - xd, a1 = xd - bx[1], b0 = bx[2] - yd, b1 = yd - bx[3];
+        dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
+        dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
+    }
+    *d2 = dx * dx + dy * dy;
+    return 1;
+}
+
 /* OKS of detections dts (nd) against ground truths gts (ng), computeOks */
 static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
                         const mr_coco_ann *const *dts, int nd, double *o, double *ebuf, double tmin)
@@ -203,8 +223,7 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
         int k1 = 0;
         for (int i = 0; i < k; i++) k1 += g->keypoints && g->keypoints[3 * i + 2] > 0;
         const double *bb = g->bbox;
-        double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
-        double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
+        const double bx[4] = {bb[0] - bb[2], bb[0] + bb[2] * 2, bb[1] - bb[3], bb[1] + bb[3] * 2};
         /* a pair whose OKS is surely below the lowest threshold (tmin > 0)
          * gets 0 without its exps: matching never looks at values below
          * tmin. The bound: exp(-e) <= 1 where e is under 3 (a little more
@@ -222,18 +241,10 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
             if (may_skip) {
                 int near = 0, cnt = 0;
                 for (int q = 0; q < k; q++) {
-                    double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
-                    if (k1 > 0) {
-                        if (!(g->keypoints[3 * q + 2] > 0)) continue;
-                        dx = xd - g->keypoints[3 * q];
-                        dy = yd - g->keypoints[3 * q + 1];
-                    } else {
-                        double a0 = x0 - xd, a1 = xd - x1, b0 = y0 - yd, b1 = yd - y1;
-                        dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
-                        dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
-                    }
+                    double dd;
+                    if (!oks_d2(g, k1, bx, d, q, &dd)) continue;
                     cnt++;
-                    near += !((dx * dx + dy * dy) * inv[q] >= 3.0001);
+                    near += !(dd * inv[q] >= 3.0001);
                 }
                 if (cnt && (near + 0.05 * (cnt - near)) / cnt < tmin - 1e-9) {
                     o[(size_t)i * ng + j] = 0;
@@ -247,34 +258,16 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
             double d2[64], vq[64];
             if (k > 64) {   /* beyond the stack arrays: one keypoint at a time */
                 for (int q = 0; q < k; q++) {
-                    double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
-                    if (k1 > 0) {
-                        if (!(g->keypoints[3 * q + 2] > 0)) continue;
-                        dx = xd - g->keypoints[3 * q];
-                        dy = yd - g->keypoints[3 * q + 1];
-                    } else {
-                        double a0 = x0 - xd, a1 = xd - x1, b0 = y0 - yd, b1 = yd - y1;
-                        dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
-                        dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
-                    }
-                    double e = (dx * dx + dy * dy) / ((sig[q] * 2) * (sig[q] * 2)) / ca * 0.5;
+                    double dd;
+                    if (!oks_d2(g, k1, bx, d, q, &dd)) continue;
+                    double e = dd / ((sig[q] * 2) * (sig[q] * 2)) / ca * 0.5;
                     ebuf[n++] = e > 746 ? 0.0 : exp(-e);
                 }
                 o[(size_t)i * ng + j] = n ? pairwise_sum(ebuf, (size_t)n) / n : 0;
                 continue;
             }
             for (int q = 0; q < k; q++) {
-                double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
-                if (k1 > 0) {
-                    if (!(g->keypoints[3 * q + 2] > 0)) continue;
-                    dx = xd - g->keypoints[3 * q];
-                    dy = yd - g->keypoints[3 * q + 1];
-                } else {
-                    double a0 = x0 - xd, a1 = xd - x1, b0 = y0 - yd, b1 = yd - y1;
-                    dx = (a0 > 0 ? a0 : 0) + (a1 > 0 ? a1 : 0);
-                    dy = (b0 > 0 ? b0 : 0) + (b1 > 0 ? b1 : 0);
-                }
-                d2[n] = dx * dx + dy * dy;
+                if (!oks_d2(g, k1, bx, d, q, &d2[n])) continue;
                 vq[n] = var[q];
                 n++;
             }
