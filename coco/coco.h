@@ -77,16 +77,22 @@ enum { MR_SEG_NONE = 0, MR_SEG_POLY = 1, MR_SEG_RLE = 2 };
  * its segmentation (mr_coco_ann.seg, in the arena) only when it has one, so
  * box and keypoint records carry none of these bytes. */
 typedef struct mr_coco_seg {
-    int kind;                    /* MR_SEG_POLY or MR_SEG_RLE */
-    int32_t npoly;
-    const int32_t *poly_len;
-    const double *const *poly;
-    mr_rle rle;                  /* counts point into the arena: never free */
-    int rle_compressed;          /* the file gave a compressed string */
+    uint8_t kind;                /* MR_SEG_POLY or MR_SEG_RLE */
+    uint8_t rle_compressed;      /* the file gave a compressed string */
     /* for RLE segmentations: the mask's box (rleToBbox), computed on load */
-    int has_mask_bbox;
-    const char *rle_str;         /* that string, when kept undecoded */
-    size_t rle_str_len;
+    uint8_t has_mask_bbox;
+    int32_t npoly;
+    union {                      /* by kind (88 bytes in all on LP64) */
+        struct {                 /* MR_SEG_POLY */
+            const int32_t *poly_len;
+            const double *const *poly;
+        };
+        struct {                 /* MR_SEG_RLE: the compressed string, */
+            const char *rle_str; /* when kept undecoded (rle.cnts NULL); */
+            size_t rle_str_len;  /* else rle_str is not meaningful */
+        };
+    };
+    mr_rle rle;                  /* counts point into the arena: never free */
     /* the mask area, set with the mask box and, in results, for every
      * segmentation (the corrected area `--strict` uses); -1 when not set */
     double segm_area;
@@ -117,6 +123,7 @@ typedef struct mr_coco_ann {
 /* 120 bytes on LP64 (224 when the segmentation was inline): detection
  * files hold up to ~10^5 of these, most without a segmentation */
 _Static_assert(sizeof(void *) != 8 || sizeof(mr_coco_ann) <= 120, "mr_coco_ann grew");
+_Static_assert(sizeof(void *) != 8 || sizeof(mr_coco_seg) <= 88, "mr_coco_seg grew");
 
 /* The kind of an annotation's segmentation: MR_SEG_NONE when it has none. */
 static inline int mr_coco_ann_seg_kind(const mr_coco_ann *a)

@@ -246,7 +246,6 @@ int mr_coco_finish(mr_coco *c, mr_err *e)
         if (!a->has_num_keypoints) a->num_keypoints = visible(a);
         if (a->seg_skipped && (!a->has_bbox || !a->has_area) && coco_read_skipped_segm(c, a, i, e))
             return MR_EUSER;
-        if (a->seg_skipped && a->seg) { a->seg->rle_str = NULL; a->seg->rle_str_len = 0; }
         if (!a->has_bbox || !a->has_area) {
             double area = 0, bb[4] = {0, 0, 0, 0};
             if (mr_coco_ann_seg_kind(a) != MR_SEG_NONE) {

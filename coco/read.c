@@ -407,6 +407,8 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
     }
     seg->rle.cnts = cnts;
     seg->rle.m = ncnt;
+    seg->rle_str = NULL;   /* shares its place with the polygons' */
+    seg->rle_str_len = 0;
     {
         mr_err e2;
         if (mr_rle_check(&seg->rle, &e2)) return FAIL(r, "field 'segmentation.counts': %s", e2.msg);
