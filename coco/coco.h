@@ -89,7 +89,10 @@ typedef struct mr_coco_seg {
         };
         struct {                 /* MR_SEG_RLE: the compressed string, */
             const char *rle_str; /* when kept undecoded (rle.cnts NULL); */
-            size_t rle_str_len;  /* else rle_str is not meaningful */
+            size_t rle_str_len;  /* else rle_str is not meaningful. Also,
+                                  * while loading (kind MR_SEG_NONE), the
+                                  * text of a segmentation skipped under
+                                  * MR_COCO_SKIP_SEGM that finish reads */
         };
     };
     mr_rle rle;                  /* counts point into the arena: never free */
