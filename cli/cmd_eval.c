@@ -282,7 +282,7 @@ int cmd_eval(int argc, char **argv)
         char msg[600];
         snprintf(msg, sizeof msg, "%s: [%zu]: field 'segmentation.size': %ux%u, but image %lld is %dx%d (height x width); "
                  "%zu result%s with masks of another size than their image", dtp, dt.first_mask_size_mismatch,
-                 a->seg.rle.h, a->seg.rle.w, (long long)im->id, im->height, im->width, dt.mask_size_mismatch,
+                 a->seg->rle.h, a->seg->rle.w, (long long)im->id, im->height, im->width, dt.mask_size_mismatch,
                  dt.mask_size_mismatch == 1 ? "" : "s");
         if (strict) rc = mr_errf(&e, MR_EUSER, "%s", msg);
         else fprintf(stderr, "mrcnn eval: warning: %s: they match no ground truth (IoU -1, as in pycocotools); "

@@ -26,7 +26,8 @@
  * per-image and per-category index lists (in file order) are built on load.
  *
  * defines: mr_coco, mr_coco_image, mr_coco_cat, mr_coco_ann, mr_coco_seg,
- *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_init, mr_coco_free,
+ *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_ann_seg_kind,
+ *          mr_coco_init, mr_coco_free,
  *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, mr_coco_parse,
  *          mr_coco_load_results, mr_coco_load_both,
  *          mr_coco_parse_results, mr_coco_image_index, mr_coco_cat_index,
@@ -72,16 +73,33 @@ enum { MR_SEG_NONE = 0, MR_SEG_POLY = 1, MR_SEG_RLE = 2 };
  * them), except for compressed strings in results files read with
  * mr_coco_load_results, which keep the string (rle_str, rle_str_len; then
  * rle.cnts is NULL and rle.m 0) and are decoded when needed: use
- * mr_coco_ann_rle to get the counts in every case. */
+ * mr_coco_ann_rle to get the counts in every case. An annotation points at
+ * its segmentation (mr_coco_ann.seg, in the arena) only when it has one, so
+ * box and keypoint records carry none of these bytes. */
 typedef struct mr_coco_seg {
-    int kind;                    /* MR_SEG_* */
+    uint8_t kind;                /* MR_SEG_POLY or MR_SEG_RLE */
+    uint8_t rle_compressed;      /* the file gave a compressed string */
+    /* for RLE segmentations: the mask's box (rleToBbox), computed on load */
+    uint8_t has_mask_bbox;
     int32_t npoly;
-    const int32_t *poly_len;
-    const double *const *poly;
+    union {                      /* by kind (88 bytes in all on LP64) */
+        struct {                 /* MR_SEG_POLY */
+            const int32_t *poly_len;
+            const double *const *poly;
+        };
+        struct {                 /* MR_SEG_RLE: the compressed string, */
+            const char *rle_str; /* when kept undecoded (rle.cnts NULL); */
+            size_t rle_str_len;  /* else rle_str is not meaningful. Also,
+                                  * while loading (kind MR_SEG_NONE), the
+                                  * text of a segmentation skipped under
+                                  * MR_COCO_SKIP_SEGM that finish reads */
+        };
+    };
     mr_rle rle;                  /* counts point into the arena: never free */
-    int rle_compressed;          /* the file gave a compressed string */
-    const char *rle_str;         /* that string, when kept undecoded */
-    size_t rle_str_len;
+    /* the mask area, set with the mask box and, in results, for every
+     * segmentation (the corrected area `--strict` uses); -1 when not set */
+    double segm_area;
+    double mask_bbox[4];
 } mr_coco_seg;
 
 typedef struct mr_coco_ann {
@@ -96,18 +114,25 @@ typedef struct mr_coco_ann {
     int32_t num_keypoints;       /* GT: the field, or the count of v > 0 when absent */
     int32_t num_kpt;             /* keypoint triplets in `keypoints` (0 if none) */
     const double *keypoints;     /* 3 * num_kpt: x, y, v */
-    mr_coco_seg seg;
+    /* the segmentation, or NULL when the record has none (also when it was
+     * skipped under MR_COCO_SKIP_SEGM); see mr_coco_ann_seg_kind */
+    mr_coco_seg *seg;
     /* which keys the record had (has_* flags) */
     uint8_t has_bbox, has_area, has_iscrowd, has_ignore, has_num_keypoints, has_score;
-    /* for RLE segmentations: the mask's box (rleToBbox), computed on load */
-    uint8_t has_mask_bbox;
     uint8_t seg_skipped;         /* loaded with MR_COCO_SKIP_SEGM: not read */
-    /* results: area and bbox as loadRes set them (see mr_coco_load_results);
-     * segm_area is the mask area whenever a segmentation is present (the
-     * corrected area `--strict` uses), else area. */
-    double segm_area;
-    double mask_bbox[4];
+    /* results: area and bbox are as loadRes set them (see mr_coco_load_results) */
 } mr_coco_ann;
+
+/* 120 bytes on LP64 (224 when the segmentation was inline): detection
+ * files hold up to ~10^5 of these, most without a segmentation */
+_Static_assert(sizeof(void *) != 8 || sizeof(mr_coco_ann) <= 120, "mr_coco_ann grew");
+_Static_assert(sizeof(void *) != 8 || sizeof(mr_coco_seg) <= 88, "mr_coco_seg grew");
+
+/* The kind of an annotation's segmentation: MR_SEG_NONE when it has none. */
+static inline int mr_coco_ann_seg_kind(const mr_coco_ann *a)
+{
+    return a->seg ? a->seg->kind : MR_SEG_NONE;
+}
 
 typedef struct mr_coco {
     char *path;                  /* the file read (for messages); "" for built */
@@ -140,7 +165,7 @@ void mr_coco_free(mr_coco *c);
 int mr_coco_load(mr_coco *c, const char *path, mr_err *e);
 int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr_err *e);
 /* mr_coco_load with flags. MR_COCO_SKIP_SEGM: segmentations are not read
- * (seg.kind stays MR_SEG_NONE; their text is checked only for balanced
+ * (seg stays NULL; their text is checked only for balanced
  * brackets and strings) unless an annotation's area or bbox must be derived
  * from its segmentation — for box and keypoint evaluation, where the
  * polygons are most of the file. */
@@ -180,7 +205,9 @@ int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out,
 /* Building a dataset or results in memory (generator, inference): add
  * records, then mr_coco_finish to build the indexes and check ids. Strings
  * and arrays are copied into the arena. For add_ann, pass a filled
- * mr_coco_ann whose pointers may point at caller memory (they are copied);
+ * mr_coco_ann whose pointers (seg and the segmentation's arrays included)
+ * may point at caller memory (they are copied; a seg of kind MR_SEG_NONE is
+ * dropped);
  * image_index/category_index are filled by finish. */
 int mr_coco_add_image(mr_coco *c, int64_t id, int32_t width, int32_t height,
                       const char *file_name, mr_err *e);

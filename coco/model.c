@@ -195,9 +195,9 @@ int coco_build_lists(mr_coco *c, mr_err *e)
 /* mask area and box of a segmentation (for missing GT fields and results) */
 int coco_seg_area_box(const mr_coco_ann *a, const mr_coco_image *img, double *area, double bb[4], mr_err *e)
 {
-    if (a->seg.kind == MR_SEG_RLE && a->has_mask_bbox) {
-        if (area) *area = a->segm_area;
-        if (bb) memcpy(bb, a->mask_bbox, 4 * sizeof(double));
+    if (a->seg && a->seg->kind == MR_SEG_RLE && a->seg->has_mask_bbox) {
+        if (area) *area = a->seg->segm_area;
+        if (bb) memcpy(bb, a->seg->mask_bbox, 4 * sizeof(double));
         return MR_OK;
     }
     mr_rle r = MR_RLE_INIT;
@@ -246,10 +246,9 @@ int mr_coco_finish(mr_coco *c, mr_err *e)
         if (!a->has_num_keypoints) a->num_keypoints = visible(a);
         if (a->seg_skipped && (!a->has_bbox || !a->has_area) && coco_read_skipped_segm(c, a, i, e))
             return MR_EUSER;
-        if (a->seg_skipped) { a->seg.rle_str = NULL; a->seg.rle_str_len = 0; }
         if (!a->has_bbox || !a->has_area) {
             double area = 0, bb[4] = {0, 0, 0, 0};
-            if (a->seg.kind != MR_SEG_NONE) {
+            if (mr_coco_ann_seg_kind(a) != MR_SEG_NONE) {
                 int rc = coco_seg_area_box(a, &c->images[ii], &area, bb, e);
                 if (rc) return mr_err_prefix(e, "%s: annotations[%zu]: field 'segmentation'", f, i);
             } else if (a->has_bbox) {
@@ -276,24 +275,25 @@ int mr_coco_finish(mr_coco *c, mr_err *e)
 int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out, mr_err *e)
 {
     uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
-    if (a->seg.kind == MR_SEG_RLE) {
-        if (a->seg.rle_str && !a->seg.rle.cnts)
-            return mr_rle_from_string(out, a->seg.rle_str, a->seg.rle_str_len, a->seg.rle.h, a->seg.rle.w, e);
-        return mr_rle_copy(out, &a->seg.rle, e);
+    const mr_coco_seg *sg = a->seg;
+    if (sg && sg->kind == MR_SEG_RLE) {
+        if (sg->rle_str && !sg->rle.cnts)
+            return mr_rle_from_string(out, sg->rle_str, sg->rle_str_len, sg->rle.h, sg->rle.w, e);
+        return mr_rle_copy(out, &sg->rle, e);
     }
-    if (a->seg.kind == MR_SEG_POLY) {
-        int32_t n = a->seg.npoly;
+    if (sg && sg->kind == MR_SEG_POLY) {
+        int32_t n = sg->npoly;
         /* pycocotools frPyObjects: when the first part has exactly 4 numbers
          * every part is taken as a box [x, y, w, h] */
-        if (n > 0 && a->seg.poly_len[0] == 4) {
+        if (n > 0 && sg->poly_len[0] == 4) {
             int all4 = 1;
-            for (int32_t i = 0; i < n; i++) all4 &= a->seg.poly_len[i] == 4;
+            for (int32_t i = 0; i < n; i++) all4 &= sg->poly_len[i] == 4;
             if (all4) {
                 mr_rle parts[64], *pp = n <= 64 ? parts : calloc((size_t)n, sizeof *pp);
                 if (!pp) return mr_errf(e, MR_ENOMEM, "out of memory");
                 memset(pp, 0, sizeof(mr_rle) * (size_t)(n <= 64 ? 64 : n));
                 int rc = MR_OK;
-                for (int32_t i = 0; i < n && !rc; i++) rc = mr_rle_from_bbox(&pp[i], a->seg.poly[i], h, w, e);
+                for (int32_t i = 0; i < n && !rc; i++) rc = mr_rle_from_bbox(&pp[i], sg->poly[i], h, w, e);
                 if (!rc) rc = mr_rle_merge(out, pp, (size_t)n, 0, e);
                 for (int32_t i = 0; i < n; i++) mr_rle_free(&pp[i]);
                 if (pp != parts) free(pp);
@@ -302,8 +302,8 @@ int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out,
         }
         size_t *kp = malloc(sizeof(size_t) * (size_t)(n + 1));
         if (!kp) return mr_errf(e, MR_ENOMEM, "out of memory");
-        for (int32_t i = 0; i < n; i++) kp[i] = (size_t)a->seg.poly_len[i] / 2;
-        int rc = mr_rle_from_polys(out, a->seg.poly, kp, (size_t)n, h, w, e);
+        for (int32_t i = 0; i < n; i++) kp[i] = (size_t)sg->poly_len[i] / 2;
+        int rc = mr_rle_from_polys(out, sg->poly, kp, (size_t)n, h, w, e);
         free(kp);
         return rc;
     }
@@ -378,31 +378,41 @@ int mr_coco_add_ann(mr_coco *c, const mr_coco_ann *a, mr_err *e)
         return mr_errf(e, MR_ENOMEM, "out of memory");
     mr_coco_ann *d = &c->anns[c->num_anns];
     *d = *a;
+    d->seg = NULL;
     if (a->keypoints) {
         d->keypoints = arena_copy(im, a->keypoints, sizeof(double) * 3 * (size_t)a->num_kpt);
         if (!d->keypoints) return mr_errf(e, MR_ENOMEM, "out of memory");
     }
-    if (a->seg.kind == MR_SEG_POLY) {
-        double **pp = coco_arena_alloc(im, sizeof(double *) * (size_t)(a->seg.npoly + 1));
-        int32_t *pl = arena_copy(im, a->seg.poly_len, sizeof(int32_t) * (size_t)a->seg.npoly);
+    const mr_coco_seg *as = a->seg;
+    if (as && as->kind != MR_SEG_NONE) {
+        mr_coco_seg *ds = coco_arena_alloc(im, sizeof *ds);
+        if (!ds) return mr_errf(e, MR_ENOMEM, "out of memory");
+        *ds = *as;
+        d->seg = ds;
+    }
+    if (d->seg && as->kind == MR_SEG_POLY) {
+        mr_coco_seg *ds = d->seg;
+        double **pp = coco_arena_alloc(im, sizeof(double *) * (size_t)(as->npoly + 1));
+        int32_t *pl = arena_copy(im, as->poly_len, sizeof(int32_t) * (size_t)as->npoly);
         if (!pp || !pl) return mr_errf(e, MR_ENOMEM, "out of memory");
-        for (int32_t i = 0; i < a->seg.npoly; i++) {
-            pp[i] = arena_copy(im, a->seg.poly[i], sizeof(double) * (size_t)a->seg.poly_len[i]);
+        for (int32_t i = 0; i < as->npoly; i++) {
+            pp[i] = arena_copy(im, as->poly[i], sizeof(double) * (size_t)as->poly_len[i]);
             if (!pp[i]) return mr_errf(e, MR_ENOMEM, "out of memory");
         }
-        d->seg.poly = (const double *const *)pp;
-        d->seg.poly_len = pl;
-    } else if (a->seg.kind == MR_SEG_RLE) {
-        if (a->seg.rle_str && !a->seg.rle.cnts) {
-            d->seg.rle_str = coco_arena_strdup(im, a->seg.rle_str, a->seg.rle_str_len);
-            if (!d->seg.rle_str) return mr_errf(e, MR_ENOMEM, "out of memory");
+        ds->poly = (const double *const *)pp;
+        ds->poly_len = pl;
+    } else if (d->seg && as->kind == MR_SEG_RLE) {
+        mr_coco_seg *ds = d->seg;
+        if (as->rle_str && !as->rle.cnts) {
+            ds->rle_str = coco_arena_strdup(im, as->rle_str, as->rle_str_len);
+            if (!ds->rle_str) return mr_errf(e, MR_ENOMEM, "out of memory");
         } else {
-            d->seg.rle.cnts = arena_copy(im, a->seg.rle.cnts, sizeof(uint32_t) * a->seg.rle.m);
-            if (!d->seg.rle.cnts) return mr_errf(e, MR_ENOMEM, "out of memory");
-            if (!d->has_mask_bbox) {
-                d->segm_area = (double)mr_rle_area(&d->seg.rle);
-                mr_rle_bbox(&d->seg.rle, d->mask_bbox);
-                d->has_mask_bbox = 1;
+            ds->rle.cnts = arena_copy(im, as->rle.cnts, sizeof(uint32_t) * as->rle.m);
+            if (!ds->rle.cnts) return mr_errf(e, MR_ENOMEM, "out of memory");
+            if (!ds->has_mask_bbox) {
+                ds->segm_area = (double)mr_rle_area(&ds->rle);
+                mr_rle_bbox(&ds->rle, ds->mask_bbox);
+                ds->has_mask_bbox = 1;
             }
         }
     }

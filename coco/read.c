@@ -261,9 +261,23 @@ static double *arena_nums(reader *r)
     return d;
 }
 
+/* the annotation's segmentation record, allocated from the arena on first
+ * use (a repeated key or a skipped text read later reuses it) */
+static mr_coco_seg *ann_seg(coco_impl *im, mr_coco_ann *a)
+{
+    if (!a->seg) {
+        a->seg = coco_arena_alloc(im, sizeof *a->seg);
+        if (!a->seg) return NULL;
+        memset(a->seg, 0, sizeof *a->seg);
+        a->seg->segm_area = -1;
+    }
+    return a->seg;
+}
+
 static int read_segmentation(reader *r, mr_coco_ann *a)
 {
-    mr_coco_seg *seg = &a->seg;
+    mr_coco_seg *seg = ann_seg(r->im, a);
+    if (!seg) return FAIL(r, "out of memory");
     int t = mr_jr_peek(&r->j);
     if (t == MR_JT_ARR) {
         /* polygons: a list of lists of numbers */
@@ -355,7 +369,7 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
         /* check and measure in one pass, keep only the string */
         mr_err e2;
         uint64_t total, area;
-        if (mr_rle_string_stats(str, slen, seg->rle.h, &total, &area, a->mask_bbox, &e2)) {
+        if (mr_rle_string_stats(str, slen, seg->rle.h, &total, &area, seg->mask_bbox, &e2)) {
             FAIL(r, "field 'segmentation.counts': %s", e2.msg);
             goto fail;
         }
@@ -365,8 +379,8 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
             goto fail;
         }
         seg->rle_compressed = 1;
-        a->segm_area = (double)area;
-        a->has_mask_bbox = 1;
+        seg->segm_area = (double)area;
+        seg->has_mask_bbox = 1;
         char *k2 = coco_arena_strdup(r->im, str, slen);
         if (!k2) { FAIL(r, "out of memory"); goto fail; }
         if (sesc) free((void *)str);
@@ -393,13 +407,15 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
     }
     seg->rle.cnts = cnts;
     seg->rle.m = ncnt;
+    seg->rle_str = NULL;   /* shares its place with the polygons' */
+    seg->rle_str_len = 0;
     {
         mr_err e2;
         if (mr_rle_check(&seg->rle, &e2)) return FAIL(r, "field 'segmentation.counts': %s", e2.msg);
     }
-    a->segm_area = (double)mr_rle_area(&seg->rle);
-    mr_rle_bbox(&seg->rle, a->mask_bbox);
-    a->has_mask_bbox = 1;
+    seg->segm_area = (double)mr_rle_area(&seg->rle);
+    mr_rle_bbox(&seg->rle, seg->mask_bbox);
+    seg->has_mask_bbox = 1;
     return 0;
 fail:
     if (str && sesc) free((void *)str);
@@ -422,7 +438,7 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
 {
     memset(a, 0, sizeof *a);
     a->image_index = a->category_index = -1;
-    a->segm_area = -1;
+    const char *skip_str = NULL; size_t skip_len = 0;   /* a skipped segmentation's text */
     if (open_object(r)) return -1;
     const char *key; size_t kl;
     int first = 1, k, have_id = 0, have_img = 0, have_cat = 0;
@@ -485,18 +501,22 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
                 mr_jr_peek(&r->j);
                 const char *s0 = r->j.p;
                 if (mr_jr_skip_fast(&r->j)) return FAIL(r, "%s", "");
-                a->seg.rle_str = s0;
-                a->seg.rle_str_len = (size_t)(r->j.p - s0);
+                skip_str = s0;
+                skip_len = (size_t)(r->j.p - s0);
                 a->seg_skipped = 1;
             } else if (read_segmentation(r, a)) return -1;
         } else if (mr_jr_skip(&r->j)) return FAIL(r, "%s", "");
     }
     if (k < 0) return FAIL(r, "%s", "");
-    if (a->seg_skipped && r->s) {
-        /* the window moves on: keep the text only where finish needs it */
-        if (a->has_bbox && a->has_area) { a->seg.rle_str = NULL; a->seg.rle_str_len = 0; }
-        else if (!(a->seg.rle_str = coco_arena_strdup(r->im, a->seg.rle_str, a->seg.rle_str_len)))
-            return FAIL(r, "out of memory");
+    if (a->seg_skipped && (!a->has_bbox || !a->has_area)) {
+        /* keep the text (in the segmentation record's rle_str, kind still
+         * MR_SEG_NONE) only where finish needs it; copied when the window
+         * moves on */
+        mr_coco_seg *seg = ann_seg(r->im, a);
+        if (!seg) return FAIL(r, "out of memory");
+        seg->rle_str = r->s ? coco_arena_strdup(r->im, skip_str, skip_len) : skip_str;
+        seg->rle_str_len = skip_len;
+        if (!seg->rle_str) return FAIL(r, "out of memory");
     }
     if (!have_img) return FAIL(r, "field 'image_id': missing");
     if (!have_cat) return FAIL(r, "field 'category_id': missing");
@@ -785,7 +805,7 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
     int kind = 0;   /* 1 bbox, 2 segmentation, 3 keypoints */
     if (res->num_anns) {
         const mr_coco_ann *a0 = &res->anns[0];
-        kind = a0->has_bbox ? 1 : a0->seg.kind != MR_SEG_NONE ? 2 : a0->keypoints ? 3 : 0;
+        kind = a0->has_bbox ? 1 : mr_coco_ann_seg_kind(a0) != MR_SEG_NONE ? 2 : a0->keypoints ? 3 : 0;
         if (!kind) { mr_errf(e, MR_EUSER, "%s: [0]: no 'bbox', 'segmentation' or 'keypoints' field", name); goto out; }
     }
     res->res_kind = kind == 1 ? "bbox" : kind == 2 ? "segmentation" : kind == 3 ? "keypoints" : "";
@@ -814,15 +834,15 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
             a->area = a->bbox[2] * a->bbox[3];
             a->iscrowd = 0;
         } else if (kind == 2) {
-            if (a->seg.kind == MR_SEG_NONE) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'segmentation': missing (the first record has one)", name, i); goto out; }
+            if (mr_coco_ann_seg_kind(a) == MR_SEG_NONE) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'segmentation': missing (the first record has one)", name, i); goto out; }
             double bb[4];
             if (coco_seg_area_box(a, img, &a->area, bb, e)) { mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", name, i); goto out; }
             if (!a->has_bbox) memcpy(a->bbox, bb, sizeof bb);
-            if (a->seg.kind == MR_SEG_RLE &&
-                (a->seg.rle.h != (uint32_t)img->height || a->seg.rle.w != (uint32_t)img->width) &&
+            if (a->seg->kind == MR_SEG_RLE &&
+                (a->seg->rle.h != (uint32_t)img->height || a->seg->rle.w != (uint32_t)img->width) &&
                 !res->mask_size_mismatch++)
                 res->first_mask_size_mismatch = i;
-            a->segm_area = a->area;
+            a->seg->segm_area = a->area;
             a->iscrowd = 0;
         } else {
             if (!a->keypoints || a->num_kpt == 0) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'keypoints': missing or empty (the first record has keypoints)", name, i); goto out; }
@@ -938,12 +958,11 @@ int coco_read_skipped_segm(mr_coco *c, mr_coco_ann *a, size_t i, mr_err *e)
     const char *f = c->path ? c->path : "";
     reader sub;
     memset(&sub, 0, sizeof sub);
-    mr_jr_init(&sub.j, a->seg.rle_str, a->seg.rle_str_len, f, e);
+    mr_jr_init(&sub.j, a->seg ? a->seg->rle_str : NULL, a->seg ? a->seg->rle_str_len : 0, f, e);
     sub.c = c;
     sub.im = c->impl;
     sub.sect = "annotations"; sub.idx = i;
-    a->seg.rle_str = NULL;
-    a->seg.rle_str_len = 0;
+    if (a->seg) { a->seg->rle_str = NULL; a->seg->rle_str_len = 0; }
     int src = read_segmentation(&sub, a);
     free(sub.nums);
     free(sub.cnt_tmp);

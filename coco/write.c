@@ -71,9 +71,9 @@ static int put_ann(FILE *f, const mr_coco_ann *a, int results, mr_err *e)
         fprintf(f, ", \"iscrowd\": %d", a->iscrowd);
         if (a->has_ignore) fprintf(f, ", \"ignore\": %d", a->ignore);
     }
-    if (a->seg.kind != MR_SEG_NONE) {
+    if (mr_coco_ann_seg_kind(a) != MR_SEG_NONE) {
         fputs(", \"segmentation\": ", f);
-        int rc = put_seg(f, &a->seg, e);
+        int rc = put_seg(f, a->seg, e);
         if (rc) return rc;
     }
     if (a->keypoints) {

@@ -194,12 +194,12 @@ int mr_dataset_load(mr_dataset *d, const char *json_path, const char *image_dir,
             const mr_coco_ann *a = &c->anns[ai];
             const mr_coco_cat *cat = &c->cats[a->category_index];
             long long aid = (long long)a->id;
-            if (a->seg.kind == MR_SEG_POLY)
-                for (int p = 0; p < a->seg.npoly; p++)
-                    if (a->seg.poly_len[p] < 6) {
+            if (mr_coco_ann_seg_kind(a) == MR_SEG_POLY)
+                for (int p = 0; p < a->seg->npoly; p++)
+                    if (a->seg->poly_len[p] < 6) {
                         rc = mr_errf(e, MR_EUSER,
                                      "%s: annotations[%zu] (id %lld): field segmentation[%d]: polygon with %d point(s), at least 3 expected",
-                                     J, ai, aid, p, a->seg.poly_len[p] / 2);
+                                     J, ai, aid, p, a->seg->poly_len[p] / 2);
                         break;
                     }
             if (rc) break;
@@ -219,7 +219,7 @@ int mr_dataset_load(mr_dataset *d, const char *json_path, const char *image_dir,
                              J, ai, aid, b[0], b[1], b[2], b[3], ci->width, ci->height, (long long)ci->id);
                 break;
             }
-            if (!a->iscrowd && a->seg.kind != MR_SEG_NONE && a->has_area && a->area <= 0) {
+            if (!a->iscrowd && mr_coco_ann_seg_kind(a) != MR_SEG_NONE && a->has_area && a->area <= 0) {
                 d->skipped_zero_area++;
                 continue;
             }
@@ -231,7 +231,7 @@ int mr_dataset_load(mr_dataset *d, const char *json_path, const char *image_dir,
             in->box[3] = (float)(b[1] + b[3]);
             in->label = label_of_index[a->category_index];
             in->iscrowd = (uint8_t)(a->iscrowd != 0);
-            in->has_mask = a->seg.kind != MR_SEG_NONE;
+            in->has_mask = mr_coco_ann_seg_kind(a) != MR_SEG_NONE;
             if (in->iscrowd) d->num_crowd++;
             if (d->nkp && a->num_kpt == d->nkp) {
                 float *k = d->kps + (size_t)d->ninst * d->nkp * 3;

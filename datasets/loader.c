@@ -96,12 +96,12 @@ int mr_mask_target(const void *ctx, int inst, const float box[4], int M, float *
     const mr_coco_ann *a = &d->coco.anns[in->ann];
     const mr_coco_image *ci = &d->coco.images[a->image_index];
     mr_err e;
-    if (a->seg.kind == MR_SEG_POLY) {
+    if (mr_coco_ann_seg_kind(a) == MR_SEG_POLY) {
         double bw = box[2] - box[0], bh = box[3] - box[1];
         double rx = M / (bw > 0.1 ? bw : 0.1), ry = M / (bh > 0.1 ? bh : 0.1);
-        int np = a->seg.npoly;
+        int np = a->seg->npoly;
         size_t tot = 0;
-        for (int p = 0; p < np; p++) tot += (size_t)a->seg.poly_len[p];
+        for (int p = 0; p < np; p++) tot += (size_t)a->seg->poly_len[p];
         double *buf = malloc(sizeof(double) * (tot ? tot : 1));
         const double **xy = malloc(sizeof(double *) * (size_t)(np ? np : 1));
         size_t *k = malloc(sizeof(size_t) * (size_t)(np ? np : 1));
@@ -109,9 +109,9 @@ int mr_mask_target(const void *ctx, int inst, const float box[4], int M, float *
         if (!buf || !xy || !k || !m) { free(buf); free(xy); free(k); free(m); return MR_ENOMEM; }
         size_t o = 0;
         for (int p = 0; p < np; p++) {
-            const double *src = a->seg.poly[p];
+            const double *src = a->seg->poly[p];
             xy[p] = buf + o;
-            k[p] = (size_t)a->seg.poly_len[p] / 2;
+            k[p] = (size_t)a->seg->poly_len[p] / 2;
             for (size_t q = 0; q < k[p]; q++) {
                 double x = src[2 * q] * c->scale, y = src[2 * q + 1] * c->scale;
                 if (c->flip) x = c->rw - x;

@@ -285,41 +285,41 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
  * (mr_coco_ann_rle turns each into a box) */
 static int poly_boxes(const mr_coco_ann *a)
 {
-    int32_t n = a->seg.npoly;
-    if (n <= 0 || a->seg.poly_len[0] != 4) return 0;
+    int32_t n = a->seg->npoly;
+    if (n <= 0 || a->seg->poly_len[0] != 4) return 0;
     for (int32_t i = 0; i < n; i++)
-        if (a->seg.poly_len[i] != 4) return 0;
+        if (a->seg->poly_len[i] != 4) return 0;
     return 1;
 }
 
 static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, seg_mask *M, size_t *used, mr_err *e)
 {
     M->off = *used;
-    if (a->seg.kind == MR_SEG_RLE && a->seg.rle_str && !a->seg.rle.cnts) {
-        if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg.rle_str_len + 2, sizeof(uint32_t)))
+    if (mr_coco_ann_seg_kind(a) == MR_SEG_RLE && a->seg->rle_str && !a->seg->rle.cnts) {
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg->rle_str_len + 2, sizeof(uint32_t)))
             return mr_errf(e, MR_ENOMEM, "out of memory");
         uint64_t total;
-        int rc = mr_rle_runs_from_string(a->seg.rle_str, a->seg.rle_str_len, s->runs + *used, &M->n, &M->area, &total, e);
+        int rc = mr_rle_runs_from_string(a->seg->rle_str, a->seg->rle_str_len, s->runs + *used, &M->n, &M->area, &total, e);
         if (rc) return rc;
-        M->h = a->seg.rle.h; M->w = a->seg.rle.w;
-    } else if (a->seg.kind == MR_SEG_RLE) {
-        if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg.rle.m + 2, sizeof(uint32_t)))
+        M->h = a->seg->rle.h; M->w = a->seg->rle.w;
+    } else if (mr_coco_ann_seg_kind(a) == MR_SEG_RLE) {
+        if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg->rle.m + 2, sizeof(uint32_t)))
             return mr_errf(e, MR_ENOMEM, "out of memory");
-        M->n = mr_rle_runs(a->seg.rle.cnts, a->seg.rle.m, s->runs + *used);
-        M->h = a->seg.rle.h; M->w = a->seg.rle.w;
-    } else if (a->seg.kind == MR_SEG_POLY && !poly_boxes(a)) {
+        M->n = mr_rle_runs(a->seg->rle.cnts, a->seg->rle.m, s->runs + *used);
+        M->h = a->seg->rle.h; M->w = a->seg->rle.w;
+    } else if (mr_coco_ann_seg_kind(a) == MR_SEG_POLY && !poly_boxes(a)) {
         /* mr_coco_ann_rle's polygons (mr_rle_from_polys), straight to runs */
-        size_t n = a->seg.npoly > 0 ? (size_t)a->seg.npoly : 0;
+        size_t n = a->seg->npoly > 0 ? (size_t)a->seg->npoly : 0;
         if (!s->poly) {
             if (!(s->poly = malloc(sizeof *s->poly))) return mr_errf(e, MR_ENOMEM, "out of memory");
             mr_poly_scratch_init(s->poly);
         }
         if (ensure((void **)&s->plen, &s->cap_plen, n + 1, sizeof(size_t))) return mr_errf(e, MR_ENOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++) s->plen[i] = (size_t)a->seg.poly_len[i] / 2;
+        for (size_t i = 0; i < n; i++) s->plen[i] = (size_t)a->seg->poly_len[i] / 2;
         uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
         const uint32_t *pr;
         size_t nr;
-        int rc = mr_rle_runs_from_polys(a->seg.poly, s->plen, n, h, w, s->poly, &pr, &nr, e);
+        int rc = mr_rle_runs_from_polys(a->seg->poly, s->plen, n, h, w, s->poly, &pr, &nr, e);
         if (rc) return rc;
         if (ensure((void **)&s->runs, &s->cap_runs, *used + 2 * nr + 2, sizeof(uint32_t)))
             return mr_errf(e, MR_ENOMEM, "out of memory");
@@ -338,7 +338,7 @@ static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, 
         M->h = r.h; M->w = r.w;
         mr_rle_free(&r);
     }
-    if (a->seg.kind != MR_SEG_RLE || a->seg.rle.cnts) {
+    if (mr_coco_ann_seg_kind(a) != MR_SEG_RLE || a->seg->rle.cnts) {
         uint64_t ar = 0;
         const uint32_t *q = s->runs + *used;
         for (size_t i = 0; i < M->n; i++) ar += q[2 * i + 1] - q[2 * i];
@@ -351,7 +351,7 @@ static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, 
 /* rleToBbox of an annotation's mask (for masks of different sizes only) */
 static int seg_box(const mr_coco_ann *a, const mr_coco_image *img, double bb[4], mr_err *e)
 {
-    if (a->seg.kind == MR_SEG_RLE && a->has_mask_bbox) { memcpy(bb, a->mask_bbox, 4 * sizeof(double)); return MR_OK; }
+    if (mr_coco_ann_seg_kind(a) == MR_SEG_RLE && a->seg->has_mask_bbox) { memcpy(bb, a->seg->mask_bbox, 4 * sizeof(double)); return MR_OK; }
     mr_rle r = MR_RLE_INIT;
     int rc = mr_coco_ann_rle(a, img, &r, e);
     if (rc) return rc;
@@ -368,17 +368,17 @@ static int seg_box(const mr_coco_ann *a, const mr_coco_image *img, double bb[4],
  * that leaving it unrasterised hides nothing; else 0. */
 static int poly_span(const mr_coco_ann *a, uint32_t h, uint64_t *lo, uint64_t *hi)
 {
-    if (a->seg.kind != MR_SEG_POLY || a->seg.npoly <= 0) return 0;
-    int32_t n = a->seg.npoly;
-    if (a->seg.poly_len[0] == 4) {
+    if (mr_coco_ann_seg_kind(a) != MR_SEG_POLY || a->seg->npoly <= 0) return 0;
+    int32_t n = a->seg->npoly;
+    if (a->seg->poly_len[0] == 4) {
         int all4 = 1;
-        for (int32_t i = 0; i < n; i++) all4 &= a->seg.poly_len[i] == 4;
+        for (int32_t i = 0; i < n; i++) all4 &= a->seg->poly_len[i] == 4;
         if (all4) return 0;
     }
     double mn = INFINITY, mx = -INFINITY;
     for (int32_t i = 0; i < n; i++) {
-        size_t k = (size_t)a->seg.poly_len[i] / 2;
-        const double *xy = a->seg.poly[i];
+        size_t k = (size_t)a->seg->poly_len[i] / 2;
+        const double *xy = a->seg->poly[i];
         if (k == 0) return 0;
         for (size_t j = 0; j < 2 * k; j++)
             if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD)) return 0;

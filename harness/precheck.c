@@ -15,8 +15,8 @@
 /* does annotation a have a segmentation a mask can be made from? */
 static int has_segmentation(const mr_coco_ann *a)
 {
-    if (a->seg.kind == MR_SEG_RLE) return 1;
-    return a->seg.kind == MR_SEG_POLY && a->seg.npoly > 0;
+    if (mr_coco_ann_seg_kind(a) == MR_SEG_RLE) return 1;
+    return mr_coco_ann_seg_kind(a) == MR_SEG_POLY && a->seg->npoly > 0;
 }
 
 /* one split: name is "train" or "val" */

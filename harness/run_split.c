@@ -136,6 +136,8 @@ int mr_run_infer_batch(mr_detector *d, const mr_batch *b, const mr_run_split *s,
         for (int q = 0; q < dets[k].n; q++) {
             mr_coco_ann a;
             memset(&a, 0, sizeof a);
+            mr_coco_seg sg;   /* the mask, when there is one (add_ann copies it) */
+            memset(&sg, 0, sizeof sg);
             const float *bx = dets[k].boxes_orig + 4 * q;
             a.id = res ? (int64_t)res->num_anns + 1 : 0;
             a.image_id = bi->image_id;
@@ -155,8 +157,9 @@ int mr_run_infer_batch(mr_detector *d, const mr_batch *b, const mr_run_split *s,
                 rc = mr_rle_encode_rowmajor(&rle, paste, (uint32_t)bi->orig_height, (uint32_t)bi->orig_width, e);
                 d->ms.mask_paste += (mr_run_wall() - tp) * 1e3;
                 if (rc) return rc;
-                a.seg.kind = MR_SEG_RLE;
-                a.seg.rle = rle;
+                sg.kind = MR_SEG_RLE;
+                sg.rle = rle;
+                a.seg = &sg;
             }
             double kp[3 * MR_DATASET_MAX_KP];
             if (dets[k].kps && nk > 0 && dets[k].labels[q] == s->ds.kp_label && dets[k].num_kp == nk) {

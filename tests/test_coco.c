@@ -55,14 +55,14 @@ static void test_parse_gt(void **s)
     assert_int_equal(mr_coco_image_index(&c, 8), -1);
     assert_int_equal(mr_coco_cat_index(&c, 5), 1);
     const mr_coco_ann *a = &c.anns[0];
-    assert_int_equal(a->seg.kind, MR_SEG_POLY);
-    assert_int_equal(a->seg.npoly, 2);
-    assert_int_equal(a->seg.poly_len[1], 6);
+    assert_int_equal(mr_coco_ann_seg_kind(a), MR_SEG_POLY);
+    assert_int_equal(a->seg->npoly, 2);
+    assert_int_equal(a->seg->poly_len[1], 6);
     assert_true(a->area == 50.5);
     /* missing bbox/area derived from the RLE; iscrowd kept */
     const mr_coco_ann *b = &c.anns[1];
-    assert_int_equal(b->seg.kind, MR_SEG_RLE);
-    assert_int_equal(b->seg.rle_compressed, 0);
+    assert_int_equal(mr_coco_ann_seg_kind(b), MR_SEG_RLE);
+    assert_int_equal(b->seg->rle_compressed, 0);
     assert_true(b->area == 10);
     assert_true(b->bbox[0] == 0 && b->bbox[1] == 0 && b->bbox[2] == 2 && b->bbox[3] == 10);   /* wraps columns */
     assert_int_equal(b->iscrowd, 1);
@@ -70,7 +70,7 @@ static void test_parse_gt(void **s)
     assert_int_equal(k->num_kpt, 2);
     assert_int_equal(k->num_keypoints, 1);      /* counted from v > 0 */
     assert_int_equal(k->ignore, 1);
-    assert_int_equal(k->seg.rle_compressed, 1);
+    assert_int_equal(k->seg->rle_compressed, 1);
     assert_int_equal(c.cats[1].num_sigmas, 2);
     assert_true(c.cats[1].keypoint_sigmas[1] == 0.1);
     assert_int_equal(c.cats[1].num_skeleton, 1);
@@ -133,7 +133,7 @@ static void test_save_reload(void **s)
     assert_int_equal(d.num_anns, 3);
     assert_int_equal(d.num_cats, 2);
     assert_string_equal(d.images[0].file_name, c.images[0].file_name);
-    assert_int_equal(d.anns[2].seg.rle.m, c.anns[2].seg.rle.m);
+    assert_int_equal(d.anns[2].seg->rle.m, c.anns[2].seg->rle.m);
     assert_true(d.anns[0].area == c.anns[0].area);
     assert_true(d.cats[1].keypoint_sigmas[0] == 0.05);
     mr_coco_free(&d);
@@ -275,12 +275,12 @@ static void test_skip_segm(void **s)
     mr_coco c;
     mr_coco_init(&c);
     if (mr_coco_load_opts(&c, p, MR_COCO_SKIP_SEGM, &e)) fail_msg("%s", e.msg);
-    assert_int_equal(c.anns[0].seg.kind, MR_SEG_NONE);   /* had area and bbox */
+    assert_int_equal(mr_coco_ann_seg_kind(&c.anns[0]), MR_SEG_NONE);   /* had area and bbox */
     assert_int_equal(c.anns[0].seg_skipped, 1);
     assert_true(c.anns[0].area == 50.5);
-    assert_int_equal(c.anns[1].seg.kind, MR_SEG_RLE);    /* area derived from it */
+    assert_int_equal(mr_coco_ann_seg_kind(&c.anns[1]), MR_SEG_RLE);    /* area derived from it */
     assert_true(c.anns[1].area == 10);
-    assert_null(c.anns[0].seg.rle_str);
+    assert_null(c.anns[0].seg);
     mr_coco_free(&c);
     const char *broken = "{\"images\": [{\"id\": 1, \"width\": 4, \"height\": 4}], \"categories\": [{\"id\": 1}],"
                          " \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0,0,1,1],"
@@ -531,11 +531,11 @@ static void test_window(void **s)
         assert_true(a->id == b->id && a->id == c->id);
         assert_true(a->area == b->area && a->area == c->area);
         assert_memory_equal(a->bbox, b->bbox, sizeof a->bbox);
-        assert_int_equal(a->seg.npoly, b->seg.npoly);
-        assert_int_equal(a->seg.poly_len[0], b->seg.poly_len[0]);
-        assert_memory_equal(a->seg.poly[0], b->seg.poly[0], sizeof(double) * (size_t)a->seg.poly_len[0]);
+        assert_int_equal(a->seg->npoly, b->seg->npoly);
+        assert_int_equal(a->seg->poly_len[0], b->seg->poly_len[0]);
+        assert_memory_equal(a->seg->poly[0], b->seg->poly[0], sizeof(double) * (size_t)a->seg->poly_len[0]);
     }
-    assert_int_equal(gl.anns[20000].seg.poly_len[0], 800000);
+    assert_int_equal(gl.anns[20000].seg->poly_len[0], 800000);
     mr_coco_free(&gm); mr_coco_free(&gs);
 
     /* results: bbox records with a value and a record larger than the window */

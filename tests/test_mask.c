@@ -102,7 +102,7 @@ static void test_fixture_strings(void **s)
     assert_true(dt.num_anns > 100);
     for (size_t i = 0; i < dt.num_anns; i++) {
         mr_rle rr = MR_RLE_INIT, *r = &rr;
-        assert_int_equal(dt.anns[i].seg.kind, MR_SEG_RLE);
+        assert_int_equal(mr_coco_ann_seg_kind(&dt.anns[i]), MR_SEG_RLE);
         assert_int_equal(mr_coco_ann_rle(&dt.anns[i], &gt.images[dt.anns[i].image_index], r, NULL), MR_OK);
         assert_int_equal(mr_rle_check(r, NULL), MR_OK);
         assert_true(mr_rle_area(r) == dt.anns[i].area);

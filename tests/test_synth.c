@@ -95,8 +95,8 @@ static void check_split(const mr_coco *c, int S, long *vis, long *kinds)
         memset(seen, 0, (size_t)S * S);
         for (size_t q = c->img_off[i]; q < c->img_off[i + 1]; q++) {
             const mr_coco_ann *a = &c->anns[c->img_anns[q]];
-            kinds[a->seg.kind == MR_SEG_RLE ? 1 : 0]++;
-            if (a->iscrowd) { kinds[2]++; assert_int_equal(a->seg.kind, MR_SEG_RLE); }
+            kinds[mr_coco_ann_seg_kind(a) == MR_SEG_RLE ? 1 : 0]++;
+            if (a->iscrowd) { kinds[2]++; assert_int_equal(mr_coco_ann_seg_kind(a), MR_SEG_RLE); }
             /* box inside the image, positive */
             assert_true(a->bbox[0] >= 0 && a->bbox[1] >= 0 && a->bbox[2] > 0 && a->bbox[3] > 0);
             assert_true(a->bbox[0] + a->bbox[2] <= S && a->bbox[1] + a->bbox[3] <= S);
