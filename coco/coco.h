@@ -26,7 +26,7 @@
  * per-image and per-category index lists (in file order) are built on load.
  *
  * defines: mr_coco, mr_coco_image, mr_coco_cat, mr_coco_ann, mr_coco_seg,
- *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_ann_seg_kind,
+ *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_ann_seg_kind, mr_coco_seg_is_boxes,
  *          mr_coco_init, mr_coco_free,
  *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, mr_coco_parse,
  *          mr_coco_load_results, mr_coco_load_both,
@@ -127,6 +127,16 @@ typedef struct mr_coco_ann {
  * files hold up to ~10^5 of these, most without a segmentation */
 _Static_assert(sizeof(void *) != 8 || sizeof(mr_coco_ann) <= 120, "mr_coco_ann grew");
 _Static_assert(sizeof(void *) != 8 || sizeof(mr_coco_seg) <= 88, "mr_coco_seg grew");
+
+/* pycocotools frPyObjects' box form: a polygon segmentation whose parts all
+ * have exactly 4 numbers is a list of boxes [x, y, w, h], not polygons. */
+static inline int mr_coco_seg_is_boxes(const mr_coco_seg *sg)
+{
+    if (!sg || sg->kind != MR_SEG_POLY || sg->npoly <= 0) return 0;
+    for (int32_t i = 0; i < sg->npoly; i++)
+        if (sg->poly_len[i] != 4) return 0;
+    return 1;
+}
 
 /* The kind of an annotation's segmentation: MR_SEG_NONE when it has none. */
 static inline int mr_coco_ann_seg_kind(const mr_coco_ann *a)

@@ -283,22 +283,16 @@ int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out,
     }
     if (sg && sg->kind == MR_SEG_POLY) {
         int32_t n = sg->npoly;
-        /* pycocotools frPyObjects: when the first part has exactly 4 numbers
-         * every part is taken as a box [x, y, w, h] */
-        if (n > 0 && sg->poly_len[0] == 4) {
-            int all4 = 1;
-            for (int32_t i = 0; i < n; i++) all4 &= sg->poly_len[i] == 4;
-            if (all4) {
-                mr_rle parts[64], *pp = n <= 64 ? parts : calloc((size_t)n, sizeof *pp);
-                if (!pp) return mr_errf(e, MR_ENOMEM, "out of memory");
-                memset(pp, 0, sizeof(mr_rle) * (size_t)(n <= 64 ? 64 : n));
-                int rc = MR_OK;
-                for (int32_t i = 0; i < n && !rc; i++) rc = mr_rle_from_bbox(&pp[i], sg->poly[i], h, w, e);
-                if (!rc) rc = mr_rle_merge(out, pp, (size_t)n, 0, e);
-                for (int32_t i = 0; i < n; i++) mr_rle_free(&pp[i]);
-                if (pp != parts) free(pp);
-                return rc;
-            }
+        if (mr_coco_seg_is_boxes(sg)) {   /* frPyObjects: every part a box [x, y, w, h] */
+            mr_rle parts[64], *pp = n <= 64 ? parts : calloc((size_t)n, sizeof *pp);
+            if (!pp) return mr_errf(e, MR_ENOMEM, "out of memory");
+            memset(pp, 0, sizeof(mr_rle) * (size_t)(n <= 64 ? 64 : n));
+            int rc = MR_OK;
+            for (int32_t i = 0; i < n && !rc; i++) rc = mr_rle_from_bbox(&pp[i], sg->poly[i], h, w, e);
+            if (!rc) rc = mr_rle_merge(out, pp, (size_t)n, 0, e);
+            for (int32_t i = 0; i < n; i++) mr_rle_free(&pp[i]);
+            if (pp != parts) free(pp);
+            return rc;
         }
         size_t *kp = malloc(sizeof(size_t) * (size_t)(n + 1));
         if (!kp) return mr_errf(e, MR_ENOMEM, "out of memory");

@@ -36,9 +36,6 @@ static void linspace(double *y, double start, double stop, int num)
     y[num - 1] = stop;
 }
 
-#define pr_at mr_eval_pr_at
-#define rec_at mr_eval_rec_at
-
 void mr_eval_params_default(mr_eval_params *p, int iou_type)
 {
     memset(p, 0, sizeof *p);
@@ -210,7 +207,8 @@ static inline int oks_d2(const mr_coco_ann *g, int k1, const double bx[4], const
     return 1;
 }
 
-/* OKS of detections dts (nd) against ground truths gts (ng), computeOks */
+/* OKS of detections dts (nd) against ground truths gts (ng), computeOks;
+ * ebuf: scratch of 3 doubles per keypoint of the largest category */
 static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
                         const mr_coco_ann *const *dts, int nd, double *o, double *ebuf, double tmin)
 {
@@ -231,10 +229,9 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
          * e is a positive multiple of the distance (area + eps > 0) */
         double ca = g->area + eps;
         int may_skip = tmin > 0 && ca > 0 && isfinite(ca) && k <= 64;
-        double inv[64], var[64];
+        double inv[64];
         if (may_skip)
             for (int q = 0; q < k; q++) inv[q] = 1.0 / (((sig[q] * 2) * (sig[q] * 2)) * ca * 2);
-        for (int q = 0; q < k && q < 64; q++) var[q] = (sig[q] * 2) * (sig[q] * 2);
         for (int i = 0; i < nd; i++) {
             const double *d = dts[i]->keypoints;
             int n = 0;
@@ -255,20 +252,10 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
              * then e = d2 / var / (area + eps) / 2 for all of them in one
              * loop the compiler vectorises (IEEE division: the same
              * doubles; the last / 2 is the exact * 0.5) */
-            double d2[64], vq[64];
-            if (k > 64) {   /* beyond the stack arrays: one keypoint at a time */
-                for (int q = 0; q < k; q++) {
-                    double dd;
-                    if (!oks_d2(g, k1, bx, d, q, &dd)) continue;
-                    double e = dd / ((sig[q] * 2) * (sig[q] * 2)) / ca * 0.5;
-                    ebuf[n++] = e > 746 ? 0.0 : exp(-e);
-                }
-                o[(size_t)i * ng + j] = n ? pairwise_sum(ebuf, (size_t)n) / n : 0;
-                continue;
-            }
+            double *d2 = ebuf + k, *vq = ebuf + 2 * (size_t)k;
             for (int q = 0; q < k; q++) {
                 if (!oks_d2(g, k1, bx, d, q, &d2[n])) continue;
-                vq[n] = var[q];
+                vq[n] = (sig[q] * 2) * (sig[q] * 2);
                 n++;
             }
             for (int q = 0; q < n; q++) ebuf[q] = d2[q] / vq[q] / ca * 0.5;
@@ -281,17 +268,6 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
 }
 
 /* one mask of a cell into the runs buffer at *used */
-/* pycocotools frPyObjects' box form: every part of exactly 4 numbers
- * (mr_coco_ann_rle turns each into a box) */
-static int poly_boxes(const mr_coco_ann *a)
-{
-    int32_t n = a->seg->npoly;
-    if (n <= 0 || a->seg->poly_len[0] != 4) return 0;
-    for (int32_t i = 0; i < n; i++)
-        if (a->seg->poly_len[i] != 4) return 0;
-    return 1;
-}
-
 static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, seg_mask *M, size_t *used, mr_err *e)
 {
     M->off = *used;
@@ -307,7 +283,7 @@ static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, 
             return mr_errf(e, MR_ENOMEM, "out of memory");
         M->n = mr_rle_runs(a->seg->rle.cnts, a->seg->rle.m, s->runs + *used);
         M->h = a->seg->rle.h; M->w = a->seg->rle.w;
-    } else if (mr_coco_ann_seg_kind(a) == MR_SEG_POLY && !poly_boxes(a)) {
+    } else if (mr_coco_ann_seg_kind(a) == MR_SEG_POLY && !mr_coco_seg_is_boxes(a->seg)) {
         /* mr_coco_ann_rle's polygons (mr_rle_from_polys), straight to runs */
         size_t n = a->seg->npoly > 0 ? (size_t)a->seg->npoly : 0;
         if (!s->poly) {
@@ -368,13 +344,8 @@ static int seg_box(const mr_coco_ann *a, const mr_coco_image *img, double bb[4],
  * that leaving it unrasterised hides nothing; else 0. */
 static int poly_span(const mr_coco_ann *a, uint32_t h, uint64_t *lo, uint64_t *hi)
 {
-    if (mr_coco_ann_seg_kind(a) != MR_SEG_POLY || a->seg->npoly <= 0) return 0;
+    if (mr_coco_ann_seg_kind(a) != MR_SEG_POLY || a->seg->npoly <= 0 || mr_coco_seg_is_boxes(a->seg)) return 0;
     int32_t n = a->seg->npoly;
-    if (a->seg->poly_len[0] == 4) {
-        int all4 = 1;
-        for (int32_t i = 0; i < n; i++) all4 &= a->seg->poly_len[i] == 4;
-        if (all4) return 0;
-    }
     double mn = INFINITY, mx = -INFINITY;
     for (int32_t i = 0; i < n; i++) {
         size_t k = (size_t)a->seg->poly_len[i] / 2;
@@ -530,7 +501,8 @@ static int eval_cell(ctx *c, size_t ci, scratch *s, mr_err *e)
         if (have_iou) {
             int maxk = 1;
             for (int i = 0; i < ng; i++) if (c->nsig[gts[i]->category_index] > maxk) maxk = c->nsig[gts[i]->category_index];
-            if (ensure((void **)&s->buf, &s->cap_buf, (size_t)maxk, sizeof(double))) return mr_errf(e, MR_ENOMEM, "out of memory");
+            /* compute_oks: e, d2 and var of up to maxk keypoints */
+            if (ensure((void **)&s->buf, &s->cap_buf, 3 * (size_t)maxk, sizeof(double))) return mr_errf(e, MR_ENOMEM, "out of memory");
             double tmin = INFINITY;
             for (int t = 0; t < T; t++) tmin = fmin(tmin, fmin(p->iou_thrs[t], 1 - 1e-10));
             compute_oks(c, gts, ng, dts, nd, iou, s->buf, tmin);
@@ -685,20 +657,12 @@ static uint64_t skey_bits(double s)
 #define SORT_WORK(n) ((size_t)(n) * (sizeof(skey) + 2 * sizeof(uint64_t)))
 static void sort_skeys(skey *sk, size_t n, void *work)
 {
-    if (n <= 32 || !work) {
-        for (size_t i = 1; i < n; i++) {
-            skey v = sk[i];
-            size_t j = i;
-            while (j > 0 && skey_before(&v, &sk[j - 1])) { sk[j] = sk[j - 1]; j--; }
-            sk[j] = v;
-        }
-        return;
-    }
-    /* stable by construction only if pos is ascending in the input */
-    int asc = 1;
+    /* the radix sort is stable, so it needs pos ascending in the input (as
+     * the evaluator's callers give it); else, and for short runs, insertion */
+    int asc = n > 32 && work;
     for (size_t i = 1; i < n && asc; i++) asc = sk[i - 1].pos < sk[i].pos;
     if (!asc) {
-        for (size_t i = 1; i < n; i++) {   /* not reached by the evaluator's callers */
+        for (size_t i = 1; i < n; i++) {
             skey v = sk[i];
             size_t j = i;
             while (j > 0 && skey_before(&v, &sk[j - 1])) { sk[j] = sk[j - 1]; j--; }
@@ -890,7 +854,7 @@ double mr_eval_ap_at(const mr_eval *ev, int t)
     if (!tmp) return -1;
     size_t n = 0;
     for (int r = 0; r < R; r++)
-        for (int k = 0; k < K; k++) tmp[n++] = ev->precision[pr_at(ev, t, r, k, 0, M - 1)];
+        for (int k = 0; k < K; k++) tmp[n++] = ev->precision[mr_eval_pr_at(ev, t, r, k, 0, M - 1)];
     double v = mean_sel(tmp, n, tmp + (size_t)R * K);
     free(tmp);
     return v;
@@ -918,8 +882,8 @@ static double summarize1(const mr_eval *ev, int ap, double iou, const char *area
                     for (int ai = 0; ai < na; ai++)
                         for (int mi = 0; mi < nm; mi++) {
                             int t = tsel[ti], a = asel[ai], m = msel[mi];
-                            vals[n++] = ap ? ev->precision[pr_at(ev, t, r, k, a, m)]
-                                           : ev->recall[rec_at(ev, t, k, a, m)];
+                            vals[n++] = ap ? ev->precision[mr_eval_pr_at(ev, t, r, k, a, m)]
+                                           : ev->recall[mr_eval_rec_at(ev, t, k, a, m)];
                         }
         res = mean_sel(vals, n, vals + cnt);
         if (vals != buf) free(vals);
@@ -974,7 +938,6 @@ char *mr_eval_summary(const mr_eval *ev)
         strcat(s, "strict: pycocotools' bug-compatible quirks corrected (see docs/eval_quirks.md); numbers may differ from pycocotools\n");
     return s;
 }
-
 
 /* accumulate: precision, recall, scores; per-category F1. For each
  * category, the detections of all its cells are sorted once (score
@@ -1043,7 +1006,7 @@ static void curve_events(mr_eval *ev, const mr_eval_params *p, const uint8_t *ro
         } else if (f == FL_FP) cfp += 1;
         nd++;
     }
-    ev->recall[rec_at(ev, t, k, a, m)] = nd ? ctp / (double)npig : 0;
+    ev->recall[mr_eval_rec_at(ev, t, k, a, m)] = nd ? ctp / (double)npig : 0;
     /* suffix maxima of the precisions at the true positives */
     double run = 0;
     for (size_t j = ne; j-- > 0;) {
@@ -1054,7 +1017,7 @@ static void curve_events(mr_eval *ev, const mr_eval_params *p, const uint8_t *ro
     size_t j = 0;
     int R = p->R;
     for (int r = 0; r < R; r++) {
-        size_t o = pr_at(ev, t, r, k, a, m);
+        size_t o = mr_eval_pr_at(ev, t, r, k, a, m);
         double thr = p->rec_thrs[r];
         if (nd && !(0.0 / (double)npig < thr)) {
             /* the first entry: recall 0 (or its own true positive) */
@@ -1131,7 +1094,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
                     rc[i] = tp[i] / (double)npig;
                     pr[i] = tp[i] / (fp[i] + tp[i] + eps);
                 }
-                ev->recall[rec_at(ev, t, k, a, m)] = nd ? rc[nd - 1] : 0;
+                ev->recall[mr_eval_rec_at(ev, t, k, a, m)] = nd ? rc[nd - 1] : 0;
                 /* F1-optimal threshold at IoU .5, area index 0, last maxDets */
                 if (t == t50 && a == 0 && m == M - 1 && p->use_cats) {
                     double best = 0, bscore = -1;
@@ -1149,7 +1112,7 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
                 size_t pi = 0;
                 for (int r = 0; r < R; r++) {
                     while (pi < nd && rc[pi] < p->rec_thrs[r]) pi++;
-                    size_t o = pr_at(ev, t, r, k, a, m);
+                    size_t o = mr_eval_pr_at(ev, t, r, k, a, m);
                     if (pi < nd) { ev->precision[o] = pr[pi]; ev->scores[o] = ss[pi]; }
                     else { ev->precision[o] = 0; ev->scores[o] = 0; }
                 }
@@ -1244,12 +1207,12 @@ static void per_category(mr_eval *ev)
             size_t n = 0;
             for (int t = 0; t < T; t++) {
                 if (thr[w] >= 0 && p->iou_thrs[t] != thr[w]) continue;
-                for (int r = 0; r < R; r++) tmp[n++] = ev->precision[pr_at(ev, t, r, (int)k, 0, m)];
+                for (int r = 0; r < R; r++) tmp[n++] = ev->precision[mr_eval_pr_at(ev, t, r, (int)k, 0, m)];
             }
             *dst[w] = mean_sel(tmp, n, buf);
         }
         size_t n = 0;
-        for (int t = 0; t < T; t++) tmp[n++] = ev->recall[rec_at(ev, t, (int)k, 0, m)];
+        for (int t = 0; t < T; t++) tmp[n++] = ev->recall[mr_eval_rec_at(ev, t, (int)k, 0, m)];
         cr->ar = mean_sel(tmp, n, buf);
         if (cr->ap < 0) { cr->f1_best = -1; cr->f1_best_score = -1; }
     }
@@ -1356,5 +1319,3 @@ void mr_eval_free(mr_eval *ev)
     free(ev->cat_ids); free(ev->img_ids); free(ev->cats);
     memset(ev, 0, sizeof *ev);
 }
-
-/* ---- outputs ---- */
