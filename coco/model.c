@@ -79,6 +79,34 @@ static long idmap_build(idmap *m, const int64_t *keys, size_t stride, size_t n)
     return -1;
 }
 
+/* the index of an annotation whose id an earlier one has, -1 if none, -2
+ * when out of memory. Ids in increasing order (most files) need no table;
+ * else an open-addressing set of the ids, in scratch when it is large
+ * enough */
+static long dup_ann_id(const mr_coco_ann *a, size_t n, void *scratch, size_t scratch_len)
+{
+    size_t i = 1;
+    while (i < n && a[i].id > a[i - 1].id) i++;
+    if (i >= n) return -1;
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    /* slots hold index + 1 (0: empty) */
+    uint32_t *slot = cap * sizeof *slot <= scratch_len ? scratch : malloc(cap * sizeof *slot);
+    if (!slot) return -2;
+    memset(slot, 0, cap * sizeof *slot);
+    long d = -1;
+    for (i = 0; i < n && d < 0; i++) {
+        size_t h = hash64(a[i].id) & (cap - 1);
+        while (slot[h]) {
+            if (a[slot[h] - 1].id == a[i].id) { d = (long)i; break; }
+            h = (h + 1) & (cap - 1);
+        }
+        slot[h] = (uint32_t)i + 1;
+    }
+    if (slot != scratch) free(slot);
+    return d;
+}
+
 static long idmap_get(const idmap *m, int64_t k)
 {
     if (!m->cap) return -1;
@@ -222,9 +250,7 @@ int mr_coco_finish(mr_coco *c, mr_err *e)
     if (d == -2) return mr_errf(e, MR_ENOMEM, "%s: out of memory", f);
     if (d >= 0) return mr_errf(e, MR_EUSER, "%s: categories[%ld]: field 'id': duplicate category id %lld", f, d,
                                (long long)c->cats[d].id);
-    idmap ann_ids = {0};
-    d = idmap_build(&ann_ids, c->num_anns ? &c->anns[0].id : NULL, sizeof(mr_coco_ann), c->num_anns);
-    free(ann_ids.keys); free(ann_ids.vals);
+    d = dup_ann_id(c->anns, c->num_anns, im->scratch, im->scratch_len);
     if (d == -2) return mr_errf(e, MR_ENOMEM, "%s: out of memory", f);
     if (d >= 0) return mr_errf(e, MR_EUSER, "%s: annotations[%ld]: field 'id': duplicate annotation id %lld", f, d,
                                (long long)c->anns[d].id);

@@ -744,7 +744,9 @@ static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, 
     }
     if (!seen_images) { mr_jr_fail(&r->j, "", "field 'images': missing"); goto out; }
     if (!seen_cats) { mr_jr_fail(&r->j, "", "field 'categories': missing"); goto out; }
+    if (st) { r->im->scratch = st->win; r->im->scratch_len = st->cap; }
     rc = mr_coco_finish(c, e);
+    r->im->scratch = NULL; r->im->scratch_len = 0;
 out:
     if (rc && st && st->io_failed) rc = st->io_failed;
     free(r->nums);

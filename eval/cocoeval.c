@@ -860,33 +860,68 @@ double mr_eval_ap_at(const mr_eval *ev, int t)
     return v;
 }
 
-/* pycocotools _summarize: ap (1) or ar (0); iou < 0 = all thresholds */
-static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, char *line, size_t ln,
-                         double *buf, size_t cap)
+/* a stat's selection of precision or recall values, in pycocotools' order
+ * (threshold, recall, category, area, maxDets), read one at a time */
+typedef struct sel_iter {
+    const mr_eval *ev;
+    int ap, nt, nr, na, nm;
+    const int *tsel, *asel, *msel;
+    int ti, r, k, ai, mi;    /* the next position */
+} sel_iter;
+
+/* the next selected value that is > -1; 0 at the end */
+static int sel_next(sel_iter *it, double *v)
+{
+    const mr_eval *ev = it->ev;
+    int K = ev->K;
+    while (it->ti < it->nt) {
+        int t = it->tsel[it->ti], a = it->asel[it->ai], m = it->msel[it->mi];
+        double x = it->ap ? ev->precision[mr_eval_pr_at(ev, t, it->r, it->k, a, m)]
+                          : ev->recall[mr_eval_rec_at(ev, t, it->k, a, m)];
+        if (++it->mi == it->nm) { it->mi = 0;
+            if (++it->ai == it->na) { it->ai = 0;
+                if (++it->k == K) { it->k = 0;
+                    if (++it->r == it->nr) { it->r = 0; it->ti++; } } } }
+        if (x > -1) { *v = x; return 1; }
+    }
+    return 0;
+}
+
+/* pairwise_sum of the next n values of the selection, with the same
+ * splits (so the same result) as on them gathered in an array: the leaves
+ * (at most 128 values) are read in order into a small buffer */
+static double sel_pairwise(sel_iter *it, size_t n)
+{
+    if (n <= 128) {
+        double buf[128];
+        for (size_t i = 0; i < n; i++) sel_next(it, &buf[i]);
+        return pairwise_sum(buf, n);
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    double a = sel_pairwise(it, n2);
+    return a + sel_pairwise(it, n - n2);
+}
+
+/* pycocotools _summarize: ap (1) or ar (0); iou < 0 = all thresholds. The
+ * mean of the selected values > -1 (numpy's mean of s[s > -1]) without
+ * gathering them: one pass counts, the second sums */
+static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, char *line, size_t ln)
 {
     const mr_eval_params *p = &ev->p;
-    int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
+    int T = p->T, R = p->R, A = p->A, M = p->M;
     int tsel[MR_EVAL_MAX_T], nt = 0, asel[MR_EVAL_MAX_A], na = 0, msel[MR_EVAL_MAX_M], nm = 0;
     for (int t = 0; t < T; t++) if (iou < 0 || p->iou_thrs[t] == iou) tsel[nt++] = t;
     for (int a = 0; a < A; a++) if (!strcmp(p->area_lbl[a], area)) asel[na++] = a;
     for (int m = 0; m < M; m++) if (p->max_dets[m] == maxdet) msel[nm++] = m;
-    size_t cnt = (size_t)nt * (size_t)(ap ? R : 1) * (size_t)K * (size_t)na * (size_t)nm;
-    /* the caller's buffer when it holds 2 * cnt values */
-    double *vals = 2 * cnt <= cap ? buf : malloc((cnt ? cnt : 1) * sizeof(double) * 2);
     double res = -1;
-    if (vals) {
-        size_t n = 0;
-        for (int ti = 0; ti < nt; ti++)
-            for (int r = 0; r < (ap ? R : 1); r++)
-                for (int k = 0; k < K; k++)
-                    for (int ai = 0; ai < na; ai++)
-                        for (int mi = 0; mi < nm; mi++) {
-                            int t = tsel[ti], a = asel[ai], m = msel[mi];
-                            vals[n++] = ap ? ev->precision[mr_eval_pr_at(ev, t, r, k, a, m)]
-                                           : ev->recall[mr_eval_rec_at(ev, t, k, a, m)];
-                        }
-        res = mean_sel(vals, n, vals + cnt);
-        if (vals != buf) free(vals);
+    if (nt && na && nm && ev->K > 0) {
+        sel_iter it0 = {ev, ap, nt, ap ? R : 1, na, nm, tsel, asel, msel, 0, 0, 0, 0, 0}, it = it0;
+        size_t m = 0;
+        double v;
+        while (sel_next(&it, &v)) m++;
+        it = it0;
+        if (m) res = sel_pairwise(&it, m) / (double)m;
     }
     char iouStr[32];
     if (iou < 0) snprintf(iouStr, sizeof iouStr, "%0.2f:%0.2f", p->iou_thrs[0], p->iou_thrs[T - 1]);
@@ -903,12 +938,7 @@ static void summarize(const mr_eval *ev, double *stats, char *lines, size_t ln)
     char line[256];
     size_t used = 0;
     if (lines && ln) lines[0] = 0;
-    /* one buffer for every stat: all thresholds, recalls and categories of
-     * one area and maxDets (what a stat selects with the default labels) */
-    size_t cap = 2 * (size_t)p->T * (size_t)p->R * (size_t)ev->K;
-    double *buf = malloc(cap * sizeof(double) + 1);
-    if (!buf) cap = 0;
-#define S(i, ...) do { stats[i] = summarize1(ev, __VA_ARGS__, line, sizeof line, buf, cap); \
+#define S(i, ...) do { stats[i] = summarize1(ev, __VA_ARGS__, line, sizeof line); \
         if (lines && used + strlen(line) < ln) { memcpy(lines + used, line, strlen(line) + 1); used += strlen(line); } } while (0)
     if (p->iou_type == MR_IOU_KEYPOINTS) {
         S(0, 1, -1, "all", 20); S(1, 1, .5, "all", 20); S(2, 1, .75, "all", 20);
@@ -924,7 +954,6 @@ static void summarize(const mr_eval *ev, double *stats, char *lines, size_t ln)
         S(9, 0, -1, "small", m2); S(10, 0, -1, "medium", m2); S(11, 0, -1, "large", m2);
     }
 #undef S
-    free(buf);
 }
 
 char *mr_eval_summary(const mr_eval *ev)

@@ -599,6 +599,63 @@ static void test_window(void **s)
     free(dir);
 }
 
+/* duplicate annotation ids: in increasing order (no table), in any order
+ * (the hash set: in the reader's window when loading a file, else its own),
+ * in memory and from a file; the message names the later record */
+static void test_dup_ann_ids(void **s)
+{
+    (void)s;
+    char *dir = tu_tmpdir("cocodup");
+    char path[512];
+    snprintf(path, sizeof path, "%s/gt.json", dir);
+    mr_pcg32 rng;
+    mr_pcg32_seed(&rng, 11, 3);
+    enum { N = 5000 };
+    static int64_t ids[N];
+    for (int mode = 0; mode < 5; mode++) {
+        /* 0: increasing; 1: shuffled; 2: shuffled with a duplicate; 3:
+         * increasing with a repeat; 4: negative and huge ids, shuffled */
+        for (int i = 0; i < N; i++) ids[i] = mode == 4 ? (i % 2 ? -1 : 1) * ((int64_t)i << 40) - 7 : 3 * i + 1;
+        if (mode == 1 || mode == 2 || mode == 4)
+            for (int i = N - 1; i > 0; i--) {
+                int j = (int)(mr_pcg32_next(&rng) % (uint32_t)(i + 1));
+                int64_t t = ids[i]; ids[i] = ids[j]; ids[j] = t;
+            }
+        long dup = -1;
+        if (mode == 2) { ids[4321] = ids[17]; dup = 4321; }
+        if (mode == 3) { ids[2500] = ids[2499]; dup = 2500; }
+        sbuf g = {0};
+        sb_add(&g, "{\"images\": [{\"id\": 1, \"width\": 10, \"height\": 10}], \"categories\": [{\"id\": 1}], \"annotations\": [");
+        for (int i = 0; i < N; i++)
+            sb_add(&g, "%s{\"id\": %lld, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0, 0, 1, 1], \"area\": 1}",
+                   i ? ", " : "", (long long)ids[i]);
+        sb_add(&g, "]}");
+        mr_err e;
+        assert_int_equal(mr_write_file_atomic(path, g.p, g.n, &e), MR_OK);
+        for (int from_file = 0; from_file < 2; from_file++) {
+            mr_coco c;
+            mr_coco_init(&c);
+            int rc = from_file ? mr_coco_load(&c, path, &e) : mr_coco_parse(&c, g.p, g.n, path, &e);
+            if (dup < 0) {
+                if (rc) fail_msg("mode %d: %s", mode, e.msg);
+                assert_int_equal(c.num_anns, N);
+            } else {
+                char want[96];
+                snprintf(want, sizeof want, "annotations[%ld]: field 'id': duplicate annotation id %lld", dup,
+                         (long long)ids[dup]);
+                assert_int_equal(rc, MR_EUSER);
+                if (!strstr(e.msg, want) || !strstr(e.msg, path)) fail_msg("mode %d: %s", mode, e.msg);
+            }
+            mr_coco_free(&c);
+        }
+        free(g.p);
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    tu_run(cmd, NULL, 0);
+    free(dir);
+}
+
 static void test_missing_file(void **s)
 {
     (void)s;
@@ -622,6 +679,7 @@ size_t tests_coco(const struct CMUnitTest **out)
         cmocka_unit_test(test_numbers_exact),
         cmocka_unit_test(test_number_arrays_layouts),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_dup_ann_ids),
         cmocka_unit_test(test_window),
     };
     *out = t;
