@@ -193,6 +193,7 @@ int cmd_eval(int argc, char **argv)
     mr_eval_params_default(&p, type);
     p.strict = strict;
     p.threads = threads;
+    p.no_scores = !pr;   /* only the PR curves print them */
     p.use_cats = usecats;
     if (iouthrs) {
         double a, b, st;

@@ -1051,12 +1051,14 @@ static void curve_events(mr_eval *ev, const mr_eval_params *p, const uint8_t *ro
         if (nd && !(0.0 / (double)npig < thr)) {
             /* the first entry: recall 0 (or its own true positive) */
             double v = first_tp ? em[0] : ne ? (em[0] > 0 ? em[0] : 0) : 0;
-            ev->precision[o] = v; ev->scores[o] = s0;
+            ev->precision[o] = v;
+            if (ev->scores) ev->scores[o] = s0;
             continue;
         }
         while (j < ne && etp[j] / (double)npig < thr) j++;
-        if (j < ne) { ev->precision[o] = em[j]; ev->scores[o] = es[j]; (void)eidx; }
-        else { ev->precision[o] = 0; ev->scores[o] = 0; }
+        ev->precision[o] = j < ne ? em[j] : 0;
+        if (ev->scores) ev->scores[o] = j < ne ? es[j] : 0;
+        (void)eidx;
     }
 }
 
@@ -1142,8 +1144,8 @@ static void accumulate_k(const acc_ctx *ac, int k, acc_scratch *S)
                 for (int r = 0; r < R; r++) {
                     while (pi < nd && rc[pi] < p->rec_thrs[r]) pi++;
                     size_t o = mr_eval_pr_at(ev, t, r, k, a, m);
-                    if (pi < nd) { ev->precision[o] = pr[pi]; ev->scores[o] = ss[pi]; }
-                    else { ev->precision[o] = 0; ev->scores[o] = 0; }
+                    ev->precision[o] = pi < nd ? pr[pi] : 0;
+                    if (ev->scores) ev->scores[o] = pi < nd ? ss[pi] : 0;
                 }
             }
         }
@@ -1175,11 +1177,11 @@ static int accumulate(ctx *c, mr_eval *ev, mr_err *e)
     int T = p->T, R = p->R, K = ev->K, A = p->A, M = p->M;
     size_t np = (size_t)T * R * K * A * M, nr = (size_t)T * K * A * M;
     ev->precision = mr_big_alloc(np * sizeof(double));
-    ev->scores = mr_big_alloc(np * sizeof(double));
+    ev->scores = p->no_scores ? NULL : mr_big_alloc(np * sizeof(double));
     ev->recall = mr_big_alloc(nr * sizeof(double));
-    if (!ev->precision || !ev->scores || !ev->recall) return mr_errf(e, MR_ENOMEM, "out of memory");
+    if (!ev->precision || (!ev->scores && !p->no_scores) || !ev->recall) return mr_errf(e, MR_ENOMEM, "out of memory");
     for (size_t i = 0; i < np; i++) ev->precision[i] = -1;
-    for (size_t i = 0; i < np; i++) ev->scores[i] = -1;
+    if (ev->scores) for (size_t i = 0; i < np; i++) ev->scores[i] = -1;
     for (size_t i = 0; i < nr; i++) ev->recall[i] = -1;
     /* cells by category, in image order (cells are built in image order) */
     acc_ctx ac;

@@ -127,6 +127,8 @@ int mr_eval_write_markdown(const mr_eval *ev, const char *path, mr_err *e)
 int mr_eval_write_pr(const mr_eval *ev, const char *path, mr_err *e)
 {
     const mr_eval_params *p = &ev->p;
+    if (!ev->scores)
+        return mr_errf(e, MR_EUSAGE, "%s: PR curves need the scores (an evaluation run without no_scores)", path);
     mr_atomic_file af;
     int rc = mr_atomic_open(&af, path, e);
     if (rc) return rc;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <math.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -591,19 +592,31 @@ static void test_threads_identical(void **s)
     mr_coco_init(&dt);
     if (mr_coco_load(&gt, gp, &e)) fail_msg("%s", e.msg);
     if (mr_coco_load_results(&dt, &gt, dp, &e)) fail_msg("%s", e.msg);
-    mr_eval ev[2];
-    for (int i = 0; i < 2; i++) {
+    /* 1 and 3 threads; and without the scores (no_scores), the same
+     * precision, recall and stats */
+    mr_eval ev[3];
+    for (int i = 0; i < 3; i++) {
         mr_eval_params p;
         mr_eval_params_default(&p, MR_IOU_SEGM);
-        p.threads = i ? 3 : 1;
+        p.threads = i == 1 ? 3 : 1;
+        p.no_scores = i == 2;
         if (mr_eval_run(&ev[i], &gt, &dt, &p, &e)) fail_msg("%s", e.msg);
     }
     size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
-    assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
+    size_t nr = (size_t)ev[0].p.T * ev[0].K * ev[0].p.A * ev[0].p.M;
+    for (int i = 1; i < 3; i++) {
+        assert_memory_equal(ev[0].precision, ev[i].precision, np * sizeof(double));
+        assert_memory_equal(ev[0].recall, ev[i].recall, nr * sizeof(double));
+        assert_memory_equal(ev[0].stats, ev[i].stats, sizeof ev[0].stats);
+    }
     assert_memory_equal(ev[0].scores, ev[1].scores, np * sizeof(double));
-    assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
-    mr_eval_free(&ev[0]);
-    mr_eval_free(&ev[1]);
+    assert_null(ev[2].scores);
+    /* the PR curves print scores: refused without them */
+    char dir_pr[64];
+    snprintf(dir_pr, sizeof dir_pr, "/tmp/mrcnn_pr_%d.dat", (int)getpid());
+    assert_int_equal(mr_eval_write_pr(&ev[2], dir_pr, &e), MR_EUSAGE);
+    assert_non_null(strstr(e.msg, "scores"));
+    for (int i = 0; i < 3; i++) mr_eval_free(&ev[i]);
     mr_coco_free(&dt);
     mr_coco_free(&gt);
 }
