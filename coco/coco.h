@@ -28,7 +28,7 @@
  * defines: mr_coco, mr_coco_image, mr_coco_cat, mr_coco_ann, mr_coco_seg,
  *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_ann_seg_kind, mr_coco_seg_is_boxes,
  *          mr_coco_init, mr_coco_free,
- *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, mr_coco_parse,
+ *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, MR_COCO_RES_XY, mr_coco_parse,
  *          mr_coco_load_results, mr_coco_load_both,
  *          mr_coco_parse_results, mr_coco_image_index, mr_coco_cat_index,
  *          mr_coco_ann_rle, mr_coco_add_image, mr_coco_add_category,
@@ -113,7 +113,9 @@ typedef struct mr_coco_ann {
     int32_t ignore;              /* the `ignore` key; 0 when absent */
     int32_t num_keypoints;       /* GT: the field, or the count of v > 0 when absent */
     int32_t num_kpt;             /* keypoint triplets in `keypoints` (0 if none) */
-    const double *keypoints;     /* 3 * num_kpt: x, y, v */
+    const double *keypoints;     /* 3 * num_kpt: x, y, v (results read
+                                  * with MR_COCO_RES_XY: 2 * num_kpt, x, y;
+                                  * see mr_coco.kpt_xy) */
     /* the segmentation, or NULL when the record has none (also when it was
      * skipped under MR_COCO_SKIP_SEGM); see mr_coco_ann_seg_kind */
     mr_coco_seg *seg;
@@ -163,6 +165,10 @@ typedef struct mr_coco {
      * evaluator; the command line warns (an error under --strict), since it
      * is almost always masks left at the network's input resolution. */
     size_t mask_size_mismatch, first_mask_size_mismatch;
+    /* results read with MR_COCO_RES_XY: keypoints hold x, y pairs only
+     * (the evaluator's OKS reads no third value: a third less memory);
+     * such results cannot be saved */
+    int kpt_xy;
     void *impl;                  /* arena, id lookup tables (private) */
 } mr_coco;
 
@@ -179,7 +185,7 @@ int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr
  * brackets and strings) unless an annotation's area or bbox must be derived
  * from its segmentation — for box and keypoint evaluation, where the
  * polygons are most of the file. */
-enum { MR_COCO_SKIP_SEGM = 1 };
+enum { MR_COCO_SKIP_SEGM = 1, MR_COCO_RES_XY = 2 };
 int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e);
 
 /* Load a results file (a JSON array of detections with image_id,
@@ -195,11 +201,13 @@ int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_e
 int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
                           const char *name, mr_err *e);
 
-/* Both at once: the ground truth (mr_coco_load_opts with gt_flags) and the
+/* Both at once: the ground truth (mr_coco_load_opts with flags) and the
  * results against it; with threads > 1 the two files are read concurrently.
+ * MR_COCO_RES_XY in flags applies to the results (their keypoints stored
+ * as x, y pairs); MR_COCO_SKIP_SEGM to the ground truth.
  * The result and the error reported (ground truth first) do not depend on
  * threads. On error both are left empty. */
-int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned gt_flags, mr_coco *dt,
+int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned flags, mr_coco *dt,
                       const char *dt_path, int threads, mr_err *e);
 
 /* Index of the image / category with this id, or -1. O(1) average. */

@@ -4,7 +4,7 @@
  * read.c and write.c share. Nothing outside coco/ includes it.
  *
  * defines: coco_impl, coco_arena_blk, coco_idmap, coco_impl_of,
- *          coco_arena_alloc, coco_arena_strdup, coco_grow, coco_fail_free,
+ *          coco_arena_alloc, coco_arena_tail, coco_arena_commit, coco_arena_trim, coco_arena_strdup, coco_grow, coco_fail_free,
  *          coco_build_lists, coco_seg_area_box,
  *          coco_read_skipped_segm
  */
@@ -35,6 +35,14 @@ typedef struct coco_impl {
 /* model.c */
 coco_impl *coco_impl_of(mr_coco *c);                 /* created on first use; NULL when out of memory */
 void *coco_arena_alloc(coco_impl *im, size_t n);     /* 8-byte aligned, owned by the arena */
+/* the free end of the arena's current block, at least min bytes (a new
+ * block when fewer are left), *avail of them; nothing is allocated until
+ * coco_arena_commit(n) takes the first n (8-aligned). For data written in
+ * place whose size is known only after (numbers parsed into the arena) */
+void *coco_arena_tail(coco_impl *im, size_t min, size_t *avail);
+void coco_arena_commit(coco_impl *im, size_t n);
+/* give back the end of the arena's last allocation p (n bytes, now keep) */
+void coco_arena_trim(coco_impl *im, void *p, size_t n, size_t keep);
 char *coco_arena_strdup(coco_impl *im, const char *s, size_t n);
 int coco_grow(void **arr, size_t *cap, size_t need, size_t elem);   /* 0, or -1 when out of memory */
 int coco_fail_free(mr_coco *c, int rc, const mr_err *e);            /* frees c; the error's code */

@@ -384,7 +384,9 @@ int mr_jr_number(mr_jr *j, double *d, int64_t *iv, int *is_int)
     return 0;
 }
 
-int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n)
+/* the array reader; fixed: *buf is the caller's and cannot grow (-3 when
+ * it is full, nothing reported) */
+static inline int num_array(mr_jr *j, double **buf, size_t *cap, size_t *n, int fixed)
 {
     ws(j);
     if (j->p >= j->end || *j->p != '[') return syntax(j, "'['");
@@ -405,6 +407,7 @@ int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n)
         const __m128i comma = _mm_set1_epi8(','), close = _mm_set1_epi8(']'), space = _mm_set1_epi8(' ');
         while (end - p >= 16) {
             if (k == *cap) {
+                if (fixed) return -3;
                 size_t nc = *cap ? *cap * 2 : 64;
                 double *nb = realloc(*buf, nc * sizeof(double));
                 if (!nb) { mr_errf(j->e, MR_ENOMEM, "%s: out of memory", j->file); j->failed = 2; return -1; }
@@ -429,6 +432,7 @@ int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n)
 #endif
     for (;;) {
         if (k == *cap) {
+            if (fixed) return -3;
             size_t nc = *cap ? *cap * 2 : 64;
             double *nb = realloc(*buf, nc * sizeof(double));
             if (!nb) { mr_errf(j->e, MR_ENOMEM, "%s: out of memory", j->file); j->failed = 2; return -1; }
@@ -456,6 +460,16 @@ int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n)
         j->p = p;
         return syntax(j, "',' or ']'");
     }
+}
+
+int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n)
+{
+    return num_array(j, buf, cap, n, 0);
+}
+
+int mr_jr_num_array_into(mr_jr *j, double *dst, size_t cap, size_t *n)
+{
+    return num_array(j, &dst, &cap, n, 1);
 }
 
 int mr_jr_lit(mr_jr *j, int *v)

@@ -13,7 +13,7 @@
  * stream their JSON with fprintf; mr_jw_str writes a string for them.
  *
  * defines: mr_jr, mr_jr_init, mr_jr_init_padded, MR_JR_PAD, mr_jr_peek, mr_jr_eat, mr_jr_expect,
- *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_skip,
+ *          mr_jr_string, mr_jr_number, mr_jr_num_array, mr_jr_num_array_into, mr_jr_skip,
  *          mr_jr_skip_fast, mr_jr_next_item, mr_jr_next_key, mr_jr_fail,
  *          mr_jr_lit, mr_jr_window, MR_JT_*, mr_jw_str
  */
@@ -70,6 +70,10 @@ int mr_jr_number(mr_jr *j, double *d, int64_t *i, int *is_int);
  * them; 0 ok, -1 error, -2 when an element is not a number (j->p is at it,
  * *n = its index; nothing reported yet, so the caller can name the field) */
 int mr_jr_num_array(mr_jr *j, double **buf, size_t *cap, size_t *n);
+/* the same into dst, which holds cap numbers: -3 when the array has more
+ * (j->p is then somewhere inside it: the caller goes back to where it
+ * started and reads it with mr_jr_num_array) */
+int mr_jr_num_array_into(mr_jr *j, double *dst, size_t cap, size_t *n);
 /* true/false/null literal -> 1/0/-1; anything else fails */
 int mr_jr_lit(mr_jr *j, int *v);
 /* skip any value */

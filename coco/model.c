@@ -39,6 +39,31 @@ void *coco_arena_alloc(coco_impl *im, size_t n)
     return p;
 }
 
+void *coco_arena_tail(coco_impl *im, size_t min, size_t *avail)
+{
+    min = (min + 7) & ~(size_t)7;
+    if (!im->blk || im->blk->used + min > im->blk->cap) {
+        /* a new block as coco_arena_alloc makes one; the old one's rest
+         * (under min) stays unused */
+        if (!coco_arena_alloc(im, min)) return NULL;
+        im->blk->used -= min;
+    }
+    *avail = im->blk->cap - im->blk->used;
+    return im->blk->data + im->blk->used;
+}
+
+void coco_arena_commit(coco_impl *im, size_t n)
+{
+    im->blk->used += (n + 7) & ~(size_t)7;
+}
+
+void coco_arena_trim(coco_impl *im, void *p, size_t n, size_t keep)
+{
+    n = (n + 7) & ~(size_t)7;
+    keep = (keep + 7) & ~(size_t)7;
+    if (im->blk && (char *)p + n == im->blk->data + im->blk->used && keep <= n) im->blk->used -= n - keep;
+}
+
 char *coco_arena_strdup(coco_impl *im, const char *s, size_t n)
 {
     char *d = coco_arena_alloc(im, n + 1);

@@ -46,6 +46,7 @@ typedef struct reader {
     uint32_t *cnt_tmp; size_t cap_cnt_tmp;  /* scratch for RLE counts */
     int lazy_rle;    /* keep compressed strings undecoded (results files) */
     int skip_segm;   /* MR_COCO_SKIP_SEGM: segmentations parsed only if needed */
+    int kpt_xy;      /* MR_COCO_RES_XY: results' keypoints kept as x, y pairs */
     stream *s;       /* the input is a file read through a window; NULL: one buffer */
 } reader;
 
@@ -261,6 +262,40 @@ static double *arena_nums(reader *r)
     return d;
 }
 
+/* read_num_array straight into the arena (*out, r->nnums of them; what
+ * arena_nums after read_num_array gives, without the copy): parsed in
+ * place at the arena's free end, taken when the array fits in it; a
+ * longer array is read again from its start into r->nums and copied */
+#define ARENA_NUMS_MIN 4096
+static int read_num_array_arena(reader *r, const char *field, double **out)
+{
+    *out = NULL;
+    r->nnums = 0;
+    if (mr_jr_peek(&r->j) == MR_JT_ARR) {
+        size_t avail;
+        double *d = coco_arena_tail(r->im, ARENA_NUMS_MIN * sizeof(double), &avail);
+        if (!d) return FAIL(r, "out of memory");
+        const char *u0 = r->j.p;
+        int f0 = r->j.failed;
+        size_t n = 0;
+        /* one double of the block is kept free, as arena_nums allocates */
+        int rc = mr_jr_num_array_into(&r->j, d, avail / sizeof(double) - 1, &n);
+        if (rc == 0) {
+            coco_arena_commit(r->im, (n + 1) * sizeof(double));
+            r->nnums = n;
+            *out = d;
+            return 0;
+        }
+        /* too long, or failed: read_num_array from the same place (its
+         * message, the same failure) */
+        r->j.p = u0;
+        r->j.failed = f0;
+    }
+    if (read_num_array(r, field)) return -1;
+    *out = arena_nums(r);
+    return *out ? 0 : FAIL(r, "out of memory");
+}
+
 /* the annotation's segmentation record, allocated from the arena on first
  * use (a repeated key or a skipped text read later reuses it) */
 static mr_coco_seg *ann_seg(coco_impl *im, mr_coco_ann *a)
@@ -291,13 +326,13 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
             if (np >= 4096) return FAIL(r, "field 'segmentation': more than 4096 polygons");
             if (mr_jr_peek(&r->j) != MR_JT_ARR)
                 return FAIL(r, "field 'segmentation'[%d]: expected a polygon (array of numbers)", np);
-            if (read_num_array(r, "segmentation")) return -1;
+            double *xy;
+            if (read_num_array_arena(r, "segmentation", &xy)) return -1;
             if (r->nnums % 2)
                 return FAIL(r, "field 'segmentation'[%d]: a polygon needs an even number of coordinates, got %zu",
                             np, r->nnums);
-            polys[np] = arena_nums(r);
+            polys[np] = xy;
             lens[np] = (int32_t)r->nnums;
-            if (!polys[np]) return FAIL(r, "out of memory");
             np++;
         }
         if (k < 0) return FAIL(r, "%s", "");
@@ -484,16 +519,21 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
             if (v < 0) return FAIL(r, "field 'num_keypoints': expected a non-negative integer");
             a->num_keypoints = (int32_t)v; a->has_num_keypoints = 1;
         } else if (key_is(key, kl, "keypoints")) {
-            if (read_num_array(r, "keypoints")) return -1;
+            double *kp;
+            if (read_num_array_arena(r, "keypoints", &kp)) return -1;
             if (r->nnums % 3)
                 return FAIL(r, "field 'keypoints': expected x,y,v triplets, got %zu numbers", r->nnums);
             for (size_t k = 0; k < r->nnums; k++)
-                if (k % 3 != 2 && fabs(r->nums[k]) > MR_POLY_MAX_COORD)
-                    return FAIL(r, "field 'keypoints': coordinate %g (element %zu) beyond +-%g pixels", r->nums[k], k,
+                if (k % 3 != 2 && fabs(kp[k]) > MR_POLY_MAX_COORD)
+                    return FAIL(r, "field 'keypoints': coordinate %g (element %zu) beyond +-%g pixels", kp[k], k,
                                 MR_POLY_MAX_COORD);
-            a->keypoints = arena_nums(r);
-            if (!a->keypoints) return FAIL(r, "out of memory");
             a->num_kpt = (int32_t)(r->nnums / 3);
+            if (results && r->kpt_xy) {
+                /* x, y of each triplet, in place; the rest given back */
+                for (int32_t q = 0; q < a->num_kpt; q++) { kp[2 * q] = kp[3 * q]; kp[2 * q + 1] = kp[3 * q + 1]; }
+                coco_arena_trim(r->im, kp, (r->nnums + 1) * sizeof(double), (2 * (size_t)a->num_kpt + 1) * sizeof(double));
+            }
+            a->keypoints = kp;
         } else if (key_is(key, kl, "segmentation")) {
             if (r->skip_segm && !results) {
                 /* remember where it is: parsed in finish only if area or
@@ -849,8 +889,9 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
         } else {
             if (!a->keypoints || a->num_kpt == 0) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'keypoints': missing or empty (the first record has keypoints)", name, i); goto out; }
             double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+            const int ks = res->kpt_xy ? 2 : 3;
             for (int32_t k = 0; k < a->num_kpt; k++) {
-                double x = a->keypoints[3 * k], y = a->keypoints[3 * k + 1];
+                double x = a->keypoints[ks * k], y = a->keypoints[ks * k + 1];
                 x0 = x < x0 ? x : x0; x1 = x > x1 ? x : x1;
                 y0 = y < y0 ? y : y0; y1 = y > y1 ? y : y1;
             }
@@ -865,12 +906,14 @@ out:
 }
 
 static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
-                         const char *name, stream *st, mr_err *e)
+                         const char *name, stream *st, unsigned flags, mr_err *e)
 {
     mr_coco_free(res);
     reader R, *r = &R;
     if (reader_open(r, res, json, st ? st->size : len, name, e)) return MR_ENOMEM;
     r->lazy_rle = 1;
+    r->kpt_xy = (flags & MR_COCO_RES_XY) != 0;
+    res->kpt_xy = r->kpt_xy;
     int rc = MR_EUSER;
     res->is_results = 1;
     if (st && stream_start(r, st)) goto out;
@@ -902,21 +945,21 @@ out:
 int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, size_t len,
                           const char *name, mr_err *e)
 {
-    return parse_results(res, gt, json, len, name, NULL, e);
+    return parse_results(res, gt, json, len, name, NULL, 0, e);
 }
 
 /* read a results file's records without a ground truth (thread body) */
-typedef struct raw_job { mr_coco *res; const char *path; int rc; mr_err err; } raw_job;
+typedef struct raw_job { mr_coco *res; const char *path; unsigned flags; int rc; mr_err err; } raw_job;
 
 /* a results file read through a window and parsed; without gt only its
  * raw records (resolve_results completes them) */
-static int load_results_file(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e)
+static int load_results_file(mr_coco *res, const mr_coco *gt, const char *path, unsigned flags, mr_err *e)
 {
     stream st;
     mr_coco_init(res);
     int rc = stream_open(&st, path, e);
     if (rc) return rc;
-    rc = parse_results(res, gt, NULL, 0, path, &st, e);
+    rc = parse_results(res, gt, NULL, 0, path, &st, flags, e);
     stream_close(&st);
     return rc;
 }
@@ -925,19 +968,19 @@ static void *raw_thread(void *arg)
 {
     raw_job *j = arg;
     mr_err_clear(&j->err);
-    j->rc = load_results_file(j->res, NULL, j->path, &j->err);
+    j->rc = load_results_file(j->res, NULL, j->path, j->flags, &j->err);
     return NULL;
 }
 
-int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned gt_flags, mr_coco *dt,
+int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned flags, mr_coco *dt,
                       const char *dt_path, int threads, mr_err *e)
 {
     mr_coco_init(gt);
     mr_coco_init(dt);
-    raw_job job = {dt, dt_path, 0, {0, {0}}};
+    raw_job job = {dt, dt_path, flags & MR_COCO_RES_XY, 0, {0, {0}}};
     pthread_t th;
     int par = threads > 1 && pthread_create(&th, NULL, raw_thread, &job) == 0;
-    int rc = mr_coco_load_opts(gt, gt_path, gt_flags, e);
+    int rc = mr_coco_load_opts(gt, gt_path, flags & ~(unsigned)MR_COCO_RES_XY, e);
     if (par) pthread_join(th, NULL);
     else if (!rc) raw_thread(&job);
     /* errors in the order one thread meets them: ground truth first */
@@ -950,7 +993,7 @@ int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned gt_flags, mr_co
 
 int mr_coco_load_results(mr_coco *res, const mr_coco *gt, const char *path, mr_err *e)
 {
-    return load_results_file(res, gt, path, e);
+    return load_results_file(res, gt, path, 0, e);
 }
 
 /* mr_coco_finish: a segmentation skipped under MR_COCO_SKIP_SEGM is read

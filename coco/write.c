@@ -133,6 +133,9 @@ int mr_coco_save(const mr_coco *c, const char *path, mr_err *e)
 
 int mr_coco_save_results(const mr_coco *c, const char *path, mr_err *e)
 {
+    if (c->kpt_xy)
+        return mr_errf(e, MR_EUSAGE, "%s: these results were read with MR_COCO_RES_XY (keypoints without their third "
+                       "values) and cannot be saved", path);
     mr_atomic_file af;
     int rc = mr_atomic_open(&af, path, e);
     if (rc) return rc;

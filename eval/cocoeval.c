@@ -188,12 +188,13 @@ static int scratch_g(scratch *s, size_t ng, size_t nd)
 }
 
 /* computeOks' squared distance of detection keypoint q (d: x, y, v
- * triplets) to the ground truth: to its keypoint when the ground truth has
- * visible ones (k1 > 0; a keypoint it does not see is not counted: 0), else
- * to its box enlarged by its size on each side (bx: x0, x1, y0, y1) */
-static inline int oks_d2(const mr_coco_ann *g, int k1, const double bx[4], const double *d, int q, double *d2)
+ * triplets, or x, y pairs: ds 3 or 2) to the ground truth: to its keypoint
+ * when the ground truth has visible ones (k1 > 0; a keypoint it does not
+ * see is not counted: 0), else to its box enlarged by its size on each
+ * side (bx: x0, x1, y0, y1) */
+static inline int oks_d2(const mr_coco_ann *g, int k1, const double bx[4], const double *d, int ds, int q, double *d2)
 {
-    double xd = d[3 * q], yd = d[3 * q + 1], dx, dy;
+    double xd = d[ds * q], yd = d[ds * q + 1], dx, dy;
     if (k1 > 0) {
         if (!(g->keypoints[3 * q + 2] > 0)) return 0;
         dx = xd - g->keypoints[3 * q];
@@ -213,6 +214,7 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
                         const mr_coco_ann *const *dts, int nd, double *o, double *ebuf, double tmin)
 {
     const double eps = 2.220446049250313e-16;   /* np.spacing(1) */
+    const int ds = c->dt->kpt_xy ? 2 : 3;       /* the detections' stride */
     for (int j = 0; j < ng; j++) {
         const mr_coco_ann *g = gts[j];
         int ci = g->category_index;
@@ -239,7 +241,7 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
                 int near = 0, cnt = 0;
                 for (int q = 0; q < k; q++) {
                     double dd;
-                    if (!oks_d2(g, k1, bx, d, q, &dd)) continue;
+                    if (!oks_d2(g, k1, bx, d, ds, q, &dd)) continue;
                     cnt++;
                     near += !(dd * inv[q] >= 3.0001);
                 }
@@ -254,7 +256,7 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
              * doubles; the last / 2 is the exact * 0.5) */
             double *d2 = ebuf + k, *vq = ebuf + 2 * (size_t)k;
             for (int q = 0; q < k; q++) {
-                if (!oks_d2(g, k1, bx, d, q, &d2[n])) continue;
+                if (!oks_d2(g, k1, bx, d, ds, q, &d2[n])) continue;
                 vq[n] = (sig[q] * 2) * (sig[q] * 2);
                 n++;
             }

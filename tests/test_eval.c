@@ -621,6 +621,58 @@ static void test_threads_identical(void **s)
     mr_coco_free(&gt);
 }
 
+/* results loaded with MR_COCO_RES_XY (keypoints as x, y pairs, as mrcnn
+ * eval loads them): the same arrays and stats as with the triplets, on the
+ * keypoint fixtures (keypoint branch and bbox branch of loadRes); such
+ * results are refused by the writer */
+static void test_kpt_xy_same(void **s)
+{
+    (void)s;
+    const char *sets[][2] = {{"coco/gt/person_keypoints_mini.json", "coco/mini-keypoints-s1/dt.json"},
+                             {"coco/gt/person_keypoints_u691.json", "coco/u691-keypoints/dt.json"},
+                             {"coco/s150-keypoints-bbox/gt.json", "coco/s150-keypoints-bbox/dt.json"}};
+    for (int t = 0; t < 3; t++) {
+        char gp[512], dp[512];
+        mr_err e;
+        tu_fixture(gp, sizeof gp, sets[t][0]);
+        tu_fixture(dp, sizeof dp, sets[t][1]);
+        mr_coco gt[2], dt[2];
+        mr_eval ev[2];
+        for (int i = 0; i < 2; i++) {
+            if (mr_coco_load_both(&gt[i], gp, MR_COCO_SKIP_SEGM | (i ? MR_COCO_RES_XY : 0), &dt[i], dp, 1, &e))
+                fail_msg("%s", e.msg);
+            assert_int_equal(dt[i].kpt_xy, i);
+            mr_eval_params p;
+            mr_eval_params_default(&p, MR_IOU_KEYPOINTS);
+            if (mr_eval_run(&ev[i], &gt[i], &dt[i], &p, &e)) fail_msg("%s", e.msg);
+        }
+        assert_int_equal(dt[0].num_anns, dt[1].num_anns);
+        for (size_t a = 0; a < dt[0].num_anns; a++) {
+            const mr_coco_ann *x = &dt[0].anns[a], *y = &dt[1].anns[a];
+            assert_int_equal(x->num_kpt, y->num_kpt);
+            for (int32_t q = 0; q < x->num_kpt; q++) {
+                assert_true(x->keypoints[3 * q] == y->keypoints[2 * q]);
+                assert_true(x->keypoints[3 * q + 1] == y->keypoints[2 * q + 1]);
+            }
+            assert_memory_equal(x->bbox, y->bbox, sizeof x->bbox);
+            assert_true(x->area == y->area);
+        }
+        size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
+        size_t nr = (size_t)ev[0].p.T * ev[0].K * ev[0].p.A * ev[0].p.M;
+        assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
+        assert_memory_equal(ev[0].recall, ev[1].recall, nr * sizeof(double));
+        assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
+        if (t == 0) {
+            char out[64];
+            snprintf(out, sizeof out, "/tmp/mrcnn_kxy_%d.json", (int)getpid());
+            assert_int_equal(mr_coco_save_results(&dt[1], out, &e), MR_EUSAGE);
+            assert_non_null(strstr(e.msg, "cannot be saved"));
+            assert_int_equal(access(out, F_OK), -1);
+        }
+        for (int i = 0; i < 2; i++) { mr_eval_free(&ev[i]); mr_coco_free(&dt[i]); mr_coco_free(&gt[i]); }
+    }
+}
+
 static int teardown(void **s)
 {
     (void)s;
@@ -652,6 +704,7 @@ size_t tests_eval(const struct CMUnitTest **out)
         cmocka_unit_test(test_strict),
         cmocka_unit_test(test_custom_params),
         cmocka_unit_test_teardown(test_threads_identical, teardown),
+        cmocka_unit_test(test_kpt_xy_same),
     };
     *out = t;
     return sizeof t / sizeof t[0];
