@@ -28,7 +28,8 @@
  * defines: mr_coco, mr_coco_image, mr_coco_cat, mr_coco_ann, mr_coco_seg,
  *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_ann_seg_kind, mr_coco_seg_is_boxes,
  *          mr_coco_init, mr_coco_free,
- *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, MR_COCO_RES_XY, mr_coco_parse,
+ *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, MR_COCO_RES_XY, MR_COCO_POLY_Q5,
+ *          mr_coco_parse,
  *          mr_coco_load_results, mr_coco_load_both,
  *          mr_coco_parse_results, mr_coco_image_index, mr_coco_cat_index,
  *          mr_coco_ann_rle, mr_coco_add_image, mr_coco_add_category,
@@ -81,11 +82,18 @@ typedef struct mr_coco_seg {
     uint8_t rle_compressed;      /* the file gave a compressed string */
     /* for RLE segmentations: the mask's box (rleToBbox), computed on load */
     uint8_t has_mask_bbox;
+    /* polygons read under MR_COCO_POLY_Q5: polyq, not poly (box-form
+     * segmentations, mr_coco_seg_is_boxes, always keep their doubles) */
+    uint8_t poly_q;
     int32_t npoly;
     union {                      /* by kind (88 bytes in all on LP64) */
         struct {                 /* MR_SEG_POLY */
             const int32_t *poly_len;
-            const double *const *poly;
+            union {
+                const double *const *poly;
+                /* poly_q: each part's (int)(5 v + .5) (mr_poly_quantise) */
+                const int32_t *const *polyq;
+            };
         };
         struct {                 /* MR_SEG_RLE: the compressed string, */
             const char *rle_str; /* when kept undecoded (rle.cnts NULL); */
@@ -169,6 +177,7 @@ typedef struct mr_coco {
      * (the evaluator's OKS reads no third value: a third less memory);
      * such results cannot be saved */
     int kpt_xy;
+    int poly_q;                  /* read under MR_COCO_POLY_Q5 */
     void *impl;                  /* arena, id lookup tables (private) */
 } mr_coco;
 
@@ -184,8 +193,11 @@ int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr
  * (seg stays NULL; their text is checked only for balanced
  * brackets and strings) unless an annotation's area or bbox must be derived
  * from its segmentation — for box and keypoint evaluation, where the
- * polygons are most of the file. */
-enum { MR_COCO_SKIP_SEGM = 1, MR_COCO_RES_XY = 2 };
+ * polygons are most of the file. MR_COCO_POLY_Q5: polygons are kept only
+ * as rleFrPoly's quantised points (mr_coco_seg.poly_q; half the memory,
+ * coordinates checked on load), for mask evaluation; such a dataset
+ * cannot be saved. */
+enum { MR_COCO_SKIP_SEGM = 1, MR_COCO_RES_XY = 2, MR_COCO_POLY_Q5 = 4 };
 int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e);
 
 /* Load a results file (a JSON array of detections with image_id,
@@ -204,7 +216,8 @@ int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, siz
 /* Both at once: the ground truth (mr_coco_load_opts with flags) and the
  * results against it; with threads > 1 the two files are read concurrently.
  * MR_COCO_RES_XY in flags applies to the results (their keypoints stored
- * as x, y pairs); MR_COCO_SKIP_SEGM to the ground truth.
+ * as x, y pairs); MR_COCO_SKIP_SEGM to the ground truth; MR_COCO_POLY_Q5
+ * to both.
  * The result and the error reported (ground truth first) do not depend on
  * threads. On error both are left empty. */
 int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned flags, mr_coco *dt,

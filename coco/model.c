@@ -348,7 +348,8 @@ int mr_coco_ann_rle(const mr_coco_ann *a, const mr_coco_image *img, mr_rle *out,
         size_t *kp = malloc(sizeof(size_t) * (size_t)(n + 1));
         if (!kp) return mr_errf(e, MR_ENOMEM, "out of memory");
         for (int32_t i = 0; i < n; i++) kp[i] = (size_t)sg->poly_len[i] / 2;
-        int rc = mr_rle_from_polys(out, sg->poly, kp, (size_t)n, h, w, e);
+        int rc = sg->poly_q ? mr_rle_from_polys_q(out, sg->polyq, kp, (size_t)n, h, w, e)
+                            : mr_rle_from_polys(out, sg->poly, kp, (size_t)n, h, w, e);
         free(kp);
         return rc;
     }

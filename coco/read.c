@@ -47,6 +47,7 @@ typedef struct reader {
     int lazy_rle;    /* keep compressed strings undecoded (results files) */
     int skip_segm;   /* MR_COCO_SKIP_SEGM: segmentations parsed only if needed */
     int kpt_xy;      /* MR_COCO_RES_XY: results' keypoints kept as x, y pairs */
+    int poly_q;      /* MR_COCO_POLY_Q5: polygons kept quantised */
     stream *s;       /* the input is a file read through a window; NULL: one buffer */
 } reader;
 
@@ -309,6 +310,29 @@ static mr_coco_seg *ann_seg(coco_impl *im, mr_coco_ann *a)
     return a->seg;
 }
 
+/* a polygon part of r->nnums doubles at xy (the arena's last allocation
+ * when just read) quantised in place (mr_poly_quantise: the int32s over
+ * the first half), the rest given back when it is the last */
+static int quantise_part(reader *r, double *xy, int32_t part)
+{
+    size_t n = r->nnums;
+    for (size_t j = 0; j < n; j++)
+        if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
+            return FAIL(r, "field 'segmentation'[%d]: polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
+                        part, j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
+    /* forward in place, through memcpy (the bytes change type): int32 j
+     * (bytes 4j..) is written after double j (8j..) was read */
+    char *b = (char *)xy;
+    for (size_t j = 0; j < n; j++) {
+        double v;
+        memcpy(&v, b + 8 * j, sizeof v);
+        int32_t q = (int32_t)(5.0 * v + .5);   /* mr_poly_quantise's value */
+        memcpy(b + 4 * j, &q, sizeof q);
+    }
+    coco_arena_trim(r->im, xy, (n + 1) * sizeof(double), (n + 1) * sizeof(int32_t));
+    return 0;
+}
+
 static int read_segmentation(reader *r, mr_coco_ann *a)
 {
     mr_coco_seg *seg = ann_seg(r->im, a);
@@ -331,6 +355,10 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
             if (r->nnums % 2)
                 return FAIL(r, "field 'segmentation'[%d]: a polygon needs an even number of coordinates, got %zu",
                             np, r->nnums);
+            /* MR_COCO_POLY_Q5: quantised in place, the doubles' second
+             * half given back; a 4-number part waits (all of them 4: the
+             * box form, which keeps its doubles) */
+            if (r->poly_q && r->nnums != 4 && quantise_part(r, xy, np)) return -1;
             polys[np] = xy;
             lens[np] = (int32_t)r->nnums;
             np++;
@@ -338,11 +366,21 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
         if (k < 0) return FAIL(r, "%s", "");
         seg->kind = MR_SEG_POLY;
         seg->npoly = np;
+        seg->poly_q = 0;
+        if (r->poly_q) {
+            int boxes = np > 0;
+            for (int32_t i = 0; i < np; i++) boxes &= lens[i] == 4;
+            if (!boxes) {
+                for (int32_t i = 0; i < np; i++)
+                    if (lens[i] == 4 && quantise_part(r, (double *)polys[i], i)) return -1;
+                seg->poly_q = 1;
+            }
+        }
         double **pp = coco_arena_alloc(r->im, sizeof(double *) * (size_t)(np + 1));
         int32_t *pl = coco_arena_alloc(r->im, sizeof(int32_t) * (size_t)(np + 1));
         if (!pp || !pl) return FAIL(r, "out of memory");
         for (int32_t i = 0; i < np; i++) { pp[i] = (double *)polys[i]; pl[i] = lens[i]; }
-        seg->poly = (const double *const *)pp;
+        seg->poly = (const double *const *)pp;   /* polyq shares the place */
         seg->poly_len = pl;
         return 0;
     }
@@ -734,6 +772,8 @@ static int parse_gt(mr_coco *c, const char *json, size_t len, const char *name, 
     reader R, *r = &R;
     if (reader_open(r, c, json, st ? st->size : len, name, e)) return MR_ENOMEM;
     r->skip_segm = (flags & MR_COCO_SKIP_SEGM) != 0;
+    r->poly_q = (flags & MR_COCO_POLY_Q5) != 0;
+    c->poly_q = r->poly_q;
     int rc = MR_EUSER;
     if (st && stream_start(r, st)) goto out;
     if (!mr_jr_eat(&r->j, '{')) {
@@ -914,6 +954,8 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
     r->lazy_rle = 1;
     r->kpt_xy = (flags & MR_COCO_RES_XY) != 0;
     res->kpt_xy = r->kpt_xy;
+    r->poly_q = (flags & MR_COCO_POLY_Q5) != 0;
+    res->poly_q = r->poly_q;
     int rc = MR_EUSER;
     res->is_results = 1;
     if (st && stream_start(r, st)) goto out;
@@ -977,7 +1019,7 @@ int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned flags, mr_coco 
 {
     mr_coco_init(gt);
     mr_coco_init(dt);
-    raw_job job = {dt, dt_path, flags & MR_COCO_RES_XY, 0, {0, {0}}};
+    raw_job job = {dt, dt_path, flags & (MR_COCO_RES_XY | MR_COCO_POLY_Q5), 0, {0, {0}}};
     pthread_t th;
     int par = threads > 1 && pthread_create(&th, NULL, raw_thread, &job) == 0;
     int rc = mr_coco_load_opts(gt, gt_path, flags & ~(unsigned)MR_COCO_RES_XY, e);
@@ -1006,6 +1048,7 @@ int coco_read_skipped_segm(mr_coco *c, mr_coco_ann *a, size_t i, mr_err *e)
     mr_jr_init(&sub.j, a->seg ? a->seg->rle_str : NULL, a->seg ? a->seg->rle_str_len : 0, f, e);
     sub.c = c;
     sub.im = c->impl;
+    sub.poly_q = c->poly_q;
     sub.sect = "annotations"; sub.idx = i;
     if (a->seg) { a->seg->rle_str = NULL; a->seg->rle_str_len = 0; }
     int src = read_segmentation(&sub, a);

@@ -388,6 +388,26 @@ static inline int step_to(int lo, int hi, double t)
 /* the sorted boundary points of a polygon of k >= 1 points into sc->a
  * (*pna of them, with room for one more), or MR_EUSER for one beyond the
  * limits, MR_ENOMEM */
+static int poly_trace(size_t k, uint32_t h, uint32_t w, mr_poly_scratch *sc, size_t *pna, mr_err *e);
+
+/* rleFrPoly's first step: the points at 5x resolution, (int)(5 v + .5) */
+int mr_poly_quantise(const double *xy, size_t n, int32_t *q, mr_err *e)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
+            return mr_errf(e, MR_EUSER, "polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
+                           j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
+    for (size_t j = 0; j < n; j++) q[j] = (int32_t)(5.0 * xy[j] + .5);
+    return MR_OK;
+}
+
+static int poly_xy_grow(mr_poly_scratch *sc, size_t k)
+{
+    return scratch_grow((void **)&sc->x, &sc->cap_x, k + 1, sizeof(int), sc->xb, 256) ||
+           scratch_grow((void **)&sc->y, &sc->cap_y, k + 1, sizeof(int), sc->yb, 256);
+}
+
+/* poly_trace of a polygon given as doubles (rleFrPoly's input) */
 static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_poly_scratch *sc,
                        size_t *pna, mr_err *e)
 {
@@ -396,14 +416,32 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
         if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
             return mr_errf(e, MR_EUSER, "polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
                            j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
-    if (scratch_grow((void **)&sc->x, &sc->cap_x, k + 1, sizeof(int), sc->xb, 256) ||
-        scratch_grow((void **)&sc->y, &sc->cap_y, k + 1, sizeof(int), sc->yb, 256))
-        goto oom;
+    if (poly_xy_grow(sc, k)) return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory");
     int *x = sc->x, *y = sc->y;
     for (size_t j = 0; j < k; j++) x[j] = (int)(scale * xy[j * 2 + 0] + .5);
     x[k] = x[0];
     for (size_t j = 0; j < k; j++) y[j] = (int)(scale * xy[j * 2 + 1] + .5);
     y[k] = y[0];
+    return poly_trace(k, h, w, sc, pna, e);
+}
+
+/* the same from the quantised points (mr_poly_quantise's) */
+static int poly_points_q(const int32_t *q, size_t k, uint32_t h, uint32_t w, mr_poly_scratch *sc,
+                         size_t *pna, mr_err *e)
+{
+    if (poly_xy_grow(sc, k)) return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory");
+    int *x = sc->x, *y = sc->y;
+    for (size_t j = 0; j < k; j++) { x[j] = q[2 * j]; y[j] = q[2 * j + 1]; }
+    x[k] = x[0];
+    y[k] = y[0];
+    return poly_trace(k, h, w, sc, pna, e);
+}
+
+/* the boundary points of the polygon in sc->x, sc->y (k points and the
+ * first again) */
+static int poly_trace(size_t k, uint32_t h, uint32_t w, mr_poly_scratch *sc, size_t *pna, mr_err *e)
+{
+    const int *x = sc->x, *y = sc->y;
     size_t m = 0;
     for (size_t j = 0; j < k; j++)
         m += umax32((uint32_t)abs(x[j] - x[j + 1]), (uint32_t)abs(y[j] - y[j + 1])) + 1;
@@ -508,7 +546,8 @@ oom:
     return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory");
 }
 
-int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w, mr_err *e)
+/* mr_rle_from_poly of doubles (xy) or quantised points (q) */
+static int rle_from_poly(mr_rle *r, const double *xy, const int32_t *q, size_t k, uint32_t h, uint32_t w, mr_err *e)
 {
     if (k == 0) {
         uint32_t a = h * w;
@@ -517,7 +556,7 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
     mr_poly_scratch sc;
     mr_poly_scratch_init(&sc);
     size_t na;
-    int rc = poly_points(xy, k, h, w, &sc, &na, e);
+    int rc = q ? poly_points_q(q, k, h, w, &sc, &na, e) : poly_points(xy, k, h, w, &sc, &na, e);
     if (rc) { mr_poly_scratch_free(&sc); return rc; }
     /* the RLE from the boundary points, sorted (the end h*w is the largest) */
     uint32_t *a = sc.a, *b;
@@ -536,6 +575,11 @@ int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t
     mr_poly_scratch_free(&sc);
     rle_adopt(r, h, w, b, m);
     return MR_OK;
+}
+
+int mr_rle_from_poly(mr_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w, mr_err *e)
+{
+    return rle_from_poly(r, xy, NULL, k, h, w, e);
 }
 
 int mr_rle_from_bbox(mr_rle *r, const double bb[4], uint32_t h, uint32_t w, mr_err *e)
@@ -672,19 +716,33 @@ void mr_rle_iou(const mr_rle *dt, size_t m, const mr_rle *gt, size_t n,
     if (gb != gbs) free(gb);
 }
 
-int mr_rle_from_polys(mr_rle *r, const double *const *xy, const size_t *k, size_t n,
-                      uint32_t h, uint32_t w, mr_err *e)
+/* mr_rle_from_polys of doubles (xy) or quantised points (q) */
+static int rle_from_polys(mr_rle *r, const double *const *xy, const int32_t *const *q, const size_t *k, size_t n,
+                          uint32_t h, uint32_t w, mr_err *e)
 {
-    if (n == 0) return mr_rle_from_poly(r, NULL, 0, h, w, e);
-    if (n == 1) return mr_rle_from_poly(r, xy[0], k[0], h, w, e);
+    if (n == 0) return rle_from_poly(r, NULL, NULL, 0, h, w, e);
+    if (n == 1) return rle_from_poly(r, q ? NULL : xy[0], q ? q[0] : NULL, k[0], h, w, e);
     mr_rle stack[8] = {0}, *parts = n <= 8 ? stack : calloc(n, sizeof *parts);
     if (!parts) return mr_errf(e, MR_ENOMEM, "polygons to RLE: out of memory");
     int rc = MR_OK;
-    for (size_t i = 0; i < n && rc == MR_OK; i++) rc = mr_rle_from_poly(&parts[i], xy[i], k[i], h, w, e);
+    for (size_t i = 0; i < n && rc == MR_OK; i++)
+        rc = rle_from_poly(&parts[i], q ? NULL : xy[i], q ? q[i] : NULL, k[i], h, w, e);
     if (rc == MR_OK) rc = mr_rle_merge(r, parts, n, 0, e);
     for (size_t i = 0; i < n; i++) mr_rle_free(&parts[i]);
     if (parts != stack) free(parts);
     return rc;
+}
+
+int mr_rle_from_polys(mr_rle *r, const double *const *xy, const size_t *k, size_t n,
+                      uint32_t h, uint32_t w, mr_err *e)
+{
+    return rle_from_polys(r, xy, NULL, k, n, h, w, e);
+}
+
+int mr_rle_from_polys_q(mr_rle *r, const int32_t *const *q, const size_t *k, size_t n,
+                        uint32_t h, uint32_t w, mr_err *e)
+{
+    return rle_from_polys(r, NULL, q, k, n, h, w, e);
 }
 
 /* ---- runs form ---- */
@@ -728,15 +786,15 @@ static size_t runs_union(const uint32_t *a, size_t na, const uint32_t *b, size_t
     return n;
 }
 
-int mr_rle_runs_from_polys(const double *const *xy, const size_t *k, size_t n, uint32_t h, uint32_t w,
-                           mr_poly_scratch *s, const uint32_t **runs, size_t *nruns, mr_err *e)
+static int runs_from_polys(const double *const *xy, const int32_t *const *q, const size_t *k, size_t n, uint32_t h,
+                           uint32_t w, mr_poly_scratch *s, const uint32_t **runs, size_t *nruns, mr_err *e)
 {
     const uint32_t end = (uint32_t)((size_t)h * w);
     size_t nacc = 0;   /* the union so far, in s->runs */
     for (size_t i = 0; i < n; i++) {
         size_t np = 0, nr = 0;
         if (k[i]) {
-            int rc = poly_points(xy[i], k[i], h, w, s, &np, e);
+            int rc = q ? poly_points_q(q[i], k[i], h, w, s, &np, e) : poly_points(xy[i], k[i], h, w, s, &np, e);
             if (rc) return rc;
             nr = points_runs(s->a, np, end);
         }
@@ -749,6 +807,18 @@ int mr_rle_runs_from_polys(const double *const *xy, const size_t *k, size_t n, u
     }
     *runs = s->runs; *nruns = nacc;
     return MR_OK;
+}
+
+int mr_rle_runs_from_polys(const double *const *xy, const size_t *k, size_t n, uint32_t h, uint32_t w,
+                           mr_poly_scratch *s, const uint32_t **runs, size_t *nruns, mr_err *e)
+{
+    return runs_from_polys(xy, NULL, k, n, h, w, s, runs, nruns, e);
+}
+
+int mr_rle_runs_from_polys_q(const int32_t *const *q, const size_t *k, size_t n, uint32_t h, uint32_t w,
+                             mr_poly_scratch *s, const uint32_t **runs, size_t *nruns, mr_err *e)
+{
+    return runs_from_polys(NULL, q, k, n, h, w, s, runs, nruns, e);
 }
 
 size_t mr_rle_runs(const uint32_t *cnts, size_t m, uint32_t *runs)

@@ -27,7 +27,8 @@
  *          mr_rle_iou, mr_rle_iou_bb, mr_bbox_iou,
  *          mr_rle_runs, mr_rle_runs_from_string, mr_rle_string_stats,
  *          mr_runs_inter, mr_poly_scratch, mr_poly_scratch_init,
- *          mr_poly_scratch_free, mr_rle_runs_from_polys
+ *          mr_poly_scratch_free, mr_rle_runs_from_polys, mr_poly_quantise,
+ *          mr_rle_from_polys_q, mr_rle_runs_from_polys_q
  */
 #ifndef MR_RLE_H
 #define MR_RLE_H
@@ -149,5 +150,17 @@ void mr_poly_scratch_free(mr_poly_scratch *s);
  * into s (valid until its next use), *n runs. */
 int mr_rle_runs_from_polys(const double *const *xy, const size_t *k, size_t n, uint32_t h, uint32_t w,
                            mr_poly_scratch *s, const uint32_t **runs, size_t *nruns, mr_err *e);
+
+/* Quantised polygons: rleFrPoly's first step, (int)(5 v + .5) of each of
+ * the n coordinates into q (MR_EUSER, naming the point, for one beyond
+ * +-MR_POLY_MAX_COORD, as mr_rle_from_poly). Half the memory of the
+ * doubles, and all that rasterising reads: the _q functions below give
+ * the same masks, runs and errors from them as their double forms from
+ * the doubles. */
+int mr_poly_quantise(const double *xy, size_t n, int32_t *q, mr_err *e);
+int mr_rle_from_polys_q(mr_rle *r, const int32_t *const *q, const size_t *k, size_t n,
+                        uint32_t h, uint32_t w, mr_err *e);
+int mr_rle_runs_from_polys_q(const int32_t *const *q, const size_t *k, size_t n, uint32_t h, uint32_t w,
+                             mr_poly_scratch *s, const uint32_t **runs, size_t *nruns, mr_err *e);
 
 #endif

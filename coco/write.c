@@ -23,6 +23,8 @@ static void put_num(FILE *f, double v)
 
 static int put_seg(FILE *f, const mr_coco_seg *s, mr_err *e)
 {
+    if (s->kind == MR_SEG_POLY && s->poly_q)
+        return mr_errf(e, MR_EUSAGE, "polygons read with MR_COCO_POLY_Q5 (quantised) cannot be saved");
     if (s->kind == MR_SEG_POLY) {
         fputc('[', f);
         for (int32_t i = 0; i < s->npoly; i++) {
@@ -88,6 +90,9 @@ static int put_ann(FILE *f, const mr_coco_ann *a, int results, mr_err *e)
 
 int mr_coco_save(const mr_coco *c, const char *path, mr_err *e)
 {
+    if (c->poly_q)
+        return mr_errf(e, MR_EUSAGE, "%s: this dataset was read with MR_COCO_POLY_Q5 (polygons kept quantised) and "
+                       "cannot be saved", path);
     mr_atomic_file af;
     int rc = mr_atomic_open(&af, path, e);
     if (rc) return rc;
@@ -133,9 +138,10 @@ int mr_coco_save(const mr_coco *c, const char *path, mr_err *e)
 
 int mr_coco_save_results(const mr_coco *c, const char *path, mr_err *e)
 {
-    if (c->kpt_xy)
-        return mr_errf(e, MR_EUSAGE, "%s: these results were read with MR_COCO_RES_XY (keypoints without their third "
-                       "values) and cannot be saved", path);
+    if (c->kpt_xy || c->poly_q)
+        return mr_errf(e, MR_EUSAGE, "%s: these results were read with %s and cannot be saved", path,
+                       c->kpt_xy ? "MR_COCO_RES_XY (keypoints without their third values)"
+                                 : "MR_COCO_POLY_Q5 (polygons kept quantised)");
     mr_atomic_file af;
     int rc = mr_atomic_open(&af, path, e);
     if (rc) return rc;

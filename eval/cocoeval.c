@@ -297,7 +297,8 @@ static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, 
         uint32_t h = (uint32_t)img->height, w = (uint32_t)img->width;
         const uint32_t *pr;
         size_t nr;
-        int rc = mr_rle_runs_from_polys(a->seg->poly, s->plen, n, h, w, s->poly, &pr, &nr, e);
+        int rc = a->seg->poly_q ? mr_rle_runs_from_polys_q(a->seg->polyq, s->plen, n, h, w, s->poly, &pr, &nr, e)
+                                : mr_rle_runs_from_polys(a->seg->poly, s->plen, n, h, w, s->poly, &pr, &nr, e);
         if (rc) return rc;
         if (ensure((void **)&s->runs, &s->cap_runs, *used + 2 * nr + 2, sizeof(uint32_t)))
             return mr_errf(e, MR_ENOMEM, "out of memory");
@@ -349,7 +350,26 @@ static int poly_span(const mr_coco_ann *a, uint32_t h, uint64_t *lo, uint64_t *h
     if (mr_coco_ann_seg_kind(a) != MR_SEG_POLY || a->seg->npoly <= 0 || mr_coco_seg_is_boxes(a->seg)) return 0;
     int32_t n = a->seg->npoly;
     double mn = INFINITY, mx = -INFINITY;
-    for (int32_t i = 0; i < n; i++) {
+    if (a->seg->poly_q) {
+        /* quantised points q = (int)(5 x + .5) (checked on load): x lies in
+         * ((q - 1.5) / 5, (q + .5) / 5), so these bounds hold the span */
+        for (int32_t i = 0; i < n; i++) {
+            size_t k = (size_t)a->seg->poly_len[i] / 2;
+            const int32_t *q = a->seg->polyq[i];
+            if (k == 0) return 0;
+            size_t m = 0;
+            for (size_t j = 0; j < k; j++) {
+                size_t j1 = j + 1 < k ? j + 1 : 0;
+                int dx = abs(q[2 * j] - q[2 * j1]), dy = abs(q[2 * j + 1] - q[2 * j1 + 1]);
+                m += (size_t)(dx > dy ? dx : dy) + 1;
+                double lo = (q[2 * j] - 1.5) / 5, hi = (q[2 * j] + .5) / 5;
+                if (lo < mn) mn = lo;
+                if (hi > mx) mx = hi;
+            }
+            if (m > MR_POLY_MAX_TRACE) return 0;
+        }
+    }
+    for (int32_t i = 0; i < n && !a->seg->poly_q; i++) {
         size_t k = (size_t)a->seg->poly_len[i] / 2;
         const double *xy = a->seg->poly[i];
         if (k == 0) return 0;

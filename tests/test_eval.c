@@ -673,6 +673,106 @@ static void test_kpt_xy_same(void **s)
     }
 }
 
+/* ground truth and results read with MR_COCO_POLY_Q5 (polygons kept as
+ * rleFrPoly's quantised points, as mrcnn eval reads them for segm): every
+ * annotation's mask the same, and the same arrays and stats, on the
+ * polygon fixtures (results as polygons, some past the image border);
+ * the box form keeps its doubles, a part of 4 numbers among longer ones
+ * is quantised with them; a coordinate beyond the limit fails on load,
+ * naming the record; such datasets are not saved */
+static void test_poly_q5_same(void **s)
+{
+    (void)s;
+    const char *sets[][2] = {{"coco/s80-segm-poly/gt.json", "coco/s80-segm-poly/dt.json"},
+                             {"coco/gt/instances_u354.json", "coco/u354-segm/dt.json"},
+                             {"coco/gt/instances_mini.json", "coco/mini-segm-s1/dt.json"}};
+    mr_err e;
+    for (int t = 0; t < 3; t++) {
+        char gp[512], dp[512];
+        tu_fixture(gp, sizeof gp, sets[t][0]);
+        tu_fixture(dp, sizeof dp, sets[t][1]);
+        mr_coco gt[2], dt[2];
+        mr_eval ev[2];
+        size_t nq = 0;
+        for (int i = 0; i < 2; i++) {
+            if (mr_coco_load_both(&gt[i], gp, i ? MR_COCO_POLY_Q5 : 0, &dt[i], dp, 1, &e)) fail_msg("%s", e.msg);
+            mr_eval_params p;
+            mr_eval_params_default(&p, MR_IOU_SEGM);
+            if (mr_eval_run(&ev[i], &gt[i], &dt[i], &p, &e)) fail_msg("%s", e.msg);
+        }
+        for (int w = 0; w < 2; w++) {
+            const mr_coco *a = w ? &dt[0] : &gt[0], *b = w ? &dt[1] : &gt[1];
+            assert_int_equal(a->num_anns, b->num_anns);
+            for (size_t i = 0; i < a->num_anns; i++) {
+                const mr_coco_ann *x = &a->anns[i], *y = &b->anns[i];
+                nq += y->seg && y->seg->poly_q;
+                if (y->seg && y->seg->kind == MR_SEG_POLY)
+                    assert_int_equal(y->seg->poly_q, !mr_coco_seg_is_boxes(y->seg));
+                const mr_coco_image *img = &gt[0].images[x->image_index];
+                mr_rle r1 = MR_RLE_INIT, r2 = MR_RLE_INIT;
+                assert_int_equal(mr_coco_ann_rle(x, img, &r1, &e), MR_OK);
+                assert_int_equal(mr_coco_ann_rle(y, img, &r2, &e), MR_OK);
+                assert_int_equal(r1.m, r2.m);
+                if (r1.m) assert_memory_equal(r1.cnts, r2.cnts, r1.m * sizeof *r1.cnts);
+                assert_memory_equal(x->bbox, y->bbox, sizeof x->bbox);
+                assert_true(x->area == y->area);
+                mr_rle_free(&r1); mr_rle_free(&r2);
+            }
+        }
+        assert_true(nq > 0);
+        size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
+        assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
+        assert_memory_equal(ev[0].scores, ev[1].scores, np * sizeof(double));
+        assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
+        if (t == 0) {
+            char out[64];
+            snprintf(out, sizeof out, "/tmp/mrcnn_pq_%d.json", (int)getpid());
+            assert_int_equal(mr_coco_save(&gt[1], out, &e), MR_EUSAGE);
+            assert_non_null(strstr(e.msg, "cannot be saved"));
+            assert_int_equal(mr_coco_save_results(&dt[1], out, &e), MR_EUSAGE);
+            assert_int_equal(access(out, F_OK), -1);
+        }
+        for (int i = 0; i < 2; i++) { mr_eval_free(&ev[i]); mr_coco_free(&dt[i]); mr_coco_free(&gt[i]); }
+    }
+    /* in memory: the box form, a 4-number part among longer ones, a
+     * coordinate beyond 1e6 */
+    const char *head = "{\"images\": [{\"id\": 1, \"width\": 40, \"height\": 30}], \"categories\": [{\"id\": 1}], \"annotations\": [";
+    const char *segs[] = {"[[2.2, 3.7, 10, 5]]", "[[2.2, 3.7, 10, 5], [1, 1, 20.4, 1.5, 20.3, 20.6]]",
+                          "[[1, 1, 20.4, 1.5, 20.3, 20.6], [2.2, 3.7, 10, 5]]", "[[1, 1, 20.4, 1.5, 1e7, 20.6]]"};
+    for (int c = 0; c < 4; c++) {
+        char js[512];
+        snprintf(js, sizeof js, "%s{\"id\": 5, \"image_id\": 1, \"category_id\": 1, \"bbox\": [0, 0, 1, 1], \"area\": 1,"
+                 " \"segmentation\": %s}]}", head, segs[c]);
+        mr_coco a, b;
+        mr_coco_init(&a); mr_coco_init(&b);
+        if (c == 3) {
+            char path[64];
+            snprintf(path, sizeof path, "/tmp/mrcnn_pq_%d_gt.json", (int)getpid());
+            assert_int_equal(mr_write_file_atomic(path, js, strlen(js), &e), MR_OK);
+            assert_int_equal(mr_coco_load_opts(&b, path, MR_COCO_POLY_Q5, &e), MR_EUSER);
+            if (!strstr(e.msg, path) || !strstr(e.msg, "annotations[0]") ||
+                !strstr(e.msg, "field 'segmentation'[0]: polygon point 2: x 10000000 is not a coordinate within +-1e+06"))
+                fail_msg("%s", e.msg);
+            unlink(path);
+            continue;
+        }
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/mrcnn_pq_%d_gt.json", (int)getpid());
+        assert_int_equal(mr_write_file_atomic(path, js, strlen(js), &e), MR_OK);
+        if (mr_coco_load(&a, path, &e)) fail_msg("%s", e.msg);
+        if (mr_coco_load_opts(&b, path, MR_COCO_POLY_Q5, &e)) fail_msg("%s", e.msg);
+        unlink(path);
+        assert_int_equal(b.anns[0].seg->poly_q, c != 0);
+        mr_rle r1 = MR_RLE_INIT, r2 = MR_RLE_INIT;
+        assert_int_equal(mr_coco_ann_rle(&a.anns[0], &a.images[0], &r1, &e), MR_OK);
+        assert_int_equal(mr_coco_ann_rle(&b.anns[0], &b.images[0], &r2, &e), MR_OK);
+        assert_int_equal(r1.m, r2.m);
+        assert_memory_equal(r1.cnts, r2.cnts, r1.m * sizeof *r1.cnts);
+        mr_rle_free(&r1); mr_rle_free(&r2);
+        mr_coco_free(&a); mr_coco_free(&b);
+    }
+}
+
 static int teardown(void **s)
 {
     (void)s;
@@ -705,6 +805,7 @@ size_t tests_eval(const struct CMUnitTest **out)
         cmocka_unit_test(test_custom_params),
         cmocka_unit_test_teardown(test_threads_identical, teardown),
         cmocka_unit_test(test_kpt_xy_same),
+        cmocka_unit_test(test_poly_q5_same),
     };
     *out = t;
     return sizeof t / sizeof t[0];

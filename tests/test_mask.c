@@ -444,7 +444,11 @@ static void test_poly_runs_vs_counts(void **s)
     mr_poly_scratch_init(sc);
     enum { NP = 5, KMAX = 300 };
     double *xy[NP];
-    for (int i = 0; i < NP; i++) { xy[i] = malloc(2 * KMAX * sizeof(double)); assert_non_null(xy[i]); }
+    int32_t *q[NP];
+    for (int i = 0; i < NP; i++) {
+        xy[i] = malloc(2 * KMAX * sizeof(double)); q[i] = malloc(2 * KMAX * sizeof(int32_t));
+        assert_non_null(xy[i]); assert_non_null(q[i]);
+    }
     size_t k[NP];
     for (int it = 0; it < 6000; it++) {
         uint32_t big = mr_pcg32_bounded(&g, 8) == 0;
@@ -480,6 +484,17 @@ static void test_poly_runs_vs_counts(void **s)
         assert_int_equal(mr_rle_runs_from_polys((const double *const *)xy, k, n, h, w, sc, &runs, &nr, NULL), MR_OK);
         assert_int_equal(nr, rn);
         if (rn) assert_memory_equal(runs, ref, 2 * rn * sizeof *ref);
+        /* the quantised forms (what the evaluator's reader keeps): the
+         * same counts and runs */
+        for (size_t i = 0; i < n; i++) assert_int_equal(mr_poly_quantise(xy[i], 2 * k[i], q[i], NULL), MR_OK);
+        mr_rle rq = MR_RLE_INIT;
+        assert_int_equal(mr_rle_from_polys_q(&rq, (const int32_t *const *)q, k, n, h, w, NULL), MR_OK);
+        assert_int_equal(rq.m, r.m);
+        assert_memory_equal(rq.cnts, r.cnts, r.m * sizeof *r.cnts);
+        assert_int_equal(mr_rle_runs_from_polys_q((const int32_t *const *)q, k, n, h, w, sc, &runs, &nr, NULL), MR_OK);
+        assert_int_equal(nr, rn);
+        if (rn) assert_memory_equal(runs, ref, 2 * rn * sizeof *ref);
+        mr_rle_free(&rq);
         free(ref);
         mr_rle_free(&r);
     }
@@ -500,9 +515,22 @@ static void test_poly_runs_vs_counts(void **s)
         size_t nr;
         assert_int_equal(mr_rle_runs_from_polys((const double *const *)xy, k, n, 50, 50, sc, &runs, &nr, &e2), MR_EUSER);
         assert_string_equal(e1.msg, e2.msg);
+        /* quantising refuses the coordinates with the same message; the
+         * outline limit holds for the quantised form too */
+        mr_err e3 = {0};
+        int qr = MR_OK;
+        for (size_t i = 0; i < n && qr == MR_OK; i++) qr = mr_poly_quantise(xy[i], 2 * k[i], q[i], &e3);
+        if (c < 2) {
+            assert_int_equal(qr, MR_EUSER);
+            assert_string_equal(e1.msg, e3.msg);
+        } else {
+            assert_int_equal(qr, MR_OK);
+            assert_int_equal(mr_rle_runs_from_polys_q((const int32_t *const *)q, k, n, 50, 50, sc, &runs, &nr, &e3), MR_EUSER);
+            assert_string_equal(e1.msg, e3.msg);
+        }
         mr_rle_free(&r);
     }
-    for (int i = 0; i < NP; i++) free(xy[i]);
+    for (int i = 0; i < NP; i++) { free(xy[i]); free(q[i]); }
     mr_poly_scratch_free(sc);
     free(sc);
 }
