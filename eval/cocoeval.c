@@ -115,6 +115,7 @@ typedef struct ctx {
     size_t *gidx, *didx;
     uint8_t *flags;      /* per detection (cell's d0 + d): its A*T flags at (d0 + d)*A*T + a*T + t */
     double *dscore;      /* didx order */
+    void *blk1;          /* the block of gidx, didx and cells */
     void *blk2;          /* the block of dscore, npig and flags */
     /* threads */
     size_t next;
@@ -793,15 +794,15 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
         if (ng > mg) mg = ng;
         if (nd > md) md = nd;
     }
-    /* cells and both index lists in one block (huge pages from 1 MB, not
-     * three sets of 4 KB pages) */
+    /* both index lists and the cells in one block (huge pages from 1 MB,
+     * not three sets of 4 KB pages); the cells last: fewer are used than
+     * the bound cap, and the untouched end of the block costs nothing */
     size_t cap = gt->num_anns + dt->num_anns + 1;
-    char *q = mr_big_alloc(cap * sizeof(cell) + (gt->num_anns + dt->num_anns + 2) * sizeof(size_t) + 32);
-    c->cells = (cell *)(void *)q;
+    char *q = c->blk1 = mr_big_alloc(cap * sizeof(cell) + (gt->num_anns + dt->num_anns + 2) * sizeof(size_t) + 32);
     if (q) {
-        take(&q, cap * sizeof(cell));
         c->gidx = take(&q, (gt->num_anns + 1) * sizeof(size_t));
         c->didx = take(&q, (dt->num_anns + 1) * sizeof(size_t));
+        c->cells = (cell *)(void *)q;
     }
     kv *gk = malloc(mg * sizeof(kv)), *dk = malloc(md * sizeof(kv));
     skey *sk = malloc(md * sizeof(skey));
@@ -1360,7 +1361,7 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     summarize(ev, ev->stats, NULL, 0);
     per_category(ev);
 out:
-    free(c->kpos); free(c->sig); free(c->nsig); free(c->cells); free(c->blk2);   /* cells: gidx, didx; blk2: dscore, npig, flags */
+    free(c->kpos); free(c->sig); free(c->nsig); free(c->blk1); free(c->blk2);   /* blk1: gidx, didx, cells; blk2: dscore, npig, flags */
     if (rc) mr_eval_free(ev);
     return rc;
 }
