@@ -277,8 +277,11 @@ int cmd_eval(int argc, char **argv)
     /* box and keypoint evaluation never look at ground-truth masks */
     double t0 = now_s();
     /* segmentations only for segm, their polygons kept quantised (all
-     * rasterising reads); the results' keypoints as x, y (OKS reads no v) */
-    unsigned lf = (type == MR_IOU_SEGM ? MR_COCO_POLY_Q5 : MR_COCO_SKIP_SEGM) | (type == MR_IOU_KEYPOINTS ? MR_COCO_RES_XY : 0);
+     * rasterising reads), the results' compressed masks checked when the
+     * evaluator decodes them (once, not also on load); the results'
+     * keypoints as x, y (OKS reads no v) */
+    unsigned lf = (type == MR_IOU_SEGM ? MR_COCO_POLY_Q5 | MR_COCO_RES_DEFER_MASKS : MR_COCO_SKIP_SEGM) |
+                  (type == MR_IOU_KEYPOINTS ? MR_COCO_RES_XY : 0);
     int rc = mr_coco_load_both(&gt, gtp, lf, &dt, dtp, threads, &e);
     if (!rc && dt.mask_size_mismatch) {
         const mr_coco_ann *a = &dt.anns[dt.first_mask_size_mismatch];

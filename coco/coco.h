@@ -29,6 +29,7 @@
  *          MR_SEG_NONE, MR_SEG_POLY, MR_SEG_RLE, mr_coco_ann_seg_kind, mr_coco_seg_is_boxes,
  *          mr_coco_init, mr_coco_free,
  *          mr_coco_load, mr_coco_load_opts, MR_COCO_SKIP_SEGM, MR_COCO_RES_XY, MR_COCO_POLY_Q5,
+ *          MR_COCO_RES_DEFER_MASKS,
  *          mr_coco_parse,
  *          mr_coco_load_results, mr_coco_load_both,
  *          mr_coco_parse_results, mr_coco_image_index, mr_coco_cat_index,
@@ -197,7 +198,7 @@ int mr_coco_parse(mr_coco *c, const char *json, size_t len, const char *name, mr
  * as rleFrPoly's quantised points (mr_coco_seg.poly_q; half the memory,
  * coordinates checked on load), for mask evaluation; such a dataset
  * cannot be saved. */
-enum { MR_COCO_SKIP_SEGM = 1, MR_COCO_RES_XY = 2, MR_COCO_POLY_Q5 = 4 };
+enum { MR_COCO_SKIP_SEGM = 1, MR_COCO_RES_XY = 2, MR_COCO_POLY_Q5 = 4, MR_COCO_RES_DEFER_MASKS = 8 };
 int mr_coco_load_opts(mr_coco *c, const char *path, unsigned flags, mr_err *e);
 
 /* Load a results file (a JSON array of detections with image_id,
@@ -217,7 +218,12 @@ int mr_coco_parse_results(mr_coco *res, const mr_coco *gt, const char *json, siz
  * results against it; with threads > 1 the two files are read concurrently.
  * MR_COCO_RES_XY in flags applies to the results (their keypoints stored
  * as x, y pairs); MR_COCO_SKIP_SEGM to the ground truth; MR_COCO_POLY_Q5
- * to both.
+ * to both. MR_COCO_RES_DEFER_MASKS (results): compressed RLE strings are
+ * kept unchecked and unmeasured on load (has_mask_bbox 0) unless loadRes
+ * needs their area (its segmentation branch, which checks them then);
+ * whoever decodes them checks them (the evaluator does, with the file,
+ * record and field in its message): for mask evaluation, which decodes
+ * every one it uses once anyway.
  * The result and the error reported (ground truth first) do not depend on
  * threads. On error both are left empty. */
 int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned flags, mr_coco *dt,

@@ -6,7 +6,7 @@
  * defines: coco_impl, coco_arena_blk, coco_idmap, coco_impl_of,
  *          coco_arena_alloc, coco_arena_tail, coco_arena_commit, coco_arena_trim, coco_arena_strdup, coco_grow, coco_fail_free,
  *          coco_build_lists, coco_seg_area_box,
- *          coco_read_skipped_segm
+ *          coco_read_skipped_segm, coco_measure_string
  */
 #ifndef MR_COCO_IMPL_H
 #define MR_COCO_IMPL_H
@@ -50,6 +50,9 @@ int coco_build_lists(mr_coco *c, mr_err *e);
 int coco_seg_area_box(const mr_coco_ann *a, const mr_coco_image *img, double *area, double bb[4], mr_err *e);
 
 /* read.c */
+/* a compressed string's check (alphabet, counts summing to h*w) and its
+ * area and box into seg (segm_area, mask_bbox, has_mask_bbox) */
+int coco_measure_string(mr_coco_seg *seg, const char *str, size_t slen, mr_err *e);
 int coco_read_skipped_segm(mr_coco *c, mr_coco_ann *a, size_t i, mr_err *e);
 
 #endif

@@ -45,6 +45,7 @@ typedef struct reader {
     double *nums; size_t nnums, cap_nums;   /* scratch for number arrays */
     uint32_t *cnt_tmp; size_t cap_cnt_tmp;  /* scratch for RLE counts */
     int lazy_rle;    /* keep compressed strings undecoded (results files) */
+    int defer_masks; /* MR_COCO_RES_DEFER_MASKS: and do not measure them */
     int skip_segm;   /* MR_COCO_SKIP_SEGM: segmentations parsed only if needed */
     int kpt_xy;      /* MR_COCO_RES_XY: results' keypoints kept as x, y pairs */
     int poly_q;      /* MR_COCO_POLY_Q5: polygons kept quantised */
@@ -310,6 +311,18 @@ static mr_coco_seg *ann_seg(coco_impl *im, mr_coco_ann *a)
     return a->seg;
 }
 
+int coco_measure_string(mr_coco_seg *seg, const char *str, size_t slen, mr_err *e)
+{
+    uint64_t total, area;
+    if (mr_rle_string_stats(str, slen, seg->rle.h, &total, &area, seg->mask_bbox, e)) return MR_EUSER;
+    if (total != (uint64_t)seg->rle.h * seg->rle.w)
+        return mr_errf(e, MR_EUSER, "RLE counts sum to %llu, expected h*w = %u*%u = %llu", (unsigned long long)total,
+                       seg->rle.h, seg->rle.w, (unsigned long long)seg->rle.h * seg->rle.w);
+    seg->segm_area = (double)area;
+    seg->has_mask_bbox = 1;
+    return MR_OK;
+}
+
 /* a polygon part of r->nnums doubles at xy (the arena's last allocation
  * when just read) quantised in place (mr_poly_quantise: the int32s over
  * the first half), the rest given back when it is the last */
@@ -439,21 +452,16 @@ static int read_segmentation(reader *r, mr_coco_ann *a)
     seg->rle.h = (uint32_t)hw[0];
     seg->rle.w = (uint32_t)hw[1];
     if (str && r->lazy_rle) {
-        /* check and measure in one pass, keep only the string */
-        mr_err e2;
-        uint64_t total, area;
-        if (mr_rle_string_stats(str, slen, seg->rle.h, &total, &area, seg->mask_bbox, &e2)) {
-            FAIL(r, "field 'segmentation.counts': %s", e2.msg);
-            goto fail;
-        }
-        if (total != (uint64_t)seg->rle.h * seg->rle.w) {
-            FAIL(r, "field 'segmentation.counts': RLE counts sum to %llu, expected h*w = %u*%u = %llu",
-                 (unsigned long long)total, seg->rle.h, seg->rle.w, (unsigned long long)seg->rle.h * seg->rle.w);
-            goto fail;
+        /* check and measure in one pass (unless deferred), keep only the
+         * string */
+        if (!r->defer_masks) {
+            mr_err e2;
+            if (coco_measure_string(seg, str, slen, &e2)) {
+                FAIL(r, "field 'segmentation.counts': %s", e2.msg);
+                goto fail;
+            }
         }
         seg->rle_compressed = 1;
-        seg->segm_area = (double)area;
-        seg->has_mask_bbox = 1;
         char *k2 = coco_arena_strdup(r->im, str, slen);
         if (!k2) { FAIL(r, "out of memory"); goto fail; }
         if (sesc) free((void *)str);
@@ -917,6 +925,13 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
             a->iscrowd = 0;
         } else if (kind == 2) {
             if (mr_coco_ann_seg_kind(a) == MR_SEG_NONE) { mr_errf(e, MR_EUSER, "%s: [%zu]: field 'segmentation': missing (the first record has one)", name, i); goto out; }
+            /* loadRes needs the mask's area here: a string left unmeasured
+             * (MR_COCO_RES_DEFER_MASKS) is measured and checked now */
+            if (a->seg->kind == MR_SEG_RLE && a->seg->rle_str && !a->seg->rle.cnts && !a->seg->has_mask_bbox &&
+                coco_measure_string(a->seg, a->seg->rle_str, a->seg->rle_str_len, e)) {
+                mr_err_prefix(e, "%s: [%zu]: field 'segmentation.counts'", name, i);
+                goto out;
+            }
             double bb[4];
             if (coco_seg_area_box(a, img, &a->area, bb, e)) { mr_err_prefix(e, "%s: [%zu]: field 'segmentation'", name, i); goto out; }
             if (!a->has_bbox) memcpy(a->bbox, bb, sizeof bb);
@@ -956,6 +971,7 @@ static int parse_results(mr_coco *res, const mr_coco *gt, const char *json, size
     res->kpt_xy = r->kpt_xy;
     r->poly_q = (flags & MR_COCO_POLY_Q5) != 0;
     res->poly_q = r->poly_q;
+    r->defer_masks = (flags & MR_COCO_RES_DEFER_MASKS) != 0;
     int rc = MR_EUSER;
     res->is_results = 1;
     if (st && stream_start(r, st)) goto out;
@@ -1019,10 +1035,10 @@ int mr_coco_load_both(mr_coco *gt, const char *gt_path, unsigned flags, mr_coco 
 {
     mr_coco_init(gt);
     mr_coco_init(dt);
-    raw_job job = {dt, dt_path, flags & (MR_COCO_RES_XY | MR_COCO_POLY_Q5), 0, {0, {0}}};
+    raw_job job = {dt, dt_path, flags & (MR_COCO_RES_XY | MR_COCO_POLY_Q5 | MR_COCO_RES_DEFER_MASKS), 0, {0, {0}}};
     pthread_t th;
     int par = threads > 1 && pthread_create(&th, NULL, raw_thread, &job) == 0;
-    int rc = mr_coco_load_opts(gt, gt_path, flags & ~(unsigned)MR_COCO_RES_XY, e);
+    int rc = mr_coco_load_opts(gt, gt_path, flags & ~(unsigned)(MR_COCO_RES_XY | MR_COCO_RES_DEFER_MASKS), e);
     if (par) pthread_join(th, NULL);
     else if (!rc) raw_thread(&job);
     /* errors in the order one thread meets them: ground truth first */

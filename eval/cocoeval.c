@@ -280,6 +280,11 @@ static int seg_runs(scratch *s, const mr_coco_ann *a, const mr_coco_image *img, 
         uint64_t total;
         int rc = mr_rle_runs_from_string(a->seg->rle_str, a->seg->rle_str_len, s->runs + *used, &M->n, &M->area, &total, e);
         if (rc) return rc;
+        /* the load's check, for strings it left to the evaluator
+         * (MR_COCO_RES_DEFER_MASKS) */
+        if (total != (uint64_t)a->seg->rle.h * a->seg->rle.w)
+            return mr_errf(e, MR_EUSER, "RLE counts sum to %llu, expected h*w = %u*%u = %llu", (unsigned long long)total,
+                           a->seg->rle.h, a->seg->rle.w, (unsigned long long)a->seg->rle.h * a->seg->rle.w);
         M->h = a->seg->rle.h; M->w = a->seg->rle.w;
     } else if (mr_coco_ann_seg_kind(a) == MR_SEG_RLE) {
         if (ensure((void **)&s->runs, &s->cap_runs, *used + a->seg->rle.m + 2, sizeof(uint32_t)))

@@ -773,6 +773,51 @@ static void test_poly_q5_same(void **s)
     }
 }
 
+/* results read with MR_COCO_RES_DEFER_MASKS (compressed masks measured
+ * and checked by the evaluator, not on load; mrcnn eval's segm reading):
+ * the same arrays and stats, in loadRes' bbox branch (u354-segm: strings
+ * and polygons) and its segmentation branch (s80-segm-rle: measured on
+ * load after all, as loadRes needs their areas) */
+static void test_defer_masks_same(void **s)
+{
+    (void)s;
+    const char *sets[][2] = {{"coco/gt/instances_u354.json", "coco/u354-segm/dt.json"},
+                             {"coco/s80-segm-rle/gt.json", "coco/s80-segm-rle/dt.json"},
+                             {"coco/gt/instances_mini.json", "coco/mini-segm-s2/dt.json"}};
+    mr_err e;
+    for (int t = 0; t < 3; t++) {
+        char gp[512], dp[512];
+        tu_fixture(gp, sizeof gp, sets[t][0]);
+        tu_fixture(dp, sizeof dp, sets[t][1]);
+        mr_coco gt[2], dt[2];
+        mr_eval ev[2];
+        for (int i = 0; i < 2; i++) {
+            unsigned f = i ? MR_COCO_RES_DEFER_MASKS | MR_COCO_POLY_Q5 : 0;
+            if (mr_coco_load_both(&gt[i], gp, f, &dt[i], dp, 2, &e)) fail_msg("%s", e.msg);
+            mr_eval_params p;
+            mr_eval_params_default(&p, MR_IOU_SEGM);
+            if (mr_eval_run(&ev[i], &gt[i], &dt[i], &p, &e)) fail_msg("%s", e.msg);
+        }
+        size_t deferred = 0;
+        for (size_t a = 0; a < dt[1].num_anns; a++) {
+            const mr_coco_seg *sg = dt[1].anns[a].seg;
+            if (sg && sg->kind == MR_SEG_RLE && sg->rle_str) {
+                deferred += !sg->has_mask_bbox;
+                /* the branch that needs the areas measured them */
+                if (!strcmp(dt[1].res_kind, "segmentation")) assert_true(sg->has_mask_bbox);
+            }
+            assert_true(dt[0].anns[a].area == dt[1].anns[a].area);
+            assert_memory_equal(dt[0].anns[a].bbox, dt[1].anns[a].bbox, 4 * sizeof(double));
+        }
+        if (t == 0) assert_true(deferred > 0);
+        size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
+        assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
+        assert_memory_equal(ev[0].scores, ev[1].scores, np * sizeof(double));
+        assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
+        for (int i = 0; i < 2; i++) { mr_eval_free(&ev[i]); mr_coco_free(&dt[i]); mr_coco_free(&gt[i]); }
+    }
+}
+
 static int teardown(void **s)
 {
     (void)s;
@@ -806,6 +851,7 @@ size_t tests_eval(const struct CMUnitTest **out)
         cmocka_unit_test_teardown(test_threads_identical, teardown),
         cmocka_unit_test(test_kpt_xy_same),
         cmocka_unit_test(test_poly_q5_same),
+        cmocka_unit_test(test_defer_masks_same),
     };
     *out = t;
     return sizeof t / sizeof t[0];

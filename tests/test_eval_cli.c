@@ -172,6 +172,16 @@ static void test_bad_inputs(void **s)
     /* RLE counts not summing to h*w */
     bad(dir, GTOK, "[{\"image_id\": 1, \"category_id\": 1, \"segmentation\": {\"size\": [10, 10], \"counts\": [3, 4]}, \"score\": 0.5}]",
         "segm", "d.json: [0]: field 'segmentation.counts': RLE counts sum to 7", NULL);
+    /* a compressed string summing to 7: in loadRes' segmentation branch
+     * it is measured on load; in its bbox branch the evaluator checks it
+     * when it decodes it (mrcnn eval defers it), naming the same record;
+     * a char outside the alphabet likewise */
+    bad(dir, GTOK, "[{\"image_id\": 1, \"category_id\": 1, \"segmentation\": {\"size\": [10, 10], \"counts\": \"34\"}, \"score\": 0.5}]",
+        "segm", "d.json: [0]: field 'segmentation.counts': RLE counts sum to 7", NULL);
+    bad(dir, GTOK, "[{\"image_id\": 1, \"category_id\": 1, \"bbox\": [0, 0, 5, 5], \"segmentation\": {\"size\": [10, 10], "
+        "\"counts\": \"34\"}, \"score\": 0.5}]", "segm", "d.json: [0]: field 'segmentation'", "RLE counts sum to 7, expected h*w = 10*10 = 100");
+    bad(dir, GTOK, "[{\"image_id\": 1, \"category_id\": 1, \"bbox\": [0, 0, 5, 5], \"segmentation\": {\"size\": [10, 10], "
+        "\"counts\": \"3~\"}, \"score\": 0.5}]", "segm", "d.json: [0]: field 'segmentation'", "char");
     /* NaN and negative sizes */
     bad(dir, GTOK, "[{\"image_id\": 1, \"category_id\": 1, \"bbox\": [0, 0, NaN, 5], \"score\": 0.5}]", "bbox",
         "d.json: [0]: malformed JSON", NULL);
