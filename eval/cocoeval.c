@@ -103,6 +103,11 @@ typedef struct cell {
     size_t g0, d0;       /* offsets into ctx.gidx / ctx.didx */
 } cell;
 
+/* dscore, npig and flags of nd detections in ncells cells, in bytes */
+#define BLK2_BYTES(nd, ncells, A, T) \
+    (((size_t)(nd) + 1) * sizeof(double) + ((size_t)(ncells) * (size_t)(A) + 1) * sizeof(int32_t) + \
+     (size_t)(nd) * (size_t)(A) * (size_t)(T) + 32)
+
 typedef struct ctx {
     const mr_coco *gt, *dt;
     const mr_eval_params *p;
@@ -115,8 +120,8 @@ typedef struct ctx {
     size_t *gidx, *didx;
     uint8_t *flags;      /* per detection (cell's d0 + d): its A*T flags at (d0 + d)*A*T + a*T + t */
     double *dscore;      /* didx order */
-    void *blk1;          /* the block of gidx, didx and cells */
-    void *blk2;          /* the block of dscore, npig and flags */
+    void *blk1;          /* the block of gidx, didx, cells, dscore, npig and flags */
+    size_t blk1_cap;
     /* threads */
     size_t next;
     pthread_mutex_t mu;
@@ -799,11 +804,14 @@ static int build_cells(ctx *c, mr_eval *ev, mr_err *e)
         if (ng > mg) mg = ng;
         if (nd > md) md = nd;
     }
-    /* both index lists and the cells in one block (huge pages from 1 MB,
-     * not three sets of 4 KB pages); the cells last: fewer are used than
-     * the bound cap, and the untouched end of the block costs nothing */
+    /* both index lists, the cells and then (mr_eval_run) the scores,
+     * ground-truth counts and flags in one block (huge pages from 1 MB,
+     * not sets of 4 KB pages), each sized by its bound: only the part
+     * used is touched, and it is contiguous */
     size_t cap = gt->num_anns + dt->num_anns + 1;
-    char *q = c->blk1 = mr_big_alloc(cap * sizeof(cell) + (gt->num_anns + dt->num_anns + 2) * sizeof(size_t) + 32);
+    c->blk1_cap = cap * sizeof(cell) + (gt->num_anns + dt->num_anns + 2) * sizeof(size_t) + 32 +
+                  BLK2_BYTES(dt->num_anns, cap, c->A, c->T);
+    char *q = c->blk1 = mr_big_alloc(c->blk1_cap);
     if (q) {
         c->gidx = take(&q, (gt->num_anns + 1) * sizeof(size_t));
         c->didx = take(&q, (dt->num_anns + 1) * sizeof(size_t));
@@ -1338,10 +1346,14 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     {
         size_t nd = 0;
         for (size_t i = 0; i < c->ncells; i++) nd += (size_t)c->cells[i].nd;
-        /* scores, ground-truth counts and flags in one block */
-        char *q = c->blk2 = mr_big_alloc((nd + 1) * sizeof(double) + (c->ncells * (size_t)p->A + 1) * sizeof(int32_t) +
-                                         nd * (size_t)p->A * (size_t)p->T + 32);
-        if (!q) { rc = mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
+        /* scores, ground-truth counts and flags after the cells used, in
+         * their block (build_cells sized it for every detection and cell) */
+        char *q = (char *)(c->cells + c->ncells);
+        q += (8 - (uintptr_t)q % 8) % 8;
+        if ((size_t)(q - (char *)c->blk1) + BLK2_BYTES(nd, c->ncells, p->A, p->T) > c->blk1_cap) {
+            rc = mr_errf(e, MR_ENOMEM, "out of memory");
+            goto out;
+        }
         c->dscore = take(&q, (nd + 1) * sizeof(double));
         c->npig = take(&q, (c->ncells * (size_t)p->A + 1) * sizeof(int32_t));
         c->flags = take(&q, nd * (size_t)p->A * (size_t)p->T + 1);
@@ -1366,7 +1378,7 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     summarize(ev, ev->stats, NULL, 0);
     per_category(ev);
 out:
-    free(c->kpos); free(c->sig); free(c->nsig); free(c->blk1); free(c->blk2);   /* blk1: gidx, didx, cells; blk2: dscore, npig, flags */
+    free(c->kpos); free(c->sig); free(c->nsig); free(c->blk1);   /* gidx, didx, cells, dscore, npig, flags */
     if (rc) mr_eval_free(ev);
     return rc;
 }
