@@ -24,7 +24,7 @@ typedef struct coco_impl {
     idmap imgs, cats;
     size_t cap_images, cap_cats, cap_anns;
     size_t arena_hint;   /* the input's size, when known: sizes the arena's first block */
-    int borrowed;   /* results: images/cats arrays borrowed from gt */
+    int borrowed;   /* results: images/cats arrays and their id maps borrowed from gt */
     /* while the reader finishes: its window, no longer needed, lent to
      * mr_coco_finish for the annotation-id check's table (memory already
      * touched, instead of fresh pages); NULL otherwise */

@@ -161,9 +161,11 @@ void mr_coco_free(mr_coco *c)
     coco_impl *im = c->impl;
     if (im) {
         for (arena_blk *b = im->blk, *n; b; b = n) { n = b->next; free(b); }
-        free(im->imgs.keys); free(im->imgs.vals);
-        free(im->cats.keys); free(im->cats.vals);
-        if (!im->borrowed) { free(c->images); free(c->cats); }
+        if (!im->borrowed) {
+            free(im->imgs.keys); free(im->imgs.vals);
+            free(im->cats.keys); free(im->cats.vals);
+            free(c->images); free(c->cats);
+        }
         free(im);
     }
     free(c->anns);      /* the lists (coco_build_lists) are the arena's */

@@ -879,18 +879,10 @@ static int resolve_results(mr_coco *res, const mr_coco *gt, mr_err *e)
     {
         coco_impl *gi = gt->impl;
         if (!gi) { mr_errf(e, MR_EUSER, "%s: the ground truth is empty", name); goto out; }
-        /* copy the maps so lookups on res work */
-        size_t cap = gi->imgs.cap;
-        im->imgs.cap = cap;
-        im->imgs.keys = malloc(cap * sizeof(int64_t)); im->imgs.vals = malloc(cap * sizeof(int32_t));
-        cap = gi->cats.cap;
-        im->cats.cap = cap;
-        im->cats.keys = malloc(cap * sizeof(int64_t)); im->cats.vals = malloc(cap * sizeof(int32_t));
-        if (!im->imgs.keys || !im->imgs.vals || !im->cats.keys || !im->cats.vals) { mr_errf(e, MR_ENOMEM, "out of memory"); goto out; }
-        memcpy(im->imgs.keys, gi->imgs.keys, gi->imgs.cap * sizeof(int64_t));
-        memcpy(im->imgs.vals, gi->imgs.vals, gi->imgs.cap * sizeof(int32_t));
-        memcpy(im->cats.keys, gi->cats.keys, gi->cats.cap * sizeof(int64_t));
-        memcpy(im->cats.vals, gi->cats.vals, gi->cats.cap * sizeof(int32_t));
+        /* the maps are borrowed too (lookups on res are gt's: res lives
+         * no longer than gt, whose images it already borrows) */
+        im->imgs = gi->imgs;
+        im->cats = gi->cats;
     }
     int kind = 0;   /* 1 bbox, 2 segmentation, 3 keypoints */
     if (res->num_anns) {
