@@ -569,16 +569,22 @@ static int read_ann(reader *r, mr_coco_ann *a, int results)
             if (read_num_array_arena(r, "keypoints", &kp)) return -1;
             if (r->nnums % 3)
                 return FAIL(r, "field 'keypoints': expected x,y,v triplets, got %zu numbers", r->nnums);
-            for (size_t k = 0; k < r->nnums; k++)
-                if (k % 3 != 2 && fabs(kp[k]) > MR_POLY_MAX_COORD)
+            a->num_kpt = (int32_t)(r->nnums / 3);
+            /* the coordinates checked; with MR_COCO_RES_XY (results) the
+             * x, y of each triplet moved together in place (forward: 2q
+             * and 2q + 1 are at or before the 3q read) */
+            const int xy = results && r->kpt_xy;
+            for (size_t q = 0; q < (size_t)a->num_kpt; q++) {
+                double x = kp[3 * q], y = kp[3 * q + 1];
+                if (fabs(x) > MR_POLY_MAX_COORD || fabs(y) > MR_POLY_MAX_COORD) {
+                    size_t k = fabs(x) > MR_POLY_MAX_COORD ? 3 * q : 3 * q + 1;
                     return FAIL(r, "field 'keypoints': coordinate %g (element %zu) beyond +-%g pixels", kp[k], k,
                                 MR_POLY_MAX_COORD);
-            a->num_kpt = (int32_t)(r->nnums / 3);
-            if (results && r->kpt_xy) {
-                /* x, y of each triplet, in place; the rest given back */
-                for (int32_t q = 0; q < a->num_kpt; q++) { kp[2 * q] = kp[3 * q]; kp[2 * q + 1] = kp[3 * q + 1]; }
-                coco_arena_trim(r->im, kp, (r->nnums + 1) * sizeof(double), (2 * (size_t)a->num_kpt + 1) * sizeof(double));
+                }
+                if (xy) { kp[2 * q] = x; kp[2 * q + 1] = y; }
             }
+            if (xy)   /* the rest given back */
+                coco_arena_trim(r->im, kp, (r->nnums + 1) * sizeof(double), (2 * (size_t)a->num_kpt + 1) * sizeof(double));
             a->keypoints = kp;
         } else if (key_is(key, kl, "segmentation")) {
             if (r->skip_segm && !results) {

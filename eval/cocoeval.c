@@ -216,11 +216,11 @@ static inline int oks_d2(const mr_coco_ann *g, int k1, const double bx[4], const
 
 /* OKS of detections dts (nd) against ground truths gts (ng), computeOks;
  * ebuf: scratch of 3 doubles per keypoint of the largest category */
-static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
-                        const mr_coco_ann *const *dts, int nd, double *o, double *ebuf, double tmin)
+static inline __attribute__((always_inline)) void
+compute_oks_ds(const ctx *c, const mr_coco_ann *const *gts, int ng, const mr_coco_ann *const *dts, int nd, double *o,
+               double *ebuf, double tmin, const int ds)
 {
     const double eps = 2.220446049250313e-16;   /* np.spacing(1) */
-    const int ds = c->dt->kpt_xy ? 2 : 3;       /* the detections' stride */
     for (int j = 0; j < ng; j++) {
         const mr_coco_ann *g = gts[j];
         int ci = g->category_index;
@@ -273,6 +273,15 @@ static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
             o[(size_t)i * ng + j] = n ? pairwise_sum(ebuf, (size_t)n) / n : 0;
         }
     }
+}
+
+/* compute_oks_ds for the detections' stride (x, y, v triplets or x, y
+ * pairs: MR_COCO_RES_XY), each with its own constant */
+static void compute_oks(const ctx *c, const mr_coco_ann *const *gts, int ng,
+                        const mr_coco_ann *const *dts, int nd, double *o, double *ebuf, double tmin)
+{
+    if (c->dt->kpt_xy) compute_oks_ds(c, gts, ng, dts, nd, o, ebuf, tmin, 2);
+    else compute_oks_ds(c, gts, ng, dts, nd, o, ebuf, tmin, 3);
 }
 
 /* one mask of a cell into the runs buffer at *used */
