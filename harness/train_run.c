@@ -172,6 +172,7 @@ static int start_weights(const mr_config *c, const char *config_path, mr_detecto
             if (rc) return rc;
             if (o->note) {
                 char line[8192];
+                if (mr_init_report_names_line(ir, line, sizeof line)) o->note(o->note_ctx, line);
                 mr_init_report_line(ir, line, 2048);
                 size_t l = strlen(line);
                 snprintf(line + l, sizeof line - l, " (list: %.4200s)", path);
