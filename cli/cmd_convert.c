@@ -65,11 +65,12 @@ int cmd_convert(int argc, char **argv)
     int c;
     mr_err e = {0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 's': script = optarg; break;
-        default: return cli_usage_error("convert", "unknown option");
+        default: return cli_opt_error("convert", c, argv, opts);
         }
     }
     if (argc - optind != 2) return cli_usage_error("convert", "expected IN.pth OUT.safetensors");

@@ -135,7 +135,7 @@ int cmd_eval(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int o;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case O_GT: gtp = optarg; break;
         case O_DT: dtp = optarg; break;
@@ -171,8 +171,7 @@ int cmd_eval(int argc, char **argv)
         case O_GNUPLOT: gnuplot = optarg; break;
         case O_TIMING: timing = 1; break;
         case 'h': case O_HELP: fputs(USAGE, stdout); return MR_EXIT_OK;
-        default:
-            return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("eval", o, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);

@@ -53,7 +53,8 @@ int cmd_flops(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 's':
@@ -76,7 +77,7 @@ int cmd_flops(int argc, char **argv)
             break;
         case 'j': json = optarg; break;
         case 'h': help(); return MR_EXIT_OK;
-        default: return cli_usage_error("flops", "unknown option");
+        default: return cli_opt_error("flops", c, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("flops", "unexpected argument '%s'", argv[optind]);

@@ -39,7 +39,8 @@ int cmd_infer(int argc, char **argv)
     long v;
     double d;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'w': weights = optarg; break;
@@ -59,7 +60,7 @@ int cmd_infer(int argc, char **argv)
             if (cli_sets_add(&sets, "infer", optarg)) return cli_sets_fail(&sets, "infer", optarg);
             break;
         case 'h': help(); return MR_EXIT_OK;
-        default: return cli_usage_error("infer", "unknown option");
+        default: return cli_opt_error("infer", c, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("infer", "unexpected argument '%s'", argv[optind]);

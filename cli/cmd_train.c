@@ -82,7 +82,8 @@ int cmd_train(int argc, char **argv)
     int c;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'd': data = optarg; break;
@@ -111,7 +112,7 @@ int cmd_train(int argc, char **argv)
             if (cli_sets_addf(&sets, "init.strict=true")) return cli_sets_fail(&sets, "train", "--init-strict");
             break;
         case 'h': help(); return MR_EXIT_OK;
-        default: return cli_usage_error("train", "unknown option");
+        default: return cli_opt_error("train", c, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
