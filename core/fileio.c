@@ -87,7 +87,22 @@ int mr_atomic_open(mr_atomic_file *af, const char *path, mr_err *e)
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
     af->f = fopen(af->tmp, "wb");
-    if (!af->f) return mr_errf(e, MR_EIO, "%s: cannot create: %s", af->tmp, strerror(errno));
+    if (!af->f) {
+        int err = errno;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) slash[1] = 0;
+        else if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+        struct stat st;
+        const char *why = "";
+        if (stat(dir, &st) != 0) why = " does not exist";
+        else if (!S_ISDIR(st.st_mode)) why = " is not a directory";
+        else if (err == EACCES || err == EROFS) why = " is not writable";
+        return mr_errf(e, MR_EIO, "%s: cannot create (temporary %s): %s (directory %s%s)", path, af->tmp,
+                       strerror(err), dir, why);
+    }
     return MR_OK;
 }
 

@@ -35,7 +35,10 @@ typedef struct mr_atomic_file {
     char tmp[4200];
 } mr_atomic_file;
 
-/* Open a temporary next to path for writing ("wb"). */
+/* Open a temporary next to path for writing ("wb"); the error names path,
+ * the temporary and the directory: "DIR/o.json: cannot create (temporary
+ * DIR/o.json.tmp.PID): No such file or directory (directory DIR does not
+ * exist)". */
 int mr_atomic_open(mr_atomic_file *af, const char *path, mr_err *e);
 /* Flush, fsync, close and rename over path; on any failure the temporary is
  * removed and an error naming path is returned. */
