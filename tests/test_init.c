@@ -3,7 +3,8 @@
  * `mrcnn train --init`): tensors matched by name and shape, the report of
  * loaded / missing / unexpected / mismatched tensors (with both shapes),
  * strict mode, non-finite values, missing and corrupt files, frozen layers
- * left random refused with the fix, and end to end: RUN/init.json, the
+ * left random refused with the fix (and no RUN/ left behind by a refused
+ * run, a directory that was there kept), and end to end: RUN/init.json, the
  * record's "init", the values actually used (lr 0 keeps them), an ImageNet-
  * style backbone-only file.
  */
@@ -519,8 +520,8 @@ static void test_train_init_cli(void **s)
     assert_int_equal(tu_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "(strict): 0 missing, 12 unexpected (roi_heads.mask_head."));
     assert_non_null(strstr(out, "6 of another shape (roi_heads.box_head.fc6.weight: [64, 784] in the file, [32, 784] in the model"));
-    snprintf(p, sizeof p, "%s/c/model_final.safetensors", d);
-    assert_false(mr_file_exists(p));
+    snprintf(p, sizeof p, "%s/c", d);
+    assert_false(mr_file_exists(p));   /* refused before the first iteration: no RUN/ left */
     /* strict from a run of the same config: fine */
     snprintf(cmd, sizeof cmd, "%s train --config variants/configs/tiny_fpn_mask.json --data %s/data --out %s/c2 --quiet "
              "--set schedule.iters=1 --init %s/a/checkpoint_0000002.safetensors --init-strict 2>&1", tu_bin(), d, d, d);
@@ -536,7 +537,19 @@ static void test_train_init_cli(void **s)
                                 "would stay at their random initial values (backbone.body.conv1.weight"));
     assert_non_null(strstr(out, "--init W.safetensors"));
     assert_non_null(strstr(out, "\"backbone\": {\"freeze_at\": 0} in the config (or --set backbone.freeze_at=0)"));
-    snprintf(p, sizeof p, "%s/f/model_final.safetensors", d);
+    snprintf(p, sizeof p, "%s/f", d);
+    assert_false(mr_file_exists(p));   /* not even config.json */
+    /* a directory that was there stays, with what it held; directories made
+     * on the way to RUN/ go with it */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/keep && echo x > %s/keep/notes.txt && %s train --config " TINY " --data %s/data "
+             "--out %s/keep --quiet --set backbone.norm=frozen_bn --set backbone.freeze_at=2 2>&1", d, d, tu_bin(), d, d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    snprintf(p, sizeof p, "%s/keep/notes.txt", d);
+    assert_true(tu_file_contains(p, "x"));
+    snprintf(cmd, sizeof cmd, "%s train --config " TINY " --data %s/data --out %s/deep/er/run --quiet "
+             "--set backbone.norm=frozen_bn --set backbone.freeze_at=2 2>&1", tu_bin(), d, d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    snprintf(p, sizeof p, "%s/deep", d);
     assert_false(mr_file_exists(p));
     /* an ImageNet-style start: backbone.body.* only, from A (GroupNorm: the
      * frozen BN's statistics are missing and start at 0 / 1) */
@@ -587,6 +600,8 @@ static void test_train_init_cli(void **s)
     assert_int_equal(tu_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "init weights"));
     assert_non_null(strstr(out, "corrupt.safetensors"));
+    snprintf(p, sizeof p, "%s/h", d);
+    assert_false(mr_file_exists(p));
     /* a torchvision ImageNet ResNet's bare names: read under backbone.body., said so */
     mr_detector *src = tiny_detector(NULL, 0);
     snprintf(p, sizeof p, "%s/resnet.safetensors", d);
@@ -621,7 +636,7 @@ static void test_train_init_cli(void **s)
     assert_non_null(strstr(out, "other.safetensors: nothing in it matches the model"));
     assert_non_null(strstr(out, "the file has e.g. \"encoder.layers.0.weight\", the model expects e.g. "
                                 "\"backbone.body.conv1.weight\""));
-    snprintf(p, sizeof p, "%s/n/model_final.safetensors", d);
+    snprintf(p, sizeof p, "%s/n", d);
     assert_false(mr_file_exists(p));
     /* the config field, relative to the config file */
     snprintf(p, sizeof p, "%s/cfg.json", d);
