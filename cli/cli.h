@@ -12,7 +12,7 @@
  * cli/sets.c (core only).
  *
  * defines: mr_cmd_fn, MR_EXIT_OK, MR_EXIT_USER, MR_EXIT_USAGE, cli_fail,
- *          cli_usage_error, cli_long_arg, cli_double_arg, cli_exit_code,
+ *          cli_usage_error, cli_opt_error, cli_long_arg, cli_double_arg, cli_exit_code,
  *          cli_sets (--set), cli_note, cli_usage, cli_set_omp_wait_policy,
  *          MR_COMMANDS and the cmd_* entry points
  */
@@ -32,6 +32,13 @@ int cli_fail(const char *cmd, const mr_err *e);
 /* Print "mrcnn CMD: MSG" and "try 'mrcnn CMD --help'" and return 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_exit_code(int code);
+/* getopt_long's mistake as one line, after it returned c ('?' or, with a
+ * leading ':' in its optstring, ':'; opterr 0 so that getopt itself prints
+ * nothing): "mrcnn CMD: --init needs a value (see mrcnn CMD --help)",
+ * "unknown option '--x'", "ambiguous option '--in' (--init, --init-strict)",
+ * "--quiet takes no value"; opts: the table given to getopt_long. Returns 2. */
+struct option;
+int cli_opt_error(const char *cmd, int c, char *const *argv, const struct option *opts);
 /* An option's number: the whole text must be a decimal integer (a finite
  * number for cli_double_arg) in [lo, hi]; otherwise a usage error
  * "--OPT: 'TEXT' is not an integer in LO..HI" is printed and 2 returned.

@@ -198,7 +198,8 @@ int cmd_ablate(int argc, char **argv)
     int c;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 's':
@@ -255,7 +256,7 @@ int cmd_ablate(int argc, char **argv)
         case 'x':
             if (cli_sets_add(&sets, "ablate", optarg)) return cli_sets_fail(&sets, "ablate", optarg);
             break;
-        default: return cli_usage_error("ablate", "unknown option");
+        default: return cli_opt_error("ablate", c, argv, opts);
         }
     }
     if (sets.help) return cli_sets_help();

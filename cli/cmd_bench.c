@@ -58,7 +58,8 @@ int cmd_bench(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "ht:o:jm:f:c:d:", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ht:o:jm:f:c:d:", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 't':
@@ -82,7 +83,7 @@ int cmd_bench(int argc, char **argv)
         case 'm':
             if (cli_double_arg("bench", "min-sec", optarg, 0.0, 600.0, &ctx.min_sec)) return MR_EXIT_USAGE;
             break;
-        default: return cli_usage_error("bench", "unknown option");
+        default: return cli_opt_error("bench", c, argv, opts);
         }
     }
     if (optind >= argc) return cli_usage_error("bench", "name at least one suite");

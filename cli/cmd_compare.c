@@ -36,7 +36,8 @@ int cmd_compare(int argc, char **argv)
     const char *csv = NULL, *md = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 't':
@@ -44,7 +45,7 @@ int cmd_compare(int argc, char **argv)
             break;
         case 'c': csv = optarg; break;
         case 'm': md = optarg; break;
-        default: return cli_usage_error("compare", "unknown option");
+        default: return cli_opt_error("compare", c, argv, opts);
         }
     }
     if (argc - optind != 2) return cli_usage_error("compare", "expected two runs, RUN_A RUN_B");

@@ -25,8 +25,10 @@ static void usage(FILE *f)
     fprintf(f, "usage: mrcnn convert IN.pth OUT.safetensors [--script PATH]\n\n"
                "Converts a torchvision Mask R-CNN / Keypoint R-CNN state_dict (.pth, or a\n"
                "checkpoint dict with a \"model\" entry) to F32 safetensors with torchvision's\n"
-               "tensor names, which mrcnn loads. Needs /usr/bin/python3 with torch\n"
-               "(Debian: python3-torchvision).\n\n"
+               "tensor names, which mrcnn loads. An ImageNet ResNet state_dict (torchvision's\n"
+               "resnet50) converts as it is (conv1.weight, layer1.0.conv1.weight, ..., fc.*):\n"
+               "mrcnn train --init reads those names under backbone.body. Needs\n"
+               "/usr/bin/python3 with torch (Debian: python3-torchvision).\n\n"
                "options:\n"
                "  --script PATH  scripts/" SCRIPT " to run (default: found automatically)\n");
 }
@@ -63,11 +65,12 @@ int cmd_convert(int argc, char **argv)
     int c;
     mr_err e = {0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 's': script = optarg; break;
-        default: return cli_usage_error("convert", "unknown option");
+        default: return cli_opt_error("convert", c, argv, opts);
         }
     }
     if (argc - optind != 2) return cli_usage_error("convert", "expected IN.pth OUT.safetensors");

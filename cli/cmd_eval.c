@@ -135,7 +135,7 @@ int cmd_eval(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int o;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case O_GT: gtp = optarg; break;
         case O_DT: dtp = optarg; break;
@@ -171,8 +171,7 @@ int cmd_eval(int argc, char **argv)
         case O_GNUPLOT: gnuplot = optarg; break;
         case O_TIMING: timing = 1; break;
         case 'h': case O_HELP: fputs(USAGE, stdout); return MR_EXIT_OK;
-        default:
-            return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("eval", o, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
@@ -269,6 +268,32 @@ int cmd_eval(int argc, char **argv)
 
     mr_err e;
     mr_err_clear(&e);
+    /* --analyze DIR: where it writes and the gnuplot it runs, before the
+     * evaluation (the messages of the writes and the run themselves) */
+    char made[4096] = "";
+    int analyzing = 0;
+    if (analyze) {
+        int prc = MR_OK;
+        if (!noplots) {
+            char prog[4096];
+            prc = mr_plot_find_gnuplot(gnuplot, prog, sizeof prog, &e);
+        }
+        if (!prc && (strchr(analyze, '\'') || strchr(analyze, '"')))
+            prc = mr_errf(&e, MR_EUSER, "%s: plot directory names with quotes are not supported", analyze);
+        if (!prc) prc = mr_mkdir_p_new(analyze, made, sizeof made, &e);
+        if (!prc) {
+            char path[4200];
+            mr_atomic_file af;
+            snprintf(path, sizeof path, "%s/analyze.json", analyze);
+            if (!(prc = mr_atomic_open(&af, path, &e))) mr_atomic_abort(&af);
+        }
+        if (prc) {
+            if (made[0]) mr_remove_tree(made);
+            free(cat_ids);
+            free(img_ids);
+            return cli_fail("eval", &e);
+        }
+    }
     mr_coco gt, dt;
     mr_coco_init(&gt);
     mr_coco_init(&dt);
@@ -320,6 +345,7 @@ int cmd_eval(int argc, char **argv)
     if (!rc && md) rc = mr_eval_write_markdown(&ev, md, &e);
     if (!rc && pr) rc = mr_eval_write_pr(&ev, pr, &e);
     if (!rc && analyze) {
+        analyzing = 1;
         mr_analyze an;
         rc = mr_analyze_run(&an, &gt, &dt, &p, amode, &e);
         if (!rc) {
@@ -345,6 +371,7 @@ int cmd_eval(int argc, char **argv)
     mr_coco_free(&gt);
     free(cat_ids);
     free(img_ids);
+    if (rc && made[0] && !analyzing) mr_remove_tree(made);   /* made for an analysis that did not start */
     if (rc) return cli_fail("eval", &e);
     return MR_EXIT_OK;
 }

@@ -53,7 +53,8 @@ int cmd_flops(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 's':
@@ -76,7 +77,7 @@ int cmd_flops(int argc, char **argv)
             break;
         case 'j': json = optarg; break;
         case 'h': help(); return MR_EXIT_OK;
-        default: return cli_usage_error("flops", "unknown option");
+        default: return cli_opt_error("flops", c, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("flops", "unexpected argument '%s'", argv[optind]);
@@ -92,8 +93,8 @@ int cmd_flops(int argc, char **argv)
     }
     mr_flops f;
     if (mr_flops_count(&cf, H, W, rois, dets, &f, &e)) return cli_fail("flops", &e);
-    printf("%s: input %dx%d (padded), %d box-head RoIs, %d detections, %d classes\n", cf.name, f.H, f.W, f.rois,
-           f.dets, f.num_classes);
+    printf("%s: input %dx%d (padded), %d box-head RoIs, %d detections, %d class%s\n", cf.name, f.H, f.W, f.rois,
+           f.dets, f.num_classes, f.num_classes == 1 ? "" : "es");
     printf("%-14s %12s %10s %10s %10s %10s\n", "stage", "params", "GMACs", "conv", "linear", "deconv");
     for (int i = 0; i < MR_FLOPS_NSTAGES; i++) {
         const mr_flops_stage *s = &f.st[i];

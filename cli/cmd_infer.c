@@ -32,14 +32,15 @@ int cmd_infer(int argc, char **argv)
         {"set", required_argument, 0, 'x'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *config = NULL, *weights = NULL, *data = NULL, *image = NULL, *out = NULL;
-    mr_infer_opts o = {1, NULL, -1.0f, NULL, 0, NULL, 0};
+    mr_infer_opts o = {1, NULL, -1.0f, NULL, 0, NULL, 0, NULL, 0};
     cli_sets sets;
     cli_sets_init(&sets);
     int c;
     long v;
     double d;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'w': weights = optarg; break;
@@ -59,7 +60,7 @@ int cmd_infer(int argc, char **argv)
             if (cli_sets_add(&sets, "infer", optarg)) return cli_sets_fail(&sets, "infer", optarg);
             break;
         case 'h': help(); return MR_EXIT_OK;
-        default: return cli_usage_error("infer", "unknown option");
+        default: return cli_opt_error("infer", c, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("infer", "unexpected argument '%s'", argv[optind]);
@@ -70,14 +71,19 @@ int cmd_infer(int argc, char **argv)
     if (!data == !image) return cli_usage_error("infer", "give exactly one of --data and --image");
     mr_err e;
     mr_err_clear(&e);
-    char changed[1024];
+    char changed[1024] = "", changed_set[1024] = "";
     o.changed = changed;
     o.changed_n = sizeof changed;
+    o.changed_set = changed_set;
+    o.changed_set_n = sizeof changed_set;
     int rc = mr_infer_run(config, weights, data, image, out, &o, &e);
     if (rc) return cli_fail("infer", &e);
     /* allowed (a train/test mismatch can be the experiment), but said */
     if (changed[0])
-        fprintf(stderr, "mrcnn infer: note: %s was trained with settings that %s changes: %s\n", weights, config,
-                changed);
+        fprintf(stderr, "mrcnn infer: note: %s was trained with settings that the config file %s changes: %s\n",
+                weights, config, changed);
+    if (changed_set[0])
+        fprintf(stderr, "mrcnn infer: note: %s was trained with settings that --set changes: %s\n", weights,
+                changed_set);
     return MR_EXIT_OK;
 }

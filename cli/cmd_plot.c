@@ -74,7 +74,8 @@ int cmd_plot(int argc, char **argv)
     const char *out = NULL, *prs[32], *store = NULL, *names[64];
     int npr = 0, nnames = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 'o': out = optarg; break;
@@ -89,7 +90,7 @@ int cmd_plot(int argc, char **argv)
             names[nnames++] = optarg;
             break;
         case 'n': o.no_run = 1; break;
-        default: return cli_usage_error("plot", "unknown option");
+        default: return cli_opt_error("plot", c, argv, opts);
         }
     }
     if (nnames && !store) return cli_usage_error("plot", "--config goes with --store");

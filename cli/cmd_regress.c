@@ -111,7 +111,8 @@ int cmd_regress(int argc, char **argv)
     o.train = train;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return MR_EXIT_OK;
         case 'b': o.baseline = optarg; break;
@@ -151,7 +152,7 @@ int cmd_regress(int argc, char **argv)
             break;
         case 'T': o.train_ctx = optarg; break;
         case 'C': o.compare_only = 1; break;
-        default: return cli_usage_error("regress", "unknown option");
+        default: return cli_opt_error("regress", c, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("regress", "unexpected argument '%s'", argv[optind]);

@@ -31,11 +31,12 @@ int cmd_store(int argc, char **argv)
         {"repair", no_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int repair = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': repair = 1; break;
         case 'h': help(); return MR_EXIT_OK;
-        default: return cli_usage_error("store", "unknown option");
+        default: return cli_opt_error("store", c, argv, opts);
         }
     }
     if (optind >= argc) return cli_usage_error("store", "expected an action: check");

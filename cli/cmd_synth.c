@@ -46,7 +46,7 @@ int cmd_synth(int argc, char **argv)
     int stats = 0, o;
     optind = 1;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
         case 'p': preset = optarg; break;
@@ -67,8 +67,7 @@ int cmd_synth(int argc, char **argv)
             break;
         case 'S': stats = 1; break;
         case 'h': fputs(USAGE, stdout); return MR_EXIT_OK;
-        default:
-            return cli_usage_error("synth", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("synth", o, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("synth", "unexpected argument '%s'", argv[optind]);

@@ -45,8 +45,10 @@ static void help(void)
            "                    in RUN/config.json (\"overrides\") and the record\n"
            "  --init W.safetensors  start from W's tensors whose name and shape match (a\n"
            "                    converted torchvision checkpoint, an ImageNet backbone with\n"
-           "                    backbone.body.* only, or a run's model_final / checkpoint); the\n"
-           "                    rest is initialised as usual. What was loaded, missing,\n"
+           "                    backbone.body.* only, or a run's model_final / checkpoint; a\n"
+           "                    torchvision ResNet's bare names conv1.*, layer1.*: read under\n"
+           "                    backbone.body., fc.* unused); the rest is initialised as\n"
+           "                    usual; nothing to load is an error. What was loaded, missing,\n"
            "                    unexpected or of another shape: printed and in RUN/init.json.\n"
            "                    The same as --set init.weights=W (config field init.weights)\n"
            "  --init-strict     missing, unexpected or mismatched tensors are an error\n"
@@ -80,7 +82,8 @@ int cmd_train(int argc, char **argv)
     int c;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'd': data = optarg; break;
@@ -109,7 +112,7 @@ int cmd_train(int argc, char **argv)
             if (cli_sets_addf(&sets, "init.strict=true")) return cli_sets_fail(&sets, "train", "--init-strict");
             break;
         case 'h': help(); return MR_EXIT_OK;
-        default: return cli_usage_error("train", "unknown option");
+        default: return cli_opt_error("train", c, argv, opts);
         }
     }
     if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);

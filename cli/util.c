@@ -1,12 +1,14 @@
 /*
  * util.c — what both binaries' command lines share (cli.h): library errors
  * into messages and exit codes, numeric options, notes for the user, the
- * `mrcnn --help` list from the command table, and libgomp's wait policy
- * for the core's OpenMP commands.
+ * `mrcnn --help` list from the command table, getopt's mistakes as one
+ * line (cli_opt_error), and libgomp's wait policy for the core's OpenMP
+ * commands.
  */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -35,6 +37,43 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\ntry 'mrcnn %s --help'\n", cmd);
+    return MR_EXIT_USAGE;
+}
+
+int cli_opt_error(const char *cmd, int c, char *const *argv, const struct option *opts)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    char what[700];
+    if (!strncmp(arg, "--", 2) && arg[2]) {
+        const char *nm = arg + 2;
+        size_t l = strcspn(nm, "=");
+        int exact = -1, first = -1, nmatch = 0;
+        char cands[400] = "";
+        size_t used = 0;
+        for (int i = 0; opts && opts[i].name; i++) {
+            if (strncmp(opts[i].name, nm, l)) continue;
+            if (strlen(opts[i].name) == l) exact = i;
+            if (first < 0) first = i;
+            if (used < sizeof cands)
+                used += (size_t)snprintf(cands + used, sizeof cands - used, "%s--%s", nmatch ? ", " : "", opts[i].name);
+            nmatch++;
+        }
+        int k = exact >= 0 ? exact : nmatch == 1 ? first : -1;
+        if (c == ':' && k >= 0)
+            snprintf(what, sizeof what, "--%s needs a value", opts[k].name);
+        else if (k >= 0 && nm[l] == '=' && opts[k].has_arg == no_argument)
+            snprintf(what, sizeof what, "--%s takes no value (got '%.300s')", opts[k].name, arg);
+        else if (k < 0 && nmatch > 1)
+            snprintf(what, sizeof what, "ambiguous option '--%.*s' (%s)", (int)(l < 200 ? l : 200), nm, cands);
+        else
+            snprintf(what, sizeof what, "unknown option '--%.*s'", (int)(l < 200 ? l : 200), nm);
+    } else if (optopt > 0 && optopt < 128) {
+        if (c == ':') snprintf(what, sizeof what, "-%c needs a value", optopt);
+        else snprintf(what, sizeof what, "unknown option '-%c'", optopt);
+    } else {
+        snprintf(what, sizeof what, "unknown option '%.300s'", arg);
+    }
+    fprintf(stderr, "mrcnn %s: %s (see mrcnn %s --help)\n", cmd, what, cmd);
     return MR_EXIT_USAGE;
 }
 

@@ -16,14 +16,15 @@ int cmd_version(int argc, char **argv)
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'h') {
             printf("usage: mrcnn version\n\nPrints the version, the git commit it was built from,\n"
                    "the compiler, OpenBLAS's core and thread count, and the MPI library\n"
                    "(data-parallel training) or none.\n");
             return MR_EXIT_OK;
         }
-        return cli_usage_error("version", "unknown option");
+        return cli_opt_error("version", c, argv, opts);
     }
     if (optind < argc) return cli_usage_error("version", "unexpected argument '%s'", argv[optind]);
     printf("mrcnn %s\n", mr_version_string());

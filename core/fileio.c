@@ -87,7 +87,22 @@ int mr_atomic_open(mr_atomic_file *af, const char *path, mr_err *e)
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
     af->f = fopen(af->tmp, "wb");
-    if (!af->f) return mr_errf(e, MR_EIO, "%s: cannot create: %s", af->tmp, strerror(errno));
+    if (!af->f) {
+        int err = errno;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash == dir) slash[1] = 0;
+        else if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+        struct stat st;
+        const char *why = "";
+        if (stat(dir, &st) != 0) why = " does not exist";
+        else if (!S_ISDIR(st.st_mode)) why = " is not a directory";
+        else if (err == EACCES || err == EROFS) why = " is not writable";
+        return mr_errf(e, MR_EIO, "%s: cannot create (temporary %s): %s (directory %s%s)", path, af->tmp,
+                       strerror(err), dir, why);
+    }
     return MR_OK;
 }
 
@@ -149,6 +164,52 @@ int mr_mkdir_p(const char *dir, mr_err *e)
         }
     }
     return MR_OK;
+}
+
+int mr_mkdir_p_new(const char *dir, char *created, size_t n, mr_err *e)
+{
+    if (n) created[0] = 0;
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return mr_mkdir_p(dir, e);
+    /* the topmost missing directory of the path: what mkdir -p will make */
+    size_t l = strlen(buf);
+    while (l > 1 && buf[l - 1] == '/') buf[--l] = 0;
+    struct stat st;
+    if (buf[0] && stat(buf, &st) != 0 && errno == ENOENT) {
+        char top[4096];
+        snprintf(top, sizeof top, "%s", buf);
+        for (;;) {
+            char *slash = strrchr(buf, '/');
+            if (!slash || slash == buf) break;
+            *slash = 0;
+            if (!buf[0] || stat(buf, &st) == 0 || errno != ENOENT) break;
+            snprintf(top, sizeof top, "%s", buf);
+        }
+        if (n) snprintf(created, n, "%s", top);
+    }
+    int rc = mr_mkdir_p(dir, e);
+    if (rc && n) created[0] = 0;
+    return rc;
+}
+
+int mr_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode)) return unlink(path);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int bad = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        char sub[4400];
+        if (snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) >= (int)sizeof sub) { bad = 1; continue; }
+        if (mr_remove_tree(sub)) bad = 1;
+    }
+    closedir(d);
+    if (rmdir(path)) bad = 1;
+    return bad ? -1 : 0;
 }
 
 int mr_file_exists(const char *path)

@@ -11,6 +11,7 @@
  *
  * defines: mr_read_file, mr_write_file_atomic, mr_atomic_file,
  *          mr_atomic_open, mr_atomic_commit, mr_atomic_abort, mr_mkdir_p,
+ *          mr_mkdir_p_new, mr_remove_tree,
  *          mr_file_exists, mr_open_regular, mr_clean_stale_tmp, mr_fault_point
  */
 #ifndef MR_FILEIO_H
@@ -35,7 +36,10 @@ typedef struct mr_atomic_file {
     char tmp[4200];
 } mr_atomic_file;
 
-/* Open a temporary next to path for writing ("wb"). */
+/* Open a temporary next to path for writing ("wb"); the error names path,
+ * the temporary and the directory: "DIR/o.json: cannot create (temporary
+ * DIR/o.json.tmp.PID): No such file or directory (directory DIR does not
+ * exist)". */
 int mr_atomic_open(mr_atomic_file *af, const char *path, mr_err *e);
 /* Flush, fsync, close and rename over path; on any failure the temporary is
  * removed and an error naming path is returned. */
@@ -45,6 +49,13 @@ void mr_atomic_abort(mr_atomic_file *af);
 
 /* mkdir -p; an existing directory is fine */
 int mr_mkdir_p(const char *dir, mr_err *e);
+/* mr_mkdir_p, and the topmost directory it made into created ("" when dir
+ * was there already): what a caller that fails before doing anything may
+ * remove again (mr_remove_tree), and nothing that existed before */
+int mr_mkdir_p_new(const char *dir, char *created, size_t n, mr_err *e);
+/* rm -r path (symbolic links removed, not followed); 0, or -1 when
+ * something could not be removed */
+int mr_remove_tree(const char *path);
 int mr_file_exists(const char *path);
 /* path as recorded in results: an absolute path under the current directory
  * becomes relative to it (so committed results carry no machine's absolute

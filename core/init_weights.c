@@ -31,6 +31,25 @@ static void shape_text(char *buf, size_t n, int ndim, const int64_t *dims)
     if (used < n) snprintf(buf + used, n - used, "]");
 }
 
+/* A torchvision ImageNet ResNet's state_dict converted as it is: conv1.weight
+ * and layer1.0.conv1.weight, and no backbone.* name. */
+static int bare_resnet(const mr_st_file *f)
+{
+    if (!mr_st_find(f, "conv1.weight") || !mr_st_find(f, "layer1.0.conv1.weight")) return 0;
+    for (int k = 0; k < f->n; k++)
+        if (!strncmp(f->tensors[k].name, "backbone.", 9)) return 0;
+    return 1;
+}
+
+/* the file's name of a model tensor (NULL: none, a bare ResNet file holds
+ * backbone.body.* only) */
+static const char *file_name(const mr_init_report *r, const char *model_name)
+{
+    size_t l = strlen(r->prefix);
+    if (!l) return model_name;
+    return strncmp(model_name, r->prefix, l) ? NULL : model_name + l;
+}
+
 static const mr_param_entry *find_entry(const mr_param_table *pt, const char *name, int *idx)
 {
     for (int i = 0; i < pt->n; i++)
@@ -59,13 +78,15 @@ int mr_init_load(const mr_param_table *pt, const char *path, int strict, mr_init
     int rc = mr_st_read(&f, path, e);
     if (rc) return mr_err_prefix(e, "init weights");
     r->n_file = f.n;
+    if (bare_resnet(&f)) snprintf(r->prefix, sizeof r->prefix, "%s", MR_INIT_RESNET_PREFIX);
     unsigned char *take = calloc((size_t)(pt->n > 0 ? pt->n : 1), 1);
     if (!take) { mr_st_close(&f); return mr_errf(e, MR_ENOMEM, "%s: out of memory", path); }
-    int oom = 0;
+    int oom = 0, ntake = 0;
     /* the model's side: matched, missing or of another shape */
     for (int i = 0; i < pt->n && !oom; i++) {
         const mr_param_entry *p = &pt->e[i];
-        const mr_st_tensor *t = mr_st_find(&f, p->d.name);
+        const char *fn = file_name(r, p->d.name);
+        const mr_st_tensor *t = fn ? mr_st_find(&f, fn) : NULL;
         if (!t) { oom |= push(&r->missing, &r->nmissing, p->d.name); continue; }
         int same = t->ndim == p->d.ndim;
         for (int k = 0; same && k < t->ndim; k++) same = t->shape[k] == p->d.shape[k];
@@ -78,15 +99,35 @@ int mr_init_load(const mr_param_table *pt, const char *path, int strict, mr_init
             continue;
         }
         take[i] = 1;
+        ntake++;
     }
     /* the file's side: tensors the model has no place for */
     for (int k = 0; k < f.n && !oom; k++) {
         const char *nm = f.tensors[k].name;
-        if (find_entry(pt, nm, NULL)) continue;
+        char full[MR_PARAM_NAME_MAX + 64];
+        snprintf(full, sizeof full, "%s%s", r->prefix, nm);
+        if (find_entry(pt, full, NULL)) continue;
         if (!strncmp(nm, "momentum.", 9) && find_entry(pt, nm + 9, NULL)) { r->nstate++; continue; }
         oom |= push(&r->unexpected, &r->nunexpected, nm);
     }
     if (oom) { rc = mr_errf(e, MR_ENOMEM, "%s: out of memory", path); goto done; }
+    /* nothing to load: the names (or every shape) are not the model's */
+    if (!ntake) {
+        const char *fex = r->nunexpected ? r->unexpected[0] : f.n ? f.tensors[0].name : NULL;
+        char shapes[400] = "";
+        if (r->nmismatch) {
+            char c[300];
+            some(c, sizeof c, r->mismatch, r->nmismatch, 1);
+            snprintf(shapes, sizeof shapes, "; %d of the model's names are there, of another shape (%s)", r->nmismatch, c);
+        }
+        rc = mr_errf(e, MR_EUSER, "init weights %s: nothing in it matches the model: none of its %d tensors has the "
+                     "name and shape of one of the model's %d (the file has e.g. \"%s\", the model expects e.g. "
+                     "\"%s\")%s; expected torchvision's names: a torchvision detection checkpoint converted with "
+                     "mrcnn convert, an ImageNet ResNet (backbone.body.*, or a torchvision ResNet's own conv1.*, "
+                     "layer1.*, ...), or a model_final / checkpoint file of an mrcnn run",
+                     path, f.n, pt->n, fex ? fex : "(no tensors)", pt->n ? pt->e[0].d.name : "(none)", shapes);
+        goto done;
+    }
     if (strict && (r->nmissing || r->nunexpected || r->nmismatch)) {
         char a[300], b[300], c[400];
         some(a, sizeof a, r->missing, r->nmissing, 3);
@@ -105,7 +146,8 @@ int mr_init_load(const mr_param_table *pt, const char *path, int strict, mr_init
         for (int i = 0; i < pt->n && !rc; i++) {
             if (!take[i]) continue;
             const mr_param_entry *p = &pt->e[i];
-            const mr_st_tensor *t = mr_st_find(&f, p->d.name);
+            const char *fn = file_name(r, p->d.name);
+            const mr_st_tensor *t = mr_st_find(&f, fn);
             if (t->dtype != MR_ST_F32 && t->dtype != MR_ST_F64 && t->dtype != MR_ST_F16 && t->dtype != MR_ST_BF16) {
                 rc = mr_errf(e, MR_EUSER, "init weights %s: tensor %s: dtype %s, expected a floating-point one", path,
                              p->d.name, mr_st_dtype_name(t->dtype));
@@ -123,7 +165,7 @@ int mr_init_load(const mr_param_table *pt, const char *path, int strict, mr_init
                 continue;
             }
             float *dst = pt->data + p->d.offset;
-            if ((rc = mr_st_get_f32(&f, p->d.name, p->d.ndim, p->d.shape, dst, e))) {
+            if ((rc = mr_st_get_f32(&f, fn, p->d.ndim, p->d.shape, dst, e))) {
                 mr_err_prefix(e, "init weights");
                 break;
             }
@@ -157,6 +199,10 @@ cJSON *mr_init_report_json(const mr_init_report *r)
     if (!j) return NULL;
     cJSON_AddStringToObject(j, "weights", r->path);
     cJSON_AddBoolToObject(j, "strict", r->strict);
+    if (r->prefix[0]) {
+        cJSON_AddStringToObject(j, "names", "torchvision ImageNet ResNet");
+        cJSON_AddStringToObject(j, "names_read_under", r->prefix);
+    }
     cJSON_AddNumberToObject(j, "tensors_in_file", r->n_file);
     cJSON_AddNumberToObject(j, "loaded_count", r->nloaded);
     cJSON_AddNumberToObject(j, "loaded_values", (double)r->loaded_numel);
@@ -188,6 +234,27 @@ void mr_init_report_line(const mr_init_report *r, char *buf, size_t n)
     if (r->nstate && used < n)
         used += (size_t)snprintf(buf + used, n - used, "; %d optimizer-state tensors skipped", r->nstate);
     (void)used;
+}
+
+int mr_init_report_names_line(const mr_init_report *r, char *buf, size_t n)
+{
+    if (n) buf[0] = 0;
+    if (!r->prefix[0]) return 0;
+    char fc[300] = "";
+    int nfc = 0;
+    size_t used = 0;
+    for (int i = 0; i < r->nunexpected; i++) {
+        if (strncmp(r->unexpected[i], "fc.", 3)) continue;
+        if (used < sizeof fc) used += (size_t)snprintf(fc + used, sizeof fc - used, "%s%s", nfc ? ", " : "", r->unexpected[i]);
+        nfc++;
+    }
+    used = (size_t)snprintf(buf, n, "%s: tensor names read as torchvision ImageNet ResNet names under %s "
+                            "(conv1.weight as %sconv1.weight, layer1.0.conv1.weight as %slayer1.0.conv1.weight, ...)",
+                            r->path, r->prefix, r->prefix, r->prefix);
+    if (nfc && used < n)
+        snprintf(buf + used, n - used, "; %s: the ImageNet classifier, not part of the detector, ignored (listed "
+                 "as unexpected)", fc);
+    return 1;
 }
 
 int mr_init_frozen_random(const mr_param_table *pt, const mr_init_report *r, char *buf, size_t n)

@@ -400,7 +400,69 @@ int mr_json_write_file(const char *path, const cJSON *j, mr_err *e)
     return rc;
 }
 
-static void diff_at(const cJSON *a, const cJSON *b, const char *prefix, int arrows, char *out, size_t n)
+void mr_json_float_text(double v, char *buf, size_t n)
+{
+    float f = (float)v;
+    if (isfinite(v) && (double)f == v && v != floor(v)) {
+        for (int p = 6; p <= 9; p++) {
+            snprintf(buf, n, "%.*g", p, v);
+            if (strtof(buf, NULL) == f) return;
+        }
+    }
+    snprintf(buf, n, "%.17g", v);
+    if (strtod(buf, NULL) == v)   /* the shortest of 15..17 digits that reads back */
+        for (int p = 15; p < 17; p++) {
+            char t[64];
+            snprintf(t, sizeof t, "%.*g", p, v);
+            if (strtod(t, NULL) == v) { snprintf(buf, n, "%s", t); break; }
+        }
+}
+
+/* a copy of j whose float-exact numbers are raw text in their short form */
+static cJSON *short_numbers(const cJSON *j)
+{
+    if (cJSON_IsNumber(j)) {
+        if (j->valuedouble == floor(j->valuedouble) || !isfinite(j->valuedouble)) return cJSON_Duplicate(j, 1);
+        char t[64];
+        mr_json_float_text(j->valuedouble, t, sizeof t);
+        return cJSON_CreateRaw(t);
+    }
+    if (!cJSON_IsArray(j) && !cJSON_IsObject(j)) return cJSON_Duplicate(j, 1);
+    cJSON *o = cJSON_IsArray(j) ? cJSON_CreateArray() : cJSON_CreateObject();
+    const cJSON *c;
+    cJSON_ArrayForEach(c, j) {
+        cJSON *k = short_numbers(c);
+        if (!o || !k) { cJSON_Delete(k); cJSON_Delete(o); return NULL; }
+        if (cJSON_IsArray(j)) cJSON_AddItemToArray(o, k);
+        else cJSON_AddItemToObject(o, c->string, k);
+    }
+    return o;
+}
+
+static char *print_short(const cJSON *j)
+{
+    cJSON *s = short_numbers(j);
+    char *t = s ? cJSON_PrintUnformatted(s) : NULL;
+    cJSON_Delete(s);
+    return t;
+}
+
+/* does the leaf key match one of keys ("KEY.PATH=VALUE" or "KEY.PATH"):
+ * the same key, or one under the other */
+static int key_matches(const char *key, const char *const *keys, int nkeys)
+{
+    size_t kl = strlen(key);
+    for (int i = 0; i < nkeys; i++) {
+        size_t l = strcspn(keys[i], "=");
+        size_t m = l < kl ? l : kl;
+        if (strncmp(keys[i], key, m)) continue;
+        if (l == kl || (l < kl && key[l] == '.') || (kl < l && keys[i][kl] == '.')) return 1;
+    }
+    return 0;
+}
+
+static void diff_at(const cJSON *a, const cJSON *b, const char *prefix, int arrows, const char *const *keys,
+                    int nkeys, int want, char *out, size_t n)
 {
     const cJSON *x;
     cJSON_ArrayForEach(x, a) {
@@ -408,9 +470,10 @@ static void diff_at(const cJSON *a, const cJSON *b, const char *prefix, int arro
         const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
         char key[600];
         snprintf(key, sizeof key, "%.200s%s%.200s", prefix, prefix[0] ? "." : "", x->string);
-        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { diff_at(x, y, key, arrows, out, n); continue; }
+        if (cJSON_IsObject(x) && cJSON_IsObject(y)) { diff_at(x, y, key, arrows, keys, nkeys, want, out, n); continue; }
         if (y && cJSON_Compare(x, y, 1)) continue;
-        char *v = cJSON_PrintUnformatted(x), *w = arrows && y ? cJSON_PrintUnformatted(y) : NULL;
+        if (want >= 0 && key_matches(key, keys, nkeys) != want) continue;
+        char *v = print_short(x), *w = arrows && y ? print_short(y) : NULL;
         size_t l = strlen(out);
         if (v && l + 8 < n) {
             const char *sep = l ? ", " : "";
@@ -425,7 +488,13 @@ static void diff_at(const cJSON *a, const cJSON *b, const char *prefix, int arro
 
 void mr_json_diff(const cJSON *a, const cJSON *b, int arrows, char *out, size_t n)
 {
-    if (n) diff_at(a, b, "", arrows, out, n);
+    if (n) diff_at(a, b, "", arrows, NULL, 0, -1, out, n);
+}
+
+void mr_json_diff_keys(const cJSON *a, const cJSON *b, int arrows, const char *const *keys, int nkeys, int in_keys,
+                       char *out, size_t n)
+{
+    if (n) diff_at(a, b, "", arrows, keys, nkeys, in_keys ? 1 : 0, out, n);
 }
 
 /* depth-first: the first number that is not finite, its path in buf */

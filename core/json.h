@@ -22,7 +22,8 @@
  *          mr_json_get_bool, mr_json_get_string, mr_json_get_enum,
  *          mr_json_get_int_array, mr_json_get_double_array,
  *          mr_json_get_object, mr_json_get_array, mr_json_check_keys,
- *          mr_json_diff, mr_json_check_finite
+ *          mr_json_diff, mr_json_diff_keys, mr_json_float_text,
+ *          mr_json_check_finite
  */
 #ifndef MR_JSON_H
 #define MR_JSON_H
@@ -89,9 +90,22 @@ int mr_json_check_keys(const cJSON *obj, const char *const *allowed, int n, cons
  * "name", "comment" and "seed" skipped), appended to out (n bytes, kept
  * NUL-terminated) separated by ", ": as "a.b=1, c=\"x\"" (a's values), or
  * with arrows as "a.b: 1 -> 2, c (removed)". Leaves only in b are not
- * listed. Used for the tables' "differs" column and for what a run or a
- * model was made with against the config now. */
+ * listed. A number that is a float's exact value (a config's float field,
+ * widened) is printed in the shortest form that reads back as that float
+ * (0.05, not 0.05000000074505806). Used for the tables' "differs" column
+ * and for what a run or a model was made with against the config now. */
 void mr_json_diff(const cJSON *a, const cJSON *b, int arrows, char *out, size_t n);
+/* mr_json_diff of the leaves whose dotted key is (in_keys 1) or is not
+ * (in_keys 0) one of keys ("KEY.PATH" or "KEY.PATH=VALUE", as --set gives
+ * them), or under one, or above one: which changes --set made and which
+ * the config file made. */
+void mr_json_diff_keys(const cJSON *a, const cJSON *b, int arrows, const char *const *keys, int nkeys, int in_keys,
+                       char *out, size_t n);
+/* v in the shortest form that reads back as the same value: as a float
+ * when v is a float's exact value and not an integer (the first of %.6g ..
+ * %.9g that strtof reads back), else the shortest of %.15g .. %.17g that
+ * strtod reads back. */
+void mr_json_float_text(double v, char *buf, size_t n);
 
 /* Every number in j finite: cJSON reads an overflowing literal (1e999) as
  * inf; that is "NAME: field a.b[2]: expected a finite number, ..." (MR_EUSER).

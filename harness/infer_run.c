@@ -197,7 +197,7 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
                  const char *image_path, const char *out_json, const mr_infer_opts *o,
                  mr_err *e)
 {
-    mr_infer_opts defo = {1, NULL, -1.0f, NULL, 0, NULL, 0};
+    mr_infer_opts defo = {1, NULL, -1.0f, NULL, 0, NULL, 0, NULL, 0};
     if (!o) o = &defo;
     int threads = o->threads > 0 ? o->threads : 1;
     mr_run_set_threads(threads);
@@ -217,6 +217,7 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
     if (!rc && o->changed && o->changed_n) {
         /* what the weights were trained with that this config changes */
         o->changed[0] = 0;
+        if (o->changed_set && o->changed_set_n) o->changed_set[0] = 0;
         cJSON *was = mr_st_meta(&f, "config") ? cJSON_Parse(mr_st_meta(&f, "config")) : NULL;
         cJSON *now = mr_config_to_json(&c);
         /* weights described by scripts/torchvision_reference.py carry
@@ -230,7 +231,9 @@ int mr_infer_run(const char *config_path, const char *weights, const char *data_
                 cJSON_DeleteItemFromObjectCaseSensitive(was, skip[k]);
                 cJSON_DeleteItemFromObjectCaseSensitive(now, skip[k]);
             }
-            mr_json_diff(was, now, 1, o->changed, o->changed_n);
+            mr_json_diff_keys(was, now, 1, o->sets, o->nsets, 0, o->changed, o->changed_n);
+            if (o->changed_set && o->changed_set_n)
+                mr_json_diff_keys(was, now, 1, o->sets, o->nsets, 1, o->changed_set, o->changed_set_n);
         }
         cJSON_Delete(was);
         cJSON_Delete(now);

@@ -17,13 +17,17 @@ typedef struct mr_infer_opts {
     const char *vis_dir;      /* write PNGs with boxes drawn here (NULL = none) */
     float score_thresh;       /* < 0: the config's */
     /* when set (n bytes): the settings the weights were trained with (their
-     * "config" metadata) that this config changes, as "roi.extractor:
-     * \"roipool\" -> \"roialign\", ..." (schedule and seed not compared),
-     * "" when none or when the weights do not say */
+     * "config" metadata) that the config file (with its bases) changes, as
+     * "roi.extractor: \"roipool\" -> \"roialign\", ..." (schedule and seed
+     * not compared; floats in their shortest form), "" when none or when
+     * the weights do not say; the keys that sets give are left out */
     char *changed;
     size_t changed_n;
     const char *const *sets;  /* config overrides ("KEY.PATH=VALUE", --set), in order */
     int nsets;
+    /* when set (n bytes): as changed, the changes the sets make */
+    char *changed_set;
+    size_t changed_set_n;
 } mr_infer_opts;
 
 /* Run weights on a dataset directory's val split (or one image when

@@ -5,6 +5,10 @@
  * val (results_val.json, metrics.json), speed.json (the fps protocol of
  * speed.h) and record.json.
  *
+ * A run refused before its first iteration (frozen layers left random, init
+ * weights that do not load, a dataset the loader refuses) removes the
+ * directories it created; a directory that was there stays.
+ *
  * Determinism: same config + seed + threads => bitwise identical
  * checkpoints and metrics.
  */
@@ -172,6 +176,7 @@ static int start_weights(const mr_config *c, const char *config_path, mr_detecto
             if (rc) return rc;
             if (o->note) {
                 char line[8192];
+                if (mr_init_report_names_line(ir, line, sizeof line)) o->note(o->note_ctx, line);
                 mr_init_report_line(ir, line, 2048);
                 size_t l = strlen(line);
                 snprintf(line + l, sizeof line - l, " (list: %.4200s)", path);
@@ -245,7 +250,10 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
         if (o->seed >= 0) c.seed = (uint64_t)o->seed;
         rc = mr_run_bind_data(&c, config_path, data_dir, &tr, &va, e);
     }
-    if (!rc && lead) rc = mr_mkdir_p(out_dir, e);
+    /* a run refused before its first iteration leaves no directory it made */
+    char made[4096] = "";
+    int started = 0;
+    if (!rc && lead) rc = mr_mkdir_p_new(out_dir, made, sizeof made, e);
     if (!rc && lead) {
         mr_clean_stale_tmp(out_dir, NULL);   /* temporaries of writers killed before their rename */
         if (o->resume) {
@@ -315,6 +323,7 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
     if (K > 1 && (rc = mr_dist_agree(dist, rc, e))) goto done;
     if (rc) goto done;
     /* ---- training: from here an error on one rank ends the job ---- */
+    started = 1;
     const int show = !o->quiet && lead;
     mr_progress pg;
     if (show) {
@@ -422,6 +431,8 @@ int mr_train_run(const char *config_path, const char *data_dir, const char *out_
 done:
     mr_init_report_free(&ir);
     if (log) fclose(log);
+    log = NULL;
+    if (rc && !started && made[0]) mr_remove_tree(made);
     mr_loader_close(L);
     mr_trainer_free(&t);
     mr_detector_free(d);

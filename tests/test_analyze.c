@@ -406,6 +406,28 @@ static void test_cli(void **s)
     expect(args, 2, "drop --iou-thrs and --max-dets", NULL);
     snprintf(args, sizeof args, "--gt %s --dt %s --iou bbox --analyze %s/x --analyze-mode python", gt, dt, dir);
     expect(args, 2, "--analyze-mode: expected matlab or crowd", NULL);
+    /* no gnuplot, a directory that cannot be made or written: said before
+     * the evaluation (nothing printed of it), nothing left behind */
+    snprintf(args, sizeof args, "--gt %s --dt %s --iou bbox --analyze %s/np --gnuplot %s/no-gnuplot", gt, dt, dir, dir);
+    expect(args, 1, "no-gnuplot' is not an executable file", NULL);
+    assert_null(strstr(OUT, "Average Precision"));
+    snprintf(path, sizeof path, "%s/np", dir);
+    assert_false(mr_file_exists(path));
+    snprintf(args, sizeof args, "PATH=/nonexistent %s eval --gt %s --dt %s --iou bbox --analyze %s/np", tu_bin(), gt, dt, dir);
+    assert_int_equal(tu_run(args, OUT, sizeof OUT), 1);
+    assert_non_null(strstr(OUT, "gnuplot not found in PATH"));
+    assert_null(strstr(OUT, "Average Precision"));
+    assert_false(mr_file_exists(path));
+    snprintf(args, sizeof args, "--gt %s --dt %s --iou bbox --analyze %s/sub --no-plots", gt, dt, gt);
+    expect(args, 1, "gt.json: exists and is not a directory", NULL);
+    assert_null(strstr(OUT, "Average Precision"));
+    snprintf(args, sizeof args, "--gt %s --dt %s --iou bbox --analyze %s/new/er --no-plots", gt, gt, dir);
+    expect(args, 1, NULL, NULL);   /* the evaluation fails (gt as results): the directories it made go */
+    snprintf(path, sizeof path, "%s/new", dir);
+    assert_false(mr_file_exists(path));
+    snprintf(args, sizeof args, "--gt %s --dt %s --iou bbox --analyze %s/an --no-plots --gnuplot %s/no-gnuplot", gt, dt,
+             dir, dir);
+    expect(args, 0, "overall-all", NULL);   /* --no-plots runs no gnuplot: none needed */
     /* a category without supercategory: exit 1 naming file, record, field */
     char *bad = tu_replace_first(HAND_GT, ",\"supercategory\":\"y\"", "");
     assert_non_null(bad);

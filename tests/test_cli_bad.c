@@ -9,7 +9,9 @@
  * tensor and one with a wrong shape (infer), weights for another category
  * count than the dataset's, a file that is not a detector checkpoint,
  * train and val splits with different categories, a config's num_classes
- * against the dataset, mistyped config fields, an unreadable image. Checkpoints are made in-process (untrained weights):
+ * against the dataset, mistyped config fields, an unreadable image; and
+ * getopt's mistakes (a missing value, an unknown, ambiguous or valueless
+ * option) as one line with exit 2. Checkpoints are made in-process (untrained weights):
  * nothing here trains.
  */
 #include <setjmp.h>
@@ -281,7 +283,36 @@ static void test_cli_bad_checkpoints(void **s)
     rmrf(d);
 }
 
+/* getopt's mistakes: one line naming the option and what is wrong, exit 2,
+ * on several subcommands (getopt's own message suppressed) */
+static void test_cli_bad_options(void **s)
+{
+    (void)s;
+    static const char *const cases[][2] = {
+        {"train --init", "mrcnn train: --init needs a value (see mrcnn train --help)\n"},
+        {"train --bogus", "mrcnn train: unknown option '--bogus' (see mrcnn train --help)\n"},
+        {"train --in x", "mrcnn train: ambiguous option '--in' (--init, --init-strict) (see mrcnn train --help)\n"},
+        {"train --quiet=1", "mrcnn train: --quiet takes no value (got '--quiet=1') (see mrcnn train --help)\n"},
+        {"flops --set", "mrcnn flops: unknown option '--set' (see mrcnn flops --help)\n"},
+        {"flops --config", "mrcnn flops: --config needs a value (see mrcnn flops --help)\n"},
+        {"infer --weights", "mrcnn infer: --weights needs a value (see mrcnn infer --help)\n"},
+        {"bench -t", "mrcnn bench: -t needs a value (see mrcnn bench --help)\n"},
+        {"bench -z", "mrcnn bench: unknown option '-z' (see mrcnn bench --help)\n"},
+        {"eval --gt", "mrcnn eval: --gt needs a value (see mrcnn eval --help)\n"},
+        {"eval --nope", "mrcnn eval: unknown option '--nope' (see mrcnn eval --help)\n"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char cmd[1024], out[4096];
+        snprintf(cmd, sizeof cmd, "%s %s", tu_bin(), cases[k][0]);
+        int rc = tu_run(cmd, out, sizeof out);
+        if (rc != 2 || strcmp(out, cases[k][1])) print_error("`%s`: rc %d, output:\n%s", cases[k][0], rc, out);
+        assert_int_equal(rc, 2);
+        assert_string_equal(out, cases[k][1]);
+    }
+}
+
 const struct CMUnitTest tc_bad_tests[] = {
+    cmocka_unit_test(test_cli_bad_options),
     cmocka_unit_test(test_cli_bad_dataset_and_store),
     cmocka_unit_test(test_cli_bad_checkpoints),
 };

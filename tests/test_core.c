@@ -266,6 +266,20 @@ static void test_fileio_atomic(void **s)
     assert_int_equal(dir_count(dir), 2);  /* out.txt and adir only */
     rmdir(sub);
 
+    /* a directory that is not there: the target, the temporary and the directory named */
+    char miss[600], want[1400];
+    snprintf(miss, sizeof miss, "%s/nodir/o.json", dir);
+    assert_int_equal(mr_atomic_open(&af, miss, &e), MR_EIO);
+    snprintf(want, sizeof want, "%s: cannot create (temporary %s.tmp.%ld): No such file or directory (directory "
+             "%s/nodir does not exist)", miss, miss, (long)getpid(), dir);
+    assert_string_equal(e.msg, want);
+    /* a file where the directory should be */
+    snprintf(miss, sizeof miss, "%s/out.txt/o.json", dir);
+    assert_int_equal(mr_write_file_atomic(miss, "x", 1, &e), MR_EIO);
+    assert_non_null(strstr(e.msg, "out.txt/o.json: cannot create (temporary "));
+    assert_non_null(strstr(e.msg, "out.txt is not a directory)"));
+    assert_int_equal(dir_count(dir), 1);
+
     /* empty file */
     assert_int_equal(mr_write_file_atomic(path, NULL, 0, &e), MR_OK);
     assert_int_equal(mr_read_file(path, &buf, &len, &e), MR_OK);

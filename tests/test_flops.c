@@ -125,6 +125,16 @@ static void test_flops_cli(void **state)
         if (!strstr(out, bad[i][1])) print_error("%s: %s\n", bad[i][0], out);
         assert_non_null(strstr(out, bad[i][1]));
     }
+    /* --json where it cannot be written: the path named, exit 1 */
+    snprintf(cmd, sizeof cmd, "%s flops --config variants/configs/tiny_fpn.json --json %s/nodir/o.json", tu_bin(), dir);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    if (!strstr(out, "/nodir/o.json: cannot create (temporary ")) print_error("%s\n", out);
+    assert_non_null(strstr(out, "/nodir/o.json: cannot create (temporary "));
+    assert_non_null(strstr(out, "/nodir does not exist)"));
+    /* one class: singular */
+    snprintf(cmd, sizeof cmd, "%s flops --config variants/configs/tv_keypointrcnn_r50_fpn.json", tu_bin());
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "100 detections, 1 class\n"));
     snprintf(cmd, sizeof cmd, "%s flops --config %s/none.json", tu_bin(), dir);
     assert_int_equal(tu_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "none.json"));

@@ -3,7 +3,8 @@
  * `mrcnn train --init`): tensors matched by name and shape, the report of
  * loaded / missing / unexpected / mismatched tensors (with both shapes),
  * strict mode, non-finite values, missing and corrupt files, frozen layers
- * left random refused with the fix, and end to end: RUN/init.json, the
+ * left random refused with the fix (and no RUN/ left behind by a refused
+ * run, a directory that was there kept), and end to end: RUN/init.json, the
  * record's "init", the values actually used (lr 0 keeps them), an ImageNet-
  * style backbone-only file.
  */
@@ -220,6 +221,187 @@ static void test_init_bad_files(void **s)
     free(dir);
 }
 
+/* A torchvision ImageNet ResNet's state_dict as mrcnn convert writes it:
+ * d's backbone.body.* tensors under their bare names (conv1.weight,
+ * layer1.0.conv1.weight, ...) plus the classifier fc.weight / fc.bias;
+ * extra (may be NULL): one more of d's tensors, by its own name. Returns
+ * the number of backbone.body tensors written. */
+static int write_bare_resnet(const mr_detector *d, const char *path, const char *extra)
+{
+    static const float x[6] = {1, 2, 3, 4, 5, 6};
+    mr_st_entry *en = calloc((size_t)d->params.n + 3, sizeof *en);
+    int n = 0, nbody = 0;
+    for (int i = 0; i < d->params.n; i++) {
+        const mr_param_entry *p = &d->params.e[i];
+        if (strncmp(p->d.name, "backbone.body.", 14)) continue;
+        en[n].name = p->d.name + 14;
+        en[n].ndim = p->d.ndim;
+        for (int k = 0; k < p->d.ndim; k++) en[n].shape[k] = p->d.shape[k];
+        en[n].data = d->params.data + p->d.offset;
+        n++;
+        nbody++;
+    }
+    en[n].name = "fc.weight";
+    en[n].ndim = 2;
+    en[n].shape[0] = 2;
+    en[n].shape[1] = 3;
+    en[n++].data = x;
+    en[n].name = "fc.bias";
+    en[n].ndim = 1;
+    en[n].shape[0] = 2;
+    en[n++].data = x;
+    if (extra) {
+        const mr_param_entry *p = entry(d, extra);
+        en[n].name = extra;
+        en[n].ndim = p->d.ndim;
+        for (int k = 0; k < p->d.ndim; k++) en[n].shape[k] = p->d.shape[k];
+        en[n++].data = d->params.data + p->d.offset;
+    }
+    mr_err e;
+    int rc = mr_st_write(path, en, n, NULL, NULL, 0, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    free(en);
+    return nbody;
+}
+
+/* bare torchvision ResNet names: read under backbone.body., same values,
+ * the classifier unexpected and said so; not when the file also has
+ * backbone.* names */
+static void test_init_bare_resnet(void **s)
+{
+    (void)s;
+    char *dir = tu_tmpdir("init");
+    char path[600], line[4096];
+    snprintf(path, sizeof path, "%s/resnet.safetensors", dir);
+    mr_detector *src = tiny_detector(NULL, 0);
+    for (size_t k = 0; k < src->params.numel; k++) src->params.data[k] = (float)(k % 97) * 0.01f - 0.3f;
+    int nbody = write_bare_resnet(src, path, NULL);
+    assert_true(nbody >= 10);
+    mr_detector *d = tiny_detector(NULL, 0);
+    mr_init_report r;
+    mr_err e;
+    int rc = mr_init_load(&d->params, path, 0, &r, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_string_equal(r.prefix, "backbone.body.");
+    assert_int_equal(r.n_file, nbody + 2);
+    assert_int_equal(r.nloaded, nbody);
+    assert_int_equal(r.nmismatch, 0);
+    assert_int_equal(r.nunexpected, 2);
+    assert_true(has(r.unexpected, r.nunexpected, "fc.weight"));
+    assert_true(has(r.unexpected, r.nunexpected, "fc.bias"));
+    assert_int_equal(r.nmissing, d->params.n - nbody);
+    assert_true(has(r.loaded, r.nloaded, "backbone.body.layer1.0.conv1.weight"));
+    assert_false(has(r.missing, r.nmissing, "backbone.body."));
+    for (int i = 0; i < d->params.n; i++) {
+        const mr_param_entry *p = &d->params.e[i];
+        if (strncmp(p->d.name, "backbone.body.", 14)) continue;
+        assert_memory_equal(d->params.data + p->d.offset, src->params.data + p->d.offset, p->d.numel * sizeof(float));
+    }
+    /* the rest as initialised */
+    mr_detector *fresh = tiny_detector(NULL, 0);
+    const mr_param_entry *fw = entry(d, "backbone.fpn.inner_blocks.0.0.weight");
+    assert_memory_equal(d->params.data + fw->d.offset, fresh->params.data + fw->d.offset, fw->d.numel * sizeof(float));
+    mr_detector_free(fresh);
+    assert_int_equal(mr_init_report_names_line(&r, line, sizeof line), 1);
+    assert_non_null(strstr(line, "resnet.safetensors: tensor names read as torchvision ImageNet ResNet names under "
+                                 "backbone.body. (conv1.weight as backbone.body.conv1.weight"));
+    assert_non_null(strstr(line, "fc.bias, fc.weight: the ImageNet classifier, not part of the detector, ignored"));
+    cJSON *j = mr_init_report_json(&r);
+    assert_string_equal(cJSON_GetObjectItem(j, "names_read_under")->valuestring, "backbone.body.");
+    cJSON_Delete(j);
+    mr_init_report_free(&r);
+    /* strict: the classifier is unexpected, the heads missing */
+    assert_int_equal(mr_init_load(&d->params, path, 1, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "2 unexpected (fc.bias, fc.weight)"));
+    mr_init_report_free(&r);
+    /* a file with one backbone.* name is not a bare ResNet: its name only loads */
+    snprintf(path, sizeof path, "%s/mixed.safetensors", dir);
+    write_bare_resnet(src, path, "backbone.fpn.inner_blocks.0.0.bias");
+    mr_detector *d2 = tiny_detector(NULL, 0);
+    rc = mr_init_load(&d2->params, path, 0, &r, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_string_equal(r.prefix, "");
+    assert_int_equal(r.nloaded, 1);
+    assert_int_equal(r.nunexpected, nbody + 2);
+    assert_int_equal(mr_init_report_names_line(&r, line, sizeof line), 0);
+    assert_string_equal(line, "");
+    assert_null(cJSON_GetObjectItem(j = mr_init_report_json(&r), "names_read_under"));
+    cJSON_Delete(j);
+    mr_init_report_free(&r);
+    mr_detector_free(d2);
+    mr_detector_free(d);
+    mr_detector_free(src);
+    free(dir);
+}
+
+/* a file of which nothing loads: an error, strict or not, with an example
+ * name of each side and the fix; the model untouched */
+static void test_init_nothing_matches(void **s)
+{
+    (void)s;
+    char *dir = tu_tmpdir("init");
+    char path[600];
+    mr_detector *d = tiny_detector(NULL, 0);
+    float *before = malloc(d->params.numel * sizeof *before);
+    memcpy(before, d->params.data, d->params.numel * sizeof *before);
+    mr_init_report r;
+    mr_err e;
+    /* other names (a bare ResNet needs layer1.0.conv1.weight as well) */
+    static const float x[6] = {1, 2, 3, 4, 5, 6};
+    mr_st_entry en[2];
+    memset(en, 0, sizeof en);
+    en[0].name = "model.encoder.weight";
+    en[0].ndim = 1;
+    en[0].shape[0] = 6;
+    en[0].data = x;
+    en[1].name = "conv1.weight";
+    en[1].ndim = 1;
+    en[1].shape[0] = 6;
+    en[1].data = x;
+    snprintf(path, sizeof path, "%s/other.safetensors", dir);
+    assert_int_equal(mr_st_write(path, en, 2, NULL, NULL, 0, &e), MR_OK);
+    for (int strict = 0; strict < 2; strict++) {
+        assert_int_equal(mr_init_load(&d->params, path, strict, &r, &e), MR_EUSER);
+        assert_non_null(strstr(e.msg, "other.safetensors: nothing in it matches the model: none of its 2 tensors"));
+        assert_non_null(strstr(e.msg, "the file has e.g. \"conv1.weight\""));
+        assert_non_null(strstr(e.msg, "the model expects e.g. \"backbone.body.conv1.weight\""));
+        assert_non_null(strstr(e.msg, "mrcnn convert"));
+        assert_null(strstr(e.msg, "of another shape"));
+        assert_memory_equal(before, d->params.data, d->params.numel * sizeof *before);
+        mr_init_report_free(&r);
+    }
+    /* the model's names, every one of another shape: said so */
+    en[0].name = "backbone.body.conv1.weight";
+    snprintf(path, sizeof path, "%s/shapes.safetensors", dir);
+    assert_int_equal(mr_st_write(path, en, 1, NULL, NULL, 0, &e), MR_OK);
+    assert_int_equal(mr_init_load(&d->params, path, 0, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "nothing in it matches the model"));
+    assert_non_null(strstr(e.msg, "1 of the model's names are there, of another shape (backbone.body.conv1.weight: [6] in the file"));
+    mr_init_report_free(&r);
+    /* a bare ResNet of another depth's shapes: read under backbone.body., nothing fits */
+    en[0].name = "layer1.0.conv1.weight";
+    snprintf(path, sizeof path, "%s/deeper.safetensors", dir);
+    assert_int_equal(mr_st_write(path, en, 2, NULL, NULL, 0, &e), MR_OK);
+    assert_int_equal(mr_init_load(&d->params, path, 0, &r, &e), MR_EUSER);
+    assert_string_equal(r.prefix, "backbone.body.");
+    assert_non_null(strstr(e.msg, "2 of the model's names are there, of another shape"));
+    mr_init_report_free(&r);
+    /* no tensors at all */
+    snprintf(path, sizeof path, "%s/empty.safetensors", dir);
+    assert_int_equal(mr_st_write(path, en, 0, NULL, NULL, 0, &e), MR_OK);
+    assert_int_equal(mr_init_load(&d->params, path, 0, &r, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "none of its 0 tensors"));
+    assert_non_null(strstr(e.msg, "(no tensors)"));
+    mr_init_report_free(&r);
+    assert_memory_equal(before, d->params.data, d->params.numel * sizeof *before);
+    free(before);
+    mr_detector_free(d);
+    free(dir);
+}
+
 /* frozen tensors with random initial values: counted unless loaded; a
  * norm's constant ones and zeros are no random weights */
 static void test_init_frozen_random(void **s)
@@ -338,8 +520,8 @@ static void test_train_init_cli(void **s)
     assert_int_equal(tu_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "(strict): 0 missing, 12 unexpected (roi_heads.mask_head."));
     assert_non_null(strstr(out, "6 of another shape (roi_heads.box_head.fc6.weight: [64, 784] in the file, [32, 784] in the model"));
-    snprintf(p, sizeof p, "%s/c/model_final.safetensors", d);
-    assert_false(mr_file_exists(p));
+    snprintf(p, sizeof p, "%s/c", d);
+    assert_false(mr_file_exists(p));   /* refused before the first iteration: no RUN/ left */
     /* strict from a run of the same config: fine */
     snprintf(cmd, sizeof cmd, "%s train --config variants/configs/tiny_fpn_mask.json --data %s/data --out %s/c2 --quiet "
              "--set schedule.iters=1 --init %s/a/checkpoint_0000002.safetensors --init-strict 2>&1", tu_bin(), d, d, d);
@@ -355,7 +537,19 @@ static void test_train_init_cli(void **s)
                                 "would stay at their random initial values (backbone.body.conv1.weight"));
     assert_non_null(strstr(out, "--init W.safetensors"));
     assert_non_null(strstr(out, "\"backbone\": {\"freeze_at\": 0} in the config (or --set backbone.freeze_at=0)"));
-    snprintf(p, sizeof p, "%s/f/model_final.safetensors", d);
+    snprintf(p, sizeof p, "%s/f", d);
+    assert_false(mr_file_exists(p));   /* not even config.json */
+    /* a directory that was there stays, with what it held; directories made
+     * on the way to RUN/ go with it */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/keep && echo x > %s/keep/notes.txt && %s train --config " TINY " --data %s/data "
+             "--out %s/keep --quiet --set backbone.norm=frozen_bn --set backbone.freeze_at=2 2>&1", d, d, tu_bin(), d, d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    snprintf(p, sizeof p, "%s/keep/notes.txt", d);
+    assert_true(tu_file_contains(p, "x"));
+    snprintf(cmd, sizeof cmd, "%s train --config " TINY " --data %s/data --out %s/deep/er/run --quiet "
+             "--set backbone.norm=frozen_bn --set backbone.freeze_at=2 2>&1", tu_bin(), d, d);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    snprintf(p, sizeof p, "%s/deep", d);
     assert_false(mr_file_exists(p));
     /* an ImageNet-style start: backbone.body.* only, from A (GroupNorm: the
      * frozen BN's statistics are missing and start at 0 / 1) */
@@ -406,6 +600,44 @@ static void test_train_init_cli(void **s)
     assert_int_equal(tu_run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "init weights"));
     assert_non_null(strstr(out, "corrupt.safetensors"));
+    snprintf(p, sizeof p, "%s/h", d);
+    assert_false(mr_file_exists(p));
+    /* a torchvision ImageNet ResNet's bare names: read under backbone.body., said so */
+    mr_detector *src = tiny_detector(NULL, 0);
+    snprintf(p, sizeof p, "%s/resnet.safetensors", d);
+    int nbody = write_bare_resnet(src, p, NULL);
+    mr_detector_free(src);
+    snprintf(cmd, sizeof cmd, "%s train --config " TINY " --data %s/data --out %s/r --quiet --set schedule.iters=1 "
+             "--init %s 2>&1", tu_bin(), d, d, p);
+    rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "resnet.safetensors: tensor names read as torchvision ImageNet ResNet names under "
+                                "backbone.body."));
+    assert_non_null(strstr(out, "fc.bias, fc.weight: the ImageNet classifier, not part of the detector, ignored"));
+    snprintf(want, sizeof want, "resnet.safetensors: loaded %d of the model's 66 tensors", nbody);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "2 unexpected, not used (fc.bias, fc.weight)"));
+    /* a file of which nothing loads: an error without --init-strict */
+    snprintf(p, sizeof p, "%s/other.safetensors", d);
+    {
+        static const float x[4] = {1, 2, 3, 4};
+        mr_st_entry oe;
+        memset(&oe, 0, sizeof oe);
+        oe.name = "encoder.layers.0.weight";
+        oe.ndim = 1;
+        oe.shape[0] = 4;
+        oe.data = x;
+        assert_int_equal(mr_st_write(p, &oe, 1, NULL, NULL, 0, &e), MR_OK);
+    }
+    snprintf(cmd, sizeof cmd, "%s train --config " TINY " --data %s/data --out %s/n --quiet --init %s 2>&1",
+             tu_bin(), d, d, p);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "other.safetensors: nothing in it matches the model"));
+    assert_non_null(strstr(out, "the file has e.g. \"encoder.layers.0.weight\", the model expects e.g. "
+                                "\"backbone.body.conv1.weight\""));
+    snprintf(p, sizeof p, "%s/n", d);
+    assert_false(mr_file_exists(p));
     /* the config field, relative to the config file */
     snprintf(p, sizeof p, "%s/cfg.json", d);
     char txt[8192], cwd[4096];
@@ -425,6 +657,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_init_report),
     cmocka_unit_test(test_init_bad_files),
     cmocka_unit_test(test_init_frozen_random),
+    cmocka_unit_test(test_init_bare_resnet),
+    cmocka_unit_test(test_init_nothing_matches),
     cmocka_unit_test(test_train_init_cli),
 };
 

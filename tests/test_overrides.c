@@ -95,6 +95,53 @@ static void test_set_typed_and_resolved(void **s)
 
 /* an unknown key lists the known ones (its section's when the section is
  * known, with a near miss named) */
+/* the diff's numbers: a float's value in its shortest form; which changes
+ * --set made and which the file made */
+static void test_diff_floats_and_keys(void **s)
+{
+    (void)s;
+    char t[64];
+    mr_json_float_text((double)0.05f, t, sizeof t);
+    assert_string_equal(t, "0.05");
+    mr_json_float_text((double)0.3f, t, sizeof t);
+    assert_string_equal(t, "0.3");
+    mr_json_float_text((double)0.123456789f, t, sizeof t);
+    assert_true(strtof(t, NULL) == 0.123456789f);
+    assert_true(strlen(t) <= 11);
+    mr_json_float_text((double)1e-7f, t, sizeof t);
+    assert_string_equal(t, "1e-07");
+    mr_json_float_text(0.1, t, sizeof t);   /* a double, not a float: its own shortest form */
+    assert_string_equal(t, "0.1");
+    mr_json_float_text(0.1 + 0.2, t, sizeof t);
+    assert_string_equal(t, "0.30000000000000004");
+    mr_json_float_text(3, t, sizeof t);
+    assert_string_equal(t, "3");
+    cJSON *a = cJSON_Parse("{\"box_head\": {\"score_thresh\": 0.05000000074505806, \"fc_dim\": 64}, "
+                           "\"roi\": {\"extractor\": \"roialign\"}, \"anchors\": {\"ratios\": [0.5, 1, 2.0999999046325684]}}");
+    cJSON *b = cJSON_Parse("{\"box_head\": {\"score_thresh\": 0.30000001192092896, \"fc_dim\": 32}, "
+                           "\"roi\": {\"extractor\": \"roipool\"}, \"anchors\": {\"ratios\": [0.5, 1]}}");
+    assert_non_null(a);
+    assert_non_null(b);
+    char diff[1024] = "";
+    mr_json_diff(a, b, 1, diff, sizeof diff);
+    assert_string_equal(diff, "box_head.score_thresh: 0.05 -> 0.3, box_head.fc_dim: 64 -> 32, roi.extractor: "
+                              "\"roialign\" -> \"roipool\", anchors.ratios: [0.5,1,2.1] -> [0.5,1]");
+    const char *sets[2] = {"box_head.score_thresh=0.3", "anchors=x"};
+    diff[0] = 0;
+    mr_json_diff_keys(a, b, 1, sets, 2, 1, diff, sizeof diff);
+    assert_string_equal(diff, "box_head.score_thresh: 0.05 -> 0.3, anchors.ratios: [0.5,1,2.1] -> [0.5,1]");
+    diff[0] = 0;
+    mr_json_diff_keys(a, b, 1, sets, 2, 0, diff, sizeof diff);
+    assert_string_equal(diff, "box_head.fc_dim: 64 -> 32, roi.extractor: \"roialign\" -> \"roipool\"");
+    /* a key's prefix is not the key: box_head.score is no box_head.score_thresh */
+    const char *near[1] = {"box_head.score=1"};
+    diff[0] = 0;
+    mr_json_diff_keys(a, b, 1, near, 1, 1, diff, sizeof diff);
+    assert_string_equal(diff, "");
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
 static void test_set_unknown_key(void **s)
 {
     (void)s;
@@ -449,6 +496,7 @@ static void test_ablate_rows_as_overrides(void **s)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_set_typed_and_resolved),
+    cmocka_unit_test(test_diff_floats_and_keys),
     cmocka_unit_test(test_set_unknown_key),
     cmocka_unit_test(test_set_wrong_type),
     cmocka_unit_test(test_set_malformed),

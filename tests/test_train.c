@@ -364,6 +364,22 @@ static void test_infer_image_keypoints(void **st)
     assert_int_equal(tu_run(cmd, out, sizeof out), 0);
     if (!strstr(out, "changes: roi.extractor: \"roialign\" -> \"roipool\", roi.agg: \"avg\" -> \"max\"")) print_error("%s\n", out);
     assert_non_null(strstr(out, "changes: roi.extractor: \"roialign\" -> \"roipool\", roi.agg: \"avg\" -> \"max\""));
+    assert_non_null(strstr(out, "that the config file "));
+    /* with --set as well: each change named with where it comes from, floats short */
+    snprintf(cmd, sizeof cmd, "%s infer --config %s/pool.json --weights %s/run/model_final.safetensors --image "
+             "%s/data/images/val_000001.png --out %s --set box_head.score_thresh=0.3 --set box_head.nms_thresh=0.5",
+             tu_bin(), d, d, d, b);
+    assert_int_equal(tu_run(cmd, out, sizeof out), 0);
+    if (!strstr(out, "--set changes: box_head.score_thresh: 0.05 -> 0.3\n")) print_error("%s\n", out);
+    char want[2048];
+    snprintf(want, sizeof want, "note: %s/run/model_final.safetensors was trained with settings that the config file "
+             "%s/pool.json changes: roi.extractor: \"roialign\" -> \"roipool\", roi.agg: \"avg\" -> \"max\"\n", d, d);
+    assert_non_null(strstr(out, want));
+    snprintf(want, sizeof want, "note: %s/run/model_final.safetensors was trained with settings that --set changes: "
+             "box_head.score_thresh: 0.05 -> 0.3\n", d);
+    assert_non_null(strstr(out, want));
+    assert_null(strstr(out, "nms_thresh"));   /* set to the trained value: no change */
+    assert_null(strstr(out, "0000000"));
     snprintf(cmd, sizeof cmd, "mkdir %s/other && ln -s %s/data/images %s/other/images && "
              "sed 's/\"ring\"/\"ringo\"/' %s/data/val.json > %s/other/val.json && %s infer %s --data %s/other --out %s",
              d, d, d, d, d, tu_bin(), wa, d, a);
