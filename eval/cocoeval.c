@@ -906,27 +906,33 @@ double mr_eval_ap_at(const mr_eval *ev, int t)
 }
 
 /* a stat's selection of precision or recall values, in pycocotools' order
- * (threshold, recall, category, area, maxDets), read one at a time */
+ * (threshold, recall, category, area, maxDets), read one at a time: the
+ * offset of (threshold, recall, category) kept and stepped, the chosen
+ * (area, maxDets) pairs added from a table */
 typedef struct sel_iter {
-    const mr_eval *ev;
-    int ap, nt, nr, na, nm;
-    const int *tsel, *asel, *msel;
-    int ti, r, k, ai, mi;    /* the next position */
+    const double *arr;
+    size_t st, sr, sk;           /* strides of threshold, recall, category */
+    const int *tsel;
+    int nt, nr, K, nio;
+    size_t io[MR_EVAL_MAX_A * MR_EVAL_MAX_M];   /* (area, maxDets) offsets */
+    int ti, r, k, j;             /* the next position */
+    size_t base;                 /* offset of (tsel[ti], r, k) */
 } sel_iter;
 
 /* the next selected value that is > -1; 0 at the end */
-static int sel_next(sel_iter *it, double *v)
+static inline int sel_next(sel_iter *it, double *v)
 {
-    const mr_eval *ev = it->ev;
-    int K = ev->K;
     while (it->ti < it->nt) {
-        int t = it->tsel[it->ti], a = it->asel[it->ai], m = it->msel[it->mi];
-        double x = it->ap ? ev->precision[mr_eval_pr_at(ev, t, it->r, it->k, a, m)]
-                          : ev->recall[mr_eval_rec_at(ev, t, it->k, a, m)];
-        if (++it->mi == it->nm) { it->mi = 0;
-            if (++it->ai == it->na) { it->ai = 0;
-                if (++it->k == K) { it->k = 0;
-                    if (++it->r == it->nr) { it->r = 0; it->ti++; } } } }
+        double x = it->arr[it->base + it->io[it->j]];
+        if (++it->j == it->nio) {
+            it->j = 0;
+            it->base += it->sk;
+            if (++it->k == it->K) {
+                it->k = 0;
+                if (++it->r == it->nr) { it->r = 0; it->ti++; }
+                if (it->ti < it->nt) it->base = (size_t)it->tsel[it->ti] * it->st + (size_t)it->r * it->sr;
+            }
+        }
         if (x > -1) { *v = x; return 1; }
     }
     return 0;
@@ -951,40 +957,61 @@ static double sel_pairwise(sel_iter *it, size_t n)
 /* pycocotools _summarize: ap (1) or ar (0); iou < 0 = all thresholds. The
  * mean of the selected values > -1 (numpy's mean of s[s > -1]) without
  * gathering them: one pass counts, the second sums */
-static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, char *line, size_t ln)
+static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet)
 {
     const mr_eval_params *p = &ev->p;
-    int T = p->T, R = p->R, A = p->A, M = p->M;
+    int T = p->T, R = p->R, A = p->A, M = p->M, K = ev->K;
     int tsel[MR_EVAL_MAX_T], nt = 0, asel[MR_EVAL_MAX_A], na = 0, msel[MR_EVAL_MAX_M], nm = 0;
     for (int t = 0; t < T; t++) if (iou < 0 || p->iou_thrs[t] == iou) tsel[nt++] = t;
     for (int a = 0; a < A; a++) if (!strcmp(p->area_lbl[a], area)) asel[na++] = a;
     for (int m = 0; m < M; m++) if (p->max_dets[m] == maxdet) msel[nm++] = m;
-    double res = -1;
-    if (nt && na && nm && ev->K > 0) {
-        sel_iter it0 = {ev, ap, nt, ap ? R : 1, na, nm, tsel, asel, msel, 0, 0, 0, 0, 0}, it = it0;
-        size_t m = 0;
-        double v;
-        while (sel_next(&it, &v)) m++;
-        it = it0;
-        if (m) res = sel_pairwise(&it, m) / (double)m;
-    }
+    if (!nt || !na || !nm || K <= 0) return -1;
+    sel_iter it0;
+    memset(&it0, 0, sizeof it0);
+    it0.arr = ap ? ev->precision : ev->recall;
+    it0.sk = (size_t)A * M;
+    it0.sr = ap ? (size_t)K * A * M : 0;
+    it0.st = ap ? (size_t)R * K * A * M : (size_t)K * A * M;
+    it0.tsel = tsel; it0.nt = nt; it0.nr = ap ? R : 1; it0.K = K;
+    for (int ai = 0; ai < na; ai++)
+        for (int mi = 0; mi < nm; mi++) it0.io[it0.nio++] = (size_t)asel[ai] * M + (size_t)msel[mi];
+    it0.base = (size_t)tsel[0] * it0.st;
+    sel_iter it = it0;
+    size_t m = 0;
+    double v;
+    while (sel_next(&it, &v)) m++;
+    if (!m) return -1;
+    it = it0;
+    return sel_pairwise(&it, m) / (double)m;
+}
+
+/* a stat's line of the summary */
+static void summary_line(const mr_eval *ev, int ap, double iou, const char *area, int maxdet, double res,
+                         char *line, size_t ln)
+{
+    const mr_eval_params *p = &ev->p;
     char iouStr[32];
-    if (iou < 0) snprintf(iouStr, sizeof iouStr, "%0.2f:%0.2f", p->iou_thrs[0], p->iou_thrs[T - 1]);
+    if (iou < 0) snprintf(iouStr, sizeof iouStr, "%0.2f:%0.2f", p->iou_thrs[0], p->iou_thrs[p->T - 1]);
     else snprintf(iouStr, sizeof iouStr, "%0.2f", iou);
     snprintf(line, ln, " %-18s %s @[ IoU=%-9s | area=%6s | maxDets=%3d ] = %0.3f\n",
              ap ? "Average Precision" : "Average Recall", ap ? "(AP)" : "(AR)", iouStr, area, maxdet, res);
-    return res;
 }
 
-/* the stats and their lines; lines may be NULL */
-static void summarize(const mr_eval *ev, double *stats, char *lines, size_t ln)
+/* the stats (compute: into stats; else stats are given) and their lines
+ * (lines may be NULL) */
+static void summarize(const mr_eval *ev, double *stats, int compute, char *lines, size_t ln)
 {
     const mr_eval_params *p = &ev->p;
     char line[256];
     size_t used = 0;
     if (lines && ln) lines[0] = 0;
-#define S(i, ...) do { stats[i] = summarize1(ev, __VA_ARGS__, line, sizeof line); \
-        if (lines && used + strlen(line) < ln) { memcpy(lines + used, line, strlen(line) + 1); used += strlen(line); } } while (0)
+#define S(i, ap, iou, area, md) do { \
+        if (compute) stats[i] = summarize1(ev, ap, iou, area, md); \
+        if (lines) { \
+            summary_line(ev, ap, iou, area, md, stats[i], line, sizeof line); \
+            size_t l = strlen(line); \
+            if (used + l < ln) { memcpy(lines + used, line, l + 1); used += l; } \
+        } } while (0)
     if (p->iou_type == MR_IOU_KEYPOINTS) {
         S(0, 1, -1, "all", 20); S(1, 1, .5, "all", 20); S(2, 1, .75, "all", 20);
         S(3, 1, -1, "medium", 20); S(4, 1, -1, "large", 20);
@@ -1006,8 +1033,10 @@ char *mr_eval_summary(const mr_eval *ev)
     size_t n = 4096;
     char *s = malloc(n);
     if (!s) return NULL;
+    /* the lines of the stats mr_eval_run computed */
     double st[12];
-    summarize(ev, st, s, n - 200);
+    memcpy(st, ev->stats, sizeof st);
+    summarize(ev, st, 0, s, n - 200);
     if (ev->p.strict)
         strcat(s, "strict: pycocotools' bug-compatible quirks corrected (see docs/eval_quirks.md); numbers may differ from pycocotools\n");
     return s;
@@ -1384,7 +1413,7 @@ int mr_eval_run(mr_eval *ev, const mr_coco *gt, const mr_coco *dt, const mr_eval
     pthread_mutex_destroy(&c->mu);
     if (c->err_code) { rc = c->err_code; if (e) *e = c->err; goto out; }
     if ((rc = accumulate(c, ev, e))) goto out;
-    summarize(ev, ev->stats, NULL, 0);
+    summarize(ev, ev->stats, 1, NULL, 0);
     per_category(ev);
 out:
     free(c->kpos); free(c->sig); free(c->nsig); free(c->blk1);   /* gidx, didx, cells, dscore, npig, flags */
