@@ -230,6 +230,38 @@ static const double pow10_exact[23] = {
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+static const uint64_t pow5_u64[23] = {
+    1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL, 1953125ULL, 9765625ULL,
+    48828125ULL, 244140625ULL, 1220703125ULL, 6103515625ULL, 30517578125ULL, 152587890625ULL,
+    762939453125ULL, 3814697265625ULL, 19073486328125ULL, 95367431640625ULL, 476837158203125ULL,
+    2384185791015625ULL};
+
+/* m / 10^k correctly rounded (round half to even), for 0 < m < 2^64 and
+ * 0 <= k <= 22: the mantissas of 16 to 19 digits (scores printed from
+ * float32, areas) that the one-rounding path cannot take. m / 10^k =
+ * (m 2^s / 5^k) 2^(-s-k): the quotient Q of m 2^s by 5^k (< 2^52) in
+ * 128-bit integers, with s chosen so that Q has at least 55 bits, is
+ * rounded to 53 bits from its dropped bits and the remainder (the exact
+ * rest of the division); the power of two is exact */
+static inline double div_pow10_rounded(uint64_t m, int k)
+{
+    uint64_t D = pow5_u64[k];
+    int bm = 64 - __builtin_clzll(m), bd = 64 - __builtin_clzll(D);
+    int s = 55 + bd - bm;
+    if (s < 0) s = 0;
+    unsigned __int128 N = (unsigned __int128)m << s;
+    unsigned __int128 Qw = N / D;
+    uint64_t R = (uint64_t)(N - Qw * D);
+    uint64_t q = (uint64_t)Qw;   /* at most bm + s - bd + 1 <= 64 bits */
+    int drop = (64 - __builtin_clzll(q)) - 53;   /* at least 2 */
+    uint64_t mant = q >> drop, rem = q & ((1ULL << drop) - 1), half = 1ULL << (drop - 1);
+    if (rem > half || (rem == half && (R != 0 || (mant & 1)))) {
+        mant++;
+        if (mant >> 53) { mant >>= 1; drop++; }
+    }
+    return ldexp((double)mant, drop - s - k);
+}
+
 /* the number at p (end bounds it): 0 and *out past it, or 1 not a number,
  * 2 no digit after '.', 3 no digit in the exponent (*out at the fault) */
 static inline int num_core(const char *p, const char *end, double *d, int64_t *iv, int *is_int,
@@ -240,12 +272,12 @@ static inline int num_core(const char *p, const char *end, double *d, int64_t *i
     if (p < end && *p == '-') { neg = 1; p++; }
     if (p >= end || (unsigned)(*p - '0') > 9) { *out = p; return 1; }
     uint64_t m = 0;
-    int digits = 0, exp10 = 0, frac = 0, ex = 0;
+    int digits = 0, exp10 = 0, frac = 0, ex = 0, dropped = 0;
     if (*p == '0') p++;
     else
         while (p < end && (unsigned)(*p - '0') <= 9) {
             if (digits < 19) { m = m * 10 + (uint64_t)(*p - '0'); digits++; }
-            else exp10++;
+            else { exp10++; dropped = 1; }
             p++;
         }
     if (p < end && *p == '.') {
@@ -253,6 +285,7 @@ static inline int num_core(const char *p, const char *end, double *d, int64_t *i
         if (p >= end || (unsigned)(*p - '0') > 9) { *out = p; return 2; }
         while (p < end && (unsigned)(*p - '0') <= 9) {
             if (digits < 19) { m = m * 10 + (uint64_t)(*p - '0'); digits += m != 0; exp10--; }
+            else dropped = 1;
             p++;
         }
     }
@@ -274,6 +307,12 @@ static inline int num_core(const char *p, const char *end, double *d, int64_t *i
         /* exact operands, one rounding: the correctly rounded value */
         double v = (double)m;
         v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+        *d = neg ? -v : v;
+        return 0;
+    }
+    if (!dropped && m && exp10 <= 0 && exp10 >= -22) {
+        /* every digit in m (at most 19), a power of ten divided */
+        double v = div_pow10_rounded(m, -exp10);
         *d = neg ? -v : v;
         return 0;
     }

@@ -365,6 +365,52 @@ static void test_numbers_exact(void **s)
             if (memcmp(&buf[i], &(double){strtod(num[i], NULL)}, sizeof(double)))
                 fail_msg("'%s' (padded %d): got %.17g, strtod %.17g", num[i], padded, buf[i], strtod(num[i], NULL));
     }
+    /* mantissas of 16 to 19 digits (the 128-bit division path), with the
+     * point anywhere and exponents, halfway cases (2^53 + 1 and its
+     * neighbours times powers of ten), 20+ digits (strtod's): strtod's
+     * doubles, bit for bit */
+    {
+        enum { NL = 200000 };
+        char (*ln)[48] = malloc(NL * sizeof *ln);
+        size_t lcap = (size_t)NL * 48 + 16, ll = 0;
+        char *lt = malloc(lcap + MR_JR_PAD);
+        lt[ll++] = '[';
+        for (int i = 0; i < NL; i++) {
+            char dg[40];
+            int nd = 16 + (int)mr_pcg32_bounded(&g, 5);   /* 16..20 digits */
+            uint64_t tie = 9007199254740993ULL + 2 * mr_pcg32_bounded(&g, 1000);   /* odd above 2^53: halfway */
+            if (i % 7 == 0) snprintf(dg, sizeof dg, "%llu", (unsigned long long)tie);
+            else {
+                dg[0] = (char)('1' + mr_pcg32_bounded(&g, 9));
+                for (int k = 1; k < nd; k++) dg[k] = (char)('0' + mr_pcg32_bounded(&g, 10));
+                dg[nd] = 0;
+                if (i % 11 == 0) for (int k = nd - 1; k > nd - 6; k--) dg[k] = '0';   /* trailing zeros */
+            }
+            int L = (int)strlen(dg), pt = (int)mr_pcg32_bounded(&g, (uint32_t)L + 1);
+            const char *sg = mr_pcg32_bounded(&g, 3) ? "" : "-";
+            char body[44];
+            if (pt == L) snprintf(body, sizeof body, "%s", dg);
+            else if (pt == 0) snprintf(body, sizeof body, "0.%s", dg);
+            else snprintf(body, sizeof body, "%.*s.%s", pt, dg, dg + pt);
+            uint32_t ek = mr_pcg32_bounded(&g, 4);
+            if (ek == 0) snprintf(ln[i], 48, "%s%se-%u", sg, body, mr_pcg32_bounded(&g, 9));
+            else snprintf(ln[i], 48, "%s%s", sg, body);
+            ll += (size_t)snprintf(lt + ll, lcap - ll, "%s%s", i ? ", " : "", ln[i]);
+        }
+        lt[ll++] = ']';
+        memset(lt + ll, 0, MR_JR_PAD);
+        for (int padded = 0; padded < 2; padded++) {
+            if (padded) mr_jr_init_padded(&j, lt, ll, "n.json", &e);
+            else mr_jr_init(&j, lt, ll, "n.json", &e);
+            assert_int_equal(mr_jr_num_array(&j, &buf, &bc, &n), 0);
+            assert_int_equal(n, NL);
+            for (int i = 0; i < NL; i++)
+                if (memcmp(&buf[i], &(double){strtod(ln[i], NULL)}, sizeof(double)))
+                    fail_msg("'%s' (padded %d): got %.17g, strtod %.17g", ln[i], padded, buf[i], strtod(ln[i], NULL));
+        }
+        free(ln);
+        free(lt);
+    }
     /* a number that runs up to the end of a padded buffer stops there */
     {
         char t[8 + MR_JR_PAD];
