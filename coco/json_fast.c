@@ -599,6 +599,22 @@ int mr_jr_skip_fast(mr_jr *j)
     char stack[512];
     int depth = 0;
     while (p < end) {
+#if defined(__SSE2__)
+        /* 16 bytes at a time to the next bracket or quote (numbers,
+         * commas and spaces are most of a skipped part) */
+        if (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            /* '[' 0x5b, ']' 0x5d, '{' 0x7b, '}' 0x7d: (c | 0x20) & ~6 is
+             * 0x79 for all four (and for 'Y', 'y', '_', 0x7f, which the
+             * byte loop below passes over) */
+            __m128i br = _mm_cmpeq_epi8(_mm_andnot_si128(_mm_set1_epi8(6), _mm_or_si128(v, _mm_set1_epi8(0x20))),
+                                        _mm_set1_epi8(0x79));
+            __m128i qu = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+            unsigned mk = (unsigned)_mm_movemask_epi8(_mm_or_si128(br, qu));
+            if (!mk) { p += 16; continue; }
+            p += __builtin_ctz(mk);
+        }
+#endif
         char ch = *p++;
         if (ch == '[' || ch == '{') {
             if (depth >= (int)sizeof stack) { j->p = p - 1; return syntax(j, "less deeply nested JSON"); }
