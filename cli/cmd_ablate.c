@@ -25,7 +25,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mrcnn ablate TABLE [options]\n\n"
+            "usage: mrcnn ablate TABLE [options]\n"
+            "       mrcnn ablate --table FILE [options]\n\n"
             "Trains and evaluates every row of one of the paper's ablation tables on the\n"
             "synthetic benchmark and writes Markdown, LaTeX, CSV and JSON tables to\n"
             "RESULTS/TABLE/. Finished runs (metrics.json and record.json present) are\n"
@@ -34,7 +35,15 @@ static void usage(FILE *f)
             "       2d (C5: mask and box AP), 2e (MLP vs FCN mask head), 5 (multi-task),\n"
             "       6 (keypoints: RoIPool vs RoIAlign), all; several as 5,6: one queue\n"
             "       over their runs (no core idles at a table's end), each table written\n"
-            "       when its last run ends\n\n"
+            "       when its last run ends\n"
+            "--table FILE: a table of your own instead (not with --slurm or --row), a JSON\n"
+            "       file {\"name\": N, \"title\": T, \"base\": B, \"rows\": {\"ROW\": [\"KEY=VALUE\",\n"
+            "       ...], ...}, \"base_row\": ROW, \"columns\": [\"AP\", \"APbb\", ...]}: each row\n"
+            "       is overrides of the config B (relative to FILE; [] is B itself), checked\n"
+            "       as --set's; base_row (default: the first row) is what the deltas are\n"
+            "       to; columns of AP AP50 AP75 (mask, the default three) APbb APbb50 APbb75\n"
+            "       APkp APkp50 APkp75; runs in RUNS/PRESET/N/ROW/, the table in RESULTS/N/\n"
+            "       with no paper numbers\n\n"
             "options:\n"
             "  --seeds N       seeds per row (default 3)\n"
             "  --seed0 S       first seed (default 1)\n"
@@ -193,7 +202,8 @@ int cmd_ablate(int argc, char **argv)
         {"account", required_argument, 0, 'C'}, {"sbatch", required_argument, 0, 'B'},
         {"ranks", required_argument, 0, 'K'}, {"max-running", required_argument, 0, 'M'},
         {"set", required_argument, 0, 'x'}, {"row", required_argument, 0, 'U'},
-        {"plan", no_argument, 0, 'E'},      {0, 0, 0, 0}};
+        {"plan", no_argument, 0, 'E'},      {"table", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+    const char *table_file = NULL;
     static mr_ablate_user_row urows[MR_TABLE_MAX_ROWS];
     int nurows = 0, plan = 0;
     cli_sets sets;
@@ -283,6 +293,7 @@ int cmd_ablate(int argc, char **argv)
             break;
         }
         case 'E': plan = 1; break;
+        case 'F': table_file = optarg; break;
         default: return cli_usage_error("ablate", "unknown option");
         }
     }
@@ -291,13 +302,26 @@ int cmd_ablate(int argc, char **argv)
     o.nsets = sets.n;
     o.user_rows = urows;
     o.nuser_rows = nurows;
-    if (optind >= argc) return cli_usage_error("ablate", "which table? (%s)", mr_ablate_names(NULL, NULL));
-    if (optind + 1 < argc) return cli_usage_error("ablate", "unexpected argument '%s'", argv[optind + 1]);
-    o.table = argv[optind];
-    if (slurm_only && !slurm) return cli_usage_error("ablate", "%s needs --slurm", slurm_opt);
     mr_err e = {0};
-    char sel[16];
-    if (mr_ablate_select(o.table, sel, &e)) return cli_fail("ablate", &e);
+    char sel[16] = {0};
+    static mr_ablate_file_table ft;
+    if (table_file) {
+        if (optind < argc)
+            return cli_usage_error("ablate", "--table %s names the table: unexpected argument '%s'", table_file,
+                                   argv[optind]);
+        if (slurm) return cli_usage_error("ablate", "--table with --slurm: not supported yet (run it locally)");
+        if (nurows) return cli_usage_error("ablate", "--row and --table: add the row to %s's \"rows\"", table_file);
+        if (mr_ablate_table_load(table_file, &ft, &e)) return cli_fail("ablate", &e);
+        o.ftable = &ft;
+        o.table = ft.name;
+    } else {
+        if (optind >= argc)
+            return cli_usage_error("ablate", "which table? (%s, or --table FILE)", mr_ablate_names(NULL, NULL));
+        if (optind + 1 < argc) return cli_usage_error("ablate", "unexpected argument '%s'", argv[optind + 1]);
+        o.table = argv[optind];
+    }
+    if (slurm_only && !slurm) return cli_usage_error("ablate", "%s needs --slurm", slurm_opt);
+    if (!table_file && mr_ablate_select(o.table, sel, &e)) return cli_fail("ablate", &e);
     if (strcmp(o.preset, "bench") && strcmp(o.preset, "tiny"))
         return cli_usage_error("ablate", "--preset: '%s' is not bench or tiny", o.preset);
     /* the default configs are the repository's: say so before data is made */
@@ -354,11 +378,14 @@ int cmd_ablate(int argc, char **argv)
         printf("%d run%s FAILED: %s; the table%s below show%s the stored results (finished runs only)\n\n",
                oc.nfailed, oc.nfailed > 1 ? "s" : "", oc.failed, strchr(o.table, ',') || !strcmp(o.table, "all") ? "s" : "",
                strchr(o.table, ',') || !strcmp(o.table, "all") ? "" : "s");
-    const char *const *ids;
-    int nids;
-    mr_ablate_names(&ids, &nids);
+    const char *const *all;
+    const char *ids[16];
+    int nall, nids = 0;
+    mr_ablate_names(&all, &nall);
+    for (int i = 0; i < nall && i < 16; i++)
+        if (sel[i]) ids[nids++] = all[i];
+    if (table_file) ids[nids++] = ft.name;
     for (int i = 0; i < nids; i++) {
-        if (!sel[i]) continue;
         char p[4200], *buf;
         size_t len;
         snprintf(p, sizeof p, "%s/%s/table_%s.md", o.results_dir, ids[i], ids[i]);

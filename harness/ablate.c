@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,16 +131,27 @@ int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *w
     return MR_OK;
 }
 
-/* a table as this invocation runs it: its own rows, then o->user_rows */
+/* a table as this invocation runs it: a paper table's rows, then
+ * o->user_rows; or the rows of o->ftable */
 typedef struct tab {
     mr_ablate_table_def d;
-    int nbuilt;                       /* rows [0, nbuilt) are the table's own */
-    const mr_ablate_user_row *user;   /* row r >= nbuilt is user[r - nbuilt] */
+    int nbuilt;                       /* rows [0, nbuilt) are not --row rows (always run) */
+    const mr_ablate_user_row *ov[MR_TABLE_MAX_ROWS];   /* row r's overrides of base, or NULL */
+    const char *base;                 /* their base: NULL = CONFIGS/<id>/_base.json */
+    const char *file;                 /* the table file, or NULL */
 } tab;
 
 static const mr_ablate_user_row *user_of(const tab *t, int r)
 {
-    return r >= t->nbuilt ? &t->user[r - t->nbuilt] : NULL;
+    return t->ov[r];
+}
+
+/* "2c/_base.json" or the table file's base, for messages */
+static const char *base_label(const tab *t, char *buf, size_t n)
+{
+    if (t->base) snprintf(buf, n, "%s", t->base);
+    else snprintf(buf, n, "%s/_base.json", t->d.id);
+    return buf;
 }
 
 /* "roipool, roiwarp_max, ..." */
@@ -153,14 +165,37 @@ static const char *row_list(const tab *t, char *buf, size_t n)
     return buf;
 }
 
-/* table id with o's user rows appended (o NULL: none) */
+static const mr_table_col COLS[] = {
+    {"AP", "segm", "AP", ""}, {"AP50", "segm", "AP50", ""}, {"AP75", "segm", "AP75", ""},
+    {"APbb", "bbox", "AP", ""}, {"APbb50", "bbox", "AP50", ""}, {"APbb75", "bbox", "AP75", ""},
+    {"APkp", "keypoints", "AP", ""}, {"APkp50", "keypoints", "AP50", ""}, {"APkp75", "keypoints", "AP75", ""},
+};
+#define NCOLS ((int)(sizeof COLS / sizeof COLS[0]))
+
+/* table id with o's user rows appended (o NULL: none), or o's table file */
 static int tab_make(const mr_ablate_opts *o, const char *id, tab *t, mr_err *e)
 {
+    memset(t, 0, sizeof *t);
+    const mr_ablate_file_table *ft = o ? o->ftable : NULL;
+    if (ft && !strcmp(id, ft->name)) {
+        t->d.id = ft->name;
+        t->d.title = ft->title;
+        t->d.base = ft->base_row;
+        t->d.ncols = ft->ncols;
+        memcpy(t->d.cols, ft->cols, sizeof ft->cols);
+        t->d.nrows = t->nbuilt = ft->nrows;
+        for (int r = 0; r < ft->nrows; r++) {
+            t->d.rows[r] = (mr_ablate_row_def){ft->rows[r].name, ft->rows[r].name, -1, NULL};
+            t->ov[r] = &ft->rows[r];
+        }
+        t->base = ft->base;
+        t->file = ft->file;
+        return MR_OK;
+    }
     const mr_ablate_table_def *td = mr_ablate_find(id);
     if (!td) return mr_errf(e, MR_EUSER, "unknown table '%s' (known: %s)", id, mr_ablate_names(NULL, NULL));
     t->d = *td;
     t->nbuilt = td->nrows;
-    t->user = o ? o->user_rows : NULL;
     int nu = o && o->user_rows ? o->nuser_rows : 0;
     if (nu && strcmp(o->table, id))
         return mr_errf(e, MR_EUSAGE, "--row adds a row to one table, not to '%s'", o->table);
@@ -177,9 +212,123 @@ static int tab_make(const mr_ablate_opts *o, const char *id, tab *t, mr_err *e)
         if (t->d.nrows >= MR_TABLE_MAX_ROWS)
             return mr_errf(e, MR_EUSAGE, "--row %s: a table has at most %d rows (table %s has %d of its own)", nm,
                            MR_TABLE_MAX_ROWS, id, t->nbuilt);
+        t->ov[t->d.nrows] = &o->user_rows[u];
         t->d.rows[t->d.nrows++] = (mr_ablate_row_def){nm, nm, -1, NULL};
     }
     return MR_OK;
+}
+
+/* a row or table name: letters, digits, '_' and '-', not starting with '_';
+ * NULL when fine, else what is wrong */
+static const char *bad_name(const char *s, size_t n, size_t cap)
+{
+    if (!n) return "empty";
+    if (n >= cap) return "too long";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!isalnum(ch) && ch != '_' && ch != '-') return "may hold only letters, digits, '_' and '-'";
+    }
+    if (s[0] == '_') return "may not start with '_'";
+    return NULL;
+}
+
+int mr_ablate_table_load(const char *path, mr_ablate_file_table *ft, mr_err *e)
+{
+    memset(ft, 0, sizeof *ft);
+    if (strlen(path) >= sizeof ft->file) return mr_errf(e, MR_EUSER, "%.80s...: path too long", path);
+    snprintf(ft->file, sizeof ft->file, "%s", path);
+    cJSON *j = NULL;
+    int rc = mr_json_load(path, &j, e);
+    if (rc) return rc;
+    static const char *const KEYS[] = {"name", "title", "base", "base_row", "columns", "rows", "comment"};
+    const cJSON *v;
+    const char *s;
+    char ctx[1100];
+    snprintf(ctx, sizeof ctx, "%s", path);
+#define FAIL(...) do { rc = mr_errf(e, MR_EUSER, __VA_ARGS__); goto done; } while (0)
+    if (!cJSON_IsObject(j)) FAIL("%s: expected an object {\"name\", \"base\", \"rows\"}, got %s", path, mr_json_kind(j));
+    if ((rc = mr_json_check_keys(j, KEYS, (int)(sizeof KEYS / sizeof KEYS[0]), ctx, e))) goto done;
+    if ((rc = mr_json_get_string(j, "name", 1, NULL, &s, ctx, e))) goto done;
+    const char *why = bad_name(s, strlen(s), sizeof ft->name);
+    if (why) FAIL("%s: field name: '%s' %s (it names RESULTS/NAME/ and the runs' folder)", path, s, why);
+    if (mr_ablate_find(s) || !strcmp(s, "all"))
+        FAIL("%s: field name: '%s' is a paper table's name (%s): choose another", path, s, mr_ablate_names(NULL, NULL));
+    snprintf(ft->name, sizeof ft->name, "%s", s);
+    if ((rc = mr_json_get_string(j, "title", 0, ft->name, &s, ctx, e))) goto done;
+    if (strlen(s) >= sizeof ft->title) FAIL("%s: field title: longer than %zu characters", path, sizeof ft->title - 1);
+    snprintf(ft->title, sizeof ft->title, "%s", s);
+    if ((rc = mr_json_get_string(j, "base", 1, NULL, &s, ctx, e))) goto done;
+    if (!*s) FAIL("%s: field base: empty path (expected a config, relative to this file)", path);
+    {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *sl = strrchr(dir, '/');
+        if (sl) *sl = '\0';
+        if (mr_config_abs_path(sl ? dir : NULL, s, ft->base, sizeof ft->base))
+            FAIL("%s: field base: path too long", path);
+        if (!mr_file_exists(ft->base)) FAIL("%s: field base: %s not found (a path relative to this file)", path, ft->base);
+        char real[PATH_MAX];
+        if (realpath(ft->base, real) && strlen(real) < sizeof ft->base) snprintf(ft->base, sizeof ft->base, "%s", real);
+    }
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(j, "rows"), *r;
+    if (!rows) FAIL("%s: field rows: missing (expected {\"ROW\": [\"KEY=VALUE\", ...], ...})", path);
+    if (!cJSON_IsObject(rows))
+        FAIL("%s: field rows: expected an object {\"ROW\": [\"KEY=VALUE\", ...], ...}, got %s", path, mr_json_kind(rows));
+    cJSON_ArrayForEach(r, rows) {
+        why = bad_name(r->string, strlen(r->string), sizeof ft->rows[0].name);
+        if (why) FAIL("%s: field rows: row name '%s' %s", path, r->string, why);
+        for (int q = 0; q < ft->nrows; q++)
+            if (!strcmp(ft->rows[q].name, r->string)) FAIL("%s: field rows: row '%s' given twice", path, r->string);
+        if (ft->nrows >= MR_TABLE_MAX_ROWS) FAIL("%s: field rows: more than %d rows", path, MR_TABLE_MAX_ROWS);
+        mr_ablate_user_row *u = &ft->rows[ft->nrows++];
+        snprintf(u->name, sizeof u->name, "%s", r->string);
+        if (!cJSON_IsArray(r))
+            FAIL("%s: field rows.%s: expected an array of \"KEY=VALUE\" strings ([] for the base itself), got %s",
+                 path, r->string, mr_json_kind(r));
+        int k = 0;
+        cJSON_ArrayForEach(v, r) {
+            if (!cJSON_IsString(v)) FAIL("%s: field rows.%s[%d]: expected a \"KEY=VALUE\" string, got %s", path, r->string, k, mr_json_kind(v));
+            const char *eq = strchr(v->valuestring, '=');
+            if (!eq || eq == v->valuestring)
+                FAIL("%s: field rows.%s[%d]: '%s': expected KEY=VALUE%s", path, r->string, k, v->valuestring,
+                     eq ? " with a key before '='" : "");
+            if (u->nsets >= MR_CONFIG_MAX_SETS) FAIL("%s: field rows.%s: more than %d overrides", path, r->string, MR_CONFIG_MAX_SETS);
+            if (strlen(v->valuestring) >= sizeof u->sets[0])
+                FAIL("%s: field rows.%s[%d]: longer than %zu characters", path, r->string, k, sizeof u->sets[0] - 1);
+            snprintf(u->sets[u->nsets++], sizeof u->sets[0], "%s", v->valuestring);
+            k++;
+        }
+    }
+    if (!ft->nrows) FAIL("%s: field rows: no rows", path);
+    if ((rc = mr_json_get_string(j, "base_row", 0, ft->rows[0].name, &s, ctx, e))) goto done;
+    ft->base_row = -1;
+    for (int q = 0; q < ft->nrows; q++)
+        if (!strcmp(ft->rows[q].name, s)) ft->base_row = q;
+    if (ft->base_row < 0) FAIL("%s: field base_row: '%s' is not one of the rows", path, s);
+    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(j, "columns");
+    const char *known = "AP, AP50, AP75, APbb, APbb50, APbb75, APkp, APkp50, APkp75";   /* COLS */
+    if (!cols) {
+        ft->ncols = 3;
+        memcpy(ft->cols, COLS, 3 * sizeof COLS[0]);
+    } else {
+        if (!cJSON_IsArray(cols) || !cJSON_GetArraySize(cols))
+            FAIL("%s: field columns: expected a non-empty array of column names (%s)", path, known);
+        int k = 0;
+        cJSON_ArrayForEach(v, cols) {
+            int c = 0;
+            while (c < NCOLS && !(cJSON_IsString(v) && !strcmp(v->valuestring, COLS[c].name))) c++;
+            if (c == NCOLS)
+                FAIL("%s: field columns[%d]: %s%s%s is not a column (known: %s)", path, k, cJSON_IsString(v) ? "'" : "",
+                     cJSON_IsString(v) ? v->valuestring : mr_json_kind(v), cJSON_IsString(v) ? "'" : "", known);
+            if (ft->ncols >= MR_TABLE_MAX_COLS) FAIL("%s: field columns: more than %d", path, MR_TABLE_MAX_COLS);
+            ft->cols[ft->ncols++] = COLS[c];
+            k++;
+        }
+    }
+#undef FAIL
+done:
+    cJSON_Delete(j);
+    return rc;
 }
 
 int mr_ablate_parse_row(const char *spec, mr_ablate_user_row *out, mr_err *e)
@@ -239,7 +388,10 @@ static int row_config(const char *configs_dir, const tab *t, int r, cJSON **out,
     const char *sets[MR_CONFIG_MAX_SETS];
     char buf[1024];
     int nsets = 0;
-    if (u) {
+    if (u && t->base) {
+        snprintf(path, sizeof path, "%s", t->base);
+        for (int k = 0; k < u->nsets; k++) sets[nsets++] = u->sets[k];
+    } else if (u) {
         snprintf(path, sizeof path, "%s/%s/_base.json", configs_dir, t->d.id);
         if (!mr_file_exists(path))
             return mr_errf(e, MR_EUSER, "table %s row %s (--row): %s not found (a --row is overrides of its table's "
@@ -257,10 +409,11 @@ static int row_config(const char *configs_dir, const tab *t, int r, cJSON **out,
     mr_config *c = calloc(1, sizeof *c);
     if (!c) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
     int rc = mr_config_load_set(c, path, sets, nsets, e);
-    if (rc && u) mr_err_prefix(e, "table %s row %s (--row, overrides of _base.json)", t->d.id, row->name);
+    if (rc && u && t->file) mr_err_prefix(e, "%s: field rows.%s (overrides of its base)", t->file, row->name);
+    else if (rc && u) mr_err_prefix(e, "table %s row %s (--row, overrides of _base.json)", t->d.id, row->name);
     else if (rc && nsets) mr_err_prefix(e, "table %s row %s (overrides of _base.json)", t->d.id, row->name);
     if (!rc) {
-        if (nsets) snprintf(c->name, sizeof c->name, "%s", row->name);
+        if (nsets || u) snprintf(c->name, sizeof c->name, "%s", row->name);
         if (!u) c->nsets = 0;
         *out = mr_config_to_json(c);
     }
@@ -300,10 +453,12 @@ static int row_config_preset(const char *configs_dir, const tab *t, int r, const
         for (int k = 0; u && k < u->nsets; k++) {
             size_t kl = strcspn(u->sets[k], "=");
             if (!has_key(over, u->sets[k], kl)) continue;
-            rc = mr_errf(e, MR_EUSER, "table %s row %s (--row): override %s: the %s preset (%s) sets %.*s too, over "
-                         "the row: change it for every row with --set %.*s=..., or use another preset",
-                         t->d.id, t->d.rows[r].name, u->sets[k], preset ? preset : "bench", ov, (int)kl, u->sets[k],
-                         (int)kl, u->sets[k]);
+            char who[1200];
+            if (t->file) snprintf(who, sizeof who, "%s: field rows.%s", t->file, t->d.rows[r].name);
+            else snprintf(who, sizeof who, "table %s row %s (--row)", t->d.id, t->d.rows[r].name);
+            rc = mr_errf(e, MR_EUSER, "%s: override %s: the %s preset (%s) sets %.*s too, over the row: change it "
+                         "for every row with --set %.*s=..., or use another preset", who, u->sets[k],
+                         preset ? preset : "bench", ov, (int)kl, u->sets[k], (int)kl, u->sets[k]);
             cJSON_Delete(over);
             cJSON_Delete(cfg);
             return rc;
@@ -351,8 +506,8 @@ static int write_json(const char *path, const cJSON *j, mr_err *e)
 static void job_paths(const mr_ablate_opts *o, const tab *t, int r, long seed, mr_ablate_job *j)
 {
     memset(j, 0, sizeof *j);
-    j->table = mr_ablate_find(t->d.id)->id;   /* static storage, outlives t */
-    j->row = r < t->nbuilt ? mr_ablate_find(t->d.id)->rows[r].name : t->user[r - t->nbuilt].name;
+    j->table = t->d.id;          /* static storage or o's, outlives t */
+    j->row = t->d.rows[r].name;
     snprintf(j->config_name, sizeof j->config_name, "%s_%s", t->d.id, t->d.rows[r].name);
     snprintf(j->run_dir, sizeof j->run_dir, "%s/%s/%s/%s/seed%ld", o->runs_dir, o->preset, t->d.id,
              t->d.rows[r].name, seed);
@@ -672,7 +827,9 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, int
                 double dt = now_s() - rs[k].t0;
                 if (ok) { trained_s += dt; ntimed++; }
                 char what[160] = "", left[160] = "";
-                if (ok) finished_value(mr_ablate_find(j->table), j->run_dir, what, sizeof what);
+                tab tb;
+                mr_err e4;
+                if (ok && !tab_make(o, j->table, &tb, &e4)) finished_value(&tb.d, j->run_dir, what, sizeof what);
                 if (ok && done < njobs)   /* the remaining runs at this pace, `par` at a time */
                     snprintf(left, sizeof left, "; about %.0f min left for %s",
                              trained_s / ntimed * (njobs - done) / par / 60.0, label);
@@ -827,7 +984,11 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
         setup_note(base_run_cfg ? base_run_cfg : base_cfg, base_run_cfg ? 0 : o->max_iters,
                    t->note + l, sizeof t->note - l);
     }
-    if (o->paper_json && (rc = mr_table_paper_load(t, o->paper_json, e))) goto fail;
+    if (o->paper_json && !tb.file && (rc = mr_table_paper_load(t, o->paper_json, e))) goto fail;
+    if (tb.file) {   /* no paper numbers */
+        for (int r = 0; r < t->nrows; r++)
+            for (int c = 0; c < MR_TABLE_MAX_COLS; c++) t->row[r].paper[c] = NAN;
+    }
     mr_table_compute(t);
     cJSON *j = mr_table_json(t);
     cJSON_AddStringToObject(j, "preset", o->preset);
@@ -856,6 +1017,32 @@ fail:
     return rc;
 }
 
+/* the tables o names, in order, and each one's slot in pending[] and
+ * mr_ablate_job.table_idx: a paper table's index in mr_ablate_names'
+ * order, a table file's one past them */
+static int tables_of(const mr_ablate_opts *o, const char **ids, int *slot, int *n, mr_err *e)
+{
+    const char *const *all;
+    int nall;
+    mr_ablate_names(&all, &nall);
+    *n = 0;
+    if (nall >= 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
+    if (o->ftable) {
+        if (o->nuser_rows)
+            return mr_errf(e, MR_EUSAGE, "--row and --table %s: add the row to the file's \"rows\"", o->ftable->file);
+        ids[0] = o->ftable->name;
+        slot[0] = nall;
+        *n = 1;
+        return MR_OK;
+    }
+    char sel[16];
+    int rc = mr_ablate_select(o->table, sel, e);
+    if (rc) return rc;
+    for (int i = 0; i < nall; i++)
+        if (sel[i]) { ids[*n] = all[i]; slot[(*n)++] = i; }
+    return MR_OK;
+}
+
 /* every wanted row of t resolves (row, preset, --set) for the first seed,
  * and no run directory of it was prepared from another config */
 static int check_table(const mr_ablate_opts *o, const tab *t, mr_err *e)
@@ -877,20 +1064,15 @@ static int check_table(const mr_ablate_opts *o, const tab *t, mr_err *e)
 
 int mr_ablate_check(const mr_ablate_opts *o, mr_err *e)
 {
-    const char *const *ids;
-    int nids;
-    mr_ablate_names(&ids, &nids);
-    char sel[16];
-    if (nids > 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
-    int rc = mr_ablate_select(o->table, sel, e);
-    if (rc) return rc;
-    for (int ti = 0; ti < nids; ti++) {
+    const char *ids[16];
+    int slot[16], n;
+    int rc = tables_of(o, ids, slot, &n, e);
+    for (int q = 0; q < n && !rc; q++) {
         tab tb;
-        if (!sel[ti]) continue;
-        if ((rc = tab_make(o, ids[ti], &tb, e)) || (rc = check_rows(o, &tb, e)) || (rc = check_table(o, &tb, e)))
+        if ((rc = tab_make(o, ids[q], &tb, e)) || (rc = check_rows(o, &tb, e)) || (rc = check_table(o, &tb, e)))
             return rc;
     }
-    return MR_OK;
+    return rc;
 }
 
 /* appends to a growing text */
@@ -921,22 +1103,21 @@ int mr_ablate_describe(const mr_ablate_opts *o, char **out, mr_err *e)
     *out = NULL;
     int rc = mr_ablate_check(o, e);
     if (rc) return rc;
-    const char *const *ids;
-    int nids;
-    mr_ablate_names(&ids, &nids);
-    char sel[16];
-    mr_ablate_select(o->table, sel, e);
+    const char *ids[16];
+    int slot[16], nt;
+    if ((rc = tables_of(o, ids, slot, &nt, e))) return rc;
     int seeds = o->seeds > 0 ? o->seeds : 1;
     text b = {0};
-    for (int ti = 0; ti < nids && !rc; ti++) {
+    char bl[4200];
+    for (int q = 0; q < nt && !rc; q++) {
         tab tb;
-        if (!sel[ti]) continue;
-        if ((rc = tab_make(o, ids[ti], &tb, e))) break;
+        if ((rc = tab_make(o, ids[q], &tb, e))) break;
         const mr_ablate_table_def *td = &tb.d;
         tprintf(&b, "table %s: %s\n  preset %s, seeds %ld..%ld%s", td->id, td->title, o->preset, o->seed0,
                 o->seed0 + seeds - 1, o->max_iters > 0 ? ", iterations capped at " : "");
         if (o->max_iters > 0) tprintf(&b, "%ld", o->max_iters);
-        tprintf(&b, "; row configs in %s/%s/\n", o->configs_dir, td->id);
+        if (tb.file) tprintf(&b, "; rows of %s over %s\n", tb.file, tb.base);
+        else tprintf(&b, "; row configs in %s/%s/\n", o->configs_dir, td->id);
         /* the base row's config as trained, for the differences */
         mr_ablate_job jb;
         cJSON *base = NULL;
@@ -951,8 +1132,9 @@ int mr_ablate_describe(const mr_ablate_opts *o, char **out, mr_err *e)
             snprintf(path, sizeof path, "%s/%s/%s.json", o->configs_dir, td->id, row->name);
             tprintf(&b, "  row %s%s: ", row->name, r == td->base ? " (base)" : "");
             if (u) {
-                tprintf(&b, "--row, overrides of %s/_base.json:", td->id);
+                tprintf(&b, "%soverrides of %s:", tb.file ? "" : "--row, ", base_label(&tb, bl, sizeof bl));
                 for (int k = 0; k < u->nsets; k++) tprintf(&b, "%s%s", k ? "; " : " ", u->sets[k]);
+                if (!u->nsets) tprintf(&b, " none");
             } else if (row->set && !mr_file_exists(path)) tprintf(&b, "overrides of %s/_base.json: %s", td->id, row->set);
             else tprintf(&b, "%s", path);
             if (row->paper_index >= 0) tprintf(&b, " (paper row %d)\n", row->paper_index + 1);
@@ -991,14 +1173,12 @@ int mr_ablate_describe(const mr_ablate_opts *o, char **out, mr_err *e)
 
 int mr_ablate_plan(const mr_ablate_opts *o, mr_ablate_job **jobs_out, int *njobs, int *pending, mr_err *e)
 {
-    const char *const *ids;
-    int nids;
-    mr_ablate_names(&ids, &nids);
-    char sel[16];
+    const char *ids[16];
+    int slot[16], nt;
     *jobs_out = NULL;
     *njobs = 0;
-    if (nids > 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
-    int rc = mr_ablate_select(o->table, sel, e);
+    for (int i = 0; i < 16; i++) pending[i] = 0;
+    int rc = tables_of(o, ids, slot, &nt, e);
     if (rc) return rc;
     if (o->seeds < 1 || o->seeds > MR_TABLE_MAX_SEEDS)
         return mr_errf(e, MR_EUSAGE, "--seeds must be 1..%d", MR_TABLE_MAX_SEEDS);
@@ -1013,12 +1193,11 @@ int mr_ablate_plan(const mr_ablate_opts *o, mr_ablate_job **jobs_out, int *njobs
      * first full table sooner) */
     int nj = 0, cap = 0;
     mr_ablate_job *jobs = NULL;
-    for (int ti = 0; ti < nids; ti++) {
-        pending[ti] = 0;
-        if (!sel[ti]) continue;
+    for (int q = 0; q < nt; q++) {
+        int ti = slot[q];
         tab tb;
         const mr_ablate_table_def *td = &tb.d;
-        if ((rc = tab_make(o, ids[ti], &tb, e))) { free(jobs); return rc; }
+        if ((rc = tab_make(o, ids[q], &tb, e))) { free(jobs); return rc; }
         int skipped = 0, nt = 0;
         for (int k = 0; k < o->seeds; k++)
             for (int r = 0; r < td->nrows; r++) {
@@ -1082,16 +1261,17 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
     const char *const *ids;
     int nids;
     mr_ablate_names(&ids, &nids);
-    char sel[16];
+    const char *tids[16];
+    int slot[16], nt;
     int pending[16] = {0}, nj = 0;
     mr_ablate_job *jobs = NULL;
     if (o->outcome) memset(o->outcome, 0, sizeof *o->outcome);
     int rc = mr_ablate_plan(o, &jobs, &nj, pending, e);
     if (rc) return rc;
     if (o->outcome) o->outcome->planned = 1;
-    mr_ablate_select(o->table, sel, e);
-    for (int ti = 0; ti < nids; ti++)   /* nothing to train: tabulate now */
-        if (sel[ti] && !pending[ti] && (rc = tabulate(o, ids[ti], e))) {
+    tables_of(o, tids, slot, &nt, e);
+    for (int q = 0; q < nt; q++)   /* nothing to train: tabulate now */
+        if (!pending[slot[q]] && (rc = tabulate(o, tids[q], e))) {
             free(jobs);
             return rc;
         }

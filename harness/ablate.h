@@ -27,6 +27,8 @@
  * validated like --set (before anything is prepared or trained), run in
  * RUNS/<preset>/<table>/NAME/, shown under their name with no paper number,
  * and their overrides listed as the config's "overrides" (as --set ones).
+ * A table of the user's own (opts.ftable, `--table FILE`) is such rows over
+ * a base config its file names.
  * Presets: the row configs are sized for the bench preset; for another
  * preset P the file variants/configs/ablations/preset_P.json (if present) is
  * merged over each row's resolved config (input size, backbone width,
@@ -38,7 +40,8 @@
  *          mr_ablate_collect, mr_ablate_select, mr_ablate_value, mr_ablate_plan,
  *          mr_ablate_tabulate, mr_ablate_run_done, mr_ablate_row_config,
  *          mr_ablate_user_row, mr_ablate_parse_row, mr_ablate_outcome,
- *          mr_ablate_check, mr_ablate_describe
+ *          mr_ablate_check, mr_ablate_describe, mr_ablate_file_table,
+ *          mr_ablate_table_load
  */
 #ifndef MR_ABLATE_H
 #define MR_ABLATE_H
@@ -84,6 +87,34 @@ typedef struct mr_ablate_user_row {
  * Keys and values are checked later, against the table's base
  * (mr_ablate_check). */
 int mr_ablate_parse_row(const char *spec, mr_ablate_user_row *out, mr_err *e);
+
+/* A table of the user's own (`mrcnn ablate --table FILE`), from a JSON file
+ *   {"name": "lr_sweep", "title": "...", "base": "base.json",
+ *    "base_row": "lr02", "columns": ["AP", "AP50", "APbb"],
+ *    "rows": {"lr02": [], "lr01": ["schedule.lr=0.01"], ...}}
+ * name (required; letters, digits, '_', '-'; not a paper table's id): the
+ * results folder RESULTS/NAME/ and runs RUNS/PRESET/NAME/ROW/; title
+ * (default: name); base (required): a config, relative to the file; rows
+ * (required, 1..16, in order): each a list of overrides ("KEY=VALUE", as
+ * --set takes them; [] is the base itself) of base, as --row rows are;
+ * base_row (default: the first row): the row deltas are taken to; columns
+ * (default AP, AP50, AP75): of AP AP50 AP75 (segm), APbb APbb50 APbb75
+ * (bbox), APkp APkp50 APkp75 (keypoints). No paper numbers. */
+typedef struct mr_ablate_file_table {
+    char file[1024];
+    char name[MR_ABLATE_ROW_NAME], title[160];
+    char base[4096];   /* absolute */
+    int base_row, ncols, nrows;
+    mr_table_col cols[MR_TABLE_MAX_COLS];
+    mr_ablate_user_row rows[MR_TABLE_MAX_ROWS];
+} mr_ablate_file_table;
+
+/* Read and check a table file (errors MR_EUSER: "FILE: field rows.lr01[0]:
+ * expected a \"KEY=VALUE\" string", an unknown field with a near miss,
+ * a base that is not there, ...). Keys and values are checked against the
+ * base later (mr_ablate_check: "FILE: field rows.lr01 (overrides of
+ * BASE): ..."). */
+int mr_ablate_table_load(const char *path, mr_ablate_file_table *out, mr_err *e);
 
 /* What mr_ablate_run got to: planned is 0 when it stopped at a check
  * (table, rows, overrides, store, dataset) before preparing anything; the
@@ -140,6 +171,8 @@ typedef struct mr_ablate_opts {
     const mr_ablate_user_row *user_rows;  /* rows added to the table (one table only) */
     int nuser_rows;
     mr_ablate_outcome *outcome;           /* filled by mr_ablate_run when not NULL */
+    const mr_ablate_file_table *ftable;   /* the table to run instead of the paper's
+                                             (then table is its name; no user rows) */
     /* start one job as a child process; the harness waits for it with waitpid */
     int (*spawn)(void *ctx, const mr_ablate_job *j, pid_t *pid, mr_err *e);
     void *spawn_ctx;
