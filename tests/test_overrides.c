@@ -8,7 +8,9 @@
  * the command line (`ablate --row NAME:K=V;K=V`): parsed, resolved as a row
  * file would be, tabulated with no paper number, their bad forms refused
  * before anything is written, `ablate --plan`, and no table printed after
- * a failed check (one after failed runs, named above it).
+ * a failed check (one after failed runs, named above it); tables of the
+ * user's own (`ablate --table FILE`): resolved as the same rows given
+ * otherwise, no paper numbers, bad files naming the field.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -788,6 +790,155 @@ static void test_ablate_user_rows_cli(void **s)
     free(d);
 }
 
+/* --table FILE: a table file's rows are overrides of its base (relative to
+ * the file), resolved as the built-in rows and --row rows over the same
+ * base; the table has no paper numbers; a bad file names the field */
+static void test_ablate_table_file(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("tablefile");
+    char runs[4096], data[4096], p[8192], cwd[4096], txt[8192];
+    mr_ablate_opts o, ob;
+    mr_err e;
+    mr_ablate_job *jobs = NULL;
+    int nj = 0, pending[16];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    /* the file's base is 2c/_base.json, given relative to the file */
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/tables", d);
+    assert_int_equal(mr_mkdir_p(sub, &e), 0);
+    snprintf(p, sizeof p, "%s/base.json", d);
+    snprintf(txt, sizeof txt, "{\"base\": \"%s/variants/configs/ablations/2c/_base.json\"}", cwd);
+    th_write(p, txt);
+    char tf[4300];
+    snprintf(tf, sizeof tf, "%s/tables/mine.json", d);
+    th_write(tf, "{\"name\": \"my_2c\", \"title\": \"RoIPool vs a sampling ratio\", \"base\": \"../base.json\","
+                 " \"columns\": [\"AP\", \"APbb\"],"
+                 " \"rows\": {\"roipool\": [\"roi.extractor=roipool\", \"roi.agg=max\"],"
+                 "          \"s4\": [\"roi.extractor=roialign\", \"roi.agg=max\", \"roi.sampling_ratio=4\"]}}");
+    static mr_ablate_file_table ft;
+    int rc = mr_ablate_table_load(tf, &ft, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_string_equal(ft.name, "my_2c");
+    assert_int_equal(ft.nrows, 2);
+    assert_int_equal(ft.base_row, 0);
+    assert_int_equal(ft.ncols, 2);
+    assert_string_equal(ft.cols[1].iou_type, "bbox");
+    assert_string_equal(ft.rows[1].sets[2], "roi.sampling_ratio=4");
+    assert_true(ft.base[0] == '/');
+    plan_opts(&o, d, "variants/configs/ablations", runs, data);
+    o.ftable = &ft;
+    o.table = ft.name;
+    rc = mr_ablate_plan(&o, &jobs, &nj, pending, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(nj, 2);
+    assert_string_equal(jobs[1].config_name, "my_2c_s4");
+    free(jobs);
+    /* the same rows: the built-in roipool and a --row */
+    mr_ablate_user_row u;
+    assert_int_equal(mr_ablate_parse_row("s4:roi.extractor=roialign;roi.agg=max;roi.sampling_ratio=4", &u, &e), 0);
+    char d2[4200], runs2[4096], data2[4096];
+    snprintf(d2, sizeof d2, "%s/builtin", d);
+    plan_opts(&ob, d2, "variants/configs/ablations", runs2, data2);
+    ob.user_rows = &u;
+    ob.nuser_rows = 1;
+    ob.rows = "roipool";
+    assert_int_equal(mr_ablate_plan(&ob, &jobs, &nj, pending, &e), MR_OK);
+    free(jobs);
+    static const char *const rows[2] = {"roipool", "s4"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *a = NULL, *b = input_config(runs2, rows[i]);
+        snprintf(p, sizeof p, "%s/tiny/my_2c/%s/seed1/input_config.json", runs, rows[i]);
+        assert_int_equal(mr_json_load(p, &a, &e), MR_OK);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(a, "overrides")), ft.rows[i].nsets);
+        cJSON_DeleteItemFromObject(a, "overrides");
+        cJSON_DeleteItemFromObject(b, "overrides");
+        char diff[512] = "";
+        mr_json_diff(a, b, 1, diff, sizeof diff);
+        if (diff[0]) print_error("%s: %s\n", rows[i], diff);
+        assert_string_equal(diff, "");
+        mr_json_diff(b, a, 1, diff, sizeof diff);
+        assert_string_equal(diff, "");
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    /* the table: RESULTS/my_2c/, its columns, no paper numbers */
+    char rd[4300];
+    snprintf(rd, sizeof rd, "%.4000s/tiny/my_2c/roipool/seed1", runs);
+    th_make_run(rd, "my_2c_roipool", 1, 0.2, 0.3, 10.0);
+    snprintf(p, sizeof p, "%s/record.json", rd);
+    th_write(p, "{}");
+    mr_table t;
+    rc = mr_ablate_collect(&o, "my_2c", &t, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(t.nrows, 2);
+    assert_int_equal(t.ncols, 2);
+    assert_string_equal(t.id, "my_2c");
+    assert_true(isnan(t.row[0].paper[0]) && isnan(t.row[1].paper[1]));
+    assert_non_null(strstr(t.row[1].diff, "roi.sampling_ratio=4"));
+    snprintf(p, sizeof p, "%s/my_2c/table_my_2c.md", o.results_dir);
+    assert_true(tu_file_contains(p, "### Table my_2c: RoIPool vs a sampling ratio"));
+    assert_true(tu_file_contains(p, "| roipool (base) | — | 1 | 20.0 | — | – | — | — | 30.0 | — | – |"));
+    /* --plan through the CLI; --table takes no TABLE, no --slurm, no --row */
+    char cmd[16384], out[16384];
+    snprintf(cmd, sizeof cmd, "%s ablate --table %s --preset tiny --seeds 1 --runs %s/cli --results %s/res --plan 2>&1",
+             tu_bin(), tf, d, d);
+    rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "table my_2c: RoIPool vs a sampling ratio"));
+    assert_non_null(strstr(out, "row s4: overrides of "));
+    assert_non_null(strstr(out, "differs from the base row: roi.extractor: \"roipool\" -> \"roialign\", roi.sampling_ratio: 2 -> 4"));
+    assert_non_null(strstr(out, "/cli/tiny/my_2c/s4/seed1 (to train)"));
+    assert_non_null(strstr(out, "/res/my_2c/table_my_2c.{md,tex,csv,json}"));
+    snprintf(p, sizeof p, "%s/cli", d);
+    assert_false(mr_file_exists(p));
+    static const char *const usage[] = {"2c", "--slurm", "--row a:roi.agg=max"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "%s ablate --table %s --plan %s 2>&1", tu_bin(), tf, usage[i]);
+        assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    }
+    /* bad files: the file and the field */
+    static const struct { const char *json, *want; } bad[] = {
+        {"[1]", "expected an object {\"name\", \"base\", \"rows\"}, got array"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": []}, \"colums\": []}",
+         "field colums: unknown field (did you mean columns?)"},
+        {"{\"base\": \"../base.json\", \"rows\": {\"a\": []}}", "field name: missing"},
+        {"{\"name\": \"2c\", \"base\": \"../base.json\", \"rows\": {\"a\": []}}", "field name: '2c' is a paper table's name"},
+        {"{\"name\": \"my tab\", \"base\": \"../base.json\", \"rows\": {\"a\": []}}",
+         "field name: 'my tab' may hold only letters, digits, '_' and '-'"},
+        {"{\"name\": \"x\", \"base\": \"nope.json\", \"rows\": {\"a\": []}}", "tables/nope.json not found (a path relative to this file)"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {}}", "field rows: no rows"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": \"x=1\"}}", "field rows.a: expected an array of \"KEY=VALUE\" strings"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": [3]}}", "field rows.a[0]: expected a \"KEY=VALUE\" string, got number"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": [\"roi.agg\"]}}", "field rows.a[0]: 'roi.agg': expected KEY=VALUE"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": [], \"a\": []}}", "field rows: row 'a' given twice"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"base_row\": \"z\", \"rows\": {\"a\": []}}", "field base_row: 'z' is not one of the rows"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"columns\": [\"AP\", \"mAP\"], \"rows\": {\"a\": []}}",
+         "field columns[1]: 'mAP' is not a column (known: AP, AP50, AP75, APbb"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        th_write(tf, bad[i].json);
+        rc = mr_ablate_table_load(tf, &ft, &e);
+        if (rc != MR_EUSER || !strstr(e.msg, bad[i].want) || !strstr(e.msg, tf)) print_error("%s: %s\n", bad[i].json, e.msg);
+        assert_int_equal(rc, MR_EUSER);
+        assert_non_null(strstr(e.msg, bad[i].want));
+        assert_non_null(strstr(e.msg, tf));
+    }
+    /* keys and values: checked against the base, naming the file and the row */
+    th_write(tf, "{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": [], \"b\": [\"schedule.lr=50\"]}}");
+    assert_int_equal(mr_ablate_table_load(tf, &ft, &e), MR_OK);
+    o.table = ft.name;
+    assert_int_equal(mr_ablate_check(&o, &e), MR_EUSER);
+    snprintf(p, sizeof p, "%s: field rows.b (overrides of its base): ", tf);
+    assert_non_null(strstr(e.msg, p));
+    assert_non_null(strstr(e.msg, "got 50 (set by --set schedule.lr=50)"));
+    free(d);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_set_typed_and_resolved),
     cmocka_unit_test(test_set_unknown_key),
@@ -800,6 +951,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_ablate_user_rows),
     cmocka_unit_test(test_ablate_user_rows_bad),
     cmocka_unit_test(test_ablate_user_rows_cli),
+    cmocka_unit_test(test_ablate_table_file),
 };
 
 size_t tests_overrides(const struct CMUnitTest **out)
