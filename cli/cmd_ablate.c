@@ -3,7 +3,9 @@
  * of the paper's ablation tables (or all) for several seeds, resuming what
  * was interrupted, and write the tables (harness/ablate.h). Each run is a
  * child process: this binary re-executed as `mrcnn ablate --run-one ...`,
- * which calls mr_train_run; its output goes to RUN/train.out.
+ * which calls mr_train_run; its output goes to RUN/train.out. --row adds
+ * rows given as overrides, --table FILE runs a table of the user's own,
+ * --plan prints what would run (harness/ablate.h).
  */
 #include "cli/cli.h"
 #include "harness/ablate.h"
