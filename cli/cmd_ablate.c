@@ -3,7 +3,9 @@
  * of the paper's ablation tables (or all) for several seeds, resuming what
  * was interrupted, and write the tables (harness/ablate.h). Each run is a
  * child process: this binary re-executed as `mrcnn ablate --run-one ...`,
- * which calls mr_train_run; its output goes to RUN/train.out.
+ * which calls mr_train_run; its output goes to RUN/train.out. --row adds
+ * rows given as overrides, --table FILE runs a table of the user's own,
+ * --plan prints what would run (harness/ablate.h).
  */
 #include "cli/cli.h"
 #include "harness/ablate.h"
@@ -25,7 +27,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mrcnn ablate TABLE [options]\n\n"
+            "usage: mrcnn ablate TABLE [options]\n"
+            "       mrcnn ablate --table FILE [options]\n\n"
             "Trains and evaluates every row of one of the paper's ablation tables on the\n"
             "synthetic benchmark and writes Markdown, LaTeX, CSV and JSON tables to\n"
             "RESULTS/TABLE/. Finished runs (metrics.json and record.json present) are\n"
@@ -34,7 +37,15 @@ static void usage(FILE *f)
             "       2d (C5: mask and box AP), 2e (MLP vs FCN mask head), 5 (multi-task),\n"
             "       6 (keypoints: RoIPool vs RoIAlign), all; several as 5,6: one queue\n"
             "       over their runs (no core idles at a table's end), each table written\n"
-            "       when its last run ends\n\n"
+            "       when its last run ends\n"
+            "--table FILE: a table of your own instead (not with --slurm or --row), a JSON\n"
+            "       file {\"name\": N, \"title\": T, \"base\": B, \"rows\": {\"ROW\": [\"KEY=VALUE\",\n"
+            "       ...], ...}, \"base_row\": ROW, \"columns\": [\"AP\", \"APbb\", ...]}: each row\n"
+            "       is overrides of the config B (relative to FILE; [] is B itself), checked\n"
+            "       as --set's; base_row (default: the first row) is what the deltas are\n"
+            "       to; columns of AP AP50 AP75 (mask, the default three) APbb APbb50 APbb75\n"
+            "       APkp APkp50 APkp75; runs in RUNS/PRESET/N/ROW/, the table in RESULTS/N/\n"
+            "       with no paper numbers\n\n"
             "options:\n"
             "  --seeds N       seeds per row (default 3)\n"
             "  --seed0 S       first seed (default 1)\n"
@@ -49,13 +60,29 @@ static void usage(FILE *f)
             "  --configs DIR   row configs (default variants/configs/ablations)\n"
             "  --paper FILE    the paper's tables (default " MR_PAPER_TABLES ")\n"
             "  --store FILE    results store (default results/store.jsonl); --no-store: none\n"
-            "  --rows A,B      only these rows (the base row is always included), e.g.\n"
-            "                  2c --rows roialign_ave: RoIPool vs RoIAlign\n"
+            "  --rows A,B      only these rows (the base row and --row rows are always\n"
+            "                  included), e.g. 2c --rows roialign_ave: RoIPool vs RoIAlign\n"
+            "  --row 'NAME:KEY=VALUE[;KEY=VALUE...]'\n"
+            "                  add a row to the table (one table), given as overrides of its\n"
+            "                  CONFIGS/TABLE/_base.json (repeatable), e.g.\n"
+            "                  2c --row 'align_s4:roi.extractor=roialign;roi.sampling_ratio=4'\n"
+            "                  ';' separates the overrides since a list value holds commas\n"
+            "                  (anchors.sizes=8,16,32,64,128); keys and values are checked as\n"
+            "                  --set's, before anything runs. NAME (letters, digits, _ and -)\n"
+            "                  must be new to the table; it names the row in the tables (no\n"
+            "                  paper number) and its runs (RUNS/PRESET/TABLE/NAME/); the\n"
+            "                  overrides are recorded as the runs' \"overrides\". A preset\n"
+            "                  that sets one of its keys is an error. Give --row again to\n"
+            "                  show the row in a later call's table\n"
             "  --set KEY=VALUE override a config field of every row, after the row and the\n"
             "                  preset (repeatable; as mrcnn train --set, `--set help` lists\n"
             "                  the keys); recorded as the runs' \"overrides\"\n"
             "  --dry-run       train nothing; tabulate the finished runs (with --slurm: print\n"
-            "                  the job script, submit nothing)\n\n"
+            "                  the job script, submit nothing)\n"
+            "  --plan          print the rows (how each is given, how its config as trained\n"
+            "                  differs from the base row's), each run directory and whether\n"
+            "                  it is done, and where the tables go; checks every config and\n"
+            "                  override; trains, generates and writes nothing\n\n"
             "On a Slurm cluster (docs/distributed.md):\n"
             "  --slurm         one job-array script (RUNS/PRESET/slurm/TABLE/job.sh), one task per\n"
             "                  row x seed not finished, each running what a local run runs\n"
@@ -176,7 +203,11 @@ int cmd_ablate(int argc, char **argv)
         {"partition", required_argument, 0, 'A'}, {"time", required_argument, 0, 'T'},
         {"account", required_argument, 0, 'C'}, {"sbatch", required_argument, 0, 'B'},
         {"ranks", required_argument, 0, 'K'}, {"max-running", required_argument, 0, 'M'},
-        {"set", required_argument, 0, 'x'}, {0, 0, 0, 0}};
+        {"set", required_argument, 0, 'x'}, {"row", required_argument, 0, 'U'},
+        {"plan", no_argument, 0, 'E'},      {"table", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+    const char *table_file = NULL;
+    static mr_ablate_user_row urows[MR_TABLE_MAX_ROWS];
+    int nurows = 0, plan = 0;
     cli_sets sets;
     cli_sets_init(&sets);
     mr_slurm_opts so;
@@ -256,19 +287,44 @@ int cmd_ablate(int argc, char **argv)
         case 'x':
             if (cli_sets_add(&sets, "ablate", optarg)) return cli_sets_fail(&sets, "ablate", optarg);
             break;
+        case 'U': {
+            mr_err pe = {0};
+            if (nurows >= MR_TABLE_MAX_ROWS)
+                return cli_usage_error("ablate", "--row: at most %d", MR_TABLE_MAX_ROWS);
+            if (mr_ablate_parse_row(optarg, &urows[nurows], &pe)) return cli_fail("ablate", &pe);
+            nurows++;
+            break;
+        }
+        case 'E': plan = 1; break;
+        case 'F': table_file = optarg; break;
         default: return cli_opt_error("ablate", c, argv, opts);
         }
     }
     if (sets.help) return cli_sets_help();
     o.sets = (const char *const *)sets.v;
     o.nsets = sets.n;
-    if (optind >= argc) return cli_usage_error("ablate", "which table? (%s)", mr_ablate_names(NULL, NULL));
-    if (optind + 1 < argc) return cli_usage_error("ablate", "unexpected argument '%s'", argv[optind + 1]);
-    o.table = argv[optind];
-    if (slurm_only && !slurm) return cli_usage_error("ablate", "%s needs --slurm", slurm_opt);
+    o.user_rows = urows;
+    o.nuser_rows = nurows;
     mr_err e = {0};
-    char sel[16];
-    if (mr_ablate_select(o.table, sel, &e)) return cli_fail("ablate", &e);
+    char sel[16] = {0};
+    static mr_ablate_file_table ft;
+    if (table_file) {
+        if (optind < argc)
+            return cli_usage_error("ablate", "--table %s names the table: unexpected argument '%s'", table_file,
+                                   argv[optind]);
+        if (slurm) return cli_usage_error("ablate", "--table with --slurm: not supported yet (run it locally)");
+        if (nurows) return cli_usage_error("ablate", "--row and --table: add the row to %s's \"rows\"", table_file);
+        if (mr_ablate_table_load(table_file, &ft, &e)) return cli_fail("ablate", &e);
+        o.ftable = &ft;
+        o.table = ft.name;
+    } else {
+        if (optind >= argc)
+            return cli_usage_error("ablate", "which table? (%s, or --table FILE)", mr_ablate_names(NULL, NULL));
+        if (optind + 1 < argc) return cli_usage_error("ablate", "unexpected argument '%s'", argv[optind + 1]);
+        o.table = argv[optind];
+    }
+    if (slurm_only && !slurm) return cli_usage_error("ablate", "%s needs --slurm", slurm_opt);
+    if (!table_file && mr_ablate_select(o.table, sel, &e)) return cli_fail("ablate", &e);
     if (strcmp(o.preset, "bench") && strcmp(o.preset, "tiny"))
         return cli_usage_error("ablate", "--preset: '%s' is not bench or tiny", o.preset);
     /* the default configs are the repository's: say so before data is made */
@@ -276,6 +332,16 @@ int cmd_ablate(int argc, char **argv)
         mr_errf(&e, MR_EUSER, "%s: not found: run mrcnn ablate from the repository root, or name the configs with "
                 "--configs DIR", o.configs_dir);
         return cli_fail("ablate", &e);
+    }
+    /* rows, --row and --set against every row's config: before data is made
+     * or anything runs, and then no table is printed */
+    if (mr_ablate_check(&o, &e)) return cli_fail("ablate", &e);
+    if (plan) {
+        char *txt = NULL;
+        if (mr_ablate_describe(&o, &txt, &e)) return cli_fail("ablate", &e);
+        fputs(txt, stdout);
+        free(txt);
+        return MR_EXIT_OK;
     }
     spawn_ctx sc;
     ssize_t n = readlink("/proc/self/exe", sc.exe, sizeof sc.exe - 1);
@@ -304,13 +370,25 @@ int cmd_ablate(int argc, char **argv)
     o.spawn = spawn_job;
     o.spawn_ctx = &sc;
     o.progress = progress;
+    mr_ablate_outcome oc;
+    o.outcome = &oc;
     int rc = mr_ablate_run(&o, &e);
-    /* print the tables that exist, even after a failed run */
-    const char *const *ids;
-    int nids;
-    mr_ablate_names(&ids, &nids);
+    /* a check that failed (rows, overrides, store, dataset): no table, an
+     * older one would read as this call's */
+    if (rc && !oc.planned) return cli_fail("ablate", &e);
+    /* after failed runs, the tables that exist (their finished runs) */
+    if (oc.nfailed)
+        printf("%d run%s FAILED: %s; the table%s below show%s the stored results (finished runs only)\n\n",
+               oc.nfailed, oc.nfailed > 1 ? "s" : "", oc.failed, strchr(o.table, ',') || !strcmp(o.table, "all") ? "s" : "",
+               strchr(o.table, ',') || !strcmp(o.table, "all") ? "" : "s");
+    const char *const *all;
+    const char *ids[16];
+    int nall, nids = 0;
+    mr_ablate_names(&all, &nall);
+    for (int i = 0; i < nall && i < 16; i++)
+        if (sel[i]) ids[nids++] = all[i];
+    if (table_file) ids[nids++] = ft.name;
     for (int i = 0; i < nids; i++) {
-        if (!sel[i]) continue;
         char p[4200], *buf;
         size_t len;
         snprintf(p, sizeof p, "%s/%s/table_%s.md", o.results_dir, ids[i], ids[i]);

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,45 +131,317 @@ int mr_ablate_value(const cJSON *metrics, const mr_table_col *col, const char *w
     return MR_OK;
 }
 
+/* a table as this invocation runs it: a paper table's rows, then
+ * o->user_rows; or the rows of o->ftable */
+typedef struct tab {
+    mr_ablate_table_def d;
+    int nbuilt;                       /* rows [0, nbuilt) are not --row rows (always run) */
+    const mr_ablate_user_row *ov[MR_TABLE_MAX_ROWS];   /* row r's overrides of base, or NULL */
+    const char *base;                 /* their base: NULL = CONFIGS/<id>/_base.json */
+    const char *file;                 /* the table file, or NULL */
+} tab;
+
+static const mr_ablate_user_row *user_of(const tab *t, int r)
+{
+    return t->ov[r];
+}
+
+/* "2c/_base.json" or the table file's base, for messages */
+static const char *base_label(const tab *t, char *buf, size_t n)
+{
+    if (t->base) snprintf(buf, n, "%s", t->base);
+    else snprintf(buf, n, "%s/_base.json", t->d.id);
+    return buf;
+}
+
+/* "roipool, roiwarp_max, ..." */
+static const char *row_list(const tab *t, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (int r = 0; r < t->d.nrows; r++) {
+        size_t l = strlen(buf);
+        if (l < n) snprintf(buf + l, n - l, "%s%s", r ? ", " : "", t->d.rows[r].name);
+    }
+    return buf;
+}
+
+static const mr_table_col COLS[] = {
+    {"AP", "segm", "AP", ""}, {"AP50", "segm", "AP50", ""}, {"AP75", "segm", "AP75", ""},
+    {"APbb", "bbox", "AP", ""}, {"APbb50", "bbox", "AP50", ""}, {"APbb75", "bbox", "AP75", ""},
+    {"APkp", "keypoints", "AP", ""}, {"APkp50", "keypoints", "AP50", ""}, {"APkp75", "keypoints", "AP75", ""},
+};
+#define NCOLS ((int)(sizeof COLS / sizeof COLS[0]))
+
+/* table id with o's user rows appended (o NULL: none), or o's table file */
+static int tab_make(const mr_ablate_opts *o, const char *id, tab *t, mr_err *e)
+{
+    memset(t, 0, sizeof *t);
+    const mr_ablate_file_table *ft = o ? o->ftable : NULL;
+    if (ft && !strcmp(id, ft->name)) {
+        t->d.id = ft->name;
+        t->d.title = ft->title;
+        t->d.base = ft->base_row;
+        t->d.ncols = ft->ncols;
+        memcpy(t->d.cols, ft->cols, sizeof ft->cols);
+        t->d.nrows = t->nbuilt = ft->nrows;
+        for (int r = 0; r < ft->nrows; r++) {
+            t->d.rows[r] = (mr_ablate_row_def){ft->rows[r].name, ft->rows[r].name, -1, NULL};
+            t->ov[r] = &ft->rows[r];
+        }
+        t->base = ft->base;
+        t->file = ft->file;
+        return MR_OK;
+    }
+    const mr_ablate_table_def *td = mr_ablate_find(id);
+    if (!td) return mr_errf(e, MR_EUSER, "unknown table '%s' (known: %s)", id, mr_ablate_names(NULL, NULL));
+    t->d = *td;
+    t->nbuilt = td->nrows;
+    int nu = o && o->user_rows ? o->nuser_rows : 0;
+    if (nu && strcmp(o->table, id))
+        return mr_errf(e, MR_EUSAGE, "--row adds a row to one table, not to '%s'", o->table);
+    for (int u = 0; u < nu; u++) {
+        const char *nm = o->user_rows[u].name;
+        char known[512];
+        for (int r = 0; r < t->d.nrows; r++) {
+            if (strcmp(t->d.rows[r].name, nm)) continue;
+            if (r < t->nbuilt)
+                return mr_errf(e, MR_EUSER, "--row %s: table %s already has a row '%s' (rows: %s): give the new row "
+                               "another name", nm, id, nm, row_list(t, known, sizeof known));
+            return mr_errf(e, MR_EUSAGE, "--row %s: a row of that name is given twice", nm);
+        }
+        if (t->d.nrows >= MR_TABLE_MAX_ROWS)
+            return mr_errf(e, MR_EUSAGE, "--row %s: a table has at most %d rows (table %s has %d of its own)", nm,
+                           MR_TABLE_MAX_ROWS, id, t->nbuilt);
+        t->ov[t->d.nrows] = &o->user_rows[u];
+        t->d.rows[t->d.nrows++] = (mr_ablate_row_def){nm, nm, -1, NULL};
+    }
+    return MR_OK;
+}
+
+/* a row or table name: letters, digits, '_' and '-', not starting with '_';
+ * NULL when fine, else what is wrong */
+static const char *bad_name(const char *s, size_t n, size_t cap)
+{
+    if (!n) return "empty";
+    if (n >= cap) return "too long";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!isalnum(ch) && ch != '_' && ch != '-') return "may hold only letters, digits, '_' and '-'";
+    }
+    if (s[0] == '_') return "may not start with '_'";
+    return NULL;
+}
+
+int mr_ablate_table_load(const char *path, mr_ablate_file_table *ft, mr_err *e)
+{
+    memset(ft, 0, sizeof *ft);
+    if (strlen(path) >= sizeof ft->file) return mr_errf(e, MR_EUSER, "%.80s...: path too long", path);
+    snprintf(ft->file, sizeof ft->file, "%s", path);
+    cJSON *j = NULL;
+    int rc = mr_json_load(path, &j, e);
+    if (rc) return rc;
+    static const char *const KEYS[] = {"name", "title", "base", "base_row", "columns", "rows", "comment"};
+    const cJSON *v;
+    const char *s;
+    char ctx[1100];
+    snprintf(ctx, sizeof ctx, "%s", path);
+#define FAIL(...) do { rc = mr_errf(e, MR_EUSER, __VA_ARGS__); goto done; } while (0)
+    if (!cJSON_IsObject(j)) FAIL("%s: expected an object {\"name\", \"base\", \"rows\"}, got %s", path, mr_json_kind(j));
+    if ((rc = mr_json_check_keys(j, KEYS, (int)(sizeof KEYS / sizeof KEYS[0]), ctx, e))) goto done;
+    if ((rc = mr_json_get_string(j, "name", 1, NULL, &s, ctx, e))) goto done;
+    const char *why = bad_name(s, strlen(s), sizeof ft->name);
+    if (why) FAIL("%s: field name: '%s' %s (it names RESULTS/NAME/ and the runs' folder)", path, s, why);
+    if (mr_ablate_find(s) || !strcmp(s, "all"))
+        FAIL("%s: field name: '%s' is a paper table's name (%s): choose another", path, s, mr_ablate_names(NULL, NULL));
+    snprintf(ft->name, sizeof ft->name, "%s", s);
+    if ((rc = mr_json_get_string(j, "title", 0, ft->name, &s, ctx, e))) goto done;
+    if (strlen(s) >= sizeof ft->title) FAIL("%s: field title: longer than %zu characters", path, sizeof ft->title - 1);
+    snprintf(ft->title, sizeof ft->title, "%s", s);
+    if ((rc = mr_json_get_string(j, "base", 1, NULL, &s, ctx, e))) goto done;
+    if (!*s) FAIL("%s: field base: empty path (expected a config, relative to this file)", path);
+    {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *sl = strrchr(dir, '/');
+        if (sl) *sl = '\0';
+        if (mr_config_abs_path(sl ? dir : NULL, s, ft->base, sizeof ft->base))
+            FAIL("%s: field base: path too long", path);
+        if (!mr_file_exists(ft->base)) FAIL("%s: field base: %s not found (a path relative to this file)", path, ft->base);
+        char real[PATH_MAX];
+        if (realpath(ft->base, real) && strlen(real) < sizeof ft->base) snprintf(ft->base, sizeof ft->base, "%s", real);
+    }
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(j, "rows"), *r;
+    if (!rows) FAIL("%s: field rows: missing (expected {\"ROW\": [\"KEY=VALUE\", ...], ...})", path);
+    if (!cJSON_IsObject(rows))
+        FAIL("%s: field rows: expected an object {\"ROW\": [\"KEY=VALUE\", ...], ...}, got %s", path, mr_json_kind(rows));
+    cJSON_ArrayForEach(r, rows) {
+        why = bad_name(r->string, strlen(r->string), sizeof ft->rows[0].name);
+        if (why) FAIL("%s: field rows: row name '%s' %s", path, r->string, why);
+        for (int q = 0; q < ft->nrows; q++)
+            if (!strcmp(ft->rows[q].name, r->string)) FAIL("%s: field rows: row '%s' given twice", path, r->string);
+        if (ft->nrows >= MR_TABLE_MAX_ROWS) FAIL("%s: field rows: more than %d rows", path, MR_TABLE_MAX_ROWS);
+        mr_ablate_user_row *u = &ft->rows[ft->nrows++];
+        snprintf(u->name, sizeof u->name, "%s", r->string);
+        if (!cJSON_IsArray(r))
+            FAIL("%s: field rows.%s: expected an array of \"KEY=VALUE\" strings ([] for the base itself), got %s",
+                 path, r->string, mr_json_kind(r));
+        int k = 0;
+        cJSON_ArrayForEach(v, r) {
+            if (!cJSON_IsString(v)) FAIL("%s: field rows.%s[%d]: expected a \"KEY=VALUE\" string, got %s", path, r->string, k, mr_json_kind(v));
+            const char *eq = strchr(v->valuestring, '=');
+            if (!eq || eq == v->valuestring)
+                FAIL("%s: field rows.%s[%d]: '%s': expected KEY=VALUE%s", path, r->string, k, v->valuestring,
+                     eq ? " with a key before '='" : "");
+            if (u->nsets >= MR_CONFIG_MAX_SETS) FAIL("%s: field rows.%s: more than %d overrides", path, r->string, MR_CONFIG_MAX_SETS);
+            if (strlen(v->valuestring) >= sizeof u->sets[0])
+                FAIL("%s: field rows.%s[%d]: longer than %zu characters", path, r->string, k, sizeof u->sets[0] - 1);
+            snprintf(u->sets[u->nsets++], sizeof u->sets[0], "%s", v->valuestring);
+            k++;
+        }
+    }
+    if (!ft->nrows) FAIL("%s: field rows: no rows", path);
+    if ((rc = mr_json_get_string(j, "base_row", 0, ft->rows[0].name, &s, ctx, e))) goto done;
+    ft->base_row = -1;
+    for (int q = 0; q < ft->nrows; q++)
+        if (!strcmp(ft->rows[q].name, s)) ft->base_row = q;
+    if (ft->base_row < 0) FAIL("%s: field base_row: '%s' is not one of the rows", path, s);
+    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(j, "columns");
+    const char *known = "AP, AP50, AP75, APbb, APbb50, APbb75, APkp, APkp50, APkp75";   /* COLS */
+    if (!cols) {
+        ft->ncols = 3;
+        memcpy(ft->cols, COLS, 3 * sizeof COLS[0]);
+    } else {
+        if (!cJSON_IsArray(cols) || !cJSON_GetArraySize(cols))
+            FAIL("%s: field columns: expected a non-empty array of column names (%s)", path, known);
+        int k = 0;
+        cJSON_ArrayForEach(v, cols) {
+            int c = 0;
+            while (c < NCOLS && !(cJSON_IsString(v) && !strcmp(v->valuestring, COLS[c].name))) c++;
+            if (c == NCOLS)
+                FAIL("%s: field columns[%d]: %s%s%s is not a column (known: %s)", path, k, cJSON_IsString(v) ? "'" : "",
+                     cJSON_IsString(v) ? v->valuestring : mr_json_kind(v), cJSON_IsString(v) ? "'" : "", known);
+            if (ft->ncols >= MR_TABLE_MAX_COLS) FAIL("%s: field columns: more than %d", path, MR_TABLE_MAX_COLS);
+            ft->cols[ft->ncols++] = COLS[c];
+            k++;
+        }
+    }
+#undef FAIL
+done:
+    cJSON_Delete(j);
+    return rc;
+}
+
+int mr_ablate_parse_row(const char *spec, mr_ablate_user_row *out, mr_err *e)
+{
+    memset(out, 0, sizeof *out);
+    const char *colon = strchr(spec, ':');
+    if (!colon)
+        return mr_errf(e, MR_EUSAGE, "--row '%s': expected NAME:KEY=VALUE[;KEY=VALUE...]", spec);
+    size_t nl = (size_t)(colon - spec);
+    if (!nl) return mr_errf(e, MR_EUSAGE, "--row '%s': empty row name (expected NAME:KEY=VALUE[;KEY=VALUE...])", spec);
+    if (nl >= sizeof out->name)
+        return mr_errf(e, MR_EUSAGE, "--row '%s': row name longer than %zu characters", spec, sizeof out->name - 1);
+    for (size_t i = 0; i < nl; i++) {
+        unsigned char ch = (unsigned char)spec[i];
+        if (!isalnum(ch) && ch != '_' && ch != '-')
+            return mr_errf(e, MR_EUSAGE, "--row '%s': row name '%.*s' may hold only letters, digits, '_' and '-'",
+                           spec, (int)nl, spec);
+    }
+    if (spec[0] == '_')
+        return mr_errf(e, MR_EUSAGE, "--row '%s': a row name may not start with '_' (_base is the table's base)", spec);
+    memcpy(out->name, spec, nl);
+    const char *p = colon + 1;
+    if (!*p) return mr_errf(e, MR_EUSAGE, "--row '%s': no overrides after the name (expected NAME:KEY=VALUE[;KEY=VALUE...])", spec);
+    for (int k = 1;; k++) {
+        size_t seg = strcspn(p, ";"), l = seg;
+        const char *kv = p;
+        while (l && isspace((unsigned char)*kv)) { kv++; l--; }   /* "a=1; b=2" */
+        while (l && isspace((unsigned char)kv[l - 1])) l--;
+        if (!l) return mr_errf(e, MR_EUSAGE, "--row '%s': override %d is empty (overrides are separated by ';')", spec, k);
+        const char *eq = memchr(kv, '=', l);
+        if (!eq || eq == kv)
+            return mr_errf(e, MR_EUSAGE, "--row '%s': override '%.*s': expected KEY=VALUE%s", spec, (int)l, kv,
+                           eq ? " with a key before '='" : "");
+        if (out->nsets >= MR_CONFIG_MAX_SETS)
+            return mr_errf(e, MR_EUSAGE, "--row '%s': more than %d overrides", spec, MR_CONFIG_MAX_SETS);
+        if (l >= sizeof out->sets[0])
+            return mr_errf(e, MR_EUSAGE, "--row '%s': override '%.40s...' longer than %zu characters", spec, kv,
+                           sizeof out->sets[0] - 1);
+        memcpy(out->sets[out->nsets], kv, l);
+        out->sets[out->nsets++][l] = '\0';
+        p += seg;
+        if (!*p) return MR_OK;
+        p++;
+    }
+}
+
 /* the resolved config of row r (through base chains), as JSON: its file,
  * or the table's _base.json with the row's overrides (not listed as the
- * config's "overrides": they are the row, as a file's fields would be) */
-static int row_config(const char *configs_dir, const mr_ablate_table_def *td, int r, cJSON **out, mr_err *e)
+ * config's "overrides": they are the row, as a file's fields would be); a
+ * user row's overrides are listed, as --set ones are */
+static int row_config(const char *configs_dir, const tab *t, int r, cJSON **out, mr_err *e)
 {
     char path[4200];
-    const mr_ablate_row_def *row = &td->rows[r];
-    snprintf(path, sizeof path, "%s/%s/%s.json", configs_dir, td->id, row->name);
+    const mr_ablate_row_def *row = &t->d.rows[r];
+    const mr_ablate_user_row *u = user_of(t, r);
+    snprintf(path, sizeof path, "%s/%s/%s.json", configs_dir, t->d.id, row->name);
     const char *sets[MR_CONFIG_MAX_SETS];
     char buf[1024];
     int nsets = 0;
-    if (row->set && !mr_file_exists(path)) {
-        snprintf(path, sizeof path, "%s/%s/_base.json", configs_dir, td->id);
+    if (u && t->base) {
+        snprintf(path, sizeof path, "%s", t->base);
+        for (int k = 0; k < u->nsets; k++) sets[nsets++] = u->sets[k];
+    } else if (u) {
+        snprintf(path, sizeof path, "%s/%s/_base.json", configs_dir, t->d.id);
+        if (!mr_file_exists(path))
+            return mr_errf(e, MR_EUSER, "table %s row %s (--row): %s not found (a --row is overrides of its table's "
+                           "_base.json)", t->d.id, row->name, path);
+        for (int k = 0; k < u->nsets; k++) sets[nsets++] = u->sets[k];
+    } else if (row->set && !mr_file_exists(path)) {
+        snprintf(path, sizeof path, "%s/%s/_base.json", configs_dir, t->d.id);
         if (strlen(row->set) >= sizeof buf)
-            return mr_errf(e, MR_EINTERNAL, "table %s row %s: overrides too long", td->id, row->name);
+            return mr_errf(e, MR_EINTERNAL, "table %s row %s: overrides too long", t->d.id, row->name);
         snprintf(buf, sizeof buf, "%s", row->set);
         char *save = NULL;
-        for (char *t = strtok_r(buf, " ", &save); t && nsets < MR_CONFIG_MAX_SETS; t = strtok_r(NULL, " ", &save))
-            sets[nsets++] = t;
+        for (char *s = strtok_r(buf, " ", &save); s && nsets < MR_CONFIG_MAX_SETS; s = strtok_r(NULL, " ", &save))
+            sets[nsets++] = s;
     }
     mr_config *c = calloc(1, sizeof *c);
     if (!c) return mr_errf(e, MR_ENOMEM, "%s: out of memory", path);
     int rc = mr_config_load_set(c, path, sets, nsets, e);
-    if (rc && nsets) mr_err_prefix(e, "table %s row %s (overrides of _base.json)", td->id, row->name);
+    if (rc && u && t->file) mr_err_prefix(e, "%s: field rows.%s (overrides of its base)", t->file, row->name);
+    else if (rc && u) mr_err_prefix(e, "table %s row %s (--row, overrides of _base.json)", t->d.id, row->name);
+    else if (rc && nsets) mr_err_prefix(e, "table %s row %s (overrides of _base.json)", t->d.id, row->name);
     if (!rc) {
-        if (nsets) snprintf(c->name, sizeof c->name, "%s", row->name);
-        c->nsets = 0;
+        if (nsets || u) snprintf(c->name, sizeof c->name, "%s", row->name);
+        if (!u) c->nsets = 0;
         *out = mr_config_to_json(c);
     }
     free(c);
     return rc;
 }
 
-/* the row's config with the preset's overlay (configs_dir/preset_P.json, when present) */
-static int row_config_preset(const char *configs_dir, const mr_ablate_table_def *td, int r, const char *preset,
-                             cJSON **out, mr_err *e)
+/* does j hold the dotted key ("roi.extractor")? */
+static int has_key(const cJSON *j, const char *key, size_t n)
+{
+    char k[256];
+    if (n >= sizeof k) return 0;
+    memcpy(k, key, n);
+    k[n] = '\0';
+    char *save = NULL;
+    for (char *s = strtok_r(k, ".", &save); s && j; s = strtok_r(NULL, ".", &save))
+        j = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, s) : NULL;
+    return j != NULL;
+}
+
+/* the row's config with the preset's overlay (configs_dir/preset_P.json,
+ * when present); a user row's override the overlay would replace is an
+ * error (the row would silently not be what it says) */
+static int row_config_preset(const char *configs_dir, const tab *t, int r, const char *preset, cJSON **out,
+                             mr_err *e)
 {
     cJSON *cfg = NULL;
-    int rc = row_config(configs_dir, td, r, &cfg, e);
+    int rc = row_config(configs_dir, t, r, &cfg, e);
     if (rc) return rc;
     char ov[4200];
     snprintf(ov, sizeof ov, "%s/preset_%s.json", configs_dir, preset ? preset : "bench");
@@ -176,6 +449,20 @@ static int row_config_preset(const char *configs_dir, const mr_ablate_table_def 
         cJSON *over = NULL;
         if ((rc = mr_json_load(ov, &over, e))) { cJSON_Delete(cfg); return rc; }
         cJSON_DeleteItemFromObjectCaseSensitive(over, "comment");
+        const mr_ablate_user_row *u = user_of(t, r);
+        for (int k = 0; u && k < u->nsets; k++) {
+            size_t kl = strcspn(u->sets[k], "=");
+            if (!has_key(over, u->sets[k], kl)) continue;
+            char who[1200];
+            if (t->file) snprintf(who, sizeof who, "%s: field rows.%s", t->file, t->d.rows[r].name);
+            else snprintf(who, sizeof who, "table %s row %s (--row)", t->d.id, t->d.rows[r].name);
+            rc = mr_errf(e, MR_EUSER, "%s: override %s: the %s preset (%s) sets %.*s too, over the row: change it "
+                         "for every row with --set %.*s=..., or use another preset", who, u->sets[k],
+                         preset ? preset : "bench", ov, (int)kl, u->sets[k], (int)kl, u->sets[k]);
+            cJSON_Delete(over);
+            cJSON_Delete(cfg);
+            return rc;
+        }
         cJSON *m = mr_config_merge(cfg, over);
         cJSON_Delete(over);
         cJSON_Delete(cfg);
@@ -189,13 +476,15 @@ static int row_config_preset(const char *configs_dir, const mr_ablate_table_def 
 int mr_ablate_row_config(const char *configs_dir, const char *table, const char *row, const char *preset,
                          mr_config *out, mr_err *e)
 {
-    const mr_ablate_table_def *td = mr_ablate_find(table);
-    if (!td) return mr_errf(e, MR_EUSER, "no ablation table '%s'", table);
+    tab t;
+    if (!mr_ablate_find(table)) return mr_errf(e, MR_EUSER, "no ablation table '%s'", table);
+    int rc = tab_make(NULL, table, &t, e);
+    if (rc) return rc;
     int r = 0;
-    while (r < td->nrows && strcmp(td->rows[r].name, row)) r++;
-    if (r == td->nrows) return mr_errf(e, MR_EUSER, "table %s has no row '%s'", table, row);
+    while (r < t.d.nrows && strcmp(t.d.rows[r].name, row)) r++;
+    if (r == t.d.nrows) return mr_errf(e, MR_EUSER, "table %s has no row '%s'", table, row);
     cJSON *cfg = NULL;
-    int rc = row_config_preset(configs_dir, td, r, preset, &cfg, e);
+    rc = row_config_preset(configs_dir, &t, r, preset, &cfg, e);
     if (rc) return rc;
     char label[4200];
     snprintf(label, sizeof label, "%s/%s/%s.json (preset %s)", configs_dir, table, row, preset ? preset : "bench");
@@ -213,16 +502,15 @@ static int write_json(const char *path, const cJSON *j, mr_err *e)
     return rc;
 }
 
-/* prepare RUN/input_config.json for one row+seed (row config + preset overlay) */
-static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, int r, long seed,
-                       mr_ablate_job *j, mr_err *e)
+/* a job's names and paths for one row+seed (nothing created) */
+static void job_paths(const mr_ablate_opts *o, const tab *t, int r, long seed, mr_ablate_job *j)
 {
     memset(j, 0, sizeof *j);
-    j->table = td->id;
-    j->row = td->rows[r].name;
-    snprintf(j->config_name, sizeof j->config_name, "%s_%s", td->id, td->rows[r].name);
-    snprintf(j->run_dir, sizeof j->run_dir, "%s/%s/%s/%s/seed%ld", o->runs_dir, o->preset, td->id,
-             td->rows[r].name, seed);
+    j->table = t->d.id;          /* static storage or o's, outlives t */
+    j->row = t->d.rows[r].name;
+    snprintf(j->config_name, sizeof j->config_name, "%s_%s", t->d.id, t->d.rows[r].name);
+    snprintf(j->run_dir, sizeof j->run_dir, "%s/%s/%s/%s/seed%ld", o->runs_dir, o->preset, t->d.id,
+             t->d.rows[r].name, seed);
     snprintf(j->config, sizeof j->config, "%s/input_config.json", j->run_dir);
     j->data_dir = o->data_dir;
     j->store = o->store;
@@ -230,16 +518,22 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
     j->max_iters = o->max_iters;
     int jobs = o->jobs > 0 ? o->jobs : 1;
     j->threads = o->threads > jobs ? o->threads / jobs : 1;
-    int rc = mr_mkdir_p(j->run_dir, e);
-    if (rc) return rc;
+}
+
+/* RUN/input_config.json's content for job j (row config + preset overlay +
+ * --set, checked), refused when j's run was prepared from another config */
+static int job_config(const mr_ablate_opts *o, const tab *t, int r, const mr_ablate_job *j, cJSON **out,
+                      mr_err *e)
+{
     cJSON *cfg = NULL;
-    if ((rc = row_config_preset(o->configs_dir, td, r, o->preset, &cfg, e))) return rc;
+    int rc = row_config_preset(o->configs_dir, t, r, o->preset, &cfg, e);
+    if (rc) return rc;
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "seed");
-    cJSON_AddNumberToObject(cfg, "seed", (double)seed);
+    cJSON_AddNumberToObject(cfg, "seed", (double)j->seed);
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "name");
     cJSON_AddStringToObject(cfg, "name", j->config_name);
     /* --set: over the row and the preset, checked here (before any training)
-     * and kept as the config's "overrides" */
+     * and kept as the config's "overrides" (after a user row's own) */
     if (o->nsets > 0) {
         for (int k = 0; k < o->nsets && !rc; k++) rc = mr_config_apply_set(cfg, o->sets[k], e);
         cJSON *ov = cJSON_GetObjectItemCaseSensitive(cfg, "overrides");
@@ -251,7 +545,7 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
         free(c);
         if (rc) {
             cJSON_Delete(cfg);
-            return mr_err_prefix(e, "table %s row %s", td->id, td->rows[r].name);
+            return mr_err_prefix(e, "table %s row %s", t->d.id, t->d.rows[r].name);
         }
     }
     /* a run already started (or finished) from another config is not
@@ -270,44 +564,52 @@ static int prepare_job(const mr_ablate_opts *o, const mr_ablate_table_def *td, i
                 return mr_errf(e, MR_EUSER,
                                "%s was prepared from another config than row %s of table %s resolves to now "
                                "(%s): move that run directory away to train the row again, or use another --runs",
-                               j->run_dir, td->rows[r].name, td->id, diff);
+                               j->run_dir, t->d.rows[r].name, t->d.id, diff);
             }
         }
     }
-    rc = write_json(j->config, cfg, e);
+    *out = cfg;
+    return MR_OK;
+}
+
+/* prepare RUN/input_config.json for one row+seed */
+static int prepare_job(const mr_ablate_opts *o, const tab *t, int r, long seed, mr_ablate_job *j, mr_err *e)
+{
+    job_paths(o, t, r, seed, j);
+    cJSON *cfg = NULL;
+    int rc = job_config(o, t, r, j, &cfg, e);   /* checked before the directory is made */
+    if (!rc) rc = mr_mkdir_p(j->run_dir, e);
+    if (!rc) rc = write_json(j->config, cfg, e);
     cJSON_Delete(cfg);
     return rc;
 }
 
-/* is row r selected by o->rows (the base row always is)? */
-static int row_wanted(const mr_ablate_opts *o, const mr_ablate_table_def *td, int r)
+/* is row r selected by o->rows (the base row and user rows always are)? */
+static int row_wanted(const mr_ablate_opts *o, const tab *t, int r)
 {
-    if (!o->rows || !*o->rows || r == td->base) return 1;
-    size_t l = strlen(td->rows[r].name);
+    if (!o->rows || !*o->rows || r == t->d.base || r >= t->nbuilt) return 1;
+    size_t l = strlen(t->d.rows[r].name);
     for (const char *p = o->rows; *p;) {
         size_t k = strcspn(p, ",");
-        if (k == l && !strncmp(p, td->rows[r].name, l)) return 1;
+        if (k == l && !strncmp(p, t->d.rows[r].name, l)) return 1;
         p += k + (p[k] == ',');
     }
     return 0;
 }
 
-/* every name in o->rows must be a row of td */
-static int check_rows(const mr_ablate_opts *o, const mr_ablate_table_def *td, mr_err *e)
+/* every name in o->rows must be a row of t (its own or a user row) */
+static int check_rows(const mr_ablate_opts *o, const tab *t, mr_err *e)
 {
     if (!o->rows) return MR_OK;
     for (const char *p = o->rows; *p;) {
         size_t k = strcspn(p, ",");
         int found = 0;
-        for (int r = 0; r < td->nrows; r++)
-            if (strlen(td->rows[r].name) == k && !strncmp(p, td->rows[r].name, k)) found = 1;
+        for (int r = 0; r < t->d.nrows; r++)
+            if (strlen(t->d.rows[r].name) == k && !strncmp(p, t->d.rows[r].name, k)) found = 1;
         if (!found) {
-            char known[512] = "";
-            for (int r = 0; r < td->nrows; r++) {
-                size_t l = strlen(known);
-                snprintf(known + l, sizeof known - l, "%s%s", r ? ", " : "", td->rows[r].name);
-            }
-            return mr_errf(e, MR_EUSER, "table %s has no row '%.*s' (rows: %s)", td->id, (int)k, p, known);
+            char known[512];
+            return mr_errf(e, MR_EUSER, "table %s has no row '%.*s' (rows: %s)", t->d.id, (int)k, p,
+                           row_list(t, known, sizeof known));
         }
         p += k + (p[k] == ',');
     }
@@ -435,6 +737,18 @@ static int tabulate(const mr_ablate_opts *o, const char *id, mr_err *e)
     return rc;
 }
 
+/* a run that failed, for o->outcome */
+static void note_failed(const mr_ablate_opts *o, const mr_ablate_job *j)
+{
+    mr_ablate_outcome *oc = o->outcome;
+    if (!oc) return;
+    size_t l = strlen(oc->failed);
+    if (l + 1 < sizeof oc->failed)
+        snprintf(oc->failed + l, sizeof oc->failed - l, "%s%s seed %ld", oc->nfailed ? ", " : "", j->config_name,
+                 j->seed);
+    oc->nfailed++;
+}
+
 /* run every job not yet done, at most o->jobs at a time, in one queue over
  * every table asked for (`all` or `5,6` keeps both cores busy across a table's end
  * instead of waiting there for its last run); a job whose run another
@@ -485,6 +799,7 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, int
                 pid_t pid;
                 if (o->spawn(o->spawn_ctx, j, &pid, &e2)) {
                     close(fd);
+                    note_failed(o, j);
                     FIRST_FAIL(e2);
                     JOB_ENDED(j);
                     continue;
@@ -512,12 +827,15 @@ static int run_jobs(const mr_ablate_opts *o, mr_ablate_job *jobs, int njobs, int
                 double dt = now_s() - rs[k].t0;
                 if (ok) { trained_s += dt; ntimed++; }
                 char what[160] = "", left[160] = "";
-                if (ok) finished_value(mr_ablate_find(j->table), j->run_dir, what, sizeof what);
+                tab tb;
+                mr_err e4;
+                if (ok && !tab_make(o, j->table, &tb, &e4)) finished_value(&tb.d, j->run_dir, what, sizeof what);
                 if (ok && done < njobs)   /* the remaining runs at this pace, `par` at a time */
                     snprintf(left, sizeof left, "; about %.0f min left for %s",
                              trained_s / ntimed * (njobs - done) / par / 60.0, label);
                 mr_ablate_say(o, "[%d/%d] %s seed %ld %s in %.1f min%s%s", done, njobs, j->config_name, j->seed,
                     ok ? "finished" : "FAILED", dt / 60.0, what, left);
+                if (!ok) note_failed(o, j);
                 if (!ok && !first_rc)
                     first_rc = mr_errf(e, MR_EUSER, "%s seed %ld failed (exit %d); its log: %s/train.out",
                                        j->config_name, j->seed, WIFEXITED(st) ? WEXITSTATUS(st) : -1, j->run_dir);
@@ -566,8 +884,10 @@ static void setup_note(const cJSON *cfg, long max_iters, char *buf, size_t n)
 
 int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, mr_err *e)
 {
-    const mr_ablate_table_def *td = mr_ablate_find(table);
-    if (!td) return mr_errf(e, MR_EUSER, "unknown table '%s' (known: %s)", table, mr_ablate_names(NULL, NULL));
+    tab tb;
+    int rc = tab_make(o, table, &tb, e);
+    if (rc) return rc;
+    const mr_ablate_table_def *td = &tb.d;
     mr_table_init(t, td->id, td->title);
     t->ncols = td->ncols;
     memcpy(t->col, td->cols, sizeof td->cols);
@@ -581,8 +901,7 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
         snprintf(t->note + l, sizeof t->note - l, "%ld", o->max_iters);
     }
     cJSON *base_cfg = NULL, *base_run_cfg = NULL;
-    int rc = MR_OK;
-    if ((rc = check_rows(o, td, e))) return rc;
+    if ((rc = check_rows(o, &tb, e))) return rc;
     cJSON *runs_per_row = cJSON_CreateArray();
     int nfailed = 0;
     mr_run_pr_ctx prc;   /* PR curves of the first column, from each run's detections */
@@ -590,8 +909,9 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
     for (int r = 0; r < td->nrows; r++) {
         cJSON *cfg = NULL;
         char diff[256] = "";
-        if (!row_wanted(o, td, r)) continue;
-        if (!row_config(o->configs_dir, td, r, &cfg, e)) {
+        if (!row_wanted(o, &tb, r)) continue;
+        if (!row_config(o->configs_dir, &tb, r, &cfg, e)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(cfg, "overrides");   /* a user row's: the diff lists them */
             if (r == td->base) base_cfg = cJSON_Duplicate(cfg, 1);
             else if (base_cfg) mr_json_diff(cfg, base_cfg, 0, diff, sizeof diff);
         } else snprintf(diff, sizeof diff, "(config unreadable: %.200s)", e->msg);
@@ -664,7 +984,11 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
         setup_note(base_run_cfg ? base_run_cfg : base_cfg, base_run_cfg ? 0 : o->max_iters,
                    t->note + l, sizeof t->note - l);
     }
-    if (o->paper_json && (rc = mr_table_paper_load(t, o->paper_json, e))) goto fail;
+    if (o->paper_json && !tb.file && (rc = mr_table_paper_load(t, o->paper_json, e))) goto fail;
+    if (tb.file) {   /* no paper numbers */
+        for (int r = 0; r < t->nrows; r++)
+            for (int c = 0; c < MR_TABLE_MAX_COLS; c++) t->row[r].paper[c] = NAN;
+    }
     mr_table_compute(t);
     cJSON *j = mr_table_json(t);
     cJSON_AddStringToObject(j, "preset", o->preset);
@@ -672,6 +996,15 @@ int mr_ablate_collect(const mr_ablate_opts *o, const char *table, mr_table *t, m
     for (int r = 0; r < t->nrows; r++)
         cJSON_AddItemToObject(cJSON_GetArrayItem(rows, r), "runs",
                               cJSON_Duplicate(cJSON_GetArrayItem(runs_per_row, r), 1));
+    /* user rows (--row): their overrides of _base.json */
+    for (int r = 0, ri = 0; r < td->nrows; r++) {
+        if (!row_wanted(o, &tb, r)) continue;
+        const mr_ablate_user_row *u = user_of(&tb, r);
+        cJSON *row = cJSON_GetArrayItem(rows, ri++);
+        if (!u || !row) continue;
+        cJSON *ov = cJSON_AddArrayToObject(row, "overrides");
+        for (int k = 0; k < u->nsets; k++) cJSON_AddItemToArray(ov, cJSON_CreateString(u->sets[k]));
+    }
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", o->results_dir, td->id);
     rc = mr_table_save(t, j, dir, e);
@@ -684,19 +1017,173 @@ fail:
     return rc;
 }
 
+/* the tables o names, in order, and each one's slot in pending[] and
+ * mr_ablate_job.table_idx: a paper table's index in mr_ablate_names'
+ * order, a table file's one past them */
+static int tables_of(const mr_ablate_opts *o, const char **ids, int *slot, int *n, mr_err *e)
+{
+    const char *const *all;
+    int nall;
+    mr_ablate_names(&all, &nall);
+    *n = 0;
+    if (nall >= 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
+    if (o->ftable) {
+        if (o->nuser_rows)
+            return mr_errf(e, MR_EUSAGE, "--row and --table %s: add the row to the file's \"rows\"", o->ftable->file);
+        ids[0] = o->ftable->name;
+        slot[0] = nall;
+        *n = 1;
+        return MR_OK;
+    }
+    char sel[16];
+    int rc = mr_ablate_select(o->table, sel, e);
+    if (rc) return rc;
+    for (int i = 0; i < nall; i++)
+        if (sel[i]) { ids[*n] = all[i]; slot[(*n)++] = i; }
+    return MR_OK;
+}
+
+/* every wanted row of t resolves (row, preset, --set) for the first seed,
+ * and no run directory of it was prepared from another config */
+static int check_table(const mr_ablate_opts *o, const tab *t, mr_err *e)
+{
+    int seeds = o->seeds > 0 ? o->seeds : 1;
+    for (int r = 0; r < t->d.nrows; r++) {
+        if (!row_wanted(o, t, r)) continue;
+        for (int k = 0; k < seeds; k++) {
+            mr_ablate_job j;
+            cJSON *cfg = NULL;
+            job_paths(o, t, r, o->seed0 + k, &j);
+            int rc = job_config(o, t, r, &j, &cfg, e);
+            cJSON_Delete(cfg);
+            if (rc) return rc;
+        }
+    }
+    return MR_OK;
+}
+
+int mr_ablate_check(const mr_ablate_opts *o, mr_err *e)
+{
+    const char *ids[16];
+    int slot[16], n;
+    int rc = tables_of(o, ids, slot, &n, e);
+    for (int q = 0; q < n && !rc; q++) {
+        tab tb;
+        if ((rc = tab_make(o, ids[q], &tb, e)) || (rc = check_rows(o, &tb, e)) || (rc = check_table(o, &tb, e)))
+            return rc;
+    }
+    return rc;
+}
+
+/* appends to a growing text */
+typedef struct text { char *s; size_t n, cap; int oom; } text;
+
+static void __attribute__((format(printf, 2, 3))) tprintf(text *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (k < 0 || b->oom) return;
+    if (b->n + (size_t)k + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)k;
+        char *s = realloc(b->s, cap);
+        if (!s) { b->oom = 1; return; }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)k;
+}
+
+int mr_ablate_describe(const mr_ablate_opts *o, char **out, mr_err *e)
+{
+    *out = NULL;
+    int rc = mr_ablate_check(o, e);
+    if (rc) return rc;
+    const char *ids[16];
+    int slot[16], nt;
+    if ((rc = tables_of(o, ids, slot, &nt, e))) return rc;
+    int seeds = o->seeds > 0 ? o->seeds : 1;
+    text b = {0};
+    char bl[4200];
+    for (int q = 0; q < nt && !rc; q++) {
+        tab tb;
+        if ((rc = tab_make(o, ids[q], &tb, e))) break;
+        const mr_ablate_table_def *td = &tb.d;
+        tprintf(&b, "table %s: %s\n  preset %s, seeds %ld..%ld%s", td->id, td->title, o->preset, o->seed0,
+                o->seed0 + seeds - 1, o->max_iters > 0 ? ", iterations capped at " : "");
+        if (o->max_iters > 0) tprintf(&b, "%ld", o->max_iters);
+        if (tb.file) tprintf(&b, "; rows of %s over %s\n", tb.file, tb.base);
+        else tprintf(&b, "; row configs in %s/%s/\n", o->configs_dir, td->id);
+        /* the base row's config as trained, for the differences */
+        mr_ablate_job jb;
+        cJSON *base = NULL;
+        job_paths(o, &tb, td->base, o->seed0, &jb);
+        if ((rc = job_config(o, &tb, td->base, &jb, &base, e))) break;
+        cJSON_DeleteItemFromObjectCaseSensitive(base, "overrides");
+        for (int r = 0; r < td->nrows && !rc; r++) {
+            if (!row_wanted(o, &tb, r)) continue;
+            const mr_ablate_row_def *row = &td->rows[r];
+            const mr_ablate_user_row *u = user_of(&tb, r);
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s/%s.json", o->configs_dir, td->id, row->name);
+            tprintf(&b, "  row %s%s: ", row->name, r == td->base ? " (base)" : "");
+            if (u) {
+                tprintf(&b, "%soverrides of %s:", tb.file ? "" : "--row, ", base_label(&tb, bl, sizeof bl));
+                for (int k = 0; k < u->nsets; k++) tprintf(&b, "%s%s", k ? "; " : " ", u->sets[k]);
+                if (!u->nsets) tprintf(&b, " none");
+            } else if (row->set && !mr_file_exists(path)) tprintf(&b, "overrides of %s/_base.json: %s", td->id, row->set);
+            else tprintf(&b, "%s", path);
+            if (row->paper_index >= 0) tprintf(&b, " (paper row %d)\n", row->paper_index + 1);
+            else tprintf(&b, " (not in the paper)\n");
+            mr_ablate_job j;
+            cJSON *cfg = NULL;
+            job_paths(o, &tb, r, o->seed0, &j);
+            if ((rc = job_config(o, &tb, r, &j, &cfg, e))) break;
+            cJSON_DeleteItemFromObjectCaseSensitive(cfg, "overrides");
+            if (r != td->base) {
+                char diff[1024] = "";
+                mr_json_diff(base, cfg, 1, diff, sizeof diff);
+                tprintf(&b, "    differs from the base row: %s\n", diff[0] ? diff : "nothing");
+            }
+            cJSON_Delete(cfg);
+            for (int k = 0; k < seeds; k++) {
+                job_paths(o, &tb, r, o->seed0 + k, &j);
+                const char *st = run_done(j.run_dir) ? "done" : task_failed(j.run_dir) ? "failed (retrained)"
+                               : run_started(j.run_dir) ? "started (resumed)" : "to train";
+                tprintf(&b, "    seed %ld: %s (%s)\n", j.seed, j.run_dir, st);
+            }
+        }
+        cJSON_Delete(base);
+        if (o->nsets) {
+            tprintf(&b, "  --set over every row, after the preset:");
+            for (int k = 0; k < o->nsets; k++) tprintf(&b, " %s", o->sets[k]);
+            tprintf(&b, "\n");
+        }
+        tprintf(&b, "  table: %s/%s/table_%s.{md,tex,csv,json}\n", o->results_dir, td->id, td->id);
+    }
+    if (!rc && b.oom) rc = mr_errf(e, MR_ENOMEM, "out of memory");
+    if (rc) { free(b.s); return rc; }
+    *out = b.s ? b.s : calloc(1, 1);
+    return *out ? MR_OK : mr_errf(e, MR_ENOMEM, "out of memory");
+}
+
 int mr_ablate_plan(const mr_ablate_opts *o, mr_ablate_job **jobs_out, int *njobs, int *pending, mr_err *e)
 {
-    const char *const *ids;
-    int nids;
-    mr_ablate_names(&ids, &nids);
-    char sel[16];
+    const char *ids[16];
+    int slot[16], nt;
     *jobs_out = NULL;
     *njobs = 0;
-    if (nids > 16) return mr_errf(e, MR_EINTERNAL, "more tables than the scheduler counts");
-    int rc = mr_ablate_select(o->table, sel, e);
+    for (int i = 0; i < 16; i++) pending[i] = 0;
+    int rc = tables_of(o, ids, slot, &nt, e);
     if (rc) return rc;
     if (o->seeds < 1 || o->seeds > MR_TABLE_MAX_SEEDS)
         return mr_errf(e, MR_EUSAGE, "--seeds must be 1..%d", MR_TABLE_MAX_SEEDS);
+    /* rows, user rows, every config and override: before anything is written */
+    if ((rc = mr_ablate_check(o, e))) return rc;
     /* every run appends to the store: a line that does not parse is
      * reported now, not after hours of training */
     if (!o->dry_run && o->store && (rc = mr_store_recover(o->store, NULL, e))) return rc;  /* a torn append */
@@ -706,17 +1193,17 @@ int mr_ablate_plan(const mr_ablate_opts *o, mr_ablate_job **jobs_out, int *njobs
      * first full table sooner) */
     int nj = 0, cap = 0;
     mr_ablate_job *jobs = NULL;
-    for (int ti = 0; ti < nids; ti++) {
-        pending[ti] = 0;
-        if (!sel[ti]) continue;
-        const mr_ablate_table_def *td = mr_ablate_find(ids[ti]);
-        if ((rc = check_rows(o, td, e))) { free(jobs); return rc; }
+    for (int q = 0; q < nt; q++) {
+        int ti = slot[q];
+        tab tb;
+        const mr_ablate_table_def *td = &tb.d;
+        if ((rc = tab_make(o, ids[q], &tb, e))) { free(jobs); return rc; }
         int skipped = 0, nt = 0;
         for (int k = 0; k < o->seeds; k++)
             for (int r = 0; r < td->nrows; r++) {
                 mr_ablate_job j;
-                if (!row_wanted(o, td, r)) continue;
-                if ((rc = prepare_job(o, td, r, o->seed0 + k, &j, e))) { free(jobs); return rc; }
+                if (!row_wanted(o, &tb, r)) continue;
+                if ((rc = prepare_job(o, &tb, r, o->seed0 + k, &j, e))) { free(jobs); return rc; }
                 if (run_done(j.run_dir)) {
                     /* its record in the store (a store repaired, or a run
                      * committed by an older mrcnn); idempotent */
@@ -774,14 +1261,17 @@ int mr_ablate_run(const mr_ablate_opts *o, mr_err *e)
     const char *const *ids;
     int nids;
     mr_ablate_names(&ids, &nids);
-    char sel[16];
+    const char *tids[16];
+    int slot[16], nt;
     int pending[16] = {0}, nj = 0;
     mr_ablate_job *jobs = NULL;
+    if (o->outcome) memset(o->outcome, 0, sizeof *o->outcome);
     int rc = mr_ablate_plan(o, &jobs, &nj, pending, e);
     if (rc) return rc;
-    mr_ablate_select(o->table, sel, e);
-    for (int ti = 0; ti < nids; ti++)   /* nothing to train: tabulate now */
-        if (sel[ti] && !pending[ti] && (rc = tabulate(o, ids[ti], e))) {
+    if (o->outcome) o->outcome->planned = 1;
+    tables_of(o, tids, slot, &nt, e);
+    for (int q = 0; q < nt; q++)   /* nothing to train: tabulate now */
+        if (!pending[slot[q]] && (rc = tabulate(o, tids[q], e))) {
             free(jobs);
             return rc;
         }

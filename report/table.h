@@ -70,7 +70,7 @@ typedef struct mr_table_row {
 } mr_table_row;
 
 typedef struct mr_table {
-    char id[8];          /* the paper's table name: 2a, 2b, ..., 6 */
+    char id[48];         /* the paper's table name: 2a, 2b, ..., 6 (or a table file's name) */
     char title[160];
     char note[512];      /* set-up line printed under the table (preset, iterations) */
     int base;            /* index of the base row */

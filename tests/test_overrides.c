@@ -4,7 +4,13 @@
  * the known ones, wrong types, malformed overrides, values out of range
  * named with their override, the overrides recorded in the resolved config
  * (RUN/config.json) and the record, `infer --set`, ablation rows given as
- * overrides of their table's _base.json and `ablate --set`.
+ * overrides of their table's _base.json and `ablate --set`; rows added on
+ * the command line (`ablate --row NAME:K=V;K=V`): parsed, resolved as a row
+ * file would be, tabulated with no paper number, their bad forms refused
+ * before anything is written, `ablate --plan`, and no table printed after
+ * a failed check (one after failed runs, named above it); tables of the
+ * user's own (`ablate --table FILE`): resolved as the same rows given
+ * otherwise, no paper numbers, bad files naming the field.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -494,6 +500,492 @@ static void test_ablate_rows_as_overrides(void **s)
     free(d);
 }
 
+/* a finished fake run of row `row` (metrics, speed, record) under runs */
+static void fake_done(const char *runs, const char *preset, const char *row, double ap)
+{
+    char dir[8192], p[8300], name[128];
+    snprintf(dir, sizeof dir, "%s/%s/2c/%s/seed1", runs, preset, row);
+    snprintf(name, sizeof name, "2c_%s", row);
+    th_make_run(dir, name, 1, ap, ap + 0.1, 10.0);
+    snprintf(p, sizeof p, "%s/record.json", dir);
+    th_write(p, "{}");
+}
+
+/* --row NAME:KEY=VALUE;...: parsed into a user row; ';' separates the
+ * overrides so that list values keep their commas; every malformed form
+ * named (MR_EUSAGE: exit 2) */
+static void test_ablate_user_row_parse(void **s)
+{
+    (void)s;
+    mr_ablate_user_row u;
+    mr_err e;
+    int rc = mr_ablate_parse_row("align_s4:roi.extractor=roialign;roi.sampling_ratio=4", &u, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_string_equal(u.name, "align_s4");
+    assert_int_equal(u.nsets, 2);
+    assert_string_equal(u.sets[0], "roi.extractor=roialign");
+    assert_string_equal(u.sets[1], "roi.sampling_ratio=4");
+    assert_int_equal(mr_ablate_parse_row("big-a:anchors.sizes=8,16,32,64,128; input.min_size=96 ", &u, &e), MR_OK);
+    assert_int_equal(u.nsets, 2);
+    assert_string_equal(u.sets[0], "anchors.sizes=8,16,32,64,128");
+    assert_string_equal(u.sets[1], "input.min_size=96");
+    static const struct { const char *spec, *want; } bad[] = {
+        {"nocolon", "--row 'nocolon': expected NAME:KEY=VALUE[;KEY=VALUE...]"},
+        {":roi.agg=max", "empty row name"},
+        {"a b:roi.agg=max", "row name 'a b' may hold only letters, digits, '_' and '-'"},
+        {"a/b:roi.agg=max", "row name 'a/b' may hold only"},
+        {"_base:roi.agg=max", "may not start with '_'"},
+        {"a:", "no overrides after the name"},
+        {"a:roi.agg=max;", "override 2 is empty (overrides are separated by ';')"},
+        {"a:roi.agg=max;;x=1", "override 2 is empty"},
+        {"a:roi.agg", "override 'roi.agg': expected KEY=VALUE"},
+        {"a:=max", "override '=max': expected KEY=VALUE with a key before '='"},
+        {"a123456789012345678901234567890123456789012345678:roi.agg=max", "row name longer than 47 characters"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rc = mr_ablate_parse_row(bad[i].spec, &u, &e);
+        if (rc != MR_EUSAGE || !strstr(e.msg, bad[i].want)) print_error("%s: %s\n", bad[i].spec, e.msg);
+        assert_int_equal(rc, MR_EUSAGE);
+        assert_non_null(strstr(e.msg, bad[i].want));
+    }
+}
+
+/* a user row resolves to what a row file holding the same fields over the
+ * same _base.json gives (with the preset and --set), its overrides listed
+ * as "overrides" (then --set's); in the table under its name with no
+ * paper number (Markdown, LaTeX, JSON with its overrides) */
+static void test_ablate_user_rows(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("userrow");
+    char runs[4096], data[4096], p[8192], cwd[4096], txt[8192];
+    mr_ablate_opts o;
+    mr_err e;
+    mr_ablate_job *jobs = NULL;
+    int nj = 0, pending[16];
+    mr_ablate_user_row ur[2];
+    assert_int_equal(mr_ablate_parse_row("mine:roi.extractor=roialign;roi.agg=max;roi.sampling_ratio=4", &ur[0], &e), 0);
+    assert_int_equal(mr_ablate_parse_row("lr:schedule.lr=0.01", &ur[1], &e), 0);
+    const char *sets[1] = {"input.flip=false"};
+    plan_opts(&o, d, "variants/configs/ablations", runs, data);
+    o.user_rows = ur;
+    o.nuser_rows = 2;
+    o.sets = sets;
+    o.nsets = 1;
+    int rc = mr_ablate_plan(&o, &jobs, &nj, pending, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(nj, 7);   /* 5 rows + 2 user rows */
+    assert_string_equal(jobs[5].row, "mine");
+    assert_string_equal(jobs[5].config_name, "2c_mine");
+    free(jobs);
+    /* with --rows: the base row, the rows named and every user row */
+    char runs2[4096], data2[4096], d2[4096];
+    snprintf(d2, sizeof d2, "%s/sel", d);
+    mr_ablate_opts os;
+    plan_opts(&os, d2, "variants/configs/ablations", runs2, data2);
+    os.user_rows = ur;
+    os.nuser_rows = 2;
+    os.rows = "roialign_max";
+    assert_int_equal(mr_ablate_plan(&os, &jobs, &nj, pending, &e), MR_OK);
+    assert_int_equal(nj, 4);
+    free(jobs);
+    os.rows = "mine";   /* --rows may name a user row */
+    assert_int_equal(mr_ablate_plan(&os, &jobs, &nj, pending, &e), MR_OK);
+    assert_int_equal(nj, 3);
+    free(jobs);
+    /* the same row as a file over the same base (here in roialign_max's place) */
+    char files[4096];
+    snprintf(files, sizeof files, "%s/files", d);
+    snprintf(p, sizeof p, "%s/2c", files);
+    assert_int_equal(mr_mkdir_p(p, &e), 0);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(p, sizeof p, "%s/2c/_base.json", files);
+    snprintf(txt, sizeof txt, "{\"base\": \"%s/variants/configs/ablations/2c/_base.json\"}", cwd);
+    th_write(p, txt);
+    char *preset = NULL;
+    size_t plen = 0;
+    assert_int_equal(mr_read_file("variants/configs/ablations/preset_tiny.json", &preset, &plen, &e), 0);
+    snprintf(p, sizeof p, "%s/preset_tiny.json", files);
+    th_write(p, preset);
+    free(preset);
+    snprintf(p, sizeof p, "%s/2c/roialign_max.json", files);
+    th_write(p, "{\"base\": \"_base.json\", \"roi\": {\"extractor\": \"roialign\", \"agg\": \"max\", \"sampling_ratio\": 4}}");
+    snprintf(p, sizeof p, "%s/2c/roipool.json", files);
+    th_write(p, "{\"base\": \"_base.json\", \"schedule\": {\"lr\": 0.01}}");
+    mr_ablate_opts of;
+    char fd[4096], fr[4096], fdata[4096];
+    snprintf(fd, sizeof fd, "%s/f", d);
+    plan_opts(&of, fd, files, fr, fdata);
+    of.rows = "roialign_max";
+    of.sets = sets;
+    of.nsets = 1;
+    assert_int_equal(mr_ablate_plan(&of, &jobs, &nj, pending, &e), MR_OK);
+    free(jobs);
+    static const char *const pairs[2][2] = {{"mine", "roialign_max"}, {"lr", "roipool"}};
+    for (int i = 0; i < 2; i++) {
+        cJSON *a = input_config(runs, pairs[i][0]), *b = input_config(fr, pairs[i][1]);
+        /* the user row lists its overrides, then --set's; the file row only --set's */
+        const cJSON *ov = cJSON_GetObjectItem(a, "overrides");
+        assert_int_equal(cJSON_GetArraySize(ov), ur[i].nsets + 1);
+        for (int k = 0; k < ur[i].nsets; k++) assert_string_equal(cJSON_GetArrayItem(ov, k)->valuestring, ur[i].sets[k]);
+        assert_string_equal(cJSON_GetArrayItem(ov, ur[i].nsets)->valuestring, "input.flip=false");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(b, "overrides")), 1);
+        cJSON_DeleteItemFromObject(a, "overrides");
+        cJSON_DeleteItemFromObject(b, "overrides");
+        char diff[512] = "";
+        mr_json_diff(a, b, 1, diff, sizeof diff);
+        if (diff[0]) print_error("%s: %s\n", pairs[i][0], diff);
+        assert_string_equal(diff, "");
+        mr_json_diff(b, a, 1, diff, sizeof diff);
+        assert_string_equal(diff, "");
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    /* the prepared config loads with the overrides (as the run's config.json and record list them) */
+    mr_config c;
+    snprintf(p, sizeof p, "%s/tiny/2c/mine/seed1/input_config.json", runs);
+    assert_int_equal(mr_config_load(&c, p, &e), MR_OK);
+    assert_int_equal(c.nsets, 4);
+    assert_string_equal(c.sets[2], "roi.sampling_ratio=4");
+    assert_int_equal(c.spec.roi_params.sampling_ratio, 4);
+    /* the table: the user rows under their names, no paper number */
+    fake_done(runs, "tiny", "roipool", 0.20);
+    fake_done(runs, "tiny", "mine", 0.26);
+    mr_table t;
+    rc = mr_ablate_collect(&o, "2c", &t, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(t.nrows, 7);
+    assert_string_equal(t.row[5].name, "mine");
+    assert_string_equal(t.row[5].label, "mine");
+    assert_int_equal(t.row[5].paper_index, -1);
+    assert_true(isnan(t.row[5].paper[0]));
+    assert_true(!isnan(t.row[0].paper[0]));
+    assert_non_null(strstr(t.row[5].diff, "roi.extractor=\"roialign\""));
+    assert_non_null(strstr(t.row[5].diff, "roi.sampling_ratio=4"));
+    assert_int_equal(t.row[5].nseeds, 1);
+    assert_true(fabs(t.row[5].stat[0].mean - 26.0) < 1e-9);
+    snprintf(p, sizeof p, "%s/2c/table_2c.md", o.results_dir);
+    assert_true(tu_file_contains(p, "| mine | roi.extractor=\"roialign\", roi.sampling_ratio=4 | 1 | 26.0 | +6.0 | – | – |"));
+    snprintf(p, sizeof p, "%s/2c/table_2c.tex", o.results_dir);
+    assert_true(tu_file_contains(p, "mine & 26.0 & +6.0 & -- & --"));
+    snprintf(p, sizeof p, "%s/2c/table_2c.json", o.results_dir);
+    cJSON *j = NULL;
+    assert_int_equal(mr_json_load(p, &j, &e), MR_OK);
+    const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 5);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(row, "overrides")), 3);
+    assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "rows"), 4), "overrides"));
+    cJSON_Delete(j);
+    free(d);
+}
+
+/* bad user rows stop the plan before anything is written, naming the row
+ * and the override: a name the table has (or given twice), a table list,
+ * an unknown key, a wrong type, a value out of range, a key the preset
+ * sets over the row, a --configs without _base.json */
+static void test_ablate_user_rows_bad(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("userrowbad");
+    char runs[4096], data[4096];
+    mr_ablate_opts o;
+    mr_err e;
+    mr_ablate_job *jobs = NULL;
+    int nj = 0, pending[16];
+    static const struct { const char *spec, *spec2; int rc; const char *want, *want2; } cases[] = {
+        {"roipool:roi.agg=avg", NULL, MR_EUSER, "--row roipool: table 2c already has a row 'roipool' (rows: roipool, "
+         "roiwarp_max, roiwarp_ave, roialign_max, roialign_ave)", "give the new row another name"},
+        {"a:roi.agg=avg", "a:roi.agg=max", MR_EUSAGE, "--row a: a row of that name is given twice", NULL},
+        {"a:roi.kind=x", NULL, MR_EUSER, "table 2c row a (--row, overrides of _base.json)", "unknown key 'roi.kind' "
+         "(known under roi: roi.extractor"},
+        {"a:roi.sampling_ratio=abc", NULL, MR_EUSER, "table 2c row a (--row",
+         "field roi.sampling_ratio: 'abc': expected an integer"},
+        {"a:schedule.lr=50", NULL, MR_EUSER, "table 2c row a (--row",
+         "field schedule.lr: expected a number in [0, 10], got 50 (set by --set schedule.lr=50)"},
+        {"a:roi.extractor=roialgn", NULL, MR_EUSER, "table 2c row a (--row", "unknown roi_extractor 'roialgn'"},
+        {"a:anchors.sizes=8,16,32,64,128", NULL, MR_EUSER, "table 2c row a (--row): override "
+         "anchors.sizes=8,16,32,64,128: the tiny preset", "sets anchors.sizes too, over the row: change it for every "
+         "row with --set anchors.sizes=..."},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mr_ablate_user_row ur[2];
+        plan_opts(&o, d, "variants/configs/ablations", runs, data);
+        assert_int_equal(mr_ablate_parse_row(cases[i].spec, &ur[0], &e), 0);
+        o.nuser_rows = 1;
+        if (cases[i].spec2) {
+            assert_int_equal(mr_ablate_parse_row(cases[i].spec2, &ur[1], &e), 0);
+            o.nuser_rows = 2;
+        }
+        o.user_rows = ur;
+        int rc = mr_ablate_plan(&o, &jobs, &nj, pending, &e);
+        if (rc != cases[i].rc || !strstr(e.msg, cases[i].want) || (cases[i].want2 && !strstr(e.msg, cases[i].want2)))
+            print_error("%s: %d %s\n", cases[i].spec, rc, e.msg);
+        assert_int_equal(rc, cases[i].rc);
+        assert_non_null(strstr(e.msg, cases[i].want));
+        if (cases[i].want2) assert_non_null(strstr(e.msg, cases[i].want2));
+        assert_int_equal(nj, 0);
+        assert_false(mr_file_exists(runs));   /* nothing prepared, not even the good rows */
+        assert_int_equal(mr_ablate_check(&o, &e), cases[i].rc);
+    }
+    /* at the bench preset (no overlay) the list is the row's */
+    mr_ablate_user_row u;
+    assert_int_equal(mr_ablate_parse_row("a:anchors.sizes=8,16,32,64,128", &u, &e), 0);
+    plan_opts(&o, d, "variants/configs/ablations", runs, data);
+    o.preset = "bench";
+    o.user_rows = &u;
+    o.nuser_rows = 1;
+    assert_int_equal(mr_ablate_check(&o, &e), MR_OK);
+    /* a user row goes into one table */
+    o.table = "2b,2c";
+    assert_int_equal(mr_ablate_check(&o, &e), MR_EUSAGE);
+    assert_non_null(strstr(e.msg, "--row adds a row to one table, not to '2b,2c'"));
+    /* a configs directory whose table has no _base.json */
+    char cd[4200];
+    snprintf(cd, sizeof cd, "%s/noconfigs/2c", d);
+    assert_int_equal(mr_mkdir_p(cd, &e), 0);
+    char cwd[4096], txt[8192], rp[4300];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(rp, sizeof rp, "%s/roipool.json", cd);
+    snprintf(txt, sizeof txt, "{\"base\": \"%s/variants/configs/ablations/2c/_base.json\"}", cwd);
+    th_write(rp, txt);
+    snprintf(cd, sizeof cd, "%s/noconfigs", d);
+    o.table = "2c";
+    o.configs_dir = cd;
+    o.rows = "roipool";
+    assert_int_equal(mr_ablate_check(&o, &e), MR_EUSER);
+    assert_non_null(strstr(e.msg, "table 2c row a (--row): "));
+    assert_non_null(strstr(e.msg, "noconfigs/2c/_base.json not found (a --row is overrides of its table's _base.json)"));
+    free(d);
+}
+
+/* the CLI: --plan prints the rows, their differences and run directories
+ * and writes nothing; bad rows exit 2 (form) or 1 (against the table);
+ * a failed check prints no table (not even one an earlier call left); a
+ * failed run names itself above the stored table */
+static void test_ablate_user_rows_cli(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("userrowcli");
+    char cmd[4096], out[16384], p[4200];
+    snprintf(cmd, sizeof cmd,
+             "%s ablate 2c --preset tiny --seeds 2 --runs %s/runs --results %s/res --set schedule.iters=20 "
+             "--row 'mine:roi.extractor=roialign;roi.sampling_ratio=4' --plan 2>&1", tu_bin(), d, d);
+    int rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "table 2c: RoIPool vs RoIWarp vs RoIAlign (C4)"));
+    assert_non_null(strstr(out, "row roipool (base): overrides of 2c/_base.json: roi.extractor=roipool roi.agg=max (paper row 1)"));
+    assert_non_null(strstr(out, "row mine: --row, overrides of 2c/_base.json: roi.extractor=roialign; roi.sampling_ratio=4 (not in the paper)"));
+    assert_non_null(strstr(out, "differs from the base row: roi.extractor: \"roipool\" -> \"roialign\", roi.sampling_ratio: 2 -> 4"));
+    snprintf(p, sizeof p, "seed 2: %s/runs/tiny/2c/mine/seed2 (to train)", d);
+    assert_non_null(strstr(out, p));
+    assert_non_null(strstr(out, "--set over every row, after the preset: schedule.iters=20"));
+    snprintf(p, sizeof p, "table: %s/res/2c/table_2c.{md,tex,csv,json}", d);
+    assert_non_null(strstr(out, p));
+    snprintf(p, sizeof p, "%s/runs", d);
+    assert_false(mr_file_exists(p));
+    /* a table an earlier call left */
+    snprintf(p, sizeof p, "%s/res/2c", d);
+    mr_err e;
+    assert_int_equal(mr_mkdir_p(p, &e), 0);
+    snprintf(p, sizeof p, "%s/res/2c/table_2c.md", d);
+    th_write(p, "### Table 2c: STALE\n");
+    static const struct { const char *args; int rc; const char *want; } bad[] = {
+        {"--row nocolon", 2, "--row 'nocolon': expected NAME:KEY=VALUE[;KEY=VALUE...]"},
+        {"--row 'a b:roi.agg=max'", 2, "row name 'a b' may hold only"},
+        {"--row a:roi.agg=max --row a:roi.agg=avg", 2, "--row a: a row of that name is given twice"},
+        {"--row roipool:roi.agg=avg", 1, "table 2c already has a row 'roipool'"},
+        {"--row a:roi.kind=x", 1, "unknown key 'roi.kind'"},
+        {"--row a:schedule.lr=50", 1, "got 50 (set by --set schedule.lr=50)"},
+        {"--rows nosuch", 1, "table 2c has no row 'nosuch' (rows: roipool,"},
+        {"--set roi.kind=x", 1, "table 2c row roipool"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        for (int plan = 0; plan < 2; plan++) {
+            snprintf(cmd, sizeof cmd, "%s ablate 2c --preset tiny --seeds 1 --runs %s/runs --results %s/res "
+                     "--data %s/nodata --no-store %s%s 2>&1", tu_bin(), d, d, d, bad[i].args, plan ? " --plan" : "");
+            rc = tu_run(cmd, out, sizeof out);
+            if (rc != bad[i].rc || !strstr(out, bad[i].want)) print_error("%s: %d %s\n", bad[i].args, rc, out);
+            assert_int_equal(rc, bad[i].rc);
+            assert_non_null(strstr(out, bad[i].want));
+            assert_null(strstr(out, "STALE"));
+            assert_null(strstr(out, "### Table"));
+        }
+    snprintf(p, sizeof p, "%s/runs", d);
+    assert_false(mr_file_exists(p));
+    /* a run that fails (a dataset the trainer refuses): named above the
+     * table, which shows the stored results */
+    char dd[2048];
+    snprintf(dd, sizeof dd, "%.2000s/baddata", d);
+    assert_int_equal(mr_mkdir_p(dd, &e), 0);
+    snprintf(p, sizeof p, "%s/train.json", dd);
+    th_write(p, "{}");
+    snprintf(p, sizeof p, "%s/val.json", dd);
+    th_write(p, "{}");
+    snprintf(cmd, sizeof cmd, "%s ablate 2c --preset tiny --seeds 1 --runs %s/runs --results %s/res --data %s "
+             "--no-store --rows roipool --threads 1 2>/dev/null", tu_bin(), d, d, dd);
+    rc = tu_run(cmd, out, sizeof out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "1 run FAILED: 2c_roipool seed 1; the table below shows the stored results "
+                                "(finished runs only)"));
+    char *tb = strstr(out, "### Table 2c: RoIPool");
+    assert_non_null(tb);
+    assert_true(tb > strstr(out, "FAILED"));
+    assert_null(strstr(out, "STALE"));
+    free(d);
+}
+
+/* --table FILE: a table file's rows are overrides of its base (relative to
+ * the file), resolved as the built-in rows and --row rows over the same
+ * base; the table has no paper numbers; a bad file names the field */
+static void test_ablate_table_file(void **s)
+{
+    (void)s;
+    char *d = tu_tmpdir("tablefile");
+    char runs[4096], data[4096], p[8192], cwd[4096], txt[8192];
+    mr_ablate_opts o, ob;
+    mr_err e;
+    mr_ablate_job *jobs = NULL;
+    int nj = 0, pending[16];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    /* the file's base is 2c/_base.json, given relative to the file */
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/tables", d);
+    assert_int_equal(mr_mkdir_p(sub, &e), 0);
+    snprintf(p, sizeof p, "%s/base.json", d);
+    snprintf(txt, sizeof txt, "{\"base\": \"%s/variants/configs/ablations/2c/_base.json\"}", cwd);
+    th_write(p, txt);
+    char tf[4300];
+    snprintf(tf, sizeof tf, "%s/tables/mine.json", d);
+    th_write(tf, "{\"name\": \"my_2c\", \"title\": \"RoIPool vs a sampling ratio\", \"base\": \"../base.json\","
+                 " \"columns\": [\"AP\", \"APbb\"],"
+                 " \"rows\": {\"roipool\": [\"roi.extractor=roipool\", \"roi.agg=max\"],"
+                 "          \"s4\": [\"roi.extractor=roialign\", \"roi.agg=max\", \"roi.sampling_ratio=4\"]}}");
+    static mr_ablate_file_table ft;
+    int rc = mr_ablate_table_load(tf, &ft, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_string_equal(ft.name, "my_2c");
+    assert_int_equal(ft.nrows, 2);
+    assert_int_equal(ft.base_row, 0);
+    assert_int_equal(ft.ncols, 2);
+    assert_string_equal(ft.cols[1].iou_type, "bbox");
+    assert_string_equal(ft.rows[1].sets[2], "roi.sampling_ratio=4");
+    assert_true(ft.base[0] == '/');
+    plan_opts(&o, d, "variants/configs/ablations", runs, data);
+    o.ftable = &ft;
+    o.table = ft.name;
+    rc = mr_ablate_plan(&o, &jobs, &nj, pending, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(nj, 2);
+    assert_string_equal(jobs[1].config_name, "my_2c_s4");
+    free(jobs);
+    /* the same rows: the built-in roipool and a --row */
+    mr_ablate_user_row u;
+    assert_int_equal(mr_ablate_parse_row("s4:roi.extractor=roialign;roi.agg=max;roi.sampling_ratio=4", &u, &e), 0);
+    char d2[4200], runs2[4096], data2[4096];
+    snprintf(d2, sizeof d2, "%s/builtin", d);
+    plan_opts(&ob, d2, "variants/configs/ablations", runs2, data2);
+    ob.user_rows = &u;
+    ob.nuser_rows = 1;
+    ob.rows = "roipool";
+    assert_int_equal(mr_ablate_plan(&ob, &jobs, &nj, pending, &e), MR_OK);
+    free(jobs);
+    static const char *const rows[2] = {"roipool", "s4"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *a = NULL, *b = input_config(runs2, rows[i]);
+        snprintf(p, sizeof p, "%s/tiny/my_2c/%s/seed1/input_config.json", runs, rows[i]);
+        assert_int_equal(mr_json_load(p, &a, &e), MR_OK);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(a, "overrides")), ft.rows[i].nsets);
+        cJSON_DeleteItemFromObject(a, "overrides");
+        cJSON_DeleteItemFromObject(b, "overrides");
+        char diff[512] = "";
+        mr_json_diff(a, b, 1, diff, sizeof diff);
+        if (diff[0]) print_error("%s: %s\n", rows[i], diff);
+        assert_string_equal(diff, "");
+        mr_json_diff(b, a, 1, diff, sizeof diff);
+        assert_string_equal(diff, "");
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    /* the table: RESULTS/my_2c/, its columns, no paper numbers */
+    char rd[4300];
+    snprintf(rd, sizeof rd, "%.4000s/tiny/my_2c/roipool/seed1", runs);
+    th_make_run(rd, "my_2c_roipool", 1, 0.2, 0.3, 10.0);
+    snprintf(p, sizeof p, "%s/record.json", rd);
+    th_write(p, "{}");
+    mr_table t;
+    rc = mr_ablate_collect(&o, "my_2c", &t, &e);
+    if (rc) print_error("%s\n", e.msg);
+    assert_int_equal(rc, MR_OK);
+    assert_int_equal(t.nrows, 2);
+    assert_int_equal(t.ncols, 2);
+    assert_string_equal(t.id, "my_2c");
+    assert_true(isnan(t.row[0].paper[0]) && isnan(t.row[1].paper[1]));
+    assert_non_null(strstr(t.row[1].diff, "roi.sampling_ratio=4"));
+    snprintf(p, sizeof p, "%s/my_2c/table_my_2c.md", o.results_dir);
+    assert_true(tu_file_contains(p, "### Table my_2c: RoIPool vs a sampling ratio"));
+    assert_true(tu_file_contains(p, "| roipool (base) | — | 1 | 20.0 | — | – | — | — | 30.0 | — | – |"));
+    /* --plan through the CLI; --table takes no TABLE, no --slurm, no --row */
+    char cmd[16384], out[16384];
+    snprintf(cmd, sizeof cmd, "%s ablate --table %s --preset tiny --seeds 1 --runs %s/cli --results %s/res --plan 2>&1",
+             tu_bin(), tf, d, d);
+    rc = tu_run(cmd, out, sizeof out);
+    if (rc) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "table my_2c: RoIPool vs a sampling ratio"));
+    assert_non_null(strstr(out, "row s4: overrides of "));
+    assert_non_null(strstr(out, "differs from the base row: roi.extractor: \"roipool\" -> \"roialign\", roi.sampling_ratio: 2 -> 4"));
+    assert_non_null(strstr(out, "/cli/tiny/my_2c/s4/seed1 (to train)"));
+    assert_non_null(strstr(out, "/res/my_2c/table_my_2c.{md,tex,csv,json}"));
+    snprintf(p, sizeof p, "%s/cli", d);
+    assert_false(mr_file_exists(p));
+    static const char *const usage[] = {"2c", "--slurm", "--row a:roi.agg=max"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "%s ablate --table %s --plan %s 2>&1", tu_bin(), tf, usage[i]);
+        assert_int_equal(tu_run(cmd, out, sizeof out), 2);
+    }
+    /* bad files: the file and the field */
+    static const struct { const char *json, *want; } bad[] = {
+        {"[1]", "expected an object {\"name\", \"base\", \"rows\"}, got array"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": []}, \"colums\": []}",
+         "field colums: unknown field (did you mean columns?)"},
+        {"{\"base\": \"../base.json\", \"rows\": {\"a\": []}}", "field name: missing"},
+        {"{\"name\": \"2c\", \"base\": \"../base.json\", \"rows\": {\"a\": []}}", "field name: '2c' is a paper table's name"},
+        {"{\"name\": \"my tab\", \"base\": \"../base.json\", \"rows\": {\"a\": []}}",
+         "field name: 'my tab' may hold only letters, digits, '_' and '-'"},
+        {"{\"name\": \"x\", \"base\": \"nope.json\", \"rows\": {\"a\": []}}", "tables/nope.json not found (a path relative to this file)"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {}}", "field rows: no rows"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": \"x=1\"}}", "field rows.a: expected an array of \"KEY=VALUE\" strings"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": [3]}}", "field rows.a[0]: expected a \"KEY=VALUE\" string, got number"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": [\"roi.agg\"]}}", "field rows.a[0]: 'roi.agg': expected KEY=VALUE"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": [], \"a\": []}}", "field rows: row 'a' given twice"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"base_row\": \"z\", \"rows\": {\"a\": []}}", "field base_row: 'z' is not one of the rows"},
+        {"{\"name\": \"x\", \"base\": \"../base.json\", \"columns\": [\"AP\", \"mAP\"], \"rows\": {\"a\": []}}",
+         "field columns[1]: 'mAP' is not a column (known: AP, AP50, AP75, APbb"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        th_write(tf, bad[i].json);
+        rc = mr_ablate_table_load(tf, &ft, &e);
+        if (rc != MR_EUSER || !strstr(e.msg, bad[i].want) || !strstr(e.msg, tf)) print_error("%s: %s\n", bad[i].json, e.msg);
+        assert_int_equal(rc, MR_EUSER);
+        assert_non_null(strstr(e.msg, bad[i].want));
+        assert_non_null(strstr(e.msg, tf));
+    }
+    /* keys and values: checked against the base, naming the file and the row */
+    th_write(tf, "{\"name\": \"x\", \"base\": \"../base.json\", \"rows\": {\"a\": [], \"b\": [\"schedule.lr=50\"]}}");
+    assert_int_equal(mr_ablate_table_load(tf, &ft, &e), MR_OK);
+    o.table = ft.name;
+    assert_int_equal(mr_ablate_check(&o, &e), MR_EUSER);
+    snprintf(p, sizeof p, "%s: field rows.b (overrides of its base): ", tf);
+    assert_non_null(strstr(e.msg, p));
+    assert_non_null(strstr(e.msg, "got 50 (set by --set schedule.lr=50)"));
+    free(d);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_set_typed_and_resolved),
     cmocka_unit_test(test_diff_floats_and_keys),
@@ -503,6 +995,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_set_out_of_range),
     cmocka_unit_test(test_set_recorded_in_run),
     cmocka_unit_test(test_ablate_rows_as_overrides),
+    cmocka_unit_test(test_ablate_user_row_parse),
+    cmocka_unit_test(test_ablate_user_rows),
+    cmocka_unit_test(test_ablate_user_rows_bad),
+    cmocka_unit_test(test_ablate_user_rows_cli),
+    cmocka_unit_test(test_ablate_table_file),
 };
 
 size_t tests_overrides(const struct CMUnitTest **out)
