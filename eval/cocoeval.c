@@ -693,7 +693,7 @@ static uint64_t skey_bits(double s)
 
 /* sk[0..n) in skey order. Short runs (an image's detections) by insertion;
  * long ones (a category's) by a stable LSD radix sort on the score's bits
- * over 11-bit digits, skipping digits all keys share: their input is in
+ * over 8-bit digits (11-bit from 4096 keys), skipping digits all keys share: their input is in
  * pos order, so stability gives pos order among equal scores. work holds
  * SORT_WORK(n) bytes (NULL: insertion only). */
 #define SORT_WORK(n) ((size_t)(n) * (sizeof(skey) + 2 * sizeof(uint64_t)))
@@ -718,15 +718,19 @@ static void sort_skeys(skey *sk, size_t n, void *work)
     uint64_t varies = all_or ^ all_and;
     skey *src = sk, *dst = tmp;
     uint64_t *bsrc = bits, *bdst = bits + n;
-    for (int sh = 0; sh < 64; sh += 11) {
-        if (!((varies >> sh) & 0x7ff)) continue;
+    /* digits of 11 bits for long runs, of 8 for shorter ones (whose
+     * passes would otherwise be mostly clearing and summing 2048 counts) */
+    const int db = n >= 4096 ? 11 : 8;
+    const uint64_t dmask = ((uint64_t)1 << db) - 1;
+    for (int sh = 0; sh < 64; sh += db) {
+        if (!((varies >> sh) & dmask)) continue;
         size_t cnt[2048];
-        memset(cnt, 0, sizeof cnt);
-        for (size_t i = 0; i < n; i++) cnt[(bsrc[i] >> sh) & 0x7ff]++;
+        memset(cnt, 0, (dmask + 1) * sizeof cnt[0]);
+        for (size_t i = 0; i < n; i++) cnt[(bsrc[i] >> sh) & dmask]++;
         size_t sum = 0;
-        for (int d = 0; d < 2048; d++) { size_t c = cnt[d]; cnt[d] = sum; sum += c; }
+        for (size_t d = 0; d <= dmask; d++) { size_t c = cnt[d]; cnt[d] = sum; sum += c; }
         for (size_t i = 0; i < n; i++) {
-            size_t o = cnt[(bsrc[i] >> sh) & 0x7ff]++;
+            size_t o = cnt[(bsrc[i] >> sh) & dmask]++;
             dst[o] = src[i];
             bdst[o] = bsrc[i];
         }
