@@ -117,22 +117,29 @@ static int stream_refill(reader *r, const char *keep, const char *at, size_t cap
     return 0;
 }
 
-/* before a record: at least half a window ahead, or the rest of the file */
+/* before a record: at least STREAM_AHEAD bytes (half a smaller window)
+ * ahead, or the rest of the file. The bytes left are moved to the
+ * window's start, so fewer ahead means less moved; a record longer than
+ * what is ahead fails at the window's end and is read again
+ * (stream_retry) */
+#define STREAM_AHEAD ((size_t)256 << 10)
 static inline int stream_ahead(reader *r)
 {
     stream *s = r->s;
-    if (!s || s->eof || (size_t)(r->j.end - r->j.p) >= s->cap / 2) return 0;
+    size_t ahead = s && s->cap / 2 < STREAM_AHEAD ? s->cap / 2 : STREAM_AHEAD;
+    if (!s || s->eof || (size_t)(r->j.end - r->j.p) >= ahead) return 0;
     return stream_refill(r, r->j.p, r->j.p, s->cap);
 }
 
 /* a record starting at u0 failed: when more of the file could change
- * that, rewind to u0 in a window twice the size and return 1 (parse the
- * record again); 0 when the failure stands */
+ * that, rewind to u0 and return 1 (parse the record again), with the
+ * record at the start of the window, else (it started there: it is longer
+ * than the window) in a window twice the size; 0 when the failure stands */
 static int stream_retry(reader *r, const char *u0)
 {
     stream *s = r->s;
     if (!s || s->eof || s->io_failed) return 0;
-    if (stream_refill(r, u0, u0, s->cap * 2)) return 0;
+    if (stream_refill(r, u0, u0, u0 > s->win ? s->cap : s->cap * 2)) return 0;
     r->j.failed = 0;
     return 1;
 }
