@@ -163,22 +163,39 @@ int mr_jr_string(mr_jr *j, const char **s, size_t *n, int *esc)
     if (j->p >= j->end || *j->p != '"') return syntax(j, "a string");
     const char *q = ++j->p, *end = j->end;
     int has_esc = 0;
-    /* 8 chars at a time while none is '"', '\\' or a control char (long
-     * strings: compressed RLE masks) */
-    while (end - q >= 8) {
-        uint64_t w;
-        memcpy(&w, q, 8);
-        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-        uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
-        uint64_t hit = ((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w);
-        if (hit & high) break;
-        q += 8;
-    }
-    while (q < end && *q != '"') {
-        if (*q == '\\') { has_esc = 1; q++; }
-        else if ((unsigned char)*q < 32) { j->p = q; return syntax(j, "a closing '\"'"); }
+    /* to the next '"', '\\' or control char many bytes at a time (long
+     * strings: compressed RLE masks, whose alphabet holds the backslash:
+     * an escape is stepped over and the fast scan goes on) */
+    for (;;) {
+        for (;;) {
+#if defined(__SSE2__)
+            if (end - q >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+                __m128i sp = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+                __m128i ct = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));   /* < 0x20 */
+                unsigned mk = (unsigned)_mm_movemask_epi8(_mm_or_si128(sp, ct));
+                if (!mk) { q += 16; continue; }
+                q += __builtin_ctz(mk);
+                break;
+            }
+#endif
+            if (end - q >= 8) {
+                uint64_t w;
+                memcpy(&w, q, 8);
+                const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+                uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
+                uint64_t hit = ((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w);
+                if (!(hit & high)) { q += 8; continue; }
+            }
+            break;
+        }
+        /* at a special char (or near the end: byte by byte) */
+        if (q >= end || *q == '"') break;
+        if (*q == '\\') { has_esc = 1; q += 2; continue; }
+        if ((unsigned char)*q < 32) { j->p = q; return syntax(j, "a closing '\"'"); }
         q++;
     }
+    if (q > end) q = end;
     if (q >= end) { j->p = end; return syntax(j, "a closing '\"'"); }
     if (!has_esc) {
         *s = j->p; *n = (size_t)(q - j->p); *esc = 0;
@@ -190,7 +207,12 @@ int mr_jr_string(mr_jr *j, const char **s, size_t *n, int *esc)
     size_t k = 0;
     const char *r = j->p;
     while (r < q) {
-        if (*r != '\\') { o[k++] = *r++; continue; }
+        /* the run up to the next backslash at once */
+        const char *bs = memchr(r, '\\', (size_t)(q - r));
+        size_t run = (size_t)((bs ? bs : q) - r);
+        memcpy(o + k, r, run);
+        k += run; r += run;
+        if (r >= q) break;
         r++;
         char c = *r++;
         switch (c) {

@@ -645,6 +645,64 @@ static void test_window(void **s)
     free(dir);
 }
 
+/* strings: random texts of every length up to 80 with escapes (\\\\, \\",
+ * \\n, \\u00e9, \\/) anywhere, written as JSON and read back (the scan
+ * 16 and 8 bytes at a time that steps over escapes, the unescaping by
+ * runs), with the text ending at every distance from the buffer's end;
+ * an unterminated string and a control char fail at their place */
+static void test_strings_escapes(void **s)
+{
+    (void)s;
+    mr_pcg32 g;
+    mr_pcg32_seed(&g, 5, 9);
+    for (int it = 0; it < 20000; it++) {
+        char want[96], js[512 + MR_JR_PAD];
+        size_t wn = 0, jn = 0;
+        int len = (int)mr_pcg32_bounded(&g, 81);
+        js[jn++] = '"';
+        for (int i = 0; i < len; i++) {
+            uint32_t k = mr_pcg32_bounded(&g, 20);
+            if (k == 0) { js[jn++] = '\\'; js[jn++] = '\\'; want[wn++] = '\\'; }
+            else if (k == 1) { js[jn++] = '\\'; js[jn++] = '"'; want[wn++] = '"'; }
+            else if (k == 2) { js[jn++] = '\\'; js[jn++] = 'n'; want[wn++] = '\n'; }
+            else if (k == 3) { memcpy(js + jn, "\\u00e9", 6); jn += 6; want[wn++] = (char)0xc3; want[wn++] = (char)0xa9; }
+            else if (k == 4) { js[jn++] = '\\'; js[jn++] = '/'; want[wn++] = '/'; }
+            else { char c = (char)(48 + mr_pcg32_bounded(&g, 64)); if (c == '\\') c = 'a'; js[jn++] = c; want[wn++] = c; }
+        }
+        js[jn++] = '"';
+        int tail = (int)mr_pcg32_bounded(&g, 20);
+        for (int i = 0; i < tail; i++) js[jn++] = ' ';
+        memset(js + jn, 0, MR_JR_PAD);
+        for (int padded = 0; padded < 2; padded++) {
+            mr_jr j;
+            mr_err e;
+            if (padded) mr_jr_init_padded(&j, js, jn, "s.json", &e);
+            else mr_jr_init(&j, js, jn, "s.json", &e);
+            const char *out; size_t n; int esc;
+            if (mr_jr_string(&j, &out, &n, &esc)) fail_msg("%d: %s", it, e.msg);
+            assert_int_equal(n, wn);
+            if (wn) assert_memory_equal(out, want, wn);
+            if (esc) free((void *)out);
+            assert_ptr_equal(j.p, js + jn - tail);
+        }
+        /* cut before the closing quote (unterminated), or a control char
+         * put in: an error at the end / at the char */
+        for (int bad = 0; bad < 2; bad++) {
+            char b2[512 + MR_JR_PAD];
+            memcpy(b2, js, jn + MR_JR_PAD);
+            size_t bn = jn - (size_t)tail - 1;   /* the closing quote */
+            size_t at = 1 + mr_pcg32_bounded(&g, (uint32_t)bn);
+            if (bad) { if (at >= bn) continue; if (b2[at - 1] == '\\') continue; b2[at] = '\t'; bn = jn; }
+            mr_jr j;
+            mr_err e;
+            mr_jr_init(&j, b2, bn, "s.json", &e);
+            const char *out; size_t n; int esc;
+            assert_int_not_equal(mr_jr_string(&j, &out, &n, &esc), 0);
+            assert_non_null(strstr(e.msg, "a closing '\"'"));
+        }
+    }
+}
+
 /* duplicate annotation ids: in increasing order (no table), in any order
  * (the hash set: in the reader's window when loading a file, else its own),
  * in memory and from a file; the message names the later record */
@@ -726,6 +784,7 @@ size_t tests_coco(const struct CMUnitTest **out)
         cmocka_unit_test(test_number_arrays_layouts),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_dup_ann_ids),
+        cmocka_unit_test(test_strings_escapes),
         cmocka_unit_test(test_window),
     };
     *out = t;
