@@ -339,10 +339,19 @@ static void test_poly_vs_reference(void **s)
     (void)s;
     mr_pcg32 g;
     mr_pcg32_seed(&g, 19, 3);
-    for (int it = 0; it < 20000; it++) {
+    for (int it = 0; it < 24000; it++) {
         uint32_t h = 1 + mr_pcg32_bounded(&g, 90), w = 1 + mr_pcg32_bounded(&g, 90);
         size_t k = 1 + mr_pcg32_bounded(&g, 14);
-        double xy[28];
+        double xy[80];
+        if (it >= 20000) {
+            /* zig-zags: many rises and falls (boundary points in more
+             * monotone runs than the merge takes: the counting sort) */
+            k = 8 + mr_pcg32_bounded(&g, 33);
+            for (size_t j = 0; j < k; j++) {
+                xy[2 * j] = (double)w * (double)j / (double)k + mr_pcg32_uniform(&g);
+                xy[2 * j + 1] = (j % 2 ? 0.8 : 0.2) * h + mr_pcg32_uniform(&g) * 3;
+            }
+        } else
         for (size_t j = 0; j < 2 * k; j++) {
             uint32_t mode = mr_pcg32_bounded(&g, 5);
             double ext = j % 2 ? h : w;
