@@ -288,54 +288,9 @@ void mr_poly_scratch_free(mr_poly_scratch *s)
  * sort when the columns are few for the points (a polygon's outline
  * crosses each column a few times), then within each column (insertion);
  * else sort_u32 */
-static int sort_points(mr_poly_scratch *sc, uint32_t *a, uint32_t *col, size_t n)
+static int sort_points(mr_poly_scratch *sc, uint32_t *a, const uint32_t *col, size_t n)
 {
     if (n < 2) return 0;
-    /* the points come edge by edge along the outline: a few monotone runs
-     * (its rises and falls: two for a convex polygon). Up to 8 of them are
-     * reversed where falling and merged (log2 of the runs sequential
-     * passes); more go to the counting sort below */
-    {
-        enum { MAXR = 8 };
-        size_t st[MAXR + 1], nr = 0, i = 0;
-        while (i < n && nr < MAXR) {
-            size_t j = i + 1;
-            if (j < n && a[j] < a[i]) {
-                while (j < n && a[j] <= a[j - 1]) j++;
-                /* reversed with its columns (the counting sort pairs them) */
-                for (size_t lo = i, hi = j - 1; lo < hi; lo++, hi--) {
-                    uint32_t t = a[lo]; a[lo] = a[hi]; a[hi] = t;
-                    t = col[lo]; col[lo] = col[hi]; col[hi] = t;
-                }
-            } else {
-                while (j < n && a[j] >= a[j - 1]) j++;
-            }
-            st[nr++] = i;
-            i = j;
-        }
-        if (i >= n) {
-            if (nr == 1) return 0;
-            if (scratch_grow((void **)&sc->tmp, &sc->cap_tmp, n, sizeof *sc->tmp, sc->tb, 1024)) return -1;
-            uint32_t *tmp = sc->tmp;
-            st[nr] = n;
-            while (nr > 1) {
-                size_t w = 0;
-                for (size_t r = 0; r < nr; r += 2) {
-                    if (r + 1 >= nr) { st[w++] = st[r]; break; }
-                    size_t lo = st[r], mid = st[r + 1], hi = st[r + 2];
-                    size_t p = lo, q = mid, k = 0;
-                    while (p < mid && q < hi) tmp[k++] = a[q] < a[p] ? a[q++] : a[p++];
-                    while (p < mid) tmp[k++] = a[p++];
-                    while (q < hi) tmp[k++] = a[q++];
-                    memcpy(a + lo, tmp, k * sizeof *a);
-                    st[w++] = lo;
-                }
-                st[w] = n;
-                nr = w;
-            }
-            return 0;
-        }
-    }
     uint32_t xmin = UINT32_MAX, xmax = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t x = col[i];
