@@ -5,7 +5,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
   set terminal png size 1000,650 noenhanced
 }
 set output "results/2b/plots/2b_ap_speed.png"
-set title "Table 2b: AP vs inference speed (mean ± std over seeds)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 256x256"
+set title "Table 2b: AP vs inference speed (mean ± std over seeds; GFLOPs per image in the key)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 256x256"
 set xlabel "inference speed (images/s)"
 set ylabel "AP (%)"
 set grid
@@ -20,8 +20,8 @@ set linetype 7 lc rgb "#e377c2"
 set linetype 8 lc rgb "#17becf"
 set linetype cycle 8
 set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1
-plot "results/2b/plots/2b_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "softmax", \
-     "results/2b/plots/2b_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "sigmoid"
+plot "results/2b/plots/2b_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "softmax (10.9 GFLOPs)", \
+     "results/2b/plots/2b_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "sigmoid (10.9 GFLOPs)"
 set terminal svg size 1000,650 dynamic noenhanced
 set output "results/2b/plots/2b_ap_speed.svg"
 replot

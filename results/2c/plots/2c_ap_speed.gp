@@ -5,7 +5,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
   set terminal png size 1000,650 noenhanced
 }
 set output "results/2c/plots/2c_ap_speed.png"
-set title "Table 2c: AP vs inference speed (mean ± std over seeds)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 256x256"
+set title "Table 2c: AP vs inference speed (mean ± std over seeds; GFLOPs per image in the key)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 256x256"
 set xlabel "inference speed (images/s)"
 set ylabel "AP (%)"
 set grid
@@ -20,11 +20,11 @@ set linetype 7 lc rgb "#e377c2"
 set linetype 8 lc rgb "#17becf"
 set linetype cycle 8
 set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1
-plot "results/2c/plots/2c_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "RoIPool (max)", \
-     "results/2c/plots/2c_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "RoIWarp, max", \
-     "results/2c/plots/2c_ap_speed.dat" index 2 using 1:2:3:4 with xyerrorbars pt 9 ps 1.5 lc 3 title "RoIWarp, ave", \
-     "results/2c/plots/2c_ap_speed.dat" index 3 using 1:2:3:4 with xyerrorbars pt 11 ps 1.5 lc 4 title "RoIAlign, max", \
-     "results/2c/plots/2c_ap_speed.dat" index 4 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 5 title "RoIAlign, ave"
+plot "results/2c/plots/2c_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "RoIPool (max) (10.9 GFLOPs)", \
+     "results/2c/plots/2c_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "RoIWarp, max (10.9 GFLOPs)", \
+     "results/2c/plots/2c_ap_speed.dat" index 2 using 1:2:3:4 with xyerrorbars pt 9 ps 1.5 lc 3 title "RoIWarp, ave (10.9 GFLOPs)", \
+     "results/2c/plots/2c_ap_speed.dat" index 3 using 1:2:3:4 with xyerrorbars pt 11 ps 1.5 lc 4 title "RoIAlign, max (10.9 GFLOPs)", \
+     "results/2c/plots/2c_ap_speed.dat" index 4 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 5 title "RoIAlign, ave (10.9 GFLOPs)"
 set terminal svg size 1000,650 dynamic noenhanced
 set output "results/2c/plots/2c_ap_speed.svg"
 replot

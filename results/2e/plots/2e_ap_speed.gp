@@ -5,7 +5,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
   set terminal png size 1000,650 noenhanced
 }
 set output "results/2e/plots/2e_ap_speed.png"
-set title "Table 2e: AP vs inference speed (mean ± std over seeds)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 128x128"
+set title "Table 2e: AP vs inference speed (mean ± std over seeds; GFLOPs per image in the key)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 128x128"
 set xlabel "inference speed (images/s)"
 set ylabel "AP (%)"
 set grid
@@ -20,9 +20,9 @@ set linetype 7 lc rgb "#e377c2"
 set linetype 8 lc rgb "#17becf"
 set linetype cycle 8
 set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1
-plot "results/2e/plots/2e_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "MLP fc-fc-K*28^2 (2 hidden fc)", \
-     "results/2e/plots/2e_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "MLP fc-fc-fc-K*28^2 (3 hidden fc)", \
-     "results/2e/plots/2e_ap_speed.dat" index 2 using 1:2:3:4 with xyerrorbars pt 9 ps 1.5 lc 3 title "FCN 4 convs + deconv"
+plot "results/2e/plots/2e_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "MLP fc-fc-K*28^2 (2 hidden fc) (1.8 GFLOPs)", \
+     "results/2e/plots/2e_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "MLP fc-fc-fc-K*28^2 (3 hidden fc) (1.81 GFLOPs)", \
+     "results/2e/plots/2e_ap_speed.dat" index 2 using 1:2:3:4 with xyerrorbars pt 9 ps 1.5 lc 3 title "FCN 4 convs + deconv (7.33 GFLOPs)"
 set terminal svg size 1000,650 dynamic noenhanced
 set output "results/2e/plots/2e_ap_speed.svg"
 replot

@@ -5,7 +5,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
   set terminal png size 1000,650 noenhanced
 }
 set output "results/5/plots/5_ap_speed.png"
-set title "Table 5: APbb_person vs inference speed (mean ± std over seeds)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 128x128"
+set title "Table 5: APbb_person vs inference speed (mean ± std over seeds; GFLOPs per image in the key)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 128x128"
 set xlabel "inference speed (images/s)"
 set ylabel "APbb_person (%)"
 set grid
@@ -20,10 +20,10 @@ set linetype 7 lc rgb "#e377c2"
 set linetype 8 lc rgb "#17becf"
 set linetype cycle 8
 set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1
-plot "results/5/plots/5_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "box only (Faster R-CNN)", \
-     "results/5/plots/5_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "+ mask", \
-     "results/5/plots/5_ap_speed.dat" index 2 using 1:2:3:4 with xyerrorbars pt 9 ps 1.5 lc 3 title "+ keypoint", \
-     "results/5/plots/5_ap_speed.dat" index 3 using 1:2:3:4 with xyerrorbars pt 11 ps 1.5 lc 4 title "+ mask + keypoint"
+plot "results/5/plots/5_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "box only (Faster R-CNN) (0.823 GFLOPs)", \
+     "results/5/plots/5_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "+ mask (7.33 GFLOPs)", \
+     "results/5/plots/5_ap_speed.dat" index 2 using 1:2:3:4 with xyerrorbars pt 9 ps 1.5 lc 3 title "+ keypoint (13.1 GFLOPs)", \
+     "results/5/plots/5_ap_speed.dat" index 3 using 1:2:3:4 with xyerrorbars pt 11 ps 1.5 lc 4 title "+ mask + keypoint (19.6 GFLOPs)"
 set terminal svg size 1000,650 dynamic noenhanced
 set output "results/5/plots/5_ap_speed.svg"
 replot

@@ -5,7 +5,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
   set terminal png size 1000,650 noenhanced
 }
 set output "results/6/plots/6_ap_speed.png"
-set title "Table 6: APkp vs inference speed (mean ± std over seeds)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 128x128"
+set title "Table 6: APkp vs inference speed (mean ± std over seeds; GFLOPs per image in the key)\nfps protocol: 3 warm-up + 72 timed batches of 4 (288 images), 1 thread, Haswell, AMD EPYC, input 128x128"
 set xlabel "inference speed (images/s)"
 set ylabel "APkp (%)"
 set grid
@@ -20,8 +20,8 @@ set linetype 7 lc rgb "#e377c2"
 set linetype 8 lc rgb "#17becf"
 set linetype cycle 8
 set offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1
-plot "results/6/plots/6_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "RoIPool", \
-     "results/6/plots/6_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "RoIAlign"
+plot "results/6/plots/6_ap_speed.dat" index 0 using 1:2:3:4 with xyerrorbars pt 5 ps 1.5 lc 1 title "RoIPool (13.1 GFLOPs)", \
+     "results/6/plots/6_ap_speed.dat" index 1 using 1:2:3:4 with xyerrorbars pt 7 ps 1.5 lc 2 title "RoIAlign (13.1 GFLOPs)"
 set terminal svg size 1000,650 dynamic noenhanced
 set output "results/6/plots/6_ap_speed.svg"
 replot
