@@ -468,8 +468,10 @@ static int plot_loss(const cJSON *j, const char *id, const mr_plot_opts *o, int 
             nblocks++;
         }
     }
+    /* no run's log here (runs trained elsewhere): no plot, and a plot
+     * already drawn from them is left as it is, not emptied */
+    if (!nblocks) { mr_atomic_abort(&af); free(plot.p); return MR_OK; }
     if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); return rc; }
-    if (!nblocks) { free(plot.p); return MR_OK; }
     char title[300];
     snprintf(title, sizeof title, "Table %s: training loss (sum of all terms) per run", id);
     return draw(o, name, title, "iteration", "loss", "", plot.p, made, e);

@@ -133,6 +133,16 @@ static void test_plot_table(void **s)
     o.row_gflops = NULL;
     snprintf(p, sizeof p, "%s/2c_loss.gp", out);
     assert_true(tu_file_contains(p, "roialign' _x_, seed 2"));
+    /* drawn again where the runs' logs are gone (runs trained elsewhere):
+     * the loss plot already there is kept, not emptied */
+    {
+        char cmd[900];
+        snprintf(cmd, sizeof cmd, "find %s -name train_log.jsonl -delete", d);
+        assert_int_equal(tu_run(cmd, NULL, 0), 0);
+        assert_int_equal(mr_plot_table(tj, &o, &n, &e), 0);
+        snprintf(p, sizeof p, "%s/2c_loss.dat", out);
+        assert_true(tu_file_contains(p, "seed 2: iter loss"));
+    }
     if (!o.no_run) {
         const char *names[] = {"2c_ap_speed", "2c_ap_iou", "2c_loss", "2c_pr50", "2c_pr75"};
         for (int i = 0; i < 5; i++) {
