@@ -67,7 +67,7 @@ CORE_CLI_SRC = $(filter-out cli/front.c,$(CLI_SRC))
 # to need more fails the front's link (undefined reference): add the file
 # here if it needs only libc, libm and cJSON, else the command is not light.
 FRONT_SRC = cli/front.c cli/util.c cli/cmd_eval.c \
-	core/err.c core/fileio.c core/json.c $(wildcard coco/*.c) $(wildcard eval/*.c) \
+	core/err.c core/fileio.c core/json.c core/strbuf.c $(wildcard coco/*.c) $(wildcard eval/*.c) \
 	report/plot.c report/plot_analyze.c
 FRONT_LDLIBS = -lcjson -lm -pthread
 TEST_SRC = $(wildcard tests/*.c)

@@ -7,6 +7,7 @@
 #include "harness/store.h"
 #include "harness/run_pr.h"
 #include "core/fileio.h"
+#include "core/strbuf.h"
 #include "core/json.h"
 #include "variants/config.h"
 #include "eval/cocoeval.h"
@@ -1075,28 +1076,6 @@ int mr_ablate_check(const mr_ablate_opts *o, mr_err *e)
     return rc;
 }
 
-/* appends to a growing text */
-typedef struct text { char *s; size_t n, cap; int oom; } text;
-
-static void __attribute__((format(printf, 2, 3))) tprintf(text *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0 || b->oom) return;
-    if (b->n + (size_t)k + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)k;
-        char *s = realloc(b->s, cap);
-        if (!s) { b->oom = 1; return; }
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)k;
-}
 
 int mr_ablate_describe(const mr_ablate_opts *o, char **out, mr_err *e)
 {
@@ -1107,17 +1086,17 @@ int mr_ablate_describe(const mr_ablate_opts *o, char **out, mr_err *e)
     int slot[16], nt;
     if ((rc = tables_of(o, ids, slot, &nt, e))) return rc;
     int seeds = o->seeds > 0 ? o->seeds : 1;
-    text b = {0};
+    mr_strbuf b = {0};
     char bl[4200];
     for (int q = 0; q < nt && !rc; q++) {
         tab tb;
         if ((rc = tab_make(o, ids[q], &tb, e))) break;
         const mr_ablate_table_def *td = &tb.d;
-        tprintf(&b, "table %s: %s\n  preset %s, seeds %ld..%ld%s", td->id, td->title, o->preset, o->seed0,
+        mr_strbuf_add(&b, "table %s: %s\n  preset %s, seeds %ld..%ld%s", td->id, td->title, o->preset, o->seed0,
                 o->seed0 + seeds - 1, o->max_iters > 0 ? ", iterations capped at " : "");
-        if (o->max_iters > 0) tprintf(&b, "%ld", o->max_iters);
-        if (tb.file) tprintf(&b, "; rows of %s over %s\n", tb.file, tb.base);
-        else tprintf(&b, "; row configs in %s/%s/\n", o->configs_dir, td->id);
+        if (o->max_iters > 0) mr_strbuf_add(&b, "%ld", o->max_iters);
+        if (tb.file) mr_strbuf_add(&b, "; rows of %s over %s\n", tb.file, tb.base);
+        else mr_strbuf_add(&b, "; row configs in %s/%s/\n", o->configs_dir, td->id);
         /* the base row's config as trained, for the differences */
         mr_ablate_job jb;
         cJSON *base = NULL;
@@ -1130,15 +1109,15 @@ int mr_ablate_describe(const mr_ablate_opts *o, char **out, mr_err *e)
             const mr_ablate_user_row *u = user_of(&tb, r);
             char path[4200];
             snprintf(path, sizeof path, "%s/%s/%s.json", o->configs_dir, td->id, row->name);
-            tprintf(&b, "  row %s%s: ", row->name, r == td->base ? " (base)" : "");
+            mr_strbuf_add(&b, "  row %s%s: ", row->name, r == td->base ? " (base)" : "");
             if (u) {
-                tprintf(&b, "%soverrides of %s:", tb.file ? "" : "--row, ", base_label(&tb, bl, sizeof bl));
-                for (int k = 0; k < u->nsets; k++) tprintf(&b, "%s%s", k ? "; " : " ", u->sets[k]);
-                if (!u->nsets) tprintf(&b, " none");
-            } else if (row->set && !mr_file_exists(path)) tprintf(&b, "overrides of %s/_base.json: %s", td->id, row->set);
-            else tprintf(&b, "%s", path);
-            if (row->paper_index >= 0) tprintf(&b, " (paper row %d)\n", row->paper_index + 1);
-            else tprintf(&b, " (not in the paper)\n");
+                mr_strbuf_add(&b, "%soverrides of %s:", tb.file ? "" : "--row, ", base_label(&tb, bl, sizeof bl));
+                for (int k = 0; k < u->nsets; k++) mr_strbuf_add(&b, "%s%s", k ? "; " : " ", u->sets[k]);
+                if (!u->nsets) mr_strbuf_add(&b, " none");
+            } else if (row->set && !mr_file_exists(path)) mr_strbuf_add(&b, "overrides of %s/_base.json: %s", td->id, row->set);
+            else mr_strbuf_add(&b, "%s", path);
+            if (row->paper_index >= 0) mr_strbuf_add(&b, " (paper row %d)\n", row->paper_index + 1);
+            else mr_strbuf_add(&b, " (not in the paper)\n");
             mr_ablate_job j;
             cJSON *cfg = NULL;
             job_paths(o, &tb, r, o->seed0, &j);
@@ -1147,27 +1126,27 @@ int mr_ablate_describe(const mr_ablate_opts *o, char **out, mr_err *e)
             if (r != td->base) {
                 char diff[1024] = "";
                 mr_json_diff(base, cfg, 1, diff, sizeof diff);
-                tprintf(&b, "    differs from the base row: %s\n", diff[0] ? diff : "nothing");
+                mr_strbuf_add(&b, "    differs from the base row: %s\n", diff[0] ? diff : "nothing");
             }
             cJSON_Delete(cfg);
             for (int k = 0; k < seeds; k++) {
                 job_paths(o, &tb, r, o->seed0 + k, &j);
                 const char *st = run_done(j.run_dir) ? "done" : task_failed(j.run_dir) ? "failed (retrained)"
                                : run_started(j.run_dir) ? "started (resumed)" : "to train";
-                tprintf(&b, "    seed %ld: %s (%s)\n", j.seed, j.run_dir, st);
+                mr_strbuf_add(&b, "    seed %ld: %s (%s)\n", j.seed, j.run_dir, st);
             }
         }
         cJSON_Delete(base);
         if (o->nsets) {
-            tprintf(&b, "  --set over every row, after the preset:");
-            for (int k = 0; k < o->nsets; k++) tprintf(&b, " %s", o->sets[k]);
-            tprintf(&b, "\n");
+            mr_strbuf_add(&b, "  --set over every row, after the preset:");
+            for (int k = 0; k < o->nsets; k++) mr_strbuf_add(&b, " %s", o->sets[k]);
+            mr_strbuf_add(&b, "\n");
         }
-        tprintf(&b, "  table: %s/%s/table_%s.{md,tex,csv,json}\n", o->results_dir, td->id, td->id);
+        mr_strbuf_add(&b, "  table: %s/%s/table_%s.{md,tex,csv,json}\n", o->results_dir, td->id, td->id);
     }
     if (!rc && b.oom) rc = mr_errf(e, MR_ENOMEM, "out of memory");
-    if (rc) { free(b.s); return rc; }
-    *out = b.s ? b.s : calloc(1, 1);
+    if (rc) { free(b.p); return rc; }
+    *out = b.p ? b.p : calloc(1, 1);
     return *out ? MR_OK : mr_errf(e, MR_ENOMEM, "out of memory");
 }
 

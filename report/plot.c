@@ -3,6 +3,7 @@
  */
 #include "report/plot.h"
 #include "core/fileio.h"
+#include "core/strbuf.h"
 #include "core/json.h"
 #include "eval/cocoeval.h"
 
@@ -199,27 +200,6 @@ static void protocol_line(const cJSON *rows, char *o, size_t n)
     }
 }
 
-typedef struct sbuf { char *p; size_t n, cap; } sbuf;
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    if (b->n + (size_t)k + 1 > b->cap) {
-        size_t nc = (b->cap + (size_t)k + 1) * 2;
-        char *np = realloc(b->p, nc);
-        if (!np) return;
-        b->p = np;
-        b->cap = nc;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)k;
-}
 
 static int open_dat(const mr_plot_opts *o, const char *name, mr_atomic_file *af, char *path, size_t n, mr_err *e)
 {
@@ -249,7 +229,7 @@ static void mean_block(FILE *f, int first, const cJSON *row, const char *cols, d
 static int draw(const mr_plot_opts *o, const char *name, const char *title, const char *xl, const char *yl,
                 const char *setup, char *series, int *made, mr_err *e)
 {
-    sbuf b = {0};
+    mr_strbuf b = {0};
     FILE *f = open_memstream(&b.p, &b.n);
     if (!f) { free(series); return mr_errf(e, MR_ENOMEM, "out of memory"); }
     gp_head(f, title, xl, yl);
@@ -277,7 +257,7 @@ static int plot_ap_speed(const cJSON *j, const char *id, const mr_plot_opts *o, 
     fprintf(af.f, "# one block per row: img/s  %s  img/s_std  %s_std  label  GFLOPs/image (-1: unknown)\n", cname,
             cname);
     const cJSON *tid = cJSON_GetObjectItemCaseSensitive(j, "table"), *pre = cJSON_GetObjectItemCaseSensitive(j, "preset");
-    sbuf plot = {0};
+    mr_strbuf plot = {0};
     const cJSON *r;
     cJSON_ArrayForEach(r, rows) {
         double fps[64];
@@ -313,7 +293,7 @@ static int plot_ap_speed(const cJSON *j, const char *id, const mr_plot_opts *o, 
                 gf);
         /* each row its own colour and point type, named in the key: text
          * labels next to the points overlap when two rows run at one speed */
-        sb_add(&plot, "%s\"%s\" index %d using 1:2:3:4 with xyerrorbars pt %d ps 1.5 lc %d title \"%s\"",
+        mr_strbuf_add(&plot, "%s\"%s\" index %d using 1:2:3:4 with xyerrorbars pt %d ps 1.5 lc %d title \"%s\"",
                npts ? ", \\\n     " : "plot ", path, npts, 5 + 2 * (npts % 4), npts + 1, key);
         npts++;
     }
@@ -340,7 +320,7 @@ static int plot_ap_iou(const cJSON *j, const char *id, const mr_plot_opts *o, in
     mr_atomic_file af;
     int rc = open_dat(o, name, &af, path, sizeof path, e), nblocks = 0;
     if (rc) return rc;
-    sbuf plot = {0};
+    mr_strbuf plot = {0};
     const cJSON *r;
     cJSON_ArrayForEach(r, rows) {
         double v[10][64];
@@ -358,7 +338,7 @@ static int plot_ap_iou(const cJSON *j, const char *id, const mr_plot_opts *o, in
         if (!n) continue;
         char lab[200];
         mean_block(af.f, !nblocks, r, "iou AP std", v, 10, n, 0.5, 0.05, lab, sizeof lab);
-        sb_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2):3 with yerrorlines lw 2 title \"%s\"",
+        mr_strbuf_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2):3 with yerrorlines lw 2 title \"%s\"",
                nblocks ? ", \\\n     " : "plot ", path, nblocks, lab);
         nblocks++;
     }
@@ -383,7 +363,7 @@ static int plot_pr_rows(const cJSON *j, const char *id, int w, const mr_plot_opt
     snprintf(name, sizeof name, "%s_pr%s", id, w ? "75" : "50");
     mr_atomic_file af;
     int rc = MR_OK, nblocks = 0, opened = 0;
-    sbuf plot = {0};
+    mr_strbuf plot = {0};
     const cJSON *r, *run;
     cJSON_ArrayForEach(r, rows) {
         double v[101][64];
@@ -410,7 +390,7 @@ static int plot_pr_rows(const cJSON *j, const char *id, int w, const mr_plot_opt
         }
         char lab[200];
         mean_block(af.f, !nblocks, r, "recall precision std", v, 101, n, 0.0, 0.01, lab, sizeof lab);
-        sb_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2) with lines lw 2 title \"%s\"",
+        mr_strbuf_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2) with lines lw 2 title \"%s\"",
                nblocks ? ", \\\n     " : "plot ", path, nblocks, lab);
         nblocks++;
     }
@@ -433,7 +413,7 @@ static int plot_loss(const cJSON *j, const char *id, const mr_plot_opts *o, int 
     mr_atomic_file af;
     int rc = open_dat(o, name, &af, path, sizeof path, e), nblocks = 0;
     if (rc) return rc;
-    sbuf plot = {0};
+    mr_strbuf plot = {0};
     const cJSON *r, *run;
     cJSON_ArrayForEach(r, rows) {
         const cJSON *l = cJSON_GetObjectItemCaseSensitive(r, "label");
@@ -463,7 +443,7 @@ static int plot_loss(const cJSON *j, const char *id, const mr_plot_opts *o, int 
                 cJSON_Delete(o2);
             }
             free(buf);
-            sb_add(&plot, "%s\"%s\" index %d using 1:2 with lines lw 1.5 title \"%s, seed %g\"",
+            mr_strbuf_add(&plot, "%s\"%s\" index %d using 1:2 with lines lw 1.5 title \"%s, seed %g\"",
                    nblocks ? ", \\\n     " : "plot ", path, nblocks, lab, num(run, "seed"));
             nblocks++;
         }
@@ -646,7 +626,7 @@ int mr_plot_pr(const char *pr_dat, const char *name, const mr_plot_opts *o, mr_e
     if ((rc = check_pr_file(buf, pr_dat, e))) { free(buf); return rc; }
     static const double ious[2] = {0.50, 0.75};
     for (int w = 0; w < 2; w++) {
-        sbuf plot = {0};
+        mr_strbuf plot = {0};
         int found = 0, lineno = 0;
         const char *p = buf;
         while (*p) {
@@ -669,7 +649,7 @@ int mr_plot_pr(const char *pr_dat, const char *name, const mr_plot_opts *o, mr_e
                 if (fabs(iou - ious[w]) < 1e-6) {
                     char lab[200];
                     gp_str(lab, sizeof lab, cname);
-                    sb_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2) with lines lw 2 title \"%s\"",
+                    mr_strbuf_add(&plot, "%s\"%s\" index %d using 1:($2 < 0 ? 1/0 : $2) with lines lw 2 title \"%s\"",
                            found ? ", \\\n     " : "plot ", pr_dat, idx, lab);
                     found++;
                 }
@@ -800,7 +780,7 @@ int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *sto
         char name[64], path[4200];
         snprintf(name, sizeof name, "store_%s_ap", ious[t]);
         mr_atomic_file af;
-        sbuf plot = {0};
+        mr_strbuf plot = {0};
         int nb = 0, opened = 0;
         for (int s = 0; s < ns && !rc; s++) {
             int want = 0;
@@ -824,17 +804,17 @@ int mr_plot_history(cJSON *const *recs, const int *lines, int n, const char *sto
                 mean_std(vals, c, &mu, &sd);
                 fprintf(af.f, "%d %.6g %.6g %d\n", k, mu, c > 1 ? sd : 0, c);
             }
-            sb_add(&plot, "%s\"%s\" index %d using 1:2:3 with yerrorlines lw 2 pt %d title \"%s\"",
+            mr_strbuf_add(&plot, "%s\"%s\" index %d using 1:2:3 with yerrorlines lw 2 pt %d title \"%s\"",
                    nb ? ", \\\n     " : "plot ", path, nb, 5 + 2 * (nb % 4), lab);
             nb++;
         }
         if (!opened) { free(plot.p); continue; }
         if (rc) { mr_atomic_abort(&af); free(plot.p); break; }
         if ((rc = mr_atomic_commit(&af, e))) { free(plot.p); break; }
-        sbuf setup = {0};
-        sb_add(&setup, "set xrange [-0.5:%d.5]\nset xtics rotate by 45 right (", nc - 1);
-        for (int k = 0; k < nc; k++) sb_add(&setup, "%s\"%s\" %d", k ? ", " : "", commit[k], k);
-        sb_add(&setup, ")\nset yrange [0:*]\nset bmargin 6\n");
+        mr_strbuf setup = {0};
+        mr_strbuf_add(&setup, "set xrange [-0.5:%d.5]\nset xtics rotate by 45 right (", nc - 1);
+        for (int k = 0; k < nc; k++) mr_strbuf_add(&setup, "%s\"%s\" %d", k ? ", " : "", commit[k], k);
+        mr_strbuf_add(&setup, ")\nset yrange [0:*]\nset bmargin 6\n");
         char title[400];
         snprintf(title, sizeof title, "Results store: %s AP per commit (mean ± std over seeds)\n"
                  "%d records, %d commits in store order; a config whose settings changed is one series per version",

@@ -621,6 +621,41 @@ static void test_threads_identical(void **s)
     mr_coco_free(&gt);
 }
 
+/* fixtures gtrel/dtrel loaded twice, [0] as they are and [1] with flags,
+ * and evaluated with iou's defaults */
+static void load_eval_pair(const char *gtrel, const char *dtrel, unsigned flags0, unsigned flags1, int iou,
+                           mr_coco gt[2], mr_coco dt[2], mr_eval ev[2])
+{
+    char gp[512], dp[512];
+    mr_err e;
+    tu_fixture(gp, sizeof gp, gtrel);
+    tu_fixture(dp, sizeof dp, dtrel);
+    for (int i = 0; i < 2; i++) {
+        if (mr_coco_load_both(&gt[i], gp, i ? flags1 : flags0, &dt[i], dp, 1 + i, &e)) fail_msg("%s", e.msg);
+        mr_eval_params p;
+        mr_eval_params_default(&p, iou);
+        if (mr_eval_run(&ev[i], &gt[i], &dt[i], &p, &e)) fail_msg("%s", e.msg);
+    }
+}
+
+/* the two evaluations' precision, recall, scores and stats are the same */
+static void assert_same_eval(const mr_eval ev[2])
+{
+    size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
+    size_t nr = (size_t)ev[0].p.T * ev[0].K * ev[0].p.A * ev[0].p.M;
+    assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
+    assert_non_null(ev[0].scores);
+    assert_non_null(ev[1].scores);
+    assert_memory_equal(ev[0].scores, ev[1].scores, np * sizeof(double));
+    assert_memory_equal(ev[0].recall, ev[1].recall, nr * sizeof(double));
+    assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
+}
+
+static void free_eval_pair(mr_coco gt[2], mr_coco dt[2], mr_eval ev[2])
+{
+    for (int i = 0; i < 2; i++) { mr_eval_free(&ev[i]); mr_coco_free(&dt[i]); mr_coco_free(&gt[i]); }
+}
+
 /* results loaded with MR_COCO_RES_XY (keypoints as x, y pairs, as mrcnn
  * eval loads them): the same arrays and stats as with the triplets, on the
  * keypoint fixtures (keypoint branch and bbox branch of loadRes); such
@@ -632,20 +667,12 @@ static void test_kpt_xy_same(void **s)
                              {"coco/gt/person_keypoints_u691.json", "coco/u691-keypoints/dt.json"},
                              {"coco/s150-keypoints-bbox/gt.json", "coco/s150-keypoints-bbox/dt.json"}};
     for (int t = 0; t < 3; t++) {
-        char gp[512], dp[512];
         mr_err e;
-        tu_fixture(gp, sizeof gp, sets[t][0]);
-        tu_fixture(dp, sizeof dp, sets[t][1]);
         mr_coco gt[2], dt[2];
         mr_eval ev[2];
-        for (int i = 0; i < 2; i++) {
-            if (mr_coco_load_both(&gt[i], gp, MR_COCO_SKIP_SEGM | (i ? MR_COCO_RES_XY : 0), &dt[i], dp, 1, &e))
-                fail_msg("%s", e.msg);
-            assert_int_equal(dt[i].kpt_xy, i);
-            mr_eval_params p;
-            mr_eval_params_default(&p, MR_IOU_KEYPOINTS);
-            if (mr_eval_run(&ev[i], &gt[i], &dt[i], &p, &e)) fail_msg("%s", e.msg);
-        }
+        load_eval_pair(sets[t][0], sets[t][1], MR_COCO_SKIP_SEGM, MR_COCO_SKIP_SEGM | MR_COCO_RES_XY, MR_IOU_KEYPOINTS,
+                       gt, dt, ev);
+        for (int i = 0; i < 2; i++) assert_int_equal(dt[i].kpt_xy, i);
         assert_int_equal(dt[0].num_anns, dt[1].num_anns);
         for (size_t a = 0; a < dt[0].num_anns; a++) {
             const mr_coco_ann *x = &dt[0].anns[a], *y = &dt[1].anns[a];
@@ -657,11 +684,7 @@ static void test_kpt_xy_same(void **s)
             assert_memory_equal(x->bbox, y->bbox, sizeof x->bbox);
             assert_true(x->area == y->area);
         }
-        size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
-        size_t nr = (size_t)ev[0].p.T * ev[0].K * ev[0].p.A * ev[0].p.M;
-        assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
-        assert_memory_equal(ev[0].recall, ev[1].recall, nr * sizeof(double));
-        assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
+        assert_same_eval(ev);
         if (t == 0) {
             char out[64];
             snprintf(out, sizeof out, "/tmp/mrcnn_kxy_%d.json", (int)getpid());
@@ -669,7 +692,7 @@ static void test_kpt_xy_same(void **s)
             assert_non_null(strstr(e.msg, "cannot be saved"));
             assert_int_equal(access(out, F_OK), -1);
         }
-        for (int i = 0; i < 2; i++) { mr_eval_free(&ev[i]); mr_coco_free(&dt[i]); mr_coco_free(&gt[i]); }
+        free_eval_pair(gt, dt, ev);
     }
 }
 
@@ -688,18 +711,10 @@ static void test_poly_q5_same(void **s)
                              {"coco/gt/instances_mini.json", "coco/mini-segm-s1/dt.json"}};
     mr_err e;
     for (int t = 0; t < 3; t++) {
-        char gp[512], dp[512];
-        tu_fixture(gp, sizeof gp, sets[t][0]);
-        tu_fixture(dp, sizeof dp, sets[t][1]);
         mr_coco gt[2], dt[2];
         mr_eval ev[2];
         size_t nq = 0;
-        for (int i = 0; i < 2; i++) {
-            if (mr_coco_load_both(&gt[i], gp, i ? MR_COCO_POLY_Q5 : 0, &dt[i], dp, 1, &e)) fail_msg("%s", e.msg);
-            mr_eval_params p;
-            mr_eval_params_default(&p, MR_IOU_SEGM);
-            if (mr_eval_run(&ev[i], &gt[i], &dt[i], &p, &e)) fail_msg("%s", e.msg);
-        }
+        load_eval_pair(sets[t][0], sets[t][1], 0, MR_COCO_POLY_Q5, MR_IOU_SEGM, gt, dt, ev);
         for (int w = 0; w < 2; w++) {
             const mr_coco *a = w ? &dt[0] : &gt[0], *b = w ? &dt[1] : &gt[1];
             assert_int_equal(a->num_anns, b->num_anns);
@@ -720,10 +735,7 @@ static void test_poly_q5_same(void **s)
             }
         }
         assert_true(nq > 0);
-        size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
-        assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
-        assert_memory_equal(ev[0].scores, ev[1].scores, np * sizeof(double));
-        assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
+        assert_same_eval(ev);
         if (t == 0) {
             char out[64];
             snprintf(out, sizeof out, "/tmp/mrcnn_pq_%d.json", (int)getpid());
@@ -732,7 +744,7 @@ static void test_poly_q5_same(void **s)
             assert_int_equal(mr_coco_save_results(&dt[1], out, &e), MR_EUSAGE);
             assert_int_equal(access(out, F_OK), -1);
         }
-        for (int i = 0; i < 2; i++) { mr_eval_free(&ev[i]); mr_coco_free(&dt[i]); mr_coco_free(&gt[i]); }
+        free_eval_pair(gt, dt, ev);
     }
     /* in memory: the box form, a 4-number part among longer ones, a
      * coordinate beyond 1e6 */
@@ -784,20 +796,10 @@ static void test_defer_masks_same(void **s)
     const char *sets[][2] = {{"coco/gt/instances_u354.json", "coco/u354-segm/dt.json"},
                              {"coco/s80-segm-rle/gt.json", "coco/s80-segm-rle/dt.json"},
                              {"coco/gt/instances_mini.json", "coco/mini-segm-s2/dt.json"}};
-    mr_err e;
     for (int t = 0; t < 3; t++) {
-        char gp[512], dp[512];
-        tu_fixture(gp, sizeof gp, sets[t][0]);
-        tu_fixture(dp, sizeof dp, sets[t][1]);
         mr_coco gt[2], dt[2];
         mr_eval ev[2];
-        for (int i = 0; i < 2; i++) {
-            unsigned f = i ? MR_COCO_RES_DEFER_MASKS | MR_COCO_POLY_Q5 : 0;
-            if (mr_coco_load_both(&gt[i], gp, f, &dt[i], dp, 2, &e)) fail_msg("%s", e.msg);
-            mr_eval_params p;
-            mr_eval_params_default(&p, MR_IOU_SEGM);
-            if (mr_eval_run(&ev[i], &gt[i], &dt[i], &p, &e)) fail_msg("%s", e.msg);
-        }
+        load_eval_pair(sets[t][0], sets[t][1], 0, MR_COCO_RES_DEFER_MASKS | MR_COCO_POLY_Q5, MR_IOU_SEGM, gt, dt, ev);
         size_t deferred = 0;
         for (size_t a = 0; a < dt[1].num_anns; a++) {
             const mr_coco_seg *sg = dt[1].anns[a].seg;
@@ -810,11 +812,8 @@ static void test_defer_masks_same(void **s)
             assert_memory_equal(dt[0].anns[a].bbox, dt[1].anns[a].bbox, 4 * sizeof(double));
         }
         if (t == 0) assert_true(deferred > 0);
-        size_t np = (size_t)ev[0].p.T * ev[0].p.R * ev[0].K * ev[0].p.A * ev[0].p.M;
-        assert_memory_equal(ev[0].precision, ev[1].precision, np * sizeof(double));
-        assert_memory_equal(ev[0].scores, ev[1].scores, np * sizeof(double));
-        assert_memory_equal(ev[0].stats, ev[1].stats, sizeof ev[0].stats);
-        for (int i = 0; i < 2; i++) { mr_eval_free(&ev[i]); mr_coco_free(&dt[i]); mr_coco_free(&gt[i]); }
+        assert_same_eval(ev);
+        free_eval_pair(gt, dt, ev);
     }
 }
 
