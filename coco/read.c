@@ -331,24 +331,16 @@ int coco_measure_string(mr_coco_seg *seg, const char *str, size_t slen, mr_err *
 }
 
 /* a polygon part of r->nnums doubles at xy (the arena's last allocation
- * when just read) quantised in place (mr_poly_quantise: the int32s over
- * the first half), the rest given back when it is the last */
+ * when just read) replaced by its mr_poly_quantise points (through the
+ * counts scratch, then over the doubles' first half), the rest given back
+ * when it is the last */
 static int quantise_part(reader *r, double *xy, int32_t part)
 {
     size_t n = r->nnums;
-    for (size_t j = 0; j < n; j++)
-        if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
-            return FAIL(r, "field 'segmentation'[%d]: polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
-                        part, j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
-    /* forward in place, through memcpy (the bytes change type): int32 j
-     * (bytes 4j..) is written after double j (8j..) was read */
-    char *b = (char *)xy;
-    for (size_t j = 0; j < n; j++) {
-        double v;
-        memcpy(&v, b + 8 * j, sizeof v);
-        int32_t q = (int32_t)(5.0 * v + .5);   /* mr_poly_quantise's value */
-        memcpy(b + 4 * j, &q, sizeof q);
-    }
+    mr_err e2;
+    if (coco_grow((void **)&r->cnt_tmp, &r->cap_cnt_tmp, n + 1, sizeof(uint32_t))) return FAIL(r, "out of memory");
+    if (mr_poly_quantise(xy, n, (int32_t *)r->cnt_tmp, &e2)) return FAIL(r, "field 'segmentation'[%d]: %s", part, e2.msg);
+    memcpy(xy, r->cnt_tmp, n * sizeof(int32_t));
     coco_arena_trim(r->im, xy, (n + 1) * sizeof(double), (n + 1) * sizeof(int32_t));
     return 0;
 }

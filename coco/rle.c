@@ -390,13 +390,21 @@ static inline int step_to(int lo, int hi, double t)
  * limits, MR_ENOMEM */
 static int poly_trace(size_t k, uint32_t h, uint32_t w, mr_poly_scratch *sc, size_t *pna, mr_err *e);
 
-/* rleFrPoly's first step: the points at 5x resolution, (int)(5 v + .5) */
-int mr_poly_quantise(const double *xy, size_t n, int32_t *q, mr_err *e)
+/* every one of the n coordinates finite and within +-MR_POLY_MAX_COORD */
+static int poly_check(const double *xy, size_t n, mr_err *e)
 {
     for (size_t j = 0; j < n; j++)
         if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
             return mr_errf(e, MR_EUSER, "polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
                            j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
+    return MR_OK;
+}
+
+/* rleFrPoly's first step: the points at 5x resolution, (int)(5 v + .5) */
+int mr_poly_quantise(const double *xy, size_t n, int32_t *q, mr_err *e)
+{
+    int rc = poly_check(xy, n, e);
+    if (rc) return rc;
     for (size_t j = 0; j < n; j++) q[j] = (int32_t)(5.0 * xy[j] + .5);
     return MR_OK;
 }
@@ -412,10 +420,8 @@ static int poly_points(const double *xy, size_t k, uint32_t h, uint32_t w, mr_po
                        size_t *pna, mr_err *e)
 {
     const double scale = 5;
-    for (size_t j = 0; j < 2 * k; j++)
-        if (!(fabs(xy[j]) <= MR_POLY_MAX_COORD))
-            return mr_errf(e, MR_EUSER, "polygon point %zu: %s %.10g is not a coordinate within +-%g pixels",
-                           j / 2, j % 2 ? "y" : "x", xy[j], MR_POLY_MAX_COORD);
+    int rc = poly_check(xy, 2 * k, e);
+    if (rc) return rc;
     if (poly_xy_grow(sc, k)) return mr_errf(e, MR_ENOMEM, "polygon to RLE: out of memory");
     int *x = sc->x, *y = sc->y;
     for (size_t j = 0; j < k; j++) x[j] = (int)(scale * xy[j * 2 + 0] + .5);

@@ -894,21 +894,6 @@ static double mean_sel(const double *v, size_t n, double *tmp)
     return pairwise_sum(tmp, m) / (double)m;
 }
 
-double mr_eval_ap_at(const mr_eval *ev, int t)
-{
-    const mr_eval_params *p = &ev->p;
-    int R = p->R, K = ev->K, M = p->M;
-    if (t < 0 || t >= p->T) return -1;
-    double *tmp = malloc(sizeof(double) * 2 * (size_t)R * K + 2);
-    if (!tmp) return -1;
-    size_t n = 0;
-    for (int r = 0; r < R; r++)
-        for (int k = 0; k < K; k++) tmp[n++] = ev->precision[mr_eval_pr_at(ev, t, r, k, 0, M - 1)];
-    double v = mean_sel(tmp, n, tmp + (size_t)R * K);
-    free(tmp);
-    return v;
-}
-
 /* a stat's selection of precision or recall values, in pycocotools' order
  * (threshold, recall, category, area, maxDets), read one at a time: the
  * offset of (threshold, recall, category) kept and stepped, the chosen
@@ -958,17 +943,14 @@ static double sel_pairwise(sel_iter *it, size_t n)
     return a + sel_pairwise(it, n - n2);
 }
 
-/* pycocotools _summarize: ap (1) or ar (0); iou < 0 = all thresholds. The
- * mean of the selected values > -1 (numpy's mean of s[s > -1]) without
- * gathering them: one pass counts, the second sums */
-static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet)
+/* the mean of the selected values > -1 (numpy's mean of s[s > -1]) of
+ * precision (ap) or recall at thresholds tsel, areas asel and maxDets
+ * msel, without gathering them: one pass counts, the second sums */
+static double sel_mean(const mr_eval *ev, int ap, const int *tsel, int nt, const int *asel, int na, const int *msel,
+                       int nm)
 {
     const mr_eval_params *p = &ev->p;
-    int T = p->T, R = p->R, A = p->A, M = p->M, K = ev->K;
-    int tsel[MR_EVAL_MAX_T], nt = 0, asel[MR_EVAL_MAX_A], na = 0, msel[MR_EVAL_MAX_M], nm = 0;
-    for (int t = 0; t < T; t++) if (iou < 0 || p->iou_thrs[t] == iou) tsel[nt++] = t;
-    for (int a = 0; a < A; a++) if (!strcmp(p->area_lbl[a], area)) asel[na++] = a;
-    for (int m = 0; m < M; m++) if (p->max_dets[m] == maxdet) msel[nm++] = m;
+    int R = p->R, A = p->A, M = p->M, K = ev->K;
     if (!nt || !na || !nm || K <= 0) return -1;
     sel_iter it0;
     memset(&it0, 0, sizeof it0);
@@ -987,6 +969,25 @@ static double summarize1(const mr_eval *ev, int ap, double iou, const char *area
     if (!m) return -1;
     it = it0;
     return sel_pairwise(&it, m) / (double)m;
+}
+
+double mr_eval_ap_at(const mr_eval *ev, int t)
+{
+    const mr_eval_params *p = &ev->p;
+    if (t < 0 || t >= p->T) return -1;
+    int a0 = 0, mlast = p->M - 1;
+    return sel_mean(ev, 1, &t, 1, &a0, 1, &mlast, 1);
+}
+
+/* pycocotools _summarize: ap (1) or ar (0); iou < 0 = all thresholds */
+static double summarize1(const mr_eval *ev, int ap, double iou, const char *area, int maxdet)
+{
+    const mr_eval_params *p = &ev->p;
+    int tsel[MR_EVAL_MAX_T], nt = 0, asel[MR_EVAL_MAX_A], na = 0, msel[MR_EVAL_MAX_M], nm = 0;
+    for (int t = 0; t < p->T; t++) if (iou < 0 || p->iou_thrs[t] == iou) tsel[nt++] = t;
+    for (int a = 0; a < p->A; a++) if (!strcmp(p->area_lbl[a], area)) asel[na++] = a;
+    for (int m = 0; m < p->M; m++) if (p->max_dets[m] == maxdet) msel[nm++] = m;
+    return sel_mean(ev, ap, tsel, nt, asel, na, msel, nm);
 }
 
 /* a stat's line of the summary */
